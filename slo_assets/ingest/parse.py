@@ -1,0 +1,533 @@
+"""Parse one chunk of log bytes into canonical rows and quarantined lines.
+
+A chunk is a run of whole lines (ends with a newline). Polars does the work; Python touches single
+lines only on the slow path (a JSON region that the fast reader rejects), which is bisected down to
+small pieces so one bad line costs little. Nothing raises on bad input: every non-blank line comes
+out either as a row or as a quarantine entry with a reason.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from slo_assets.ingest.config import TIME_UNITS, ParseConfig
+
+RAW_PREFIX_BYTES = 512
+SLOW_PATH_LINES = 256
+# Timestamps outside this range cannot be meant (and years past 9999 overflow calendars).
+TS_MIN_MS = 0  # 1970-01-01
+TS_MAX_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
+EPOCH_MS_THRESHOLD = 1e11  # auto epoch unit: values at or above are milliseconds
+
+# Reasons a line is quarantined; stable codes, explained in the README.
+INVALID_JSON = "invalid_json"
+UNRECOGNIZED_LINE = "unrecognized_line"
+TIMESTAMP_MISSING = "timestamp_missing"
+TIMESTAMP_UNPARSEABLE = "timestamp_unparseable"
+TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
+STATUS_MISSING = "status_missing"
+STATUS_NOT_INTEGER = "status_not_integer"
+STATUS_OUT_OF_RANGE = "status_out_of_range"
+DURATION_NOT_NUMBER = "duration_not_number"
+DURATION_INVALID = "duration_negative_or_not_finite"
+SERVICE_EMPTY = "service_empty"
+UNKNOWN_FORMAT = "unknown_format"
+
+ROW_SCHEMA = pa.schema([
+    ("ts", pa.timestamp("ms", tz="UTC")),
+    ("service", pa.string()),
+    ("operation", pa.string()),
+    ("method", pa.string()),
+    ("path", pa.string()),
+    ("status", pa.int32()),
+    ("duration_ms", pa.float64()),
+    ("source_line", pa.int64()),
+])
+QUARANTINE_SCHEMA = pa.schema([
+    ("source_line", pa.int64()),
+    ("reason", pa.string()),
+    ("detail", pa.string()),
+    ("raw", pa.string()),
+    ("ts_hint", pa.timestamp("ms", tz="UTC")),
+])
+
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+# %h %l %u %t "%r" %>s %b, then optional "referer" "agent", any further quoted fields, and an
+# optional request time (bare number, or rt=/request_time=) as the first unquoted token after them.
+COMBINED_REGEX = (
+    r'^(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]*)\] '
+    r'"(?:(?P<method>[A-Za-z]+) (?P<target>[^ "]*)(?: [^"]*)?|(?P<request>(?:[^"\\]|\\.)*))" '
+    r'(?P<status>\S+) (?P<bytes>\S+)'
+    rf'(?:\s+{_QUOTED})*'
+    r'(?:\s+(?:rt=|request_time=)?(?P<duration>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\s|$))?'
+)
+COMBINED_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
+ISO_NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_ID_SEGMENT = rf"/(?:{_UUID}|[0-9a-fA-F]{{16,}}|\d+)\b"
+
+
+@dataclass
+class ChunkResult:
+    rows: pl.DataFrame
+    quarantine: pl.DataFrame
+    lines: int
+    blank_lines: int
+    invalid_utf8_lines: int
+    service_defaulted: int
+    last_ts_ms: int | None
+
+
+@dataclass
+class _Lines:
+    """Line boundaries of a chunk: text is valid UTF-8; original keeps the bytes as read."""
+
+    text: bytes
+    original: bytes
+    starts: np.ndarray
+    ends: np.ndarray  # exclusive, without "\r\n"
+    first_line_no: int
+    invalid_utf8: int
+    _original_bounds: tuple[np.ndarray, np.ndarray] | None = None
+
+    def raw(self, index: int) -> str:
+        """The first 512 bytes of the line as read (invalid UTF-8 shown as backslash escapes)."""
+        if self.original is self.text:
+            starts, ends = self.starts, self.ends
+        else:
+            if self._original_bounds is None:
+                self._original_bounds = _bounds(self.original)
+            starts, ends = self._original_bounds
+        start, end = int(starts[index]), int(ends[index])
+        return self.original[start:min(end, start + RAW_PREFIX_BYTES)].decode("utf-8", "backslashreplace")
+
+    def slice(self, index: int) -> bytes:
+        return self.text[int(self.starts[index]):int(self.ends[index])]
+
+
+def _bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buffer == 10)
+    starts = np.empty(len(newlines), dtype=np.int64)
+    if len(newlines):
+        starts[0] = 0
+        starts[1:] = newlines[:-1] + 1
+    ends = newlines.astype(np.int64)
+    has_cr = (ends > starts) & (buffer[np.maximum(ends - 1, 0)] == 13)
+    return starts, ends - has_cr
+
+
+def split_lines(chunk: bytes, first_line_no: int) -> _Lines:
+    """Find line boundaries; invalid UTF-8 is replaced (U+FFFD) and the lines counted."""
+    if not chunk.endswith(b"\n"):
+        chunk += b"\n"
+    original = chunk
+    invalid = 0
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        for line in chunk.split(b"\n"):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                invalid += 1
+        chunk = chunk.decode("utf-8", "replace").encode("utf-8")
+    starts, ends = _bounds(chunk)
+    return _Lines(chunk, original, starts, ends, first_line_no, invalid)
+
+
+def _all_lines_series(lines: _Lines) -> pl.Series:
+    """Every line of the chunk as a string Series, built from the buffer without per-line copies."""
+    offsets = np.append(lines.starts, len(lines.text))
+    array = pa.LargeStringArray.from_buffers(len(lines.starts), pa.py_buffer(offsets), pa.py_buffer(lines.text))
+    return pl.Series("line", array).str.strip_chars_end("\r\n")
+
+
+# ---------------------------------------------------------------- JSON lines
+
+
+def _json_schema(config: ParseConfig) -> dict[str, pl.DataType]:
+    return {config.json_field(name): pl.String for name in ("ts", "service", "operation", "method", "path", "status", "duration")}
+
+
+def _rename_json(frame: pl.DataFrame, config: ParseConfig) -> pl.DataFrame:
+    mapping = {
+        config.json_field("ts"): "ts_raw",
+        config.json_field("service"): "service_raw",
+        config.json_field("operation"): "operation_raw",
+        config.json_field("method"): "method",
+        config.json_field("path"): "target",
+        config.json_field("status"): "status_raw",
+        config.json_field("duration"): "duration_raw",
+    }
+    return frame.select([pl.col(src).alias(dst) for src, dst in mapping.items()])
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _json_text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)
+
+
+def _json_slow(lines: _Lines, indices: np.ndarray, config: ParseConfig, bad: list) -> tuple[pl.DataFrame, np.ndarray, list[int]]:
+    """Line by line: valid objects become string columns; others go to `bad`. Returns blanks too."""
+    fields = list(_json_schema(config))
+    columns: dict[str, list] = {name: [] for name in fields}
+    kept, blanks = [], []
+    for index in indices.tolist():
+        text = lines.slice(index)
+        if not text.strip():
+            blanks.append(index)
+            continue
+        try:
+            value = json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            bad.append((index, INVALID_JSON, f"line: {str(exc)[:200]}"))
+            continue
+        if not isinstance(value, dict):
+            bad.append((index, INVALID_JSON, f"line: a JSON {type(value).__name__}, not an object"))
+            continue
+        for name in fields:
+            columns[name].append(_json_text(value.get(name)))
+        kept.append(index)
+    frame = pl.DataFrame(columns, schema=_json_schema(config))
+    return frame, np.array(kept, dtype=np.int64), blanks
+
+
+def _json_region(lines: _Lines, indices: np.ndarray, config: ParseConfig, bad: list, frames: list, blanks: list) -> None:
+    """Parse the lines at `indices` (a contiguous run of non-empty lines) fast, else bisect."""
+    if len(indices) == 0:
+        return
+    start = int(lines.starts[indices[0]])
+    stop = int(lines.ends[indices[-1]])
+    frame = None
+    try:
+        frame = pl.read_ndjson(io.BytesIO(lines.text[start:stop]), schema=_json_schema(config))
+    except (Exception, pl.exceptions.PanicException):  # polars raises on the first malformed line
+        frame = None
+    if frame is not None and frame.height == len(indices):
+        frames.append((frame, indices))
+        return
+    if len(indices) <= SLOW_PATH_LINES:
+        frame, kept, blank = _json_slow(lines, indices, config, bad)
+        frames.append((frame, kept))
+        blanks.extend(blank)
+        return
+    middle = len(indices) // 2
+    _json_region(lines, indices[:middle], config, bad, frames, blanks)
+    _json_region(lines, indices[middle:], config, bad, frames, blanks)
+
+
+def _compact(lines: _Lines, keep: np.ndarray) -> _Lines:
+    """A new _Lines holding only the lines at `keep` (vectorised byte mask, no per-line Python)."""
+    line_mask = np.zeros(len(lines.starts), dtype=bool)
+    line_mask[keep] = True
+    full_lengths = np.diff(np.append(lines.starts, len(lines.text)))
+    buffer = np.frombuffer(lines.text, dtype=np.uint8)
+    text = buffer[np.repeat(line_mask, full_lengths)].tobytes()
+    starts, ends = _bounds(text)
+    return _Lines(text, text, starts, ends, lines.first_line_no, 0)
+
+
+def _parse_json(lines: _Lines, nonblank: np.ndarray, config: ParseConfig, bad: list) -> tuple[pl.DataFrame, list[int]]:
+    """Lines that cannot be a JSON object by their first and last byte go line by line; the rest
+    go through the fast reader (bisected when it still finds a bad line)."""
+    frames: list = []
+    blanks: list[int] = []
+    buffer = np.frombuffer(lines.text, dtype=np.uint8)
+    odd = (buffer[lines.starts[nonblank]] != ord("{")) | (buffer[lines.ends[nonblank] - 1] != ord("}"))
+    if odd.any():
+        frame, kept, blank = _json_slow(lines, nonblank[odd], config, bad)
+        frames.append((frame, kept))
+        blanks.extend(blank)
+        regular = nonblank[~odd]
+        compact = _compact(lines, regular)
+        sub_bad: list = []
+        sub_frames: list = []
+        sub_blanks: list[int] = []
+        _json_region(compact, np.arange(len(regular)), config, sub_bad, sub_frames, sub_blanks)
+        frames.extend((frame, regular[idx]) for frame, idx in sub_frames)
+        bad.extend((int(regular[i]), reason, detail) for i, reason, detail in sub_bad)
+        blanks.extend(int(regular[i]) for i in sub_blanks)
+    else:
+        _json_region(lines, nonblank, config, bad, frames, blanks)
+    parts = [_rename_json(frame, config).with_columns(pl.Series("_idx", idx, dtype=pl.Int64)) for frame, idx in frames if frame.height]
+    if not parts:
+        return _empty_raw(), blanks
+    return pl.concat(parts, how="vertical"), blanks
+
+
+# ---------------------------------------------------------------- combined / common
+
+
+def _parse_combined(lines: _Lines, nonblank: np.ndarray, bad: list) -> tuple[pl.DataFrame, list[int]]:
+    series = _all_lines_series(lines)[pl.Series(nonblank)] if len(nonblank) else pl.Series("line", [], dtype=pl.String)
+    frame = pl.DataFrame({"_idx": nonblank, "line": series})
+    whitespace = frame.filter(pl.col("line").str.strip_chars() == "")
+    frame = frame.filter(pl.col("line").str.strip_chars() != "")
+    parsed = frame.with_columns(pl.col("line").str.extract_groups(COMBINED_REGEX).alias("m")).unnest("m")
+    unmatched = parsed.filter(pl.col("client").is_null())
+    for index in unmatched["_idx"].to_list():
+        bad.append((index, UNRECOGNIZED_LINE, "line: does not match the common/combined log format"))
+    matched = parsed.filter(pl.col("client").is_not_null()).select(
+        "_idx",
+        pl.col("time").alias("ts_raw"),
+        pl.lit(None, dtype=pl.String).alias("service_raw"),
+        pl.lit(None, dtype=pl.String).alias("operation_raw"),
+        pl.col("method").str.to_uppercase(),
+        "target",
+        pl.col("status").alias("status_raw"),
+        pl.col("duration").alias("duration_raw"),
+    )
+    return matched, whitespace["_idx"].to_list()
+
+
+def _empty_raw() -> pl.DataFrame:
+    return pl.DataFrame(schema={
+        "ts_raw": pl.String, "service_raw": pl.String, "operation_raw": pl.String, "method": pl.String,
+        "target": pl.String, "status_raw": pl.String, "duration_raw": pl.String, "_idx": pl.Int64,
+    })
+
+
+# ---------------------------------------------------------------- typed stage
+
+
+def _arrow_iso(raw: pl.Series) -> pl.Series | None:
+    """Arrow's ISO-8601 parser is several times faster than polars' but rejects a whole column for
+    one odd value; None then, and the caller takes the tolerant path."""
+    try:
+        nanos = pc.cast(raw.to_arrow(), pa.timestamp("ns", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pl.Series(raw.name, pc.cast(nanos, pa.timestamp("ms", tz="UTC"), safe=False))
+
+
+def _iso_timestamp(raw: pl.Series) -> pl.Series:
+    """ISO-8601 with any offset (or none: UTC), tolerant: what does not parse is null."""
+    fast = _arrow_iso(raw)
+    if fast is not None:
+        return fast
+    parsed = raw.str.to_datetime(ISO_FORMAT, strict=False, time_unit="ms", time_zone="UTC", cache=False)
+    missing = parsed.is_null() & raw.is_not_null()
+    if missing.any():
+        retry = raw.filter(missing).str.replace(r"^(\d{4}-\d{2}-\d{2})[ t]", "${1}T").str.replace(r"(\d)z$", "${1}Z")
+        again = retry.str.to_datetime(ISO_FORMAT, strict=False, time_unit="ms", time_zone="UTC", cache=False)
+        naive = retry.str.to_datetime(ISO_NAIVE_FORMAT, strict=False, time_unit="ms", cache=False).dt.replace_time_zone("UTC")
+        parsed = parsed.scatter(np.flatnonzero(missing.to_numpy()), again.fill_null(naive))
+    return parsed
+
+
+def _json_timestamp_ms(raw: pl.Series, epoch_unit: str) -> pl.Series:
+    fast = _arrow_iso(raw)
+    if fast is not None:
+        return fast.dt.epoch("ms").cast(pl.Float64)
+    number = raw.str.strip_chars().cast(pl.Float64, strict=False)
+    if epoch_unit == "s":
+        epoch_ms = number * 1000.0
+    elif epoch_unit == "ms":
+        epoch_ms = number
+    else:
+        epoch_ms = pl.select(pl.when(number.abs() >= EPOCH_MS_THRESHOLD).then(number).otherwise(number * 1000.0)).to_series()
+    iso_ms = _iso_timestamp(raw.set(number.is_not_null(), None)).dt.epoch("ms").cast(pl.Float64)
+    return epoch_ms.fill_null(iso_ms)
+
+
+def _timestamp_ms(frame: pl.DataFrame, combined: bool, config: ParseConfig) -> pl.Series:
+    raw = frame["ts_raw"]
+    if combined:
+        parsed = raw.str.to_datetime(COMBINED_TIME_FORMAT, strict=False, time_unit="ms").dt.convert_time_zone("UTC")
+        return parsed.dt.epoch("ms").cast(pl.Float64)
+    return _json_timestamp_ms(raw, config.epoch_unit)
+
+
+def _service_expr(config: ParseConfig, path: pl.Expr, field_complete: bool) -> pl.Expr:
+    """Service from a fixed name, the service field, or the path regex (auto: field, then regex)."""
+    if config.service_source == "fixed":
+        return pl.lit(config.service_name)
+    if config.service_source == "field" or (config.service_source == "auto" and field_complete):
+        return pl.col("service_raw")
+    group = re.compile(config.service_regex).groupindex["service"]
+    from_path = path.str.extract(config.service_regex, group)
+    if config.service_source == "regex":
+        return from_path
+    return pl.coalesce(pl.col("service_raw"), from_path)
+
+
+def _normalized_path(path: pl.Expr) -> pl.Expr:
+    """Path template for the operation name: numeric, UUID and long hex segments become `{id}`."""
+    return path.str.replace_all(_ID_SEGMENT, "/{id}")
+
+
+_FIELD_OF_REASON = {
+    TIMESTAMP_MISSING: ("ts_raw", "timestamp"),
+    TIMESTAMP_UNPARSEABLE: ("ts_raw", "timestamp"),
+    TIMESTAMP_OUT_OF_RANGE: ("ts_raw", "timestamp"),
+    STATUS_MISSING: ("status_raw", "status"),
+    STATUS_NOT_INTEGER: ("status_raw", "status"),
+    STATUS_OUT_OF_RANGE: ("status_raw", "status"),
+    DURATION_NOT_NUMBER: ("duration_raw", "duration"),
+    DURATION_INVALID: ("duration_raw", "duration"),
+    SERVICE_EMPTY: ("service", "service"),
+}
+
+
+def _reason_expr() -> pl.Expr:
+    """The first failed rule of a row, in a fixed order (timestamp, status, duration, service)."""
+    duration_given = pl.col("duration_raw").is_not_null() & ~pl.col("duration_raw").str.strip_chars().is_in(["-", ""])
+    ts_blank = pl.col("ts_raw").is_null() | (pl.col("ts_raw").str.strip_chars() == "")
+    return (
+        pl.when(ts_blank).then(pl.lit(TIMESTAMP_MISSING))
+        .when(pl.col("ts_ms").is_null() | pl.col("ts_ms").is_nan()).then(pl.lit(TIMESTAMP_UNPARSEABLE))
+        .when((pl.col("ts_ms") < TS_MIN_MS) | (pl.col("ts_ms") > TS_MAX_MS)).then(pl.lit(TIMESTAMP_OUT_OF_RANGE))
+        .when(pl.col("status_raw").is_null()).then(pl.lit(STATUS_MISSING))
+        .when(pl.col("status").is_null()).then(pl.lit(STATUS_NOT_INTEGER))
+        .when((pl.col("status") < 100) | (pl.col("status") > 599)).then(pl.lit(STATUS_OUT_OF_RANGE))
+        .when(duration_given & pl.col("duration_ms").is_null()).then(pl.lit(DURATION_NOT_NUMBER))
+        .when(duration_given & (~pl.col("duration_ms").is_finite() | (pl.col("duration_ms") < 0))).then(pl.lit(DURATION_INVALID))
+        .when(pl.col("service").str.strip_chars() == "").then(pl.lit(SERVICE_EMPTY))
+    )
+
+
+def _detail_expr() -> pl.Expr:
+    detail = pl.lit(None, dtype=pl.String)
+    for code, (column, label) in _FIELD_OF_REASON.items():
+        value = pl.col(column).fill_null("<absent>").str.slice(0, 120)
+        detail = pl.when(pl.col("reason") == code).then(pl.concat_str([pl.lit(f"{label}: "), value])).otherwise(detail)
+    return detail
+
+
+def _typed(frame: pl.DataFrame, combined: bool, config: ParseConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Convert string columns to canonical types; split valid rows from quarantined ones."""
+    ts_ms = _timestamp_ms(frame, combined, config)
+    duration_factor = TIME_UNITS[config.request_time_unit if combined else config.json_duration_unit]
+    duration = pl.col("duration_raw").str.strip_chars().cast(pl.Float64, strict=False) * duration_factor
+    typed = (
+        frame.lazy()
+        .with_columns(
+            pl.lit(ts_ms).alias("ts_ms"),
+            pl.col("target").str.split_exact("?", 1).struct.field("field_0").alias("path"),
+            pl.col("status_raw").str.strip_chars().cast(pl.Int64, strict=False).alias("status"),
+            duration.alias("duration_ms"),
+        )
+        .with_columns(_service_expr(config, pl.col("path"), frame["service_raw"].null_count() == 0).alias("service_found"))
+        .with_columns(
+            pl.col("service_found").fill_null(pl.lit(config.default_service)).alias("service"),
+            (
+                pl.col("ts_ms").is_between(TS_MIN_MS, TS_MAX_MS)
+                & pl.col("status").is_between(100, 599)
+                & (
+                    (pl.col("duration_ms").is_null() & (pl.col("duration_raw").is_null() | pl.col("duration_raw").is_in(["-", ""])))
+                    | (pl.col("duration_ms").is_finite() & (pl.col("duration_ms") >= 0))
+                )
+                & pl.col("service_found").fill_null(pl.lit(config.default_service)).str.len_bytes().gt(0)
+            ).fill_null(False).alias("_ok"),
+        )
+        .collect()
+    )
+    valid = typed.filter(pl.col("_ok"))
+    defaulted = int(valid["service_found"].null_count())
+    operation = pl.when(pl.col("operation_raw").is_not_null() & (pl.col("operation_raw") != "")).then(pl.col("operation_raw")).otherwise(
+        pl.concat_str([pl.col("method").fill_null("-"), _normalized_path(pl.col("path"))], separator=" ").fill_null(pl.lit("-"))
+    )
+    rows = valid.lazy().select(
+        pl.col("ts_ms").cast(pl.Int64).cast(pl.Datetime("ms", "UTC")).alias("ts"),
+        "service",
+        operation.alias("operation"),
+        "method",
+        "path",
+        pl.col("status").cast(pl.Int32),
+        "duration_ms",
+        "_idx",
+    ).collect()
+    in_range = pl.col("ts_ms").is_between(TS_MIN_MS, TS_MAX_MS) & pl.col("ts_ms").is_not_nan()
+    quarantined = (
+        typed.filter(~pl.col("_ok"))
+        .with_columns(_reason_expr().alias("reason"))
+        .select("_idx", "reason", _detail_expr().alias("detail"), pl.when(in_range).then(pl.col("ts_ms")).cast(pl.Int64).alias("own_ts_ms"))
+    )
+    return rows, quarantined, defaulted
+
+
+def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig, carry_ts_ms: int | None = None) -> ChunkResult:
+    """Parse whole lines of `fmt` ('jsonl', 'combined' or 'unknown'); line numbers start at `first_line_no`."""
+    lines = split_lines(chunk, first_line_no)
+    total = len(lines.starts)
+    empty = lines.ends == lines.starts
+    nonblank = np.flatnonzero(~empty)
+    bad: list[tuple[int, str, str]] = []
+    if fmt == "jsonl":
+        raw, extra_blank = _parse_json(lines, nonblank, config, bad)
+    elif fmt == "combined":
+        raw, extra_blank = _parse_combined(lines, nonblank, bad)
+    else:
+        raw, extra_blank = _empty_raw(), []
+        for index in nonblank.tolist():
+            if lines.slice(index).strip():
+                bad.append((index, UNKNOWN_FORMAT, "line: the file's format is neither JSON lines nor common/combined"))
+            else:
+                extra_blank.append(index)
+    rows, typed_bad, defaulted = _typed(raw, fmt == "combined", config)
+
+    parse_bad = pl.DataFrame(
+        {"_idx": [b[0] for b in bad], "reason": [b[1] for b in bad], "detail": [b[2] for b in bad]},
+        schema={"_idx": pl.Int64, "reason": pl.String, "detail": pl.String},
+    ).with_columns(pl.lit(None, dtype=pl.Int64).alias("own_ts_ms"))
+    quarantine = pl.concat([parse_bad, typed_bad], how="vertical").sort("_idx")
+    quarantine, last_ts = _with_ts_hint(quarantine, rows, carry_ts_ms)
+    raw_text = [lines.raw(i) for i in quarantine["_idx"].to_list()]
+    quarantine = quarantine.select(
+        (pl.col("_idx") + first_line_no).alias("source_line"),
+        "reason", "detail",
+        pl.Series("raw", raw_text, dtype=pl.String),
+        pl.col("ts_hint").cast(pl.Datetime("ms", "UTC")),
+    )
+    rows = rows.sort("_idx").with_columns((pl.col("_idx") + first_line_no).alias("source_line")).drop("_idx")
+    return ChunkResult(
+        rows=rows,
+        quarantine=quarantine,
+        lines=total,
+        blank_lines=int(empty.sum()) + len(extra_blank),
+        invalid_utf8_lines=lines.invalid_utf8,
+        service_defaulted=defaulted,
+        last_ts_ms=last_ts,
+    )
+
+
+def _with_ts_hint(quarantine: pl.DataFrame, rows: pl.DataFrame, carry_ts_ms: int | None) -> tuple[pl.DataFrame, int | None]:
+    """A quarantined line's day: its own timestamp if it has one, else the last good one before it."""
+    good = rows.select("_idx", pl.col("ts").dt.epoch("ms").alias("good_ts"))
+    last_ts = int(good.sort("_idx")["good_ts"][-1]) if good.height else carry_ts_ms
+    if quarantine.height == 0:
+        return quarantine.with_columns(pl.lit(None, dtype=pl.Int64).alias("ts_hint")), last_ts
+    merged = (
+        pl.concat([good.with_columns(pl.lit(True).alias("_good")),
+                   quarantine.select("_idx", pl.lit(None, dtype=pl.Int64).alias("good_ts"), pl.lit(False).alias("_good"))])
+        .sort("_idx")
+        .with_columns(pl.col("good_ts").forward_fill().fill_null(pl.lit(carry_ts_ms, dtype=pl.Int64)).alias("prev_ts"))
+        .filter(~pl.col("_good"))
+        .select("_idx", "prev_ts")
+    )
+    hinted = quarantine.join(merged, on="_idx", how="left").with_columns(
+        pl.coalesce("own_ts_ms", "prev_ts").alias("ts_hint")
+    ).drop("own_ts_ms", "prev_ts")
+    return hinted, last_ts
+

