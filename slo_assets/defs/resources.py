@@ -1,0 +1,71 @@
+"""Where logs and the warehouse live, and how lines are parsed. Defaults come from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from slo_assets.ingest.config import DEFAULT_INCLUDE, DEFAULT_JSON_FIELDS, DEFAULT_SERVICE_REGEX, ParseConfig
+from slo_assets.storage import Warehouse
+
+DEFAULT_LOG_DIR = "data/sample/logs"
+DEFAULT_WAREHOUSE = "data/warehouse"
+
+
+class LogSource(dg.ConfigurableResource):
+    """A folder of access logs and how to read them."""
+
+    root: str = Field(default=DEFAULT_LOG_DIR, description="folder searched recursively for log files")
+    include: list[str] = Field(default=list(DEFAULT_INCLUDE), description="file name patterns to read")
+    format: str = Field(default="auto", description="auto (sniffed per file), jsonl or combined")
+    json_fields: dict[str, str] = Field(default_factory=dict, description=f"canonical -> JSON field; defaults {DEFAULT_JSON_FIELDS}")
+    json_duration_unit: str = Field(default="ms", description="unit of the JSON duration field: s, ms or us")
+    epoch_unit: str = Field(default="auto", description="numeric timestamps: s, ms, or auto (>= 1e11 means ms)")
+    request_time_unit: str = Field(default="s", description="unit of the trailing request time in combined logs")
+    service_source: str = Field(default="auto", description="auto (field, then path regex), field, regex or fixed")
+    service_regex: str = Field(default=DEFAULT_SERVICE_REGEX, description="path regex with a (?P<service>...) group")
+    service_name: str = Field(default="", description="the service when service_source is fixed")
+    default_service: str = Field(default="unknown", description="service for paths the regex does not match")
+    follow_symlinks: bool = Field(default=False, description="follow symlinks (never outside the root)")
+    max_quarantine_ratio: float = Field(default=0.01, description="quarantined / lines above this fails the day's check")
+
+    def parse_config(self) -> ParseConfig:
+        return ParseConfig(
+            format=self.format,
+            json_fields={**DEFAULT_JSON_FIELDS, **self.json_fields},
+            json_duration_unit=self.json_duration_unit,
+            epoch_unit=self.epoch_unit,
+            request_time_unit=self.request_time_unit,
+            service_source=self.service_source,
+            service_regex=self.service_regex,
+            service_name=self.service_name,
+            default_service=self.default_service,
+        )
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Base folder (local path or fsspec URL) of the Parquet warehouse, and the local parse cache."""
+
+    base: str = Field(default=DEFAULT_WAREHOUSE, description="local folder or fsspec URL for Parquet outputs")
+    stage_dir: str = Field(default="", description="local folder for parsed-file stages; default <base>/_staging")
+
+    def store(self) -> Warehouse:
+        return Warehouse(self.base)
+
+    def stage_root(self) -> Path:
+        if self.stage_dir:
+            return Path(self.stage_dir)
+        store = self.store()
+        if not store.is_local:
+            raise ValueError("stage_dir must be a local folder when the warehouse base is not local")
+        return Path(str(store.root)) / "_staging"
+
+
+def default_resources() -> dict:
+    return {
+        "log_source": LogSource(root=os.environ.get("SLO_ASSETS_LOG_DIR", DEFAULT_LOG_DIR)),
+        "warehouse": WarehouseResource(base=os.environ.get("SLO_ASSETS_WAREHOUSE", DEFAULT_WAREHOUSE)),
+    }
