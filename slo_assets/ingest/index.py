@@ -8,6 +8,9 @@ so a refresh costs a stat per unchanged file. A day then reads only the files wh
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +20,7 @@ import pyarrow as pa
 
 from slo_assets.ingest.config import DEFAULT_INCLUDE, ParseConfig
 from slo_assets.ingest.files import discover, fingerprint, is_gzip
-from slo_assets.ingest.staging import STATS_FILE, StageStats, read_stage_quarantine, read_stage_rows, resolve_format, stage_file, stage_key
+from slo_assets.ingest.staging import DAY_MS, STATS_FILE, StageStats, read_stage_quarantine, read_stage_rows, resolve_format, stage_file, stage_key
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,6 @@ INDEX_SCHEMA = {
     "fallback_ts": pl.Datetime("ms", "UTC"),
     "duplicate_of": pl.String,
 }
-DAY_MS = 86_400_000
 
 
 @dataclass
@@ -57,42 +59,67 @@ def _unchanged(previous: pl.DataFrame | None) -> dict[tuple[str, int, int], dict
     return {(r["path"], r["size_bytes"], r["mtime_ns"]): r for r in previous.iter_rows(named=True)}
 
 
+# A worker process costs about a second to start (it imports polars and pyarrow), so staging
+# runs in a pool only when there is enough new data to pay for it.
+PARALLEL_MIN_BYTES = 64 << 20
+
+
+def _stage_all(pending: list[tuple[Path, str, Path]], config: ParseConfig, workers: int) -> list[StageStats]:
+    total = sum(path.stat().st_size for path, _, _ in pending)
+    if workers <= 1 or len(pending) < 2 or total < PARALLEL_MIN_BYTES:
+        return [stage_file(path, fmt, config, stage_dir) for path, fmt, stage_dir in pending]
+    # spawn, not fork: forking a process that runs polars' thread pool can deadlock.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context) as pool:
+        futures = [pool.submit(stage_file, path, fmt, config, stage_dir) for path, fmt, stage_dir in pending]
+        return [future.result() for future in futures]
+
+
 def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tuple[str, ...] = DEFAULT_INCLUDE,
-                previous: pl.DataFrame | None = None, follow_symlinks: bool = False) -> IndexBuild:
-    """Index every log file under `root`, staging what is new or changed."""
+                previous: pl.DataFrame | None = None, follow_symlinks: bool = False,
+                workers: int | None = None) -> IndexBuild:
+    """Index every log file under `root`, staging (in parallel) what is new or changed."""
     root = Path(root)
     known = _unchanged(previous)
-    records, staged, duplicates = [], [], []
-    owner_of: dict[str, str] = {}
+    entries: list[dict | tuple] = []
+    pending: list[tuple[Path, str, Path]] = []
     reused = 0
     for path in discover(root, include, follow_symlinks):
         rel = path.relative_to(root).as_posix()
         stat = path.stat()
         cached = known.get((rel, stat.st_size, stat.st_mtime_ns))
         if cached is not None and (stage_root / cached["stage_key"] / STATS_FILE).exists() and _same_settings(cached, config):
-            record = dict(cached)
+            entries.append(dict(cached))
+            reused += 1
+            continue
+        digest = fingerprint(path)
+        fmt = resolve_format(path, config)
+        key = stage_key(digest, fmt, config)
+        stage_dir = stage_root / key
+        if (stage_dir / STATS_FILE).exists() or any(p[2] == stage_dir for p in pending):
             reused += 1
         else:
-            digest = fingerprint(path)
-            fmt = resolve_format(path, config)
-            key = stage_key(digest, fmt, config)
-            stage_dir = stage_root / key
-            if (stage_dir / STATS_FILE).exists():
-                stats = StageStats.load(stage_dir / STATS_FILE)
-                reused += 1
-            else:
-                log.info("staging %s (%s)", rel, fmt)
-                stats = stage_file(path, fmt, config, stage_dir)
-                staged.append(rel)
-            record = _record(rel, stat, digest, fmt, is_gzip(path), key, stats)
-        record["duplicate_of"] = owner_of.get(record["fingerprint"])
-        if record["duplicate_of"]:
-            duplicates.append((rel, record["duplicate_of"]))
+            pending.append((path, fmt, stage_dir))
+        entries.append((rel, stat, digest, fmt, is_gzip(path), key))
+    staged = _stage_all(pending, config, workers or os.cpu_count() or 1)
+    stats_of = {stage_dir.name: stats for (_, _, stage_dir), stats in zip(pending, staged, strict=True)}
+
+    records, duplicates = [], []
+    owner_of: dict[str, str] = {}
+    for entry in entries:
+        if isinstance(entry, tuple):
+            rel, stat, digest, fmt, compressed, key = entry
+            stats = stats_of.get(key) or StageStats.load(stage_root / key / STATS_FILE)
+            entry = _record(rel, stat, digest, fmt, compressed, key, stats)
+        entry["duplicate_of"] = owner_of.get(entry["fingerprint"])
+        if entry["duplicate_of"]:
+            duplicates.append((entry["path"], entry["duplicate_of"]))
         else:
-            owner_of[record["fingerprint"]] = rel
-        records.append(record)
+            owner_of[entry["fingerprint"]] = entry["path"]
+        records.append(entry)
     index = pl.DataFrame(records, schema=INDEX_SCHEMA) if records else pl.DataFrame(schema=INDEX_SCHEMA)
-    return IndexBuild(index=index, staged=staged, reused=reused, duplicates=duplicates)
+    return IndexBuild(index=index, staged=[p.relative_to(root).as_posix() for p, _, _ in pending], reused=reused,
+                      duplicates=duplicates)
 
 
 def _same_settings(cached: dict, config: ParseConfig) -> bool:

@@ -12,6 +12,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -87,26 +88,35 @@ class ChunkResult:
     last_ts_ms: int | None
 
 
-@dataclass
 class _Lines:
-    """Line boundaries of a chunk: text is valid UTF-8; original keeps the bytes as read."""
+    """Lines of a chunk: `text` is valid UTF-8, `original` the bytes as read. Line boundaries are
+    found on first use: the clean-JSON fast path never needs them."""
 
-    text: bytes
-    original: bytes
-    starts: np.ndarray
-    ends: np.ndarray  # exclusive, without "\r\n"
-    first_line_no: int
-    invalid_utf8: int
-    _original_bounds: tuple[np.ndarray, np.ndarray] | None = None
+    def __init__(self, text: bytes, original: bytes, first_line_no: int, invalid_utf8: int) -> None:
+        self.text = text
+        self.original = original
+        self.first_line_no = first_line_no
+        self.invalid_utf8 = invalid_utf8
+
+    @cached_property
+    def _text_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return _bounds(self.text)
+
+    @property
+    def starts(self) -> np.ndarray:
+        return self._text_bounds[0]
+
+    @property
+    def ends(self) -> np.ndarray:  # exclusive, without "\r\n"
+        return self._text_bounds[1]
+
+    @cached_property
+    def _original_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._text_bounds if self.original is self.text else _bounds(self.original)
 
     def raw(self, index: int) -> str:
         """The first 512 bytes of the line as read (invalid UTF-8 shown as backslash escapes)."""
-        if self.original is self.text:
-            starts, ends = self.starts, self.ends
-        else:
-            if self._original_bounds is None:
-                self._original_bounds = _bounds(self.original)
-            starts, ends = self._original_bounds
+        starts, ends = self._original_bounds
         start, end = int(starts[index]), int(ends[index])
         return self.original[start:min(end, start + RAW_PREFIX_BYTES)].decode("utf-8", "backslashreplace")
 
@@ -133,7 +143,8 @@ def split_lines(chunk: bytes, first_line_no: int) -> _Lines:
     original = chunk
     invalid = 0
     try:
-        chunk.decode("utf-8")
+        if not chunk.isascii():  # ASCII is valid UTF-8, and checking it allocates nothing
+            chunk.decode("utf-8")
     except UnicodeDecodeError:
         for line in chunk.split(b"\n"):
             try:
@@ -141,8 +152,7 @@ def split_lines(chunk: bytes, first_line_no: int) -> _Lines:
             except UnicodeDecodeError:
                 invalid += 1
         chunk = chunk.decode("utf-8", "replace").encode("utf-8")
-    starts, ends = _bounds(chunk)
-    return _Lines(chunk, original, starts, ends, first_line_no, invalid)
+    return _Lines(chunk, original, first_line_no, invalid)
 
 
 def _all_lines_series(lines: _Lines) -> pl.Series:
@@ -155,21 +165,41 @@ def _all_lines_series(lines: _Lines) -> pl.Series:
 # ---------------------------------------------------------------- JSON lines
 
 
-def _json_schema(config: ParseConfig) -> dict[str, pl.DataType]:
-    return {config.json_field(name): pl.String for name in ("ts", "service", "operation", "method", "path", "status", "duration")}
+_JSON_FIELDS = ("ts", "service", "operation", "method", "path", "status", "duration")
+
+
+def _json_schema(config: ParseConfig, typed: bool = False) -> dict[str, pl.DataType]:
+    """All strings, or with status and duration typed (then a value of another type raises)."""
+    schema = {config.json_field(name): pl.String for name in _JSON_FIELDS}
+    if typed:
+        schema[config.json_field("status")] = pl.Int64
+        schema[config.json_field("duration")] = pl.Float64
+    return schema
 
 
 def _rename_json(frame: pl.DataFrame, config: ParseConfig) -> pl.DataFrame:
-    mapping = {
-        config.json_field("ts"): "ts_raw",
-        config.json_field("service"): "service_raw",
-        config.json_field("operation"): "operation_raw",
-        config.json_field("method"): "method",
-        config.json_field("path"): "target",
-        config.json_field("status"): "status_raw",
-        config.json_field("duration"): "duration_raw",
-    }
-    return frame.select([pl.col(src).alias(dst) for src, dst in mapping.items()])
+    names = {canonical: config.json_field(canonical) for canonical in _JSON_FIELDS}
+    frame = frame.select(
+        pl.col(names["ts"]).alias("ts_raw"),
+        pl.col(names["service"]).alias("service_raw"),
+        pl.col(names["operation"]).alias("operation_raw"),
+        pl.col(names["method"]).alias("method"),
+        pl.col(names["path"]).alias("target"),
+        pl.col(names["status"]).alias("status"),
+        pl.col(names["duration"]).alias("duration"),
+    )
+    return _numeric(frame)
+
+
+def _numeric(frame: pl.DataFrame) -> pl.DataFrame:
+    """status (Int64) and duration (Float64), keeping the text in *_raw only where it came as text."""
+    columns = []
+    for name, dtype in (("status", pl.Int64), ("duration", pl.Float64)):
+        if frame.schema[name] == pl.String:
+            columns += [pl.col(name).str.strip_chars().cast(dtype, strict=False).alias(name), pl.col(name).alias(f"{name}_raw")]
+        else:
+            columns += [pl.col(name).cast(dtype), pl.lit(None, dtype=pl.String).alias(f"{name}_raw")]
+    return frame.with_columns(columns)
 
 
 def _reject_constant(name: str):
@@ -219,11 +249,15 @@ def _json_region(lines: _Lines, indices: np.ndarray, config: ParseConfig, bad: l
         return
     start = int(lines.starts[indices[0]])
     stop = int(lines.ends[indices[-1]])
+    whole = start == 0 and indices[-1] == len(lines.starts) - 1
+    region = lines.text if whole else lines.text[start:stop]
     frame = None
-    try:
-        frame = pl.read_ndjson(io.BytesIO(lines.text[start:stop]), schema=_json_schema(config))
-    except (Exception, pl.exceptions.PanicException):  # polars raises on the first malformed line
-        frame = None
+    for typed in (True, False):  # typed is faster; strings accept e.g. "200" as a status
+        try:
+            frame = pl.read_ndjson(io.BytesIO(region), schema=_json_schema(config, typed))
+            break
+        except (Exception, pl.exceptions.PanicException):  # polars raises on the first malformed line
+            frame = None
     if frame is not None and frame.height == len(indices):
         frames.append((frame, indices))
         return
@@ -237,6 +271,21 @@ def _json_region(lines: _Lines, indices: np.ndarray, config: ParseConfig, bad: l
     _json_region(lines, indices[middle:], config, bad, frames, blanks)
 
 
+def _clean_json_chunk(lines: _Lines, config: ParseConfig) -> pl.DataFrame | None:
+    """Read the whole chunk at once when that proves row i is line i, without finding boundaries.
+
+    read_ndjson yields one row per non-blank line and raises when a line holds anything but one
+    JSON value (two objects, trailing text, a bare CR), so a read that succeeds with as many rows as
+    the chunk has newlines had no blank line to skip. None when the chunk needs the careful path.
+    """
+    count = lines.text.count(b"\n")
+    try:  # typed only: on failure the careful path tries both schemas anyway
+        frame = pl.read_ndjson(io.BytesIO(lines.text), schema=_json_schema(config, typed=True))
+    except (Exception, pl.exceptions.PanicException):
+        return None
+    return frame if frame.height == count else None
+
+
 def _compact(lines: _Lines, keep: np.ndarray) -> _Lines:
     """A new _Lines holding only the lines at `keep` (vectorised byte mask, no per-line Python)."""
     line_mask = np.zeros(len(lines.starts), dtype=bool)
@@ -244,8 +293,7 @@ def _compact(lines: _Lines, keep: np.ndarray) -> _Lines:
     full_lengths = np.diff(np.append(lines.starts, len(lines.text)))
     buffer = np.frombuffer(lines.text, dtype=np.uint8)
     text = buffer[np.repeat(line_mask, full_lengths)].tobytes()
-    starts, ends = _bounds(text)
-    return _Lines(text, text, starts, ends, lines.first_line_no, 0)
+    return _Lines(text, text, lines.first_line_no, 0)
 
 
 def _parse_json(lines: _Lines, nonblank: np.ndarray, config: ParseConfig, bad: list) -> tuple[pl.DataFrame, list[int]]:
@@ -295,16 +343,17 @@ def _parse_combined(lines: _Lines, nonblank: np.ndarray, bad: list) -> tuple[pl.
         pl.lit(None, dtype=pl.String).alias("operation_raw"),
         pl.col("method").str.to_uppercase(),
         "target",
-        pl.col("status").alias("status_raw"),
-        pl.col("duration").alias("duration_raw"),
+        pl.col("status"),
+        pl.col("duration"),
     )
-    return matched, whitespace["_idx"].to_list()
+    return _numeric(matched), whitespace["_idx"].to_list()
 
 
 def _empty_raw() -> pl.DataFrame:
     return pl.DataFrame(schema={
         "ts_raw": pl.String, "service_raw": pl.String, "operation_raw": pl.String, "method": pl.String,
-        "target": pl.String, "status_raw": pl.String, "duration_raw": pl.String, "_idx": pl.Int64,
+        "target": pl.String, "status": pl.Int64, "duration": pl.Float64, "status_raw": pl.String,
+        "duration_raw": pl.String, "_idx": pl.Int64,
     })
 
 
@@ -381,24 +430,26 @@ _FIELD_OF_REASON = {
     TIMESTAMP_MISSING: ("ts_raw", "timestamp"),
     TIMESTAMP_UNPARSEABLE: ("ts_raw", "timestamp"),
     TIMESTAMP_OUT_OF_RANGE: ("ts_raw", "timestamp"),
-    STATUS_MISSING: ("status_raw", "status"),
-    STATUS_NOT_INTEGER: ("status_raw", "status"),
-    STATUS_OUT_OF_RANGE: ("status_raw", "status"),
-    DURATION_NOT_NUMBER: ("duration_raw", "duration"),
-    DURATION_INVALID: ("duration_raw", "duration"),
+    STATUS_MISSING: ("status_text", "status"),
+    STATUS_NOT_INTEGER: ("status_text", "status"),
+    STATUS_OUT_OF_RANGE: ("status_text", "status"),
+    DURATION_NOT_NUMBER: ("duration_text", "duration"),
+    DURATION_INVALID: ("duration_text", "duration"),
     SERVICE_EMPTY: ("service", "service"),
 }
 
 
 def _reason_expr() -> pl.Expr:
     """The first failed rule of a row, in a fixed order (timestamp, status, duration, service)."""
-    duration_given = pl.col("duration_raw").is_not_null() & ~pl.col("duration_raw").str.strip_chars().is_in(["-", ""])
+    duration_given = pl.col("duration").is_not_null() | (
+        pl.col("duration_raw").is_not_null() & ~pl.col("duration_raw").str.strip_chars().is_in(["-", ""])
+    )
     ts_blank = pl.col("ts_raw").is_null() | (pl.col("ts_raw").str.strip_chars() == "")
     return (
         pl.when(ts_blank).then(pl.lit(TIMESTAMP_MISSING))
         .when(pl.col("ts_ms").is_null() | pl.col("ts_ms").is_nan()).then(pl.lit(TIMESTAMP_UNPARSEABLE))
         .when((pl.col("ts_ms") < TS_MIN_MS) | (pl.col("ts_ms") > TS_MAX_MS)).then(pl.lit(TIMESTAMP_OUT_OF_RANGE))
-        .when(pl.col("status_raw").is_null()).then(pl.lit(STATUS_MISSING))
+        .when(pl.col("status").is_null() & pl.col("status_raw").is_null()).then(pl.lit(STATUS_MISSING))
         .when(pl.col("status").is_null()).then(pl.lit(STATUS_NOT_INTEGER))
         .when((pl.col("status") < 100) | (pl.col("status") > 599)).then(pl.lit(STATUS_OUT_OF_RANGE))
         .when(duration_given & pl.col("duration_ms").is_null()).then(pl.lit(DURATION_NOT_NUMBER))
@@ -408,6 +459,7 @@ def _reason_expr() -> pl.Expr:
 
 
 def _detail_expr() -> pl.Expr:
+    """'field: value as written' for the rule that failed."""
     detail = pl.lit(None, dtype=pl.String)
     for code, (column, label) in _FIELD_OF_REASON.items():
         value = pl.col(column).fill_null("<absent>").str.slice(0, 120)
@@ -419,14 +471,12 @@ def _typed(frame: pl.DataFrame, combined: bool, config: ParseConfig) -> tuple[pl
     """Convert string columns to canonical types; split valid rows from quarantined ones."""
     ts_ms = _timestamp_ms(frame, combined, config)
     duration_factor = TIME_UNITS[config.request_time_unit if combined else config.json_duration_unit]
-    duration = pl.col("duration_raw").str.strip_chars().cast(pl.Float64, strict=False) * duration_factor
     typed = (
         frame.lazy()
         .with_columns(
             pl.lit(ts_ms).alias("ts_ms"),
             pl.col("target").str.split_exact("?", 1).struct.field("field_0").alias("path"),
-            pl.col("status_raw").str.strip_chars().cast(pl.Int64, strict=False).alias("status"),
-            duration.alias("duration_ms"),
+            (pl.col("duration") * duration_factor).alias("duration_ms"),
         )
         .with_columns(_service_expr(config, pl.col("path"), frame["service_raw"].null_count() == 0).alias("service_found"))
         .with_columns(
@@ -461,6 +511,10 @@ def _typed(frame: pl.DataFrame, combined: bool, config: ParseConfig) -> tuple[pl
     in_range = pl.col("ts_ms").is_between(TS_MIN_MS, TS_MAX_MS) & pl.col("ts_ms").is_not_nan()
     quarantined = (
         typed.filter(~pl.col("_ok"))
+        .with_columns(
+            pl.coalesce("status_raw", pl.col("status").cast(pl.String)).alias("status_text"),
+            pl.coalesce("duration_raw", pl.col("duration").cast(pl.String)).alias("duration_text"),
+        )
         .with_columns(_reason_expr().alias("reason"))
         .select("_idx", "reason", _detail_expr().alias("detail"), pl.when(in_range).then(pl.col("ts_ms")).cast(pl.Int64).alias("own_ts_ms"))
     )
@@ -470,11 +524,20 @@ def _typed(frame: pl.DataFrame, combined: bool, config: ParseConfig) -> tuple[pl
 def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig, carry_ts_ms: int | None = None) -> ChunkResult:
     """Parse whole lines of `fmt` ('jsonl', 'combined' or 'unknown'); line numbers start at `first_line_no`."""
     lines = split_lines(chunk, first_line_no)
-    total = len(lines.starts)
-    empty = lines.ends == lines.starts
-    nonblank = np.flatnonzero(~empty)
     bad: list[tuple[int, str, str]] = []
-    if fmt == "jsonl":
+    clean = _clean_json_chunk(lines, config) if fmt == "jsonl" else None
+    if clean is not None:
+        total = clean.height
+        empty_count, extra_blank = 0, []
+        raw = _rename_json(clean, config).with_columns(pl.int_range(0, total, dtype=pl.Int64).alias("_idx"))
+    else:
+        total = len(lines.starts)
+        empty = lines.ends == lines.starts
+        empty_count = int(empty.sum())
+        nonblank = np.flatnonzero(~empty)
+    if clean is not None:
+        pass
+    elif fmt == "jsonl":
         raw, extra_blank = _parse_json(lines, nonblank, config, bad)
     elif fmt == "combined":
         raw, extra_blank = _parse_combined(lines, nonblank, bad)
@@ -505,7 +568,7 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
         rows=rows,
         quarantine=quarantine,
         lines=total,
-        blank_lines=int(empty.sum()) + len(extra_blank),
+        blank_lines=empty_count + len(extra_blank),
         invalid_utf8_lines=lines.invalid_utf8,
         service_defaulted=defaulted,
         last_ts_ms=last_ts,
