@@ -60,16 +60,15 @@ QUARANTINE_SCHEMA = pa.schema([
     ("ts_hint", pa.timestamp("ms", tz="UTC")),
 ])
 
-_QUOTED = r'"(?:[^"\\]|\\.)*"'
-# %h %l %u %t "%r" %>s %b, then optional "referer" "agent", any further quoted fields, and an
-# optional request time (bare number, or rt=/request_time=) as the first unquoted token after them.
+# %h %l %u %t "%r" %>s %b: every byte has one possible transition, so Rust's fast one-pass engine
+# captures it (a trailing `(?P<rest>.*)` group alone made extraction 4x slower: 2.9 vs 0.7 us/line).
 COMBINED_REGEX = (
-    r'^(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]*)\] '
-    r'"(?:(?P<method>[A-Za-z]+) (?P<target>[^ "]*)(?: [^"]*)?|(?P<request>(?:[^"\\]|\\.)*))" '
-    r'(?P<status>\S+) (?P<bytes>\S+)'
-    rf'(?:\s+{_QUOTED})*'
-    r'(?:\s+(?:rt=|request_time=)?(?P<duration>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\s|$))?'
+    r'^(?P<prefix>(?P<client>[^ ]+) [^ ]+ [^ ]+ \[(?P<time>[^\]]*)\] '
+    r'"(?P<request>(?:[^"\\]|\\.)*)" (?P<status>[^ ]+) (?P<bytes>[^ ]+))'
 )
+# After it: any quoted fields ("referer" "agent" "$http_x_forwarded_for" ...) and the request time
+# as the first bare token (0.123, rt=0.123 or request_time=0.123); one loop, again one-pass.
+REQUEST_TIME_REGEX = r'^(?:[ ]|"(?:[^"\\]|\\.)*")*(?:rt=|request_time=)?([-+.0-9][-+.0-9eE]*)(?:[ ]|$)'
 COMBINED_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
 ISO_NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
@@ -336,15 +335,30 @@ def _parse_combined(lines: _Lines, nonblank: np.ndarray, bad: list) -> tuple[pl.
     unmatched = parsed.filter(pl.col("client").is_null())
     for index in unmatched["_idx"].to_list():
         bad.append((index, UNRECOGNIZED_LINE, "line: does not match the common/combined log format"))
-    matched = parsed.filter(pl.col("client").is_not_null()).select(
-        "_idx",
-        pl.col("time").alias("ts_raw"),
-        pl.lit(None, dtype=pl.String).alias("service_raw"),
-        pl.lit(None, dtype=pl.String).alias("operation_raw"),
-        pl.col("method").str.to_uppercase(),
-        "target",
-        pl.col("status"),
-        pl.col("duration"),
+    request = pl.col("request").str.split_exact(" ", 2)
+    rest = pl.col("line").str.slice(pl.col("prefix").str.len_chars())
+    matched = (
+        parsed.lazy()
+        .filter(pl.col("client").is_not_null())
+        .with_columns(
+            request.struct.field("field_0").alias("_verb"),
+            request.struct.field("field_1").alias("_target"),
+            rest.str.extract(REQUEST_TIME_REGEX, 1).alias("_time"),
+        )
+        .with_columns((pl.col("_verb").str.contains(r"^[A-Za-z]+$") & pl.col("_target").is_not_null()).alias("_request_ok"))
+        .select(
+            "_idx",
+            pl.col("time").alias("ts_raw"),
+            pl.lit(None, dtype=pl.String).alias("service_raw"),
+            pl.lit(None, dtype=pl.String).alias("operation_raw"),
+            pl.when("_request_ok").then(pl.col("_verb").str.to_uppercase()).alias("method"),
+            pl.when("_request_ok").then(pl.col("_target")).alias("target"),
+            pl.col("status"),
+            # A bare token that is not a number is some other field, not a request time.
+            pl.when(pl.col("_time").cast(pl.Float64, strict=False).is_not_null() | (pl.col("_time") == "-"))
+            .then(pl.col("_time")).alias("duration"),
+        )
+        .collect()
     )
     return _numeric(matched), whitespace["_idx"].to_list()
 
