@@ -81,3 +81,18 @@ def test_quarantine_check_fails_above_threshold(resources, tmp_path):
     assert not check.passed
     assert check.metadata["quarantine_ratio"].value == pytest.approx(0.1)
     assert check.metadata["by_reason"].value == {"invalid_json": 10}
+
+
+def test_warehouse_on_an_fsspec_url(sample_month, tmp_path):
+    import fsspec
+
+    resources = {
+        "log_source": LogSource(root=str(sample_month)),
+        "warehouse": WarehouseResource(base="memory://slo-warehouse", stage_dir=str(tmp_path / "stage")),
+    }
+    dg.materialize([log_file_index], resources=resources)
+    run = dg.materialize([log_file_index, parsed_logs], selection=[parsed_logs], partition_key=DAY, resources=resources)
+    assert run.success
+    memory = fsspec.filesystem("memory")
+    with memory.open(f"/slo-warehouse/parsed_logs/{DAY}.parquet", "rb") as handle:
+        assert pq.read_table(handle).num_rows == json.loads((sample_month / "_truth.json").read_text())["by_day"][DAY]

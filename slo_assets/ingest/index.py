@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,15 +84,25 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
     entries: list[dict | tuple] = []
     pending: list[tuple[Path, str, Path]] = []
     reused = 0
-    for path in discover(root, include, follow_symlinks):
-        rel = path.relative_to(root).as_posix()
-        stat = path.stat()
+    found = [(path, path.relative_to(root).as_posix(), path.stat()) for path in discover(root, include, follow_symlinks)]
+
+    def is_cached(rel: str, stat) -> dict | None:
         cached = known.get((rel, stat.st_size, stat.st_mtime_ns))
         if cached is not None and (stage_root / cached["stage_key"] / STATS_FILE).exists() and _same_settings(cached, config):
+            return cached
+        return None
+
+    # hashlib releases the GIL: fingerprint new files on all cores.
+    to_hash = [path for path, rel, stat in found if is_cached(rel, stat) is None]
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as threads:
+        digests = dict(zip(to_hash, threads.map(fingerprint, to_hash), strict=True))
+    for path, rel, stat in found:
+        cached = is_cached(rel, stat)
+        if cached is not None:
             entries.append(dict(cached))
             reused += 1
             continue
-        digest = fingerprint(path)
+        digest = digests[path]
         fmt = resolve_format(path, config)
         key = stage_key(digest, fmt, config)
         stage_dir = stage_root / key
