@@ -47,37 +47,131 @@ def _sample_is_current(logs: Path, month: str, events: int, seed: int) -> bool:
     return (recorded.get("month"), recorded.get("events"), recorded.get("seed")) == (month, events, seed)
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from slo_assets.slo.spec import SpecError, load_specs
+
+    try:
+        specs = load_specs([Path(p) for p in args.files])
+    except SpecError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(error.problems)} problem(s)", file=sys.stderr)
+        return 1
+    for warning in specs.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    windows = sum(len(s.objectives) * len(s.windows) for s in specs.slos)
+    print(f"ok: {len(specs.slos)} SLOs, {windows} SLO windows, {len(specs.policies)} alert policies in {len(args.files)} file(s)")
+    return 0
+
+
+class InputError(ValueError):
+    """Bad command-line input; the message says what and where."""
+
+
+def _run_month(month: str, logs: Path, specs: list[Path], out: Path, warehouse: Path, fmt: str, service_regex: str | None,
+               verbose: bool, project: Path) -> tuple[object, dict, dict]:
+    from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+    from slo_assets.ingest.config import ConfigError, ParseConfig
+    from slo_assets.orchestrate import instance_from_env, materialize_month
+    from slo_assets.slo.spec import load_specs
+
+    if not logs.is_dir():
+        raise InputError(f"--logs {logs}: not a folder")
+    load_specs(specs)  # SpecError names file, document and field before anything runs
+    source = {"root": str(logs.resolve()), "format": fmt}
+    if service_regex:
+        source["service_regex"] = service_regex
+    try:
+        ParseConfig(format=fmt, **({"service_regex": service_regex} if service_regex else {}))
+    except ConfigError as error:
+        raise InputError(str(error)) from error
+    resources = {
+        "log_source": LogSource(**source),
+        "warehouse": WarehouseResource(base=str(warehouse.resolve())),
+        "slo_settings": SloSettings(spec_paths=[str(p.resolve()) for p in specs]),
+    }
+    instance = instance_from_env(project)
+    outcome = materialize_month(month, resources, instance, progress=print if verbose else _dot)
+    if not verbose:
+        print()
+    if outcome.failed_runs:
+        raise InputError(f"runs failed: {', '.join(outcome.failed_runs)} (see the runs in the Dagster UI: {instance.root_directory})")
+    target = out / month
+    target.mkdir(parents=True, exist_ok=True)
+    documents = {}
+    for name in ("compliance", "error_budgets"):
+        payload = (warehouse / name / f"{month}.json").read_bytes()
+        (target / f"{name}.json").write_bytes(payload)
+        documents[name] = json.loads(payload)
+    return outcome, documents, {"instance": instance.root_directory, "out": target}
+
+
+def _dot(_: str) -> None:
+    print(".", end="", flush=True)
+
+
+def _print_summary(outcome, documents: dict, where: dict, warehouse: Path) -> None:
+    compliance = documents["compliance"]
+    print(f"{compliance['period']}: {len(outcome.run_ids)} runs in {outcome.seconds:.1f} s, "
+          f"{compliance['data_quality']['rows']} requests, {compliance['data_quality']['quarantined_lines']} quarantined lines")
+    for entry in compliance["slos"]:
+        sli = "n/a" if entry["sli"] is None else f"{entry['sli'] * 100:.4f}%"
+        left = entry["error_budget"]["remaining_ratio"]
+        left = "n/a" if left is None else f"{left * 100:.1f}%"
+        print(f"  {entry['status']:<17} {entry['slo']:<28} {entry['window']:<14} SLI {sli:<10} target {entry['target'] * 100:g}%  budget left {left}")
+    summary = compliance["summary"]
+    print(f"  summary: {summary['met']} met, {summary['at_risk']} at risk, {summary['failed']} failed, "
+          f"{summary['insufficient_data']} insufficient data")
+    if outcome.failed_checks:
+        print("  failed checks: " + ", ".join(outcome.failed_checks))
+    print(f"\n  {where['out'] / 'compliance.json'}\n  {where['out'] / 'error_budgets.json'}")
+    print(f"  warehouse: {warehouse}   instance: {where['instance']} (SQLite)")
+    print("\nopen the UI (binds 127.0.0.1 only):")
+    print(f"  DAGSTER_HOME={where['instance']} .venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from slo_assets.slo.spec import SpecError
+
+    out = Path(args.out)
+    warehouse = Path(args.warehouse) if args.warehouse else out / "warehouse"
+    try:
+        outcome, documents, where = _run_month(args.month, Path(args.logs), [Path(s) for s in args.spec], out, warehouse,
+                                               args.format, args.service_regex, args.verbose, _project_root())
+    except SpecError as error:
+        print("\n".join(error.problems), file=sys.stderr)
+        return 2
+    except InputError as error:
+        print(f"slo-assets run: {error}", file=sys.stderr)
+        return 2
+    _print_summary(outcome, documents, where, warehouse)
+    if args.fail_on_breach and documents["compliance"]["summary"]["failed"]:
+        return 3
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from slo_assets.generate import write_logs
 
     root = _project_root()
     logs = root / "data" / "sample" / "logs"
-    warehouse = root / "data" / "warehouse"
     if not _sample_is_current(logs, args.month, args.events, DEMO_SEED):
         print(f"generating {args.events} sample requests for {args.month} in {logs} ...")
         write_logs(logs, args.month, args.events, "jsonl", DEMO_SEED, malformed_ratio=0.0005)
     else:
         print(f"using sample logs in {logs}")
-    from slo_assets.defs.resources import LogSource, WarehouseResource
-    from slo_assets.orchestrate import instance_from_env, materialize_month
-
-    instance = instance_from_env(root)
-    resources = {"log_source": LogSource(root=str(logs)), "warehouse": WarehouseResource(base=str(warehouse))}
-    outcome = materialize_month(args.month, resources, instance, progress=print if args.verbose else lambda _: None)
-    rows = sum(day["rows"] or 0 for day in outcome.days.values())
-    quarantined = sum(day["quarantined"] or 0 for day in outcome.days.values())
-    print(f"\nmaterialized log_file_index and {len(outcome.days)} parsed_logs partitions of {args.month} "
-          f"in {outcome.seconds:.1f} s ({len(outcome.run_ids)} runs)")
-    print(f"  rows: {rows}, quarantined lines: {quarantined}")
-    print(f"  parsed days:  {warehouse / 'parsed_logs'}/YYYY-MM-DD.parquet")
-    print(f"  quarantine:   {warehouse / 'quarantine'}/YYYY-MM-DD.parquet")
-    print(f"  file index:   {warehouse / 'log_file_index.parquet'}")
-    print(f"  instance:     {instance.root_directory} (SQLite)")
-    if outcome.failed_checks:
-        print("  failed checks: " + ", ".join(outcome.failed_checks))
-    print("\nopen the UI (binds 127.0.0.1 only):")
-    print(f"  DAGSTER_HOME={instance.root_directory} .venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml")
-    return 1 if outcome.failed_checks else 0
+    spec = root / "examples" / "slos.yaml"
+    if not spec.exists():
+        spec = Path(__file__).resolve().parents[1] / "examples" / "slos.yaml"
+    print(f"materializing every asset for {args.month} (specs: {spec}) ", end="", flush=True)
+    try:
+        outcome, documents, where = _run_month(args.month, logs, [spec], root / "out", root / "data" / "warehouse", "auto",
+                                               None, args.verbose, root)
+    except InputError as error:
+        print(f"slo-assets demo: {error}", file=sys.stderr)
+        return 1
+    _print_summary(outcome, documents, where, root / "data" / "warehouse")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--malformed-ratio", type=float, default=0.0, help="share of malformed lines to inject")
     generate.add_argument("--no-compress", action="store_true", help="do not gzip rotated files")
     generate.set_defaults(func=cmd_generate_logs)
+
+    validate = commands.add_parser("validate", help="check OpenSLO spec files; exit 1 listing every problem")
+    validate.add_argument("files", nargs="+")
+    validate.set_defaults(func=cmd_validate)
+
+    run = commands.add_parser("run", help="materialize a month end to end from a log folder and OpenSLO specs")
+    run.add_argument("--logs", required=True, help="folder of access logs (searched recursively)")
+    run.add_argument("--spec", required=True, action="append", help="OpenSLO YAML file (repeatable)")
+    run.add_argument("--month", type=_month, required=True, help="YYYY-MM")
+    run.add_argument("--out", required=True, help="writes OUT/YYYY-MM/compliance.json and error_budgets.json")
+    run.add_argument("--warehouse", help="Parquet warehouse folder (default OUT/warehouse)")
+    run.add_argument("--format", choices=["auto", "jsonl", "combined"], default="auto")
+    run.add_argument("--service-regex", help="path regex with a (?P<service>...) group")
+    run.add_argument("--fail-on-breach", action="store_true", help="exit 3 when any SLO failed")
+    run.add_argument("-v", "--verbose", action="store_true", help="print each run as it finishes")
+    run.set_defaults(func=cmd_run)
 
     demo = commands.add_parser("demo", help="generate a sample month and materialize the asset graph for it")
     demo.add_argument("--month", type=_month, default=DEMO_MONTH)

@@ -1,16 +1,27 @@
 """The code location: every asset, check, job and resource slo-assets defines."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from slo_assets.defs.ingestion import log_file_index, parsed_logs
 from slo_assets.defs.resources import default_resources
+from slo_assets.defs.slo_chain import compliance_report, error_budgets, sli_metrics, sli_minutely, slo_specs, slo_targets
 
-ingest_job = dg.define_asset_job("ingest_job", selection=[parsed_logs], description="parse one day of logs")
+DAILY_ASSETS = [parsed_logs, sli_minutely]
+MONTHLY_ASSETS = [sli_metrics, slo_targets, error_budgets, compliance_report]
+ALL_ASSETS = [log_file_index, *DAILY_ASSETS, slo_specs, *MONTHLY_ASSETS]
 
-defs = dg.Definitions(
-    assets=[log_file_index, parsed_logs],
-    jobs=[ingest_job],
-    resources=default_resources(),
-)
+JOBS = [
+    dg.define_asset_job("observe_specs_job", selection=[slo_specs], description="hash the OpenSLO spec files"),
+    dg.define_asset_job("index_job", selection=[log_file_index], description="index log files, parsing new or changed ones"),
+    dg.define_asset_job("ingest_job", selection=DAILY_ASSETS, description="parse one day of logs and compute its SLI inputs"),
+    dg.define_asset_job("monthly_chain_job", selection=MONTHLY_ASSETS,
+                        description="SLI metrics, targets, error budgets and compliance for one month (to date)"),
+]
+
+
+def build_definitions(resources: dict) -> dg.Definitions:
+    """The same graph bound to other resources (the CLI's logs, specs and warehouse)."""
+    return dg.Definitions(assets=ALL_ASSETS, jobs=JOBS, resources=resources)
+
+
+defs = build_definitions(default_resources())

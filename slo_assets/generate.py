@@ -64,14 +64,15 @@ USER_AGENTS = (
     "python-requests/2.32.3",
 )
 
-# Incident shapes injected by default: (kind, service, operation index or None, start day fraction,
-# duration minutes, error share or latency factor). Chosen so that with default SLO specs one
-# availability SLO fails, one is at risk and one latency SLO burns budget visibly.
+# Incident shapes injected by default: (kind, service, operation index or None, day as a fraction
+# of the month, UTC start hour, duration minutes, error share or latency factor). With the example
+# specs (examples/slos.yaml) checkout availability fails, auth availability is at risk, and search
+# and catalog latency page but stay within budget, whatever the seed and the event count.
 DEFAULT_INCIDENTS = (
-    ("error_burst", "checkout", None, 0.30, 240, 0.50),
-    ("error_burst", "search", None, 0.55, 40, 0.25),
-    ("latency_spike", "catalog", 0, 0.72, 120, 8.0),
-    ("error_burst", "auth", 1, 0.85, 80, 0.60),
+    ("error_burst", "checkout", None, 0.30, 10, 240, 0.50),
+    ("error_burst", "search", None, 0.55, 19, 40, 0.25),
+    ("latency_spike", "catalog", 0, 0.72, 11, 120, 8.0),
+    ("error_burst", "auth", 1, 0.85, 14, 45, 0.60),
 )
 
 
@@ -113,12 +114,11 @@ def _minute_weights(start: datetime, minutes: int) -> np.ndarray:
 
 def _plan_incidents(start: datetime, end: datetime, count: int, rng: np.random.Generator) -> list[Incident]:
     incidents = []
-    month_minutes = (end - start).total_seconds() / 60
-    for kind, service_name, op_index, fraction, duration, magnitude in DEFAULT_INCIDENTS[:count]:
+    days = (end - start).days
+    for kind, service_name, op_index, fraction, hour, duration, magnitude in DEFAULT_INCIDENTS[:count]:
         service = next(s for s in SERVICES if s.name == service_name)
-        jitter = rng.uniform(-0.03, 0.03)
-        begin_minute = int((fraction + jitter) * month_minutes)
-        begin = start + timedelta(minutes=begin_minute)
+        day = min(days - 1, int(fraction * days) + int(rng.integers(-1, 2)))
+        begin = start + timedelta(days=day, hours=hour, minutes=int(rng.integers(0, 60)))
         operation = None if op_index is None else service.operations[op_index]
         op_name = None if operation is None else f"{operation.method} {operation.path}"
         incidents.append(Incident(kind, service_name, op_name, begin, begin + timedelta(minutes=duration), magnitude))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -12,9 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from slo_assets.definitions import defs
-
-log = logging.getLogger(__name__)
+from slo_assets.definitions import build_definitions
 
 
 def month_days(month: str) -> list[str]:
@@ -37,8 +34,10 @@ def instance_from_env(project_root: Path) -> dg.DagsterInstance:
 class MonthRun:
     month: str
     run_ids: list[str] = field(default_factory=list)
-    days: dict[str, dict] = field(default_factory=dict)  # day -> metadata summary
+    days: dict[str, dict] = field(default_factory=dict)  # day -> {rows, quarantined}
     failed_checks: list[str] = field(default_factory=list)
+    failed_runs: list[str] = field(default_factory=list)
+    index: dict = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -52,31 +51,42 @@ def _quiet(level: str) -> dict:
 
 
 def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
-                      progress: Callable[[str], None] = lambda _: None, log_level: str = "WARNING") -> MonthRun:
-    """The file index once, then every day of `month`; each is a run in `instance`."""
+                      progress: Callable[[str], None] = lambda _: None, log_level: str = "WARNING",
+                      days: list[str] | None = None) -> MonthRun:
+    """Observe the specs, index the logs, then every day (parsed_logs + sli_minutely) and the monthly
+    chain of `month`. Every step is a run in `instance`, tagged with the month."""
     started = time.perf_counter()
-    run_config = _quiet(log_level)
-    assets = defs.assets
+    defs = build_definitions(resources)
     outcome = MonthRun(month=month)
-    index_run = dg.materialize([a for a in assets if a.key.to_user_string() == "log_file_index"],
-                               resources=resources, instance=instance, tags={"slo_assets/month": month}, run_config=run_config)
-    outcome.run_ids.append(index_run.run_id)
-    index_meta = index_run.asset_materializations_for_node("log_file_index")[0].metadata
-    progress(f"log_file_index: {_value(index_meta, 'files')} files, {_value(index_meta, 'rows')} rows, "
-             f"{_value(index_meta, 'quarantined_lines')} quarantined lines")
-    for day in month_days(month):
-        result = dg.materialize(assets, selection=["parsed_logs"], partition_key=day, resources=resources,
-                                instance=instance, raise_on_error=False, tags={"slo_assets/month": month},
-                                run_config=run_config)
+    tags = {"slo_assets/month": month}
+
+    def run(job: str, label: str, partition: str | None = None):
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance, partition_key=partition, run_config=_quiet(log_level), raise_on_error=False, tags=tags)
         outcome.run_ids.append(result.run_id)
+        if not result.success:
+            outcome.failed_runs.append(label)
+        for evaluation in result.get_asset_check_evaluations():
+            if not evaluation.passed:
+                outcome.failed_checks.append(f"{label}: {evaluation.check_name}")
+        return result
+
+    run("observe_specs_job", "slo_specs")
+    index = run("index_job", "log_file_index")
+    meta = index.asset_materializations_for_node("log_file_index")[0].metadata if index.success else {}
+    outcome.index = {key: _value(meta, key) for key in ("files", "rows", "quarantined_lines", "files_parsed_now")}
+    progress(f"log_file_index: {outcome.index['files']} files, {outcome.index['rows']} rows, "
+             f"{outcome.index['quarantined_lines']} quarantined lines")
+    if not index.success:
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+    for day in days or month_days(month):
+        result = run("ingest_job", day, partition=day)
         materializations = result.asset_materializations_for_node("parsed_logs")
         meta = materializations[0].metadata if materializations else {}
         outcome.days[day] = {"rows": _value(meta, "dagster/row_count"), "quarantined": _value(meta, "quarantined_lines")}
-        for evaluation in result.get_asset_check_evaluations():
-            if not evaluation.passed:
-                outcome.failed_checks.append(f"{day}: {evaluation.check_name}")
-        if not result.success:
-            outcome.failed_checks.append(f"{day}: run failed")
-        progress(f"parsed_logs {day}: {outcome.days[day]['rows']} rows, {outcome.days[day]['quarantined']} quarantined")
+        progress(f"{day}: {outcome.days[day]['rows']} rows, {outcome.days[day]['quarantined']} quarantined")
+    run("monthly_chain_job", month, partition=month)
+    progress(f"{month}: sli_metrics, slo_targets, error_budgets, compliance_report")
     outcome.seconds = time.perf_counter() - started
     return outcome

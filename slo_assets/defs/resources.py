@@ -64,8 +64,45 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(str(store.root)) / "_staging"
 
 
+DEFAULT_SPECS = "examples/slos.yaml"
+
+
+class SloSettings(dg.ConfigurableResource):
+    """Which OpenSLO files define the SLOs, and how the month is judged."""
+
+    spec_paths: list[str] = Field(default=[DEFAULT_SPECS], description="OpenSLO v1 YAML files")
+    min_events: int = Field(default=100, description="fewer events in a window: insufficient_data")
+    alert_min_events: int = Field(default=0, description="low-traffic gate for the alert replay; 0 = off")
+    maintenance: list[str] = Field(default_factory=list, description="'start/end' ISO-8601 instants excluded from every budget")
+    forecast_seed: int = Field(default=20260101, description="seed of the Monte Carlo forecast")
+    simulations: int = Field(default=10_000, description="Monte Carlo runs")
+
+    def load(self):
+        from slo_assets.slo.spec import load_specs
+
+        return load_specs([Path(p) for p in self.spec_paths])
+
+    def chain_settings(self):
+        from slo_assets.slo.chain import Settings
+        from slo_assets.slo.spec import SpecError, parse_maintenance
+
+        problems: list[str] = []
+        windows = parse_maintenance(",".join(self.maintenance), problems.append) if self.maintenance else ()
+        if problems:
+            raise SpecError([f"slo_settings.maintenance: {p}" for p in problems])
+        return Settings(
+            min_events=self.min_events,
+            alert_min_events=self.alert_min_events,
+            forecast_seed=self.forecast_seed,
+            simulations=self.simulations,
+            maintenance=tuple((int(a.timestamp() * 1000), int(b.timestamp() * 1000)) for a, b in windows),
+        )
+
+
 def default_resources() -> dict:
+    specs = os.environ.get("SLO_ASSETS_SPECS")
     return {
         "log_source": LogSource(root=os.environ.get("SLO_ASSETS_LOG_DIR", DEFAULT_LOG_DIR)),
         "warehouse": WarehouseResource(base=os.environ.get("SLO_ASSETS_WAREHOUSE", DEFAULT_WAREHOUSE)),
+        "slo_settings": SloSettings(spec_paths=specs.split(",") if specs else [DEFAULT_SPECS]),
     }

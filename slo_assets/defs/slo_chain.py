@@ -1,0 +1,392 @@
+"""The SLO chain: spec files -> sli_minutely (daily) -> sli_metrics, slo_targets, error_budgets,
+compliance_report (monthly). Each asset loads its inputs from the warehouse, calls slo_assets.slo.*,
+writes its outputs and returns figures, checks and a content-derived data version."""
+
+import hashlib
+import json
+import time
+import warnings
+from datetime import datetime
+
+import dagster as dg
+import polars as pl
+import pyarrow.parquet as pq
+
+from slo_assets.defs.ingestion import INGEST_CODE_VERSION, parsed_logs
+from slo_assets.defs.partitions import daily_partitions, monthly_partitions
+from slo_assets.defs.resources import SloSettings, WarehouseResource
+from slo_assets.markdown import frame_table, table
+from slo_assets.slo import chain as C
+from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, selected_counts
+
+# Bump when the SLO math changes what these assets write: Dagster then marks them stale.
+CHAIN_CODE_VERSION = "chain-1"
+
+CHECK_GOOD_LE_TOTAL = "good_not_above_total"
+CHECK_TOTALS_MATCH = "totals_match_parsed_rows"
+CHECK_SLI_RANGE = "sli_within_unit_interval"
+CHECK_ALL_DAYS = "closed_month_has_every_day"
+CHECK_BUDGET_CONSISTENT = "consumed_ratio_matches_sli"
+CHECK_EVERY_SLO = "every_slo_window_reported"
+CHECK_LADDER = "recommendations_on_ladder"
+
+
+# observable_source_asset is beta in Dagster 1.13; it is the means the design asks for (the spec
+# files' content hash as a data version), so its BetaWarning is silenced here and only here.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+
+    @dg.observable_source_asset(name="slo_specs", group_name="slo", description="OpenSLO v1 spec files; data version = content hash")
+    def slo_specs(context, slo_settings: SloSettings) -> dg.ObserveResult:
+        specs = slo_settings.load()
+        rows = [(s.name, s.service, s.budgeting_method, ", ".join(w.label for w in s.windows),
+                 ", ".join(f"{o.display_name} ({o.target})" for o in s.objectives), s.source) for s in specs.slos]
+        return dg.ObserveResult(
+            data_version=dg.DataVersion(specs.content_hash),
+            metadata={
+                "files": dg.MetadataValue.json(specs.files),
+                "slos": len(specs.slos),
+                "alert_policies": len(specs.policies),
+                "warnings": dg.MetadataValue.json(specs.warnings),
+                "slo_table": dg.MetadataValue.md(table(["slo", "service", "budgeting", "windows", "objectives", "source"], rows)),
+            },
+        )
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+
+def _day(ms: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
+
+
+def _month_days(month: str) -> list[str]:
+    start, end = C.month_range_ms(month)
+    return [_day(ms) for ms in range(start, end, C.DAY_MS)]
+
+
+@dg.asset(
+    group_name="slo",
+    partitions_def=daily_partitions,
+    deps=[parsed_logs, slo_specs],
+    kinds={"polars", "parquet"},
+    code_version=CHAIN_CODE_VERSION,
+    check_specs=[
+        dg.AssetCheckSpec(CHECK_GOOD_LE_TOTAL, asset="sli_minutely", description="good <= total in every minute"),
+        dg.AssetCheckSpec(CHECK_TOTALS_MATCH, asset="sli_minutely", blocking=True,
+                          description="per SLO, the minute totals add up to the parsed rows its total filter selects"),
+    ],
+)
+def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
+    """Per SLO per minute good and total events of one day, with exact latency value counts and per-operation counts."""
+    specs = slo_settings.load()
+    store = warehouse.store()
+    day = context.partition_key
+    source = store.path("parsed_logs", f"{day}.parquet")
+    if not source.exists():
+        raise dg.Failure(f"parsed_logs partition {day} is missing ({source}): materialize it first")
+    rows = pl.from_arrow(store.read_table(source))
+    inputs = day_inputs(rows, specs.slos)
+    written = {}
+    for name, frame in (("sli_minutely", inputs.minutes), ("sli_latency", inputs.latency), ("sli_operations", inputs.operations)):
+        written[name] = store.write_table(store.path(name, f"{day}.parquet"), frame.to_arrow())
+    expected = selected_counts(rows, specs.slos)
+    totals = dict(inputs.minutes.group_by("slo").agg(pl.col("total").sum()).iter_rows()) if inputs.minutes.height else {}
+    mismatches = [(slo, expected[slo], totals.get(slo, 0)) for slo in expected if expected[slo] != totals.get(slo, 0)]
+    over = inputs.minutes.filter(pl.col("good") > pl.col("total")).height
+    summary = inputs.minutes.group_by("slo").agg(pl.col("good").sum(), pl.col("total").sum()).sort("slo") if inputs.minutes.height else inputs.minutes
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(_digest(*(digest for _, digest in written.values()))),
+        metadata={
+            "dagster/row_count": inputs.minutes.height,
+            "slos": len(specs.slos),
+            "spec_hash": specs.content_hash,
+            "bytes": sum(size for size, _ in written.values()),
+            "per_slo": dg.MetadataValue.md(frame_table(summary, limit=100)),
+        },
+        check_results=[
+            dg.AssetCheckResult(check_name=CHECK_GOOD_LE_TOTAL, passed=over == 0, metadata={"minutes_with_good_above_total": over}),
+            dg.AssetCheckResult(
+                check_name=CHECK_TOTALS_MATCH, passed=not mismatches,
+                metadata={"slos_checked": len(expected),
+                          "mismatches": dg.MetadataValue.md(table(["slo", "parsed rows selected", "minute totals"], mismatches) if mismatches else "none")},
+            ),
+        ],
+    )
+
+
+def _read_days(store, name: str, days: list[str], schema: dict) -> tuple[pl.DataFrame, list[str]]:
+    frames, present = [], []
+    for day in days:
+        target = store.path(name, f"{day}.parquet")
+        if target.exists():
+            frames.append(pl.from_arrow(store.read_table(target)))
+            present.append(day)
+    return (pl.concat(frames) if frames else pl.DataFrame(schema=schema)), present
+
+
+def _period(month: str, present: list[str]) -> C.Period:
+    """The month as far as its data goes: through the last day with SLI inputs (the month end once all are there)."""
+    start, end = C.month_range_ms(month)
+    month_days = [d for d in present if d.startswith(month)]
+    if not month_days:
+        raise dg.Failure(f"no sli_minutely partitions for {month}: materialize its days first")
+    last = int(datetime.fromisoformat(max(month_days) + "T00:00:00+00:00").timestamp() * 1000) + C.DAY_MS
+    return C.Period(month, start, end, min(end, last))
+
+
+def _lookback_days(month: str) -> list[str]:
+    return _month_days(C.previous_month(month)) + _month_days(month)
+
+
+monthly_from_days = dg.AssetDep("sli_minutely", partition_mapping=dg.TimeWindowPartitionMapping())
+lookback_from_days = dg.AssetDep("sli_minutely", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))
+
+
+@dg.asset(
+    group_name="slo",
+    partitions_def=monthly_partitions,
+    deps=[monthly_from_days, slo_specs],
+    kinds={"polars", "parquet"},
+    code_version=CHAIN_CODE_VERSION,
+    check_specs=[
+        dg.AssetCheckSpec(CHECK_SLI_RANGE, asset="sli_metrics", description="every SLI and availability in [0, 1], good <= total"),
+        dg.AssetCheckSpec(CHECK_ALL_DAYS, asset="sli_metrics", description="a closed month has SLI inputs for every day"),
+    ],
+)
+def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
+    """Per SLO for the month (to date): good, total, SLI, availability, exact p50/p95/p99 latency, timeslice SLIs, per operation."""
+    month = context.partition_key
+    specs = slo_settings.load()
+    store = warehouse.store()
+    days = _month_days(month)
+    minutes, present = _read_days(store, "sli_minutely", days, MINUTE_SCHEMA)
+    latency, _ = _read_days(store, "sli_latency", days, LATENCY_SCHEMA)
+    operations, _ = _read_days(store, "sli_operations", days, OPERATION_SCHEMA)
+    period = _period(month, present)
+    metrics, by_operation = C.sli_metrics(specs, minutes, latency, operations, period, slo_settings.chain_settings())
+    size_m, digest_m = store.write_table(store.path("sli_metrics", f"{month}.parquet"), metrics.to_arrow())
+    size_o, digest_o = store.write_table(store.path("sli_operations_monthly", f"{month}.parquet"), by_operation.to_arrow())
+    # Latency value counts merged over the month feed slo_targets' latency recommendation.
+    merged = latency.group_by("slo", "duration_ms").agg(pl.col("count").sum()).sort("slo", "duration_ms")
+    store.write_table(store.path("sli_latency_monthly", f"{month}.parquet"), merged.to_arrow())
+    missing = [d for d in days if d not in present and d < _day(period.as_of_ms)]
+    bad_range = metrics.filter(~pl.col("sli").is_between(0, 1) | (pl.col("good") > pl.col("total"))
+                               | ~pl.col("availability").fill_null(1).is_between(0, 1)).height
+    view = metrics.select("slo", "good", "total", "sli", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(_digest(digest_m, digest_o)),
+        metadata={
+            "dagster/row_count": metrics.height,
+            "as_of": C.B.iso(period.as_of_ms),
+            "month_complete": period.complete,
+            "days_with_data": len(present),
+            "bytes": size_m + size_o,
+            "metrics": dg.MetadataValue.md(frame_table(view, limit=100)),
+            "top_operations_by_bad_events": dg.MetadataValue.md(frame_table(by_operation.head(15), limit=15)),
+        },
+        check_results=[
+            dg.AssetCheckResult(check_name=CHECK_SLI_RANGE, passed=bad_range == 0, metadata={"rows_out_of_range": bad_range}),
+            dg.AssetCheckResult(check_name=CHECK_ALL_DAYS, passed=not missing,
+                                severity=dg.AssetCheckSeverity.ERROR if period.complete else dg.AssetCheckSeverity.WARN,
+                                metadata={"missing_days": dg.MetadataValue.json(missing), "days_expected": len(days),
+                                          "days_present": len(present)}),
+        ],
+    )
+
+
+@dg.asset(
+    group_name="slo",
+    partitions_def=monthly_partitions,
+    deps=[sli_metrics, slo_specs],
+    kinds={"polars", "parquet"},
+    code_version=CHAIN_CODE_VERSION,
+    check_specs=[dg.AssetCheckSpec(CHECK_LADDER, asset="slo_targets", description="recommendations sit on the target ladder and were achievable")],
+)
+def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
+    """Declared targets beside recommended ones from every month available up to this one."""
+    month = context.partition_key
+    specs = slo_settings.load()
+    store = warehouse.store()
+    history = []
+    for path in sorted(store.path("sli_metrics").glob("*.parquet")):
+        if path.stem <= month:
+            history.append(pl.from_arrow(store.read_table(path)).select("slo", "good", "total").with_columns(pl.lit(path.stem).alias("month")))
+    history_frame = pl.concat(history) if history else pl.DataFrame(schema={"slo": pl.String, "good": pl.Int64, "total": pl.Int64, "month": pl.String})
+    latency_path = store.path("sli_latency_monthly", f"{month}.parquet")
+    latency = pl.from_arrow(store.read_table(latency_path)) if latency_path.exists() else pl.DataFrame(schema=LATENCY_SCHEMA)
+    targets = C.recommend_targets(specs, history_frame, latency)
+    size, digest = store.write_table(store.path("slo_targets", f"{month}.parquet"), targets.to_arrow())
+    off_ladder = targets.filter(pl.col("basis") != "ladder").height
+    not_achieved = targets.filter(pl.col("achieved_in_all_months") == False).height  # noqa: E712
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(digest[:24]),
+        metadata={
+            "dagster/row_count": targets.height,
+            "months_of_history": history_frame["month"].n_unique() if history_frame.height else 0,
+            "bytes": size,
+            "targets": dg.MetadataValue.md(frame_table(targets.drop("service"), limit=100)),
+        },
+        check_results=[dg.AssetCheckResult(
+            check_name=CHECK_LADDER, passed=not_achieved == 0, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"below_ladder": off_ladder, "not_achieved_every_month": not_achieved})],
+    )
+
+
+def _budget_rows(evaluations: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame([{
+        "slo": e["slo"], "objective": e["objective"], "window": e["window"], "target": float(e["target"]),
+        "good": float(e["good"]), "total": float(e["total"]), "sli": e["sli"],
+        "allowed": float(e["error_budget"]["allowed"]), "consumed": float(e["error_budget"]["consumed"]),
+        "consumed_ratio": e["error_budget"]["consumed_ratio"], "remaining_ratio": e["error_budget"]["remaining_ratio"],
+        "burn_1h": e["burn_rates"]["1h"], "burn_1d": e["burn_rates"]["1d"], "burn_period": e["burn_rates"]["period"],
+        "page_alerts": sum(a["severity"] == "page" for a in e["alerts"]),
+        "ticket_alerts": sum(a["severity"] == "ticket" for a in e["alerts"]),
+        "p_exhaust": e["forecast"]["probability_exhausted_by_period_end"], "status": e["status"],
+    } for e in evaluations], schema_overrides={"sli": pl.Float64, "consumed_ratio": pl.Float64, "remaining_ratio": pl.Float64,
+                                              "burn_period": pl.Float64})
+
+
+def _input_versions(context: dg.AssetExecutionContext, keys: list[tuple[str, str | None]]) -> dict:
+    """Latest data version of each (asset, partition) this computation read, from Dagster's event log."""
+    versions = {}
+    for name, partition in keys:
+        record = context.instance.get_latest_data_version_record(dg.AssetKey(name), partition_key=partition) \
+            if partition else context.instance.get_latest_data_version_record(dg.AssetKey(name))
+        version = None
+        if record is not None:
+            event = record.event_log_entry.dagster_event
+            data = event.event_specific_data
+            entry = getattr(data, "materialization", None) or getattr(data, "asset_observation", None)
+            version = (entry.tags or {}).get("dagster/data_version") if entry is not None else None
+        versions[f"{name}[{partition}]" if partition else name] = version
+    return versions
+
+
+@dg.asset(
+    group_name="slo",
+    partitions_def=monthly_partitions,
+    deps=[lookback_from_days, slo_specs],
+    kinds={"polars", "json"},
+    code_version=CHAIN_CODE_VERSION,
+    check_specs=[dg.AssetCheckSpec(CHECK_BUDGET_CONSISTENT, asset="error_budgets",
+                                   description="consumed ratio = (1 - SLI) / (1 - target) and good <= total for every window")],
+)
+def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
+    """Allowed, consumed and remaining budget, burn rates 5m..3d, alert replay, threshold crossings and forecast per SLO window."""
+    month = context.partition_key
+    specs = slo_settings.load()
+    store = warehouse.store()
+    minutes, present = _read_days(store, "sli_minutely", _lookback_days(month), MINUTE_SCHEMA)
+    period = _period(month, present)
+    evaluations = C.evaluate_all(specs, minutes, period, slo_settings.chain_settings())
+    provenance = {"spec_hash": specs.content_hash, "code_version": CHAIN_CODE_VERSION}
+    document = C.error_budgets_document(evaluations, period, provenance)
+    payload = json.dumps(document, indent=1).encode()
+    store.write_bytes_atomic(store.path("error_budgets", f"{month}.json"), payload)
+    store.write_bytes_atomic(store.path("evaluations", f"{month}.json"), json.dumps(evaluations).encode())
+    rows = _budget_rows(evaluations)
+    store.write_table(store.path("error_budgets", f"{month}.parquet"), rows.to_arrow())
+    inconsistent = []
+    for e in evaluations:
+        ratio, value = e["error_budget"]["consumed_ratio"], e["sli"]
+        if ratio is not None and value is not None and abs(ratio - (1 - value) / (1 - e["target"])) > 1e-9 * max(1, abs(ratio)):
+            inconsistent.append((e["slo"], e["window"], ratio))
+        if e["good"] > e["total"]:
+            inconsistent.append((e["slo"], e["window"], "good > total"))
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(hashlib.sha256(json.dumps(evaluations, sort_keys=True).encode()).hexdigest()[:24]),
+        metadata={
+            "dagster/row_count": len(evaluations),
+            "as_of": C.B.iso(period.as_of_ms),
+            "page_alerts": int(rows["page_alerts"].sum()) if rows.height else 0,
+            "ticket_alerts": int(rows["ticket_alerts"].sum()) if rows.height else 0,
+            "budgets": dg.MetadataValue.md(frame_table(rows, limit=100)),
+        },
+        check_results=[dg.AssetCheckResult(check_name=CHECK_BUDGET_CONSISTENT, passed=not inconsistent,
+                                           metadata={"windows": len(evaluations), "inconsistent": dg.MetadataValue.json([list(map(str, i)) for i in inconsistent])})],
+    )
+
+
+def _data_quality(store, month: str, period: C.Period) -> dict:
+    rows = quarantined = 0
+    present = []
+    for day in _month_days(month):
+        parsed = store.path("parsed_logs", f"{day}.parquet")
+        if parsed.exists():
+            present.append(day)
+            rows += pq.ParquetFile(str(parsed) if store.is_local else parsed.open("rb")).metadata.num_rows
+            bad = store.path("quarantine", f"{day}.parquet")
+            if bad.exists():
+                quarantined += pq.ParquetFile(str(bad) if store.is_local else bad.open("rb")).metadata.num_rows
+    lines = rows + quarantined
+    expected = [d for d in _month_days(month) if d < _day(period.as_of_ms)]
+    return {"lines_read": lines, "rows": rows, "quarantined_lines": quarantined,
+            "quarantine_ratio": round(quarantined / lines, 9) if lines else 0.0,
+            "days_expected": len(expected), "days_present": len(present),
+            "missing_days": [d for d in expected if d not in present]}
+
+
+@dg.asset(
+    group_name="slo",
+    partitions_def=monthly_partitions,
+    deps=[error_budgets, sli_metrics, slo_targets, slo_specs],
+    kinds={"json"},
+    code_version=CHAIN_CODE_VERSION,
+    check_specs=[dg.AssetCheckSpec(CHECK_EVERY_SLO, asset="compliance_report", description="every SLO x objective x window of the spec is reported")],
+)
+def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
+    """Per SLO window status met / at_risk / failed / insufficient_data, deficit, trend, health score per service."""
+    month = context.partition_key
+    specs = slo_settings.load()
+    store = warehouse.store()
+    evaluations_path = store.path("evaluations", f"{month}.json")
+    if not evaluations_path.exists():
+        raise dg.Failure(f"error_budgets for {month} is missing: materialize it first")
+    evaluations = json.loads(evaluations_path.read_bytes())
+    period = C.Period(month, *C.month_range_ms(month), as_of_ms=_as_of(evaluations, month))
+    previous = {}
+    before = store.path("compliance", f"{C.previous_month(month)}.json")
+    if before.exists():
+        previous = {(e["slo"], e["objective"], e["window"]): e["sli"] for e in json.loads(before.read_bytes())["slos"]}
+    maintenance = [{"start": C.B.iso(a), "end": C.B.iso(b), "scope": "all SLOs"} for a, b in slo_settings.chain_settings().maintenance]
+    maintenance += [{"start": a.isoformat().replace("+00:00", "Z"), "end": b.isoformat().replace("+00:00", "Z"), "scope": s.name}
+                    for s in specs.slos for a, b in s.maintenance]
+    provenance = {
+        "spec_hash": specs.content_hash,
+        "spec_files": {k.split("/")[-1]: v for k, v in specs.files.items()},
+        "code_version": CHAIN_CODE_VERSION,
+        "ingest_code_version": INGEST_CODE_VERSION,
+        "input_data_versions": _input_versions(context, [("error_budgets", month), ("sli_metrics", month), ("slo_targets", month), ("slo_specs", None)]),
+    }
+    document = C.compliance(evaluations, previous, period, _data_quality(store, month, period), provenance, maintenance)
+    store.write_bytes_atomic(store.path("compliance", f"{month}.json"), json.dumps(document, indent=1).encode())
+    expected = {(s.name, o.key, w.label) for s in specs.slos for o in s.objectives for w in s.windows}
+    reported = {(e["slo"], e["objective"], e["window"]) for e in document["slos"]}
+    status_rows = [(e["slo"], e["objective"], e["window"], e["status"], e["sli"], e["target"], e["error_budget"]["remaining_ratio"],
+                    e["trend"]["direction"]) for e in document["slos"]]
+    stable = {k: v for k, v in document.items() if k != "generated_at"}
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:24]),
+        metadata={
+            "dagster/row_count": len(document["slos"]),
+            **{f"slos_{k}": v for k, v in document["summary"].items() if isinstance(v, int)},
+            "compliance_percent": document["summary"]["compliance_percent"],
+            "status": dg.MetadataValue.md(table(["slo", "objective", "window", "status", "sli", "target", "budget left", "trend"], status_rows)),
+            "health": dg.MetadataValue.md(table(["service", "health score", "windows", "failed"],
+                                                [(h["service"], h["health_score"], h["slo_windows"], h["failed"]) for h in document["services"]])),
+            "spec_hash": specs.content_hash,
+        },
+        check_results=[dg.AssetCheckResult(check_name=CHECK_EVERY_SLO, passed=expected == reported,
+                                           metadata={"expected": len(expected), "reported": len(reported),
+                                                     "missing": dg.MetadataValue.json(sorted(map(list, expected - reported)))})],
+    )
+
+
+def _as_of(evaluations: list[dict], month: str) -> int:
+    ends = [e["window_end"] for e in evaluations]
+    if not ends:
+        return C.month_range_ms(month)[1]
+    return int(datetime.fromisoformat(max(ends).replace("Z", "+00:00")).timestamp() * 1000)
+

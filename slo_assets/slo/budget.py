@@ -1,0 +1,267 @@
+"""Error budgets, burn rates, the multiwindow multi-burn-rate replay, thresholds and forecasts.
+
+Pure numpy/Decimal over a minute series of good and total units (events for Occurrences, slices
+for Timeslices). Budget figures are exact decimals; comparisons with thresholds are exact too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from fractions import Fraction
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import yaml
+
+from slo_assets.slo.spec import duration_minutes
+
+BURN_WINDOWS_MINUTES = {"5m": 5, "30m": 30, "1h": 60, "2h": 120, "6h": 360, "1d": 1440, "3d": 4320}
+THRESHOLDS = (50, 80, 100)
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True)
+class AlertTier:
+    severity: str
+    long_minutes: int
+    short_minutes: int
+    long: str
+    short: str
+    budget_fraction: Decimal
+
+    def factor(self, period_days: int) -> Decimal:
+        return self.budget_fraction * period_days * 24 * 60 / self.long_minutes
+
+
+@cache
+def alert_tiers() -> tuple[AlertTier, ...]:
+    raw = yaml.safe_load(resources.files("slo_assets.slo").joinpath("burn_rate_windows.yaml").read_text())
+    return tuple(
+        AlertTier(t["severity"], duration_minutes(t["long"]), duration_minutes(t["short"]), t["long"], t["short"], Decimal(t["budget_fraction"]))
+        for t in raw
+    )
+
+
+@dataclass(frozen=True)
+class Budget:
+    allowed: Decimal
+    consumed: Decimal
+    consumed_ratio: Decimal | None
+    remaining_ratio: Decimal | None
+
+    def to_json(self) -> dict:
+        return {
+            "allowed": as_number(self.allowed),
+            "consumed": as_number(self.consumed),
+            "consumed_ratio": as_number(self.consumed_ratio),
+            "remaining_ratio": as_number(self.remaining_ratio),
+        }
+
+
+def as_number(value: Decimal | None):
+    """A JSON number from an exact decimal: integral values as int, others as the nearest float."""
+    if value is None:
+        return None
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+def error_budget(good: Decimal | int, total: Decimal | int, target: Decimal) -> Budget:
+    """allowed = (1 - target) * total; consumed = total - good; ratios exact (28 digits)."""
+    with localcontext() as ctx:
+        ctx.prec = 28
+        good, total = Decimal(good), Decimal(total)
+        allowed = (1 - target) * total
+        consumed = total - good
+        if allowed == 0:
+            return Budget(allowed, consumed, None, None)
+        ratio = consumed / allowed
+        return Budget(allowed, consumed, ratio.normalize(), (1 - ratio).normalize())
+
+
+def sli(good, total) -> Decimal | None:
+    if total == 0:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 28
+        return (Decimal(good) / Decimal(total)).normalize()
+
+
+def window_sums(values: np.ndarray, minutes: int) -> np.ndarray:
+    """Sum over the `minutes` minutes ending at and including each index (shorter at the start)."""
+    cumulative = np.concatenate([[0], np.cumsum(values)])
+    ends = np.arange(1, len(values) + 1)
+    return cumulative[ends] - cumulative[np.maximum(ends - minutes, 0)]
+
+
+def burn_rate_series(good: np.ndarray, total: np.ndarray, target: Decimal, minutes: int) -> np.ndarray:
+    """(bad_w / total_w) / (1 - target) at every minute; 0 where the window has no traffic."""
+    bad_w = window_sums(total - good, minutes)
+    total_w = window_sums(total, minutes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(total_w > 0, bad_w / np.where(total_w > 0, total_w, 1), 0.0)
+    return rate / float(1 - target)
+
+
+def _above(good: np.ndarray, total: np.ndarray, target: Decimal, minutes: int, factor: Decimal, min_events: int) -> np.ndarray:
+    """Exact test burn > factor, i.e. bad_w * 1 > factor * (1 - target) * total_w, per minute."""
+    bad_w = window_sums(total - good, minutes)
+    total_w = window_sums(total, minutes)
+    limit = Fraction(factor) * Fraction(1 - target)
+    bound = 2**62
+    exact = np.issubdtype(bad_w.dtype, np.integer) and (
+        int(bad_w.max(initial=0)) * limit.denominator < bound and int(total_w.max(initial=0)) * limit.numerator < bound)
+    if exact:
+        above = bad_w * limit.denominator > total_w * limit.numerator
+    else:
+        above = bad_w > float(limit) * total_w * (1 + 1e-12)
+    return above & (total_w > 0) & (total_w >= min_events)
+
+
+@dataclass(frozen=True)
+class Firing:
+    severity: str
+    long_window: str
+    short_window: str
+    factor: Decimal
+    start_ms: int
+    end_ms: int  # exclusive: the first minute it no longer held
+    peak_burn_rate: float
+
+    def to_json(self) -> dict:
+        return {
+            "severity": self.severity,
+            "long_window": self.long_window,
+            "short_window": self.short_window,
+            "burn_rate_threshold": as_number(self.factor),
+            "start": iso(self.start_ms),
+            "end": iso(self.end_ms),
+            "minutes": (self.end_ms - self.start_ms) // MINUTE_MS,
+            "peak_burn_rate": round(self.peak_burn_rate, 6),
+        }
+
+
+def iso(ms: int) -> str:
+    return np.datetime_as_string(np.datetime64(int(ms), "ms"), unit="s") + "Z"
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) index pairs of consecutive True values."""
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def replay_alerts(good: np.ndarray, total: np.ndarray, first_minute_ms: int, evaluate_from: int, target: Decimal,
+                  period_days: int, min_events: int = 0, tiers: tuple[AlertTier, ...] | None = None) -> list[Firing]:
+    """Replay the multiwindow alerts at every minute from index `evaluate_from` (earlier minutes only
+    feed the windows). Each firing is a maximal run of minutes where both windows burn too fast."""
+    firings = []
+    for tier in tiers or alert_tiers():
+        factor = tier.factor(period_days)
+        fires = _above(good, total, target, tier.long_minutes, factor, min_events) & _above(
+            good, total, target, tier.short_minutes, factor, min_events)
+        fires[:evaluate_from] = False
+        if not fires.any():
+            continue
+        long_rate = burn_rate_series(good, total, target, tier.long_minutes)
+        for start, end in _runs(fires):
+            firings.append(Firing(tier.severity, tier.long, tier.short, factor, first_minute_ms + start * MINUTE_MS,
+                                  first_minute_ms + end * MINUTE_MS, float(long_rate[start:end].max())))
+    return sorted(firings, key=lambda f: (f.start_ms, f.severity, f.long_window))
+
+
+def replay_condition(good: np.ndarray, total: np.ndarray, first_minute_ms: int, evaluate_from: int, target: Decimal,
+                     threshold: float, op: str, lookback: int, alert_after: int) -> list[tuple[int, int, float]]:
+    """An OpenSLO burnrate AlertCondition: burn over `lookback` op threshold, held for `alert_after` minutes."""
+    rate = burn_rate_series(good, total, target, lookback)
+    holds = rate > threshold if op == "gt" else rate >= threshold
+    holds[:evaluate_from] = False
+    found = []
+    for start, end in _runs(holds):
+        if end - start >= alert_after:
+            fire = start + alert_after - 1
+            found.append((first_minute_ms + fire * MINUTE_MS, first_minute_ms + end * MINUTE_MS, float(rate[start:end].max())))
+    return found
+
+
+def threshold_crossings(bad: np.ndarray, first_minute_ms: int, allowed: Decimal) -> dict[int, int | None]:
+    """First minute (ms) at which cumulative bad units reach 50/80/100% of the period's allowed budget."""
+    crossings: dict[int, int | None] = {}
+    cumulative = np.cumsum(bad)
+    for percent in THRESHOLDS:
+        need = float(allowed * percent / 100)
+        if allowed <= 0:
+            crossings[percent] = None
+            continue
+        index = int(np.searchsorted(cumulative, need - 1e-9 * max(need, 1), side="left"))
+        crossings[percent] = first_minute_ms + index * MINUTE_MS if index < len(cumulative) and cumulative[index] >= need - 1e-9 * max(need, 1) else None
+    return crossings
+
+
+@dataclass(frozen=True)
+class Forecast:
+    daily_burn_units: float  # recent mean bad units per day
+    days_to_exhaustion: float | None  # None: not burning
+    exhaustion_ms: int | None
+    exhausted: bool
+    probability_exhausted_by_period_end: float
+    projected_consumed_ratio: float | None
+    simulations: int
+    seed: int
+    days_sampled: int
+
+    def to_json(self) -> dict:
+        return {
+            "recent_daily_burn": round(self.daily_burn_units, 6),
+            "days_to_exhaustion": None if self.days_to_exhaustion is None else round(self.days_to_exhaustion, 3),
+            "projected_exhaustion": None if self.exhaustion_ms is None else iso(self.exhaustion_ms),
+            "exhausted": self.exhausted,
+            "probability_exhausted_by_period_end": round(self.probability_exhausted_by_period_end, 4),
+            "projected_consumed_ratio_at_period_end": None if self.projected_consumed_ratio is None else round(self.projected_consumed_ratio, 6),
+            "method": f"Monte Carlo: {self.simulations} runs resampling the last {self.days_sampled} daily bad ratios (seed {self.seed})",
+        }
+
+
+def forecast(daily_bad: np.ndarray, daily_total: np.ndarray, as_of_ms: int, period_end_ms: int, target: Decimal,
+             recent_days: int = 7, simulations: int = 10_000, seed: int = 20260101) -> Forecast:
+    """Days to exhaustion = remaining budget / recent daily burn; probability of exhaustion by the
+    period end by resampling recent daily bad ratios over the remaining days (seeded)."""
+    daily_bad = np.asarray(daily_bad, dtype=float)
+    daily_total = np.asarray(daily_total, dtype=float)
+    error_share = float(1 - target)
+    elapsed_total, elapsed_bad = daily_total.sum(), daily_bad.sum()
+    remaining_days = max(0.0, (period_end_ms - as_of_ms) / 86_400_000)
+    days_elapsed = max(len(daily_total), 1)
+    # Budget of the whole period, from the traffic so far extrapolated to the remaining days.
+    projected_total = elapsed_total + elapsed_total / days_elapsed * remaining_days
+    allowed = error_share * projected_total
+    recent = slice(max(0, len(daily_bad) - recent_days), len(daily_bad))
+    burn = float(daily_bad[recent].mean()) if len(daily_bad) else 0.0
+    exhausted = allowed > 0 and elapsed_bad >= allowed
+    remaining_budget = allowed - elapsed_bad
+    if exhausted:
+        days, when = 0.0, as_of_ms
+    elif burn > 0:
+        days = remaining_budget / burn
+        when = as_of_ms + int(days * 86_400_000)
+    else:
+        days, when = None, None
+    rng = np.random.default_rng(seed)
+    ratios = daily_bad[recent] / np.where(daily_total[recent] > 0, daily_total[recent], 1)
+    daily_volume = elapsed_total / days_elapsed
+    whole_days = int(np.ceil(remaining_days))
+    if exhausted:
+        probability = 1.0
+    elif whole_days == 0 or len(ratios) == 0 or allowed <= 0:
+        probability = 0.0
+    else:
+        draws = rng.choice(ratios, size=(simulations, whole_days), replace=True)
+        weights = np.minimum(1.0, remaining_days - np.arange(whole_days))  # last day may be partial
+        future_bad = (draws * weights).sum(axis=1) * daily_volume
+        probability = float(np.mean(elapsed_bad + future_bad >= allowed))
+    projected_ratio = None if allowed <= 0 else (elapsed_bad + burn * remaining_days) / allowed
+    return Forecast(burn, days, when, bool(exhausted), probability, projected_ratio, simulations, seed, len(ratios))

@@ -1,0 +1,381 @@
+"""One month of the SLO chain from minute aggregates: SLI metrics, budgets, alerts, forecasts, compliance.
+
+Pure functions over polars frames and numpy arrays; the Dagster assets only load inputs and write
+outputs. Timestamps are epoch milliseconds (UTC) inside, ISO-8601 strings in the JSON documents.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+import polars as pl
+
+from slo_assets.slo import budget as B
+from slo_assets.slo.sli import exact_quantiles
+from slo_assets.slo.spec import Objective, Slo, SpecSet, TimeWindow
+
+SCHEMA_VERSION = 1
+DAY_MS = 86_400_000
+MINUTE_MS = 60_000
+LOOKBACK_DAYS = 3  # the longest alert window: minutes before the period feed the replay's windows
+AT_RISK_CONSUMED = Decimal("0.8")
+AT_RISK_PROBABILITY = 0.5
+QUANTILES = (0.5, 0.95, 0.99)
+
+
+def month_range_ms(month: str) -> tuple[int, int]:
+    year, mon = (int(p) for p in month.split("-"))
+    start = datetime(year, mon, 1, tzinfo=UTC)
+    days = calendar.monthrange(year, mon)[1]
+    start_ms = int(start.timestamp() * 1000)
+    return start_ms, start_ms + days * DAY_MS
+
+
+def previous_month(month: str) -> str:
+    year, mon = (int(p) for p in month.split("-"))
+    return f"{year - 1}-12" if mon == 1 else f"{year:04d}-{mon - 1:02d}"
+
+
+@dataclass(frozen=True)
+class Period:
+    month: str
+    start_ms: int
+    end_ms: int
+    as_of_ms: int  # data up to here (month end once closed)
+
+    @property
+    def complete(self) -> bool:
+        return self.as_of_ms >= self.end_ms
+
+
+@dataclass(frozen=True)
+class Settings:
+    min_events: int = 100  # below this an SLO window is insufficient_data
+    alert_min_events: int = 0  # low-traffic gate for the replay; 0 = off (the definition exactly)
+    forecast_seed: int = 20260101
+    simulations: int = 10_000
+    maintenance: tuple[tuple[int, int], ...] = ()  # (start_ms, end_ms) for every SLO
+
+
+def dense(minutes: pl.DataFrame, slo: str, start_ms: int, end_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """good, total and server errors per minute over [start, end), zeros where no traffic."""
+    size = max(0, (end_ms - start_ms) // MINUTE_MS)
+    good = np.zeros(size, dtype=np.int64)
+    total = np.zeros(size, dtype=np.int64)
+    errors = np.zeros(size, dtype=np.int64)
+    part = minutes.filter(pl.col("slo") == slo)
+    if part.height:
+        index = ((part["minute"].dt.epoch("ms").to_numpy() - start_ms) // MINUTE_MS).astype(np.int64)
+        keep = (index >= 0) & (index < size)
+        np.add.at(good, index[keep], part["good"].to_numpy()[keep])
+        np.add.at(total, index[keep], part["total"].to_numpy()[keep])
+        np.add.at(errors, index[keep], part["server_errors"].to_numpy()[keep])
+    return good, total, errors
+
+
+def maintenance_mask(start_ms: int, size: int, windows: tuple[tuple[int, int], ...]) -> np.ndarray:
+    mask = np.zeros(size, dtype=bool)
+    for begin, end in windows:
+        lo = max(0, (begin - start_ms) // MINUTE_MS)
+        hi = min(size, -(-(end - start_ms) // MINUTE_MS))
+        if hi > lo:
+            mask[lo:hi] = True
+    return mask
+
+
+@dataclass
+class Units:
+    """Budget units per minute: events (Occurrences) or slices placed at their last minute."""
+
+    good: np.ndarray
+    total: np.ndarray
+    slices: int = 0
+    empty_slices: int = 0
+
+
+def units(method: str, objective: Objective, good: np.ndarray, total: np.ndarray, excluded: np.ndarray) -> Units:
+    good = np.where(excluded, 0, good)
+    total = np.where(excluded, 0, total)
+    if method == "Occurrences":
+        return Units(good, total)
+    width = objective.time_slice_minutes
+    count = len(total) // width
+    g = good[: count * width].reshape(count, width).sum(axis=1)
+    t = total[: count * width].reshape(count, width).sum(axis=1)
+    live = ~excluded[: count * width].reshape(count, width).all(axis=1)
+    empty = (t == 0) & live
+    if method == "Timeslices":
+        ratio = Fraction(objective.time_slice_target)
+        slice_good = (t == 0) | (g * ratio.denominator >= t * ratio.numerator)
+        good_units = (slice_good & live).astype(np.int64)
+    else:  # RatioTimeslices: each slice contributes its ratio; an empty slice counts as good
+        good_units = np.where(t > 0, g / np.where(t > 0, t, 1), 1.0) * live
+    good_out = np.zeros(len(total), dtype=good_units.dtype)
+    total_out = np.zeros(len(total), dtype=np.int64 if method == "Timeslices" else float)
+    last = np.arange(count) * width + width - 1
+    good_out[last] = good_units
+    total_out[last] = live.astype(total_out.dtype)
+    return Units(good_out, total_out, int(live.sum()), int(empty.sum()))
+
+
+def _exact(value) -> Decimal:
+    return Decimal(int(value)) if float(value).is_integer() else Decimal(repr(float(value)))
+
+
+def window_bounds(window: TimeWindow, period: Period) -> tuple[int, int]:
+    """[start, end) of the data a window covers as of the period's as_of."""
+    if not window.rolling:
+        return period.start_ms, period.as_of_ms
+    return period.as_of_ms - window.days * DAY_MS, period.as_of_ms
+
+
+def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame, period: Period,
+             settings: Settings, policies: dict | None = None) -> dict:
+    """Everything about one (SLO, objective, window): SLI, budget, burn rates, alerts, thresholds, forecast."""
+    win_start, win_end = window_bounds(window, period)
+    replay_start = min(win_start, period.start_ms) - LOOKBACK_DAYS * DAY_MS
+    good, total, _ = dense(minutes, slo.name, replay_start, win_end)
+    windows = settings.maintenance + tuple((int(a.timestamp() * 1000), int(b.timestamp() * 1000)) for a, b in slo.maintenance)
+    excluded = maintenance_mask(replay_start, len(total), windows)
+    offset = (win_start - replay_start) // MINUTE_MS
+    raw_total_in_window = int(total[offset:].sum())
+    u = units(slo.budgeting_method, objective, good, total, excluded)
+    g_win, t_win = u.good[offset:], u.total[offset:]
+    good_sum, total_sum = _exact(g_win.sum()), _exact(t_win.sum())
+    budget = B.error_budget(good_sum, total_sum, objective.target)
+    value = B.sli(good_sum, total_sum)
+    burn = {}
+    for label, width in B.BURN_WINDOWS_MINUTES.items():
+        rate = B.burn_rate_series(u.good, u.total, objective.target, width)
+        burn[label] = round(float(rate[-1]), 6) if len(rate) else 0.0
+    burn["period"] = None if budget.consumed_ratio is None or total_sum == 0 else round(
+        float((1 - good_sum / total_sum) / (1 - objective.target)), 6)
+    month_offset = (period.start_ms - replay_start) // MINUTE_MS
+    firings = B.replay_alerts(u.good, u.total, replay_start, month_offset, objective.target, window.days, settings.alert_min_events)
+    policy_alerts = []
+    for name in slo.alert_policies:
+        for condition in (policies or {}).get(name, ()):
+            for start, end, peak in B.replay_condition(u.good, u.total, replay_start, month_offset, objective.target,
+                                                      condition.threshold, condition.op, condition.lookback_minutes,
+                                                      condition.alert_after_minutes):
+                policy_alerts.append({"policy": name, "condition": condition.name, "severity": condition.severity,
+                                      "threshold": condition.threshold, "lookback_window": f"{condition.lookback_minutes}m",
+                                      "start": B.iso(start), "end": B.iso(end), "peak_burn_rate": round(peak, 6)})
+    crossings = B.threshold_crossings(t_win - g_win, win_start, budget.allowed)
+    days = max(1, -(-(win_end - win_start) // DAY_MS))
+    day_index = np.arange(len(t_win)) // 1440
+    daily_bad = np.bincount(day_index, weights=(t_win - g_win).astype(float), minlength=days)[:days]
+    daily_total = np.bincount(day_index, weights=t_win.astype(float), minlength=days)[:days]
+    horizon = period.end_ms if not window.rolling else max(period.end_ms, win_end)
+    outlook = B.forecast(daily_bad, daily_total, win_end, horizon, objective.target, simulations=settings.simulations,
+                         seed=settings.forecast_seed)
+    status = _status(raw_total_in_window, value, objective.target, budget, outlook, period, settings)
+    outlook_json = outlook.to_json()
+    if outlook.exhausted and crossings.get(100) is not None:
+        outlook_json["projected_exhaustion"] = B.iso(crossings[100])  # it already ran out then
+    return {
+        "slo": slo.name,
+        "display_name": slo.display_name,
+        "service": slo.service,
+        "objective": objective.key,
+        "objective_name": objective.display_name,
+        "window": window.label,
+        "window_start": B.iso(win_start),
+        "window_end": B.iso(win_end),
+        "target": B.as_number(objective.target),
+        "budgeting_method": slo.budgeting_method,
+        "events": raw_total_in_window,
+        "good": B.as_number(good_sum),
+        "total": B.as_number(total_sum),
+        "sli": B.as_number(value),
+        "error_budget": budget.to_json(),
+        "status": status,
+        "deficit": _deficit(value, objective.target, budget),
+        "slices": {"total": u.slices, "empty_counted_good": u.empty_slices} if slo.budgeting_method != "Occurrences" else None,
+        "maintenance_excluded_events": int(total[offset:][excluded[offset:]].sum()),
+        "burn_rates": burn,
+        "alerts": [f.to_json() for f in firings],
+        "policy_alerts": policy_alerts,
+        "thresholds": [{"percent": p, "crossed_at": None if ms is None else B.iso(ms)} for p, ms in crossings.items()],
+        "forecast": outlook_json,
+    }
+
+
+def _status(events: int, value: Decimal | None, target: Decimal, budget: B.Budget, outlook: B.Forecast, period: Period,
+            settings: Settings) -> str:
+    if events < settings.min_events or value is None:
+        return "insufficient_data"
+    if value < target:
+        return "failed"
+    if budget.consumed_ratio is not None and budget.consumed_ratio >= AT_RISK_CONSUMED:
+        return "at_risk"
+    if not period.complete and (outlook.probability_exhausted_by_period_end >= AT_RISK_PROBABILITY or (
+            outlook.exhaustion_ms is not None and outlook.exhaustion_ms < period.end_ms)):
+        return "at_risk"
+    return "met"
+
+
+def _deficit(value: Decimal | None, target: Decimal, budget: B.Budget) -> dict | None:
+    if value is None or value >= target:
+        return None
+    return {"sli_points": B.as_number(target - value), "events_over_budget": B.as_number(budget.consumed - budget.allowed)}
+
+
+def evaluate_all(specs: SpecSet, minutes: pl.DataFrame, period: Period, settings: Settings) -> list[dict]:
+    policies = {name: policy.conditions for name, policy in specs.policies.items()}
+    return [evaluate(slo, objective, window, minutes, period, settings, policies)
+            for slo in specs.slos for objective in slo.objectives for window in slo.windows]
+
+
+def sli_metrics(specs: SpecSet, minutes: pl.DataFrame, latency: pl.DataFrame, operations: pl.DataFrame,
+                period: Period, settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per SLO over the elapsed month: good, total, SLI, availability, exact p50/p95/p99, timeslice
+    SLIs per objective; and the per-operation breakdown."""
+    records = []
+    for slo in specs.slos:
+        good, total, errors = dense(minutes, slo.name, period.start_ms, period.as_of_ms)
+        lat = latency.filter(pl.col("slo") == slo.name)
+        p50, p95, p99 = exact_quantiles(lat["duration_ms"].to_numpy(), lat["count"].to_numpy(), QUANTILES)
+        record = {
+            "slo": slo.name, "service": slo.service, "kind": slo.indicator.kind(), "budgeting_method": slo.budgeting_method,
+            "good": int(good.sum()), "total": int(total.sum()),
+            "sli": B.as_number(B.sli(int(good.sum()), int(total.sum()))),
+            "availability": B.as_number(B.sli(int(total.sum() - errors.sum()), int(total.sum()))),
+            "latency_p50_ms": p50, "latency_p95_ms": p95, "latency_p99_ms": p99,
+            "latency_samples": int(lat["count"].sum()) if lat.height else 0,
+            "minutes_with_traffic": int((total > 0).sum()),
+        }
+        slices = {}
+        if slo.budgeting_method != "Occurrences":
+            excluded = np.zeros(len(total), dtype=bool)
+            for objective in slo.objectives:
+                u = units(slo.budgeting_method, objective, good, total, excluded)
+                slices[objective.key] = B.as_number(B.sli(_exact(u.good.sum()), _exact(u.total.sum())))
+        record["timeslice_sli"] = str(slices) if slices else None
+        records.append(record)
+    metrics = pl.DataFrame(records, schema_overrides={"sli": pl.Float64, "availability": pl.Float64,
+                                                      "latency_p50_ms": pl.Float64, "latency_p95_ms": pl.Float64,
+                                                      "latency_p99_ms": pl.Float64, "timeslice_sli": pl.String})
+    by_operation = (
+        operations.group_by("slo", "operation")
+        .agg(pl.col("good").sum(), pl.col("total").sum(), pl.col("total").filter(pl.col("status") >= 500).sum().alias("server_errors"))
+        .with_columns((pl.col("good") / pl.col("total")).alias("sli"), (pl.col("total") - pl.col("good")).alias("bad"))
+        .sort("slo", "bad", descending=[False, True])
+    )
+    return metrics, by_operation
+
+
+LADDER = (Decimal("0.99"), Decimal("0.995"), Decimal("0.999"), Decimal("0.9995"), Decimal("0.9999"))
+AVAILABILITY_MARGIN = Decimal("0.0005")  # 0.05 percentage points
+ERROR_RATE_MARGIN = Decimal("1.5")
+LATENCY_MARGIN = Decimal("1.1")
+
+
+def _ladder_floor(value: Decimal) -> tuple[Decimal, str]:
+    below = [step for step in LADDER if step <= value]
+    if below:
+        return below[-1], "ladder"
+    return (value * 100).to_integral_value(rounding="ROUND_FLOOR") / 100, "below the ladder: whole percent"
+
+
+def recommend_targets(specs: SpecSet, history: pl.DataFrame, latency: pl.DataFrame) -> pl.DataFrame:
+    """Declared targets beside recommendations from the months in `history` (slo, month, good, total).
+
+    Availability-like SLIs: min(actual - 0.05 points, 1 - 1.5 x error rate), floored to the ladder
+    (99, 99.5, 99.9, 99.95, 99.99 %) and stepped down until every past month achieved it. Latency
+    SLOs also get a threshold: the latency at the declared target's quantile x 1.1 (this month)."""
+    records = []
+    for slo in specs.slos:
+        months = history.filter(pl.col("slo") == slo.name).sort("month")
+        good, total = int(months["good"].sum()), int(months["total"].sum())
+        actual = B.sli(good, total)
+        monthly = {r["month"]: B.sli(r["good"], r["total"]) for r in months.iter_rows(named=True) if r["total"]}
+        for objective in slo.objectives:
+            record = {"slo": slo.name, "service": slo.service, "objective": objective.key,
+                      "declared_target": B.as_number(objective.target), "months_used": len(monthly),
+                      "actual_sli": B.as_number(actual), "recommended_target": None, "basis": None,
+                      "achieved_in_all_months": None, "months_below_recommendation": "",
+                      "recommended_latency_threshold_ms": None}
+            if actual is not None:
+                candidate = min(actual - AVAILABILITY_MARGIN, 1 - ERROR_RATE_MARGIN * (1 - actual))
+                recommended, basis = _ladder_floor(candidate)
+                failing = [m for m, v in monthly.items() if v is not None and v < recommended]
+                while failing and basis == "ladder" and LADDER.index(recommended) > 0:
+                    recommended = LADDER[LADDER.index(recommended) - 1]
+                    failing = [m for m, v in monthly.items() if v is not None and v < recommended]
+                record.update(recommended_target=B.as_number(recommended), basis=basis,
+                              achieved_in_all_months=not failing, months_below_recommendation=",".join(failing))
+            if slo.indicator.kind() == "latency":
+                lat = latency.filter(pl.col("slo") == slo.name)
+                (value,) = exact_quantiles(lat["duration_ms"].to_numpy(), lat["count"].to_numpy(), (float(objective.target),))
+                if value is not None:
+                    record["recommended_latency_threshold_ms"] = float(
+                        (Decimal(repr(value)) * LATENCY_MARGIN).quantize(Decimal("1"), rounding="ROUND_CEILING"))
+            records.append(record)
+    return pl.DataFrame(records, schema_overrides={"actual_sli": pl.Float64, "recommended_target": pl.Float64,
+                                                   "declared_target": pl.Float64, "recommended_latency_threshold_ms": pl.Float64,
+                                                   "achieved_in_all_months": pl.Boolean, "basis": pl.String})
+
+
+def compliance(evaluations: list[dict], previous: dict[tuple, float | None], period: Period, data_quality: dict,
+               provenance: dict, maintenance: list[dict]) -> dict:
+    """The compliance document: per SLO window status and trend, per service health, summary."""
+    slos = []
+    for item in evaluations:
+        key = (item["slo"], item["objective"], item["window"])
+        before = previous.get(key)
+        now = item["sli"]
+        delta = None if before is None or now is None else round(now - before, 9)
+        direction = None if delta is None else ("improving" if delta > 0 else "worsening" if delta < 0 else "stable")
+        entry = {k: item[k] for k in ("slo", "display_name", "service", "objective", "objective_name", "window", "target",
+                                      "budgeting_method", "good", "total", "events", "sli", "error_budget", "status",
+                                      "deficit", "slices", "maintenance_excluded_events")}
+        entry["sli_percent"] = None if now is None else round(now * 100, 6)
+        entry["trend"] = {"previous_sli": before, "delta": delta, "direction": direction}
+        slos.append(entry)
+    services = {}
+    for entry in slos:
+        services.setdefault(entry["service"], []).append(entry)
+    health = []
+    for service, entries in sorted(services.items()):
+        primary = [e for e in entries if e["error_budget"]["remaining_ratio"] is not None]
+        mean_remaining = float(np.mean([e["error_budget"]["remaining_ratio"] for e in primary])) if primary else None
+        score = None if mean_remaining is None else round(min(100.0, max(0.0, 100 * mean_remaining)), 2)
+        health.append({"service": service, "health_score": score, "slo_windows": len(entries),
+                       "failed": sum(e["status"] == "failed" for e in entries)})
+    counts = {status: sum(e["status"] == status for e in slos) for status in ("met", "at_risk", "failed", "insufficient_data")}
+    judged = counts["met"] + counts["at_risk"] + counts["failed"]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "period": period.month,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "as_of": B.iso(period.as_of_ms),
+        "period_complete": period.complete,
+        **provenance,
+        "slos": slos,
+        "services": health,
+        "summary": {**counts, "slo_windows": len(slos),
+                    "compliance_percent": None if judged == 0 else round(100 * (counts["met"] + counts["at_risk"]) / judged, 2)},
+        "maintenance_windows": maintenance,
+        "data_quality": data_quality,
+    }
+
+
+def error_budgets_document(evaluations: list[dict], period: Period, provenance: dict) -> dict:
+    keep = ("slo", "service", "objective", "window", "window_start", "window_end", "target", "budgeting_method", "good",
+            "total", "sli", "error_budget", "burn_rates", "alerts", "policy_alerts", "thresholds", "forecast", "status")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "period": period.month,
+        "as_of": B.iso(period.as_of_ms),
+        "period_complete": period.complete,
+        **provenance,
+        "alert_windows": [{"severity": t.severity, "long_window": t.long, "short_window": t.short,
+                           "budget_fraction": float(t.budget_fraction)} for t in B.alert_tiers()],
+        "slos": [{k: item[k] for k in keep} for item in evaluations],
+    }
