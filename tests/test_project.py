@@ -54,13 +54,15 @@ def test_demo_materializes_a_month_into_a_sqlite_instance(tmp_path):
     done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "demo", "--month", "2026-02", "--events", "20000"],
                           capture_output=True, text=True, cwd=project, env=env, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "materialized log_file_index and 28 parsed_logs partitions of 2026-02" in done.stdout
+    assert "2026-02: 31 runs" in done.stdout  # observe specs, index, 28 days, the monthly chain
     assert "dagster dev -h 127.0.0.1" in done.stdout
+    compliance = json.loads((project / "out" / "2026-02" / "compliance.json").read_text())
+    assert compliance["period"] == "2026-02" and compliance["period_complete"] is True
     parsed = sorted((project / "data" / "warehouse" / "parsed_logs").glob("*.parquet"))
     assert [p.stem for p in parsed][:2] == ["2026-02-01", "2026-02-02"] and len(parsed) == 28
     assert (project / ".dagster_home" / "history" / "runs.db").exists()
     truth = json.loads((project / "data" / "sample" / "logs" / "_truth.json").read_text())
-    assert f"rows: {truth['events']}, quarantined lines: {truth['malformed_lines']}" in done.stdout
+    assert f"{truth['events']} requests, {truth['malformed_lines']} quarantined lines" in done.stdout
 
     from dagster import DagsterInstance
 
@@ -68,7 +70,7 @@ def test_demo_materializes_a_month_into_a_sqlite_instance(tmp_path):
     try:
         instance = DagsterInstance.get()
         records = instance.get_run_records()
-        assert len(records) == 29 and all(r.dagster_run.is_success for r in records)
+        assert len(records) == 31 and all(r.dagster_run.is_success for r in records)
         instance.dispose()
     finally:
         if previous is None:
