@@ -1,0 +1,221 @@
+"""The SLO math, hand-computed, plus properties that must hold for any input."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slo_assets.slo import budget as B
+from slo_assets.slo import chain as C
+from slo_assets.slo.sli import exact_quantiles
+from slo_assets.slo.spec import Objective
+
+T999 = Decimal("0.999")
+MONTH_START, MONTH_END = C.month_range_ms("2026-09")  # 30 days
+MINUTES = 30 * 1440
+
+
+def test_budget_is_exact_decimal():
+    budget = B.error_budget(999_000, 1_000_000, T999)
+    assert budget.allowed == Decimal("1000.000")
+    assert (budget.consumed, budget.consumed_ratio, budget.remaining_ratio) == (1000, 1, 0)
+    assert B.error_budget(1, 1, T999).to_json()["allowed"] == 0.001  # not 0.0009999999999999432
+    half = B.error_budget(9995, 10_000, T999)
+    assert (half.allowed, half.consumed, half.consumed_ratio, half.remaining_ratio) == (Decimal("10.000"), 5, Decimal("0.5"), Decimal("0.5"))
+    overspent = B.error_budget(9970, 10_000, T999)
+    assert overspent.remaining_ratio == Decimal("-2")
+    assert B.error_budget(0, 0, T999).consumed_ratio is None
+
+
+def test_sli_is_good_over_total():
+    assert B.sli(999, 1000) == Decimal("0.999")
+    assert B.sli(0, 0) is None
+
+
+def test_burn_rate_windows_end_at_and_include_the_minute():
+    good = np.array([10, 10, 9, 10, 10])
+    total = np.array([10, 10, 10, 10, 10])
+    rate = B.burn_rate_series(good, total, Decimal("0.9"), 2)
+    # minute 2: window = minutes 1..2 -> 1 bad of 20 = 5 % -> 0.05 / 0.1 = 0.5
+    assert rate.tolist() == pytest.approx([0.0, 0.0, 0.5, 0.5, 0.0])
+    assert B.window_sums(np.array([1, 2, 3, 4]), 3).tolist() == [1, 3, 6, 9]
+
+
+def test_burn_rate_one_spends_the_budget_exactly_at_period_end():
+    # 1 bad in every 1000 events, evenly, for a 30-day month at 99.9 %: burn rate 1 all along.
+    total = np.full(MINUTES, 1000, dtype=np.int64)
+    good = total - 1
+    assert B.burn_rate_series(good, total, T999, 60)[-1] == pytest.approx(1.0)
+    budget = B.error_budget(int(good.sum()), int(total.sum()), T999)
+    assert budget.consumed_ratio == 1 and budget.remaining_ratio == 0
+    crossings = B.threshold_crossings(total - good, MONTH_START, budget.allowed)
+    assert crossings[100] == MONTH_END - C.MINUTE_MS  # the last minute of the period
+    assert crossings[50] == MONTH_START + (MINUTES // 2 - 1) * C.MINUTE_MS
+    assert B.replay_alerts(good, total, MONTH_START, 0, T999, 30) == []  # burn 1 is not > 1: no ticket
+
+
+def _spike(rate_bad_per_1000: int, minutes: int = 60, at: int = 10_000):
+    total = np.full(MINUTES, 1000, dtype=np.int64)
+    good = total.copy()
+    good[at:at + minutes] -= rate_bad_per_1000
+    return good, total
+
+
+def test_page_fires_above_14_4_over_1h_and_5m():
+    good, total = _spike(15)  # 1.5 % errors = burn 15 for one hour
+    firings = B.replay_alerts(good, total, MONTH_START, 0, T999, 30)
+    pages = [f for f in firings if f.severity == "page" and f.long_window == "1h"]
+    assert len(pages) == 1
+    page = pages[0]
+    assert page.factor == Decimal("14.4")
+    # The 1h window exceeds 14.4 once 58 spike minutes are in it (58*15/60000 > 0.0144); 5m from the first minute.
+    assert page.start_ms == MONTH_START + (10_000 + 57) * C.MINUTE_MS
+    assert page.peak_burn_rate == pytest.approx(15.0)
+    assert page.end_ms == MONTH_START + (10_000 + 60) * C.MINUTE_MS  # the 5m window clears right after
+
+
+def test_burn_of_exactly_14_4_does_not_page_and_10x_neither():
+    for bad in (10, 14):  # 14 per 1000 = burn 14
+        good, total = _spike(bad, minutes=120)
+        assert not [f for f in B.replay_alerts(good, total, MONTH_START, 0, T999, 30) if f.long_window == "1h"]
+    total = np.full(MINUTES, 10_000, dtype=np.int64)
+    good = total.copy()
+    good[5000:5120] -= 144  # exactly 14.4x: 1.44 % errors
+    assert not [f for f in B.replay_alerts(good, total, MONTH_START, 0, T999, 30) if f.long_window == "1h"]
+
+
+def test_factors_scale_with_the_period():
+    tiers = {(t.long, t.short): t for t in B.alert_tiers()}
+    expected = [Decimal("14.4"), Decimal(6), Decimal(3), Decimal(1)]
+    assert [tiers[k].factor(30) for k in (("1h", "5m"), ("6h", "30m"), ("1d", "2h"), ("3d", "6h"))] == expected
+    assert tiers[("1h", "5m")].factor(28) == Decimal("13.44")
+
+
+def test_low_traffic_gate_is_off_by_default_and_reported_when_on():
+    total = np.zeros(MINUTES, dtype=np.int64)
+    total[20_000] = 2
+    good = total.copy()
+    good[20_000] = 1  # one failure out of two requests in the month's quietest hour
+    assert any(f.severity == "page" for f in B.replay_alerts(good, total, MONTH_START, 0, T999, 30))
+    assert B.replay_alerts(good, total, MONTH_START, 0, T999, 30, min_events=100) == []
+
+
+def test_timeslices_count_empty_slices_as_good():
+    objective = Objective("o", "o", Decimal("0.9"), time_slice_target=Decimal("0.99"), time_slice_minutes=5)
+    total = np.array([100, 100, 0, 0, 0] + [0] * 5 + [50, 50, 50, 50, 50], dtype=np.int64)
+    good = np.array([100, 98, 0, 0, 0] + [0] * 5 + [50, 50, 50, 50, 49], dtype=np.int64)
+    units = C.units("Timeslices", objective, good, total, np.zeros(15, dtype=bool))
+    # slice 1: 198/200 = 0.99 -> good; slice 2 empty -> good (reported); slice 3: 249/250 = 0.996 -> good
+    assert (units.slices, units.empty_slices, int(units.good.sum()), int(units.total.sum())) == (3, 1, 3, 3)
+    strict = Objective("o", "o", Decimal("0.9"), time_slice_target=Decimal("0.999"), time_slice_minutes=5)
+    units = C.units("Timeslices", strict, good, total, np.zeros(15, dtype=bool))
+    assert int(units.good.sum()) == 1  # only the empty slice
+    ratio = C.units("RatioTimeslices", objective, good, total, np.zeros(15, dtype=bool))
+    assert float(ratio.good.sum()) == pytest.approx(0.99 + 1 + 0.996)
+
+
+def test_maintenance_minutes_are_excluded():
+    mask = C.maintenance_mask(MONTH_START, 10, ((MONTH_START + 2 * C.MINUTE_MS, MONTH_START + 4 * C.MINUTE_MS),))
+    assert mask.tolist() == [False, False, True, True] + [False] * 6
+
+
+def test_exact_quantiles_match_numpy_linear():
+    rng = np.random.default_rng(1)
+    data = np.round(rng.lognormal(3, 1, 5001), 1)
+    values, counts = np.unique(data, return_counts=True)
+    assert exact_quantiles(values, counts, (0.5, 0.95, 0.99)) == pytest.approx(np.percentile(data, [50, 95, 99]), rel=0, abs=1e-9)
+    assert exact_quantiles(np.array([10.0, 20.0]), np.array([1, 1]), (0.5,)) == [15.0]
+    assert exact_quantiles(np.array([]), np.array([]), (0.5,)) == [None]
+
+
+def test_forecast_days_to_exhaustion_and_reproducible_probability():
+    daily_total = np.full(10, 10_000.0)
+    daily_bad = np.full(10, 5.0)  # 5 of 10 allowed per day (99.9 %)
+    as_of = MONTH_START + 10 * C.DAY_MS
+    outlook = B.forecast(daily_bad, daily_total, as_of, MONTH_END, T999)
+    # projected period budget 0.001 * 300,000 = 300; used 50; 250 left at 5 a day = 50 days
+    assert outlook.days_to_exhaustion == pytest.approx(50.0)
+    assert outlook.probability_exhausted_by_period_end == 0.0
+    burning = B.forecast(np.full(10, 15.0), daily_total, as_of, MONTH_END, T999)
+    assert burning.days_to_exhaustion == pytest.approx((300 - 150) / 15)
+    assert burning.probability_exhausted_by_period_end == 1.0
+    noisy = np.array([0, 0, 30, 0, 0, 0, 25, 0, 0, 20], dtype=float)
+    first = B.forecast(noisy, daily_total, as_of, MONTH_END, T999, seed=7)
+    again = B.forecast(noisy, daily_total, as_of, MONTH_END, T999, seed=7)
+    assert first == again and 0 < first.probability_exhausted_by_period_end < 1
+
+
+def _evaluate_one(good: np.ndarray, total: np.ndarray, objective_target: Decimal, method: str = "Occurrences"):
+    from slo_assets.slo.spec import Filter, Indicator, Slo, TimeWindow
+
+    minutes = pl.DataFrame({
+        "slo": ["s"] * len(total),
+        "minute": pl.Series([MONTH_START + i * C.MINUTE_MS for i in range(len(total))]).cast(pl.Datetime("ms", "UTC")),
+        "good": good, "total": total, "server_errors": total - good,
+    })
+    objective = Objective("o", "o", objective_target)
+    slo = Slo("s", "s", "svc", "", method, Indicator("s", Filter(())), (objective,), (TimeWindow("1M", False, 30),), (), (), "t:0")
+    period = C.Period("2026-09", MONTH_START, MONTH_END, MONTH_END)
+    return C.evaluate(slo, objective, slo.windows[0], minutes, period, C.Settings())
+
+
+def test_low_traffic_month_is_insufficient_data_and_status_rules():
+    assert _evaluate_one(np.array([5]), np.array([5]), T999)["status"] == "insufficient_data"
+    total = np.full(MINUTES, 10, dtype=np.int64)
+    good = total.copy()
+    good[:200] -= 1  # 200 bad of 432,000 = 46 % of 432 allowed
+    assert _evaluate_one(good, total, T999)["status"] == "met"
+    good[:400] = total[:400] - 1  # 400 bad = 93 % consumed
+    assert _evaluate_one(good, total, T999)["status"] == "at_risk"
+    good[:500] = total[:500] - 1  # 500 bad > 432 allowed
+    result = _evaluate_one(good, total, T999)
+    assert result["status"] == "failed"
+    assert result["deficit"]["events_over_budget"] == 68
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    good=st.integers(0, 10**9),
+    extra=st.integers(0, 10**9),
+    target=st.decimals(min_value=Decimal("0.5"), max_value=Decimal("0.99999"), places=5),
+)
+def test_consumed_ratio_is_one_minus_sli_over_one_minus_target(good, extra, target):
+    total = good + extra
+    budget = B.error_budget(good, total, target)
+    if total == 0:
+        assert budget.consumed_ratio is None
+        return
+    value = B.sli(good, total)
+    assert Decimal(0) <= value <= Decimal(1)
+    expected = (1 - Decimal(good) / Decimal(total)) / (1 - target)
+    assert abs(budget.consumed_ratio - expected) <= Decimal("1e-20") * max(1, expected)
+    assert budget.remaining_ratio == 1 - budget.consumed_ratio
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 5000)), min_size=1, max_size=31),
+       st.sampled_from([Decimal("0.99"), Decimal("0.999"), Decimal("0.9995")]))
+def test_budgets_are_additive_over_days(days, target):
+    days = [(min(g, t), t) for g, t in days]
+    per_day = [B.error_budget(g, t, target) for g, t in days]
+    month = B.error_budget(sum(g for g, _ in days), sum(t for _, t in days), target)
+    assert month.allowed == sum(b.allowed for b in per_day)
+    assert month.consumed == sum(b.consumed for b in per_day)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=10, max_size=200), st.integers(1, 120), st.integers(0, 10**6))
+def test_window_burn_rate_matches_a_direct_sum(bads, width, seed):
+    rng = np.random.default_rng(seed)
+    bad = np.array(bads, dtype=np.int64)
+    total = bad + rng.integers(0, 100, len(bad))
+    rate = B.burn_rate_series(total - bad, total, Decimal("0.99"), width)
+    for i in range(len(bad)):
+        lo = max(0, i - width + 1)
+        t = total[lo:i + 1].sum()
+        assert rate[i] == pytest.approx(0 if t == 0 else bad[lo:i + 1].sum() / t / 0.01)
