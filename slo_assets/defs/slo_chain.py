@@ -17,7 +17,7 @@ from slo_assets.defs.partitions import daily_partitions, monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.markdown import frame_table, table
 from slo_assets.slo import chain as C
-from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, selected_counts
+from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
 
 # Bump when the SLO math changes what these assets write: Dagster then marks them stale.
 CHAIN_CODE_VERSION = "chain-1"
@@ -86,7 +86,7 @@ def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     source = store.path("parsed_logs", f"{day}.parquet")
     if not source.exists():
         raise dg.Failure(f"parsed_logs partition {day} is missing ({source}): materialize it first")
-    rows = pl.from_arrow(store.read_table(source))
+    rows = pl.from_arrow(store.read_table(source, columns=needed_columns(specs.slos)))
     inputs = day_inputs(rows, specs.slos)
     written = {}
     for name, frame in (("sli_minutely", inputs.minutes), ("sli_latency", inputs.latency), ("sli_operations", inputs.operations)):
@@ -117,13 +117,13 @@ def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
 
 def _read_days(store, name: str, days: list[str], schema: dict) -> tuple[pl.DataFrame, list[str]]:
-    frames, present = [], []
-    for day in days:
-        target = store.path(name, f"{day}.parquet")
-        if target.exists():
-            frames.append(pl.from_arrow(store.read_table(target)))
-            present.append(day)
-    return (pl.concat(frames) if frames else pl.DataFrame(schema=schema)), present
+    targets = {day: store.path(name, f"{day}.parquet") for day in days}
+    present = [day for day, target in targets.items() if target.exists()]
+    if not present:
+        return pl.DataFrame(schema=schema), present
+    if store.is_local:  # one call reads the files in parallel
+        return pl.read_parquet([str(targets[day]) for day in present]), present
+    return pl.concat([pl.from_arrow(store.read_table(targets[day])) for day in present]), present
 
 
 def _period(month: str, present: list[str]) -> C.Period:
@@ -168,9 +168,10 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     metrics, by_operation = C.sli_metrics(specs, minutes, latency, operations, period, slo_settings.chain_settings())
     size_m, digest_m = store.write_table(store.path("sli_metrics", f"{month}.parquet"), metrics.to_arrow())
     size_o, digest_o = store.write_table(store.path("sli_operations_monthly", f"{month}.parquet"), by_operation.to_arrow())
-    # Latency value counts merged over the month feed slo_targets' latency recommendation.
-    merged = latency.group_by("slo", "duration_ms").agg(pl.col("count").sum()).sort("slo", "duration_ms")
-    store.write_table(store.path("sli_latency_monthly", f"{month}.parquet"), merged.to_arrow())
+    # The latency SLOs' value counts of the month feed slo_targets' latency recommendation.
+    latency_slos = [s.name for s in specs.slos if s.indicator.kind() == "latency"]
+    store.write_table(store.path("sli_latency_monthly", f"{month}.parquet"),
+                      latency.filter(pl.col("slo").is_in(latency_slos)).to_arrow())
     missing = [d for d in days if d not in present and d < _day(period.as_of_ms)]
     bad_range = metrics.filter(~pl.col("sli").is_between(0, 1) | (pl.col("good") > pl.col("total"))
                                | ~pl.col("availability").fill_null(1).is_between(0, 1)).height

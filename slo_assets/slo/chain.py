@@ -62,14 +62,18 @@ class Settings:
     maintenance: tuple[tuple[int, int], ...] = ()  # (start_ms, end_ms) for every SLO
 
 
-def dense(minutes: pl.DataFrame, slo: str, start_ms: int, end_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """good, total and server errors per minute over [start, end), zeros where no traffic."""
+def by_slo(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """One pass splitting a frame with an `slo` column, instead of one filter per SLO."""
+    return {key[0]: part for key, part in frame.partition_by("slo", as_dict=True).items()} if frame.height else {}
+
+
+def dense(part: pl.DataFrame | None, start_ms: int, end_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """good, total and server errors per minute over [start, end) from one SLO's minute rows; zeros where no traffic."""
     size = max(0, (end_ms - start_ms) // MINUTE_MS)
     good = np.zeros(size, dtype=np.int64)
     total = np.zeros(size, dtype=np.int64)
     errors = np.zeros(size, dtype=np.int64)
-    part = minutes.filter(pl.col("slo") == slo)
-    if part.height:
+    if part is not None and part.height:
         index = ((part["minute"].dt.epoch("ms").to_numpy() - start_ms) // MINUTE_MS).astype(np.int64)
         keep = (index >= 0) & (index < size)
         np.add.at(good, index[keep], part["good"].to_numpy()[keep])
@@ -134,12 +138,13 @@ def window_bounds(window: TimeWindow, period: Period) -> tuple[int, int]:
     return period.as_of_ms - window.days * DAY_MS, period.as_of_ms
 
 
-def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame, period: Period,
+def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
              settings: Settings, policies: dict | None = None) -> dict:
+    """`minutes`: this SLO's minute rows (slo, minute, good, total, server_errors)."""
     """Everything about one (SLO, objective, window): SLI, budget, burn rates, alerts, thresholds, forecast."""
     win_start, win_end = window_bounds(window, period)
     replay_start = min(win_start, period.start_ms) - LOOKBACK_DAYS * DAY_MS
-    good, total, _ = dense(minutes, slo.name, replay_start, win_end)
+    good, total, _ = dense(minutes, replay_start, win_end)
     windows = settings.maintenance + tuple((int(a.timestamp() * 1000), int(b.timestamp() * 1000)) for a, b in slo.maintenance)
     excluded = maintenance_mask(replay_start, len(total), windows)
     offset = (win_start - replay_start) // MINUTE_MS
@@ -228,7 +233,8 @@ def _deficit(value: Decimal | None, target: Decimal, budget: B.Budget) -> dict |
 
 def evaluate_all(specs: SpecSet, minutes: pl.DataFrame, period: Period, settings: Settings) -> list[dict]:
     policies = {name: policy.conditions for name, policy in specs.policies.items()}
-    return [evaluate(slo, objective, window, minutes, period, settings, policies)
+    parts = by_slo(minutes)
+    return [evaluate(slo, objective, window, parts.get(slo.name), period, settings, policies)
             for slo in specs.slos for objective in slo.objectives for window in slo.windows]
 
 
@@ -237,9 +243,10 @@ def sli_metrics(specs: SpecSet, minutes: pl.DataFrame, latency: pl.DataFrame, op
     """Per SLO over the elapsed month: good, total, SLI, availability, exact p50/p95/p99, timeslice
     SLIs per objective; and the per-operation breakdown."""
     records = []
+    minute_parts, latency_parts = by_slo(minutes), by_slo(latency)
     for slo in specs.slos:
-        good, total, errors = dense(minutes, slo.name, period.start_ms, period.as_of_ms)
-        lat = latency.filter(pl.col("slo") == slo.name)
+        good, total, errors = dense(minute_parts.get(slo.name), period.start_ms, period.as_of_ms)
+        lat = latency_parts.get(slo.name, pl.DataFrame(schema={"duration_ms": pl.Float64, "count": pl.Int64}))
         p50, p95, p99 = exact_quantiles(lat["duration_ms"].to_numpy(), lat["count"].to_numpy(), QUANTILES)
         record = {
             "slo": slo.name, "service": slo.service, "kind": slo.indicator.kind(), "budgeting_method": slo.budgeting_method,
@@ -288,8 +295,10 @@ def recommend_targets(specs: SpecSet, history: pl.DataFrame, latency: pl.DataFra
 
     Availability-like SLIs: min(actual - 0.05 points, 1 - 1.5 x error rate), floored to the ladder
     (99, 99.5, 99.9, 99.95, 99.99 %) and stepped down until every past month achieved it. Latency
-    SLOs also get a threshold: the latency at the declared target's quantile x 1.1 (this month)."""
+    SLOs also get a threshold: the latency at the declared target's quantile x 1.1 (this month).
+    `latency`: (slo, duration_ms, count) rows; a value may repeat (e.g. one row per day)."""
     records = []
+    latency_parts = by_slo(latency)
     for slo in specs.slos:
         months = history.filter(pl.col("slo") == slo.name).sort("month")
         good, total = int(months["good"].sum()), int(months["total"].sum())
@@ -311,7 +320,7 @@ def recommend_targets(specs: SpecSet, history: pl.DataFrame, latency: pl.DataFra
                 record.update(recommended_target=B.as_number(recommended), basis=basis,
                               achieved_in_all_months=not failing, months_below_recommendation=",".join(failing))
             if slo.indicator.kind() == "latency":
-                lat = latency.filter(pl.col("slo") == slo.name)
+                lat = latency_parts.get(slo.name, pl.DataFrame(schema={"duration_ms": pl.Float64, "count": pl.Int64}))
                 (value,) = exact_quantiles(lat["duration_ms"].to_numpy(), lat["count"].to_numpy(), (float(objective.target),))
                 if value is not None:
                     record["recommended_latency_threshold_ms"] = float(

@@ -24,12 +24,18 @@ class DayInputs:
     operations: pl.DataFrame  # slo, operation, status, good, total
 
 
+def needed_columns(slos: list[Slo]) -> list[str]:
+    """Parsed columns the SLI inputs read: the fixed ones and whatever the filters use."""
+    fields = {field for slo in slos for f in (slo.indicator.total, slo.indicator.good, slo.indicator.bad) if f for field in f.fields()}
+    return sorted({"ts", "operation", "status", "duration_ms"} | fields)
+
+
 def day_inputs(rows: pl.DataFrame | pl.LazyFrame, slos: list[Slo]) -> DayInputs:
     frame = rows.lazy() if isinstance(rows, pl.DataFrame) else rows
     flags = []
     for i, slo in enumerate(slos):
         flags += [slo.indicator.total.expr().alias(f"t{i}"), slo.indicator.good_expr().alias(f"g{i}")]
-    flagged = frame.select(pl.col("ts").dt.truncate("1m").alias("minute"), "operation", "status", "duration_ms", *flags).collect()
+    flagged = frame.select(pl.col("ts").dt.truncate("1m").alias("minute"), "operation", "status", "duration_ms", *flags).collect().lazy()
     server_error = pl.col("status") >= 500
     minute_aggs = []
     for i in range(len(slos)):
@@ -38,31 +44,34 @@ def day_inputs(rows: pl.DataFrame | pl.LazyFrame, slos: list[Slo]) -> DayInputs:
             pl.col(f"g{i}").sum().alias(f"good{i}"),
             (pl.col(f"t{i}") & server_error).sum().alias(f"err{i}"),
         ]
-    per_minute = flagged.group_by("minute").agg(minute_aggs).sort("minute")
-    minutes, latency, operations = [], [], []
+    queries = [flagged.group_by("minute").agg(minute_aggs)]
     for i, slo in enumerate(slos):
-        m = per_minute.select(
+        selected = flagged.filter(pl.col(f"t{i}"))
+        queries.append(
+            selected.filter(pl.col("duration_ms").is_not_null())
+            .group_by("duration_ms").agg(pl.len().cast(pl.Int64).alias("count"))
+            .select(pl.lit(slo.name).alias("slo"), "duration_ms", "count")
+        )
+        queries.append(
+            selected.group_by("operation", "status")
+            .agg(pl.col(f"g{i}").sum().cast(pl.Int64).alias("good"), pl.len().cast(pl.Int64).alias("total"))
+            .select(pl.lit(slo.name).alias("slo"), "operation", pl.col("status").cast(pl.Int32), "good", "total")
+        )
+    per_minute, *per_slo = pl.collect_all(queries)  # independent queries, run in parallel
+    per_minute = per_minute.sort("minute")
+    minutes = [
+        per_minute.select(
             pl.lit(slo.name).alias("slo"), "minute",
             pl.col(f"good{i}").cast(pl.Int64).alias("good"), pl.col(f"total{i}").cast(pl.Int64).alias("total"),
             pl.col(f"err{i}").cast(pl.Int64).alias("server_errors"),
         ).filter(pl.col("total") > 0)
-        minutes.append(m)
-        selected = flagged.filter(pl.col(f"t{i}"))
-        latency.append(
-            selected.filter(pl.col("duration_ms").is_not_null())
-            .group_by("duration_ms").agg(pl.len().cast(pl.Int64).alias("count"))
-            .select(pl.lit(slo.name).alias("slo"), "duration_ms", "count").sort("duration_ms")
-        )
-        operations.append(
-            selected.group_by("operation", "status")
-            .agg(pl.col(f"g{i}").sum().cast(pl.Int64).alias("good"), pl.len().cast(pl.Int64).alias("total"))
-            .select(pl.lit(slo.name).alias("slo"), "operation", pl.col("status").cast(pl.Int32), "good", "total")
-            .sort("operation", "status")
-        )
+        for i, slo in enumerate(slos)
+    ]
+    latency, operations = per_slo[0::2], per_slo[1::2]
     return DayInputs(
         minutes=pl.concat(minutes) if minutes else pl.DataFrame(schema=MINUTE_SCHEMA),
         latency=pl.concat(latency) if latency else pl.DataFrame(schema=LATENCY_SCHEMA),
-        operations=pl.concat(operations) if operations else pl.DataFrame(schema=OPERATION_SCHEMA),
+        operations=pl.concat(operations).sort("slo", "operation", "status") if operations else pl.DataFrame(schema=OPERATION_SCHEMA),
     )
 
 
@@ -73,19 +82,10 @@ def selected_counts(rows: pl.DataFrame, slos: list[Slo]) -> dict[str, int]:
 
 def exact_quantiles(values: np.ndarray, counts: np.ndarray, quantiles: tuple[float, ...]) -> list[float | None]:
     """Quantiles of the multiset {value repeated count}, linear interpolation between closest ranks
-    (numpy's default 'linear' method): rank h = (n - 1) q, value = x[floor h] + (h - floor h)(x[floor h + 1] - x[floor h])."""
-    order = np.argsort(values, kind="stable")
-    values, counts = np.asarray(values, dtype=float)[order], np.asarray(counts, dtype=np.int64)[order]
-    n = int(counts.sum())
-    if n == 0:
+    (numpy's default 'linear' method): rank h = (n - 1) q, x[floor h] + (h - floor h)(x[floor h + 1] - x[floor h]).
+    numpy selects by partitioning (O(n)), so nothing is sorted."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.sum() == 0:
         return [None for _ in quantiles]
-    ends = np.cumsum(counts)  # element k of the sorted multiset is values[searchsorted(ends, k, 'right')]
-    out = []
-    for q in quantiles:
-        h = (n - 1) * q
-        low = int(np.floor(h))
-        high = min(low + 1, n - 1)
-        x_low = values[np.searchsorted(ends, low, side="right")]
-        x_high = values[np.searchsorted(ends, high, side="right")]
-        out.append(float(x_low + (h - low) * (x_high - x_low)))
-    return out
+    expanded = np.repeat(np.asarray(values, dtype=float), counts)
+    return [float(v) for v in np.percentile(expanded, [q * 100 for q in quantiles], method="linear")]
