@@ -150,7 +150,8 @@ def test_forecast_days_to_exhaustion_and_reproducible_probability():
     assert first == again and 0 < first.probability_exhausted_by_period_end < 1
 
 
-def _evaluate_one(good: np.ndarray, total: np.ndarray, objective_target: Decimal, method: str = "Occurrences"):
+def _evaluate_one(good: np.ndarray, total: np.ndarray, objective_target: Decimal, method: str = "Occurrences",
+                  settings: C.Settings | None = None):
     from slo_assets.slo.spec import Filter, Indicator, Slo, TimeWindow
 
     minutes = pl.DataFrame({
@@ -161,7 +162,7 @@ def _evaluate_one(good: np.ndarray, total: np.ndarray, objective_target: Decimal
     objective = Objective("o", "o", objective_target)
     slo = Slo("s", "s", "svc", "", method, Indicator("s", Filter(())), (objective,), (TimeWindow("1M", False, 30),), (), (), "t:0")
     period = C.Period("2026-09", MONTH_START, MONTH_END, MONTH_END)
-    return C.evaluate(slo, objective, slo.windows[0], minutes, period, C.Settings())
+    return C.evaluate(slo, objective, slo.windows[0], minutes, period, settings or C.Settings())
 
 
 def test_low_traffic_month_is_insufficient_data_and_status_rules():
@@ -219,3 +220,16 @@ def test_window_burn_rate_matches_a_direct_sum(bads, width, seed):
         lo = max(0, i - width + 1)
         t = total[lo:i + 1].sum()
         assert rate[i] == pytest.approx(0 if t == 0 else bad[lo:i + 1].sum() / t / 0.01)
+
+
+def test_maintenance_window_is_excluded_from_the_budget_and_reported():
+    total = np.full(MINUTES, 10, dtype=np.int64)
+    good = total.copy()
+    good[1000:1060] = 0  # a full outage of one hour: 600 bad > 432 allowed
+    assert _evaluate_one(good, total, T999)["status"] == "failed"
+    window = (MONTH_START + 1000 * C.MINUTE_MS, MONTH_START + 1060 * C.MINUTE_MS)
+    result = _evaluate_one(good, total, T999, settings=C.Settings(maintenance=(window,)))
+    assert result["status"] == "met"
+    assert result["maintenance_excluded_events"] == 600
+    assert result["total"] == 10 * MINUTES - 600 and result["error_budget"]["consumed"] == 0
+    assert result["alerts"] == []

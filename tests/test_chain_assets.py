@@ -1,0 +1,71 @@
+"""The chain as Dagster assets: month to date, drift marks exactly the dependents stale, checks run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.definitions.data_version import CachingStaleStatusResolver
+from dagster._core.loader import LoadingContextForTest
+
+from slo_assets.definitions import build_definitions
+from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+from slo_assets.generate import write_logs
+from slo_assets.orchestrate import materialize_month, month_days
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def month_to_date(tmp_path_factory):
+    base = tmp_path_factory.mktemp("mtd")
+    write_logs(base / "logs", "2026-02", 30_000, "jsonl", seed=4)
+    spec = base / "slos.yaml"
+    spec.write_text((ROOT / "examples" / "slos.yaml").read_text())
+    resources = {"log_source": LogSource(root=str(base / "logs")), "warehouse": WarehouseResource(base=str(base / "wh")),
+                 "slo_settings": SloSettings(spec_paths=[str(spec)])}
+    instance = dg.DagsterInstance.ephemeral()
+    first = materialize_month("2026-02", resources, instance, days=month_days("2026-02")[:10])
+    return base, resources, instance, first
+
+
+def _status(instance, defs, keys):
+    resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
+    return {key: resolver.get_status(dg.AssetKey(key), partition).value for key, partition in keys}
+
+
+def test_month_to_date_uses_the_elapsed_part_then_grows(month_to_date):
+    base, resources, instance, first = month_to_date
+    assert not first.failed_runs and not first.failed_checks
+    compliance = json.loads((base / "wh" / "compliance" / "2026-02.json").read_text())
+    assert (compliance["period_complete"], compliance["as_of"]) == (False, "2026-02-11T00:00:00Z")
+    assert compliance["data_quality"]["days_expected"] == 10 and compliance["data_quality"]["missing_days"] == []
+    budgets = json.loads((base / "wh" / "error_budgets" / "2026-02.json").read_text())
+    assert all(w["window_end"] == "2026-02-11T00:00:00Z" for w in budgets["slos"])
+    assert all(0 <= w["forecast"]["probability_exhausted_by_period_end"] <= 1 for w in budgets["slos"])
+    more = materialize_month("2026-02", resources, instance, days=["2026-02-11"])
+    assert not more.failed_runs
+    assert json.loads((base / "wh" / "compliance" / "2026-02.json").read_text())["as_of"] == "2026-02-12T00:00:00Z"
+
+
+def test_changing_a_spec_marks_exactly_its_dependents_stale(month_to_date):
+    base, resources, instance, _ = month_to_date
+    defs = build_definitions(resources)
+    keys = [("compliance_report", "2026-02"), ("error_budgets", "2026-02"), ("sli_minutely", "2026-02-05"), ("parsed_logs", "2026-02-05")]
+    assert set(_status(instance, defs, keys).values()) == {"FRESH"}
+    spec = base / "slos.yaml"
+    spec.write_text(spec.read_text().replace("target: 0.999}]\n  alertPolicies", "target: 0.995}]\n  alertPolicies"))
+    defs.resolve_job_def("observe_specs_job").execute_in_process(instance=instance)
+    assert _status(instance, defs, keys) == {"compliance_report": "STALE", "error_budgets": "STALE", "sli_minutely": "STALE",
+                                             "parsed_logs": "FRESH"}
+
+
+def test_compliance_records_its_inputs(month_to_date):
+    base, _, _, _ = month_to_date
+    compliance = json.loads((base / "wh" / "compliance" / "2026-02.json").read_text())
+    versions = compliance["input_data_versions"]
+    assert set(versions) == {"error_budgets[2026-02]", "sli_metrics[2026-02]", "slo_targets[2026-02]", "slo_specs"}
+    assert all(versions.values())
+    assert versions["slo_specs"] == compliance["spec_hash"]
