@@ -1,0 +1,220 @@
+"""The action layer: remediation_plan, remediation_runs (remediation_job), remediation_sensor, schedules."""
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from slo_assets.defs.partitions import monthly_partitions
+from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+from slo_assets.defs.slo_chain import (
+    _input_versions,
+    _month_days,
+    _read_days,
+    compliance_report,
+    error_budgets,
+)
+from slo_assets.markdown import table
+from slo_assets.remediation.actions import carry_out
+from slo_assets.remediation.plan import build_plan
+from slo_assets.remediation.runbooks import load_runbooks
+from slo_assets.slo.chain import by_slo
+from slo_assets.slo.sli import MINUTE_SCHEMA
+
+REMEDIATION_CODE_VERSION = "remediation-1"
+DEFAULT_RUNBOOKS = "examples/runbooks.yaml"
+CHECK_PLAN_COVERS = "plan_covers_every_breach"
+
+
+class Remediation(dg.ConfigurableResource):
+    """Runbook files and the switch between recording what would be done (default) and doing it."""
+
+    runbook_paths: list[str] = Field(default=[DEFAULT_RUNBOOKS], description="runbook YAML files")
+    execute: bool = Field(default=False, description="really run actions; false records a dry run")
+
+    def runbooks(self):
+        return load_runbooks([Path(p) for p in self.runbook_paths])
+
+
+def _bad_rows(store):
+    """A callback reading the bad requests of one SLO in [start, end) from the parsed days it spans."""
+    def read(slo, start_ms: int, end_ms: int) -> pl.DataFrame:
+        days = sorted({time.strftime("%Y-%m-%d", time.gmtime(ms / 1000)) for ms in range(start_ms - start_ms % 86_400_000, end_ms, 86_400_000)})
+        frames = []
+        for day in days:
+            path = store.path("parsed_logs", f"{day}.parquet")
+            if path.exists():
+                frames.append(pl.from_arrow(store.read_table(path)))
+        if not frames:
+            return pl.DataFrame(schema={"ts": pl.Datetime("ms", "UTC"), "operation": pl.String, "status": pl.Int32,
+                                        "source_file": pl.String, "source_line": pl.Int64})
+        rows = pl.concat(frames)
+        epoch = pl.col("ts").dt.epoch("ms")
+        return rows.filter(epoch.is_between(start_ms, end_ms - 1) & slo.indicator.total.expr() & ~slo.indicator.good_expr())
+    return read
+
+
+@dg.asset(
+    group_name="remediation",
+    partitions_def=monthly_partitions,
+    deps=[compliance_report, error_budgets],
+    kinds={"json"},
+    code_version=REMEDIATION_CODE_VERSION,
+    check_specs=[dg.AssetCheckSpec(CHECK_PLAN_COVERS, asset="remediation_plan",
+                                   description="every failed or at-risk SLO has a plan entry")],
+)
+def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings,
+                     log_source: LogSource, remediation: Remediation) -> dg.MaterializeResult:
+    """For each SLO that failed, is at risk or paged: incidents with their log lines, and the matched runbook actions."""
+    month = context.partition_key
+    store = warehouse.store()
+    specs = slo_settings.load()
+    evaluations = json.loads(store.path("evaluations", f"{month}.json").read_bytes())
+    minutes, _ = _read_days(store, "sli_minutely", _month_days(month), MINUTE_SCHEMA)
+    plan = build_plan(month, specs.slos, evaluations, by_slo(minutes), _bad_rows(store), remediation.runbooks(),
+                      Path(log_source.root))
+    versions = _input_versions(context, [("compliance_report", month)])
+    plan["compliance_data_version"] = versions[f"compliance_report[{month}]"]
+    plan["code_version"] = REMEDIATION_CODE_VERSION
+    store.write_bytes_atomic(store.path("remediation_plan", f"{month}.json"), json.dumps(plan, indent=1).encode())
+    breached = {e["slo"] for e in evaluations if e["status"] in ("failed", "at_risk")}
+    covered = {e["slo"] for e in plan["entries"]}
+    rows = [(e["slo"], e["status"], e["severity"], len(e["incidents"]), ", ".join(a["name"] for a in e["actions"]) or e["note"])
+            for e in plan["entries"]]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(plan["entries"]),
+            **plan["summary"],
+            "plan": dg.MetadataValue.md(table(["slo", "status", "severity", "incidents", "actions"], rows) if rows else "nothing to do"),
+        },
+        check_results=[dg.AssetCheckResult(check_name=CHECK_PLAN_COVERS, passed=breached <= covered,
+                                           metadata={"missing": dg.MetadataValue.json(sorted(breached - covered))})],
+    )
+
+
+class RemediationRunConfig(dg.Config):
+    run_key: str = Field(default="manual", description="the breach this run acts on (the sensor's run key)")
+    slos: list[str] = Field(default_factory=list, description="plan entries to act on; empty = all with actions")
+
+
+def _history(store) -> list[dict]:
+    rows = []
+    for path in sorted(store.path("remediation_runs").glob("*.parquet")):
+        rows += pl.from_arrow(store.read_table(path)).to_dicts()
+    return rows
+
+
+@dg.asset(
+    group_name="remediation",
+    partitions_def=monthly_partitions,
+    deps=["remediation_plan"],
+    kinds={"python"},
+    code_version=REMEDIATION_CODE_VERSION,
+)
+def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunConfig, warehouse: WarehouseResource,
+                     remediation: Remediation) -> dg.MaterializeResult:
+    """What the remediation job did: each action's outcome (ok, failed, skipped, dry run) with timestamps and idempotency key."""
+    month = context.partition_key
+    store = warehouse.store()
+    plan = json.loads(store.path("remediation_plan", f"{month}.json").read_bytes())
+    history = _history(store)
+    outcomes = []
+    for entry in plan["entries"]:
+        if config.slos and entry["slo"] not in config.slos:
+            continue
+        for described in entry["actions"]:
+            spec = {k: v for k, v in described.items() if k not in ("runbook", "order")}
+            action = next(a for r in remediation.runbooks() if r.name == described["runbook"] for a in r.actions if a.name == spec["name"])
+            outcome = carry_out(action, entry, month, config.run_key, history, execute=remediation.execute)
+            context.log.info(f"{entry['slo']}: {outcome.runbook}/{outcome.action} -> {outcome.status} {outcome.reason or ''}")
+            outcomes.append(outcome.to_row())
+            history.append(outcome.to_row())
+    target = store.path("remediation_runs", f"{month}.parquet")
+    previous = pl.from_arrow(store.read_table(target)).to_dicts() if target.exists() else []
+    rows = previous + outcomes
+    frame = pl.DataFrame([{**r, "detail": json.dumps(r["detail"]) if isinstance(r["detail"], dict) else r["detail"]} for r in rows])
+    if frame.height:
+        store.write_table(target, frame.to_arrow())
+    counts = {status: sum(o["status"] == status for o in outcomes) for status in {o["status"] for o in outcomes}}
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(rows),
+        "this_run": dg.MetadataValue.json(counts),
+        "dry_run": not remediation.execute,
+        "outcomes": dg.MetadataValue.md(table(["slo", "runbook", "action", "status", "reason", "attempts"],
+                                              [(o["slo"], o["runbook"], o["action"], o["status"], o["reason"], o["attempts"]) for o in outcomes])
+                                        if outcomes else "no actions"),
+    })
+
+
+remediation_job = dg.define_asset_job("remediation_job", selection=[remediation_runs],
+                                      description="carry out the remediation plan of a month (dry run unless remediation.execute)")
+
+
+def breach_requests(plan: dict, month: str) -> list[dg.RunRequest]:
+    """One run per breach: the run key is (period, SLO, fingerprint), so Dagster never repeats one."""
+    requests = []
+    for entry in plan["entries"]:
+        if not entry["actions"]:
+            continue
+        key = f"remediation:{month}:{entry['slo']}:{entry['fingerprint']}"
+        requests.append(dg.RunRequest(
+            run_key=key, partition_key=month,
+            run_config={"ops": {"remediation_runs": {"config": {"run_key": key, "slos": [entry["slo"]]}}}},
+            tags={"slo_assets/slo": entry["slo"], "slo_assets/status": entry["status"], "slo_assets/month": month},
+        ))
+    return requests
+
+
+@dg.sensor(job=remediation_job, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
+           description="launches remediation_job once per breach when compliance_report is materialized")
+def remediation_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
+    # The plan is written right after the report in the same run; a plan not yet matching the
+    # report's data version is waited for: the cursor stays before that report until it does.
+    store = warehouse.store()
+    cursor = int(context.cursor) if context.cursor else None
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=compliance_report.key, after_storage_id=cursor), limit=100, ascending=True).records
+    requests, skipped = [], []
+    for record in records:
+        month = record.partition_key
+        version = (record.asset_materialization.tags or {}).get("dagster/data_version")
+        plan_path = store.path("remediation_plan", f"{month}.json")
+        plan = json.loads(plan_path.read_bytes()) if plan_path.exists() else None
+        if plan is None or plan.get("compliance_data_version") != version:
+            skipped.append(f"{month}: waiting for its remediation_plan")
+            break
+        requests += breach_requests(plan, month)
+        cursor = record.storage_id
+    return dg.SensorResult(run_requests=requests, cursor=None if cursor is None else str(cursor),
+                           skip_reason=None if requests else dg.SkipReason("; ".join(skipped) or "no new breach"))
+
+
+def _day(moment: datetime, days_back: int = 0) -> str:
+    return (moment - timedelta(days=days_back)).strftime("%Y-%m-%d")
+
+
+@dg.schedule(cron_schedule="15 0 * * *", job_name="daily_job", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.STOPPED, description="yesterday's logs: index, parse, SLI inputs")
+def daily_ingest_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    day = _day(context.scheduled_execution_time.astimezone(UTC), 1)
+    return dg.RunRequest(run_key=f"daily:{day}", partition_key=day)
+
+
+@dg.schedule(cron_schedule="45 0 * * *", job_name="monthly_chain_job", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.STOPPED, description="month-to-date refresh of the monthly chain")
+def month_to_date_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    yesterday = context.scheduled_execution_time.astimezone(UTC) - timedelta(days=1)
+    month = yesterday.strftime("%Y-%m")
+    return dg.RunRequest(run_key=f"mtd:{month}:{_day(yesterday)}", partition_key=month)
+
+
+@dg.schedule(cron_schedule="30 2 1 * *", job_name="monthly_chain_job", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.STOPPED, description="close the previous month")
+def month_close_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    previous = (context.scheduled_execution_time.astimezone(UTC).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    return dg.RunRequest(run_key=f"close:{previous}", partition_key=previous)
+

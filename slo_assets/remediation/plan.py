@@ -1,0 +1,136 @@
+"""Remediation plan: diagnose each SLO that failed, is at risk or paged, and match runbook actions.
+
+Incidents are the SLO's replayed alert firings merged into windows; each gets its bad events (from
+the minute series), top operations and status codes among its bad requests, and sample log lines as
+file:line with the raw text. The fingerprint changes when a breach is new or worse, never otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from slo_assets.ingest.files import open_text_bytes
+from slo_assets.remediation.runbooks import Runbook
+from slo_assets.slo.budget import iso
+from slo_assets.slo.spec import Slo
+
+SCHEMA_VERSION = 1
+STATUS_RANK = {"failed": 3, "at_risk": 2, "met": 1, "insufficient_data": 0}
+SAMPLE_LINES = 5
+RAW_BYTES = 512
+MERGE_GAP_MS = 5 * 60_000
+
+
+def _ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def incident_windows(evaluations: list[dict]) -> list[dict]:
+    """Alert firings of one SLO (all its windows) merged into incidents: start, end, severity, peak."""
+    firings = sorted(((_ms(a["start"]), _ms(a["end"]), a["severity"], a["peak_burn_rate"]) for e in evaluations for a in e["alerts"]))
+    incidents: list[dict] = []
+    for start, end, severity, peak in firings:
+        if incidents and start <= incidents[-1]["_end"] + MERGE_GAP_MS:
+            last = incidents[-1]
+            last["_end"] = max(last["_end"], end)
+            last["peak_burn_rate"] = max(last["peak_burn_rate"], peak)
+            if severity == "page":
+                last["severity"] = "page"
+        else:
+            incidents.append({"_start": start, "_end": end, "severity": severity, "peak_burn_rate": peak})
+    return incidents
+
+
+def read_source_lines(root: Path, wanted: dict[str, set[int]]) -> dict[tuple[str, int], str]:
+    """Raw text (first 512 bytes, escaped if not UTF-8) of the given file:line pairs, gzip or not."""
+    found = {}
+    for name, lines in wanted.items():
+        path = Path(root) / name
+        if not path.is_file() or not lines:
+            continue
+        last = max(lines)
+        with open_text_bytes(path) as stream:
+            for number, raw in enumerate(stream, start=1):
+                if number in lines:
+                    found[(name, number)] = raw.rstrip(b"\r\n")[:RAW_BYTES].decode("utf-8", "backslashreplace")
+                if number >= last:
+                    break
+    return found
+
+
+def diagnose(slo: Slo, incident: dict, minutes: pl.DataFrame | None, bad_rows: Callable[[Slo, int, int], pl.DataFrame],
+             log_root: Path) -> dict:
+    """Bad events, top operations and status codes, and sample lines of one incident."""
+    start, end = incident["_start"], incident["_end"]
+    bad_events = 0
+    if minutes is not None and minutes.height:
+        epoch = minutes["minute"].dt.epoch("ms")
+        window = minutes.filter((epoch >= start) & (epoch < end))
+        bad_events = int((window["total"] - window["good"]).sum())
+    rows = bad_rows(slo, start, end)
+    top_operations = rows.group_by("operation").len().sort(["len", "operation"], descending=[True, False]).head(5)
+    top_status = rows.group_by("status").len().sort(["len", "status"], descending=[True, False]).head(5)
+    samples = rows.sort("ts", "source_file", "source_line").head(SAMPLE_LINES)
+    wanted: dict[str, set[int]] = {}
+    for r in samples.iter_rows(named=True):
+        wanted.setdefault(r["source_file"], set()).add(r["source_line"])
+    raw = read_source_lines(log_root, wanted)
+    return {
+        "start": iso(start),
+        "end": iso(end),
+        "severity": incident["severity"],
+        "bad_events": bad_events,
+        "peak_burn_rate": round(incident["peak_burn_rate"], 3),
+        "top_operations": [{"operation": o, "bad_events": n} for o, n in top_operations.iter_rows()],
+        "top_status_codes": [{"status": s, "bad_events": n} for s, n in top_status.iter_rows()],
+        "sample_lines": [{"source": f"{r['source_file']}:{r['source_line']}", "raw": raw.get((r["source_file"], r["source_line"]))}
+                         for r in samples.iter_rows(named=True)],
+    }
+
+
+def fingerprint(period: str, slo: str, status: str, incidents: list[dict]) -> str:
+    """Same breach, same fingerprint; a new incident or a worse status changes it."""
+    text = "|".join([period, slo, status, *sorted(i["start"] for i in incidents)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def build_plan(period: str, slos: list[Slo], evaluations: list[dict], minutes_by_slo: dict[str, pl.DataFrame],
+               bad_rows: Callable[[Slo, int, int], pl.DataFrame], runbooks: list[Runbook], log_root: Path) -> dict:
+    entries = []
+    for slo in slos:
+        mine = [e for e in evaluations if e["slo"] == slo.name]
+        if not mine:
+            continue
+        worst = max(mine, key=lambda e: STATUS_RANK[e["status"]])["status"]
+        paged = any(a["severity"] == "page" for e in mine for a in e["alerts"])
+        if worst not in ("failed", "at_risk") and not paged:
+            continue
+        incidents = [diagnose(slo, i, minutes_by_slo.get(slo.name), bad_rows, log_root) for i in incident_windows(mine)]
+        severity = "page" if paged else ("ticket" if any(e["alerts"] for e in mine) else "none")
+        facts = {"service": slo.service, "slo": slo.name, "status": worst, "severity": severity,
+                 "shape": "latency" if slo.indicator.kind() == "latency" else "error_burst",
+                 "peak_burn_rate": max((i["peak_burn_rate"] for i in incidents), default=0.0)}
+        matched = [r for r in runbooks if r.matches(facts)]
+        actions = [a.describe() | {"order": n} for n, a in enumerate((a for r in matched for a in r.actions), start=1)]
+        entries.append({
+            "slo": slo.name,
+            "service": slo.service,
+            "status": worst,
+            "severity": severity,
+            "shape": facts["shape"],
+            "windows": [{"objective": e["objective"], "window": e["window"], "status": e["status"], "sli": e["sli"],
+                         "target": e["target"], "remaining_ratio": e["error_budget"]["remaining_ratio"]} for e in mine],
+            "fingerprint": fingerprint(period, slo.name, worst, incidents),
+            "incidents": incidents,
+            "runbooks": [r.name for r in matched],
+            "actions": actions,
+            "note": None if actions else "no runbook matches this SLO: add one under the runbooks setting",
+        })
+    return {"schema_version": SCHEMA_VERSION, "period": period, "entries": entries,
+            "summary": {"entries": len(entries), "with_actions": sum(bool(e["actions"]) for e in entries),
+                        "incidents": sum(len(e["incidents"]) for e in entries)}}

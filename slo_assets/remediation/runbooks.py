@@ -1,0 +1,111 @@
+"""Runbooks: YAML match rules -> ordered actions, validated against runbook.schema.json."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft7Validator
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class RunbookError(ValueError):
+    """Invalid runbooks; `problems` lists 'file: document N (name): field.path: message' lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def seconds(text: str | None, default: float) -> float:
+    if not text:
+        return default
+    match = re.fullmatch(r"([1-9][0-9]*)([smhd])", text)
+    return float(int(match.group(1)) * UNITS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class Action:
+    runbook: str
+    kind: str
+    name: str
+    spec: dict = field(hash=False, compare=False)
+    cooldown_s: float = 0.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    attempts: int = 1
+    backoff_s: float = 1.0
+
+    def describe(self) -> dict:
+        """What the plan shows: never the secret values, only the variable names."""
+        shown = {k: v for k, v in self.spec.items() if k not in ("kind", "name")}
+        return {"runbook": self.runbook, "kind": self.kind, "name": self.name, **shown}
+
+
+@dataclass(frozen=True)
+class Runbook:
+    name: str
+    description: str
+    match: dict = field(hash=False, compare=False)
+    actions: tuple[Action, ...] = ()
+
+    def matches(self, facts: dict) -> bool:
+        """facts: service, slo, status, severity (page/ticket/none), shape, peak_burn_rate."""
+        for key, wanted in self.match.items():
+            if key == "min_burn_rate":
+                if (facts.get("peak_burn_rate") or 0) < wanted:
+                    return False
+                continue
+            allowed = wanted if isinstance(wanted, list) else [wanted]
+            if facts.get(key) not in allowed:
+                return False
+        return True
+
+
+@cache
+def _validator() -> Draft7Validator:
+    schema = json.loads(resources.files("slo_assets.remediation").joinpath("runbook.schema.json").read_text())
+    return Draft7Validator(schema)
+
+
+def load_runbooks(paths: list[Path]) -> list[Runbook]:
+    problems: list[str] = []
+    runbooks: list[Runbook] = []
+    for path in map(Path, paths):
+        try:
+            documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        except (OSError, yaml.YAMLError) as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        for index, doc in enumerate(documents):
+            name = doc.get("metadata", {}).get("name", "?") if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) else "?"
+            errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
+            for error in errors:
+                where = ".".join(str(p) for p in error.absolute_path) or "(document)"
+                problems.append(f"{path}: document {index} ({name}): {where}: {error.message}")
+            if errors:
+                continue
+            spec = doc["spec"]
+            default_cooldown = seconds(spec.get("cooldown"), 0.0)
+            actions = tuple(
+                Action(
+                    runbook=name, kind=a["kind"], name=a["name"], spec=a,
+                    cooldown_s=seconds(a.get("cooldown"), default_cooldown),
+                    timeout_s=seconds(a.get("timeout"), DEFAULT_TIMEOUT_S),
+                    attempts=(a.get("retry") or {}).get("attempts", 1),
+                    backoff_s=seconds((a.get("retry") or {}).get("backoff"), 1.0),
+                )
+                for a in spec["actions"]
+            )
+            runbooks.append(Runbook(name, doc["metadata"].get("description", ""), spec["match"], actions))
+    names = [r.name for r in runbooks]
+    problems += [f"runbook name {n!r} is defined more than once" for n in sorted({n for n in names if names.count(n) > 1})]
+    if problems:
+        raise RunbookError(problems)
+    return runbooks

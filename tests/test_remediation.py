@@ -1,0 +1,218 @@
+"""The action layer: runbooks, the plan on a month with known incidents, actions, the job and the sensor."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from slo_assets.definitions import build_definitions
+from slo_assets.defs.remediation import Remediation, remediation_sensor
+from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+from slo_assets.generate import write_logs
+from slo_assets.orchestrate import materialize_month
+from slo_assets.remediation import actions as A
+from slo_assets.remediation.runbooks import Action, RunbookError, load_runbooks
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY = {"slo": "checkout-availability", "service": "checkout", "status": "failed", "severity": "page", "fingerprint": "f1",
+         "incidents": [{"start": "2026-02-10T10:00:00Z", "end": "2026-02-10T11:00:00Z", "bad_events": 42, "peak_burn_rate": 30.0,
+                        "top_operations": [{"operation": "POST /checkout/api/v1/orders", "bad_events": 40}]}]}
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_shipped_runbooks_load_and_bad_ones_name_file_and_field(tmp_path):
+    assert [r.name for r in load_runbooks([ROOT / "examples" / "runbooks.yaml"])] == ["checkout-error-burst", "any-page", "latency-regression"]
+    bad = tmp_path / "rb.yaml"
+    bad.write_text("""apiVersion: slo-assets/v1
+kind: Runbook
+metadata: {name: broken}
+spec:
+  match: {status: exploded}
+  actions:
+    - {kind: command, name: run, argv: "rm -rf /"}
+""")
+    with pytest.raises(RunbookError) as error:
+        load_runbooks([bad])
+    problems = "\n".join(error.value.problems)
+    assert f"{bad}: document 0 (broken): spec.match.status" in problems
+    assert f"{bad}: document 0 (broken): spec.actions.0.argv" in problems
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory):
+    base = tmp_path_factory.mktemp("remediation")
+    truth = write_logs(base / "logs", "2026-02", 80_000, "jsonl", seed=5)
+    spec = base / "slos.yaml"
+    spec.write_text((ROOT / "examples" / "slos.yaml").read_text())
+    resources = {"log_source": LogSource(root=str(base / "logs")), "warehouse": WarehouseResource(base=str(base / "wh")),
+                 "slo_settings": SloSettings(spec_paths=[str(spec)]),
+                 "remediation": Remediation(runbook_paths=[str(ROOT / "examples" / "runbooks.yaml")])}
+    instance = dg.DagsterInstance.ephemeral()
+    outcome = materialize_month("2026-02", resources, instance)
+    assert not outcome.failed_runs
+    plan = json.loads((base / "wh" / "remediation_plan" / "2026-02.json").read_text())
+    return base, truth, resources, instance, plan
+
+
+def test_plan_names_the_injected_incidents_with_their_log_lines(month):
+    base, truth, _, _, plan = month
+    entries = {e["slo"]: e for e in plan["entries"]}
+    checkout = entries["checkout-availability"]
+    assert checkout["status"] == "failed" and checkout["runbooks"][0] == "checkout-error-burst"
+    assert [a["name"] for a in checkout["actions"]][:3] == ["page-checkout-oncall", "open-incident-ticket", "capture-diagnostics"]
+    burst = next(i for i in truth["incidents"] if i["service"] == "checkout")
+    incident = next(i for i in checkout["incidents"] if _ts(i["start"]) < _ts(burst["end"]) and _ts(i["end"]) > _ts(burst["start"]))
+    assert incident["severity"] == "page" and incident["bad_events"] > 0
+    assert {s["status"] for s in incident["top_status_codes"]} <= {500, 502, 503, 504}
+    assert len(incident["sample_lines"]) == 5
+    for sample in incident["sample_lines"]:
+        name, line = sample["source"].rsplit(":", 1)
+        assert name in truth["files"] and int(line) >= 1
+        record = json.loads(sample["raw"])
+        assert record["service"] == "checkout" and record["status"] >= 500
+        assert _ts(burst["start"]) <= _ts(record["ts"]) <= _ts(incident["end"])
+    for entry in plan["entries"]:
+        assert entry["actions"] or entry["note"]
+
+
+def test_remediation_job_records_a_dry_run_then_skips_for_cooldown(month):
+    base, _, resources, instance, plan = month
+    job = build_definitions(resources).resolve_job_def("remediation_job")
+    config = {"ops": {"remediation_runs": {"config": {"run_key": "k1", "slos": ["checkout-availability"]}}}}
+    assert job.execute_in_process(instance=instance, partition_key="2026-02", run_config=config).success
+    import polars as pl
+
+    runs = pl.read_parquet(base / "wh" / "remediation_runs" / "2026-02.parquet")
+    assert set(runs["status"]) == {"dry_run"} and runs.height == len(plan["entries"][0]["actions"])
+    assert runs["idempotency_key"].n_unique() == runs.height
+    detail = json.loads(runs.filter(pl.col("action") == "capture-diagnostics")["detail"][0])
+    assert detail["would_run"][:2] == ["echo", "diagnostics for"] and detail["would_run"][2] == "checkout"
+    config["ops"]["remediation_runs"]["config"]["run_key"] = "k2"
+    assert job.execute_in_process(instance=instance, partition_key="2026-02", run_config=config).success
+    second = pl.read_parquet(base / "wh" / "remediation_runs" / "2026-02.parquet").tail(runs.height)
+    assert set(second["status"]) == {"skipped_cooldown"}
+
+
+def test_sensor_launches_once_per_breach_and_again_when_worse(month):
+    base, _, resources, instance, plan = month
+    sensor_resources = {"warehouse": resources["warehouse"]}
+    with dg.build_sensor_context(instance=instance, resources=sensor_resources) as context:
+        first = remediation_sensor(context)
+    keys = [r.run_key for r in first.run_requests]
+    assert len(keys) == sum(bool(e["actions"]) for e in plan["entries"]) and len(set(keys)) == len(keys)
+    assert all(k.startswith("remediation:2026-02:") for k in keys)
+    with dg.build_sensor_context(instance=instance, resources=sensor_resources, cursor=first.cursor) as context:
+        again = remediation_sensor(context)
+    assert again.run_requests == []
+
+    # A re-materialized, unchanged report gives the same run keys (Dagster skips keys it launched).
+    defs = build_definitions(resources)
+    defs.resolve_job_def("monthly_chain_job").execute_in_process(instance=instance, partition_key="2026-02")
+    with dg.build_sensor_context(instance=instance, resources=sensor_resources, cursor=first.cursor) as context:
+        unchanged = remediation_sensor(context)
+    assert sorted(r.run_key for r in unchanged.run_requests) == sorted(keys)
+
+    # A worse breach: the search SLO's target tightened until it fails -> new fingerprint, new run key.
+    spec = base / "slos.yaml"
+    spec.write_text(spec.read_text().replace("target: 0.999}]\n---\napiVersion: openslo/v1\nkind: SLO\nmetadata: {name: auth",
+                                             "target: 0.99999}]\n---\napiVersion: openslo/v1\nkind: SLO\nmetadata: {name: auth"))
+    defs.resolve_job_def("monthly_chain_job").execute_in_process(instance=instance, partition_key="2026-02")
+    with dg.build_sensor_context(instance=instance, resources=sensor_resources, cursor=unchanged.cursor) as context:
+        worse = remediation_sensor(context)
+    new_keys = [r.run_key for r in worse.run_requests if r.run_key not in keys]
+    assert len(new_keys) == 1 and new_keys[0].startswith("remediation:2026-02:search-availability:")
+    assert next(r for r in worse.run_requests if r.run_key == new_keys[0]).tags["slo_assets/status"] == "failed"
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    plan: list[int] = []
+    seen: list[dict] = []
+    delay = 0.0
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append({"body": body, "auth": self.headers.get("Authorization")})
+        time.sleep(type(self).delay)
+        code = type(self).plan.pop(0) if type(self).plan else 200
+        self.send_response(code)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def server():
+    _Recorder.plan, _Recorder.seen, _Recorder.delay = [], [], 0.0
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/hook"
+    httpd.shutdown()
+
+
+def _action(kind: str, **spec) -> Action:
+    timeout = spec.pop("timeout_s", 2.0)
+    attempts = spec.pop("attempts", 1)
+    return Action(runbook="rb", kind=kind, name=f"{kind}-action", spec={"kind": kind, "name": f"{kind}-action", **spec},
+                  timeout_s=timeout, attempts=attempts, backoff_s=0.01)
+
+
+def test_webhook_retries_on_500_sends_headers_from_env_and_keeps_secrets_out(server):
+    _Recorder.plan = [500, 500, 200]
+    env = {"HOOK_URL": server, "HOOK_TOKEN": "Bearer s3cr3t-planted"}
+    action = _action("webhook", url_env="HOOK_URL", headers_env={"Authorization": "HOOK_TOKEN"}, attempts=3)
+    outcome = A.carry_out(action, ENTRY, "2026-02", "key", [], execute=True, env=env)
+    assert (outcome.status, outcome.attempts) == ("ok", 3)
+    assert len(_Recorder.seen) == 3 and _Recorder.seen[-1]["auth"] == "Bearer s3cr3t-planted"
+    assert _Recorder.seen[-1]["body"]["slo"] == "checkout-availability" and _Recorder.seen[-1]["body"]["incidents"][0]["bad_events"] == 42
+    assert "s3cr3t" not in json.dumps(outcome.to_row()) and server not in json.dumps(outcome.to_row())
+    _Recorder.plan = [500, 500, 500]
+    failed = A.carry_out(action, ENTRY, "2026-02", "other", [], execute=True, env=env)
+    assert failed.status == "failed" and failed.reason == "HTTP 500" and failed.attempts == 3
+
+
+def test_notify_posts_a_slack_payload_and_times_out(server):
+    outcome = A.carry_out(_action("notify", url_env="SLACK", format="slack"), ENTRY, "2026-02", "k", [], execute=True, env={"SLACK": server})
+    assert outcome.status == "ok"
+    assert _Recorder.seen[0]["body"] == {"text": "[2026-02] SLO checkout-availability (checkout) is failed, first incident "
+                                                 "2026-02-10T10:00:00Z..2026-02-10T11:00:00Z (42 bad events)"}
+    _Recorder.delay = 1.0
+    slow = A.carry_out(_action("notify", url_env="SLACK", timeout_s=0.2), ENTRY, "2026-02", "k2", [], execute=True, env={"SLACK": server})
+    assert slow.status == "failed" and "Timeout" in slow.reason
+    missing = A.carry_out(_action("notify", url_env="NOT_SET"), ENTRY, "2026-02", "k3", [], execute=True, env={})
+    assert missing.status == "failed" and "NOT_SET" in missing.reason
+
+
+def test_command_gets_a_log_field_as_one_argument_and_no_shell(tmp_path):
+    hostile = "x; touch pwned && echo $(id) | cat `whoami` > out"
+    entry = {**ENTRY, "incidents": [{**ENTRY["incidents"][0], "top_operations": [{"operation": hostile, "bad_events": 1}]}]}
+    action = _action("command", argv=["python3", "-c", "import sys, json; print(json.dumps(sys.argv[1:]))", "{op}"],
+                     map_fields={"{op}": "top_operation"}, cwd=str(tmp_path), env_allow=["PATH"])
+    outcome = A.carry_out(action, entry, "2026-02", "k", [], execute=True, env={"PATH": "/usr/bin:/bin", "SECRET": "no"})
+    assert outcome.status == "ok"
+    assert json.loads(outcome.detail["stdout"]) == [hostile]
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "out").exists()
+    env_check = _action("command", argv=["python3", "-c", "import os; print(sorted(os.environ))"], env_allow=["PATH"])
+    seen = A.carry_out(env_check, entry, "2026-02", "k2", [], execute=True, env={"PATH": "/usr/bin:/bin", "SECRET": "no"})
+    assert "SECRET" not in seen.detail["stdout"]
+    slow = _action("command", argv=["sleep", "5"], timeout_s=0.3, attempts=2)
+    timed_out = A.carry_out(slow, entry, "2026-02", "k3", [], execute=True, env={"PATH": "/usr/bin:/bin"})
+    assert timed_out.status == "failed" and "timed out" in timed_out.reason and timed_out.attempts == 2
+
+
+def test_same_breach_twice_is_done_once():
+    action = _action("annotate", text="noted")
+    first = A.carry_out(action, ENTRY, "2026-02", "key", [], execute=True)
+    again = A.carry_out(action, ENTRY, "2026-02", "key", [first.to_row()], execute=True)
+    assert (first.status, again.status) == ("ok", "skipped_already_done")
