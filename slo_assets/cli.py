@@ -69,8 +69,10 @@ class InputError(ValueError):
 
 
 def _run_month(month: str, logs: Path, specs: list[Path], out: Path, warehouse: Path, fmt: str, service_regex: str | None,
-               verbose: bool, project: Path) -> tuple[object, dict, dict]:
+               verbose: bool, project: Path, runbooks: list[Path] | None = None) -> tuple[object, dict, dict]:
+    from slo_assets.defs.remediation import Remediation
     from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+    from slo_assets.remediation.runbooks import RunbookError, load_runbooks
     from slo_assets.ingest.config import ConfigError, ParseConfig
     from slo_assets.orchestrate import instance_from_env, materialize_month
     from slo_assets.slo.spec import load_specs
@@ -78,6 +80,11 @@ def _run_month(month: str, logs: Path, specs: list[Path], out: Path, warehouse: 
     if not logs.is_dir():
         raise InputError(f"--logs {logs}: not a folder")
     load_specs(specs)  # SpecError names file, document and field before anything runs
+    remediation = Remediation(runbook_paths=[str(p.resolve()) for p in runbooks]) if runbooks else Remediation()
+    try:
+        remediation.runbooks()
+    except RunbookError as error:
+        raise InputError("invalid runbooks:\n" + "\n".join(error.problems)) from error
     source = {"root": str(logs.resolve()), "format": fmt}
     if service_regex:
         source["service_regex"] = service_regex
@@ -89,6 +96,7 @@ def _run_month(month: str, logs: Path, specs: list[Path], out: Path, warehouse: 
         "log_source": LogSource(**source),
         "warehouse": WarehouseResource(base=str(warehouse.resolve())),
         "slo_settings": SloSettings(spec_paths=[str(p.resolve()) for p in specs]),
+        "remediation": remediation,
     }
     instance = instance_from_env(project)
     outcome = materialize_month(month, resources, instance, progress=print if verbose else _dot)
@@ -137,7 +145,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     warehouse = Path(args.warehouse) if args.warehouse else out / "warehouse"
     try:
         outcome, documents, where = _run_month(args.month, Path(args.logs), [Path(s) for s in args.spec], out, warehouse,
-                                               args.format, args.service_regex, args.verbose, _project_root())
+                                               args.format, args.service_regex, args.verbose, _project_root(),
+                                               [Path(r) for r in args.runbooks or []])
     except SpecError as error:
         print("\n".join(error.problems), file=sys.stderr)
         return 2
@@ -201,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", help="Parquet warehouse folder (default OUT/warehouse)")
     run.add_argument("--format", choices=["auto", "jsonl", "combined"], default="auto")
     run.add_argument("--service-regex", help="path regex with a (?P<service>...) group")
+    run.add_argument("--runbooks", action="append", help="runbook YAML file (repeatable; default examples/runbooks.yaml)")
     run.add_argument("--fail-on-breach", action="store_true", help="exit 3 when any SLO failed")
     run.add_argument("-v", "--verbose", action="store_true", help="print each run as it finishes")
     run.set_defaults(func=cmd_run)

@@ -10,7 +10,7 @@ import polars as pl
 from pydantic import Field
 
 from slo_assets.defs.partitions import monthly_partitions
-from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource, project_file
 from slo_assets.defs.slo_chain import (
     _input_versions,
     _month_days,
@@ -33,7 +33,7 @@ CHECK_PLAN_COVERS = "plan_covers_every_breach"
 class Remediation(dg.ConfigurableResource):
     """Runbook files and the switch between recording what would be done (default) and doing it."""
 
-    runbook_paths: list[str] = Field(default=[DEFAULT_RUNBOOKS], description="runbook YAML files")
+    runbook_paths: list[str] = Field(default_factory=lambda: [project_file(DEFAULT_RUNBOOKS)], description="runbook YAML files")
     execute: bool = Field(default=False, description="really run actions; false records a dry run")
 
     def runbooks(self):

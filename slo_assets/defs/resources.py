@@ -12,6 +12,13 @@ from slo_assets.ingest.config import DEFAULT_INCLUDE, DEFAULT_JSON_FIELDS, DEFAU
 from slo_assets.storage import Warehouse
 
 DEFAULT_LOG_DIR = "data/sample/logs"
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_file(relative: str) -> str:
+    """A default file of the project: under the working folder if there, else in the source checkout."""
+    here = Path(relative)
+    return str(here if here.exists() or here.is_absolute() else SOURCE_ROOT / relative)
 DEFAULT_WAREHOUSE = "data/warehouse"
 
 
@@ -104,5 +111,5 @@ def default_resources() -> dict:
     return {
         "log_source": LogSource(root=os.environ.get("SLO_ASSETS_LOG_DIR", DEFAULT_LOG_DIR)),
         "warehouse": WarehouseResource(base=os.environ.get("SLO_ASSETS_WAREHOUSE", DEFAULT_WAREHOUSE)),
-        "slo_settings": SloSettings(spec_paths=specs.split(",") if specs else [DEFAULT_SPECS]),
+        "slo_settings": SloSettings(spec_paths=specs.split(",") if specs else [project_file(DEFAULT_SPECS)]),
     }
