@@ -7,6 +7,7 @@ from slo_assets.defs.resources import default_resources
 from slo_assets.defs.remediation import (
     Remediation,
     daily_ingest_schedule,
+    learning_record,
     month_close_schedule,
     month_to_date_schedule,
     remediation_job,
@@ -18,7 +19,7 @@ from slo_assets.defs.slo_chain import compliance_report, error_budgets, sli_metr
 
 DAILY_ASSETS = [parsed_logs, sli_minutely]
 MONTHLY_ASSETS = [sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan]
-ALL_ASSETS = [log_file_index, *DAILY_ASSETS, slo_specs, *MONTHLY_ASSETS, remediation_runs]
+ALL_ASSETS = [log_file_index, *DAILY_ASSETS, slo_specs, *MONTHLY_ASSETS, remediation_runs, learning_record]
 
 JOBS = [
     dg.define_asset_job("observe_specs_job", selection=[slo_specs], description="hash the OpenSLO spec files"),

@@ -216,3 +216,69 @@ def test_same_breach_twice_is_done_once():
     first = A.carry_out(action, ENTRY, "2026-02", "key", [], execute=True)
     again = A.carry_out(action, ENTRY, "2026-02", "key", [first.to_row()], execute=True)
     assert (first.status, again.status) == ("ok", "skipped_already_done")
+
+
+def test_learning_record_before_after_and_recovery_time():
+    import numpy as np
+    import polars as pl
+    from decimal import Decimal
+
+    from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
+
+    start = int(datetime.fromisoformat("2026-02-10T09:00:00+00:00").timestamp() * 1000)
+    minutes = 180
+    total = np.full(minutes, 100)
+    good = total.copy()
+    good[30:70] = 50  # outage 09:30-10:10; the action lands at 10:00
+    frame = pl.DataFrame({"slo": ["s"] * minutes,
+                          "minute": pl.Series([start + i * 60_000 for i in range(minutes)]).cast(pl.Datetime("ms", "UTC")),
+                          "good": good, "total": total, "server_errors": total - good})
+    outcome = {"status": "ok", "slo": "s", "finished_at": "2026-02-10T10:00:00Z", "idempotency_key": "k", "period": "2026-02",
+               "runbook": "rb", "action": "restart", "kind": "command"}
+    (record,) = learn([outcome], {"entries": []}, {"s": frame}, {"s": Decimal("0.99")}, start + minutes * 60_000)
+    assert record["reference_basis"] == "action_finished"
+    assert record["sli_before"] == pytest.approx((30 * 100 + 30 * 50) / 6000)  # 09:00-10:00: half the hour in the outage
+    assert record["sli_after"] == pytest.approx((10 * 50 + 50 * 100) / 6000)
+    assert record["recovered"] is False  # 10:00-11:00 still holds 10 outage minutes: 0.9167 < 0.99
+    # The 1h burn rate drops below 1 once under 1 % of the last hour failed: one outage minute left
+    # in the window (50 of 6000) at 11:08, 68 minutes after the action.
+    assert record["minutes_to_recover"] == 68
+    stats = effectiveness(pl.DataFrame([record]))
+    assert stats.row(0, named=True)["outcomes"] == 1 and runbook_scores(stats) == {"rb": 0.0}
+
+
+def test_plan_ranks_runbooks_by_what_worked(month):
+    from slo_assets.remediation.plan import build_plan
+    from slo_assets.remediation.runbooks import Runbook
+
+    base, _, resources, _, _ = month
+    specs = resources["slo_settings"].load()
+    evaluations = json.loads((base / "wh" / "evaluations" / "2026-02.json").read_text())
+    def note(runbook: str) -> Action:
+        return Action(runbook=runbook, kind="annotate", name="note", spec={"kind": "annotate", "name": "note"})
+
+    runbooks = [Runbook("slow-fix", "", {"slo": "checkout-availability"}, (note("slow-fix"),)),
+                Runbook("good-fix", "", {"slo": "checkout-availability"}, (note("good-fix"),))]
+    empty = lambda slo, a, b: __import__("polars").DataFrame(schema={"ts": __import__("polars").Datetime("ms", "UTC"),  # noqa: E731
+                                                                       "operation": str, "status": int, "source_file": str, "source_line": int})
+    plain = build_plan("2026-02", specs.slos, evaluations, {}, empty, runbooks, base / "logs")
+    ranked = build_plan("2026-02", specs.slos, evaluations, {}, empty, runbooks, base / "logs", {"good-fix": 0.9, "slow-fix": 0.1})
+    entry = lambda plan: next(e for e in plan["entries"] if e["slo"] == "checkout-availability")  # noqa: E731
+    assert entry(plain)["runbooks"] == ["slow-fix", "good-fix"]
+    assert entry(ranked)["runbooks"] == ["good-fix", "slow-fix"]
+    assert [a["recovered_share"] for a in entry(ranked)["actions"]] == [0.9, 0.1]
+
+
+def test_learning_record_is_written_by_the_remediation_job(month):
+    import polars as pl
+
+    base, _, resources, instance, plan = month
+    job = build_definitions(resources).resolve_job_def("remediation_job")
+    config = {"ops": {"remediation_runs": {"config": {"run_key": "learn", "slos": ["auth-availability"]}}}}
+    assert job.execute_in_process(instance=instance, partition_key="2026-02", run_config=config).success
+    records = pl.read_parquet(base / "wh" / "learning_record" / "records.parquet")
+    auth = records.filter(pl.col("slo") == "auth-availability")
+    entry = next(e for e in plan["entries"] if e["slo"] == "auth-availability")
+    assert auth.height == len(entry["actions"]) and set(auth["reference_basis"]) == {"incident_start"}
+    assert set(auth["reference"]) == {entry["incidents"][0]["start"]}
+    assert auth["sli_before"].is_not_null().all() and auth["sli_after"].is_not_null().all()

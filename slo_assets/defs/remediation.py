@@ -20,9 +20,10 @@ from slo_assets.defs.slo_chain import (
 )
 from slo_assets.markdown import table
 from slo_assets.remediation.actions import carry_out
+from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
 from slo_assets.remediation.runbooks import load_runbooks
-from slo_assets.slo.chain import by_slo
+from slo_assets.slo.chain import by_slo, next_month
 from slo_assets.slo.sli import MINUTE_SCHEMA
 
 REMEDIATION_CODE_VERSION = "remediation-1"
@@ -75,8 +76,10 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     specs = slo_settings.load()
     evaluations = json.loads(store.path("evaluations", f"{month}.json").read_bytes())
     minutes, _ = _read_days(store, "sli_minutely", _month_days(month), MINUTE_SCHEMA)
+    learned = store.path("learning_record", "records.parquet")
+    scores = runbook_scores(effectiveness(pl.from_arrow(store.read_table(learned)))) if learned.exists() else {}
     plan = build_plan(month, specs.slos, evaluations, by_slo(minutes), _bad_rows(store), remediation.runbooks(),
-                      Path(log_source.root))
+                      Path(log_source.root), scores)
     versions = _input_versions(context, [("compliance_report", month)])
     plan["compliance_data_version"] = versions[f"compliance_report[{month}]"]
     plan["code_version"] = REMEDIATION_CODE_VERSION
@@ -150,7 +153,46 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
     })
 
 
-remediation_job = dg.define_asset_job("remediation_job", selection=[remediation_runs],
+@dg.asset(
+    group_name="remediation",
+    partitions_def=monthly_partitions,
+    deps=[remediation_runs, dg.AssetDep("sli_minutely", partition_mapping=dg.TimeWindowPartitionMapping(end_offset=1))],
+    kinds={"polars", "parquet"},
+    code_version=REMEDIATION_CODE_VERSION,
+)
+def learning_record(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
+    """SLI and burn rate in the hour before and after each action, whether and how fast the SLO recovered; kept across months."""
+    month = context.partition_key
+    store = warehouse.store()
+    specs = slo_settings.load()
+    runs_path = store.path("remediation_runs", f"{month}.parquet")
+    outcomes = pl.from_arrow(store.read_table(runs_path)).to_dicts() if runs_path.exists() else []
+    plan = json.loads(store.path("remediation_plan", f"{month}.json").read_bytes())
+    minutes, present = _read_days(store, "sli_minutely", _month_days(month) + _month_days(next_month(month)), MINUTE_SCHEMA)
+    data_end = (int(datetime.fromisoformat(max(present) + "T00:00:00+00:00").timestamp() * 1000) + 86_400_000) if present else 0
+    targets = {s.name: s.objectives[0].target for s in specs.slos}
+    fresh = pl.DataFrame(learn(outcomes, plan, by_slo(minutes), targets, data_end), infer_schema_length=None)
+    all_path = store.path("learning_record", "records.parquet")
+    kept = pl.from_arrow(store.read_table(all_path)) if all_path.exists() else fresh.clear()
+    if fresh.height:
+        kept = pl.concat([kept.filter(~pl.col("idempotency_key").is_in(fresh["idempotency_key"].implode())), fresh], how="diagonal_relaxed")
+    if kept.height:
+        store.write_table(all_path, kept.to_arrow())
+    if fresh.height:
+        store.write_table(store.path("learning_record", f"{month}.parquet"), fresh.to_arrow())
+    stats = effectiveness(kept)
+    rows = [(r["slo"], r["runbook"], r["action"], r["reference"], r["sli_before"], r["sli_after"], r["recovered"], r["minutes_to_recover"])
+            for r in fresh.iter_rows(named=True)] if fresh.height else []
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": fresh.height,
+        "records_kept": kept.height,
+        "this_month": dg.MetadataValue.md(table(["slo", "runbook", "action", "reference", "SLI before", "SLI after", "recovered",
+                                                 "minutes to recover"], rows) if rows else "no actions this month"),
+        "what_worked": dg.MetadataValue.md(table(stats.columns, stats.iter_rows()) if stats.height else "no record yet"),
+    })
+
+
+remediation_job = dg.define_asset_job("remediation_job", selection=[remediation_runs, learning_record],
                                       description="carry out the remediation plan of a month (dry run unless remediation.execute)")
 
 

@@ -100,7 +100,10 @@ def fingerprint(period: str, slo: str, status: str, incidents: list[dict]) -> st
 
 
 def build_plan(period: str, slos: list[Slo], evaluations: list[dict], minutes_by_slo: dict[str, pl.DataFrame],
-               bad_rows: Callable[[Slo, int, int], pl.DataFrame], runbooks: list[Runbook], log_root: Path) -> dict:
+               bad_rows: Callable[[Slo, int, int], pl.DataFrame], runbooks: list[Runbook], log_root: Path,
+               scores: dict[str, float] | None = None) -> dict:
+    """`scores`: recovered share per runbook from the learning record; better runbooks come first."""
+    scores = scores or {}
     entries = []
     for slo in slos:
         mine = [e for e in evaluations if e["slo"] == slo.name]
@@ -115,8 +118,10 @@ def build_plan(period: str, slos: list[Slo], evaluations: list[dict], minutes_by
         facts = {"service": slo.service, "slo": slo.name, "status": worst, "severity": severity,
                  "shape": "latency" if slo.indicator.kind() == "latency" else "error_burst",
                  "peak_burn_rate": max((i["peak_burn_rate"] for i in incidents), default=0.0)}
-        matched = [r for r in runbooks if r.matches(facts)]
-        actions = [a.describe() | {"order": n} for n, a in enumerate((a for r in matched for a in r.actions), start=1)]
+        # Proven runbooks first, untried ones (neutral 0.5) before those that did not help.
+        matched = sorted((r for r in runbooks if r.matches(facts)), key=lambda r: -scores.get(r.name, 0.5))
+        actions = [a.describe() | {"order": n, "recovered_share": scores.get(a.runbook)}
+                   for n, a in enumerate((a for r in matched for a in r.actions), start=1)]
         entries.append({
             "slo": slo.name,
             "service": slo.service,

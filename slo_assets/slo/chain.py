@@ -41,6 +41,11 @@ def previous_month(month: str) -> str:
     return f"{year - 1}-12" if mon == 1 else f"{year:04d}-{mon - 1:02d}"
 
 
+def next_month(month: str) -> str:
+    year, mon = (int(p) for p in month.split("-"))
+    return f"{year + 1}-01" if mon == 12 else f"{year:04d}-{mon + 1:02d}"
+
+
 @dataclass(frozen=True)
 class Period:
     month: str
