@@ -1,0 +1,66 @@
+"""With the Dagster daemon: a failing month makes the sensor launch the remediation job (dry run)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from slo_assets.generate import write_logs
+
+ROOT = Path(__file__).resolve().parents[1]
+DEADLINE_S = 240
+
+
+def test_failing_month_launches_remediation_through_the_daemon(tmp_path):
+    home, logs, warehouse = tmp_path / "home", tmp_path / "logs", tmp_path / "wh"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    write_logs(logs, "2026-02", 20_000, "jsonl", seed=5)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "SLO_ASSETS_LOG_DIR": str(logs), "SLO_ASSETS_WAREHOUSE": str(warehouse),
+           "SLO_ASSETS_SPECS": str(ROOT / "examples" / "slos.yaml"), "GX_ANALYTICS_ENABLED": "false"}
+    done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "run", "--logs", str(logs), "--spec", str(ROOT / "examples" / "slos.yaml"),
+                           "--month", "2026-02", "--out", str(tmp_path / "out"), "--warehouse", str(warehouse)],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(f"load_from:\n  - python_module:\n      module_name: slo_assets.definitions\n      working_directory: {ROOT}\n")
+    daemon_log = open(tmp_path / "daemon.log", "w")
+    daemon = subprocess.Popen([str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(workspace)],
+                              env=env, cwd=tmp_path, stdout=daemon_log, stderr=subprocess.STDOUT, start_new_session=True)
+    os.environ["DAGSTER_HOME"], previous = str(home), os.environ.get("DAGSTER_HOME")
+    try:
+        instance = dg.DagsterInstance.get()
+        deadline = time.monotonic() + DEADLINE_S
+        finished = []
+        while time.monotonic() < deadline and daemon.poll() is None:
+            runs = instance.get_runs(filters=dg.RunsFilter(job_name="remediation_job"))
+            finished = [r for r in runs if r.is_finished]
+            if runs and len(finished) == len(runs):
+                break
+            time.sleep(2)
+        assert finished, (tmp_path / "daemon.log").read_text()[-3000:]
+        assert all(r.is_success for r in finished), (tmp_path / "daemon.log").read_text()[-3000:]
+        keys = {r.tags.get("dagster/run_key") for r in finished}
+        assert any(k and k.startswith("remediation:2026-02:checkout-availability:") for k in keys)
+        assert all(r.tags.get("dagster/partition") == "2026-02" for r in finished)
+        assert (warehouse / "remediation_runs" / "2026-02.parquet").exists()
+        instance.dispose()
+    finally:
+        os.killpg(daemon.pid, signal.SIGINT)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait()
+        daemon_log.close()
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
