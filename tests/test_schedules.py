@@ -1,0 +1,41 @@
+"""Schedules: yesterday's ingestion, the month-to-date refresh, the month close; the daily job runs as scheduled."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from slo_assets.definitions import build_definitions, defs
+from slo_assets.defs.remediation import daily_ingest_schedule, month_close_schedule, month_to_date_schedule
+from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+from slo_assets.generate import write_logs
+
+
+def _request(schedule, when: str) -> dg.RunRequest:
+    context = dg.build_schedule_context(scheduled_execution_time=datetime.fromisoformat(when).replace(tzinfo=UTC),
+                                        repository_def=defs.get_repository_def())
+    return schedule.evaluate_tick(context).run_requests[0]
+
+
+def test_schedules_target_the_right_partitions():
+    assert _request(daily_ingest_schedule, "2026-10-05T00:15:00").partition_key == "2026-10-04"
+    assert _request(daily_ingest_schedule, "2026-11-01T00:15:00").partition_key == "2026-10-31"
+    assert _request(month_to_date_schedule, "2026-10-05T00:45:00").partition_key == "2026-10"
+    assert _request(month_to_date_schedule, "2026-11-01T00:45:00").partition_key == "2026-10"  # the last day of October
+    assert _request(month_close_schedule, "2026-11-01T02:30:00").partition_key == "2026-10"
+    assert _request(month_close_schedule, "2027-01-01T02:30:00").partition_key == "2026-12"
+    names = {s.name for s in defs.schedules}
+    assert names == {"daily_ingest_schedule", "month_to_date_schedule", "month_close_schedule"}
+    assert {s.name for s in defs.sensors} == {"remediation_sensor"}
+
+
+def test_daily_job_refreshes_the_index_then_one_day(tmp_path):
+    write_logs(tmp_path / "logs", "2026-02", 5_000, "jsonl", seed=2)
+    resources = {"log_source": LogSource(root=str(tmp_path / "logs")), "warehouse": WarehouseResource(base=str(tmp_path / "wh")),
+                 "slo_settings": SloSettings()}
+    result = build_definitions(resources).resolve_job_def("daily_job").execute_in_process(partition_key="2026-02-03")
+    assert result.success
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert materialized == {"log_file_index", "parsed_logs", "sli_minutely"}
+    assert (tmp_path / "wh" / "sli_minutely" / "2026-02-03.parquet").exists()
