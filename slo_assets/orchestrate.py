@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import os
 import time
 from collections.abc import Callable
@@ -12,11 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from slo_assets.definitions import build_definitions
-
-
-def month_days(month: str) -> list[str]:
-    year, mon = (int(part) for part in month.split("-"))
-    return [f"{year:04d}-{mon:02d}-{day:02d}" for day in range(1, calendar.monthrange(year, mon)[1] + 1)]
+from slo_assets.slo.chain import month_days
 
 
 def instance_from_env(project_root: Path) -> dg.DagsterInstance:

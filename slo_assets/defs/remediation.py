@@ -11,19 +11,14 @@ from pydantic import Field
 
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource, project_file
-from slo_assets.defs.slo_chain import (
-    _input_versions,
-    _month_days,
-    _read_days,
-    compliance_report,
-    error_budgets,
-)
+from slo_assets.defs.slo_chain import compliance_report, error_budgets
+from slo_assets.defs.warehouse_io import input_versions, read_days
 from slo_assets.markdown import table
 from slo_assets.remediation.actions import carry_out
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
 from slo_assets.remediation.runbooks import load_runbooks
-from slo_assets.slo.chain import by_slo, next_month
+from slo_assets.slo.chain import by_slo, month_days, next_month
 from slo_assets.slo.sli import MINUTE_SCHEMA
 
 REMEDIATION_CODE_VERSION = "remediation-1"
@@ -75,12 +70,12 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     store = warehouse.store()
     specs = slo_settings.load()
     evaluations = json.loads(store.path("evaluations", f"{month}.json").read_bytes())
-    minutes, _ = _read_days(store, "sli_minutely", _month_days(month), MINUTE_SCHEMA)
+    minutes, _ = read_days(store, "sli_minutely", month_days(month), MINUTE_SCHEMA)
     learned = store.path("learning_record", "records.parquet")
     scores = runbook_scores(effectiveness(pl.from_arrow(store.read_table(learned)))) if learned.exists() else {}
     plan = build_plan(month, specs.slos, evaluations, by_slo(minutes), _bad_rows(store), remediation.runbooks(),
                       Path(log_source.root), scores)
-    versions = _input_versions(context, [("compliance_report", month)])
+    versions = input_versions(context, [("compliance_report", month)])
     plan["compliance_data_version"] = versions[f"compliance_report[{month}]"]
     plan["code_version"] = REMEDIATION_CODE_VERSION
     store.write_bytes_atomic(store.path("remediation_plan", f"{month}.json"), json.dumps(plan, indent=1).encode())
@@ -168,7 +163,7 @@ def learning_record(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     runs_path = store.path("remediation_runs", f"{month}.parquet")
     outcomes = pl.from_arrow(store.read_table(runs_path)).to_dicts() if runs_path.exists() else []
     plan = json.loads(store.path("remediation_plan", f"{month}.json").read_bytes())
-    minutes, present = _read_days(store, "sli_minutely", _month_days(month) + _month_days(next_month(month)), MINUTE_SCHEMA)
+    minutes, present = read_days(store, "sli_minutely", month_days(month) + month_days(next_month(month)), MINUTE_SCHEMA)
     data_end = (int(datetime.fromisoformat(max(present) + "T00:00:00+00:00").timestamp() * 1000) + 86_400_000) if present else 0
     targets = {s.name: s.objectives[0].target for s in specs.slos}
     fresh = pl.DataFrame(learn(outcomes, plan, by_slo(minutes), targets, data_end), infer_schema_length=None)

@@ -4,7 +4,6 @@ writes its outputs and returns figures, checks and a content-derived data versio
 
 import hashlib
 import json
-import time
 import warnings
 from datetime import datetime
 
@@ -15,6 +14,7 @@ import pyarrow.parquet as pq
 from slo_assets.defs.ingestion import INGEST_CODE_VERSION, parsed_logs
 from slo_assets.defs.partitions import daily_partitions, monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
+from slo_assets.defs.warehouse_io import input_versions, read_days
 from slo_assets.markdown import frame_table, table
 from slo_assets.slo import chain as C
 from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
@@ -55,15 +55,6 @@ with warnings.catch_warnings():
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
-
-
-def _day(ms: int) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
-
-
-def _month_days(month: str) -> list[str]:
-    start, end = C.month_range_ms(month)
-    return [_day(ms) for ms in range(start, end, C.DAY_MS)]
 
 
 @dg.asset(
@@ -116,16 +107,6 @@ def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     )
 
 
-def _read_days(store, name: str, days: list[str], schema: dict) -> tuple[pl.DataFrame, list[str]]:
-    targets = {day: store.path(name, f"{day}.parquet") for day in days}
-    present = [day for day, target in targets.items() if target.exists()]
-    if not present:
-        return pl.DataFrame(schema=schema), present
-    if store.is_local:  # one call reads the files in parallel
-        return pl.read_parquet([str(targets[day]) for day in present]), present
-    return pl.concat([pl.from_arrow(store.read_table(targets[day])) for day in present]), present
-
-
 def _period(month: str, present: list[str]) -> C.Period:
     """The month as far as its data goes: through the last day with SLI inputs (the month end once all are there)."""
     start, end = C.month_range_ms(month)
@@ -137,7 +118,7 @@ def _period(month: str, present: list[str]) -> C.Period:
 
 
 def _lookback_days(month: str) -> list[str]:
-    return _month_days(C.previous_month(month)) + _month_days(month)
+    return C.month_days(C.previous_month(month)) + C.month_days(month)
 
 
 monthly_from_days = dg.AssetDep("sli_minutely", partition_mapping=dg.TimeWindowPartitionMapping())
@@ -160,10 +141,10 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     month = context.partition_key
     specs = slo_settings.load()
     store = warehouse.store()
-    days = _month_days(month)
-    minutes, present = _read_days(store, "sli_minutely", days, MINUTE_SCHEMA)
-    latency, _ = _read_days(store, "sli_latency", days, LATENCY_SCHEMA)
-    operations, _ = _read_days(store, "sli_operations", days, OPERATION_SCHEMA)
+    days = C.month_days(month)
+    minutes, present = read_days(store, "sli_minutely", days, MINUTE_SCHEMA)
+    latency, _ = read_days(store, "sli_latency", days, LATENCY_SCHEMA)
+    operations, _ = read_days(store, "sli_operations", days, OPERATION_SCHEMA)
     period = _period(month, present)
     metrics, by_operation = C.sli_metrics(specs, minutes, latency, operations, period, slo_settings.chain_settings())
     size_m, digest_m = store.write_table(store.path("sli_metrics", f"{month}.parquet"), metrics.to_arrow())
@@ -172,7 +153,7 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     latency_slos = [s.name for s in specs.slos if s.indicator.kind() == "latency"]
     store.write_table(store.path("sli_latency_monthly", f"{month}.parquet"),
                       latency.filter(pl.col("slo").is_in(latency_slos)).to_arrow())
-    missing = [d for d in days if d not in present and d < _day(period.as_of_ms)]
+    missing = [d for d in days if d not in present and d < C.day_key(period.as_of_ms)]
     bad_range = metrics.filter(~pl.col("sli").is_between(0, 1) | (pl.col("good") > pl.col("total"))
                                | ~pl.col("availability").fill_null(1).is_between(0, 1)).height
     view = metrics.select("slo", "good", "total", "sli", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
@@ -249,22 +230,6 @@ def _budget_rows(evaluations: list[dict]) -> pl.DataFrame:
                                               "burn_period": pl.Float64})
 
 
-def _input_versions(context: dg.AssetExecutionContext, keys: list[tuple[str, str | None]]) -> dict:
-    """Latest data version of each (asset, partition) this computation read, from Dagster's event log."""
-    versions = {}
-    for name, partition in keys:
-        record = context.instance.get_latest_data_version_record(dg.AssetKey(name), partition_key=partition) \
-            if partition else context.instance.get_latest_data_version_record(dg.AssetKey(name))
-        version = None
-        if record is not None:
-            event = record.event_log_entry.dagster_event
-            data = event.event_specific_data
-            entry = getattr(data, "materialization", None) or getattr(data, "asset_observation", None)
-            version = (entry.tags or {}).get("dagster/data_version") if entry is not None else None
-        versions[f"{name}[{partition}]" if partition else name] = version
-    return versions
-
-
 @dg.asset(
     group_name="slo",
     partitions_def=monthly_partitions,
@@ -279,7 +244,7 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     month = context.partition_key
     specs = slo_settings.load()
     store = warehouse.store()
-    minutes, present = _read_days(store, "sli_minutely", _lookback_days(month), MINUTE_SCHEMA)
+    minutes, present = read_days(store, "sli_minutely", _lookback_days(month), MINUTE_SCHEMA)
     period = _period(month, present)
     evaluations = C.evaluate_all(specs, minutes, period, slo_settings.chain_settings())
     provenance = {"spec_hash": specs.content_hash, "code_version": CHAIN_CODE_VERSION}
@@ -313,7 +278,7 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 def _data_quality(store, month: str, period: C.Period) -> dict:
     rows = quarantined = 0
     present = []
-    for day in _month_days(month):
+    for day in C.month_days(month):
         parsed = store.path("parsed_logs", f"{day}.parquet")
         if parsed.exists():
             present.append(day)
@@ -322,7 +287,7 @@ def _data_quality(store, month: str, period: C.Period) -> dict:
             if bad.exists():
                 quarantined += pq.ParquetFile(str(bad) if store.is_local else bad.open("rb")).metadata.num_rows
     lines = rows + quarantined
-    expected = [d for d in _month_days(month) if d < _day(period.as_of_ms)]
+    expected = [d for d in C.month_days(month) if d < C.day_key(period.as_of_ms)]
     return {"lines_read": lines, "rows": rows, "quarantined_lines": quarantined,
             "quarantine_ratio": round(quarantined / lines, 9) if lines else 0.0,
             "days_expected": len(expected), "days_present": len(present),
@@ -359,7 +324,7 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         "spec_files": {k.split("/")[-1]: v for k, v in specs.files.items()},
         "code_version": CHAIN_CODE_VERSION,
         "ingest_code_version": INGEST_CODE_VERSION,
-        "input_data_versions": _input_versions(context, [("error_budgets", month), ("sli_metrics", month), ("slo_targets", month), ("slo_specs", None)]),
+        "input_data_versions": input_versions(context, [("error_budgets", month), ("sli_metrics", month), ("slo_targets", month), ("slo_specs", None)]),
     }
     document = C.compliance(evaluations, previous, period, _data_quality(store, month, period), provenance, maintenance)
     store.write_bytes_atomic(store.path("compliance", f"{month}.json"), json.dumps(document, indent=1).encode())

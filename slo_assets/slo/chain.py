@@ -7,6 +7,7 @@ outputs. Timestamps are epoch milliseconds (UTC) inside, ISO-8601 strings in the
 from __future__ import annotations
 
 import calendar
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -34,6 +35,17 @@ def month_range_ms(month: str) -> tuple[int, int]:
     days = calendar.monthrange(year, mon)[1]
     start_ms = int(start.timestamp() * 1000)
     return start_ms, start_ms + days * DAY_MS
+
+
+def day_key(ms: int) -> str:
+    """YYYY-MM-DD of the UTC day holding epoch milliseconds `ms` (a daily partition key)."""
+    return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
+
+
+def month_days(month: str) -> list[str]:
+    """The daily partition keys of a YYYY-MM month."""
+    start, end = month_range_ms(month)
+    return [day_key(ms) for ms in range(start, end, DAY_MS)]
 
 
 def previous_month(month: str) -> str:
