@@ -137,7 +137,7 @@ def _bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 def split_lines(chunk: bytes, first_line_no: int) -> _Lines:
     """Find line boundaries; invalid UTF-8 is replaced (U+FFFD) and the lines counted."""
-    if not chunk.endswith(b"\n"):
+    if chunk and not chunk.endswith(b"\n"):  # the last line of a file may lack its newline
         chunk += b"\n"
     original = chunk
     invalid = 0

@@ -1,0 +1,88 @@
+"""Fuzzing the parsers: every line becomes a valid row, a quarantine entry or a blank; nothing raises."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from slo_assets.ingest.config import ParseConfig
+from slo_assets.ingest.parse import TS_MAX_MS, TS_MIN_MS, parse_chunk
+
+CONFIG = ParseConfig()
+TIMESTAMPS = st.sampled_from([
+    "1970-01-01T00:00:00Z", "2100-12-31T23:59:59+14:00", "2026-10-10T10:00:00-14:00", "2016-12-31T23:59:60Z",
+    "2026-10-10 10:00:00.123456789+05:30", "2026-02-30T00:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+    "", "now", "2026-10-10T10:00:00", "2026-10-10T25:61:61Z",
+]) | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True, allow_infinity=True)
+STATUSES = st.sampled_from([99, 100, 200, 404, 599, 600, -1, 0]) | st.integers(-(2**70), 2**70) | st.text(max_size=5) | st.floats()
+DURATIONS = st.sampled_from([0, 0.0, -0.0, -1, 1e300, -1e300, 1e-300]) | st.none() | st.text(max_size=5) | st.integers(-(2**70), 2**70)
+TEXT = st.text(st.characters(codec="utf-8"), max_size=40)
+
+
+def _json_line(draw_values: dict) -> bytes:
+    text = json.dumps(draw_values, allow_nan=True)  # NaN/Infinity: not JSON, must be quarantined
+    return text.encode()
+
+
+json_objects = st.fixed_dictionaries(
+    {"ts": TIMESTAMPS, "service": TEXT, "status": STATUSES},
+    optional={"duration_ms": DURATIONS, "path": TEXT, "method": TEXT, "extra": st.recursive(st.none() | st.integers(), lambda c: st.lists(c, max_size=3), max_leaves=5)},
+).map(_json_line)
+clf_lines = st.builds(
+    lambda ip, day, zone, request, status, size, rt: f'{ip} - - [{day} {zone}] "{request}" {status} {size} "-" "ua" {rt}'.encode(),
+    st.sampled_from(["1.2.3.4", "-", "::1"]),
+    st.sampled_from(["17/May/2015:10:05:03", "01/Jan/1970:00:00:00", "31/Dec/2100:23:59:59", "31/Feb/2015:00:00:00", "bad"]),
+    st.sampled_from(["+0000", "+1400", "-1400", "+9999", "Z"]),
+    st.sampled_from(["GET /a/b HTTP/1.1", "-", "\\x16\\x03", "POST /x?y=1 HTTP/2", ""]),
+    st.sampled_from(["200", "99", "600", "-", "2000"]),
+    st.sampled_from(["0", "-", "123"]),
+    st.sampled_from(["0.1", "-0.5", "1e300", "nan", "inf", "-", ""]),
+)
+garbage = st.binary(max_size=200)
+nul_lines = st.binary(max_size=50).map(lambda b: b"{\"ts\":\"2026-10-10T10:00:00Z\",\x00" + b)
+
+
+def _check(chunk: bytes, fmt: str) -> None:
+    result = parse_chunk(chunk, 1, fmt, CONFIG)
+    expected_lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") or not chunk else 1)
+    assert result.lines == expected_lines
+    assert result.rows.height + result.quarantine.height + result.blank_lines == result.lines
+    numbers = result.rows["source_line"].to_list() + result.quarantine["source_line"].to_list()
+    assert len(set(numbers)) == len(numbers) and all(1 <= n <= result.lines for n in numbers)
+    for row in result.rows.iter_rows(named=True):
+        assert 100 <= row["status"] <= 599
+        assert row["duration_ms"] is None or (math.isfinite(row["duration_ms"]) and row["duration_ms"] >= 0)
+        assert TS_MIN_MS <= row["ts"].timestamp() * 1000 <= TS_MAX_MS
+        assert row["service"]
+    assert all(result.quarantine["reason"].is_not_null())
+    assert all(len(raw.encode("utf-8", "surrogatepass")) <= 4 * 512 for raw in result.quarantine["raw"].to_list())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(json_objects | garbage | nul_lines | st.just(b"") | st.just(b"\r"), min_size=1, max_size=30),
+       st.sampled_from([b"\n", b"\r\n"]))
+def test_json_lines_fuzz(lines, newline):
+    _check(newline.join(lines) + newline, "jsonl")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(clf_lines | garbage | st.just(b""), min_size=1, max_size=30))
+def test_combined_fuzz(lines):
+    _check(b"\n".join(lines), "combined")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(garbage, min_size=1, max_size=10))
+def test_unknown_format_fuzz(lines):
+    _check(b"\n".join(lines) + b"\n", "unknown")
+
+
+def test_one_megabyte_line_and_nul_bytes():
+    big = b'{"ts":"2026-10-10T10:00:00Z","service":"s","status":200,"pad":"' + b"x" * (1 << 20) + b'"}'
+    nul = b'{"ts":"2026-10-10T10:00:00Z","service":"s\x00x","status":200}'
+    _check(b"\n".join([big, nul, b"\x00\x00\x00"]) + b"\n", "jsonl")
+    result = parse_chunk(big + b"\n", 1, "jsonl", CONFIG)
+    assert result.rows.height == 1
