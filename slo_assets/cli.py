@@ -111,6 +111,9 @@ def _run_month(month: str, logs: Path, specs: list[Path], out: Path, warehouse: 
         payload = (warehouse / name / f"{month}.json").read_bytes()
         (target / f"{name}.json").write_bytes(payload)
         documents[name] = json.loads(payload)
+    from slo_assets.outputs.prometheus import exposition
+
+    (target / "slo_metrics.prom").write_bytes(exposition(documents["compliance"], documents["error_budgets"]))
     return outcome, documents, {"instance": instance.root_directory, "out": target}
 
 
@@ -132,7 +135,7 @@ def _print_summary(outcome, documents: dict, where: dict, warehouse: Path) -> No
           f"{summary['insufficient_data']} insufficient data")
     if outcome.failed_checks:
         print("  failed checks: " + ", ".join(outcome.failed_checks))
-    print(f"\n  {where['out'] / 'compliance.json'}\n  {where['out'] / 'error_budgets.json'}\n  {where['out'] / 'remediation_plan.json'}")
+    print(f"\n  {where['out'] / 'compliance.json'}\n  {where['out'] / 'error_budgets.json'}\n  {where['out'] / 'remediation_plan.json'}\n  {where['out'] / 'slo_metrics.prom'}")
     print(f"  warehouse: {warehouse}   instance: {where['instance']} (SQLite)")
     print("\nopen the UI (binds 127.0.0.1 only):")
     print(f"  DAGSTER_HOME={where['instance']} .venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml")

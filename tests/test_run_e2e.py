@@ -84,6 +84,10 @@ def test_fail_on_breach_and_rerun_is_identical(incident_month):
                      "--fail-on-breach"], base)
     assert again.returncode == 3, again.stdout + again.stderr
     rerun = json.loads((base / "out" / "2026-02" / "compliance.json").read_text())
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {f.name for f in text_string_to_metric_families((base / "out" / "2026-02" / "slo_metrics.prom").read_text())}
+    assert {"slo_sli_ratio", "slo_error_budget_remaining_ratio", "slo_burn_rate", "slo_status"} <= families
     strip = lambda doc: {k: v for k, v in doc.items() if k != "generated_at"}  # noqa: E731
     assert strip(rerun) == strip(compliance)
 

@@ -1,0 +1,78 @@
+"""Prometheus text exposition of a month's SLO figures, built with prometheus_client (not by hand).
+
+Metric names (labels slo, service, objective, window; window is the SLO window, e.g. 1M-calendar):
+
+| metric | type | meaning |
+| --- | --- | --- |
+| slo_sli_ratio | gauge | SLI (good / total units) over the window |
+| slo_target_ratio | gauge | the objective's target |
+| slo_error_budget_remaining_ratio | gauge | 1 - consumed / allowed (negative when overspent) |
+| slo_error_budget_consumed_ratio | gauge | consumed / allowed |
+| slo_burn_rate | gauge | burn rate at the end of the data, label burn_window (5m ... 3d, period) |
+| slo_good_events_total, slo_events_total | counter | good and total budget units in the window |
+| slo_status | gauge | 1 for the window's status (label status), 0 for the others |
+| slo_alert_firings_total | counter | replayed multiwindow alert firings, label severity |
+| slo_service_health_score | gauge | 0-100 per service |
+| slo_report_as_of_timestamp_seconds | gauge | end of the data the figures describe |
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+LABELS = ["slo", "service", "objective", "window"]
+STATUSES = ("met", "at_risk", "failed", "insufficient_data")
+
+
+class _SloCollector:
+    def __init__(self, compliance: dict, budgets: dict) -> None:
+        self.compliance, self.budgets = compliance, budgets
+
+    def collect(self):
+        gauges = {
+            "sli": GaugeMetricFamily("slo_sli_ratio", "SLI over the SLO window (good / total)", labels=LABELS),
+            "target": GaugeMetricFamily("slo_target_ratio", "Objective target", labels=LABELS),
+            "remaining": GaugeMetricFamily("slo_error_budget_remaining_ratio", "Error budget remaining (1 - consumed/allowed)", labels=LABELS),
+            "consumed": GaugeMetricFamily("slo_error_budget_consumed_ratio", "Error budget consumed (consumed/allowed)", labels=LABELS),
+        }
+        burn = GaugeMetricFamily("slo_burn_rate", "Burn rate at the end of the data", labels=[*LABELS, "burn_window"])
+        good = CounterMetricFamily("slo_good_events", "Good budget units in the SLO window", labels=LABELS)
+        total = CounterMetricFamily("slo_events", "Budget units in the SLO window", labels=LABELS)
+        status = GaugeMetricFamily("slo_status", "1 for the SLO window's status", labels=[*LABELS, "status"])
+        firings = CounterMetricFamily("slo_alert_firings", "Replayed multiwindow burn-rate alert firings", labels=[*LABELS, "severity"])
+        budgets = {(b["slo"], b["objective"], b["window"]): b for b in self.budgets["slos"]}
+        for entry in self.compliance["slos"]:
+            labels = [entry["slo"], entry["service"], entry["objective"], entry["window"]]
+            for key, value in (("sli", entry["sli"]), ("target", entry["target"]),
+                               ("remaining", entry["error_budget"]["remaining_ratio"]),
+                               ("consumed", entry["error_budget"]["consumed_ratio"])):
+                if value is not None:
+                    gauges[key].add_metric(labels, float(value))
+            good.add_metric(labels, float(entry["good"]))
+            total.add_metric(labels, float(entry["total"]))
+            for name in STATUSES:
+                status.add_metric([*labels, name], 1.0 if entry["status"] == name else 0.0)
+            budget = budgets.get((entry["slo"], entry["objective"], entry["window"]))
+            if budget:
+                for window, rate in budget["burn_rates"].items():
+                    if rate is not None:
+                        burn.add_metric([*labels, window], float(rate))
+                for severity in ("page", "ticket"):
+                    firings.add_metric([*labels, severity], float(sum(a["severity"] == severity for a in budget["alerts"])))
+        health = GaugeMetricFamily("slo_service_health_score", "Service health 0-100 (mean remaining budget)", labels=["service"])
+        for service in self.compliance["services"]:
+            if service["health_score"] is not None:
+                health.add_metric([service["service"]], float(service["health_score"]))
+        as_of = GaugeMetricFamily("slo_report_as_of_timestamp_seconds", "End of the data the figures describe", labels=["period"])
+        as_of.add_metric([self.compliance["period"]], datetime.fromisoformat(self.compliance["as_of"].replace("Z", "+00:00")).timestamp())
+        yield from (*gauges.values(), burn, good, total, status, firings, health, as_of)
+
+
+def exposition(compliance: dict, budgets: dict) -> bytes:
+    """The Prometheus text format of a month's compliance and error-budget documents."""
+    registry = CollectorRegistry()
+    registry.register(_SloCollector(compliance, budgets))
+    return generate_latest(registry)
