@@ -259,11 +259,17 @@ def test_plan_ranks_runbooks_by_what_worked(month):
 
     runbooks = [Runbook("slow-fix", "", {"slo": "checkout-availability"}, (note("slow-fix"),)),
                 Runbook("good-fix", "", {"slo": "checkout-availability"}, (note("good-fix"),))]
-    empty = lambda slo, a, b: __import__("polars").DataFrame(schema={"ts": __import__("polars").Datetime("ms", "UTC"),  # noqa: E731
-                                                                       "operation": str, "status": int, "source_file": str, "source_line": int})
+    import polars as pl
+
+    def empty(slo, start_ms, end_ms):
+        return pl.DataFrame(schema={"ts": pl.Datetime("ms", "UTC"), "operation": pl.String, "status": pl.Int32,
+                                    "source_file": pl.String, "source_line": pl.Int64})
+
     plain = build_plan("2026-02", specs.slos, evaluations, {}, empty, runbooks, base / "logs")
     ranked = build_plan("2026-02", specs.slos, evaluations, {}, empty, runbooks, base / "logs", {"good-fix": 0.9, "slow-fix": 0.1})
-    entry = lambda plan: next(e for e in plan["entries"] if e["slo"] == "checkout-availability")  # noqa: E731
+    def entry(plan):
+        return next(e for e in plan["entries"] if e["slo"] == "checkout-availability")
+
     assert entry(plain)["runbooks"] == ["slow-fix", "good-fix"]
     assert entry(ranked)["runbooks"] == ["good-fix", "slow-fix"]
     assert [a["recovered_share"] for a in entry(ranked)["actions"]] == [0.9, 0.1]

@@ -201,7 +201,7 @@ def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     targets = C.recommend_targets(specs, history_frame, latency)
     size, digest = store.write_table(store.path("slo_targets", f"{month}.parquet"), targets.to_arrow())
     off_ladder = targets.filter(pl.col("basis") != "ladder").height
-    not_achieved = targets.filter(pl.col("achieved_in_all_months") == False).height  # noqa: E712
+    not_achieved = targets.filter(pl.col("achieved_in_all_months").eq(False)).height
     return dg.MaterializeResult(
         data_version=dg.DataVersion(digest[:24]),
         metadata={

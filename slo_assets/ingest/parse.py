@@ -535,33 +535,34 @@ def _typed(frame: pl.DataFrame, combined: bool, config: ParseConfig) -> tuple[pl
     return rows, quarantined, defaulted
 
 
+def _careful(lines: _Lines, nonblank: np.ndarray, fmt: str, config: ParseConfig, bad: list) -> tuple[pl.DataFrame, list[int]]:
+    """The line-aware path: string columns for the non-blank lines, bad ones into `bad`, extra blanks."""
+    if fmt == "jsonl":
+        return _parse_json(lines, nonblank, config, bad)
+    if fmt == "combined":
+        return _parse_combined(lines, nonblank, bad)
+    blanks = []
+    for index in nonblank.tolist():
+        if lines.slice(index).strip():
+            bad.append((index, UNKNOWN_FORMAT, "line: the file's format is neither JSON lines nor common/combined"))
+        else:
+            blanks.append(index)
+    return _empty_raw(), blanks
+
+
 def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig, carry_ts_ms: int | None = None) -> ChunkResult:
     """Parse whole lines of `fmt` ('jsonl', 'combined' or 'unknown'); line numbers start at `first_line_no`."""
     lines = split_lines(chunk, first_line_no)
     bad: list[tuple[int, str, str]] = []
     clean = _clean_json_chunk(lines, config) if fmt == "jsonl" else None
     if clean is not None:
-        total = clean.height
-        empty_count, extra_blank = 0, []
+        total, empty_count, extra_blank = clean.height, 0, []
         raw = _rename_json(clean, config).with_columns(pl.int_range(0, total, dtype=pl.Int64).alias("_idx"))
     else:
         total = len(lines.starts)
         empty = lines.ends == lines.starts
         empty_count = int(empty.sum())
-        nonblank = np.flatnonzero(~empty)
-    if clean is not None:
-        pass
-    elif fmt == "jsonl":
-        raw, extra_blank = _parse_json(lines, nonblank, config, bad)
-    elif fmt == "combined":
-        raw, extra_blank = _parse_combined(lines, nonblank, bad)
-    else:
-        raw, extra_blank = _empty_raw(), []
-        for index in nonblank.tolist():
-            if lines.slice(index).strip():
-                bad.append((index, UNKNOWN_FORMAT, "line: the file's format is neither JSON lines nor common/combined"))
-            else:
-                extra_blank.append(index)
+        raw, extra_blank = _careful(lines, np.flatnonzero(~empty), fmt, config, bad)
     rows, typed_bad, defaulted = _typed(raw, fmt == "combined", config)
 
     parse_bad = pl.DataFrame(
