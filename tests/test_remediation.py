@@ -85,11 +85,15 @@ def test_plan_names_the_injected_incidents_with_their_log_lines(month):
         assert entry["actions"] or entry["note"]
 
 
+def run_remediation(resources: dict, instance, run_key: str, slo: str) -> bool:
+    job = build_definitions(resources).resolve_job_def("remediation_job")
+    config = {"ops": {"remediation_runs": {"config": {"run_key": run_key, "slos": [slo]}}}}
+    return job.execute_in_process(instance=instance, partition_key="2026-02", run_config=config).success
+
+
 def test_remediation_job_records_a_dry_run_then_skips_for_cooldown(month):
     base, _, resources, instance, plan = month
-    job = build_definitions(resources).resolve_job_def("remediation_job")
-    config = {"ops": {"remediation_runs": {"config": {"run_key": "k1", "slos": ["checkout-availability"]}}}}
-    assert job.execute_in_process(instance=instance, partition_key="2026-02", run_config=config).success
+    assert run_remediation(resources, instance, "k1", "checkout-availability")
     import polars as pl
 
     runs = pl.read_parquet(base / "wh" / "remediation_runs" / "2026-02.parquet")
@@ -97,8 +101,7 @@ def test_remediation_job_records_a_dry_run_then_skips_for_cooldown(month):
     assert runs["idempotency_key"].n_unique() == runs.height
     detail = json.loads(runs.filter(pl.col("action") == "capture-diagnostics")["detail"][0])
     assert detail["would_run"][:2] == ["echo", "diagnostics for"] and detail["would_run"][2] == "checkout"
-    config["ops"]["remediation_runs"]["config"]["run_key"] = "k2"
-    assert job.execute_in_process(instance=instance, partition_key="2026-02", run_config=config).success
+    assert run_remediation(resources, instance, "k2", "checkout-availability")
     second = pl.read_parquet(base / "wh" / "remediation_runs" / "2026-02.parquet").tail(runs.height)
     assert set(second["status"]) == {"skipped_cooldown"}
 
@@ -279,9 +282,7 @@ def test_learning_record_is_written_by_the_remediation_job(month):
     import polars as pl
 
     base, _, resources, instance, plan = month
-    job = build_definitions(resources).resolve_job_def("remediation_job")
-    config = {"ops": {"remediation_runs": {"config": {"run_key": "learn", "slos": ["auth-availability"]}}}}
-    assert job.execute_in_process(instance=instance, partition_key="2026-02", run_config=config).success
+    assert run_remediation(resources, instance, "learn", "auth-availability")
     records = pl.read_parquet(base / "wh" / "learning_record" / "records.parquet")
     auth = records.filter(pl.col("slo") == "auth-availability")
     entry = next(e for e in plan["entries"] if e["slo"] == "auth-availability")

@@ -51,6 +51,14 @@ def test_timestamps_stay_strings(tmp_path):
     assert load_yaml_documents(path) == [{"calendar": {"startTime": "2026-01-01 00:00:00"}}]
 
 
+INDICATOR = """  indicator:
+    metadata: {name: api}
+    spec:
+      ratioMetric:
+        counter: true
+        good: {metricSource: {type: logs, spec: {filter: {service: api, status: {lt: 500}}}}}
+        total: {metricSource: {type: logs, spec: {filter: {service: api}}}}
+"""
 BASE = """
 apiVersion: openslo/v1
 kind: SLO
@@ -58,14 +66,7 @@ metadata: {name: api-availability}
 spec:
   service: api
   budgetingMethod: Occurrences
-  indicator:
-    metadata: {name: api}
-    spec:
-      ratioMetric:
-        counter: true
-        good: {metricSource: {type: logs, spec: {filter: {service: api, status: {lt: 500}}}}}
-        total: {metricSource: {type: logs, spec: {filter: {service: api}}}}
-  objectives: [{displayName: ok, target: 0.999}]
+""" + INDICATOR + """  objectives: [{displayName: ok, target: 0.999}]
 """
 
 
@@ -105,14 +106,7 @@ def test_indicator_ref_windows_and_annotations(tmp_path):
     slo = load_specs([path]).slos[0]
     assert [w.label for w in slo.windows] == ["28d-rolling", "7d-rolling"]
     assert [(a.isoformat(), b.isoformat()) for a, b in slo.maintenance] == [("2026-10-05T02:00:00+00:00", "2026-10-05T04:00:00+00:00")]
-    missing_ref = BASE.replace("""  indicator:
-    metadata: {name: api}
-    spec:
-      ratioMetric:
-        counter: true
-        good: {metricSource: {type: logs, spec: {filter: {service: api, status: {lt: 500}}}}}
-        total: {metricSource: {type: logs, spec: {filter: {service: api}}}}
-""", "  indicatorRef: nowhere\n")
+    missing_ref = BASE.replace(INDICATOR, "  indicatorRef: nowhere\n")
     assert any("spec.indicatorRef" in p and "no kind: SLI named 'nowhere'" in p for p in _problems(tmp_path, missing_ref))
 
 
