@@ -73,6 +73,7 @@ def test_plan_names_the_injected_incidents_with_their_log_lines(month):
     burst = next(i for i in truth["incidents"] if i["service"] == "checkout")
     incident = next(i for i in checkout["incidents"] if _ts(i["start"]) < _ts(burst["end"]) and _ts(i["end"]) > _ts(burst["start"]))
     assert incident["severity"] == "page" and incident["bad_events"] > 0
+    assert (incident["service"], incident["slo"]) == ("checkout", "checkout-availability")
     assert {s["status"] for s in incident["top_status_codes"]} <= {500, 502, 503, 504}
     assert len(incident["sample_lines"]) == 5
     for sample in incident["sample_lines"]:

@@ -88,6 +88,8 @@ def _problems(tmp_path, text: str) -> list[str]:
         (("status: {lt: 500}", "path: {regex: '('}"), "path.regex", "invalid regex"),
         (("type: logs, spec: {filter: {service: api}}", "type: prometheus, spec: {query: x}"), "total.metricSource.type", "must be 'logs'"),
         (("budgetingMethod: Occurrences", "budgetingMethod: Sometimes"), "spec.budgetingMethod", "not one of"),
+        (("budgetingMethod: Occurrences", "budgetingMethod: Occurrences\n  timeWindow: [{duration: 90d, isRolling: true}]"),
+         "spec.timeWindow[0].duration", "up to 31d"),
         (("service: api\n", "servce: api\n"), "spec.service", "is required"),
     ],
 )

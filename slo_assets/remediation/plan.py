@@ -81,6 +81,8 @@ def diagnose(slo: Slo, incident: dict, minutes: pl.DataFrame | None, bad_rows: C
         wanted.setdefault(r["source_file"], set()).add(r["source_line"])
     raw = read_source_lines(log_root, wanted)
     return {
+        "service": slo.service,
+        "slo": slo.name,
         "start": iso(start),
         "end": iso(end),
         "severity": incident["severity"],

@@ -22,6 +22,9 @@ FILTER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "regex")
 BUDGETING_METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
 ANNOTATION_WINDOWS = "slo-assets.dev/report-windows"  # extra rolling windows reported beside the spec's own
 ANNOTATION_MAINTENANCE = "slo-assets.dev/maintenance"  # "start/end[,start/end...]", ISO-8601 instants
+# A month partition reads its own days and the previous month's (error_budgets' partition mapping),
+# so a rolling window ending at the month end can reach back at most 28 days plus that month.
+MAX_ROLLING_DAYS = 31
 DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.|/\\-]*[a-z0-9]*$")
 
@@ -323,8 +326,8 @@ def _windows(d: _Doc, spec: dict, annotations: dict) -> tuple[TimeWindow, ...]:
             windows.append(TimeWindow("1M", False, 30))
             continue
         match = re.fullmatch(r"([1-9][0-9]*)d", duration)
-        if not match:
-            d.error(f"{where}.duration", f"{duration!r}: rolling windows are whole days, like 7d, 28d, 30d")
+        if not match or int(match.group(1)) > MAX_ROLLING_DAYS:
+            d.error(f"{where}.duration", f"{duration!r}: rolling windows are whole days up to {MAX_ROLLING_DAYS}d, like 7d, 28d, 30d")
             continue
         windows.append(TimeWindow(duration, True, int(match.group(1))))
     extra = annotations.get(ANNOTATION_WINDOWS)
@@ -332,8 +335,8 @@ def _windows(d: _Doc, spec: dict, annotations: dict) -> tuple[TimeWindow, ...]:
         for token in str(extra).split(","):
             token = token.strip()
             match = re.fullmatch(r"([1-9][0-9]*)d", token)
-            if not match:
-                d.error(f"metadata.annotations.{ANNOTATION_WINDOWS}", f"{token!r} is not a rolling window like 7d")
+            if not match or int(match.group(1)) > MAX_ROLLING_DAYS:
+                d.error(f"metadata.annotations.{ANNOTATION_WINDOWS}", f"{token!r} is not a rolling window like 7d (up to {MAX_ROLLING_DAYS}d)")
                 continue
             windows.append(TimeWindow(token, True, int(match.group(1))))
     unique = tuple(dict.fromkeys(windows))
