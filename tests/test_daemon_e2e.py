@@ -11,19 +11,34 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from slo_assets.generate import write_logs
+from tests.postgres_server import available, postgres_server
 
 ROOT = Path(__file__).resolve().parents[1]
 DEADLINE_S = 240
 
 
-def test_failing_month_launches_remediation_through_the_daemon(tmp_path):
+@pytest.mark.parametrize("storage", ["sqlite", "postgres"])
+def test_failing_month_launches_remediation_through_the_daemon(tmp_path, storage):
+    if storage == "postgres" and not available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed: .ci/run installs Debian's postgresql")
+        pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql)")
+    if storage == "postgres":
+        with postgres_server() as pg_env:
+            _month_through_the_daemon(tmp_path, ROOT / "deploy" / "dagster-postgres.yaml", pg_env)
+    else:
+        _month_through_the_daemon(tmp_path, ROOT / "dagster.yaml", {})
+
+
+def _month_through_the_daemon(tmp_path: Path, instance_config: Path, extra_env: dict) -> None:
     home, logs, warehouse = tmp_path / "home", tmp_path / "logs", tmp_path / "wh"
     home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(instance_config, home / "dagster.yaml")
     write_logs(logs, "2026-02", 20_000, "jsonl", seed=5)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "SLO_ASSETS_LOG_DIR": str(logs), "SLO_ASSETS_WAREHOUSE": str(warehouse),
+    env = {**os.environ, **extra_env, "DAGSTER_HOME": str(home), "SLO_ASSETS_LOG_DIR": str(logs), "SLO_ASSETS_WAREHOUSE": str(warehouse),
            "SLO_ASSETS_SPECS": str(ROOT / "examples" / "slos.yaml"), "GX_ANALYTICS_ENABLED": "false"}
     done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "run", "--logs", str(logs), "--spec", str(ROOT / "examples" / "slos.yaml"),
                            "--month", "2026-02", "--out", str(tmp_path / "out"), "--warehouse", str(warehouse)],
@@ -34,7 +49,8 @@ def test_failing_month_launches_remediation_through_the_daemon(tmp_path):
     daemon_log = open(tmp_path / "daemon.log", "w")
     daemon = subprocess.Popen([str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(workspace)],
                               env=env, cwd=tmp_path, stdout=daemon_log, stderr=subprocess.STDOUT, start_new_session=True)
-    os.environ["DAGSTER_HOME"], previous = str(home), os.environ.get("DAGSTER_HOME")
+    previous = {key: os.environ.get(key) for key in ["DAGSTER_HOME", *extra_env]}
+    os.environ.update({"DAGSTER_HOME": str(home), **extra_env})
     try:
         instance = dg.DagsterInstance.get()
         deadline = time.monotonic() + DEADLINE_S
@@ -51,6 +67,8 @@ def test_failing_month_launches_remediation_through_the_daemon(tmp_path):
         assert any(k and k.startswith("remediation:2026-02:checkout-availability:") for k in keys)
         assert all(r.tags.get("dagster/partition") == "2026-02" for r in finished)
         assert (warehouse / "remediation_runs" / "2026-02.parquet").exists()
+        storage = type(instance.run_storage).__name__
+        assert storage == ("PostgresRunStorage" if extra_env else "SqliteRunStorage"), storage
         instance.dispose()
     finally:
         os.killpg(daemon.pid, signal.SIGINT)
@@ -60,7 +78,8 @@ def test_failing_month_launches_remediation_through_the_daemon(tmp_path):
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait()
         daemon_log.close()
-        if previous is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = previous
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
