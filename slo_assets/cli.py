@@ -64,6 +64,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    from slo_assets.outputs.rules import RulesError, build_rules, render, spec_annotations
+    from slo_assets.slo.spec import SpecError, load_specs
+
+    paths = [Path(p) for p in args.files]
+    try:
+        print(render(build_rules(load_specs(paths), spec_annotations(paths), page=not args.no_page, ticket=not args.no_ticket)), end="")
+    except (SpecError, RulesError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
 class InputError(ValueError):
     """Bad command-line input; the message says what and where."""
 
@@ -112,8 +125,10 @@ def _run_month(month: str, logs: Path, specs: list[Path], out: Path, warehouse: 
         (target / f"{name}.json").write_bytes(payload)
         documents[name] = json.loads(payload)
     from slo_assets.outputs.prometheus import exposition
+    from slo_assets.outputs.rules import build_rules, render, spec_annotations
 
     (target / "slo_metrics.prom").write_bytes(exposition(documents["compliance"], documents["error_budgets"]))
+    (target / "alerts.rules.yml").write_text(render(build_rules(load_specs(specs), spec_annotations(specs))))
     return outcome, documents, {"instance": instance.root_directory, "out": target}
 
 
@@ -135,7 +150,7 @@ def _print_summary(outcome, documents: dict, where: dict, warehouse: Path) -> No
           f"{summary['insufficient_data']} insufficient data")
     if outcome.failed_checks:
         print("  failed checks: " + ", ".join(outcome.failed_checks))
-    print(f"\n  {where['out'] / 'compliance.json'}\n  {where['out'] / 'error_budgets.json'}\n  {where['out'] / 'remediation_plan.json'}\n  {where['out'] / 'slo_metrics.prom'}")
+    print(f"\n  {where['out'] / 'compliance.json'}\n  {where['out'] / 'error_budgets.json'}\n  {where['out'] / 'remediation_plan.json'}\n  {where['out'] / 'slo_metrics.prom'}\n  {where['out'] / 'alerts.rules.yml'}")
     print(f"  warehouse: {warehouse}   instance: {where['instance']} (SQLite)")
     print("\nopen the UI (binds 127.0.0.1 only):")
     print(f"  DAGSTER_HOME={where['instance']} .venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml")
@@ -204,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check OpenSLO spec files; exit 1 listing every problem")
     validate.add_argument("files", nargs="+")
     validate.set_defaults(func=cmd_validate)
+
+    rules = commands.add_parser("rules", help="print Prometheus recording and multiwindow burn-rate alerting rules for OpenSLO specs")
+    rules.add_argument("files", nargs="+")
+    rules.add_argument("--no-page", action="store_true", help="leave out the page tier")
+    rules.add_argument("--no-ticket", action="store_true", help="leave out the ticket tier")
+    rules.set_defaults(func=cmd_rules)
 
     run = commands.add_parser("run", help="materialize a month end to end from a log folder and OpenSLO specs")
     run.add_argument("--logs", required=True, help="folder of access logs (searched recursively)")

@@ -88,6 +88,8 @@ def test_fail_on_breach_and_rerun_is_identical(incident_month):
 
     families = {f.name for f in text_string_to_metric_families((base / "out" / "2026-02" / "slo_metrics.prom").read_text())}
     assert {"slo_sli_ratio", "slo_error_budget_remaining_ratio", "slo_burn_rate", "slo_status"} <= families
+    rules = (base / "out" / "2026-02" / "alerts.rules.yml").read_text()
+    assert "alert: SLOBurnRatePage" in rules and "record: slo:sli_error:ratio_rate1h" in rules
     strip = lambda doc: {k: v for k, v in doc.items() if k != "generated_at"}  # noqa: E731
     assert strip(rerun) == strip(compliance)
 

@@ -1,0 +1,148 @@
+"""Prometheus recording and alerting rules from OpenSLO specs: multiwindow multi-burn-rate alerts.
+
+So a team that scrapes live metrics gets paged between batch runs. Per SLO, recording rules give the
+error ratio over every alert window; per SLO objective and tier (slo/burn_rate_windows.yaml), an
+alert fires when both windows burn faster than budget_fraction x period_hours / long_window_hours,
+i.e. 14.4/6 (page) and 3/1 (ticket) for a 30-day period, scaled for 28-day and 7-day periods.
+
+The SLI queries: an SLO may give its own PromQL in the annotations
+`slo-assets.dev/promql-errors` and `slo-assets.dev/promql-total` (rates with `{{window}}` where
+the range goes); otherwise a default template: availability SLOs count 5xx in
+`http_requests_total{service, code}`, latency SLOs (a duration_ms lte filter) count requests above
+the threshold from `http_request_duration_seconds_bucket{service, le}` (the threshold must be a
+histogram bucket boundary, in seconds).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import yaml
+
+from slo_assets.slo.budget import alert_tiers
+from slo_assets.slo.spec import Slo, SpecSet
+
+ANNOTATION_ERRORS = "slo-assets.dev/promql-errors"
+ANNOTATION_TOTAL = "slo-assets.dev/promql-total"
+ANNOTATION_RUNBOOK = "slo-assets.dev/runbook-url"
+ALERT_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+
+
+class RulesError(ValueError):
+    """An SLO whose queries cannot be derived; the message names it and what to add."""
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _threshold_ms(slo: Slo) -> float | None:
+    for condition in (slo.indicator.good.conditions if slo.indicator.good else ()):
+        if condition.field == "duration_ms" and condition.op in ("lte", "lt"):
+            return float(condition.value)
+    return None
+
+
+def sli_queries(slo: Slo, annotations: dict) -> tuple[str, str]:
+    """(errors rate, total rate) PromQL with {{window}} placeholders."""
+    if ANNOTATION_ERRORS in annotations and ANNOTATION_TOTAL in annotations:
+        return annotations[ANNOTATION_ERRORS], annotations[ANNOTATION_TOTAL]
+    service = _label(slo.service)
+    if slo.indicator.kind() == "latency":
+        threshold = _threshold_ms(slo)
+        if threshold is None:
+            raise RulesError(f"{slo.name}: latency SLO without a duration_ms lte/lt threshold; add {ANNOTATION_ERRORS} and {ANNOTATION_TOTAL}")
+        le = f"{Decimal(repr(threshold)) / 1000:f}".rstrip("0").rstrip(".")
+        total = f'sum(rate(http_request_duration_seconds_count{{service="{service}"}}[{{{{window}}}}]))'
+        fast = f'sum(rate(http_request_duration_seconds_bucket{{service="{service}",le="{le}"}}[{{{{window}}}}]))'
+        return f"({total} - {fast})", total
+    total = f'sum(rate(http_requests_total{{service="{service}"}}[{{{{window}}}}]))'
+    errors = f'sum(rate(http_requests_total{{service="{service}",code=~"5.."}}[{{{{window}}}}]))'
+    return errors, total
+
+
+def _record_name(window: str) -> str:
+    return f"slo:sli_error:ratio_rate{window}"
+
+
+def build_rules(specs: SpecSet, annotations: dict[str, dict], page: bool = True, ticket: bool = True) -> dict:
+    """The rule groups as a dict ready for YAML; `annotations`: SLO name -> its metadata annotations."""
+    groups = []
+    for slo in specs.slos:
+        notes = annotations.get(slo.name, {})
+        errors, total = sli_queries(slo, notes)
+        labels = {"slo": slo.name, "service": slo.service}
+        records = [{
+            "record": _record_name(window),
+            "expr": f"({errors.replace('{{window}}', window)})\n/\n({total.replace('{{window}}', window)})",
+            "labels": labels,
+        } for window in ALERT_WINDOWS]
+        alerts = []
+        for objective in slo.objectives:
+            budget = 1 - objective.target
+            for window in slo.windows[:1]:  # alerts follow the SLO's own period (its first window)
+                for tier in alert_tiers():
+                    if (tier.severity == "page" and not page) or (tier.severity == "ticket" and not ticket):
+                        continue
+                    factor = tier.factor(window.days)
+                    limit = f"{factor * budget:f}".rstrip("0").rstrip(".")
+                    selector = f'{{slo="{_label(slo.name)}"}}'
+                    expr = (f"{_record_name(tier.long)}{selector} > {limit}\n"
+                            f"and\n{_record_name(tier.short)}{selector} > {limit}")
+                    annotations_out = {
+                        "summary": f"{slo.display_name}: error budget burning over {float(factor):g}x "
+                                   f"({tier.long} and {tier.short} windows)",
+                        "description": f"SLO {slo.name} ({objective.display_name}, target {objective.target}) would spend "
+                                       f"{float(tier.budget_fraction) * 100:g}% of its {window.duration} error budget within {tier.long}.",
+                    }
+                    if ANNOTATION_RUNBOOK in notes:
+                        annotations_out["runbook_url"] = notes[ANNOTATION_RUNBOOK]
+                    alerts.append({
+                        "alert": "SLOBurnRatePage" if tier.severity == "page" else "SLOBurnRateTicket",
+                        "expr": expr,
+                        "labels": {**labels, "objective": objective.key, "severity": tier.severity,
+                                   "long_window": tier.long, "short_window": tier.short},
+                        "annotations": annotations_out,
+                    })
+        groups.append({"name": f"slo-{slo.name}-sli", "rules": records})
+        if alerts:
+            groups.append({"name": f"slo-{slo.name}-alerts", "rules": alerts})
+    return {"groups": groups}
+
+
+class _Literal(str):
+    """A string dumped as a YAML literal block."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper plus literal blocks and no anchors, without touching the global SafeDumper."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+_Dumper.add_representer(_Literal, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|"))
+
+
+def render(rules: dict) -> str:
+    """YAML with multi-line expressions as literal blocks, as a person would write them."""
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if "\n" in rule["expr"]:
+                rule["expr"] = _Literal(rule["expr"])
+    header = "# Generated by slo-assets from OpenSLO specs: multiwindow multi-burn-rate SLO alerts.\n"
+    return header + yaml.dump(rules, Dumper=_Dumper, sort_keys=False, width=200)
+
+
+def spec_annotations(paths) -> dict[str, dict]:
+    """SLO name -> metadata.annotations, read again from the spec files (the loader keeps only what it uses)."""
+    from slo_assets.slo.spec import load_yaml_documents
+
+    found = {}
+    for path in paths:
+        for document in load_yaml_documents(path):
+            if isinstance(document, dict) and document.get("kind") == "SLO":
+                metadata = document.get("metadata") or {}
+                found[metadata.get("name")] = dict(metadata.get("annotations") or {})
+    return found
+
