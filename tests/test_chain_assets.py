@@ -69,3 +69,22 @@ def test_compliance_records_its_inputs(month_to_date):
     assert set(versions) == {"error_budgets[2026-02]", "sli_metrics[2026-02]", "slo_targets[2026-02]", "slo_specs"}
     assert all(versions.values())
     assert versions["slo_specs"] == compliance["spec_hash"]
+
+
+def test_declared_column_schemas_match_what_is_written(month_to_date):
+    import pyarrow.parquet as pq
+
+    from slo_assets.definitions import defs
+
+    base, _, _, _ = month_to_date
+    graph = defs.resolve_asset_graph()
+    written = {
+        "log_file_index": base / "wh" / "log_file_index.parquet",
+        "parsed_logs": base / "wh" / "parsed_logs" / "2026-02-03.parquet",
+        "sli_minutely": base / "wh" / "sli_minutely" / "2026-02-03.parquet",
+        "sli_metrics": base / "wh" / "sli_metrics" / "2026-02.parquet",
+        "slo_targets": base / "wh" / "slo_targets" / "2026-02.parquet",
+    }
+    for key, path in written.items():
+        declared = [c.name for c in graph.get(dg.AssetKey(key)).metadata["dagster/column_schema"].columns]
+        assert declared == pq.read_schema(path).names, key

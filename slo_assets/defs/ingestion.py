@@ -7,6 +7,7 @@ import dagster as dg
 import pandera.errors
 import polars as pl
 
+from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS
 from slo_assets.defs.partitions import daily_partitions
 from slo_assets.defs.resources import LogSource, WarehouseResource
 from slo_assets.ingest.index import assemble_day, build_index
@@ -37,6 +38,8 @@ def read_index(warehouse: WarehouseResource) -> pl.DataFrame | None:
     group_name="ingestion",
     kinds={"polars", "parquet"},
     code_version=INGEST_CODE_VERSION,
+    owners=OWNERS,
+    metadata=LOG_FILE_INDEX,
     check_specs=[dg.AssetCheckSpec(CHECK_FILES_UNIQUE, asset="log_file_index", description="no two files hold the same bytes")],
 )
 def log_file_index(context: dg.AssetExecutionContext, log_source: LogSource, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -141,6 +144,8 @@ def _quarantine_check(rows: int, quarantine: pl.DataFrame, threshold: float) -> 
     deps=[log_file_index],
     kinds={"polars", "parquet"},
     code_version=INGEST_CODE_VERSION,
+    owners=OWNERS,
+    metadata=PARSED_LOGS,
     check_specs=[
         dg.AssetCheckSpec(CHECK_SCHEMA, asset="parsed_logs", blocking=True, description="pandera ParsedLogs model"),
         dg.AssetCheckSpec(CHECK_EXPECTATIONS, asset="parsed_logs", description="Great Expectations suite parsed_logs_day"),

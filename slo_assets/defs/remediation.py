@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource, project_file
 from slo_assets.defs.slo_chain import compliance_report, error_budgets
@@ -60,6 +61,7 @@ def _bad_rows(store):
     deps=[compliance_report, error_budgets],
     kinds={"json"},
     code_version=REMEDIATION_CODE_VERSION,
+    owners=OWNERS,
     check_specs=[dg.AssetCheckSpec(CHECK_PLAN_COVERS, asset="remediation_plan",
                                    description="every failed or at-risk SLO has a plan entry")],
 )
@@ -112,6 +114,7 @@ def _history(store) -> list[dict]:
     deps=["remediation_plan"],
     kinds={"python"},
     code_version=REMEDIATION_CODE_VERSION,
+    owners=OWNERS,
 )
 def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunConfig, warehouse: WarehouseResource,
                      remediation: Remediation) -> dg.MaterializeResult:
@@ -154,6 +157,7 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
     deps=[remediation_runs, dg.AssetDep("sli_minutely", partition_mapping=dg.TimeWindowPartitionMapping(end_offset=1))],
     kinds={"polars", "parquet"},
     code_version=REMEDIATION_CODE_VERSION,
+    owners=OWNERS,
 )
 def learning_record(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
     """SLI and burn rate in the hour before and after each action, whether and how fast the SLO recovered; kept across months."""

@@ -12,6 +12,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from slo_assets.defs.ingestion import INGEST_CODE_VERSION, parsed_logs
+from slo_assets.defs.metadata import OWNERS, SLI_METRICS, SLI_MINUTELY, SLO_TARGETS
 from slo_assets.defs.partitions import daily_partitions, monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import input_versions, read_days
@@ -63,6 +64,8 @@ def _digest(*parts: str) -> str:
     deps=[parsed_logs, slo_specs],
     kinds={"polars", "parquet"},
     code_version=CHAIN_CODE_VERSION,
+    owners=OWNERS,
+    metadata=SLI_MINUTELY,
     check_specs=[
         dg.AssetCheckSpec(CHECK_GOOD_LE_TOTAL, asset="sli_minutely", description="good <= total in every minute"),
         dg.AssetCheckSpec(CHECK_TOTALS_MATCH, asset="sli_minutely", blocking=True,
@@ -131,6 +134,8 @@ lookback_from_days = dg.AssetDep("sli_minutely", partition_mapping=dg.TimeWindow
     deps=[monthly_from_days, slo_specs],
     kinds={"polars", "parquet"},
     code_version=CHAIN_CODE_VERSION,
+    owners=OWNERS,
+    metadata=SLI_METRICS,
     check_specs=[
         dg.AssetCheckSpec(CHECK_SLI_RANGE, asset="sli_metrics", description="every SLI and availability in [0, 1], good <= total"),
         dg.AssetCheckSpec(CHECK_ALL_DAYS, asset="sli_metrics", description="a closed month has SLI inputs for every day"),
@@ -184,6 +189,8 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     deps=[sli_metrics, slo_specs],
     kinds={"polars", "parquet"},
     code_version=CHAIN_CODE_VERSION,
+    owners=OWNERS,
+    metadata=SLO_TARGETS,
     check_specs=[dg.AssetCheckSpec(CHECK_LADDER, asset="slo_targets", description="recommendations sit on the target ladder and were achievable")],
 )
 def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
@@ -236,6 +243,7 @@ def _budget_rows(evaluations: list[dict]) -> pl.DataFrame:
     deps=[lookback_from_days, slo_specs],
     kinds={"polars", "json"},
     code_version=CHAIN_CODE_VERSION,
+    owners=OWNERS,
     check_specs=[dg.AssetCheckSpec(CHECK_BUDGET_CONSISTENT, asset="error_budgets",
                                    description="consumed ratio = (1 - SLI) / (1 - target) and good <= total for every window")],
 )
@@ -300,6 +308,7 @@ def _data_quality(store, month: str, period: C.Period) -> dict:
     deps=[error_budgets, sli_metrics, slo_targets, slo_specs],
     kinds={"json"},
     code_version=CHAIN_CODE_VERSION,
+    owners=OWNERS,
     check_specs=[dg.AssetCheckSpec(CHECK_EVERY_SLO, asset="compliance_report", description="every SLO x objective x window of the spec is reported")],
 )
 def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:

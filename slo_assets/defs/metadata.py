@@ -1,0 +1,53 @@
+"""Definition-time metadata: column schemas of the tabular assets and their owners, shown in the UI."""
+
+import dagster as dg
+
+OWNERS = ["team:sre"]
+
+
+def columns(*items: tuple[str, str, str]) -> dict:
+    """{'dagster/column_schema': ...} from (name, type, description) triples."""
+    return {"dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in items])}
+
+
+PARSED_LOGS = columns(
+    ("ts", "timestamp[ms, UTC]", "request time"),
+    ("service", "string", "from the JSON field, the path regex, or a fixed name"),
+    ("operation", "string", "operation field, else method + path template"),
+    ("method", "string", "HTTP method, null when the request line is unparseable"),
+    ("path", "string", "request path without query string"),
+    ("status", "int32", "HTTP status, 100-599"),
+    ("duration_ms", "float64", "request duration, null when the format has none"),
+    ("source_file", "string", "log file relative to the log folder"),
+    ("source_line", "int64", "1-based line number"),
+)
+LOG_FILE_INDEX = columns(
+    ("path", "string", "file relative to the log folder"), ("size_bytes", "int64", "size"), ("mtime_ns", "int64", "mtime"),
+    ("fingerprint", "string", "sha256 of the bytes"), ("format", "string", "jsonl, combined or unknown"),
+    ("compressed", "bool", "gzip"), ("stage_key", "string", "parse cache key (content + settings)"),
+    ("lines", "int64", "lines read"), ("blank_lines", "int64", "blank lines"), ("rows", "int64", "valid rows"),
+    ("quarantined", "int64", "quarantined lines"), ("invalid_utf8_lines", "int64", "lines with invalid UTF-8"),
+    ("service_defaulted", "int64", "rows given the default service"), ("first_ts", "timestamp", "earliest line"),
+    ("last_ts", "timestamp", "latest line"), ("fallback_ts", "timestamp", "day of lines without a timestamp"),
+    ("duplicate_of", "string", "the file with the same bytes, read instead"),
+)
+SLI_MINUTELY = columns(
+    ("slo", "string", "SLO name"), ("minute", "timestamp[ms, UTC]", "minute start"), ("good", "int64", "good events"),
+    ("total", "int64", "events the total filter selects"), ("server_errors", "int64", "5xx among them"),
+)
+SLI_METRICS = columns(
+    ("slo", "string", "SLO name"), ("service", "string", "service"), ("kind", "string", "availability or latency"),
+    ("budgeting_method", "string", "Occurrences, Timeslices, RatioTimeslices"), ("good", "int64", "good events"),
+    ("total", "int64", "events"), ("sli", "float64", "good / total"), ("availability", "float64", "non-5xx share"),
+    ("latency_p50_ms", "float64", "exact, linear interpolation"), ("latency_p95_ms", "float64", "exact"),
+    ("latency_p99_ms", "float64", "exact"), ("latency_samples", "int64", "durations counted"),
+    ("minutes_with_traffic", "int64", "minutes with events"), ("timeslice_sli", "string", "per objective, timeslice SLOs"),
+)
+SLO_TARGETS = columns(
+    ("slo", "string", "SLO name"), ("service", "string", "service"), ("objective", "string", "objective key"),
+    ("declared_target", "float64", "from the spec"), ("months_used", "int64", "months of history"),
+    ("actual_sli", "float64", "SLI over those months"), ("recommended_target", "float64", "on the ladder, achieved every month"),
+    ("basis", "string", "ladder or below the ladder"), ("achieved_in_all_months", "bool", "recommendation held every month"),
+    ("months_below_recommendation", "string", "months that missed it"),
+    ("recommended_latency_threshold_ms", "float64", "latency SLOs: quantile at target x 1.1"),
+)
