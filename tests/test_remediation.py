@@ -215,6 +215,21 @@ def test_command_gets_a_log_field_as_one_argument_and_no_shell(tmp_path):
     assert timed_out.status == "failed" and "timed out" in timed_out.reason and timed_out.attempts == 2
 
 
+def test_a_planned_action_missing_from_the_runbooks_fails_without_stopping_the_others(month, tmp_path):
+    import polars as pl
+
+    base, _, resources, instance, plan = month
+    trimmed = tmp_path / "runbooks.yaml"
+    text = (ROOT / "examples" / "runbooks.yaml").read_text()
+    trimmed.write_text(text.replace("    - {kind: notify, name: page-checkout-oncall, url_env: SLO_ASSETS_SLACK_WEBHOOK, format: slack}\n", ""))
+    changed = {**resources, "remediation": Remediation(runbook_paths=[str(trimmed)])}
+    assert run_remediation(changed, instance, "trimmed", "checkout-availability")
+    runs = pl.read_parquet(base / "wh" / "remediation_runs" / "2026-02.parquet").filter(pl.col("run_key") == "trimmed")
+    status = dict(zip(runs["action"], runs["status"], strict=True))
+    assert status["page-checkout-oncall"] == "failed"
+    assert len(status) == len(next(e for e in plan["entries"] if e["slo"] == "checkout-availability")["actions"])
+
+
 def test_same_breach_twice_is_done_once():
     action = _action("annotate", text="noted")
     first = A.carry_out(action, ENTRY, "2026-02", "key", [], execute=True)

@@ -15,7 +15,7 @@ from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource,
 from slo_assets.defs.slo_chain import compliance_report, error_budgets
 from slo_assets.defs.warehouse_io import input_versions, read_days
 from slo_assets.markdown import table
-from slo_assets.remediation.actions import carry_out
+from slo_assets.remediation.actions import carry_out, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
 from slo_assets.remediation.runbooks import load_runbooks
@@ -123,14 +123,17 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
     store = warehouse.store()
     plan = json.loads(store.path("remediation_plan", f"{month}.json").read_bytes())
     history = _history(store)
+    actions = {(a.runbook, a.name): a for runbook in remediation.runbooks() for a in runbook.actions}
     outcomes = []
     for entry in plan["entries"]:
         if config.slos and entry["slo"] not in config.slos:
             continue
         for described in entry["actions"]:
-            spec = {k: v for k, v in described.items() if k not in ("runbook", "order")}
-            action = next(a for r in remediation.runbooks() if r.name == described["runbook"] for a in r.actions if a.name == spec["name"])
-            outcome = carry_out(action, entry, month, config.run_key, history, execute=remediation.execute)
+            action = actions.get((described["runbook"], described["name"]))
+            if action is None:  # the runbooks changed since the plan was written
+                outcome = missing_action(described, entry, month, config.run_key, not remediation.execute)
+            else:
+                outcome = carry_out(action, entry, month, config.run_key, history, execute=remediation.execute)
             context.log.info(f"{entry['slo']}: {outcome.runbook}/{outcome.action} -> {outcome.status} {outcome.reason or ''}")
             outcomes.append(outcome.to_row())
             history.append(outcome.to_row())

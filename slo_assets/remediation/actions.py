@@ -51,8 +51,9 @@ class Outcome:
         return asdict(self)
 
 
-def idempotency_key(run_key: str, action: Action) -> str:
-    return hashlib.sha256(f"{run_key}|{action.runbook}|{action.name}".encode()).hexdigest()[:24]
+def idempotency_key(run_key: str, runbook: str, action: str) -> str:
+    """Same breach (run key), same runbook action: same key."""
+    return hashlib.sha256(f"{run_key}|{runbook}|{action}".encode()).hexdigest()[:24]
 
 
 def _summary(entry: dict, period: str) -> str:
@@ -161,7 +162,7 @@ def carry_out(action: Action, entry: dict, period: str, run_key: str, history: l
               env: Mapping[str, str] | None = None, clock=time.time) -> Outcome:
     """One action for one plan entry: done before (same idempotency key), cooldown, dry run, or for real."""
     env = os.environ if env is None else env
-    key = idempotency_key(run_key, action)
+    key = idempotency_key(run_key, action.runbook, action.name)
     started = clock()
 
     def outcome(status: str, reason: str | None, attempts: int, detail: dict) -> Outcome:
@@ -183,3 +184,12 @@ def carry_out(action: Action, entry: dict, period: str, run_key: str, history: l
     if action.kind == "command":
         return outcome(*_command(action, entry, env))
     return outcome(OK, None, 1, {"text": action.spec.get("text", "")})
+
+
+def missing_action(described: dict, entry: dict, period: str, run_key: str, dry_run: bool) -> Outcome:
+    """The outcome of a planned action that the runbooks no longer define: failed, with the reason."""
+    moment = now_iso()
+    key = idempotency_key(run_key, described["runbook"], described["name"])
+    return Outcome(period, entry["slo"], described["runbook"], described["name"], described["kind"], FAILED,
+                   "the action is no longer in the runbooks; re-materialize remediation_plan", 0, moment, moment, key,
+                   run_key, dry_run)
