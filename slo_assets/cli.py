@@ -85,7 +85,7 @@ def _run_month(month: str, logs: Path, specs: list[Path], out: Path, warehouse: 
                verbose: bool, project: Path, runbooks: list[Path] | None = None) -> tuple[object, dict, dict]:
     from slo_assets.defs.remediation import Remediation
     from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
-    from slo_assets.remediation.runbooks import RunbookError, load_runbooks
+    from slo_assets.remediation.runbooks import RunbookError
     from slo_assets.ingest.config import ConfigError, ParseConfig
     from slo_assets.orchestrate import instance_from_env, materialize_month
     from slo_assets.slo.spec import load_specs

@@ -19,7 +19,7 @@ from slo_assets.remediation.actions import carry_out, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
 from slo_assets.remediation.runbooks import load_runbooks
-from slo_assets.slo.chain import by_slo, month_days, next_month
+from slo_assets.slo.chain import DAY_MS, by_slo, day_start_ms, month_days, next_month
 from slo_assets.slo.sli import MINUTE_SCHEMA
 
 REMEDIATION_CODE_VERSION = "remediation-1"
@@ -171,7 +171,7 @@ def learning_record(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     outcomes = pl.from_arrow(store.read_table(runs_path)).to_dicts() if runs_path.exists() else []
     plan = json.loads(store.path("remediation_plan", f"{month}.json").read_bytes())
     minutes, present = read_days(store, "sli_minutely", month_days(month) + month_days(next_month(month)), MINUTE_SCHEMA)
-    data_end = (int(datetime.fromisoformat(max(present) + "T00:00:00+00:00").timestamp() * 1000) + 86_400_000) if present else 0
+    data_end = day_start_ms(max(present)) + DAY_MS if present else 0
     targets = {s.name: s.objectives[0].target for s in specs.slos}
     fresh = pl.DataFrame(learn(outcomes, plan, by_slo(minutes), targets, data_end), infer_schema_length=None)
     all_path = store.path("learning_record", "records.parquet")

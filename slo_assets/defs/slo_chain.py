@@ -5,7 +5,6 @@ writes its outputs and returns figures, checks and a content-derived data versio
 import hashlib
 import json
 import warnings
-from datetime import datetime
 
 import dagster as dg
 import polars as pl
@@ -116,7 +115,7 @@ def _period(month: str, present: list[str]) -> C.Period:
     month_days = [d for d in present if d.startswith(month)]
     if not month_days:
         raise dg.Failure(f"no sli_minutely partitions for {month}: materialize its days first")
-    last = int(datetime.fromisoformat(max(month_days) + "T00:00:00+00:00").timestamp() * 1000) + C.DAY_MS
+    last = C.day_start_ms(max(month_days)) + C.DAY_MS
     return C.Period(month, start, end, min(end, last))
 
 
@@ -363,5 +362,5 @@ def _as_of(evaluations: list[dict], month: str) -> int:
     ends = [e["window_end"] for e in evaluations]
     if not ends:
         return C.month_range_ms(month)[1]
-    return int(datetime.fromisoformat(max(ends).replace("Z", "+00:00")).timestamp() * 1000)
+    return C.B.epoch_ms(max(ends))
 

@@ -18,10 +18,11 @@ Metric names (labels slo, service, objective, window; window is the SLO window, 
 
 from __future__ import annotations
 
-from datetime import datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from slo_assets.slo.budget import epoch_ms
 
 LABELS = ["slo", "service", "objective", "window"]
 STATUSES = ("met", "at_risk", "failed", "insufficient_data")
@@ -67,7 +68,7 @@ class _SloCollector:
             if service["health_score"] is not None:
                 health.add_metric([service["service"]], float(service["health_score"]))
         as_of = GaugeMetricFamily("slo_report_as_of_timestamp_seconds", "End of the data the figures describe", labels=["period"])
-        as_of.add_metric([self.compliance["period"]], datetime.fromisoformat(self.compliance["as_of"].replace("Z", "+00:00")).timestamp())
+        as_of.add_metric([self.compliance["period"]], epoch_ms(self.compliance["as_of"]) / 1000)
         yield from (*gauges.values(), burn, good, total, status, firings, health, as_of)
 
 

@@ -21,6 +21,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from slo_assets.remediation.runbooks import Action
+from slo_assets.slo.budget import epoch_ms
 
 OK, FAILED, DRY_RUN, COOLDOWN, DONE_BEFORE = "ok", "failed", "dry_run", "skipped_cooldown", "skipped_already_done"
 RETRY_STATUSES = (500, 502, 503, 504)
@@ -152,8 +153,7 @@ def _in_cooldown(action: Action, slo: str, history: list[dict], now: float, dry_
     counted = (OK, DRY_RUN) if dry_run else (OK,)
     for past in history:
         if (past["runbook"], past["action"], past["slo"]) == (action.runbook, action.name, slo) and past["status"] in counted:
-            finished = datetime.fromisoformat(past["finished_at"].replace("Z", "+00:00")).timestamp()
-            if now - finished < action.cooldown_s:
+            if now - epoch_ms(past["finished_at"]) / 1000 < action.cooldown_s:
                 return True
     return False
 

@@ -8,7 +8,6 @@ improves as later days arrive.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
@@ -20,10 +19,6 @@ from slo_assets.slo.chain import MINUTE_MS, dense
 WINDOW_MINUTES = 60
 HORIZON_MINUTES = 24 * 60
 LEARNED = ("ok", "dry_run")
-
-
-def _ms(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _sli(good: np.ndarray, total: np.ndarray) -> float | None:
@@ -38,12 +33,12 @@ def learn(outcomes: list[dict], plan: dict, minutes_by_slo: dict[str, pl.DataFra
     for outcome in outcomes:
         if outcome["status"] not in LEARNED or outcome["slo"] not in targets:
             continue
-        finished = _ms(outcome["finished_at"])
+        finished = B.epoch_ms(outcome["finished_at"])
         incidents = entries.get(outcome["slo"], {}).get("incidents") or []
         if finished < data_end_ms:
             reference, basis = finished, "action_finished"
         elif incidents:
-            reference, basis = _ms(incidents[0]["start"]), "incident_start"
+            reference, basis = B.epoch_ms(incidents[0]["start"]), "incident_start"
         else:
             continue
         start = reference - WINDOW_MINUTES * MINUTE_MS

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
 from slo_assets.ingest.files import open_text_bytes
 from slo_assets.remediation.runbooks import Runbook
-from slo_assets.slo.budget import iso
+from slo_assets.slo.budget import epoch_ms, iso
 from slo_assets.slo.spec import Slo
 
 SCHEMA_VERSION = 1
@@ -26,13 +25,9 @@ RAW_BYTES = 512
 MERGE_GAP_MS = 5 * 60_000
 
 
-def _ms(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-
-
 def incident_windows(evaluations: list[dict]) -> list[dict]:
     """Alert firings of one SLO (all its windows) merged into incidents: start, end, severity, peak."""
-    firings = sorted(((_ms(a["start"]), _ms(a["end"]), a["severity"], a["peak_burn_rate"]) for e in evaluations for a in e["alerts"]))
+    firings = sorted(((epoch_ms(a["start"]), epoch_ms(a["end"]), a["severity"], a["peak_burn_rate"]) for e in evaluations for a in e["alerts"]))
     incidents: list[dict] = []
     for start, end, severity, peak in firings:
         if incidents and start <= incidents[-1]["_end"] + MERGE_GAP_MS:

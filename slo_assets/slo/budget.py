@@ -7,6 +7,7 @@ for Timeslices). Budget figures are exact decimals; comparisons with thresholds 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from functools import cache
@@ -146,6 +147,11 @@ class Firing:
 
 def iso(ms: int) -> str:
     return np.datetime_as_string(np.datetime64(int(ms), "ms"), unit="s") + "Z"
+
+
+def epoch_ms(text: str) -> int:
+    """The inverse of iso(): epoch milliseconds of an ISO-8601 instant ('Z' or an offset)."""
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

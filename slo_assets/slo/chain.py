@@ -42,6 +42,11 @@ def day_key(ms: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
 
 
+def day_start_ms(day: str) -> int:
+    """Epoch milliseconds of the start of UTC day `YYYY-MM-DD` (the inverse of day_key)."""
+    return B.epoch_ms(f"{day}T00:00:00Z")
+
+
 def month_days(month: str) -> list[str]:
     """The daily partition keys of a YYYY-MM month."""
     start, end = month_range_ms(month)
