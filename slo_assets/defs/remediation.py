@@ -1,7 +1,6 @@
 """The action layer: remediation_plan, remediation_runs (remediation_job), remediation_sensor, schedules."""
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,8 +18,8 @@ from slo_assets.remediation.actions import carry_out, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
 from slo_assets.remediation.runbooks import load_runbooks
-from slo_assets.slo.chain import DAY_MS, by_slo, day_start_ms, month_days, next_month
-from slo_assets.slo.sli import MINUTE_SCHEMA
+from slo_assets.slo.chain import DAY_MS, by_slo, day_key, day_start_ms, month_days, next_month
+from slo_assets.slo.sli import MINUTE_SCHEMA, needed_columns
 
 REMEDIATION_CODE_VERSION = "remediation-1"
 DEFAULT_RUNBOOKS = "examples/runbooks.yaml"
@@ -37,21 +36,25 @@ class Remediation(dg.ConfigurableResource):
         return load_runbooks([Path(p) for p in self.runbook_paths])
 
 
-def _bad_rows(store):
-    """A callback reading the bad requests of one SLO in [start, end) from the parsed days it spans."""
-    def read(slo, start_ms: int, end_ms: int) -> pl.DataFrame:
-        days = sorted({time.strftime("%Y-%m-%d", time.gmtime(ms / 1000)) for ms in range(start_ms - start_ms % 86_400_000, end_ms, 86_400_000)})
-        frames = []
-        for day in days:
+def _bad_rows(store, slos):
+    """A callback reading the bad requests of one SLO in [start, end) from the parsed days it spans.
+    Each day is read once per plan, with only the columns the filters and the diagnosis use."""
+    columns = sorted(set(needed_columns(slos)) | {"source_file", "source_line"})
+    days: dict[str, pl.DataFrame | None] = {}
+
+    def day_rows(day: str) -> pl.DataFrame | None:
+        if day not in days:
             path = store.path("parsed_logs", f"{day}.parquet")
-            if path.exists():
-                frames.append(pl.from_arrow(store.read_table(path)))
+            days[day] = pl.from_arrow(store.read_table(path, columns=columns)) if path.exists() else None
+        return days[day]
+
+    def read(slo, start_ms: int, end_ms: int) -> pl.DataFrame:
+        frames = [f for ms in range(start_ms - start_ms % DAY_MS, end_ms, DAY_MS) if (f := day_rows(day_key(ms))) is not None]
         if not frames:
             return pl.DataFrame(schema={"ts": pl.Datetime("ms", "UTC"), "operation": pl.String, "status": pl.Int32,
                                         "source_file": pl.String, "source_line": pl.Int64})
-        rows = pl.concat(frames)
         epoch = pl.col("ts").dt.epoch("ms")
-        return rows.filter(epoch.is_between(start_ms, end_ms - 1) & slo.indicator.total.expr() & ~slo.indicator.good_expr())
+        return pl.concat(frames).filter(epoch.is_between(start_ms, end_ms - 1) & slo.indicator.total.expr() & ~slo.indicator.good_expr())
     return read
 
 
@@ -75,7 +78,7 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     minutes, _ = read_days(store, "sli_minutely", month_days(month), MINUTE_SCHEMA)
     learned = store.path("learning_record", "records.parquet")
     scores = runbook_scores(effectiveness(pl.from_arrow(store.read_table(learned)))) if learned.exists() else {}
-    plan = build_plan(month, specs.slos, evaluations, by_slo(minutes), _bad_rows(store), remediation.runbooks(),
+    plan = build_plan(month, specs.slos, evaluations, by_slo(minutes), _bad_rows(store, specs.slos), remediation.runbooks(),
                       Path(log_source.root), scores)
     versions = input_versions(context, [("compliance_report", month)])
     plan["compliance_data_version"] = versions[f"compliance_report[{month}]"]
