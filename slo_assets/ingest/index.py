@@ -92,12 +92,13 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
             return cached
         return None
 
+    cached_of = {rel: is_cached(rel, stat) for _, rel, stat in found}
     # hashlib releases the GIL: fingerprint new files on all cores.
-    to_hash = [path for path, rel, stat in found if is_cached(rel, stat) is None]
+    to_hash = [path for path, rel, _ in found if cached_of[rel] is None]
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as threads:
         digests = dict(zip(to_hash, threads.map(fingerprint, to_hash), strict=True))
     for path, rel, stat in found:
-        cached = is_cached(rel, stat)
+        cached = cached_of[rel]
         if cached is not None:
             entries.append(dict(cached))
             reused += 1
