@@ -570,6 +570,7 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
         schema={"_idx": pl.Int64, "reason": pl.String, "detail": pl.String},
     ).with_columns(pl.lit(None, dtype=pl.Int64).alias("own_ts_ms"))
     quarantine = pl.concat([parse_bad, typed_bad], how="vertical").sort("_idx")
+    rows = rows.sort("_idx")
     quarantine, last_ts = _with_ts_hint(quarantine, rows, carry_ts_ms)
     raw_text = [lines.raw(i) for i in quarantine["_idx"].to_list()]
     quarantine = quarantine.select(
@@ -578,7 +579,7 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
         pl.Series("raw", raw_text, dtype=pl.String),
         pl.col("ts_hint").cast(pl.Datetime("ms", "UTC")),
     )
-    rows = rows.sort("_idx").with_columns((pl.col("_idx") + first_line_no).alias("source_line")).drop("_idx")
+    rows = rows.with_columns((pl.col("_idx") + first_line_no).alias("source_line")).drop("_idx")
     return ChunkResult(
         rows=rows,
         quarantine=quarantine,
@@ -591,9 +592,10 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
 
 
 def _with_ts_hint(quarantine: pl.DataFrame, rows: pl.DataFrame, carry_ts_ms: int | None) -> tuple[pl.DataFrame, int | None]:
-    """A quarantined line's day: its own timestamp if it has one, else the last good one before it."""
+    """A quarantined line's day: its own timestamp if it has one, else the last good one before it.
+    `rows` are in line order."""
     good = rows.select("_idx", pl.col("ts").dt.epoch("ms").alias("good_ts"))
-    last_ts = int(good.sort("_idx")["good_ts"][-1]) if good.height else carry_ts_ms
+    last_ts = int(good["good_ts"][-1]) if good.height else carry_ts_ms
     if quarantine.height == 0:
         return quarantine.with_columns(pl.lit(None, dtype=pl.Int64).alias("ts_hint")), last_ts
     merged = (
