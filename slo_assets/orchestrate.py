@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from slo_assets.definitions import build_definitions
+from slo_assets.defs.ingestion import read_index
 from slo_assets.slo.chain import month_days
 
 
@@ -41,6 +43,14 @@ def _value(metadata: dict, key: str):
     return getattr(item, "value", item)
 
 
+def index_summary(index: pl.DataFrame | None) -> dict:
+    if index is None or index.is_empty():
+        return {"files": 0, "rows": 0, "quarantined_lines": 0, "duplicates": 0}
+    totals = index.select(pl.col("rows", "quarantined").sum()).row(0)
+    return {"files": index.height, "rows": totals[0], "quarantined_lines": totals[1],
+            "duplicates": index["duplicate_of"].is_not_null().sum()}
+
+
 def _quiet(level: str) -> dict:
     return {"loggers": {"console": {"config": {"log_level": level}}}}
 
@@ -68,13 +78,12 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
 
     run("observe_specs_job", "slo_specs")
     index = run("index_job", "log_file_index")
-    meta = index.asset_materializations_for_node("log_file_index")[0].metadata if index.success else {}
-    outcome.index = {key: _value(meta, key) for key in ("files", "rows", "quarantined_lines", "files_parsed_now")}
-    progress(f"log_file_index: {outcome.index['files']} files, {outcome.index['rows']} rows, "
-             f"{outcome.index['quarantined_lines']} quarantined lines")
     if not index.success:
         outcome.seconds = time.perf_counter() - started
         return outcome
+    outcome.index = index_summary(read_index(resources["warehouse"]))
+    progress(f"log_file_index: {outcome.index['files']} files, {outcome.index['rows']} rows, "
+             f"{outcome.index['quarantined_lines']} quarantined lines")
     for day in days or month_days(month):
         result = run("ingest_job", day, partition=day)
         materializations = result.asset_materializations_for_node("parsed_logs")

@@ -15,8 +15,10 @@ from slo_assets.defs.ingestion import (
     log_file_index,
     parsed_logs,
 )
-from slo_assets.defs.resources import LogSource, WarehouseResource
-from slo_assets.definitions import defs
+from slo_assets.defs.ingestion import read_index
+from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+from slo_assets.definitions import build_definitions, defs
+from slo_assets.orchestrate import index_summary
 
 DAY = "2026-10-10"
 
@@ -36,18 +38,23 @@ def resources(sample_month, tmp_path):
     }
 
 
+def observe_index(resources, instance=None):
+    """The index_job, as the daemon runs it: observing log_file_index fingerprints, stages and versions days."""
+    defs = build_definitions({"slo_settings": SloSettings(), **resources})
+    return defs.resolve_job_def("index_job").execute_in_process(instance=instance)
+
+
 def _checks(result) -> dict:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
 def test_day_partition_materializes_with_checks_and_stable_version(resources, sample_month, tmp_path):
     instance = dg.DagsterInstance.ephemeral()
-    index_run = dg.materialize([log_file_index], resources=resources, instance=instance)
-    assert index_run.success
-    index_meta = index_run.asset_materializations_for_node("log_file_index")[0].metadata
+    assert observe_index(resources, instance).success
+    summary = index_summary(read_index(resources["warehouse"]))
     truth = json.loads((sample_month / "_truth.json").read_text())
-    assert index_meta["rows"].value == truth["events"]
-    assert index_meta["quarantined_lines"].value == truth["malformed_lines"]
+    assert summary["rows"] == truth["events"]
+    assert summary["quarantined_lines"] == truth["malformed_lines"]
 
     first = dg.materialize([log_file_index, parsed_logs], selection=[parsed_logs], partition_key=DAY, resources=resources, instance=instance)
     assert first.success
@@ -75,7 +82,7 @@ def test_quarantine_check_fails_above_threshold(resources, tmp_path):
     good = '{"ts":"2026-10-10T10:00:00Z","service":"a","status":200}'
     (logs / "x.jsonl").write_text("\n".join([good] * 90 + ["broken"] * 10) + "\n")
     resources = {**resources, "log_source": LogSource(root=str(logs), max_quarantine_ratio=0.05)}
-    dg.materialize([log_file_index], resources=resources)
+    observe_index(resources)
     run = dg.materialize([log_file_index, parsed_logs], selection=[parsed_logs], partition_key=DAY, resources=resources)
     check = _checks(run)[CHECK_QUARANTINE]
     assert not check.passed
@@ -90,7 +97,7 @@ def test_warehouse_on_an_fsspec_url(sample_month, tmp_path):
         "log_source": LogSource(root=str(sample_month)),
         "warehouse": WarehouseResource(base="memory://slo-warehouse", stage_dir=str(tmp_path / "stage")),
     }
-    dg.materialize([log_file_index], resources=resources)
+    observe_index(resources)
     run = dg.materialize([log_file_index, parsed_logs], selection=[parsed_logs], partition_key=DAY, resources=resources)
     assert run.success
     memory = fsspec.filesystem("memory")

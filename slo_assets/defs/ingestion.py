@@ -1,6 +1,7 @@
 """log_file_index and parsed_logs: raw files to canonical daily Parquet, with their checks."""
 
 import hashlib
+import warnings
 from datetime import datetime
 
 import dagster as dg
@@ -10,7 +11,8 @@ import polars as pl
 from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS
 from slo_assets.defs.partitions import daily_partitions
 from slo_assets.defs.resources import LogSource, WarehouseResource
-from slo_assets.ingest.index import assemble_day, build_index
+from slo_assets.ingest.index import NO_FILES_VERSION, assemble_day, build_index, day_versions
+from slo_assets.ingest.staging import DAY_MS
 from slo_assets.markdown import frame_table, table
 from slo_assets.schemas import ParsedLogs
 
@@ -34,62 +36,70 @@ def read_index(warehouse: WarehouseResource) -> pl.DataFrame | None:
     return pl.from_arrow(store.read_table(target)) if target.exists() else None
 
 
-@dg.asset(
-    group_name="ingestion",
-    kinds={"polars", "parquet"},
-    code_version=INGEST_CODE_VERSION,
-    owners=OWNERS,
-    metadata=LOG_FILE_INDEX,
-    check_specs=[dg.AssetCheckSpec(CHECK_FILES_UNIQUE, asset="log_file_index", description="no two files hold the same bytes")],
-)
-def log_file_index(context: dg.AssetExecutionContext, log_source: LogSource, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Every log file with size, mtime, fingerprint, format, counts and time span; parses new or changed files."""
-    build = build_index(
-        root=log_source.root,
-        stage_root=warehouse.stage_root(),
-        config=log_source.parse_config(),
-        include=tuple(log_source.include),
-        previous=read_index(warehouse),
-        follow_symlinks=log_source.follow_symlinks,
+def _last_observed(instance: dg.DagsterInstance, days: list[str]) -> dict[str, str]:
+    """The data version Dagster last recorded for each of `days` of log_file_index (newest first)."""
+    seen: dict[str, str] = {}
+    if not days:
+        return seen
+    records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey("log_file_index"), asset_partitions=days)
+    cursor = None
+    while True:
+        page = instance.fetch_observations(records_filter, limit=1000, cursor=cursor)
+        for record in page.records:
+            observation = record.asset_observation
+            if observation is not None and observation.partition not in seen and observation.data_version is not None:
+                seen[observation.partition] = observation.data_version
+        if not page.has_more or len(seen) == len(days):
+            return seen
+        cursor = page.cursor
+
+
+# observable_source_asset is beta in Dagster 1.13; per-partition data versions of an external source
+# are exactly what it is for, so its BetaWarning is silenced here and only here.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+
+    @dg.observable_source_asset(
+        name="log_file_index",
+        group_name="ingestion",
+        partitions_def=daily_partitions,
+        metadata=LOG_FILE_INDEX,
+        description="The raw log files, per UTC day. Observing them fingerprints every file (sha256; a stat for "
+                    "unchanged ones), parses new or changed files once into the stage cache, writes "
+                    "log_file_index.parquet, and gives each day a data version from the files holding its lines: "
+                    "a late, grown, replaced or removed file marks exactly its days' parsed_logs stale.",
     )
-    index = build.index
-    store = warehouse.store()
-    size, _ = store.write_table(store.path(INDEX_FILE), index.to_arrow())
-    # Content-derived: the same files (by fingerprint) under the same names give the same version.
-    identity = "\n".join(f"{r['path']}\t{r['stage_key']}" for r in index.select("path", "stage_key").iter_rows(named=True))
-    version = hashlib.sha256(identity.encode()).hexdigest()[:24]
-    totals = index.select(pl.col("lines", "rows", "quarantined", "blank_lines", "size_bytes").sum()).row(0, named=True)
-    context.log.info(f"indexed {index.height} files: {len(build.staged)} parsed, {build.reused} reused")
-    preview = index.select("path", "format", "compressed", "lines", "rows", "quarantined", "first_ts", "last_ts", "duplicate_of")
-    return dg.MaterializeResult(
-        data_version=dg.DataVersion(version),
-        metadata={
-            "dagster/row_count": index.height,
-            "files": index.height,
-            "files_parsed_now": len(build.staged),
-            "files_reused": build.reused,
-            "log_bytes": totals["size_bytes"] or 0,
-            "lines": totals["lines"] or 0,
-            "rows": totals["rows"] or 0,
-            "quarantined_lines": totals["quarantined"] or 0,
-            "blank_lines": totals["blank_lines"] or 0,
-            "index_bytes": size,
-            "formats": dg.MetadataValue.json(dict(index["format"].value_counts().iter_rows()) if index.height else {}),
-            "files_table": dg.MetadataValue.md(frame_table(preview, limit=50)),
-        },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=CHECK_FILES_UNIQUE,
-                passed=not build.duplicates,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "duplicates": len(build.duplicates),
-                    "detail": dg.MetadataValue.md(table(["file", "same bytes as"], build.duplicates) if build.duplicates else "none"),
-                    "note": "a duplicate is read once, from the first path in order",
-                },
-            )
-        ],
-    )
+    def log_file_index(context, log_source: LogSource, warehouse: WarehouseResource) -> dg.DataVersionsByPartition:
+        previous = read_index(warehouse)
+        build = build_index(
+            root=log_source.root,
+            stage_root=warehouse.stage_root(),
+            config=log_source.parse_config(),
+            include=tuple(log_source.include),
+            previous=previous,
+            follow_symlinks=log_source.follow_symlinks,
+        )
+        store = warehouse.store()
+        store.write_table(store.path(INDEX_FILE), build.index.to_arrow())
+        versions = day_versions(build.index)
+        gone = set(day_versions(previous)) - set(versions) if previous is not None and "days" in previous.columns else set()
+        versions.update({day: NO_FILES_VERSION for day in gone})
+        valid = {day: version for day, version in versions.items() if daily_partitions.has_partition_key(day)}
+        # Only days whose version differs from the one Dagster holds: one event per changed day.
+        observed = _last_observed(context.instance, sorted(valid))
+        changed = {day: dg.DataVersion(version) for day, version in valid.items() if observed.get(day) != version}
+        totals = build.index.select(pl.col("rows", "quarantined").sum()).row(0, named=True)
+        context.log.info(
+            f"indexed {build.index.height} files ({len(build.staged)} parsed now, {build.reused} reused), "
+            f"{totals['rows'] or 0} rows, {totals['quarantined'] or 0} quarantined lines; "
+            f"{len(changed)} of {len(valid)} days have new data versions"
+            + (f"; {len(versions) - len(valid)} days outside the partitions ignored" if len(valid) < len(versions) else "")
+        )
+        for path, owner in build.duplicates:
+            context.log.warning(f"{path} holds the same bytes as {owner}: read once, from {owner}")
+        with warnings.catch_warnings():  # beta in 1.13, like the decorator
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            return dg.DataVersionsByPartition(changed)
 
 
 def _schema_check(frame) -> dg.AssetCheckResult:
@@ -117,6 +127,22 @@ def _expectations_check(frame, start: datetime, end: datetime) -> dg.AssetCheckR
             "expectations": len(outcomes),
             "failed": sum(not o.success for o in outcomes),
             "results": dg.MetadataValue.md(table(["expectation", "column", "result", "unexpected", "examples"], rows)),
+        },
+    )
+
+
+def _duplicates_check(index: pl.DataFrame, day_ms: int) -> dg.AssetCheckResult:
+    epoch_day = day_ms // DAY_MS
+    copies = index.filter(pl.col("duplicate_of").is_not_null() & pl.col("days").list.contains(epoch_day))
+    rows = list(copies.select("path", "duplicate_of").iter_rows())
+    return dg.AssetCheckResult(
+        check_name=CHECK_FILES_UNIQUE,
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "duplicates": len(rows),
+            "detail": dg.MetadataValue.md(table(["file", "same bytes as"], rows) if rows else "none"),
+            "note": "a duplicate is read once, from the first path in order",
         },
     )
 
@@ -150,13 +176,15 @@ def _quarantine_check(rows: int, quarantine: pl.DataFrame, threshold: float) -> 
         dg.AssetCheckSpec(CHECK_SCHEMA, asset="parsed_logs", blocking=True, description="pandera ParsedLogs model"),
         dg.AssetCheckSpec(CHECK_EXPECTATIONS, asset="parsed_logs", description="Great Expectations suite parsed_logs_day"),
         dg.AssetCheckSpec(CHECK_QUARANTINE, asset="parsed_logs", description="quarantined lines / lines of the day"),
+        dg.AssetCheckSpec(CHECK_FILES_UNIQUE, asset="parsed_logs",
+                          description="no two files holding this day's lines have the same bytes (warn: read once)"),
     ],
 )
 def parsed_logs(context: dg.AssetExecutionContext, log_source: LogSource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Canonical requests of one UTC day with source file and line; bad lines go to the day's quarantine."""
     index = read_index(warehouse)
     if index is None:
-        raise dg.Failure(f"no log file index at {warehouse.store().path(INDEX_FILE)}: materialize log_file_index first")
+        raise dg.Failure(f"no log file index at {warehouse.store().path(INDEX_FILE)}: observe log_file_index first (index_job)")
     window = context.partition_time_window
     day = assemble_day(index, warehouse.stage_root(), _ms(window.start), _ms(window.end))
     store = warehouse.store()
@@ -188,5 +216,6 @@ def parsed_logs(context: dg.AssetExecutionContext, log_source: LogSource, wareho
             _schema_check(frame),
             _expectations_check(frame, window.start, window.end),
             _quarantine_check(day.rows.num_rows, quarantine, log_source.max_quarantine_ratio),
+            _duplicates_check(index, _ms(window.start)),
         ],
     )

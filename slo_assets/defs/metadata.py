@@ -30,6 +30,7 @@ LOG_FILE_INDEX = columns(
     ("service_defaulted", "int64", "rows given the default service"), ("first_ts", "timestamp", "earliest line"),
     ("last_ts", "timestamp", "latest line"), ("fallback_ts", "timestamp", "day of lines without a timestamp"),
     ("duplicate_of", "string", "the file with the same bytes, read instead"),
+    ("days", "list<int32>", "UTC days (since 1970-01-01) holding its rows or quarantined lines"),
 )
 SLI_MINUTELY = columns(
     ("slo", "string", "SLO name"), ("minute", "timestamp[ms, UTC]", "minute start"), ("good", "int64", "good events"),

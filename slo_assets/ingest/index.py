@@ -7,12 +7,13 @@ so a refresh costs a stat per unchanged file. A day then reads only the files wh
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -42,6 +43,7 @@ INDEX_SCHEMA = {
     "last_ts": pl.Datetime("ms", "UTC"),
     "fallback_ts": pl.Datetime("ms", "UTC"),
     "duplicate_of": pl.String,
+    "days": pl.List(pl.Int32),  # UTC days (since the epoch) holding its rows or quarantined lines
 }
 
 
@@ -168,7 +170,26 @@ def _record(rel: str, stat, digest: str, fmt: str, compressed: bool, key: str, s
         "first_ts": _ms_to_dt(first),
         "last_ts": _ms_to_dt(last),
         "fallback_ts": _ms_to_dt(fallback_ms),
+        "days": sorted(set(stats.day_rows) | set(stats.day_quarantined) | ({fallback_ms // DAY_MS} if stats.orphan_quarantined else set())),
     }
+
+
+def day_versions(index: pl.DataFrame) -> dict[str, str]:
+    """Per UTC day ("YYYY-MM-DD") holding any line, a digest of the files it is read from: their paths
+    and content stages. A file that appears, grows, is replaced or removed changes exactly the days it
+    holds lines of; a duplicate (the same bytes under another name) changes none."""
+    files_of: dict[int, list[str]] = {}
+    for entry in index.filter(pl.col("duplicate_of").is_null()).select("path", "stage_key", "days").iter_rows(named=True):
+        for day in entry["days"]:
+            files_of.setdefault(day, []).append(f"{entry['path']}\t{entry['stage_key']}")
+    return {_day_key(day): hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()[:24] for day, files in sorted(files_of.items())}
+
+
+NO_FILES_VERSION = hashlib.sha256(b"").hexdigest()[:24]  # a day whose files are all gone
+
+
+def _day_key(epoch_day: int) -> str:
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=epoch_day)).strftime("%Y-%m-%d")
 
 
 def files_for_window(index: pl.DataFrame, start_ms: int, end_ms: int) -> pl.DataFrame:

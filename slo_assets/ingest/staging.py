@@ -27,7 +27,7 @@ from slo_assets.ingest.parse import QUARANTINE_SCHEMA, ROW_SCHEMA, parse_chunk
 DAY_MS = 86_400_000
 
 # Bump when parsing changes what a line becomes: every stage is then rebuilt.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: stats record the days of quarantined lines
 # Stages are a local cache read back in full by day, so Arrow IPC (lz4) beats Parquet: measured
 # 98 ms to write and 38 ms to read 1M rows, against 305 ms and 87 ms for Parquet.
 # Rows are split by UTC day as they are parsed: rows-<epoch day>-<part>.arrow.
@@ -53,11 +53,13 @@ class StageStats:
     orphan_quarantined: int = 0  # quarantined lines before any valid timestamp
     reasons: dict[str, int] = field(default_factory=dict)
     day_rows: dict[int, int] = field(default_factory=dict)  # epoch day -> rows
+    day_quarantined: dict[int, int] = field(default_factory=dict)  # epoch day of the hint -> quarantined lines
 
     @classmethod
     def load(cls, path: Path) -> StageStats:
         stats = cls(**json.loads(path.read_text()))
         stats.day_rows = {int(day): count for day, count in stats.day_rows.items()}
+        stats.day_quarantined = {int(day): count for day, count in stats.day_quarantined.items()}
         return stats
 
 
@@ -127,6 +129,7 @@ def stage_file(path: Path, fmt: str, config: ParseConfig, stage_dir: Path, chunk
         days.close()
         stats.reasons = dict(sorted(reasons.items()))
         stats.day_rows = dict(sorted(day_rows.items()))
+        stats.day_quarantined = dict(sorted(stats.day_quarantined.items()))
         (tmp / STATS_FILE).write_text(json.dumps(asdict(stats), indent=1))
         if stage_dir.exists():  # another run staged the same content meanwhile: keep theirs
             shutil.rmtree(tmp)
@@ -158,6 +161,8 @@ def _accumulate(stats: StageStats, result, reasons: Counter) -> None:
         if hints.null_count() < len(hints):
             stats.min_ts_ms = _bound(stats.min_ts_ms, int(hints.min()), min)
             stats.max_ts_ms = _bound(stats.max_ts_ms, int(hints.max()), max)
+            for day, count in (hints.drop_nulls() // DAY_MS).value_counts().iter_rows():
+                stats.day_quarantined[int(day)] = stats.day_quarantined.get(int(day), 0) + count
         stats.orphan_quarantined += hints.null_count()
 
 
