@@ -21,11 +21,18 @@ DAILY_ASSETS = [parsed_logs, sli_minutely]
 MONTHLY_ASSETS = [sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan]
 ALL_ASSETS = [log_file_index, *DAILY_ASSETS, slo_specs, *MONTHLY_ASSETS, remediation_runs, learning_record]
 
+# A day's steps run one after another, so its jobs execute in the run's own process: a process per
+# step would only re-import the code (seconds per step). Days run in parallel as separate runs, as
+# many at once as the instance's run queue allows (concurrency.runs.max_concurrent_runs in
+# dagster.yaml). The monthly chain keeps the multiprocess executor: its branches run side by side.
 JOBS = [
-    dg.define_asset_job("observe_specs_job", selection=[slo_specs], description="hash the OpenSLO spec files"),
-    dg.define_asset_job("index_job", selection=[log_file_index], description="index log files, parsing new or changed ones"),
-    dg.define_asset_job("ingest_job", selection=DAILY_ASSETS, description="parse one day of logs and compute its SLI inputs"),
-    dg.define_asset_job("daily_job", selection=[log_file_index, *DAILY_ASSETS],
+    dg.define_asset_job("observe_specs_job", selection=[slo_specs], description="hash the OpenSLO spec files",
+                        executor_def=dg.in_process_executor),
+    dg.define_asset_job("index_job", selection=[log_file_index], description="index log files, parsing new or changed ones",
+                        executor_def=dg.in_process_executor),
+    dg.define_asset_job("ingest_job", selection=DAILY_ASSETS, description="parse one day of logs and compute its SLI inputs",
+                        executor_def=dg.in_process_executor),
+    dg.define_asset_job("daily_job", selection=[log_file_index, *DAILY_ASSETS], executor_def=dg.in_process_executor,
                         description="refresh the file index, then parse one day and compute its SLI inputs"),
     dg.define_asset_job("monthly_chain_job", selection=MONTHLY_ASSETS,
                         description="SLI metrics, targets, error budgets, compliance and remediation plan for one month (to date)"),
