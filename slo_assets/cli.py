@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -129,6 +130,10 @@ def _run_month(month: str, logs: Path, specs: list[Path], out: Path, warehouse: 
 
     (target / "slo_metrics.prom").write_bytes(exposition(documents["compliance"], documents["error_budgets"]))
     (target / "alerts.rules.yml").write_text(render(build_rules(load_specs(specs), spec_annotations(specs))))
+    from slo_assets.outputs.report import write_report
+    from slo_assets.storage import Warehouse
+
+    write_report(Warehouse(warehouse.resolve()), month, target / "report.html")
     return outcome, documents, {"instance": instance.root_directory, "out": target}
 
 
@@ -150,7 +155,7 @@ def _print_summary(outcome, documents: dict, where: dict, warehouse: Path) -> No
           f"{summary['insufficient_data']} insufficient data")
     if outcome.failed_checks:
         print("  failed checks: " + ", ".join(outcome.failed_checks))
-    print(f"\n  {where['out'] / 'compliance.json'}\n  {where['out'] / 'error_budgets.json'}\n  {where['out'] / 'remediation_plan.json'}\n  {where['out'] / 'slo_metrics.prom'}\n  {where['out'] / 'alerts.rules.yml'}")
+    print(f"\n  {where['out'] / 'compliance.json'}\n  {where['out'] / 'error_budgets.json'}\n  {where['out'] / 'remediation_plan.json'}\n  {where['out'] / 'slo_metrics.prom'}\n  {where['out'] / 'alerts.rules.yml'}\n  {where['out'] / 'report.html'}")
     print(f"  warehouse: {warehouse}   instance: {where['instance']} (SQLite)")
     print("\nopen the UI (binds 127.0.0.1 only):")
     print(f"  DAGSTER_HOME={where['instance']} .venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml")
@@ -174,6 +179,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_summary(outcome, documents, where, warehouse)
     if args.fail_on_breach and documents["compliance"]["summary"]["failed"]:
         return 3
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from slo_assets.outputs.report import ReportError, write_report
+    from slo_assets.storage import Warehouse
+
+    out = Path(args.out)
+    target = out if out.suffix in (".html", ".htm") else out / args.month / "report.html"
+    try:
+        size = write_report(Warehouse(args.warehouse), args.month, target)
+    except ReportError as error:
+        print(f"slo-assets report: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {target} ({size / 1024:.0f} KiB)")
     return 0
 
 
@@ -230,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--logs", required=True, help="folder of access logs (searched recursively)")
     run.add_argument("--spec", required=True, action="append", help="OpenSLO YAML file (repeatable)")
     run.add_argument("--month", type=_month, required=True, help="YYYY-MM")
-    run.add_argument("--out", required=True, help="writes OUT/YYYY-MM/compliance.json and error_budgets.json")
+    run.add_argument("--out", required=True, help="writes OUT/YYYY-MM/: compliance.json, error_budgets.json, remediation_plan.json, "
+                                                  "slo_metrics.prom, alerts.rules.yml, report.html")
     run.add_argument("--warehouse", help="Parquet warehouse folder (default OUT/warehouse)")
     run.add_argument("--format", choices=["auto", "jsonl", "combined"], default="auto")
     run.add_argument("--service-regex", help="path regex with a (?P<service>...) group")
@@ -238,6 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-on-breach", action="store_true", help="exit 3 when any SLO failed")
     run.add_argument("-v", "--verbose", action="store_true", help="print each run as it finishes")
     run.set_defaults(func=cmd_run)
+
+    report = commands.add_parser("report", help="write the self-contained HTML report of a month already run")
+    report.add_argument("--month", type=_month, required=True, help="YYYY-MM")
+    report.add_argument("--out", required=True, help="an .html file, or a folder: OUT/YYYY-MM/report.html")
+    report.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
+                        help="the warehouse the month was run into (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
+    report.set_defaults(func=cmd_report)
 
     demo = commands.add_parser("demo", help="generate a sample month and materialize the asset graph for it")
     demo.add_argument("--month", type=_month, default=DEMO_MONTH)

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,3 +28,26 @@ def sample_month(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sample_logs")
     write_logs(out, "2026-10", 60_000, "jsonl", seed=11, malformed_ratio=0.002)
     return out
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(args: list[str], project: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DAGSTER_HOME": str(project / ".dagster_home"), "GX_ANALYTICS_ENABLED": "false"}
+    return subprocess.run([sys.executable, "-m", "slo_assets.cli", *args], capture_output=True, text=True, cwd=project,
+                          env=env, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def incident_month(tmp_path_factory):
+    """`slo-assets run` on a generated February with the four injected incidents (shared by the e2e and report tests)."""
+    from slo_assets.generate import write_logs
+
+    base = tmp_path_factory.mktemp("incidents")
+    truth = write_logs(base / "logs", "2026-02", 80_000, "jsonl", seed=5)
+    spec = ROOT / "examples" / "slos.yaml"
+    done = run_cli(["run", "--logs", str(base / "logs"), "--spec", str(spec), "--month", "2026-02", "--out", str(base / "out")], base)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = base / "out" / "2026-02"
+    return truth, json.loads((out / "compliance.json").read_text()), json.loads((out / "error_budgets.json").read_text()), done, base

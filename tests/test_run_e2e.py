@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from slo_assets.generate import write_logs
+from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "examples" / "slos.yaml"
@@ -19,24 +17,8 @@ COVERING_SLO = {"checkout": "checkout-availability", "search": "search-availabil
                 "catalog": "catalog-item-latency"}
 
 
-def run_cli(args: list[str], project: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DAGSTER_HOME": str(project / ".dagster_home"), "GX_ANALYTICS_ENABLED": "false"}
-    return subprocess.run([sys.executable, "-m", "slo_assets.cli", *args], capture_output=True, text=True, cwd=project,
-                          env=env, timeout=600)
-
-
 def _ts(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@pytest.fixture(scope="module")
-def incident_month(tmp_path_factory):
-    base = tmp_path_factory.mktemp("incidents")
-    truth = write_logs(base / "logs", "2026-02", 80_000, "jsonl", seed=5)
-    done = run_cli(["run", "--logs", str(base / "logs"), "--spec", str(SPEC), "--month", "2026-02", "--out", str(base / "out")], base)
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = base / "out" / "2026-02"
-    return truth, json.loads((out / "compliance.json").read_text()), json.loads((out / "error_budgets.json").read_text()), done, base
 
 
 def test_every_incident_pages_during_its_window(incident_month):

@@ -233,3 +233,30 @@ def test_maintenance_window_is_excluded_from_the_budget_and_reported():
     assert result["maintenance_excluded_events"] == 600
     assert result["total"] == 10 * MINUTES - 600 and result["error_budget"]["consumed"] == 0
     assert result["alerts"] == []
+
+
+def test_chart_series_agree_with_the_evaluation():
+    from slo_assets.slo.spec import Filter, Indicator, Slo, TimeWindow
+
+    total = np.full(MINUTES, 10, dtype=np.int64)
+    good = total.copy()
+    good[1000:1030] = 0  # 300 bad in 30 minutes, from minute 1000
+    minutes = pl.DataFrame({
+        "slo": "s", "minute": pl.Series(MONTH_START + np.arange(MINUTES) * C.MINUTE_MS).cast(pl.Datetime("ms", "UTC")),
+        "good": good, "total": total, "server_errors": total - good,
+    })
+    objective = Objective("o", "o", T999)
+    slo = Slo("s", "s", "svc", "", "Occurrences", Indicator("s", Filter(())), (objective,), (TimeWindow("1M", False, 30),), (), (), "t:0")
+    period = C.Period("2026-09", MONTH_START, MONTH_END, MONTH_END)
+    data = C.window_data(slo, objective, slo.windows[0], minutes, period, C.Settings())
+    evaluation = C.evaluate(slo, objective, slo.windows[0], None, period, C.Settings(), data=data)
+    series = C.window_series(data, T999)
+    assert series.height == MINUTES // 5 and series["ts"][0] == MONTH_START
+    assert series["total"].sum() == evaluation["total"] and series["good"].sum() == evaluation["good"]
+    # remaining ratio: 1 before the outage, 1 - 300/432 after it, = the document's remaining ratio at the end
+    assert series["remaining_ratio"][199] == 1.0
+    assert series["remaining_ratio"][-1] == pytest.approx(evaluation["error_budget"]["remaining_ratio"])
+    assert series["remaining_ratio"][206] == pytest.approx(1 - 300 / 432)
+    # the 1h burn rate at the end of the outage's last bucket: 300 bad of 600 events over 0.001 allowed
+    assert series["burn_1h"][205] == pytest.approx((300 / 600) / 0.001)
+    assert series["burn_1h"][-1] == pytest.approx(evaluation["burn_rates"]["1h"])

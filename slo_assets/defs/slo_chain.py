@@ -253,7 +253,10 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     store = warehouse.store()
     minutes, present = read_days(store, "sli_minutely", _lookback_days(month), MINUTE_SCHEMA)
     period = _period(month, present)
-    evaluations = C.evaluate_all(specs, minutes, period, slo_settings.chain_settings())
+    from slo_assets.outputs.report import SERIES_DIR  # matplotlib loads only when a budget is computed
+
+    evaluations, series = C.evaluate_with_series(specs, minutes, period, slo_settings.chain_settings())
+    store.write_table(store.path(SERIES_DIR, f"{month}.parquet"), series.to_arrow())
     provenance = {"spec_hash": specs.content_hash, "code_version": CHAIN_CODE_VERSION}
     document = C.error_budgets_document(evaluations, period, provenance)
     payload = json.dumps(document, indent=1).encode()
@@ -276,10 +279,30 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             "page_alerts": int(rows["page_alerts"].sum()) if rows.height else 0,
             "ticket_alerts": int(rows["ticket_alerts"].sum()) if rows.height else 0,
             "budgets": dg.MetadataValue.md(frame_table(rows, limit=100)),
+            "burn_down": dg.MetadataValue.md(_burn_down_chart(evaluations, series, month)),
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_BUDGET_CONSISTENT, passed=not inconsistent,
                                            metadata={"windows": len(evaluations), "inconsistent": dg.MetadataValue.json([list(map(str, i)) for i in inconsistent])})],
     )
+
+
+def _burn_down_chart(evaluations: list[dict], series: pl.DataFrame, month: str) -> str:
+    from datetime import UTC, datetime
+
+    from slo_assets.outputs import charts
+
+    panels = []
+    for e in evaluations:
+        part = series.filter((pl.col("slo") == e["slo"]) & (pl.col("objective") == e["objective"]) & (pl.col("window") == e["window"]))
+        panels.append((part["ts"].to_list(), part["remaining_ratio"].to_list(), e, f"{e['slo']} ({e['window']}): {e['status']}"))
+    period_end = datetime.fromtimestamp(C.month_range_ms(month)[1] / 1000, UTC)
+    return charts.to_png_markdown(charts.burn_down_grid(panels, period_end), "error budget burn-down per SLO window")
+
+
+def _summary_chart(windows: list[dict]) -> str:
+    from slo_assets.outputs import charts
+
+    return charts.to_png_markdown(charts.summary(windows), "error budget consumed per SLO window, by status")
 
 
 def _data_quality(store, month: str, period: C.Period) -> dict:
@@ -351,6 +374,7 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             "health": dg.MetadataValue.md(table(["service", "health score", "windows", "failed"],
                                                 [(h["service"], h["health_score"], h["slo_windows"], h["failed"]) for h in document["services"]])),
             "spec_hash": specs.content_hash,
+            "budget_consumed": dg.MetadataValue.md(_summary_chart(document["slos"])),
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_EVERY_SLO, passed=expected == reported,
                                            metadata={"expected": len(expected), "reported": len(reported),

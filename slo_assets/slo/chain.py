@@ -160,18 +160,69 @@ def window_bounds(window: TimeWindow, period: Period) -> tuple[int, int]:
     return period.as_of_ms - window.days * DAY_MS, period.as_of_ms
 
 
-def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
-             settings: Settings, policies: dict | None = None) -> dict:
-    """`minutes`: this SLO's minute rows (slo, minute, good, total, server_errors)."""
-    """Everything about one (SLO, objective, window): SLI, budget, burn rates, alerts, thresholds, forecast."""
+@dataclass
+class WindowData:
+    """One (SLO, objective, window)'s budget units per minute from `replay_start` (lookback included) to `win_end`."""
+
+    win_start: int
+    win_end: int
+    replay_start: int
+    offset: int  # minute index of win_start
+    units: Units
+    total: np.ndarray  # raw events per minute
+    excluded: np.ndarray  # maintenance minutes
+
+
+def window_data(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
+                settings: Settings) -> WindowData:
     win_start, win_end = window_bounds(window, period)
     replay_start = min(win_start, period.start_ms) - LOOKBACK_DAYS * DAY_MS
     good, total, _ = dense(minutes, replay_start, win_end)
     windows = settings.maintenance + tuple((int(a.timestamp() * 1000), int(b.timestamp() * 1000)) for a, b in slo.maintenance)
     excluded = maintenance_mask(replay_start, len(total), windows)
-    offset = (win_start - replay_start) // MINUTE_MS
+    return WindowData(win_start, win_end, replay_start, (win_start - replay_start) // MINUTE_MS,
+                      units(slo.budgeting_method, objective, good, total, excluded), total, excluded)
+
+
+SERIES_STEP_MINUTES = 5
+
+
+def window_series(data: WindowData, target: Decimal, step_minutes: int = SERIES_STEP_MINUTES) -> pl.DataFrame:
+    """The window as a time series for charts, one row per `step_minutes` bucket from the window start:
+    good and total budget units, remaining budget (1 - bad so far / budget allowed at the data end)
+    and the 1h and 6h burn rates at the bucket's last minute."""
+    u, offset = data.units, data.offset
+    g_win, t_win = u.good[offset:].astype(float), u.total[offset:].astype(float)
+    size = len(t_win)
+    if size == 0:
+        return pl.DataFrame(schema=SERIES_SCHEMA)
+    bucket = np.arange(size) // step_minutes
+    count = int(bucket[-1]) + 1
+    good = np.bincount(bucket, weights=g_win, minlength=count)
+    total = np.bincount(bucket, weights=t_win, minlength=count)
+    allowed = float(t_win.sum()) * float(1 - target)
+    bad_so_far = np.cumsum(total - good)
+    remaining = 1 - bad_so_far / allowed if allowed > 0 else np.full(count, np.nan)
+    last = np.minimum((np.arange(count) + 1) * step_minutes, size) - 1 + offset
+    burn = {label: B.burn_rate_series(u.good, u.total, target, B.BURN_WINDOWS_MINUTES[label])[last] for label in ("1h", "6h")}
+    return pl.DataFrame({
+        "ts": data.win_start + np.arange(count, dtype=np.int64) * step_minutes * MINUTE_MS,
+        "good": good, "total": total, "remaining_ratio": remaining, "burn_1h": burn["1h"], "burn_6h": burn["6h"],
+    }, schema=SERIES_SCHEMA)
+
+
+SERIES_SCHEMA = {"ts": pl.Int64, "good": pl.Float64, "total": pl.Float64, "remaining_ratio": pl.Float64,
+                 "burn_1h": pl.Float64, "burn_6h": pl.Float64}
+
+
+def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
+             settings: Settings, policies: dict | None = None, data: WindowData | None = None) -> dict:
+    """Everything about one (SLO, objective, window): SLI, budget, burn rates, alerts, thresholds, forecast.
+    `minutes`: this SLO's minute rows (slo, minute, good, total, server_errors)."""
+    data = data or window_data(slo, objective, window, minutes, period, settings)
+    win_start, win_end, replay_start, offset = data.win_start, data.win_end, data.replay_start, data.offset
+    u, total, excluded = data.units, data.total, data.excluded
     raw_total_in_window = int(total[offset:].sum())
-    u = units(slo.budgeting_method, objective, good, total, excluded)
     g_win, t_win = u.good[offset:], u.total[offset:]
     good_sum, total_sum = _exact(g_win.sum()), _exact(t_win.sum())
     budget = B.error_budget(good_sum, total_sum, objective.target)
@@ -254,10 +305,25 @@ def _deficit(value: Decimal | None, target: Decimal, budget: B.Budget) -> dict |
 
 
 def evaluate_all(specs: SpecSet, minutes: pl.DataFrame, period: Period, settings: Settings) -> list[dict]:
+    return evaluate_with_series(specs, minutes, period, settings)[0]
+
+
+def evaluate_with_series(specs: SpecSet, minutes: pl.DataFrame, period: Period,
+                         settings: Settings) -> tuple[list[dict], pl.DataFrame]:
+    """Every SLO window's evaluation, and all their chart series in one frame (slo, objective, window, ...)."""
     policies = {name: policy.conditions for name, policy in specs.policies.items()}
     parts = by_slo(minutes)
-    return [evaluate(slo, objective, window, parts.get(slo.name), period, settings, policies)
-            for slo in specs.slos for objective in slo.objectives for window in slo.windows]
+    evaluations, series = [], []
+    for slo in specs.slos:
+        for objective in slo.objectives:
+            for window in slo.windows:
+                data = window_data(slo, objective, window, parts.get(slo.name), period, settings)
+                evaluations.append(evaluate(slo, objective, window, None, period, settings, policies, data))
+                series.append(window_series(data, objective.target).with_columns(
+                    slo=pl.lit(slo.name), objective=pl.lit(objective.key), window=pl.lit(window.label)))
+    keys = ["slo", "objective", "window"]
+    frame = pl.concat(series).select(*keys, *SERIES_SCHEMA) if series else pl.DataFrame(schema={k: pl.String for k in keys} | SERIES_SCHEMA)
+    return evaluations, frame
 
 
 def sli_metrics(specs: SpecSet, minutes: pl.DataFrame, latency: pl.DataFrame, operations: pl.DataFrame,

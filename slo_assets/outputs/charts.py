@@ -1,0 +1,164 @@
+"""matplotlib charts of one month's SLOs, as inline SVG (the HTML report) or PNG (Dagster metadata).
+
+Figures are built with the object API (no pyplot global state), and SVG output is made reproducible
+(fixed hash salt, no date), so the same month renders the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import UTC, datetime
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+from matplotlib import rcParams  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+rcParams["svg.hashsalt"] = "slo-assets"
+rcParams["font.size"] = 9
+
+STATUS_COLORS = {"met": "#2e7d32", "at_risk": "#f9a825", "failed": "#c62828", "insufficient_data": "#9e9e9e"}
+SEVERITY_COLORS = {"page": "#c62828", "ticket": "#ef6c00"}
+THRESHOLDS = ((50, "#f9a825"), (80, "#ef6c00"), (100, "#c62828"))  # percent of the budget consumed
+
+
+def _dt(ms) -> datetime:
+    return datetime.fromtimestamp(int(ms) / 1000, UTC)
+
+
+def _iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _time_axis(ax) -> None:
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=8, tz=UTC)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    ax.grid(True, alpha=0.3)
+
+
+def to_svg(fig: Figure) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: inline in HTML
+
+
+def to_png_markdown(fig: Figure, alt: str, dpi: int = 72) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
+
+
+def sli_by_day(days: list[str], values: list[float | None], target: float, title: str) -> Figure:
+    """Daily SLI against the target: bars under the target are red."""
+    fig = Figure(figsize=(7.5, 2.4))
+    ax = fig.add_subplot()
+    points = [(_iso(f"{d}T00:00:00Z"), v * 100) for d, v in zip(days, values, strict=True) if v is not None]
+    if points:
+        x, y = zip(*points, strict=True)
+        colors = [STATUS_COLORS["failed"] if v < target * 100 else STATUS_COLORS["met"] for v in y]
+        ax.bar(x, y, width=0.8, color=colors, align="edge")
+        low = min(min(y), target * 100)
+        ax.set_ylim(max(0.0, low - (100 - low) * 0.5 - 0.01), 100.0)
+    ax.axhline(target * 100, color="#333", linestyle="--", linewidth=1, label=f"target {target * 100:g}%")
+    ax.set_ylabel("SLI %")
+    ax.set_title(title, loc="left")
+    ax.legend(loc="lower left", fontsize=8)
+    _time_axis(ax)
+    return fig
+
+
+def burn_down(ts_ms: list[int], remaining: list[float], window: dict, period_end: datetime, title: str,
+              ax=None) -> Figure | None:
+    """Remaining error budget over the window against the ideal (linear) spend, with the 50/80/100%
+    consumption thresholds and the forecast to the period end."""
+    fig = None
+    if ax is None:
+        fig = Figure(figsize=(7.5, 2.8))
+        ax = fig.add_subplot()
+    start, end = _iso(window["window_start"]), _iso(window["window_end"])
+    forecast = window.get("forecast") or {}
+    if ts_ms:
+        ax.plot([_dt(t) for t in ts_ms], [r * 100 for r in remaining], color="#1565c0", linewidth=1.4, label="remaining")
+    horizon = max(end, period_end)
+    ax.plot([start, horizon], [100, 0], color="#777", linestyle=":", linewidth=1, label="ideal")
+    for percent, color in THRESHOLDS:
+        ax.axhline(100 - percent, color=color, linewidth=0.8, linestyle="--")
+        ax.annotate(f"{percent}% spent", (horizon, 100 - percent), fontsize=7, color=color, ha="right", va="bottom")
+    projected = forecast.get("projected_consumed_ratio_at_period_end")
+    current = window["error_budget"]["remaining_ratio"]
+    if projected is not None and current is not None and period_end > end:
+        p = forecast.get("probability_exhausted_by_period_end")
+        ax.plot([end, period_end], [current * 100, (1 - projected) * 100], color="#6a1b9a", linestyle="--", linewidth=1.2,
+                label="forecast" + (f" (P exhausted {p:.0%})" if p is not None else ""))
+    lowest = min([r * 100 for r in remaining if r == r] or [0.0])
+    if lowest < -150:  # an overspent budget would flatten the rest of the chart
+        ax.set_ylim(-160, 105)
+        ax.annotate(f"overspent: {lowest:.0f}% at the lowest", (horizon, -150), fontsize=7, color=THRESHOLDS[-1][1],
+                    ha="right", va="bottom")
+    ax.set_ylabel("budget left %")
+    ax.set_title(title, loc="left", fontsize=9)
+    ax.legend(loc="lower left", fontsize=7)
+    _time_axis(ax)
+    return fig
+
+
+def burn_rates(ts_ms: list[int], burn_1h: list[float], burn_6h: list[float], window: dict, title: str) -> Figure:
+    """1h and 6h burn rates with every replayed alert firing shaded by severity."""
+    fig = Figure(figsize=(7.5, 2.6))
+    ax = fig.add_subplot()
+    x = [_dt(t) for t in ts_ms]
+    ax.plot(x, burn_1h, color="#1565c0", linewidth=0.9, label="1h burn rate")
+    ax.plot(x, burn_6h, color="#00838f", linewidth=1.2, label="6h burn rate")
+    seen = set()
+    for alert in window.get("alerts", []):
+        severity = alert["severity"]
+        ax.axvspan(_iso(alert["start"]), _iso(alert["end"]), color=SEVERITY_COLORS.get(severity, "#999"), alpha=0.25,
+                   label=None if severity in seen else f"{severity} alert firing")
+        seen.add(severity)
+    for threshold in sorted({a["burn_rate_threshold"] for a in window.get("alerts", [])}):  # thresholds that fired
+        ax.axhline(threshold, color="#999", linewidth=0.6, linestyle="--")
+    ax.axhline(1, color="#333", linewidth=0.8, linestyle=":", label="burn rate 1 (budget lasts the period)")
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("burn rate")
+    ax.set_title(title, loc="left")
+    ax.legend(loc="upper left", fontsize=7, ncols=2)
+    _time_axis(ax)
+    return fig
+
+
+def summary(windows: list[dict]) -> Figure:
+    """Budget consumed per SLO window, coloured by status (bars beyond 100% are cut at 150%)."""
+    fig = Figure(figsize=(7.5, 0.45 * max(3, len(windows)) + 0.8))
+    ax = fig.add_subplot()
+    several = {w["slo"] for w in windows if sum(v["slo"] == w["slo"] and v["window"] == w["window"] for v in windows) > 1}
+    labels = [f"{w['slo']} ({w['window']}" + (f", {w['objective']})" if w["slo"] in several else ")") for w in windows]
+    consumed = [min(150.0, (w["error_budget"]["consumed_ratio"] or 0) * 100) for w in windows]
+    ax.barh(range(len(windows)), consumed, color=[STATUS_COLORS.get(w["status"], "#999") for w in windows])
+    ax.set_yticks(range(len(windows)), labels)
+    for y, w in enumerate(windows):
+        ratio = w["error_budget"]["consumed_ratio"]
+        ax.annotate("n/a" if ratio is None else f"{ratio * 100:.0f}%", (min(150.0, (ratio or 0) * 100), y),
+                    xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+    for percent, color in THRESHOLDS:
+        ax.axvline(percent, color=color, linewidth=0.8, linestyle="--")
+    ax.invert_yaxis()
+    ax.set_xlim(0, 165)
+    ax.set_xlabel("error budget consumed %")
+    ax.grid(True, axis="x", alpha=0.3)
+    return fig
+
+
+def burn_down_grid(panels: list[tuple[list[int], list[float], dict, str]], period_end: datetime) -> Figure:
+    """Small multiples of burn_down, two per row (Dagster metadata)."""
+    rows = max(1, -(-len(panels) // 2))
+    fig = Figure(figsize=(11, 2.6 * rows))
+    for i, (ts, remaining, window, title) in enumerate(panels):
+        burn_down(ts, remaining, window, period_end, title, ax=fig.add_subplot(rows, 2, i + 1))
+    fig.tight_layout()
+    return fig

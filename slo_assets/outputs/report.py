@@ -1,0 +1,253 @@
+"""report.html: one month of SLOs in one self-contained file (inline SVG charts, inline CSS, no script,
+no network at view time). Everything shown comes from the warehouse documents; log lines and names
+are escaped, never interpreted."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+
+import polars as pl
+
+from slo_assets.outputs import charts
+from slo_assets.slo.chain import DAY_MS, month_range_ms
+from slo_assets.storage import Warehouse
+
+SERIES_DIR = "budget_series"
+STATUS_LABELS = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}
+
+
+@dataclass
+class MonthDocuments:
+    month: str
+    compliance: dict
+    budgets: dict
+    series: pl.DataFrame
+    plan: dict | None = None
+    runs: pl.DataFrame | None = None
+    learning: pl.DataFrame | None = None
+
+
+class ReportError(ValueError):
+    pass
+
+
+def load_month(store: Warehouse, month: str) -> MonthDocuments:
+    """The month's documents from the warehouse; compliance, budgets and series are required."""
+    def document(folder: str) -> dict | None:
+        path = store.path(folder, f"{month}.json")
+        return json.loads(path.read_bytes()) if path.exists() else None
+
+    def frame(*parts: str) -> pl.DataFrame | None:
+        path = store.path(*parts)
+        return pl.from_arrow(store.read_table(path)) if path.exists() else None
+
+    compliance, budgets = document("compliance"), document("error_budgets")
+    series = frame(SERIES_DIR, f"{month}.parquet")
+    if compliance is None or budgets is None or series is None:
+        raise ReportError(f"no compliance_report / error_budgets for {month} in {store.path()}: run the month first")
+    learning = frame("learning_record", "records.parquet")
+    if learning is not None and "period" in learning.columns:
+        learning = learning.filter(pl.col("period") == month)
+    return MonthDocuments(month, compliance, budgets, series, document("remediation_plan"),
+                          frame("remediation_runs", f"{month}.parquet"), learning)
+
+
+def _pct(value, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _table(headers: list[str], rows: list[list], css: str = "") -> str:
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell if isinstance(cell, Markup) else escape(str(cell))}</td>" for cell in row) + "</tr>"
+                   for row in rows)
+    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+class Markup(str):
+    """HTML we built ourselves (badges, links): not escaped again."""
+
+
+def _badge(status: str) -> Markup:
+    return Markup(f'<span class="badge {escape(status)}">{escape(STATUS_LABELS.get(status, status))}</span>')
+
+
+def _anchor(window: dict) -> str:
+    return "slo-" + "-".join(str(window[k]) for k in ("slo", "objective", "window")).replace(" ", "_")
+
+
+def _figure(fig, caption: str) -> str:
+    return f'<figure class="chart">{charts.to_svg(fig)}<figcaption>{escape(caption)}</figcaption></figure>'
+
+
+def _daily_sli(series: pl.DataFrame) -> tuple[list[str], list[float | None]]:
+    if series.is_empty():
+        return [], []
+    daily = (series.group_by((pl.col("ts") // DAY_MS).alias("day")).agg(pl.col("good").sum(), pl.col("total").sum())
+             .sort("day"))
+    days = [datetime.fromtimestamp(d * 86400, UTC).strftime("%Y-%m-%d") for d in daily["day"]]
+    return days, [g / t if t else None for g, t in zip(daily["good"], daily["total"], strict=True)]
+
+
+def _summary_section(docs: MonthDocuments, windows: list[dict]) -> str:
+    c = docs.compliance
+    s = c["summary"]
+    cards = "".join(f'<div class="card {k}"><div class="n">{s[k]}</div><div>{STATUS_LABELS[k]}</div></div>'
+                    for k in ("met", "at_risk", "failed", "insufficient_data"))
+    rows = []
+    for w in windows:
+        alerts = w.get("alerts", [])
+        rows.append([Markup(f'<a href="#{_anchor(w)}">{escape(w["slo"])}</a>'), w["service"], w["window"], _badge(w["status"]),
+                     _pct(w["sli"]), _pct(w["target"], 2), _pct(w["error_budget"]["remaining_ratio"], 1),
+                     sum(a["severity"] == "page" for a in alerts), sum(a["severity"] == "ticket" for a in alerts)])
+    services = [[v["service"], "n/a" if v["health_score"] is None else f"{v['health_score']:.0f}", v["slo_windows"], v.get("failed", 0)] for v in c["services"]]
+    q = c["data_quality"]
+    quality = (f"{q['rows']:,} requests from {q['lines_read']:,} lines; {q['quarantined_lines']:,} quarantined "
+               f"({q['quarantine_ratio'] * 100:.3f}%); {q['days_present']} of {q['days_expected']} days present"
+               + (f"; missing: {', '.join(q['missing_days'])}" if q["missing_days"] else ""))
+    return (
+        f'<section id="summary"><h2>Summary</h2><div class="cards">{cards}'
+        f'<div class="card"><div class="n">{s["compliance_percent"]:g}%</div><div>SLO windows met</div></div></div>'
+        + _figure(charts.summary(windows), "Error budget consumed per SLO window (dashed: 50 / 80 / 100%)")
+        + _table(["SLO", "service", "window", "status", "SLI", "target", "budget left", "page alerts", "ticket alerts"], rows)
+        + "<h3>Service health</h3>"
+        + _table(["service", "health score (0-100)", "SLO windows", "failed"], services)
+        + f"<p class=\"quality\">Data: {escape(quality)}.</p></section>"
+    )
+
+
+def _alerts_table(window: dict) -> str:
+    alerts = window.get("alerts", []) + [
+        {**a, "long_window": a["lookback_window"], "short_window": "", "burn_rate_threshold": a["threshold"],
+         "minutes": None, "severity": f"{a['severity']} ({a['policy']})"} for a in window.get("policy_alerts", [])]
+    if not alerts:
+        return "<p>No burn-rate alert fired this month.</p>"
+    rows = [[a["severity"], f"{a['long_window']}/{a['short_window']}".rstrip("/"), a["burn_rate_threshold"], a["start"], a["end"],
+             a.get("peak_burn_rate")] for a in sorted(alerts, key=lambda a: a["start"])]
+    return _table(["severity", "windows", "threshold", "start", "end", "peak burn rate"], rows)
+
+
+def _forecast_text(window: dict) -> str:
+    f = window.get("forecast") or {}
+    if f.get("exhausted"):
+        return f"The budget is exhausted (since {f.get('projected_exhaustion')})."
+    parts = []
+    if f.get("probability_exhausted_by_period_end") is not None:
+        parts.append(f"Probability the budget runs out by the period end: {f['probability_exhausted_by_period_end']:.0%}")
+    if f.get("projected_consumed_ratio_at_period_end") is not None:
+        parts.append(f"projected consumption at the period end: {f['projected_consumed_ratio_at_period_end'] * 100:.0f}%")
+    if f.get("projected_exhaustion"):
+        parts.append(f"projected exhaustion: {f['projected_exhaustion']}")
+    return "; ".join(parts) + (f". Method: {f['method']}." if f.get("method") else ".")
+
+
+def _incidents(entry: dict | None) -> str:
+    if entry is None:
+        return ""
+    out = [f"<h4>Incidents ({len(entry['incidents'])})</h4>"]
+    for incident in entry["incidents"]:
+        codes = ", ".join(f"{c['status']}×{c['bad_events']}" for c in incident.get("top_status_codes", []))
+        ops = ", ".join(f"{o['operation']} ×{o['bad_events']}" for o in incident.get("top_operations", []))
+        lines = "\n".join(f"{line['source']}  {line['raw']}" for line in incident.get("sample_lines", []))
+        out.append(
+            f'<details><summary>{escape(incident["severity"])}: {escape(incident["start"])} → {escape(incident["end"])}, '
+            f'{incident["bad_events"]} bad events, peak burn {incident.get("peak_burn_rate")}</summary>'
+            f"<p>Status codes: {escape(codes) or 'n/a'}. Operations: {escape(ops) or 'n/a'}.</p>"
+            f"<pre>{escape(lines)}</pre></details>")
+    if entry.get("actions"):
+        out.append("<h4>Remediation plan</h4>")
+        out.append(_table(["order", "runbook", "action", "kind"],
+                          [[a.get("order"), a["runbook"], a["name"], a["kind"]] for a in entry["actions"]]))
+    return "".join(out)
+
+
+def _frame_rows(frame: pl.DataFrame | None, slo: str, columns: list[str]) -> list[list]:
+    if frame is None or frame.is_empty() or "slo" not in frame.columns:
+        return []
+    present = [c for c in columns if c in frame.columns]
+    return [list(r) for r in frame.filter(pl.col("slo") == slo).select(present).iter_rows()]
+
+
+RUN_COLUMNS = ["runbook", "action", "kind", "status", "reason", "attempts", "started_at", "finished_at"]
+LEARNING_COLUMNS = ["runbook", "action", "reference", "sli_before", "sli_after", "burn_rate_before", "burn_rate_after",
+                    "recovered", "minutes_to_recover"]
+
+
+def _window_section(docs: MonthDocuments, window: dict, period_end: datetime, plan_by_slo: dict, shown_actions: set) -> str:
+    key = (window["slo"], window["objective"], window["window"])
+    part = docs.series.filter((pl.col("slo") == key[0]) & (pl.col("objective") == key[1]) & (pl.col("window") == key[2]))
+    ts, remaining = part["ts"].to_list(), part["remaining_ratio"].to_list()
+    days, daily = _daily_sli(part)
+    title = f"{window['slo']} · {window['objective']} · {window['window']}"
+    html = [f'<section class="slo" id="{escape(_anchor(window))}"><h2>{escape(title)} {_badge(window["status"])}</h2>',
+            f"<p>{escape(window['service'])}: SLI {_pct(window['sli'])} against {_pct(window['target'], 2)} "
+            f"({escape(window['budgeting_method'])}), {window['good']:,} good of {window['total']:,}; budget allowed "
+            f"{window['error_budget']['allowed']}, consumed {window['error_budget']['consumed']} "
+            f"({_pct(window['error_budget']['consumed_ratio'], 1)}). Window {escape(window['window_start'])} → "
+            f"{escape(window['window_end'])}.</p>",
+            _figure(charts.sli_by_day(days, daily, window["target"], "SLI by day"), "Daily SLI against the target"),
+            _figure(charts.burn_down(ts, remaining, window, period_end, "Error budget burn-down"),
+                    "Remaining budget against the ideal linear spend; dashed lines at 50 / 80 / 100% spent; forecast to the period end"),
+            _figure(charts.burn_rates(ts, part["burn_1h"].to_list(), part["burn_6h"].to_list(), window, "Burn rate"),
+                    "1h and 6h burn rates (log scale above 1); shaded: replayed alert firings"),
+            f"<p class=\"forecast\">{escape(_forecast_text(window))}</p>",
+            "<h4>Alerts</h4>", _alerts_table(window)]
+    if window["slo"] not in shown_actions:  # incidents, runs and learning belong to the SLO: shown once
+        shown_actions.add(window["slo"])
+        html.append(_incidents(plan_by_slo.get(window["slo"])))
+        runs = _frame_rows(docs.runs, window["slo"], RUN_COLUMNS)
+        if runs:
+            html.append("<h4>Remediation runs</h4>" + _table([c for c in RUN_COLUMNS if c in docs.runs.columns], runs))
+        learned = _frame_rows(docs.learning, window["slo"], LEARNING_COLUMNS)
+        if learned:
+            html.append("<h4>Learning record</h4>" + _table([c for c in LEARNING_COLUMNS if c in docs.learning.columns], learned))
+    html.append("</section>")
+    return "".join(html)
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:1rem 2rem;color:#222}
+h1{margin-bottom:.2rem} .meta{color:#666;font-size:.85rem} h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.85rem} th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
+th{background:#f5f5f5} .badge{border-radius:.6rem;padding:.05rem .5rem;color:#fff;font-size:.8rem;vertical-align:middle}
+.cards{display:flex;gap:.8rem;flex-wrap:wrap;margin:.5rem 0}.card{color:#fff;background:#455a64;border-radius:.4rem;padding:.5rem 1rem;min-width:7rem}
+.met{background:#2e7d32}.at_risk{background:#f9a825}.failed{background:#c62828}.insufficient_data{background:#9e9e9e}
+.card .n{font-size:1.6rem;font-weight:600} figure.chart{margin:.6rem 0} figure.chart svg{max-width:100%;height:auto}
+figcaption{color:#666;font-size:.8rem} pre{background:#f7f7f7;padding:.5rem;overflow-x:auto;font-size:.75rem;white-space:pre}
+nav a{margin-right:.8rem} details{margin:.3rem 0}
+"""
+
+
+def render(docs: MonthDocuments) -> str:
+    c = docs.compliance
+    by_key = {(w["slo"], w["objective"], w["window"]): w for w in docs.budgets["slos"]}
+    windows = [{**by_key.get((w["slo"], w["objective"], w["window"]), {}), **w} for w in c["slos"]]
+    period_end = datetime.fromtimestamp(month_range_ms(docs.month)[1] / 1000, UTC)
+    plan_by_slo = {e["slo"]: e for e in (docs.plan or {}).get("entries", [])}
+    shown: set[str] = set()
+    sections = "".join(_window_section(docs, w, period_end, plan_by_slo, shown) for w in windows)
+    nav = "".join(f'<a href="#{escape(_anchor(w))}">{escape(w["slo"])} ({escape(w["window"])})</a>' for w in windows)
+    state = "closed month" if c["period_complete"] else f"month to date, as of {c['as_of']}"
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
+        f"<title>SLO report {escape(docs.month)}</title><style>{CSS}</style></head><body>"
+        f"<h1>SLO report: {escape(docs.month)}</h1>"
+        f"<p class=\"meta\">{escape(state)} · generated {escape(c['generated_at'])} · spec {escape(c['spec_hash'])} · "
+        f"code {escape(c['code_version'])}</p><nav>{nav}</nav>"
+        + _summary_section(docs, windows) + sections
+        + "<footer class=\"meta\"><p>Input data versions: "
+        + escape(", ".join(f"{k}={v}" for k, v in sorted(c.get("input_data_versions", {}).items())))
+        + "</p></footer></body></html>\n"
+    )
+
+
+def write_report(store: Warehouse, month: str, target: Path) -> int:
+    """Render the month and write it atomically to `target`; returns its size in bytes."""
+    payload = render(load_month(store, month)).encode()
+    out = Warehouse(target.parent)
+    out.write_bytes_atomic(out.path(target.name), payload)
+    return len(payload)

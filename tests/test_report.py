@@ -1,0 +1,91 @@
+"""report.html: self-contained, complete, escaped, reproducible, and rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from slo_assets.outputs.report import load_month, render
+from slo_assets.storage import Warehouse
+from tests.conftest import run_cli
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _report(incident_month) -> tuple[str, Path]:
+    base = incident_month[4]
+    path = base / "out" / "2026-02" / "report.html"
+    return path.read_text(), base
+
+
+def test_report_is_self_contained_and_covers_the_month(incident_month):
+    html, _ = _report(incident_month)
+    _, compliance, budgets, _, _ = incident_month
+    assert "<script" not in html.lower()
+    # nothing fetched at view time: no src/href to a URL (SVG namespace declarations are not fetched)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html, re.IGNORECASE)
+    assert "default-src 'none'" in html
+    windows = compliance["slos"]
+    assert html.count("<svg") == 1 + 3 * len(windows)  # the summary, then SLI by day, burn-down, burn rate per window
+    summary = compliance["summary"]
+    for status in ("met", "at_risk", "failed"):
+        assert re.search(rf'class="card {status}"><div class="n">{summary[status]}</div>', html)
+    for window in windows:
+        assert f'id="slo-{window["slo"]}-{window["objective"]}-{window["window"]}"' in html
+    assert "Incidents (" in html and "Remediation plan" in html
+    first_page = next(a for w in budgets["slos"] for a in w["alerts"] if a["severity"] == "page")
+    assert first_page["start"] in html
+
+
+def test_sample_log_lines_are_shown_escaped(incident_month):
+    base = incident_month[4]
+    docs = load_month(Warehouse(base / "out" / "warehouse"), "2026-02")
+    entry = docs.plan["entries"][0]
+    hostile = '{"path":"/<script>alert(1)</script>","ua":"\\"><img src=x onerror=alert(2)>"}'
+    entry["incidents"][0]["sample_lines"] = [{"source": "evil.log:1", "raw": hostile}]
+    html = render(docs)
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_report_command_rewrites_the_same_bytes(incident_month):
+    html, base = _report(incident_month)
+    again = base / "again.html"
+    done = run_cli(["report", "--month", "2026-02", "--out", str(again), "--warehouse", str(base / "out" / "warehouse")], base)
+    assert done.returncode == 0, done.stderr
+    assert again.read_text() == html
+    missing = run_cli(["report", "--month", "2025-01", "--out", str(base / "x.html"), "--warehouse", str(base / "out" / "warehouse")], base)
+    assert missing.returncode == 2 and "2025-01" in missing.stderr
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_report_renders_in_headless_chromium(incident_month, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: .ci/run installs Debian's chromium")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    _, base = _report(incident_month)
+    url = (base / "out" / "2026-02" / "report.html").as_uri()
+    profile = tmp_path / "profile"
+    common = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0"]
+    screenshot = tmp_path / "report.png"
+    shot = subprocess.run([*common, f"--screenshot={screenshot}", "--window-size=1280,2400", url],
+                          capture_output=True, text=True, timeout=120)
+    assert screenshot.exists() and screenshot.stat().st_size > 20_000, shot.stderr[-2000:]
+    dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    _, compliance, _, _, _ = incident_month
+    assert dom.stdout.count("<svg") == 1 + 3 * len(compliance["slos"])  # the browser parsed every chart
+    assert "<title>SLO report 2026-02</title>" in dom.stdout
+    console = [line for line in (shot.stderr + dom.stderr).splitlines()
+               if "CONSOLE" in line or "Uncaught" in line or "Refused to" in line]
+    assert console == [], console
