@@ -63,6 +63,7 @@ def run_chain(parsed: Path, out: Path, days: list[str], opened: list[str]) -> di
     """The assets' code path: day inputs for `days` (others already in `out`), then the month."""
     import polars as pl
 
+    from slo_assets.outputs import charts
     from slo_assets.slo import chain as C
     from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns
     from slo_assets.slo.spec import load_specs
@@ -95,11 +96,15 @@ def run_chain(parsed: Path, out: Path, days: list[str], opened: list[str]) -> di
     history = metrics.select("slo", "good", "total").with_columns(pl.lit(MONTH).alias("month"))
     targets = C.recommend_targets(specs, history, merged)
     store.write_table(store.path("slo_targets", f"{MONTH}.parquet"), targets.to_arrow())
-    evaluations = C.evaluate_all(specs, minutes, period, settings)
+    evaluations, series = C.evaluate_with_series(specs, minutes, period, settings)
+    store.write_table(store.path("budget_series", f"{MONTH}.parquet"), series.to_arrow())
     provenance = {"spec_hash": specs.content_hash}
     store.write_bytes_atomic(store.path("error_budgets", f"{MONTH}.json"), json.dumps(C.error_budgets_document(evaluations, period, provenance)).encode())
     document = C.compliance(evaluations, {}, period, {}, provenance, [])
     store.write_bytes_atomic(store.path("compliance", f"{MONTH}.json"), json.dumps(document).encode())
+    # the charts error_budgets and compliance_report attach to their Dagster metadata
+    charts.burn_down_markdown(evaluations, series, end)
+    charts.summary_markdown(document["slos"])
     return {"windows": len(evaluations), "failed": document["summary"]["failed"]}
 
 

@@ -88,3 +88,12 @@ def test_declared_column_schemas_match_what_is_written(month_to_date):
     for key, path in written.items():
         declared = [c.name for c in graph.get(dg.AssetKey(key)).metadata["dagster/column_schema"].columns]
         assert declared == pq.read_schema(path).names, key
+
+
+def test_budget_and_compliance_materializations_carry_tables_and_charts(month_to_date):
+    _, _, instance, _ = month_to_date
+    for key, table_key, chart_key in (("error_budgets", "budgets", "burn_down"), ("compliance_report", "status", "budget_consumed")):
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        metadata = event.asset_materialization.metadata
+        assert metadata[table_key].value.startswith("|"), key  # a Markdown table
+        assert metadata[chart_key].value.startswith("![") and "data:image/png;base64," in metadata[chart_key].value, key

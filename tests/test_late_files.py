@@ -110,3 +110,11 @@ def test_a_removed_file_marks_its_days_stale_and_empties_them(logs):
     (logs.root / "b.jsonl").unlink()
     assert logs.refresh() == {"2026-10-03"}
     assert logs.rows("2026-10-03") == 0
+
+
+def test_last_observed_versions_read_in_batches_agree(logs):
+    from slo_assets.defs.ingestion import _last_observed
+
+    whole = _last_observed(logs.instance, DAYS)
+    assert set(whole) == set(DAYS)
+    assert _last_observed(logs.instance, DAYS, batch=3) == whole

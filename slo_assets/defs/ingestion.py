@@ -36,22 +36,25 @@ def read_index(warehouse: WarehouseResource) -> pl.DataFrame | None:
     return pl.from_arrow(store.read_table(target)) if target.exists() else None
 
 
-def _last_observed(instance: dg.DagsterInstance, days: list[str]) -> dict[str, str]:
-    """The data version Dagster last recorded for each of `days` of log_file_index (newest first)."""
+def _last_observed(instance: dg.DagsterInstance, days: list[str], batch: int = 500) -> dict[str, str]:
+    """The data version Dagster last recorded for each of `days` of log_file_index (newest first;
+    days asked in batches to keep the SQL parameter lists short)."""
     seen: dict[str, str] = {}
-    if not days:
-        return seen
-    records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey("log_file_index"), asset_partitions=days)
-    cursor = None
-    while True:
-        page = instance.fetch_observations(records_filter, limit=1000, cursor=cursor)
-        for record in page.records:
-            observation = record.asset_observation
-            if observation is not None and observation.partition not in seen and observation.data_version is not None:
-                seen[observation.partition] = observation.data_version
-        if not page.has_more or len(seen) == len(days):
-            return seen
-        cursor = page.cursor
+    for first in range(0, len(days), batch):
+        wanted = days[first:first + batch]
+        records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey("log_file_index"), asset_partitions=wanted)
+        cursor, found = None, 0
+        while True:
+            page = instance.fetch_observations(records_filter, limit=1000, cursor=cursor)
+            for record in page.records:
+                observation = record.asset_observation
+                if observation is not None and observation.partition not in seen and observation.data_version is not None:
+                    seen[observation.partition] = observation.data_version
+                    found += 1
+            if not page.has_more or found == len(wanted):
+                break
+            cursor = page.cursor
+    return seen
 
 
 # observable_source_asset is beta in Dagster 1.13; per-partition data versions of an external source

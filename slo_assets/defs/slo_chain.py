@@ -253,7 +253,8 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     store = warehouse.store()
     minutes, present = read_days(store, "sli_minutely", _lookback_days(month), MINUTE_SCHEMA)
     period = _period(month, present)
-    from slo_assets.outputs.report import SERIES_DIR  # matplotlib loads only when a budget is computed
+    from slo_assets.outputs import charts  # matplotlib loads only when a budget is computed
+    from slo_assets.outputs.report import SERIES_DIR
 
     evaluations, series = C.evaluate_with_series(specs, minutes, period, slo_settings.chain_settings())
     store.write_table(store.path(SERIES_DIR, f"{month}.parquet"), series.to_arrow())
@@ -279,30 +280,11 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             "page_alerts": int(rows["page_alerts"].sum()) if rows.height else 0,
             "ticket_alerts": int(rows["ticket_alerts"].sum()) if rows.height else 0,
             "budgets": dg.MetadataValue.md(frame_table(rows, limit=100)),
-            "burn_down": dg.MetadataValue.md(_burn_down_chart(evaluations, series, month)),
+            "burn_down": dg.MetadataValue.md(charts.burn_down_markdown(evaluations, series, C.month_range_ms(month)[1])),
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_BUDGET_CONSISTENT, passed=not inconsistent,
                                            metadata={"windows": len(evaluations), "inconsistent": dg.MetadataValue.json([list(map(str, i)) for i in inconsistent])})],
     )
-
-
-def _burn_down_chart(evaluations: list[dict], series: pl.DataFrame, month: str) -> str:
-    from datetime import UTC, datetime
-
-    from slo_assets.outputs import charts
-
-    panels = []
-    for e in evaluations:
-        part = series.filter((pl.col("slo") == e["slo"]) & (pl.col("objective") == e["objective"]) & (pl.col("window") == e["window"]))
-        panels.append((part["ts"].to_list(), part["remaining_ratio"].to_list(), e, f"{e['slo']} ({e['window']}): {e['status']}"))
-    period_end = datetime.fromtimestamp(C.month_range_ms(month)[1] / 1000, UTC)
-    return charts.to_png_markdown(charts.burn_down_grid(panels, period_end), "error budget burn-down per SLO window")
-
-
-def _summary_chart(windows: list[dict]) -> str:
-    from slo_assets.outputs import charts
-
-    return charts.to_png_markdown(charts.summary(windows), "error budget consumed per SLO window, by status")
 
 
 def _data_quality(store, month: str, period: C.Period) -> dict:
@@ -335,6 +317,8 @@ def _data_quality(store, month: str, period: C.Period) -> dict:
 )
 def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
     """Per SLO window status met / at_risk / failed / insufficient_data, deficit, trend, health score per service."""
+    from slo_assets.outputs import charts
+
     month = context.partition_key
     specs = slo_settings.load()
     store = warehouse.store()
@@ -374,7 +358,7 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             "health": dg.MetadataValue.md(table(["service", "health score", "windows", "failed"],
                                                 [(h["service"], h["health_score"], h["slo_windows"], h["failed"]) for h in document["services"]])),
             "spec_hash": specs.content_hash,
-            "budget_consumed": dg.MetadataValue.md(_summary_chart(document["slos"])),
+            "budget_consumed": dg.MetadataValue.md(charts.summary_markdown(document["slos"])),
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_EVERY_SLO, passed=expected == reported,
                                            metadata={"expected": len(expected), "reported": len(reported),

@@ -154,11 +154,48 @@ def summary(windows: list[dict]) -> Figure:
     return fig
 
 
-def burn_down_grid(panels: list[tuple[list[int], list[float], dict, str]], period_end: datetime) -> Figure:
-    """Small multiples of burn_down, two per row (Dagster metadata)."""
-    rows = max(1, -(-len(panels) // 2))
-    fig = Figure(figsize=(11, 2.6 * rows))
-    for i, (ts, remaining, window, title) in enumerate(panels):
-        burn_down(ts, remaining, window, period_end, title, ax=fig.add_subplot(rows, 2, i + 1))
-    fig.tight_layout()
+def burn_down_overview(panels: list[tuple[list[int], list[float], dict, str]], period_end: datetime,
+                       every: int = 12) -> Figure:
+    """Every window's remaining budget on one chart (Dagster metadata: small and quick to draw),
+    one point per `every` series points (hourly for 5-minute series), coloured by status."""
+    fig = Figure(figsize=(8, 3.2))
+    ax = fig.add_subplot()
+    lowest = 0.0
+    for ts, remaining, window, title in panels:
+        points = [(_dt(t), r * 100) for t, r in list(zip(ts, remaining, strict=True))[::every] if r == r]
+        if ts and remaining[-1] == remaining[-1]:
+            points.append((_dt(ts[-1]), remaining[-1] * 100))
+        if points:
+            x, y = zip(*points, strict=True)
+            lowest = min(lowest, *y)
+            ax.plot(x, y, linewidth=1.2, color=STATUS_COLORS.get(window["status"], "#999"), alpha=0.85, label=title)
+    for percent, color in THRESHOLDS:
+        ax.axhline(100 - percent, color=color, linewidth=0.8, linestyle="--")
+    if lowest < -150:
+        ax.set_ylim(-160, 105)
+    ax.set_ylabel("budget left %")
+    ax.set_title("Error budget left per SLO window (dashed: 50 / 80 / 100 % spent)", loc="left", fontsize=9)
+    ax.set_xlim(right=period_end)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
+    _time_axis(ax)
     return fig
+
+
+def burn_down_markdown(evaluations: list[dict], series, period_end_ms: int) -> str:
+    """The burn-down overview of a month's windows as Markdown with an embedded PNG. `series`: the
+    polars frame of chain.evaluate_with_series."""
+    import polars as pl
+
+    objectives: dict[tuple, set] = {}
+    for e in evaluations:
+        objectives.setdefault((e["slo"], e["window"]), set()).add(e["objective"])
+    panels = []
+    for e in evaluations:
+        part = series.filter((pl.col("slo") == e["slo"]) & (pl.col("objective") == e["objective"]) & (pl.col("window") == e["window"]))
+        objective = f", {e['objective']}" if len(objectives[(e["slo"], e["window"])]) > 1 else ""
+        panels.append((part["ts"].to_list(), part["remaining_ratio"].to_list(), e, f"{e['slo']} ({e['window']}{objective}): {e['status']}"))
+    return to_png_markdown(burn_down_overview(panels, _dt(period_end_ms)), "error budget burn-down per SLO window")
+
+
+def summary_markdown(windows: list[dict]) -> str:
+    return to_png_markdown(summary(windows), "error budget consumed per SLO window, by status")
