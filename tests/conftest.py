@@ -16,6 +16,14 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 APACHE_LOG = SHARED / "data" / "real" / "apache_semicomplete" / "apache_logs"
 
 
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (--dist loadgroup) a module's tests stay on one worker, so module fixtures
+    are built once; modules sharing the session fixture incident_month name the same group."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 def day_ms(day: str) -> int:
     return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1000)
 

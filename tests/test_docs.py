@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.xdist_group("incident_month")  # shares the session fixture: one worker builds it
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 SERVERS = ("dagster-daemon run", "dagster-webserver", "dagster dev")

@@ -14,6 +14,8 @@ from slo_assets.outputs.report import load_month, render
 from slo_assets.storage import Warehouse
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.xdist_group("incident_month")  # shares the session fixture: one worker builds it
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 

@@ -11,6 +11,8 @@ import pytest
 from slo_assets.generate import write_logs
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.xdist_group("incident_month")  # shares the session fixture: one worker builds it
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "examples" / "slos.yaml"
 COVERING_SLO = {"checkout": "checkout-availability", "search": "search-availability", "auth": "auth-availability",
