@@ -185,6 +185,8 @@ def window_data(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.
 
 
 SERIES_STEP_MINUTES = 5
+SERIES_SCHEMA = {"ts": pl.Int64, "good": pl.Float64, "total": pl.Float64, "remaining_ratio": pl.Float64,
+                 "burn_1h": pl.Float64, "burn_6h": pl.Float64}
 
 
 def window_series(data: WindowData, target: Decimal, step_minutes: int = SERIES_STEP_MINUTES) -> pl.DataFrame:
@@ -209,10 +211,6 @@ def window_series(data: WindowData, target: Decimal, step_minutes: int = SERIES_
         "ts": data.win_start + np.arange(count, dtype=np.int64) * step_minutes * MINUTE_MS,
         "good": good, "total": total, "remaining_ratio": remaining, "burn_1h": burn["1h"], "burn_6h": burn["6h"],
     }, schema=SERIES_SCHEMA)
-
-
-SERIES_SCHEMA = {"ts": pl.Int64, "good": pl.Float64, "total": pl.Float64, "remaining_ratio": pl.Float64,
-                 "burn_1h": pl.Float64, "burn_6h": pl.Float64}
 
 
 def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
