@@ -18,6 +18,7 @@ from matplotlib import rcParams  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 rcParams["svg.hashsalt"] = "slo-assets"
+rcParams["svg.fonttype"] = "none"  # text as <text>, drawn by the browser: no glyph outlines in every chart
 rcParams["font.size"] = 9
 
 STATUS_COLORS = {"met": "#2e7d32", "at_risk": "#f9a825", "failed": "#c62828", "insufficient_data": "#9e9e9e"}

@@ -92,6 +92,16 @@ def _daily_sli(series: pl.DataFrame) -> tuple[list[str], list[float | None]]:
     return days, [g / t if t else None for g, t in zip(daily["good"], daily["total"], strict=True)]
 
 
+DRAWN_BUCKETS = 3  # 5-minute series drawn as 15-minute points: a third of the SVG, the same picture
+
+
+def _coarsen(part: pl.DataFrame, every: int = DRAWN_BUCKETS) -> pl.DataFrame:
+    """Fewer points to draw: each group of `every` buckets keeps its start, its last remaining budget
+    and its highest burn rates (a spike is never smoothed away)."""
+    return (part.with_row_index("i").group_by(pl.col("i") // every, maintain_order=True)
+            .agg(pl.col("ts").first(), pl.col("remaining_ratio").last(), pl.col("burn_1h").max(), pl.col("burn_6h").max()))
+
+
 def _summary_section(docs: MonthDocuments, windows: list[dict]) -> str:
     c = docs.compliance
     s = c["summary"]
@@ -179,8 +189,9 @@ LEARNING_COLUMNS = ["runbook", "action", "reference", "sli_before", "sli_after",
 def _window_section(docs: MonthDocuments, window: dict, period_end: datetime, plan_by_slo: dict, shown_actions: set) -> str:
     key = (window["slo"], window["objective"], window["window"])
     part = docs.series.filter((pl.col("slo") == key[0]) & (pl.col("objective") == key[1]) & (pl.col("window") == key[2]))
-    ts, remaining = part["ts"].to_list(), part["remaining_ratio"].to_list()
     days, daily = _daily_sli(part)
+    drawn = _coarsen(part)
+    ts, remaining = drawn["ts"].to_list(), drawn["remaining_ratio"].to_list()
     title = f"{window['slo']} · {window['objective']} · {window['window']}"
     html = [f'<section class="slo" id="{escape(_anchor(window))}"><h2>{escape(title)} {_badge(window["status"])}</h2>',
             f"<p>{escape(window['service'])}: SLI {_pct(window['sli'])} against {_pct(window['target'], 2)} "
@@ -191,7 +202,7 @@ def _window_section(docs: MonthDocuments, window: dict, period_end: datetime, pl
             _figure(charts.sli_by_day(days, daily, window["target"], "SLI by day"), "Daily SLI against the target"),
             _figure(charts.burn_down(ts, remaining, window, period_end, "Error budget burn-down"),
                     "Remaining budget against the ideal linear spend; dashed lines at 50 / 80 / 100% spent; forecast to the period end"),
-            _figure(charts.burn_rates(ts, part["burn_1h"].to_list(), part["burn_6h"].to_list(), window, "Burn rate"),
+            _figure(charts.burn_rates(ts, drawn["burn_1h"].to_list(), drawn["burn_6h"].to_list(), window, "Burn rate"),
                     "1h and 6h burn rates (log scale above 1); shaded: replayed alert firings"),
             f"<p class=\"forecast\">{escape(_forecast_text(window))}</p>",
             "<h4>Alerts</h4>", _alerts_table(window)]
