@@ -91,3 +91,16 @@ def test_report_renders_in_headless_chromium(incident_month, tmp_path):
     console = [line for line in (shot.stderr + dom.stderr).splitlines()
                if "CONSOLE" in line or "Uncaught" in line or "Refused to" in line]
     assert console == [], console
+
+
+def test_drawn_points_keep_every_burn_rate_spike():
+    import polars as pl
+
+    from slo_assets.outputs.report import _coarsen
+
+    series = pl.DataFrame({"ts": [0, 300_000, 600_000, 900_000, 1_200_000], "remaining_ratio": [1.0, 0.9, 0.8, 0.8, 0.7],
+                           "burn_1h": [0.0, 50.0, 1.0, 2.0, 0.0], "burn_6h": [0.0, 5.0, 1.0, 0.0, 3.0]})
+    drawn = _coarsen(series, every=3)
+    assert drawn["ts"].to_list() == [0, 900_000]
+    assert drawn["burn_1h"].to_list() == [50.0, 2.0] and drawn["burn_6h"].to_list() == [5.0, 3.0]
+    assert drawn["remaining_ratio"].to_list() == [0.8, 0.7]  # the budget left at each point's end
