@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ingest  # noqa: E402
+
+from tests.dagster_daemon import running_daemon  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = 31
@@ -88,13 +90,8 @@ def daemon_backfill(base: Path, logs: Path, warehouse: Path, processes: int) -> 
 
     home = _home(base, processes)
     env = _env(home, logs, warehouse)
-    workspace = base / "workspace.yaml"
-    workspace.write_text(f"load_from:\n  - python_module:\n      module_name: slo_assets.definitions\n      working_directory: {ROOT}\n")
-    log = open(base / f"daemon-{processes}.log", "w")
-    daemon = subprocess.Popen([str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(workspace)],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     os.environ["DAGSTER_HOME"] = str(home)
-    try:
+    with running_daemon(base, env, base / f"daemon-{processes}.log") as (daemon, workspace):
         time.sleep(3)  # let the daemon start its threads before the runs arrive
         started = time.perf_counter()
         first, last = f"{ingest.MONTH}-01", f"{ingest.MONTH}-{DAYS:02d}"
@@ -116,14 +113,6 @@ def daemon_backfill(base: Path, logs: Path, warehouse: Path, processes: int) -> 
                    "mean_run_s": sum(durations) / len(durations)}
         instance.dispose()
         return outcome
-    finally:
-        os.killpg(daemon.pid, signal.SIGINT)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
-        log.close()
 
 
 def main() -> None:

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.ingestion import read_index
+from slo_assets.ingest.index import index_summary
 from slo_assets.slo.chain import month_days
 
 
@@ -41,14 +41,6 @@ class MonthRun:
 def _value(metadata: dict, key: str):
     item = metadata.get(key)
     return getattr(item, "value", item)
-
-
-def index_summary(index: pl.DataFrame | None) -> dict:
-    if index is None or index.is_empty():
-        return {"files": 0, "rows": 0, "quarantined_lines": 0, "duplicates": 0}
-    totals = index.select(pl.col("rows", "quarantined").sum()).row(0)
-    return {"files": index.height, "rows": totals[0], "quarantined_lines": totals[1],
-            "duplicates": index["duplicate_of"].is_not_null().sum()}
 
 
 def _quiet(level: str) -> dict:

@@ -24,6 +24,16 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
+def stale_statuses(instance, defs, keys: list[tuple[str, str]]) -> list[str]:
+    """Dagster's stale status (FRESH, STALE, MISSING) of each (asset, partition), in order."""
+    import dagster as dg
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver
+    from dagster._core.loader import LoadingContextForTest
+
+    resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
+    return [resolver.get_status(dg.AssetKey(key), partition).value for key, partition in keys]
+
+
 def day_ms(day: str) -> int:
     return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1000)
 

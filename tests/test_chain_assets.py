@@ -7,13 +7,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.definitions.data_version import CachingStaleStatusResolver
-from dagster._core.loader import LoadingContextForTest
 
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.generate import write_logs
 from slo_assets.orchestrate import materialize_month, month_days
+from tests.conftest import stale_statuses
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,8 +31,7 @@ def month_to_date(tmp_path_factory):
 
 
 def _status(instance, defs, keys):
-    resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
-    return {key: resolver.get_status(dg.AssetKey(key), partition).value for key, partition in keys}
+    return dict(zip([key for key, _ in keys], stale_statuses(instance, defs, keys), strict=True))
 
 
 def test_month_to_date_uses_the_elapsed_part_then_grows(month_to_date):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import dagster as dg
 import pytest
 
 from slo_assets.generate import write_logs
+from tests.dagster_daemon import running_daemon
 from tests.postgres_server import available, postgres_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,23 +44,19 @@ def _month_through_the_daemon(tmp_path: Path, instance_config: Path, extra_env: 
                            "--month", "2026-02", "--out", str(tmp_path / "out"), "--warehouse", str(warehouse)],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(f"load_from:\n  - python_module:\n      module_name: slo_assets.definitions\n      working_directory: {ROOT}\n")
-    daemon_log = open(tmp_path / "daemon.log", "w")
-    daemon = subprocess.Popen([str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(workspace)],
-                              env=env, cwd=tmp_path, stdout=daemon_log, stderr=subprocess.STDOUT, start_new_session=True)
     previous = {key: os.environ.get(key) for key in ["DAGSTER_HOME", *extra_env]}
     os.environ.update({"DAGSTER_HOME": str(home), **extra_env})
     try:
-        instance = dg.DagsterInstance.get()
-        deadline = time.monotonic() + DEADLINE_S
-        finished = []
-        while time.monotonic() < deadline and daemon.poll() is None:
-            runs = instance.get_runs(filters=dg.RunsFilter(job_name="remediation_job"))
-            finished = [r for r in runs if r.is_finished]
-            if runs and len(finished) == len(runs):
-                break
-            time.sleep(2)
+        with running_daemon(tmp_path, env, tmp_path / "daemon.log") as (daemon, _):
+            instance = dg.DagsterInstance.get()
+            deadline = time.monotonic() + DEADLINE_S
+            finished = []
+            while time.monotonic() < deadline and daemon.poll() is None:
+                runs = instance.get_runs(filters=dg.RunsFilter(job_name="remediation_job"))
+                finished = [r for r in runs if r.is_finished]
+                if runs and len(finished) == len(runs):
+                    break
+                time.sleep(2)
         assert finished, (tmp_path / "daemon.log").read_text()[-3000:]
         assert all(r.is_success for r in finished), (tmp_path / "daemon.log").read_text()[-3000:]
         keys = {r.tags.get("dagster/run_key") for r in finished}
@@ -71,13 +67,6 @@ def _month_through_the_daemon(tmp_path: Path, instance_config: Path, extra_env: 
         assert storage == ("PostgresRunStorage" if extra_env else "SqliteRunStorage"), storage
         instance.dispose()
     finally:
-        os.killpg(daemon.pid, signal.SIGINT)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
-        daemon_log.close()
         for key, value in previous.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -14,11 +14,11 @@ from slo_assets.defs.ingestion import (
     CHECK_SCHEMA,
     log_file_index,
     parsed_logs,
+    read_index,
 )
-from slo_assets.defs.ingestion import read_index
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.definitions import build_definitions, defs
-from slo_assets.orchestrate import index_summary
+from slo_assets.ingest.index import index_summary
 
 DAY = "2026-10-10"
 

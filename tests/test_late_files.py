@@ -7,12 +7,11 @@ import shutil
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
-from dagster._core.definitions.data_version import CachingStaleStatusResolver
-from dagster._core.loader import LoadingContextForTest
 
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.ingestion import CHECK_FILES_UNIQUE, log_file_index, parsed_logs
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+from tests.conftest import stale_statuses
 
 DAYS = ["2026-10-01", "2026-10-02", "2026-10-03", "2026-10-04"]
 
@@ -45,8 +44,8 @@ class Logs:
         return result
 
     def stale(self) -> set[str]:
-        resolver = CachingStaleStatusResolver(self.instance, self.defs.resolve_asset_graph(), LoadingContextForTest(self.instance))
-        return {day for day in DAYS if resolver.get_status(dg.AssetKey("parsed_logs"), day).value == "STALE"}
+        statuses = stale_statuses(self.instance, self.defs, [("parsed_logs", day) for day in DAYS])
+        return {day for day, status in zip(DAYS, statuses, strict=True) if status == "STALE"}
 
     def rows(self, day: str) -> int:
         return pq.read_metadata(self.warehouse / "parsed_logs" / f"{day}.parquet").num_rows

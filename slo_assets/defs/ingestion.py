@@ -11,7 +11,7 @@ import polars as pl
 from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS
 from slo_assets.defs.partitions import daily_partitions
 from slo_assets.defs.resources import LogSource, WarehouseResource
-from slo_assets.ingest.index import NO_FILES_VERSION, assemble_day, build_index, day_versions
+from slo_assets.ingest.index import NO_FILES_VERSION, assemble_day, build_index, day_versions, index_summary
 from slo_assets.ingest.staging import DAY_MS
 from slo_assets.markdown import frame_table, table
 from slo_assets.schemas import ParsedLogs
@@ -91,10 +91,10 @@ with warnings.catch_warnings():
         # Only days whose version differs from the one Dagster holds: one event per changed day.
         observed = _last_observed(context.instance, sorted(valid))
         changed = {day: dg.DataVersion(version) for day, version in valid.items() if observed.get(day) != version}
-        totals = build.index.select(pl.col("rows", "quarantined").sum()).row(0, named=True)
+        summary = index_summary(build.index)
         context.log.info(
-            f"indexed {build.index.height} files ({len(build.staged)} parsed now, {build.reused} reused), "
-            f"{totals['rows'] or 0} rows, {totals['quarantined'] or 0} quarantined lines; "
+            f"indexed {summary['files']} files ({len(build.staged)} parsed now, {build.reused} reused), "
+            f"{summary['rows']} rows, {summary['quarantined_lines']} quarantined lines; "
             f"{len(changed)} of {len(valid)} days have new data versions"
             + (f"; {len(versions) - len(valid)} days outside the partitions ignored" if len(valid) < len(versions) else "")
         )

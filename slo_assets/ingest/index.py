@@ -185,6 +185,15 @@ def day_versions(index: pl.DataFrame) -> dict[str, str]:
     return {_day_key(day): hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()[:24] for day, files in sorted(files_of.items())}
 
 
+def index_summary(index: pl.DataFrame | None) -> dict:
+    """Files, rows, quarantined lines and duplicates of an index (zeros when there is none)."""
+    if index is None or index.is_empty():
+        return {"files": 0, "rows": 0, "quarantined_lines": 0, "duplicates": 0}
+    totals = index.select(pl.col("rows", "quarantined").sum()).row(0)
+    return {"files": index.height, "rows": totals[0], "quarantined_lines": totals[1],
+            "duplicates": index["duplicate_of"].is_not_null().sum()}
+
+
 NO_FILES_VERSION = hashlib.sha256(b"").hexdigest()[:24]  # a day whose files are all gone
 
 

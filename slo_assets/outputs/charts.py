@@ -17,6 +17,9 @@ import matplotlib.dates as mdates  # noqa: E402
 from matplotlib import rcParams  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from slo_assets.slo.budget import epoch_ms  # noqa: E402
+from slo_assets.slo.chain import by_window, day_start_ms  # noqa: E402
+
 rcParams["svg.hashsalt"] = "slo-assets"
 rcParams["svg.fonttype"] = "none"  # text as <text>, drawn by the browser: no glyph outlines in every chart
 rcParams["font.size"] = 9
@@ -31,7 +34,25 @@ def _dt(ms) -> datetime:
 
 
 def _iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return _dt(epoch_ms(text))
+
+
+OVERSPENT_FLOOR = -150  # budget left below this (%) would flatten the rest of a burn-down chart
+
+
+def _floor_overspent(ax, lowest: float) -> bool:
+    """Cut the y axis at OVERSPENT_FLOOR when the budget went lower; whether it did."""
+    if lowest >= OVERSPENT_FLOOR:
+        return False
+    ax.set_ylim(OVERSPENT_FLOOR - 10, 105)
+    return True
+
+
+def window_labels(windows: list[dict]) -> list[str]:
+    """'slo (window)' per SLO window, with the objective when the SLO has several for that window."""
+    pairs = [(w["slo"], w["window"]) for w in windows]
+    return [f"{w['slo']} ({w['window']}" + (f", {w['objective']})" if pairs.count(pair) > 1 else ")")
+            for w, pair in zip(windows, pairs, strict=True)]
 
 
 def _time_axis(ax) -> None:
@@ -58,7 +79,7 @@ def sli_by_day(days: list[str], values: list[float | None], target: float, title
     """Daily SLI against the target: bars under the target are red."""
     fig = Figure(figsize=(7.5, 2.4))
     ax = fig.add_subplot()
-    points = [(_iso(f"{d}T00:00:00Z"), v * 100) for d, v in zip(days, values, strict=True) if v is not None]
+    points = [(_dt(day_start_ms(d)), v * 100) for d, v in zip(days, values, strict=True) if v is not None]
     if points:
         x, y = zip(*points, strict=True)
         colors = [STATUS_COLORS["failed"] if v < target * 100 else STATUS_COLORS["met"] for v in y]
@@ -73,14 +94,11 @@ def sli_by_day(days: list[str], values: list[float | None], target: float, title
     return fig
 
 
-def burn_down(ts_ms: list[int], remaining: list[float], window: dict, period_end: datetime, title: str,
-              ax=None) -> Figure | None:
+def burn_down(ts_ms: list[int], remaining: list[float], window: dict, period_end: datetime, title: str) -> Figure:
     """Remaining error budget over the window against the ideal (linear) spend, with the 50/80/100%
     consumption thresholds and the forecast to the period end."""
-    fig = None
-    if ax is None:
-        fig = Figure(figsize=(7.5, 2.8))
-        ax = fig.add_subplot()
+    fig = Figure(figsize=(7.5, 2.8))
+    ax = fig.add_subplot()
     start, end = _iso(window["window_start"]), _iso(window["window_end"])
     forecast = window.get("forecast") or {}
     if ts_ms:
@@ -97,10 +115,9 @@ def burn_down(ts_ms: list[int], remaining: list[float], window: dict, period_end
         ax.plot([end, period_end], [current * 100, (1 - projected) * 100], color="#6a1b9a", linestyle="--", linewidth=1.2,
                 label="forecast" + (f" (P exhausted {p:.0%})" if p is not None else ""))
     lowest = min([r * 100 for r in remaining if r == r] or [0.0])
-    if lowest < -150:  # an overspent budget would flatten the rest of the chart
-        ax.set_ylim(-160, 105)
-        ax.annotate(f"overspent: {lowest:.0f}% at the lowest", (horizon, -150), fontsize=7, color=THRESHOLDS[-1][1],
-                    ha="right", va="bottom")
+    if _floor_overspent(ax, lowest):
+        ax.annotate(f"overspent: {lowest:.0f}% at the lowest", (horizon, OVERSPENT_FLOOR), fontsize=7,
+                    color=THRESHOLDS[-1][1], ha="right", va="bottom")
     ax.set_ylabel("budget left %")
     ax.set_title(title, loc="left", fontsize=9)
     ax.legend(loc="lower left", fontsize=7)
@@ -137,8 +154,7 @@ def summary(windows: list[dict]) -> Figure:
     """Budget consumed per SLO window, coloured by status (bars beyond 100% are cut at 150%)."""
     fig = Figure(figsize=(7.5, 0.45 * max(3, len(windows)) + 0.8))
     ax = fig.add_subplot()
-    several = {w["slo"] for w in windows if sum(v["slo"] == w["slo"] and v["window"] == w["window"] for v in windows) > 1}
-    labels = [f"{w['slo']} ({w['window']}" + (f", {w['objective']})" if w["slo"] in several else ")") for w in windows]
+    labels = window_labels(windows)
     consumed = [min(150.0, (w["error_budget"]["consumed_ratio"] or 0) * 100) for w in windows]
     ax.barh(range(len(windows)), consumed, color=[STATUS_COLORS.get(w["status"], "#999") for w in windows])
     ax.set_yticks(range(len(windows)), labels)
@@ -172,8 +188,7 @@ def burn_down_overview(panels: list[tuple[list[int], list[float], dict, str]], p
             ax.plot(x, y, linewidth=1.2, color=STATUS_COLORS.get(window["status"], "#999"), alpha=0.85, label=title)
     for percent, color in THRESHOLDS:
         ax.axhline(100 - percent, color=color, linewidth=0.8, linestyle="--")
-    if lowest < -150:
-        ax.set_ylim(-160, 105)
+    _floor_overspent(ax, lowest)
     ax.set_ylabel("budget left %")
     ax.set_title("Error budget left per SLO window (dashed: 50 / 80 / 100 % spent)", loc="left", fontsize=9)
     ax.set_xlim(right=period_end)
@@ -185,16 +200,12 @@ def burn_down_overview(panels: list[tuple[list[int], list[float], dict, str]], p
 def burn_down_markdown(evaluations: list[dict], series, period_end_ms: int) -> str:
     """The burn-down overview of a month's windows as Markdown with an embedded PNG. `series`: the
     polars frame of chain.evaluate_with_series."""
-    import polars as pl
-
-    objectives: dict[tuple, set] = {}
-    for e in evaluations:
-        objectives.setdefault((e["slo"], e["window"]), set()).add(e["objective"])
+    parts = by_window(series)
     panels = []
-    for e in evaluations:
-        part = series.filter((pl.col("slo") == e["slo"]) & (pl.col("objective") == e["objective"]) & (pl.col("window") == e["window"]))
-        objective = f", {e['objective']}" if len(objectives[(e["slo"], e["window"])]) > 1 else ""
-        panels.append((part["ts"].to_list(), part["remaining_ratio"].to_list(), e, f"{e['slo']} ({e['window']}{objective}): {e['status']}"))
+    for e, label in zip(evaluations, window_labels(evaluations), strict=True):
+        part = parts.get((e["slo"], e["objective"], e["window"]))
+        ts, remaining = ([], []) if part is None else (part["ts"].to_list(), part["remaining_ratio"].to_list())
+        panels.append((ts, remaining, e, f"{label}: {e['status']}"))
     return to_png_markdown(burn_down_overview(panels, _dt(period_end_ms)), "error budget burn-down per SLO window")
 
 

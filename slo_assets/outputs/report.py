@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from slo_assets.outputs import charts
-from slo_assets.slo.chain import DAY_MS, month_range_ms
+from slo_assets.slo.chain import DAY_MS, by_window, day_key, month_range_ms
 from slo_assets.storage import Warehouse
 
 SERIES_DIR = "budget_series"
@@ -60,15 +60,15 @@ def _pct(value, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value * 100:.{digits}f}%"
 
 
+class Markup(str):
+    """HTML we built ourselves (badges, links): not escaped again."""
+
+
 def _table(headers: list[str], rows: list[list], css: str = "") -> str:
     head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell if isinstance(cell, Markup) else escape(str(cell))}</td>" for cell in row) + "</tr>"
                    for row in rows)
     return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-class Markup(str):
-    """HTML we built ourselves (badges, links): not escaped again."""
 
 
 def _badge(status: str) -> Markup:
@@ -88,7 +88,7 @@ def _daily_sli(series: pl.DataFrame) -> tuple[list[str], list[float | None]]:
         return [], []
     daily = (series.group_by((pl.col("ts") // DAY_MS).alias("day")).agg(pl.col("good").sum(), pl.col("total").sum())
              .sort("day"))
-    days = [datetime.fromtimestamp(d * 86400, UTC).strftime("%Y-%m-%d") for d in daily["day"]]
+    days = [day_key(d * DAY_MS) for d in daily["day"]]
     return days, [g / t if t else None for g, t in zip(daily["good"], daily["total"], strict=True)]
 
 
@@ -186,9 +186,9 @@ LEARNING_COLUMNS = ["runbook", "action", "reference", "sli_before", "sli_after",
                     "recovered", "minutes_to_recover"]
 
 
-def _window_section(docs: MonthDocuments, window: dict, period_end: datetime, plan_by_slo: dict, shown_actions: set) -> str:
-    key = (window["slo"], window["objective"], window["window"])
-    part = docs.series.filter((pl.col("slo") == key[0]) & (pl.col("objective") == key[1]) & (pl.col("window") == key[2]))
+def _window_section(docs: MonthDocuments, window: dict, part: pl.DataFrame, period_end: datetime, plan_by_slo: dict,
+                    shown_actions: set) -> str:
+    """One SLO window; `part`: its chart series."""
     days, daily = _daily_sli(part)
     drawn = _coarsen(part)
     ts, remaining = drawn["ts"].to_list(), drawn["remaining_ratio"].to_list()
@@ -239,7 +239,9 @@ def render(docs: MonthDocuments) -> str:
     period_end = datetime.fromtimestamp(month_range_ms(docs.month)[1] / 1000, UTC)
     plan_by_slo = {e["slo"]: e for e in (docs.plan or {}).get("entries", [])}
     shown: set[str] = set()
-    sections = "".join(_window_section(docs, w, period_end, plan_by_slo, shown) for w in windows)
+    parts = by_window(docs.series)
+    sections = "".join(_window_section(docs, w, parts.get((w["slo"], w["objective"], w["window"]), docs.series.clear()),
+                                       period_end, plan_by_slo, shown) for w in windows)
     nav = "".join(f'<a href="#{escape(_anchor(w))}">{escape(w["slo"])} ({escape(w["window"])})</a>' for w in windows)
     state = "closed month" if c["period_complete"] else f"month to date, as of {c['as_of']}"
     return (

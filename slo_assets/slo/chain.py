@@ -89,6 +89,11 @@ def by_slo(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
     return {key[0]: part for key, part in frame.partition_by("slo", as_dict=True).items()} if frame.height else {}
 
 
+def by_window(series: pl.DataFrame) -> dict[tuple[str, str, str], pl.DataFrame]:
+    """Chart series (evaluate_with_series) split by (slo, objective, window) in one pass."""
+    return dict(series.partition_by("slo", "objective", "window", as_dict=True)) if series.height else {}
+
+
 def dense(part: pl.DataFrame | None, start_ms: int, end_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """good, total and server errors per minute over [start, end) from one SLO's minute rows; zeros where no traffic."""
     size = max(0, (end_ms - start_ms) // MINUTE_MS)
