@@ -95,7 +95,7 @@ def _problems(tmp_path, text: str) -> list[str]:
 )
 def test_errors_name_file_document_and_field(tmp_path, change, field, message):
     problems = _problems(tmp_path, BASE.replace(*change, 1))
-    assert any(p.startswith(f"{tmp_path / 'spec.yaml'}: document 0 (api-availability): ") and field in p and message in p for p in problems), problems
+    assert any(p.startswith(f"{tmp_path / 'spec.yaml'}: document 1 (SLO api-availability): ") and field in p and message in p for p in problems), problems
 
 
 def test_indicator_ref_windows_and_annotations(tmp_path):
@@ -138,4 +138,4 @@ def test_validate_command(tmp_path, capsys):
     bad.write_text(BASE.replace("target: 0.999", "target: 2"))
     assert main(["validate", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert f"{bad}: document 0 (api-availability): spec.objectives[0].target" in err
+    assert f"{bad}: document 1 (SLO api-availability): spec.objectives[0].target" in err

@@ -1,17 +1,116 @@
-"""Time partitions, UTC. The first day is configurable because logs may be older than the default."""
+"""Daily and monthly partitions, UTC, covering the logs found and the running month.
+
+The first day is the earliest of 2020-01-01, the first month of the rows in the warehouse's file
+index, and a month the CLI was asked to run (SLO_ASSETS_EARLIEST_MONTH, set by `slo-assets run`).
+SLO_ASSETS_START_DATE fixes it instead. The last day is today (UTC; SLO_ASSETS_NOW pins the clock),
+so the live access.log can be ingested before midnight and a running month runs on any day.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import dagster as dg
+import pyarrow.parquet as pq
 
-PARTITION_START = os.environ.get("SLO_ASSETS_START_DATE", "2020-01-01")
+from slo_assets import clock
+from slo_assets.defs.resources import default_warehouse
+from slo_assets.storage import INDEX_FILE, Warehouse
 
-# end_offset=1 includes the running day, so the live access.log can be ingested before midnight.
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITION_START, timezone="UTC", end_offset=1)
+START_SETTING = "SLO_ASSETS_START_DATE"
+EARLIEST_MONTH_SETTING = "SLO_ASSETS_EARLIEST_MONTH"
+DEFAULT_START = date(2020, 1, 1)
+# Timestamps before this in a file index are taken for clock errors (an epoch of 0 reads 1970),
+# not for logs: such rows stay outside the partitions and are counted there.
+EARLIEST_PLAUSIBLE = date(1990, 1, 1)
 
-# Monthly keys read like the CLI's --month (YYYY-MM); the running month is included (month to date).
-monthly_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=PARTITION_START[:7], fmt="%Y-%m", timezone="UTC", end_offset=1
-)
+
+class PartitionSettingError(ValueError):
+    """SLO_ASSETS_START_DATE or SLO_ASSETS_EARLIEST_MONTH cannot be read; the message names it."""
+
+
+@dataclass(frozen=True)
+class PartitionRange:
+    first_day: date
+    last_day: date  # today, UTC
+    configured: bool  # the first day comes from SLO_ASSETS_START_DATE
+
+    def why_not(self, month: str) -> str | None:
+        """None when the month has partitions, else one line saying why not and what to set."""
+        first_month, last_month = self.first_day.strftime("%Y-%m"), self.last_day.strftime("%Y-%m")
+        if month > last_month:
+            return f"month {month} has not begun: today is {self.last_day.isoformat()} (UTC)"
+        if month < first_month:
+            source = f"set by {START_SETTING}={os.environ.get(START_SETTING)}" if self.configured else "(the default)"
+            return (f"month {month} is before the first partition {self.first_day.isoformat()} {source}; "
+                    f"set {START_SETTING}={month}-01 (or earlier) to run it")
+        return None
+
+    def days_of(self, days: list[str]) -> list[str]:
+        """The days among `days` (YYYY-MM-DD) that are partitions: never after today."""
+        first, last = self.first_day.isoformat(), self.last_day.isoformat()
+        return [d for d in days if first <= d <= last]
+
+
+def _parse_day(setting: str, text: str) -> date:
+    if re.fullmatch(r"\d{4}-\d{2}", text):
+        text += "-01"
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise PartitionSettingError(f"{setting}={text!r}: expected YYYY-MM-DD (or YYYY-MM)") from error
+
+
+def earliest_indexed_day(warehouse: str) -> date | None:
+    """The first plausible UTC day holding rows in the warehouse's file index, if there is one."""
+    try:
+        store = Warehouse(warehouse)
+        target = store.path(INDEX_FILE)
+        if not target.exists():
+            return None
+        with target.open("rb") as handle:
+            days = pq.read_table(handle, columns=["days"]).column("days").combine_chunks().flatten()
+    except Exception:  # an unreadable or foreign index must not stop the code location from loading
+        return None
+    floor = (EARLIEST_PLAUSIBLE - date(1970, 1, 1)).days
+    plausible = [d for d in days.to_pylist() if d is not None and d >= floor]
+    return date(1970, 1, 1) + timedelta(days=min(plausible)) if plausible else None
+
+
+def resolve_range(warehouse: str | None = None) -> PartitionRange:
+    today = clock.today()
+    explicit = os.environ.get(START_SETTING, "").strip()
+    if explicit:
+        return PartitionRange(_parse_day(START_SETTING, explicit), today, configured=True)
+    candidates = [DEFAULT_START]
+    indexed = earliest_indexed_day(warehouse or default_warehouse())
+    if indexed:
+        candidates.append(indexed.replace(day=1))
+    asked = os.environ.get(EARLIEST_MONTH_SETTING, "").strip()
+    if asked:
+        candidates.append(_parse_day(EARLIEST_MONTH_SETTING, asked).replace(day=1))
+    return PartitionRange(min(candidates), today, configured=False)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+RANGE = resolve_range()
+PARTITION_START = RANGE.first_day.isoformat()
+
+if clock.pinned() is None:
+    # end_offset=1 includes the running day (and month), moving with the real clock.
+    daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITION_START, timezone="UTC", end_offset=1)
+    monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=PARTITION_START[:7], fmt="%Y-%m", timezone="UTC",
+                                                        end_offset=1)
+else:
+    # A pinned clock ends the partitions on its day (end dates are exclusive); Dagster still bounds
+    # them by the real clock too, so only a day in the past can be pinned.
+    daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITION_START, timezone="UTC", end_offset=1,
+                                                    end_date=(RANGE.last_day + timedelta(days=1)).isoformat())
+    monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=PARTITION_START[:7], fmt="%Y-%m", timezone="UTC",
+                                                        end_offset=1, end_date=_next_month(RANGE.last_day).strftime("%Y-%m"))

@@ -20,6 +20,12 @@ def project_file(relative: str) -> str:
     here = Path(relative)
     return str(here if here.exists() or here.is_absolute() else SOURCE_ROOT / relative)
 DEFAULT_WAREHOUSE = "data/warehouse"
+WAREHOUSE_SETTING = "SLO_ASSETS_WAREHOUSE"
+
+
+def default_warehouse() -> str:
+    """The warehouse the code location and the CLI share unless told otherwise."""
+    return os.environ.get(WAREHOUSE_SETTING) or DEFAULT_WAREHOUSE
 
 
 class LogSource(dg.ConfigurableResource):
@@ -110,6 +116,6 @@ def default_resources() -> dict:
     specs = os.environ.get("SLO_ASSETS_SPECS")
     return {
         "log_source": LogSource(root=os.environ.get("SLO_ASSETS_LOG_DIR", DEFAULT_LOG_DIR)),
-        "warehouse": WarehouseResource(base=os.environ.get("SLO_ASSETS_WAREHOUSE", DEFAULT_WAREHOUSE)),
+        "warehouse": WarehouseResource(base=default_warehouse()),
         "slo_settings": SloSettings(spec_paths=specs.split(",") if specs else [project_file(DEFAULT_SPECS)]),
     }

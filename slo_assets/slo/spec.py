@@ -2,12 +2,19 @@
 
 Filters are data (field -> value, or field -> {lt, lte, gt, gte, eq, ne, in, regex}); they become
 polars expressions and are never evaluated as code. Every error names the file, the document
-(index and name) and the field path.
+(counted from 1, with its kind and name) and the field path: `FILE: document N (KIND NAME): field: message`.
+
+The loader is strict where a typo would otherwise pass: an unknown key at any level it reads is an
+error with a "did you mean" (the keys OpenSLO v1 defines there, plus our extensions), an unknown
+annotation in our namespace a warning. It rejects at load what the chain, the rules or polars would
+reject later (validate and run agree).
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,15 +24,47 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from slo_assets.regex_engine import regex_problem
+
 FILTER_FIELDS = {"service": str, "operation": str, "method": str, "path": str, "status": int, "duration_ms": float, "source_file": str}
 FILTER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "regex")
 BUDGETING_METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
+ANNOTATION_PREFIX = "slo-assets.dev/"
 ANNOTATION_WINDOWS = "slo-assets.dev/report-windows"  # extra rolling windows reported beside the spec's own
 ANNOTATION_MAINTENANCE = "slo-assets.dev/maintenance"  # "start/end[,start/end...]", ISO-8601 instants
+ANNOTATION_ERRORS = "slo-assets.dev/promql-errors"  # PromQL for the generated rules (outputs/rules.py)
+ANNOTATION_TOTAL = "slo-assets.dev/promql-total"
+ANNOTATION_RUNBOOK = "slo-assets.dev/runbook-url"
+ANNOTATIONS = (ANNOTATION_WINDOWS, ANNOTATION_MAINTENANCE, ANNOTATION_ERRORS, ANNOTATION_TOTAL, ANNOTATION_RUNBOOK)
+KINDS = ("SLO", "SLI", "AlertPolicy", "AlertCondition", "Service", "DataSource", "AlertNotificationTarget")
+
+# The keys each level may hold: OpenSLO v1's (schemas/v1/parts), where we read that level.
+DOCUMENT_KEYS = ("apiVersion", "kind", "metadata", "spec")
+METADATA_KEYS = ("name", "displayName", "labels", "annotations")  # labels and annotations are free-form
+SLO_SPEC_KEYS = ("description", "service", "indicator", "indicatorRef", "timeWindow", "budgetingMethod", "objectives", "alertPolicies")
+INDICATOR_KEYS = ("metadata", "spec")
+SLI_SPEC_KEYS = ("description", "ratioMetric", "thresholdMetric")
+RATIO_KEYS = ("counter", "good", "bad", "total")
+METRIC_KEYS = ("metricSource",)
+METRIC_SOURCE_KEYS = ("metricSourceRef", "type", "spec")
+LOGS_SPEC_KEYS = ("filter",)
+WINDOW_KEYS = ("duration", "isRolling", "calendar")
+CALENDAR_KEYS = ("startTime", "timeZone")
+OBJECTIVE_KEYS = ("displayName", "op", "value", "target", "timeSliceTarget", "timeSliceWindow")
+ALERT_CONDITION_SPEC_KEYS = ("description", "severity", "condition")
+CONDITION_KEYS = ("kind", "op", "threshold", "lookbackWindow", "alertAfter")
+ALERT_POLICY_SPEC_KEYS = ("description", "alertWhenNoData", "alertWhenResolved", "alertWhenBreaching", "conditions", "notificationTargets")
+POLICY_ITEM_KEYS = ("conditionRef", "kind", "metadata", "spec")
+TARGET_ITEM_KEYS = ("targetRef", "kind", "metadata", "spec")
+SERVICE_SPEC_KEYS = ("description",)
+DATASOURCE_SPEC_KEYS = ("type", "connectionDetails")
+NOTIFICATION_TARGET_SPEC_KEYS = ("description", "target")
 # A month partition reads its own days and the previous month's (error_budgets' partition mapping),
 # so a rolling window ending at the month end can reach back at most 28 days plus that month.
 MAX_ROLLING_DAYS = 31
 DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# Prometheus histograms count requests at or under a bucket bound (`le`), so that is what rules can express.
+LATENCY_RULES_NEED = "a latency SLO needs a duration_ms lte/lt bound in good (or gt/gte in bad) to match an le histogram bucket"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.|/\\-]*[a-z0-9]*$")
 
 
@@ -47,9 +86,31 @@ _StringTimestampLoader.yaml_implicit_resolvers = {
 }
 
 
-def load_yaml_documents(path: Path) -> list:
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    # PyYAML keeps the last of two equal keys silently; a repeated `target:` is a typo, not a choice.
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, str | int | float | bool) and key in seen:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping", node.start_mark, f"found duplicate key {key!r} (first on line {seen[key] + 1})",
+                key_node.start_mark)
+        if isinstance(key, str | int | float | bool):
+            seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StringTimestampLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def yaml_stream(path: Path) -> list:
+    """Every document of the file in order, empty ones as None (so document N is the Nth of the stream)."""
     with open(path, encoding="utf-8") as handle:
-        return [doc for doc in yaml.load_all(handle, Loader=_StringTimestampLoader) if doc is not None]
+        return list(yaml.load_all(handle, Loader=_StringTimestampLoader))
+
+
+def load_yaml_documents(path: Path) -> list:
+    return [doc for doc in yaml_stream(path) if doc is not None]
 
 
 @dataclass(frozen=True)
@@ -110,6 +171,15 @@ class Indicator:
         """'latency' when good is decided by duration, else 'availability'."""
         decisive = (self.good or self.bad).fields()
         return "latency" if "duration_ms" in decisive else "availability"
+
+    def latency_bound_ms(self) -> float | None:
+        """The duration at or under which a request is good, as an `le` histogram bucket expresses it:
+        an lte/lt bound in `good`, or a gt/gte bound in `bad`; None when there is neither."""
+        if self.good is not None:
+            bounds = [c.value for c in self.good.conditions if c.field == "duration_ms" and c.op in ("lte", "lt")]
+        else:
+            bounds = [c.value for c in self.bad.conditions if c.field == "duration_ms" and c.op in ("gt", "gte")]
+        return float(min(bounds)) if bounds else None
 
 
 @dataclass(frozen=True)
@@ -177,16 +247,44 @@ class SpecSet:
         return hashlib.sha256(joined.encode()).hexdigest()[:24]
 
 
-class _Doc:
-    """Error collector for one document: messages carry file, index, name and field path."""
+def _path(base: str, key) -> str:
+    return f"{base}.{key}" if base else str(key)
 
-    def __init__(self, path: Path, index: int, doc, problems: list[str]) -> None:
-        self.path, self.index, self.doc, self.problems = path, index, doc, problems
-        name = doc.get("metadata", {}).get("name") if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) else None
+
+def did_you_mean(word: str, known) -> str:
+    """'; did you mean X?' for the closest known word, else '; expected one of ...'."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else f"; expected one of {', '.join(known)}"
+
+
+class _Doc:
+    """Error collector for one document: messages carry file, number (from 1), kind, name and field path."""
+
+    def __init__(self, path: Path, number: int, doc, problems: list[str], warnings: list[str]) -> None:
+        self.path, self.number, self.doc, self.problems, self.warnings = path, number, doc, problems, warnings
+        metadata = doc.get("metadata") if isinstance(doc, dict) else None
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        kind = doc.get("kind") if isinstance(doc, dict) else None
         self.name = name if isinstance(name, str) else "?"
+        self.kind = kind if isinstance(kind, str) else "?"
+
+    @property
+    def place(self) -> str:
+        return f"{self.path}: document {self.number}"
 
     def error(self, field_path: str, message: str) -> None:
-        self.problems.append(f"{self.path}: document {self.index} ({self.name}): {field_path}: {message}")
+        self.problems.append(f"{self.place} ({self.kind} {self.name}): {field_path}: {message}")
+
+    def warn(self, field_path: str, message: str) -> None:
+        self.warnings.append(f"{self.place} ({self.kind} {self.name}): {field_path}: {message}")
+
+    def known_keys(self, data, allowed: tuple[str, ...], base: str) -> None:
+        """An unknown key is an error naming it, with the closest known key."""
+        if not isinstance(data, dict):
+            return
+        for key in data:
+            if key not in allowed:
+                self.error(_path(base, key), f"unknown field {key}{did_you_mean(str(key), allowed)}")
 
     def get(self, data, key: str, field_path: str, kind: type | tuple, required: bool = True, default=None):
         if not isinstance(data, dict) or key not in data:
@@ -200,6 +298,15 @@ class _Doc:
             expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             self.error(field_path, f"must be {expected}, not {type(value).__name__} {value!r}")
             return default
+        if kind is float and not math.isfinite(value):
+            self.error(field_path, f"must be a finite number, not {value!r}")
+            return default
+        return value
+
+    def mapping(self, data, key: str, field_path: str, allowed: tuple[str, ...], required: bool = True) -> dict | None:
+        """data[key] as a mapping whose keys are checked against `allowed`."""
+        value = self.get(data, key, field_path, dict, required=required)
+        self.known_keys(value, allowed, field_path)
         return value
 
 
@@ -211,26 +318,34 @@ def duration_minutes(text: str) -> int:
 
 
 def _filter(d: _Doc, raw, path: str) -> Filter | None:
-    if not isinstance(raw, dict) or not raw:
-        d.error(path, "must be a non-empty mapping of field -> value or {op: value}")
+    """A filter mapping; missing, null or {} selects every request (an empty Filter)."""
+    if raw is None or raw == {}:
+        return Filter(())
+    if not isinstance(raw, dict):
+        d.error(path, "must be a mapping of field -> value or {op: value} ({} selects every request)")
         return None
-    conditions = []
+    conditions, ok = [], True
     for name, spec in raw.items():
         where = f"{path}.{name}"
         if name not in FILTER_FIELDS:
-            d.error(where, f"unknown field; filterable fields: {', '.join(FILTER_FIELDS)}")
+            d.error(where, f"unknown field {name}{did_you_mean(str(name), FILTER_FIELDS)}")
+            ok = False
             continue
         ops = spec if isinstance(spec, dict) else {"eq": spec}
         if not ops:
             d.error(where, "needs at least one of " + ", ".join(FILTER_OPS))
+            ok = False
         for op, value in ops.items():
             if op not in FILTER_OPS:
-                d.error(f"{where}.{op}", f"unknown operator; use one of {', '.join(FILTER_OPS)}")
+                d.error(f"{where}.{op}", f"unknown operator {op}{did_you_mean(str(op), FILTER_OPS)}")
+                ok = False
                 continue
             if not _value_ok(d, f"{where}.{op}", name, op, value):
+                ok = False
                 continue
             conditions.append(Condition(name, op, tuple(value) if op == "in" else value))
-    return Filter(tuple(conditions)) if conditions else None
+    # a filter with a bad condition is no filter: dropping just that condition would widen it
+    return Filter(tuple(conditions)) if ok else None
 
 
 def _value_ok(d: _Doc, where: str, name: str, op: str, value) -> bool:
@@ -244,6 +359,10 @@ def _value_ok(d: _Doc, where: str, name: str, op: str, value) -> bool:
         except re.error as exc:
             d.error(where, f"invalid regex: {exc}")
             return False
+        problem = regex_problem(value)  # the filter runs in polars, which lacks look-around and back-references
+        if problem:
+            d.error(where, problem)
+            return False
         return True
     values = value if op == "in" else [value]
     if op == "in" and not isinstance(value, list):
@@ -256,6 +375,9 @@ def _value_ok(d: _Doc, where: str, name: str, op: str, value) -> bool:
         if not ok:
             d.error(where, f"{item!r} is not a {'number' if kind is not str else 'string'} for field {name}")
             return False
+        if isinstance(item, float) and not math.isfinite(item):
+            d.error(where, f"must be a finite number, not {item!r}")
+            return False
     if op in ("lt", "lte", "gt", "gte") and kind is str:
         d.error(where, f"{op} needs a numeric field, {name} is text")
         return False
@@ -265,30 +387,35 @@ def _value_ok(d: _Doc, where: str, name: str, op: str, value) -> bool:
 def _metric_filter(d: _Doc, ratio: dict, part: str, base: str) -> Filter | None:
     if part not in ratio:
         return None
-    source = d.get(ratio[part], "metricSource", f"{base}.{part}.metricSource", dict)
+    where = f"{base}.{part}"
+    metric = d.get(ratio, part, where, dict)
+    d.known_keys(metric, METRIC_KEYS, where)
+    source = d.mapping(metric, "metricSource", f"{where}.metricSource", METRIC_SOURCE_KEYS) if metric is not None else None
     if source is None:
         return None
     kind = source.get("type")
     if kind != "logs":
-        d.error(f"{base}.{part}.metricSource.type", f"must be 'logs' (slo-assets reads access logs), not {kind!r}")
+        d.error(f"{where}.metricSource.type", f"must be 'logs' (slo-assets reads access logs), not {kind!r}")
         return None
-    spec = d.get(source, "spec", f"{base}.{part}.metricSource.spec", dict)
+    spec = d.mapping(source, "spec", f"{where}.metricSource.spec", LOGS_SPEC_KEYS)
     if spec is None:
         return None
-    return _filter(d, spec.get("filter"), f"{base}.{part}.metricSource.spec.filter")
+    return _filter(d, spec.get("filter"), f"{where}.metricSource.spec.filter")
 
 
 def _indicator(d: _Doc, raw: dict, base: str, name: str) -> Indicator | None:
-    spec = d.get(raw, "spec", f"{base}.spec", dict)
+    spec = d.mapping(raw, "spec", _path(base, "spec"), SLI_SPEC_KEYS)
     if spec is None:
         return None
+    d.get(spec, "description", _path(base, "spec.description"), str, required=False)
     if "thresholdMetric" in spec:
-        d.error(f"{base}.spec.thresholdMetric", "not supported for logs: use ratioMetric with a duration_ms filter in good")
+        d.error(_path(base, "spec.thresholdMetric"), "not supported for logs: use ratioMetric with a duration_ms filter in good")
         return None
-    ratio = d.get(spec, "ratioMetric", f"{base}.spec.ratioMetric", dict)
+    where = _path(base, "spec.ratioMetric")
+    ratio = d.mapping(spec, "ratioMetric", where, RATIO_KEYS)
     if ratio is None:
         return None
-    where = f"{base}.spec.ratioMetric"
+    d.get(ratio, "counter", f"{where}.counter", bool, required=False)
     if ("good" in ratio) == ("bad" in ratio):
         d.error(where, "needs exactly one of good or bad")
         return None
@@ -302,45 +429,92 @@ def _indicator(d: _Doc, raw: dict, base: str, name: str) -> Indicator | None:
     return Indicator(name=name, total=total, good=good, bad=bad)
 
 
+def _rolling_days(text) -> int | None:
+    match = re.fullmatch(r"([1-9][0-9]*)d", text) if isinstance(text, str) else None
+    return int(match.group(1)) if match and int(match.group(1)) <= MAX_ROLLING_DAYS else None
+
+
 def _windows(d: _Doc, spec: dict, annotations: dict) -> tuple[TimeWindow, ...]:
-    raw = spec.get("timeWindow") or [{"duration": "1M", "isRolling": False, "calendar": {"startTime": "2020-01-01 00:00:00", "timeZone": "Etc/UTC"}}]
-    if not isinstance(raw, list):
-        d.error("spec.timeWindow", "must be a list")
-        return ()
-    windows = []
+    if "timeWindow" not in spec:  # the default: a calendar month
+        raw = [{"duration": "1M", "isRolling": False}]
+    else:
+        raw = spec["timeWindow"]
+        if not isinstance(raw, list) or not raw:
+            d.error("spec.timeWindow", f"must be a list of one window (or more, an extension), not {raw!r}; "
+                                       "leave it out for the calendar month")
+            return ()
+    windows, ok = [], True
     for i, item in enumerate(raw):
         where = f"spec.timeWindow[{i}]"
-        duration = d.get(item, "duration", f"{where}.duration", str)
-        if duration is None:
+        if not isinstance(item, dict):
+            d.error(where, f"must be a mapping like {{duration: 28d, isRolling: true}}, not {item!r}")
+            ok = False
             continue
-        rolling = bool(item.get("isRolling", False))
+        d.known_keys(item, WINDOW_KEYS, where)
+        duration = d.get(item, "duration", f"{where}.duration", str)
+        rolling = d.get(item, "isRolling", f"{where}.isRolling", bool, required=False, default=None)
+        if duration is None or ("isRolling" in item and rolling is None):
+            ok = False
+            continue
         if not rolling:
+            calendar = d.mapping(item, "calendar", f"{where}.calendar", CALENDAR_KEYS, required=False) or {}
             if duration != "1M":
                 d.error(f"{where}.duration", "calendar windows support 1M (a calendar month); use isRolling: true for Nd windows")
+                ok = False
                 continue
-            calendar = item.get("calendar") or {}
-            zone = calendar.get("timeZone", "Etc/UTC")
+            zone = d.get(calendar, "timeZone", f"{where}.calendar.timeZone", str, required=False, default="Etc/UTC")
+            d.get(calendar, "startTime", f"{where}.calendar.startTime", str, required=False)
             if zone not in ("Etc/UTC", "UTC", "Etc/GMT"):
                 d.error(f"{where}.calendar.timeZone", f"{zone!r}: months are UTC months here; use Etc/UTC")
+                ok = False
                 continue
             windows.append(TimeWindow("1M", False, 30))
             continue
-        match = re.fullmatch(r"([1-9][0-9]*)d", duration)
-        if not match or int(match.group(1)) > MAX_ROLLING_DAYS:
+        if "calendar" in item:
+            d.error(f"{where}.calendar", "applies to calendar windows (isRolling: false) only")
+        days = _rolling_days(duration)
+        if days is None:
             d.error(f"{where}.duration", f"{duration!r}: rolling windows are whole days up to {MAX_ROLLING_DAYS}d, like 7d, 28d, 30d")
+            ok = False
             continue
-        windows.append(TimeWindow(duration, True, int(match.group(1))))
+        windows.append(TimeWindow(duration, True, days))
     extra = annotations.get(ANNOTATION_WINDOWS)
-    if extra:
+    if extra is not None:
         for token in str(extra).split(","):
             token = token.strip()
-            match = re.fullmatch(r"([1-9][0-9]*)d", token)
-            if not match or int(match.group(1)) > MAX_ROLLING_DAYS:
+            days = _rolling_days(token)
+            if days is None:
                 d.error(f"metadata.annotations.{ANNOTATION_WINDOWS}", f"{token!r} is not a rolling window like 7d (up to {MAX_ROLLING_DAYS}d)")
+                ok = False
                 continue
-            windows.append(TimeWindow(token, True, int(match.group(1))))
-    unique = tuple(dict.fromkeys(windows))
-    return unique
+            windows.append(TimeWindow(token, True, days))
+    return tuple(dict.fromkeys(windows)) if ok else ()
+
+
+def _annotations(d: _Doc, metadata: dict) -> dict:
+    """metadata.annotations: free-form, but a key in our namespace must be one we read (else a warning)."""
+    annotations = d.get(metadata, "annotations", "metadata.annotations", dict, required=False, default={})
+    for key in annotations:
+        where = f"metadata.annotations.{key}"
+        if not (isinstance(key, str) and key.startswith(ANNOTATION_PREFIX)):
+            continue
+        if key not in ANNOTATIONS:
+            d.warn(where, f"unknown slo-assets annotation{did_you_mean(key, ANNOTATIONS)}")
+        elif d.kind != "SLO":
+            d.warn(where, f"is read on kind SLO only; it has no effect on kind {d.kind}")
+    if d.kind != "SLO":
+        return annotations
+    promql = [key for key in (ANNOTATION_ERRORS, ANNOTATION_TOTAL) if key in annotations]
+    for key in promql:
+        other = ANNOTATION_TOTAL if key == ANNOTATION_ERRORS else ANNOTATION_ERRORS
+        if other not in annotations:  # with one alone the rules would silently fall back to the default query
+            d.error(f"metadata.annotations.{key}", f"needs {other} too")
+        value = annotations[key]
+        if not isinstance(value, str) or "{{window}}" not in value:
+            d.error(f"metadata.annotations.{key}", f"must contain {{{{window}}}} where the range goes, e.g. rate(x[{{{{window}}}}]); got {value!r}")
+    if ANNOTATION_RUNBOOK in annotations and not isinstance(annotations[ANNOTATION_RUNBOOK], str):
+        d.error(f"metadata.annotations.{ANNOTATION_RUNBOOK}", f"must be a string URL, not {annotations[ANNOTATION_RUNBOOK]!r}")
+    return annotations
 
 
 def _maintenance(d: _Doc, annotations: dict) -> tuple[tuple[datetime, datetime], ...]:
@@ -378,55 +552,84 @@ def _decimal(value) -> Decimal:
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
+def _slice_minutes(window) -> int:
+    """timeSliceWindow as whole minutes: a duration like 5m, or a number of seconds."""
+    if isinstance(window, bool) or not isinstance(window, str | int | float):
+        raise ValueError(f"{window!r} is not a duration like 1m or a number of seconds")
+    if isinstance(window, str):
+        return duration_minutes(window)
+    if not math.isfinite(window) or window <= 0 or window % 60:
+        raise ValueError(f"{window!r} seconds is not a whole number of minutes")
+    return int(window) // 60
+
+
 def _objectives(d: _Doc, spec: dict, method: str) -> tuple[Objective, ...]:
     raw = d.get(spec, "objectives", "spec.objectives", list)
     if not raw:
         if raw == []:
             d.error("spec.objectives", "needs at least one objective")
         return ()
-    objectives = []
+    objectives, ok = [], True
     for i, item in enumerate(raw):
         where = f"spec.objectives[{i}]"
+        if not isinstance(item, dict):
+            d.error(where, f"must be a mapping like {{displayName: ok, target: 0.999}}, not {item!r}")
+            ok = False
+            continue
+        d.known_keys(item, OBJECTIVE_KEYS, where)
+        for key in ("op", "value"):
+            if key in item:  # OpenSLO's threshold-metric objectives; a ratio of logs has no use for them
+                d.warn(f"{where}.{key}", "applies to thresholdMetric SLIs, which logs SLOs do not support; ignored")
         target = d.get(item, "target", f"{where}.target", float)
-        if target is None:
+        display = d.get(item, "displayName", f"{where}.displayName", str, required=False)
+        if target is None or ("displayName" in item and display is None):
+            ok = False
             continue
         if not 0 < target < 1:
             d.error(f"{where}.target", f"{target} must be between 0 and 1 (exclusive), e.g. 0.999")
+            ok = False
             continue
-        display = item.get("displayName") or f"{_decimal(target) * 100:g}%"
+        display = display or f"{_decimal(target) * 100:g}%"
         slice_target, slice_minutes = None, 1
         if method in ("Timeslices", "RatioTimeslices"):
             if method == "Timeslices":
                 tst = d.get(item, "timeSliceTarget", f"{where}.timeSliceTarget", float)
-                if tst is not None and not 0 < tst <= 1:
-                    d.error(f"{where}.timeSliceTarget", f"{tst} must be in (0, 1]")
+                if tst is None:
+                    ok = False
                     continue
-                slice_target = None if tst is None else _decimal(tst)
-            window = item.get("timeSliceWindow", "1m")
+                if not 0 < tst <= 1:
+                    d.error(f"{where}.timeSliceTarget", f"{tst} must be in (0, 1]")
+                    ok = False
+                    continue
+                slice_target = _decimal(tst)
+            elif "timeSliceTarget" in item:
+                d.warn(f"{where}.timeSliceTarget", "RatioTimeslices averages the slice ratios and has no slice target; ignored")
             try:
-                slice_minutes = duration_minutes(window) if isinstance(window, str) else int(window) // 60
-                if slice_minutes < 1 or (isinstance(window, int | float) and window % 60):
-                    raise ValueError(f"{window!r} is not a whole number of minutes")
+                slice_minutes = _slice_minutes(item.get("timeSliceWindow", "1m"))
             except ValueError as exc:
                 d.error(f"{where}.timeSliceWindow", str(exc))
+                ok = False
                 continue
-        key = re.sub(r"[^a-z0-9]+", "-", str(display).lower()).strip("-") or f"objective-{i}"
-        objectives.append(Objective(key, str(display), _decimal(target), slice_target, slice_minutes))
+        elif "timeSliceTarget" in item or "timeSliceWindow" in item:
+            d.warn(where, f"timeSliceTarget and timeSliceWindow apply to Timeslices budgeting, not {method}; ignored")
+        key = re.sub(r"[^a-z0-9]+", "-", display.lower()).strip("-") or f"objective-{i}"
+        objectives.append(Objective(key, display, _decimal(target), slice_target, slice_minutes))
     keys = [o.key for o in objectives]
     if len(set(keys)) != len(keys):
         d.error("spec.objectives", f"objectives need distinct displayNames, got {keys}")
-    return tuple(objectives)
+    return tuple(objectives) if ok else ()
 
 
 def _alert_condition(d: _Doc, raw: dict, where: str, name: str) -> AlertCondition | None:
-    spec = d.get(raw, "spec", f"{where}.spec", dict)
+    spec = d.mapping(raw, "spec", _path(where, "spec"), ALERT_CONDITION_SPEC_KEYS)
     if spec is None:
         return None
-    severity = d.get(spec, "severity", f"{where}.spec.severity", str)
-    condition = d.get(spec, "condition", f"{where}.spec.condition", dict)
+    d.get(spec, "description", _path(where, "spec.description"), str, required=False)
+    severity = d.get(spec, "severity", _path(where, "spec.severity"), str)
+    base = _path(where, "spec.condition")
+    condition = d.mapping(spec, "condition", base, CONDITION_KEYS)
     if condition is None or severity is None:
         return None
-    base = f"{where}.spec.condition"
     if condition.get("kind") != "burnrate":
         d.error(f"{base}.kind", "only burnrate conditions are supported")
         return None
@@ -439,63 +642,107 @@ def _alert_condition(d: _Doc, raw: dict, where: str, name: str) -> AlertConditio
     if op not in ("gt", "gte"):
         d.error(f"{base}.op", "burn-rate alerts fire above a threshold: use gt or gte")
         return None
-    try:
-        return AlertCondition(name, severity, op, float(threshold), duration_minutes(lookback), duration_minutes(after))
-    except ValueError as exc:
-        d.error(base, str(exc))
+    if threshold <= 0:
+        d.error(f"{base}.threshold", f"{threshold} must be above 0 (a burn rate of 1 spends the budget exactly by the period's end)")
         return None
+    try:
+        lookback_minutes = duration_minutes(lookback)
+    except ValueError as exc:
+        d.error(f"{base}.lookbackWindow", str(exc))
+        return None
+    try:
+        after_minutes = duration_minutes(after)
+    except ValueError as exc:
+        d.error(f"{base}.alertAfter", str(exc))
+        return None
+    return AlertCondition(name, severity, op, float(threshold), lookback_minutes, after_minutes)
+
+
+def _read_file(path: Path, problems: list[str]) -> tuple[bytes, list] | None:
+    try:
+        return path.read_bytes(), yaml_stream(path)
+    except OSError as exc:
+        problems.append(f"{path}: cannot read: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:
+        problems.append(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}")
+    except yaml.YAMLError as exc:
+        problems.append(f"{path}: invalid YAML: {' '.join(str(exc).split())}")
+    return None
+
+
+def _document(d: _Doc, doc) -> str | None:
+    """The checks every document gets; its name when it is worth reading further."""
+    if not isinstance(doc, dict):
+        d.error("(document)", f"must be a mapping, not {type(doc).__name__}")
+        return None
+    if doc.get("apiVersion") != "openslo/v1":
+        d.error("apiVersion", f"must be openslo/v1, not {doc.get('apiVersion')!r}")
+        return None
+    d.known_keys(doc, DOCUMENT_KEYS, "")
+    kind = doc.get("kind")
+    if kind not in KINDS:
+        d.error("kind", f"unknown kind {kind!r}{did_you_mean(str(kind), KINDS)}")
+        return None
+    metadata = d.mapping(doc, "metadata", "metadata", METADATA_KEYS)
+    name = d.get(metadata, "name", "metadata.name", str) if metadata is not None else None
+    if metadata is not None:
+        d.get(metadata, "displayName", "metadata.displayName", str, required=False)
+        d.get(metadata, "labels", "metadata.labels", dict, required=False)
+        _annotations(d, metadata)
+    if name is not None and not NAME_PATTERN.match(name):
+        d.error("metadata.name", f"{name!r}: lowercase letters, digits, '.', '-' (OpenSLO name)")
+    return name
 
 
 def load_specs(paths: list[Path]) -> SpecSet:
-    """Load and check every document of every file; raise SpecError listing all problems."""
+    """Load and check every document of every file; raise SpecError listing all problems.
+
+    Warnings (specs.warnings) flag what works but is probably not meant: an unknown annotation in our
+    namespace, ignored fields, an SLO the Prometheus rules cannot express."""
     problems: list[str] = []
     specs = SpecSet()
-    slis: dict[str, tuple[_Doc, dict]] = {}
+    slis: dict[str, Indicator | None] = {}
     conditions: dict[str, AlertCondition] = {}
     slo_docs, policy_docs = [], []
+    first_seen: dict[tuple[str, str], _Doc] = {}
     for path in paths:
         path = Path(path)
-        try:
-            content = path.read_bytes()
-            documents = load_yaml_documents(path)
-        except OSError as exc:
-            problems.append(f"{path}: cannot read: {exc.strerror}")
+        read = _read_file(path, problems)
+        if read is None:
             continue
-        except yaml.YAMLError as exc:
-            problems.append(f"{path}: invalid YAML: {exc}")
-            continue
+        content, documents = read
         specs.files[str(path)] = hashlib.sha256(content).hexdigest()
-        for index, doc in enumerate(documents):
-            d = _Doc(path, index, doc, problems)
-            if not isinstance(doc, dict):
-                d.error("(document)", "must be a mapping")
+        for number, doc in enumerate(documents, start=1):
+            if doc is None:  # an empty document (e.g. a trailing ---) still counts in the numbering
                 continue
-            if doc.get("apiVersion") != "openslo/v1":
-                d.error("apiVersion", f"must be openslo/v1, not {doc.get('apiVersion')!r}")
-                continue
-            metadata = d.get(doc, "metadata", "metadata", dict)
-            name = d.get(metadata, "name", "metadata.name", str) if metadata is not None else None
-            if name is not None and not NAME_PATTERN.match(name):
-                d.error("metadata.name", f"{name!r}: lowercase letters, digits, '.', '-' (OpenSLO name)")
-            kind = doc.get("kind")
+            d = _Doc(path, number, doc, problems, specs.warnings)
+            name = _document(d, doc)
             if name is None:
+                continue
+            kind = doc["kind"]
+            first = first_seen.setdefault((kind, name), d)
+            if first is not d and (kind == "SLO" or first.doc != doc):  # a shared Service repeated verbatim is harmless
+                d.error("metadata.name", f"{kind} {name} is defined more than once, first in {first.place}")
+                continue
+            if first is not d:
                 continue
             if kind == "SLO":
                 slo_docs.append(d)
             elif kind == "SLI":
-                slis[name] = (d, doc)
+                slis[name] = _indicator(d, doc, "", name)
             elif kind == "AlertPolicy":
                 policy_docs.append(d)
             elif kind == "AlertCondition":
-                condition = _alert_condition(d, doc, "(document)", name)
+                condition = _alert_condition(d, doc, "", name)
                 if condition:
                     conditions[name] = condition
             elif kind == "Service":
-                specs.services[name] = (doc.get("spec") or {}).get("description", "")
-            elif kind in ("DataSource", "AlertNotificationTarget"):
-                continue
+                spec = d.mapping(doc, "spec", "spec", SERVICE_SPEC_KEYS, required=False) or {}
+                specs.services[name] = d.get(spec, "description", "spec.description", str, required=False, default="")
+            elif kind == "DataSource":
+                d.mapping(doc, "spec", "spec", DATASOURCE_SPEC_KEYS)
             else:
-                d.error("kind", f"unknown kind {kind!r}")
+                d.mapping(doc, "spec", "spec", NOTIFICATION_TARGET_SPEC_KEYS)
     for d in policy_docs:
         policy = _policy(d, conditions)
         if policy:
@@ -504,9 +751,6 @@ def load_specs(paths: list[Path]) -> SpecSet:
         slo = _slo(d, slis, specs)
         if slo:
             specs.slos.append(slo)
-    names = [s.name for s in specs.slos]
-    for name in {n for n in names if names.count(n) > 1}:
-        problems.append(f"SLO name {name!r} is defined more than once")
     if problems:
         raise SpecError(problems)
     if not specs.slos:
@@ -515,34 +759,53 @@ def load_specs(paths: list[Path]) -> SpecSet:
 
 
 def _policy(d: _Doc, conditions: dict[str, AlertCondition]) -> AlertPolicy | None:
-    spec = d.get(d.doc, "spec", "spec", dict)
+    spec = d.mapping(d.doc, "spec", "spec", ALERT_POLICY_SPEC_KEYS)
     if spec is None:
         return None
-    found = []
-    for i, item in enumerate(d.get(spec, "conditions", "spec.conditions", list) or []):
+    d.get(spec, "description", "spec.description", str, required=False)
+    for key in ("alertWhenNoData", "alertWhenResolved", "alertWhenBreaching"):
+        d.get(spec, key, f"spec.{key}", bool, required=False)
+    for i, item in enumerate(d.get(spec, "notificationTargets", "spec.notificationTargets", list, required=False) or []):
+        if isinstance(item, dict):
+            d.known_keys(item, TARGET_ITEM_KEYS, f"spec.notificationTargets[{i}]")
+    raw = d.get(spec, "conditions", "spec.conditions", list)
+    if raw == []:
+        d.error("spec.conditions", "needs at least one condition (a conditionRef or an inline AlertCondition)")
+    found, ok = [], True
+    for i, item in enumerate(raw or []):
         where = f"spec.conditions[{i}]"
-        if isinstance(item, dict) and "conditionRef" in item:
+        if not isinstance(item, dict) or not ("conditionRef" in item or "spec" in item):
+            d.error(where, f"must be {{conditionRef: NAME}} or an inline AlertCondition with metadata and spec, not {item!r}")
+            ok = False
+            continue
+        d.known_keys(item, POLICY_ITEM_KEYS, where)
+        if "conditionRef" in item:
             ref = item["conditionRef"]
             if ref not in conditions:
                 d.error(f"{where}.conditionRef", f"no AlertCondition named {ref!r}")
+                ok = False
                 continue
             found.append(conditions[ref])
-        elif isinstance(item, dict):
-            name = (item.get("metadata") or {}).get("name", f"{d.name}-{i}")
-            condition = _alert_condition(d, item, where, name)
-            if condition:
-                found.append(condition)
-    return AlertPolicy(d.name, tuple(found)) if found else None
+        else:
+            metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+            d.known_keys(metadata, METADATA_KEYS, f"{where}.metadata")
+            condition = _alert_condition(d, item, where, str(metadata.get("name", f"{d.name}-{i + 1}")))
+            if condition is None:
+                ok = False
+                continue
+            found.append(condition)
+    return AlertPolicy(d.name, tuple(found)) if found and ok else None
 
 
-def _slo(d: _Doc, slis: dict, specs: SpecSet) -> Slo | None:
+def _slo(d: _Doc, slis: dict[str, Indicator | None], specs: SpecSet) -> Slo | None:
     doc = d.doc
-    spec = d.get(doc, "spec", "spec", dict)
+    spec = d.mapping(doc, "spec", "spec", SLO_SPEC_KEYS)
     if spec is None:
         return None
     metadata = doc["metadata"]
-    annotations = metadata.get("annotations") or {}
+    annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), dict) else {}
     service = d.get(spec, "service", "spec.service", str)
+    description = d.get(spec, "description", "spec.description", str, required=False, default="")
     method = d.get(spec, "budgetingMethod", "spec.budgetingMethod", str)
     if method is not None and method not in BUDGETING_METHODS:
         d.error("spec.budgetingMethod", f"{method!r} is not one of {', '.join(BUDGETING_METHODS)}")
@@ -551,40 +814,45 @@ def _slo(d: _Doc, slis: dict, specs: SpecSet) -> Slo | None:
     if "indicator" in spec and "indicatorRef" in spec:
         d.error("spec", "has both indicator and indicatorRef; use one")
     elif "indicator" in spec:
-        raw = spec["indicator"]
-        name = (raw.get("metadata") or {}).get("name", d.name) if isinstance(raw, dict) else d.name
-        indicator = _indicator(d, raw, "spec.indicator", name)
+        raw = d.mapping(spec, "indicator", "spec.indicator", INDICATOR_KEYS)
+        if raw is not None:
+            inline = d.mapping(raw, "metadata", "spec.indicator.metadata", METADATA_KEYS, required=False) or {}
+            name = inline.get("name") if isinstance(inline.get("name"), str) else d.name
+            indicator = _indicator(d, raw, "spec.indicator", name)
     elif "indicatorRef" in spec:
-        ref = spec["indicatorRef"]
-        if ref not in slis:
+        ref = d.get(spec, "indicatorRef", "spec.indicatorRef", str)
+        if ref is not None and ref not in slis:
             d.error("spec.indicatorRef", f"no kind: SLI named {ref!r} in the loaded files")
-        else:
-            sli_doc, sli_raw = slis[ref]
-            indicator = _indicator(sli_doc, sli_raw, "(document)", ref)
+        elif ref is not None:
+            indicator = slis[ref]  # its own problems are reported on its document
     else:
         d.error("spec", "needs indicator or indicatorRef")
     windows = _windows(d, spec, annotations)
-    if len(spec.get("timeWindow") or []) > 1:
-        specs.warnings.append(f"{d.path}: document {d.index} ({d.name}): several timeWindow items are a slo-assets extension "
-                              f"(the OpenSLO v1 schema allows one); the {ANNOTATION_WINDOWS} annotation is portable")
+    if isinstance(spec.get("timeWindow"), list) and len(spec["timeWindow"]) > 1:
+        d.warn("spec.timeWindow", "several timeWindow items are a slo-assets extension (the OpenSLO v1 schema allows one); "
+                                  f"the {ANNOTATION_WINDOWS} annotation is portable")
     objectives = _objectives(d, spec, method or "Occurrences")
-    policies = tuple(spec.get("alertPolicies") or ())
+    policies = d.get(spec, "alertPolicies", "spec.alertPolicies", list, required=False, default=[])
     for i, policy in enumerate(policies):
         if policy not in specs.policies:
             d.error(f"spec.alertPolicies[{i}]", f"no kind: AlertPolicy named {policy!r}")
     maintenance = _maintenance(d, annotations)
     if None in (service, method, indicator) or not objectives or not windows:
         return None
+    if indicator.kind() == "latency" and indicator.latency_bound_ms() is None and ANNOTATION_ERRORS not in annotations:
+        # Batch figures work; only the Prometheus rules (outputs/rules.py) cannot be derived, so `rules` skips it.
+        d.warn("spec.indicator" if "indicator" in spec else "spec.indicatorRef",
+               f"no Prometheus rules for this SLO: {LATENCY_RULES_NEED}; or give {ANNOTATION_ERRORS} and {ANNOTATION_TOTAL}")
     return Slo(
         name=d.name,
-        display_name=metadata.get("displayName", d.name),
+        display_name=str(metadata.get("displayName", d.name)),
         service=service,
-        description=spec.get("description", ""),
+        description=description,
         budgeting_method=method,
         indicator=indicator,
         objectives=objectives,
         windows=windows,
-        alert_policies=policies,
+        alert_policies=tuple(policies),
         maintenance=maintenance,
-        source=f"{d.path.name}:{d.index}",
+        source=f"{d.path.name}:{d.number}",
     )
