@@ -96,13 +96,15 @@ def test_factors_scale_with_the_period():
     assert tiers[("1h", "5m")].factor(28) == Decimal("13.44")
 
 
-def test_low_traffic_gate_is_off_by_default_and_reported_when_on():
+def test_replay_is_the_definition_without_gates_and_the_chain_gates_low_traffic_by_default():
     total = np.zeros(MINUTES, dtype=np.int64)
     total[20_000] = 2
     good = total.copy()
     good[20_000] = 1  # one failure out of two requests in the month's quietest hour
     assert any(f.severity == "page" for f in B.replay_alerts(good, total, MONTH_START, 0, T999, 30))
     assert B.replay_alerts(good, total, MONTH_START, 0, T999, 30, min_events=100) == []
+    replay = B.replay_with_gate(good, total, MONTH_START, 0, T999, 30, min_bad_events=C.Settings().alert_min_bad_events)
+    assert replay.firings == [] and replay.held_back  # the chain's default gate holds the single failure back
 
 
 def test_timeslices_count_empty_slices_as_good():

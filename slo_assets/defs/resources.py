@@ -85,7 +85,8 @@ class SloSettings(dg.ConfigurableResource):
 
     spec_paths: list[str] = Field(default=[DEFAULT_SPECS], description="OpenSLO v1 YAML files")
     min_events: int = Field(default=100, description="fewer events in a window: insufficient_data")
-    alert_min_events: int = Field(default=0, description="low-traffic gate for the alert replay; 0 = off")
+    alert_min_events: int = Field(default=0, description="low-traffic gate for the alert replay: events in the long window; 0 = off")
+    alert_min_bad_events: int = Field(default=3, description="low-traffic gate: a burn-rate alert fires only with this many bad events in its long window; 0 = off")
     maintenance: list[str] = Field(default_factory=list, description="'start/end' ISO-8601 instants excluded from every budget")
     forecast_seed: int = Field(default=20260101, description="seed of the Monte Carlo forecast")
     simulations: int = Field(default=10_000, description="Monte Carlo runs")
@@ -106,6 +107,7 @@ class SloSettings(dg.ConfigurableResource):
         return Settings(
             min_events=self.min_events,
             alert_min_events=self.alert_min_events,
+            alert_min_bad_events=self.alert_min_bad_events,
             forecast_seed=self.forecast_seed,
             simulations=self.simulations,
             maintenance=tuple((int(a.timestamp() * 1000), int(b.timestamp() * 1000)) for a, b in windows),

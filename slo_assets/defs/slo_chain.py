@@ -20,7 +20,7 @@ from slo_assets.slo import chain as C
 from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
 
 # Bump when the SLO math changes what these assets write: Dagster then marks them stale.
-CHAIN_CODE_VERSION = "chain-1"
+CHAIN_CODE_VERSION = "chain-2"
 
 CHECK_GOOD_LE_TOTAL = "good_not_above_total"
 CHECK_TOTALS_MATCH = "totals_match_parsed_rows"
@@ -231,6 +231,7 @@ def _budget_rows(evaluations: list[dict]) -> pl.DataFrame:
         "burn_1h": e["burn_rates"]["1h"], "burn_1d": e["burn_rates"]["1d"], "burn_period": e["burn_rates"]["period"],
         "page_alerts": sum(a["severity"] == "page" for a in e["alerts"]),
         "ticket_alerts": sum(a["severity"] == "ticket" for a in e["alerts"]),
+        "alerts_held_back": e["low_traffic_gate"]["held_back"],
         "p_exhaust": e["forecast"]["probability_exhausted_by_period_end"], "status": e["status"],
     } for e in evaluations], schema_overrides={"sli": pl.Float64, "consumed_ratio": pl.Float64, "remaining_ratio": pl.Float64,
                                               "burn_period": pl.Float64})
@@ -279,6 +280,7 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             "as_of": C.B.iso(period.as_of_ms),
             "page_alerts": int(rows["page_alerts"].sum()) if rows.height else 0,
             "ticket_alerts": int(rows["ticket_alerts"].sum()) if rows.height else 0,
+            "alerts_held_back_by_low_traffic_gate": int(rows["alerts_held_back"].sum()) if rows.height else 0,
             "budgets": dg.MetadataValue.md(frame_table(rows, limit=100)),
             "burn_down": dg.MetadataValue.md(charts.burn_down_markdown(evaluations, series, C.month_range_ms(month)[1])),
         },
@@ -289,12 +291,12 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 
 def _data_quality(store, month: str, period: C.Period) -> dict:
     rows = quarantined = 0
-    present = []
+    rows_per_day: dict[str, int] = {}
     for day in C.month_days(month):
         parsed = store.path("parsed_logs", f"{day}.parquet")
         if parsed.exists():
-            present.append(day)
-            rows += pq.ParquetFile(str(parsed) if store.is_local else parsed.open("rb")).metadata.num_rows
+            rows_per_day[day] = pq.ParquetFile(str(parsed) if store.is_local else parsed.open("rb")).metadata.num_rows
+            rows += rows_per_day[day]
             bad = store.path("quarantine", f"{day}.parquet")
             if bad.exists():
                 quarantined += pq.ParquetFile(str(bad) if store.is_local else bad.open("rb")).metadata.num_rows
@@ -302,8 +304,7 @@ def _data_quality(store, month: str, period: C.Period) -> dict:
     expected = [d for d in C.month_days(month) if d < C.day_key(period.as_of_ms)]
     return {"lines_read": lines, "rows": rows, "quarantined_lines": quarantined,
             "quarantine_ratio": round(quarantined / lines, 9) if lines else 0.0,
-            "days_expected": len(expected), "days_present": len(present),
-            "missing_days": [d for d in expected if d not in present]}
+            **C.day_coverage(expected, rows_per_day)}
 
 
 @dg.asset(

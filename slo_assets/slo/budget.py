@@ -35,6 +35,11 @@ class AlertTier:
     def factor(self, period_days: int) -> Decimal:
         return self.budget_fraction * period_days * 24 * 60 / self.long_minutes
 
+    def exact_factor(self, period_days: int) -> Fraction:
+        """The factor as an exact fraction (7/30 for the 3d tier of a 7-day window, where the Decimal
+        is 0.2333...3 with a denominator of 10**28, too large for an exact integer comparison)."""
+        return Fraction(self.budget_fraction) * period_days * 24 * 60 / self.long_minutes
+
 
 @cache
 def alert_tiers() -> tuple[AlertTier, ...]:
@@ -107,17 +112,23 @@ def burn_rate_series(good: np.ndarray, total: np.ndarray, target: Decimal, minut
     return rate / float(1 - target)
 
 
-def _above(good: np.ndarray, total: np.ndarray, target: Decimal, minutes: int, factor: Decimal, min_events: int) -> np.ndarray:
+def _above(good: np.ndarray, total: np.ndarray, target: Decimal, minutes: int, factor: Fraction | Decimal,
+           min_events: int) -> np.ndarray:
     """Exact test burn > factor, i.e. bad_w * 1 > factor * (1 - target) * total_w, per minute."""
     bad_w = window_sums(total - good, minutes)
     total_w = window_sums(total, minutes)
     limit = Fraction(factor) * Fraction(1 - target)
-    bound = 2**62
-    exact = np.issubdtype(bad_w.dtype, np.integer) and (
-        int(bad_w.max(initial=0)) * limit.denominator < bound and int(total_w.max(initial=0)) * limit.numerator < bound)
-    if exact:
-        above = bad_w * limit.denominator > total_w * limit.numerator
-    else:
+    if np.issubdtype(bad_w.dtype, np.integer):
+        bound = 2**62
+        # The guard covers the constants too: 0 * a denominator above 2**63 still overflows int64.
+        fits = (limit.denominator < bound and limit.numerator < bound
+                and int(bad_w.max(initial=0)) * limit.denominator < bound and int(total_w.max(initial=0)) * limit.numerator < bound)
+        if fits:
+            above = bad_w * limit.denominator > total_w * limit.numerator
+        else:  # exact in Python integers: slow, only for counts near 2**62
+            above = np.array([b * limit.denominator > t * limit.numerator for b, t in zip(bad_w.tolist(), total_w.tolist(), strict=True)],
+                             dtype=bool)
+    else:  # RatioTimeslices: fractional units
         above = bad_w > float(limit) * total_w * (1 + 1e-12)
     return above & (total_w > 0) & (total_w >= min_events)
 
@@ -161,23 +172,77 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
-def replay_alerts(good: np.ndarray, total: np.ndarray, first_minute_ms: int, evaluate_from: int, target: Decimal,
-                  period_days: int, min_events: int = 0, tiers: tuple[AlertTier, ...] | None = None) -> list[Firing]:
+@dataclass(frozen=True)
+class HeldBack:
+    """A run of minutes where a tier's burn rates were above its factor but the low-traffic gate held
+    the alert back: the long window had fewer bad units than the gate asks."""
+
+    severity: str
+    long_window: str
+    short_window: str
+    factor: Decimal
+    start_ms: int
+    end_ms: int  # exclusive
+    peak_burn_rate: float
+    bad_in_long_window: float  # the most bad units the long window held during the run
+
+    def to_json(self) -> dict:
+        return {
+            "severity": self.severity,
+            "long_window": self.long_window,
+            "short_window": self.short_window,
+            "burn_rate_threshold": as_number(self.factor),
+            "start": iso(self.start_ms),
+            "end": iso(self.end_ms),
+            "minutes": (self.end_ms - self.start_ms) // MINUTE_MS,
+            "peak_burn_rate": round(self.peak_burn_rate, 6),
+            "bad_in_long_window": as_number(Decimal(repr(float(self.bad_in_long_window)))),
+        }
+
+
+@dataclass(frozen=True)
+class Replay:
+    firings: list[Firing]
+    held_back: list[HeldBack]  # what the low-traffic gate suppressed (empty when the gate is off)
+
+
+def replay_with_gate(good: np.ndarray, total: np.ndarray, first_minute_ms: int, evaluate_from: int, target: Decimal,
+                     period_days: int, min_events: int = 0, min_bad_events: int = 0,
+                     tiers: tuple[AlertTier, ...] | None = None) -> Replay:
     """Replay the multiwindow alerts at every minute from index `evaluate_from` (earlier minutes only
-    feed the windows). Each firing is a maximal run of minutes where both windows burn too fast."""
-    firings = []
+    feed the windows). Each firing is a maximal run of minutes where both windows burn too fast.
+    Low-traffic gates: a tier fires only when its long window holds at least `min_events` units and
+    `min_bad_events` bad units; runs the bad-units gate suppressed are returned as `held_back`."""
+    firings, held = [], []
     for tier in tiers or alert_tiers():
         factor = tier.factor(period_days)
-        fires = _above(good, total, target, tier.long_minutes, factor, min_events) & _above(
-            good, total, target, tier.short_minutes, factor, min_events)
-        fires[:evaluate_from] = False
-        if not fires.any():
+        exact = tier.exact_factor(period_days)
+        burning = _above(good, total, target, tier.long_minutes, exact, min_events) & _above(
+            good, total, target, tier.short_minutes, exact, min_events)
+        burning[:evaluate_from] = False
+        if not burning.any():
             continue
+        bad_long = window_sums(total - good, tier.long_minutes)
+        enough = bad_long >= min_bad_events - 1e-9 if min_bad_events > 0 else np.ones(len(total), dtype=bool)
+        fires, gated = burning & enough, burning & ~enough
         long_rate = burn_rate_series(good, total, target, tier.long_minutes)
         for start, end in _runs(fires):
             firings.append(Firing(tier.severity, tier.long, tier.short, factor, first_minute_ms + start * MINUTE_MS,
                                   first_minute_ms + end * MINUTE_MS, float(long_rate[start:end].max())))
-    return sorted(firings, key=lambda f: (f.start_ms, f.severity, f.long_window))
+        for start, end in _runs(gated):
+            held.append(HeldBack(tier.severity, tier.long, tier.short, factor, first_minute_ms + start * MINUTE_MS,
+                                 first_minute_ms + end * MINUTE_MS, float(long_rate[start:end].max()),
+                                 float(bad_long[start:end].max())))
+    order = lambda f: (f.start_ms, f.severity, f.long_window)  # noqa: E731
+    return Replay(sorted(firings, key=order), sorted(held, key=order))
+
+
+def replay_alerts(good: np.ndarray, total: np.ndarray, first_minute_ms: int, evaluate_from: int, target: Decimal,
+                  period_days: int, min_events: int = 0, tiers: tuple[AlertTier, ...] | None = None,
+                  min_bad_events: int = 0) -> list[Firing]:
+    """The firings of replay_with_gate (the definition exactly when both gates are 0)."""
+    return replay_with_gate(good, total, first_minute_ms, evaluate_from, target, period_days, min_events, min_bad_events,
+                            tiers).firings
 
 
 def replay_condition(good: np.ndarray, total: np.ndarray, first_minute_ms: int, evaluate_from: int, target: Decimal,

@@ -27,6 +27,7 @@ LOOKBACK_DAYS = 3  # the longest alert window: minutes before the period feed th
 AT_RISK_CONSUMED = Decimal("0.8")
 AT_RISK_PROBABILITY = 0.5
 QUANTILES = (0.5, 0.95, 0.99)
+DEFAULT_ALERT_MIN_BAD_EVENTS = 3  # one or two failed requests never page; measured on the sample incident month
 
 
 def month_range_ms(month: str) -> tuple[int, int]:
@@ -51,6 +52,27 @@ def month_days(month: str) -> list[str]:
     """The daily partition keys of a YYYY-MM month."""
     start, end = month_range_ms(month)
     return [day_key(ms) for ms in range(start, end, DAY_MS)]
+
+
+def day_gaps(days: list[str]) -> list[dict]:
+    """Consecutive runs of the given (sorted) days as {start, end, days}: '2026-02-03'..'2026-02-05' is one gap."""
+    gaps: list[dict] = []
+    for day in days:
+        if gaps and day_start_ms(day) - day_start_ms(gaps[-1]["end"]) == DAY_MS:
+            gaps[-1]["end"], gaps[-1]["days"] = day, gaps[-1]["days"] + 1
+        else:
+            gaps.append({"start": day, "end": day, "days": 1})
+    return gaps
+
+
+def day_coverage(expected: list[str], rows_per_day: dict[str, int]) -> dict:
+    """Which expected days hold requests: a partition that exists but holds no row is a day without
+    data, not a day present (an idle service, a month without logs)."""
+    with_data = [d for d in expected if rows_per_day.get(d, 0) > 0]
+    without = [d for d in expected if rows_per_day.get(d, 0) == 0]
+    return {"days_expected": len(expected), "days_with_data": len(with_data), "days_present": len(with_data),
+            "partitions_present": sum(d in rows_per_day for d in expected),
+            "missing_days": without, "gaps": day_gaps(without)}
 
 
 def previous_month(month: str) -> str:
@@ -78,7 +100,10 @@ class Period:
 @dataclass(frozen=True)
 class Settings:
     min_events: int = 100  # below this an SLO window is insufficient_data
-    alert_min_events: int = 0  # low-traffic gate for the replay; 0 = off (the definition exactly)
+    alert_min_events: int = 0  # low-traffic gate for the replay: events in the long window; 0 = off
+    # Low-traffic gate on by default: a tier fires only when its long window holds this many bad
+    # units, so one stray failure at night never pages (docs/concepts.md, "Low traffic"). 0 = off.
+    alert_min_bad_events: int = DEFAULT_ALERT_MIN_BAD_EVENTS
     forecast_seed: int = 20260101
     simulations: int = 10_000
     maintenance: tuple[tuple[int, int], ...] = ()  # (start_ms, end_ms) for every SLO
@@ -129,16 +154,22 @@ class Units:
     empty_slices: int = 0
 
 
-def units(method: str, objective: Objective, good: np.ndarray, total: np.ndarray, excluded: np.ndarray) -> Units:
+def units(method: str, objective: Objective, good: np.ndarray, total: np.ndarray, excluded: np.ndarray,
+          window_offset: int = 0) -> Units:
+    """Budget units per minute. Slices are cut from the window start (minute `window_offset`; the
+    minutes before it are the replay's lookback), and `slices`/`empty_slices` count only the
+    window's own slices: the lookback feeds the burn-rate windows, never the window's totals."""
     good = np.where(excluded, 0, good)
     total = np.where(excluded, 0, total)
     if method == "Occurrences":
         return Units(good, total)
     width = objective.time_slice_minutes
-    count = len(total) // width
-    g = good[: count * width].reshape(count, width).sum(axis=1)
-    t = total[: count * width].reshape(count, width).sum(axis=1)
-    live = ~excluded[: count * width].reshape(count, width).all(axis=1)
+    lead = window_offset % width  # lookback minutes before the first whole slice aligned to the window start
+    count = (len(total) - lead) // width
+    cut = slice(lead, lead + count * width)
+    g = good[cut].reshape(count, width).sum(axis=1)
+    t = total[cut].reshape(count, width).sum(axis=1)
+    live = ~excluded[cut].reshape(count, width).all(axis=1)
     empty = (t == 0) & live
     if method == "Timeslices":
         ratio = Fraction(objective.time_slice_target)
@@ -148,10 +179,11 @@ def units(method: str, objective: Objective, good: np.ndarray, total: np.ndarray
         good_units = np.where(t > 0, g / np.where(t > 0, t, 1), 1.0) * live
     good_out = np.zeros(len(total), dtype=good_units.dtype)
     total_out = np.zeros(len(total), dtype=np.int64 if method == "Timeslices" else float)
-    last = np.arange(count) * width + width - 1
+    last = lead + np.arange(count) * width + width - 1
     good_out[last] = good_units
     total_out[last] = live.astype(total_out.dtype)
-    return Units(good_out, total_out, int(live.sum()), int(empty.sum()))
+    in_window = last >= window_offset
+    return Units(good_out, total_out, int(live[in_window].sum()), int(empty[in_window].sum()))
 
 
 def _exact(value) -> Decimal:
@@ -185,8 +217,9 @@ def window_data(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.
     good, total, _ = dense(minutes, replay_start, win_end)
     windows = settings.maintenance + tuple((int(a.timestamp() * 1000), int(b.timestamp() * 1000)) for a, b in slo.maintenance)
     excluded = maintenance_mask(replay_start, len(total), windows)
-    return WindowData(win_start, win_end, replay_start, (win_start - replay_start) // MINUTE_MS,
-                      units(slo.budgeting_method, objective, good, total, excluded), total, excluded)
+    offset = (win_start - replay_start) // MINUTE_MS
+    return WindowData(win_start, win_end, replay_start, offset,
+                      units(slo.budgeting_method, objective, good, total, excluded, offset), total, excluded)
 
 
 SERIES_STEP_MINUTES = 5
@@ -228,6 +261,8 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
     raw_total_in_window = int(total[offset:].sum())
     g_win, t_win = u.good[offset:], u.total[offset:]
     good_sum, total_sum = _exact(g_win.sum()), _exact(t_win.sum())
+    if raw_total_in_window == 0:  # no event at all: no SLI (empty timeslices alone would say 100 %)
+        good_sum = total_sum = Decimal(0)
     budget = B.error_budget(good_sum, total_sum, objective.target)
     value = B.sli(good_sum, total_sum)
     burn = {}
@@ -236,12 +271,15 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
         burn[label] = round(float(rate[-1]), 6) if len(rate) else 0.0
     burn["period"] = None if budget.consumed_ratio is None or total_sum == 0 else round(
         float((1 - good_sum / total_sum) / (1 - objective.target)), 6)
-    month_offset = (period.start_ms - replay_start) // MINUTE_MS
-    firings = B.replay_alerts(u.good, u.total, replay_start, month_offset, objective.target, window.days, settings.alert_min_events)
+    # Alerts are replayed over the window only (a rolling 7d window lists no alert from three weeks
+    # earlier); the minutes before it feed the burn-rate windows.
+    replay = B.replay_with_gate(u.good, u.total, replay_start, offset, objective.target, window.days,
+                                settings.alert_min_events, settings.alert_min_bad_events)
+    firings = replay.firings
     policy_alerts = []
     for name in slo.alert_policies:
         for condition in (policies or {}).get(name, ()):
-            for start, end, peak in B.replay_condition(u.good, u.total, replay_start, month_offset, objective.target,
+            for start, end, peak in B.replay_condition(u.good, u.total, replay_start, offset, objective.target,
                                                       condition.threshold, condition.op, condition.lookback_minutes,
                                                       condition.alert_after_minutes):
                 policy_alerts.append({"policy": name, "condition": condition.name, "severity": condition.severity,
@@ -266,8 +304,11 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
         "objective": objective.key,
         "objective_name": objective.display_name,
         "window": window.label,
+        "label": window_label(slo, objective, window),
         "window_start": B.iso(win_start),
         "window_end": B.iso(win_end),
+        # alerts, alerts_held_back, policy_alerts and thresholds cover exactly this period
+        "lists_period": {"start": B.iso(win_start), "end": B.iso(win_end)},
         "target": B.as_number(objective.target),
         "budgeting_method": slo.budgeting_method,
         "events": raw_total_in_window,
@@ -281,10 +322,20 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
         "maintenance_excluded_events": int(total[offset:][excluded[offset:]].sum()),
         "burn_rates": burn,
         "alerts": [f.to_json() for f in firings],
+        "low_traffic_gate": {"min_bad_events": settings.alert_min_bad_events, "min_events": settings.alert_min_events,
+                             "held_back": len(replay.held_back)},
+        "alerts_held_back": [h.to_json() for h in replay.held_back],
         "policy_alerts": policy_alerts,
         "thresholds": [{"percent": p, "crossed_at": None if ms is None else B.iso(ms)} for p, ms in crossings.items()],
         "forecast": outlook_json,
     }
+
+
+def window_label(slo: Slo, objective: Objective, window: TimeWindow) -> str:
+    """What people read for one SLO window: SLO, objective (its display name, else its target) and window,
+    so two objectives of one SLO never share a label."""
+    objective_text = objective.display_name or f"{B.as_number(objective.target * 100)}%"
+    return f"{slo.display_name or slo.name} · {objective_text} · {window.label}"
 
 
 def _status(events: int, value: Decimal | None, target: Decimal, budget: B.Budget, outlook: B.Forecast, period: Period,
@@ -432,7 +483,7 @@ def compliance(evaluations: list[dict], previous: dict[tuple, float | None], per
         now = item["sli"]
         delta = None if before is None or now is None else round(now - before, 9)
         direction = None if delta is None else ("improving" if delta > 0 else "worsening" if delta < 0 else "stable")
-        entry = {k: item[k] for k in ("slo", "display_name", "service", "objective", "objective_name", "window", "target",
+        entry = {k: item[k] for k in ("slo", "display_name", "service", "objective", "objective_name", "window", "label", "target",
                                       "budgeting_method", "good", "total", "events", "sli", "error_budget", "status",
                                       "deficit", "slices", "maintenance_excluded_events")}
         entry["sli_percent"] = None if now is None else round(now * 100, 6)
@@ -467,8 +518,9 @@ def compliance(evaluations: list[dict], previous: dict[tuple, float | None], per
 
 
 def error_budgets_document(evaluations: list[dict], period: Period, provenance: dict) -> dict:
-    keep = ("slo", "service", "objective", "window", "window_start", "window_end", "target", "budgeting_method", "good",
-            "total", "sli", "error_budget", "burn_rates", "alerts", "policy_alerts", "thresholds", "forecast", "status")
+    keep = ("slo", "service", "objective", "objective_name", "window", "label", "window_start", "window_end", "lists_period",
+            "target", "budgeting_method", "good", "total", "sli", "error_budget", "burn_rates", "alerts", "low_traffic_gate",
+            "alerts_held_back", "policy_alerts", "thresholds", "forecast", "status")
     return {
         "schema_version": SCHEMA_VERSION,
         "period": period.month,
