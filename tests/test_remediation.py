@@ -44,8 +44,8 @@ spec:
     with pytest.raises(RunbookError) as error:
         load_runbooks([bad])
     problems = "\n".join(error.value.problems)
-    assert f"{bad}: document 0 (broken): spec.match.status" in problems
-    assert f"{bad}: document 0 (broken): spec.actions.0.argv" in problems
+    assert f"{bad}: document 1 (broken): spec.match.status" in problems  # documents count from 1
+    assert f"{bad}: document 1 (broken): spec.actions.0.argv" in problems
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +168,9 @@ def server():
 def _action(kind: str, **spec) -> Action:
     timeout = spec.pop("timeout_s", 2.0)
     attempts = spec.pop("attempts", 1)
+    cwd = spec.get("cwd")  # the runbook loader resolves cwd and its allowed root; here the root is the cwd itself
     return Action(runbook="rb", kind=kind, name=f"{kind}-action", spec={"kind": kind, "name": f"{kind}-action", **spec},
-                  timeout_s=timeout, attempts=attempts, backoff_s=0.01)
+                  timeout_s=timeout, attempts=attempts, backoff_s=0.01, cwd=cwd, cwd_root=cwd)
 
 
 def test_webhook_retries_on_500_sends_headers_from_env_and_keeps_secrets_out(server):

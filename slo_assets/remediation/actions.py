@@ -1,30 +1,43 @@
 """Carry out runbook actions: notify, webhook, command, annotate. Dry-run unless told to execute.
 
-HTTP goes through requests with urllib3's Retry (POST included, backoff, on 5xx and connection
-errors); commands run as argument lists without a shell, with a timeout and an environment built
-from an allow-list. Secrets come from environment variables named in the runbook and never appear
-in an outcome.
+HTTP goes through requests, one POST per attempt (retried on 5xx, connection errors and timeouts,
+with exponential backoff), never following a redirect, within a total deadline per attempt that a
+watchdog enforces by cutting the connection, reading at most 64 KiB of the answer. Commands run as
+argument lists without a shell, in their own process group (killed whole on timeout), in a working
+directory inside the allowed root, with an environment built from an allow-list; a value from the
+logs never becomes an option. Secrets come from environment variables named in the runbook and are
+redacted from every outcome by one function, `redact`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import signal
+import socket
 import subprocess
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from slo_assets.remediation.runbooks import Action
+from slo_assets.remediation.runbooks import Action, inside_root
 from slo_assets.slo.budget import epoch_ms
 
 OK, FAILED, DRY_RUN, COOLDOWN, DONE_BEFORE = "ok", "failed", "dry_run", "skipped_cooldown", "skipped_already_done"
 RETRY_STATUSES = (500, 502, 503, 504)
+MAX_BODY_BYTES = 64 * 1024
+OUTPUT_CHARS = 2000
+EXCERPT_BYTES = 300
 
 
 def now_iso(moment: float | None = None) -> str:
@@ -76,8 +89,37 @@ def payload(action: Action, entry: dict, period: str) -> dict:
     }
 
 
+def redact(value, secrets: Mapping[str, str]):
+    """`value` (str, or dicts/lists of them, keys included) with each secret's value replaced by
+    [redacted:NAME]. One pass, longest value first, so a secret holding another is replaced whole."""
+    markers = {v: f"[redacted:{n}]" for n, v in sorted(secrets.items(), key=lambda item: -len(item[1] or "")) if v}
+    if not markers:
+        return value
+    pattern = re.compile("|".join(map(re.escape, markers)))
+
+    def clean(item):
+        if isinstance(item, str):
+            return pattern.sub(lambda m: markers[m.group()], item)
+        if isinstance(item, dict):
+            return {clean(k): clean(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return type(item)(clean(i) for i in item)
+        return item
+    return clean(value)
+
+
+def secret_values(names: Iterable[str], env: Mapping[str, str]) -> dict[str, str]:
+    return {name: env[name] for name in names if env.get(name)}
+
+
+class UnsafeValue(ValueError):
+    """A mapped value from the logs that could change what the command does; nothing runs."""
+
+
 def argv_for(action: Action, entry: dict) -> list[str]:
-    """The command's argv; a mapped placeholder becomes exactly one argument holding the field's value."""
+    """The command's argv; a mapped placeholder becomes exactly one argument holding the field's value.
+    A value starting with '-' would be read as an option: refused (default), or, with
+    `values_after: "--"`, every mapped value comes after a '--' that ends the options."""
     incidents = entry.get("incidents") or [{}]
     fields = {
         "service": entry["service"], "slo": entry["slo"], "status": entry["status"],
@@ -85,17 +127,122 @@ def argv_for(action: Action, entry: dict) -> list[str]:
         "top_operation": ((incidents[0].get("top_operations") or [{}])[0]).get("operation", ""),
     }
     mapping = action.spec.get("map_fields") or {}
-    return [str(fields[mapping[arg]]) if arg in mapping else arg for arg in action.spec["argv"]]
+    after_dashes = action.spec.get("values_after", "reject") == "--"
+    argv: list[str] = []
+    for arg in action.spec["argv"]:
+        if arg not in mapping:
+            argv.append(arg)
+            continue
+        value = str(fields[mapping[arg]])
+        if "\0" in value:
+            raise UnsafeValue(f"field {mapping[arg]} ({arg}) holds a NUL byte; refused")
+        if value.startswith("-") and not after_dashes:
+            raise UnsafeValue(f"field {mapping[arg]} ({arg}) starts with '-' and would be read as an option; refused "
+                              f"(set values_after: \"--\" to pass it after '--')")
+        if after_dashes and "--" not in argv:
+            argv.append("--")
+        argv.append(value)
+    return argv
 
 
-def _session(action: Action) -> requests.Session:
-    retry = Retry(total=action.attempts - 1, connect=action.attempts - 1, read=action.attempts - 1,
-                  status=action.attempts - 1, backoff_factor=action.backoff_s, status_forcelist=RETRY_STATUSES,
-                  allowed_methods=frozenset({"POST"}), raise_on_status=False)
-    session = requests.Session()
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    session.mount("https://", HTTPAdapter(max_retries=retry))
-    return session
+class _CuttableAdapter(HTTPAdapter):
+    """No retries, and every connection it opens can be cut from another thread: a blocked read
+    (a server trickling headers or body) then ends at once, so a deadline bounds the whole attempt."""
+
+    def __init__(self) -> None:
+        self.opened: list = []
+        super().__init__(max_retries=0)
+
+    def _tracking(self, base: type) -> type:
+        opened = self.opened
+
+        class Tracked(base):
+            def _new_conn(self):
+                conn = super()._new_conn()
+                opened.append(conn)
+                return conn
+        return Tracked
+
+    def _track(self, manager):
+        manager.pool_classes_by_scheme = {"http": self._tracking(HTTPConnectionPool), "https": self._tracking(HTTPSConnectionPool)}
+        return manager
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self._track(self.poolmanager)
+
+    def proxy_manager_for(self, proxy, **kwargs):
+        return self._track(super().proxy_manager_for(proxy, **kwargs))
+
+    def cut(self) -> None:
+        for conn in list(self.opened):
+            sock = getattr(conn, "sock", None)
+            if isinstance(sock, socket.socket):
+                try:  # the plain socket's shutdown (under TLS too): wakes a blocked recv with EOF
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+@dataclass
+class _Answer:
+    status: int | None = None
+    location_host: str | None = None
+    body_bytes_read: int = 0
+    excerpt: bytes = b""
+    error: str | None = None
+    timed_out: bool = False
+
+
+def _location_host(url: str, location: str | None) -> str:
+    if not location:
+        return "(no Location header)"
+    target = urlsplit(urljoin(url, location))
+    return f"{target.hostname}:{target.port}" if target.port else str(target.hostname)
+
+
+def _post_once(url: str, body: dict, headers: dict, timeout_s: float) -> _Answer:
+    """One POST within `timeout_s` in total (connect, send, headers, body), redirects not followed."""
+    deadline = time.monotonic() + timeout_s
+    adapter = _CuttableAdapter()
+    expired = threading.Event()
+
+    def on_deadline() -> None:
+        expired.set()
+        adapter.cut()
+    watchdog = threading.Timer(timeout_s, on_deadline)
+    watchdog.daemon = True
+    answer = _Answer()
+    watchdog.start()
+    try:
+        with requests.Session() as session:
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            with session.post(url, json=body, headers=headers, timeout=timeout_s, allow_redirects=False, stream=True) as response:
+                answer.status = response.status_code
+                if 300 <= response.status_code < 400:
+                    answer.location_host = _location_host(url, response.headers.get("Location"))
+                    return answer
+                # The answer counts once its body is read to the end or to the cap, within the deadline.
+                while answer.body_bytes_read < MAX_BODY_BYTES:
+                    if time.monotonic() >= deadline:
+                        answer.timed_out = True
+                        break
+                    chunk = response.raw.read(min(8192, MAX_BODY_BYTES - answer.body_bytes_read), decode_content=False)
+                    if not chunk:
+                        break
+                    if len(answer.excerpt) < EXCERPT_BYTES:
+                        answer.excerpt += chunk[:EXCERPT_BYTES - len(answer.excerpt)]
+                    answer.body_bytes_read += len(chunk)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        # A cut connection surfaces as a protocol or connection error: the deadline is the reason.
+        answer.timed_out = expired.is_set() or isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower()
+        answer.error = type(exc).__name__
+    finally:
+        watchdog.cancel()
+    if expired.is_set():
+        answer.timed_out = True
+    return answer
 
 
 def _post(action: Action, body: dict, env: Mapping[str, str]) -> tuple[str, str | None, int, dict]:
@@ -108,43 +255,81 @@ def _post(action: Action, body: dict, env: Mapping[str, str]) -> tuple[str, str 
         if name not in env:
             return FAILED, f"environment variable {name} (header {header}) is not set", 0, {}
         headers[header] = env[name]
+    detail: dict = {"url_env": url_env}
+    for attempt in range(1, action.attempts + 1):
+        answer = _post_once(url, body, headers, action.timeout_s)
+        if answer.timed_out:
+            reason = f"Timeout ({action.timeout_s:g} s for the whole attempt) after {attempt} attempt(s)"
+        elif answer.error:
+            reason = f"{answer.error} after {attempt} attempt(s)"
+        else:
+            detail = {"url_env": url_env, "http_status": answer.status, "body_bytes_read": answer.body_bytes_read}
+            if answer.location_host is not None:
+                # Following could carry the configured headers (secrets) to another host: never.
+                return FAILED, f"HTTP {answer.status}: redirect to {answer.location_host} not followed", attempt, detail
+            if answer.status < 400:
+                return OK, None, attempt, detail
+            reason = f"HTTP {answer.status}"
+            detail["response_excerpt"] = answer.excerpt.decode("utf-8", "replace")
+            if answer.status not in RETRY_STATUSES:
+                return FAILED, reason, attempt, detail
+        if attempt < action.attempts:
+            time.sleep(action.backoff_s * 2 ** (attempt - 1))
+    return FAILED, reason, action.attempts, detail
+
+
+def _kill_group(process: subprocess.Popen) -> tuple[bytes, bytes]:
+    """Kill the command and everything it started (its own session), then collect what it wrote."""
     try:
-        with _session(action) as session:
-            response = session.post(url, json=body, headers=headers, timeout=action.timeout_s)
-            attempts = 1 + len(response.raw.retries.history) if response.raw is not None and response.raw.retries else 1
-    except requests.RequestException as exc:
-        # urllib3 wraps a read timeout that exhausted its retries in a ConnectionError: name it.
-        timed_out = isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower()
-        kind = f"Timeout ({action.timeout_s:g} s)" if timed_out else type(exc).__name__
-        return FAILED, f"{kind} after {action.attempts} attempt(s)", action.attempts, {"url_env": url_env}
-    detail = {"url_env": url_env, "http_status": response.status_code}
-    if response.status_code >= 400:
-        return FAILED, f"HTTP {response.status_code}", attempts, detail
-    return OK, None, attempts, detail
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        return process.communicate(timeout=2)
+    except subprocess.TimeoutExpired:  # a descendant left the group and holds the pipes open
+        for stream in (process.stdout, process.stderr):
+            stream.close()
+        process.wait()
+        return b"", b""
 
 
-def _command(action: Action, entry: dict, env: Mapping[str, str]) -> tuple[str, str | None, int, dict]:
-    argv = argv_for(action, entry)
-    allowed = {name: env[name] for name in action.spec.get("env_allow", []) if name in env}
-    last_reason, attempts = None, 0
+def _tail(output: bytes, secrets: Mapping[str, str]) -> str:
+    # Redact before cutting, so the cut never keeps a piece of a secret.
+    return redact(output.decode("utf-8", "replace"), secrets)[-OUTPUT_CHARS:]
+
+
+def _command(action: Action, argv: list[str], env: Mapping[str, str], secrets: Mapping[str, str]) -> tuple[str, str | None, int, dict]:
+    if action.cwd_root is not None:
+        cwd = action.cwd or action.cwd_root
+        if not inside_root(Path(cwd), Path(action.cwd_root)):  # checked at load; a symlink may have changed since
+            return FAILED, f"cwd {cwd} is outside the allowed root {action.cwd_root}", 0, {"argv": argv}
+    elif action.spec.get("cwd"):
+        return FAILED, "cwd is set but no allowed root is known (load the runbook with load_runbooks)", 0, {"argv": argv}
+    else:
+        cwd = None
+    allowed = {name: env[name] for name in action.env_names() if name in env}
+    last_reason, attempts, detail = None, 0, {"argv": argv}
     for attempt in range(1, action.attempts + 1):
         attempts = attempt
         try:
-            done = subprocess.run(argv, shell=False, cwd=action.spec.get("cwd"), env=allowed, capture_output=True,
-                                  timeout=action.timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            last_reason = f"timed out after {action.timeout_s:g} s"
+            process = subprocess.Popen(argv, shell=False, cwd=cwd, env=allowed, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             return FAILED, f"cannot start {argv[0]!r}: {exc.strerror}", attempt, {"argv": argv}
+        try:
+            stdout, stderr = process.communicate(timeout=action.timeout_s)
+        except subprocess.TimeoutExpired:
+            stdout, stderr = _kill_group(process)
+            last_reason = f"timed out after {action.timeout_s:g} s; its process group was killed"
+            detail = {"argv": argv, "stdout": _tail(stdout, secrets), "stderr": _tail(stderr, secrets)}
         else:
-            detail = {"argv": argv, "exit_code": done.returncode,
-                      "stdout": done.stdout[-2000:].decode("utf-8", "replace"), "stderr": done.stderr[-2000:].decode("utf-8", "replace")}
-            if done.returncode == 0:
+            detail = {"argv": argv, "exit_code": process.returncode, "stdout": _tail(stdout, secrets), "stderr": _tail(stderr, secrets)}
+            if process.returncode == 0:
                 return OK, None, attempt, detail
-            last_reason = f"exit code {done.returncode}"
+            last_reason = f"exit code {process.returncode}"
         if attempt < action.attempts:
             time.sleep(action.backoff_s * 2 ** (attempt - 1))
-    return FAILED, last_reason, attempts, {"argv": argv}
+    return FAILED, last_reason, attempts, detail
 
 
 def _in_cooldown(action: Action, slo: str, history: list[dict], now: float, dry_run: bool) -> bool:
@@ -159,30 +344,38 @@ def _in_cooldown(action: Action, slo: str, history: list[dict], now: float, dry_
 
 
 def carry_out(action: Action, entry: dict, period: str, run_key: str, history: list[dict], execute: bool,
-              env: Mapping[str, str] | None = None, clock=time.time) -> Outcome:
-    """One action for one plan entry: done before (same idempotency key), cooldown, dry run, or for real."""
+              env: Mapping[str, str] | None = None, clock=time.time, secret_names: Iterable[str] = ()) -> Outcome:
+    """One action for one plan entry: done before (same idempotency key), cooldown, dry run, or for real.
+    `secret_names`: further secret variables (e.g. of every runbook) to redact besides the action's own."""
     env = os.environ if env is None else env
+    secrets = secret_values(action.secret_env_names() | set(secret_names), env)
     key = idempotency_key(run_key, action.runbook, action.name)
     started = clock()
 
     def outcome(status: str, reason: str | None, attempts: int, detail: dict) -> Outcome:
-        return Outcome(period, entry["slo"], action.runbook, action.name, action.kind, status, reason, attempts,
-                       now_iso(started), now_iso(clock()), key, run_key, not execute, detail)
+        return Outcome(period, entry["slo"], action.runbook, action.name, action.kind, status, redact(reason, secrets), attempts,
+                       now_iso(started), now_iso(clock()), key, run_key, not execute, redact(detail, secrets))
 
     if any(p["idempotency_key"] == key and p["status"] == OK for p in history):
         return outcome(DONE_BEFORE, "this action already ran for this breach", 0, {})
     if _in_cooldown(action, entry["slo"], history, started, not execute):
         return outcome(COOLDOWN, f"ran for {entry['slo']} less than {action.cooldown_s:g} s ago", 0, {})
+    argv = None
+    if action.kind == "command":
+        try:
+            argv = argv_for(action, entry)
+        except UnsafeValue as refused:
+            return outcome(FAILED, str(refused), 0, {"argv_template": action.spec["argv"]})
     if not execute:
         would = {"notify": lambda: {"would_post_to_env": action.spec["url_env"], "payload": payload(action, entry, period)},
                  "webhook": lambda: {"would_post_to_env": action.spec["url_env"], "payload": payload(action, entry, period)},
-                 "command": lambda: {"would_run": argv_for(action, entry)},
+                 "command": lambda: {"would_run": argv},
                  "annotate": lambda: {"text": action.spec.get("text", "")}}[action.kind]()
         return outcome(DRY_RUN, None, 0, would)
     if action.kind in ("notify", "webhook"):
         return outcome(*_post(action, payload(action, entry, period), env))
     if action.kind == "command":
-        return outcome(*_command(action, entry, env))
+        return outcome(*_command(action, argv, env, secrets))
     return outcome(OK, None, 1, {"text": action.spec.get("text", "")})
 
 

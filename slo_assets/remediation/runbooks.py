@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,6 +32,11 @@ def seconds(text: str | None, default: float) -> float:
     return float(int(match.group(1)) * UNITS[match.group(2)])
 
 
+def inside_root(directory: Path, root: Path) -> bool:
+    """Is `directory`, symlinks and `..` resolved, the root or below it?"""
+    return Path(os.path.realpath(directory)).is_relative_to(os.path.realpath(root))
+
+
 @dataclass(frozen=True)
 class Action:
     runbook: str
@@ -41,6 +47,22 @@ class Action:
     timeout_s: float = DEFAULT_TIMEOUT_S
     attempts: int = 1
     backoff_s: float = 1.0
+    # A command runs in `cwd` (absolute, default the root), which must stay inside `cwd_root`;
+    # without a root (an Action built in code) a command runs where the process runs and may not set cwd.
+    cwd: str | None = None
+    cwd_root: str | None = None
+
+    def env_names(self) -> list[str]:
+        """The variables a command gets: env_allow (names or {name, secret}) and secret_env."""
+        allowed = [e["name"] if isinstance(e, dict) else e for e in self.spec.get("env_allow") or []]
+        return list(dict.fromkeys(allowed + list(self.spec.get("secret_env") or [])))
+
+    def secret_env_names(self) -> set[str]:
+        """Variables whose values are secrets: url_env, headers_env, env_allow entries marked secret, secret_env."""
+        names = {self.spec["url_env"]} if self.spec.get("url_env") else set()
+        names |= set((self.spec.get("headers_env") or {}).values())
+        names |= {e["name"] for e in self.spec.get("env_allow") or [] if isinstance(e, dict) and e.get("secret")}
+        return names | set(self.spec.get("secret_env") or [])
 
     def describe(self) -> dict:
         """What the plan shows: never the secret values, only the variable names."""
@@ -74,7 +96,16 @@ def _validator() -> Draft7Validator:
     return Draft7Validator(schema)
 
 
-def load_runbooks(paths: list[Path]) -> list[Runbook]:
+def _command_cwd(action: dict, folder: Path, root: Path) -> tuple[str, str | None]:
+    """(absolute cwd, problem or None): cwd is relative to the runbook's folder and must stay in the root."""
+    cwd = Path(os.path.normpath(folder / action.get("cwd", ".")))
+    if not inside_root(cwd, root):
+        return str(cwd), f"{action['cwd']!r} is outside the allowed root {root} (allowed_cwd_root)"
+    return str(cwd), None
+
+
+def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None) -> list[Runbook]:
+    """`allowed_cwd_root`: where commands may run; default each runbook file's own folder."""
     problems: list[str] = []
     runbooks: list[Runbook] = []
     for path in map(Path, paths):
@@ -83,7 +114,9 @@ def load_runbooks(paths: list[Path]) -> list[Runbook]:
         except (OSError, yaml.YAMLError) as exc:
             problems.append(f"{path}: {exc}")
             continue
-        for index, doc in enumerate(documents):
+        folder = path.resolve().parent
+        root = Path(allowed_cwd_root).resolve() if allowed_cwd_root is not None else folder
+        for index, doc in enumerate(documents, start=1):
             name = doc.get("metadata", {}).get("name", "?") if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) else "?"
             errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
             for error in errors:
@@ -93,17 +126,20 @@ def load_runbooks(paths: list[Path]) -> list[Runbook]:
                 continue
             spec = doc["spec"]
             default_cooldown = seconds(spec.get("cooldown"), 0.0)
-            actions = tuple(
-                Action(
+            actions = []
+            for number, a in enumerate(spec["actions"]):
+                cwd, problem = _command_cwd(a, folder, root) if a["kind"] == "command" else (None, None)
+                if problem:
+                    problems.append(f"{path}: document {index} ({name}): spec.actions.{number}.cwd: {problem}")
+                actions.append(Action(
                     runbook=name, kind=a["kind"], name=a["name"], spec=a,
                     cooldown_s=seconds(a.get("cooldown"), default_cooldown),
                     timeout_s=seconds(a.get("timeout"), DEFAULT_TIMEOUT_S),
                     attempts=(a.get("retry") or {}).get("attempts", 1),
                     backoff_s=seconds((a.get("retry") or {}).get("backoff"), 1.0),
-                )
-                for a in spec["actions"]
-            )
-            runbooks.append(Runbook(name, doc["metadata"].get("description", ""), spec["match"], actions))
+                    cwd=cwd, cwd_root=str(root) if cwd is not None else None,
+                ))
+            runbooks.append(Runbook(name, doc["metadata"].get("description", ""), spec["match"], tuple(actions)))
     names = [r.name for r in runbooks]
     problems += [f"runbook name {n!r} is defined more than once" for n in sorted({n for n in names if names.count(n) > 1})]
     if problems:

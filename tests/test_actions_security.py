@@ -1,0 +1,303 @@
+"""The action layer's security (issue 11, D20-D24): log values never become options, secrets never
+reach an outcome, redirects are not followed, deadlines bound whole attempts, cwd stays in its root."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from slo_assets.remediation import actions as A
+from slo_assets.remediation.runbooks import RunbookError, load_runbooks
+
+ENTRY = {"slo": "checkout-availability", "service": "checkout", "status": "failed", "severity": "page", "fingerprint": "f1",
+         "incidents": [{"start": "2026-02-10T10:00:00Z", "end": "2026-02-10T11:00:00Z", "bad_events": 42, "peak_burn_rate": 30.0,
+                        "top_operations": [{"operation": "POST /checkout/api/v1/orders", "bad_events": 40}]}]}
+PLANTED = "planted-s3cr3t-value-9c1e77"
+PATH_ONLY = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+
+def _entry_with_operation(operation: str) -> dict:
+    return {**ENTRY, "incidents": [{**ENTRY["incidents"][0], "top_operations": [{"operation": operation, "bad_events": 1}]}]}
+
+
+def _runbook(folder: Path, actions: str, name: str = "rb") -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(f"""apiVersion: slo-assets/v1
+kind: Runbook
+metadata: {{name: {name}}}
+spec:
+  match: {{status: failed}}
+  actions:
+{actions}""")
+    return path
+
+
+def _only_action(path: Path, **options):
+    (runbook,) = load_runbooks([path], **options)
+    return runbook.actions[0]
+
+
+# D20: a log value starting with "-" never becomes an option --------------------------------------
+
+@pytest.mark.parametrize("value", ["--version", "-rf"])
+def test_a_log_value_that_looks_like_an_option_is_refused_by_default(tmp_path, value):
+    work = tmp_path / "work"
+    work.mkdir()
+    action = _only_action(_runbook(tmp_path, '    - {kind: command, name: touch, argv: [touch, "{op}"], '
+                                             'map_fields: {"{op}": top_operation}, cwd: work, env_allow: [PATH]}\n'))
+    outcome = A.carry_out(action, _entry_with_operation(value), "2026-02", "k", [], execute=True, env=PATH_ONLY)
+    assert outcome.status == "failed" and "top_operation" in outcome.reason and "-" in outcome.reason
+    assert outcome.attempts == 0 and list(work.iterdir()) == []  # nothing ran
+    dry = A.carry_out(action, _entry_with_operation(value), "2026-02", "k", [], execute=False, env=PATH_ONLY)
+    assert dry.status == "failed" and "top_operation" in dry.reason  # the dry run says it would be refused
+
+
+@pytest.mark.parametrize("value", ["--version", "-rf"])
+def test_values_after_double_dash_pass_a_dash_value_as_an_operand(tmp_path, value):
+    work = tmp_path / "work"
+    work.mkdir()
+    action = _only_action(_runbook(tmp_path, '    - {kind: command, name: touch, argv: [touch, "{op}"], values_after: "--", '
+                                             'map_fields: {"{op}": top_operation}, cwd: work, env_allow: [PATH]}\n'))
+    outcome = A.carry_out(action, _entry_with_operation(value), "2026-02", "k", [], execute=True, env=PATH_ONLY)
+    assert outcome.status == "ok", outcome.reason
+    assert outcome.detail["argv"] == ["touch", "--", value]
+    assert [p.name for p in work.iterdir()] == [value]  # a file named after the value, not an option of touch
+
+
+# D21: secret values are redacted from every stored outcome ---------------------------------------
+
+@pytest.mark.parametrize("declared", ["env_allow: [PATH, {name: TOKEN, secret: true}]", "env_allow: [PATH], secret_env: [TOKEN]"])
+def test_a_secret_variable_printed_by_a_command_is_redacted(tmp_path, declared):
+    # The secret straddles the 2,000-character tail kept from stdout: a cut after redaction keeps no piece.
+    script = f"import os; t = os.environ['TOKEN']; print('a' * 5000 + t[:5]); print(t + 'b' * 1990); print(t, file=os.sys.stderr); raise SystemExit(3)"
+    action = _only_action(_runbook(tmp_path, f'    - {{kind: command, name: leak, argv: [{sys.executable}, -c, "{script}"], {declared}}}\n'))
+    outcome = A.carry_out(action, ENTRY, "2026-02", "k", [], execute=True, env={**PATH_ONLY, "TOKEN": PLANTED})
+    stored = json.dumps(outcome.to_row())
+    assert outcome.status == "failed" and outcome.detail["exit_code"] == 3
+    assert all(PLANTED[i:i + 6] not in stored for i in range(len(PLANTED) - 5)), stored
+    assert outcome.detail["stdout"].startswith("ed:TOKEN]bbb")  # the marker was cut, not the secret
+    assert outcome.detail["stderr"] == "[redacted:TOKEN]\n"
+
+
+def test_redact_replaces_every_secret_in_nested_values_and_leaves_the_rest():
+    secrets = {"URL": "http://hook.example/abc123", "KEY": "k-123456"}
+    value = {"reason": "sent k-123456 to http://hook.example/abc123/x", "list": ["k-123456", 7, None], "nested": {"a": "plain"}}
+    assert A.redact(value, secrets) == {"reason": "sent [redacted:KEY] to [redacted:URL]/x", "list": ["[redacted:KEY]", 7, None],
+                                        "nested": {"a": "plain"}}
+    assert A.redact("nothing here", {"EMPTY": ""}) == "nothing here"  # an empty value redacts nothing
+
+
+def test_old_runbooks_with_plain_env_allow_lists_stay_valid(tmp_path):
+    action = _only_action(_runbook(tmp_path, "    - {kind: command, name: show, argv: [echo, hi], env_allow: [PATH, HOME]}\n"))
+    assert action.secret_env_names() == set()
+    outcome = A.carry_out(action, ENTRY, "2026-02", "k", [], execute=True, env=PATH_ONLY)
+    assert outcome.status == "ok" and outcome.detail["stdout"] == "hi\n"
+
+
+# D22: a redirect is not followed, so no configured header reaches another host ------------------
+
+class _Recording(http.server.BaseHTTPRequestHandler):
+    """Records the headers it gets; or, with `location`, answers `code` pointing there."""
+    seen: list[dict] = []
+    location = ""
+    code = 307
+
+    def _answer(self):
+        if type(self).location:
+            self.send_response(type(self).code)
+            self.send_header("Location", type(self).location)
+        else:
+            type(self).seen.append(dict(self.headers))
+            self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = _answer  # noqa: N815
+
+    def log_message(self, *args):
+        pass
+
+
+def _serve(handler) -> tuple[http.server.ThreadingHTTPServer, str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"127.0.0.1:{httpd.server_address[1]}"
+
+
+@pytest.mark.parametrize("status_code", [302, 307])
+def test_a_redirect_to_another_host_is_not_followed_and_no_header_is_forwarded(tmp_path, status_code):
+    other = type("Other", (_Recording,), {"seen": []})
+    target, target_host = _serve(other)
+    redirector = type("Redirector", (_Recording,), {"location": f"http://{target_host}/steal", "code": status_code})
+    first, first_host = _serve(redirector)
+    try:
+        action = _only_action(_runbook(tmp_path, "    - {kind: webhook, name: hook, url_env: HOOK_URL, "
+                                                 "headers_env: {X-Api-Key: HOOK_KEY, Authorization: HOOK_AUTH}}\n"))
+        env = {"HOOK_URL": f"http://{first_host}/hook", "HOOK_KEY": PLANTED, "HOOK_AUTH": "Bearer " + PLANTED}
+        outcome = A.carry_out(action, ENTRY, "2026-02", "k", [], execute=True, env=env)
+    finally:
+        first.shutdown()
+        target.shutdown()
+    assert other.seen == []  # the other host got nothing, let alone the key
+    assert outcome.status == "failed" and f"HTTP {status_code}" in outcome.reason and target_host in outcome.reason
+    assert PLANTED not in json.dumps(outcome.to_row())
+
+
+# D23: a deadline per attempt, a capped body, and a killed process group ---------------------------
+
+class _Trickler:
+    """Answers one request: sends the first `at_once` bytes of `payload`, then one byte every 0.5 s.
+    It stops by itself after `limit_s` seconds, or when closed."""
+
+    def __init__(self, payload: bytes, at_once: int, limit_s: float = 10.0):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.payload, self.at_once, self.limit_s = payload, at_once, limit_s
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/slow"
+
+    def _run(self):
+        self.sock.settimeout(self.limit_s)
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(1.0)
+            started = time.monotonic()
+            try:
+                conn.recv(65536)
+                conn.sendall(self.payload[:self.at_once])
+                for byte in self.payload[self.at_once:]:
+                    if self.stop.is_set() or time.monotonic() - started > self.limit_s:
+                        return
+                    time.sleep(0.5)
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(timeout=12)
+
+
+@pytest.mark.parametrize("trickle", ["body", "headers"])
+def test_a_trickling_server_is_cut_at_the_deadline(tmp_path, trickle):
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n"
+    server = _Trickler(head + b"x" * 20, len(head) if trickle == "body" else 0)
+    action = _only_action(_runbook(tmp_path, "    - {kind: notify, name: slow, url_env: HOOK_URL, timeout: 2s}\n"))
+    try:
+        started = time.monotonic()
+        outcome = A.carry_out(action, ENTRY, "2026-02", "k", [], execute=True, env={"HOOK_URL": server.url})
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert elapsed < 2 + 2, elapsed
+    assert outcome.status == "failed" and "timeout" in outcome.reason.lower()
+
+
+def test_a_large_response_body_is_read_only_up_to_the_cap():
+    class Big(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", str(10 * 1024 * 1024))
+            self.end_headers()
+            try:
+                for _ in range(160):
+                    self.wfile.write(b"y" * 65536)
+            except OSError:
+                pass  # the client stopped reading at the cap
+
+        def log_message(self, *args):
+            pass
+
+    httpd, host = _serve(Big)
+    try:
+        action = A.Action(runbook="rb", kind="notify", name="n", spec={"kind": "notify", "name": "n", "url_env": "U"}, timeout_s=5)
+        outcome = A.carry_out(action, ENTRY, "2026-02", "k", [], execute=True, env={"U": f"http://{host}/"})
+    finally:
+        httpd.shutdown()
+    assert outcome.status == "ok" and outcome.detail["body_bytes_read"] == A.MAX_BODY_BYTES
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_command_timeout_kills_its_whole_process_group(tmp_path):
+    script = ("import subprocess, sys; child = subprocess.Popen(['sleep', '30']); "
+              f"open('{tmp_path / 'child.pid'}', 'w').write(str(child.pid)); child.wait()")
+    action = _only_action(_runbook(tmp_path, f'    - {{kind: command, name: forks, argv: [{sys.executable}, -c, "{script}"], '
+                                             f'timeout: 1s, env_allow: [PATH]}}\n'))
+    started = time.monotonic()
+    outcome = A.carry_out(action, ENTRY, "2026-02", "k", [], execute=True, env=PATH_ONLY)
+    elapsed = time.monotonic() - started
+    child = int((tmp_path / "child.pid").read_text())
+    try:
+        deadline = time.monotonic() + 3
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the forked child outlived the timeout"
+    finally:
+        if _alive(child):
+            os.kill(child, signal.SIGKILL)
+    assert outcome.status == "failed" and "timed out" in outcome.reason and elapsed < 1 + 2
+
+
+# D24: the command's cwd stays inside the allowed root --------------------------------------------
+
+@pytest.mark.parametrize("cwd", ["..", "work/../..", "/tmp", "link-out"])
+def test_a_cwd_escaping_the_allowed_root_is_rejected_at_load(tmp_path, cwd):
+    folder = tmp_path / "runbooks"
+    (folder / "work").mkdir(parents=True)
+    (folder / "link-out").symlink_to(tmp_path)
+    path = _runbook(folder, f"    - {{kind: annotate, name: first}}\n    - {{kind: command, name: c, argv: [pwd], cwd: {cwd}}}\n")
+    with pytest.raises(RunbookError) as error:
+        load_runbooks([path])
+    assert f"{path}: document 1 (rb): spec.actions.1.cwd:" in str(error.value) and "outside the allowed root" in str(error.value)
+
+
+def test_cwd_inside_the_root_runs_there_and_a_swapped_symlink_is_caught_at_run_time(tmp_path):
+    folder = tmp_path / "runbooks"
+    (folder / "work").mkdir(parents=True)
+    action = _only_action(_runbook(folder, "    - {kind: command, name: c, argv: [pwd], cwd: work, env_allow: [PATH]}\n"))
+    ran = A.carry_out(action, ENTRY, "2026-02", "k", [], execute=True, env=PATH_ONLY)
+    assert ran.status == "ok" and Path(ran.detail["stdout"].strip()).resolve() == (folder / "work").resolve()
+    (folder / "work").rmdir()
+    (folder / "work").symlink_to(tmp_path)  # swapped after the runbooks were loaded
+    escaped = A.carry_out(action, ENTRY, "2026-02", "k2", [], execute=True, env=PATH_ONLY)
+    assert escaped.status == "failed" and "outside the allowed root" in escaped.reason and escaped.attempts == 0
+
+
+def test_no_cwd_runs_in_the_root_and_a_configured_root_widens_it(tmp_path):
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    (tmp_path / "shared").mkdir()
+    default = _only_action(_runbook(folder, "    - {kind: command, name: c, argv: [pwd], env_allow: [PATH]}\n"))
+    ran = A.carry_out(default, ENTRY, "2026-02", "k", [], execute=True, env=PATH_ONLY)
+    assert Path(ran.detail["stdout"].strip()).resolve() == folder.resolve()
+    path = _runbook(folder, "    - {kind: command, name: c, argv: [pwd], cwd: ../shared, env_allow: [PATH]}\n", name="wide")
+    with pytest.raises(RunbookError):
+        load_runbooks([path])
+    wide = _only_action(path, allowed_cwd_root=tmp_path)
+    ran = A.carry_out(wide, ENTRY, "2026-02", "k", [], execute=True, env=PATH_ONLY)
+    assert ran.status == "ok" and Path(ran.detail["stdout"].strip()).resolve() == (tmp_path / "shared").resolve()
