@@ -251,3 +251,15 @@ def test_specs_in_the_docs_and_examples_validate(tmp_path, capsys):
     assert found >= 1
     for path in sorted((ROOT / "examples").glob("slos*.yaml")):
         assert main(["validate", str(path)]) == 0, capsys.readouterr().err
+
+
+def test_a_broken_document_is_reported_once_not_again_by_what_refers_to_it(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text((SPECS / "valid.yaml").read_text().replace("threshold: 14.4", "threshold: 1e3")
+                    .replace("status: {lt: 500}", "status: {lt: 500}, stauts: 1", 1))
+    assert _problems_of(path) == [
+        f"{path}: document 2 (SLI api-no-5xx): spec.ratioMetric.good.metricSource.spec.filter.stauts: "
+        "unknown field stauts; did you mean status?",
+        f"{path}: document 3 (AlertCondition fast-burn): spec.condition.threshold: "
+        "must be a number, not str '1e3' (YAML reads 1e3 as text: write 1.0e3)",
+    ]

@@ -295,8 +295,9 @@ class _Doc:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             return value
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            self.error(field_path, f"must be {expected}, not {type(value).__name__} {value!r}")
+            expected = "a number" if kind is float else kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            hint = " (YAML reads 1e3 as text: write 1.0e3)" if kind is float and isinstance(value, str) and re.fullmatch(r"[-+]?[0-9.]+e[-+]?[0-9]+", value) else ""
+            self.error(field_path, f"must be {expected}, not {type(value).__name__} {value!r}{hint}")
             return default
         if kind is float and not math.isfinite(value):
             self.error(field_path, f"must be a finite number, not {value!r}")
@@ -701,8 +702,10 @@ def load_specs(paths: list[Path]) -> SpecSet:
     namespace, ignored fields, an SLO the Prometheus rules cannot express."""
     problems: list[str] = []
     specs = SpecSet()
+    # None marks a document that has problems of its own: a reference to it adds no second message
     slis: dict[str, Indicator | None] = {}
-    conditions: dict[str, AlertCondition] = {}
+    conditions: dict[str, AlertCondition | None] = {}
+    broken_policies: set[str] = set()
     slo_docs, policy_docs = [], []
     first_seen: dict[tuple[str, str], _Doc] = {}
     for path in paths:
@@ -733,9 +736,7 @@ def load_specs(paths: list[Path]) -> SpecSet:
             elif kind == "AlertPolicy":
                 policy_docs.append(d)
             elif kind == "AlertCondition":
-                condition = _alert_condition(d, doc, "", name)
-                if condition:
-                    conditions[name] = condition
+                conditions[name] = _alert_condition(d, doc, "", name)
             elif kind == "Service":
                 spec = d.mapping(doc, "spec", "spec", SERVICE_SPEC_KEYS, required=False) or {}
                 specs.services[name] = d.get(spec, "description", "spec.description", str, required=False, default="")
@@ -747,8 +748,10 @@ def load_specs(paths: list[Path]) -> SpecSet:
         policy = _policy(d, conditions)
         if policy:
             specs.policies[policy.name] = policy
+        else:
+            broken_policies.add(d.name)
     for d in slo_docs:
-        slo = _slo(d, slis, specs)
+        slo = _slo(d, slis, specs, broken_policies)
         if slo:
             specs.slos.append(slo)
     if problems:
@@ -758,7 +761,7 @@ def load_specs(paths: list[Path]) -> SpecSet:
     return specs
 
 
-def _policy(d: _Doc, conditions: dict[str, AlertCondition]) -> AlertPolicy | None:
+def _policy(d: _Doc, conditions: dict[str, AlertCondition | None]) -> AlertPolicy | None:
     spec = d.mapping(d.doc, "spec", "spec", ALERT_POLICY_SPEC_KEYS)
     if spec is None:
         return None
@@ -785,6 +788,9 @@ def _policy(d: _Doc, conditions: dict[str, AlertCondition]) -> AlertPolicy | Non
                 d.error(f"{where}.conditionRef", f"no AlertCondition named {ref!r}")
                 ok = False
                 continue
+            if conditions[ref] is None:
+                ok = False
+                continue
             found.append(conditions[ref])
         else:
             metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
@@ -797,7 +803,7 @@ def _policy(d: _Doc, conditions: dict[str, AlertCondition]) -> AlertPolicy | Non
     return AlertPolicy(d.name, tuple(found)) if found and ok else None
 
 
-def _slo(d: _Doc, slis: dict[str, Indicator | None], specs: SpecSet) -> Slo | None:
+def _slo(d: _Doc, slis: dict[str, Indicator | None], specs: SpecSet, broken_policies: set[str]) -> Slo | None:
     doc = d.doc
     spec = d.mapping(doc, "spec", "spec", SLO_SPEC_KEYS)
     if spec is None:
@@ -834,7 +840,9 @@ def _slo(d: _Doc, slis: dict[str, Indicator | None], specs: SpecSet) -> Slo | No
     objectives = _objectives(d, spec, method or "Occurrences")
     policies = d.get(spec, "alertPolicies", "spec.alertPolicies", list, required=False, default=[])
     for i, policy in enumerate(policies):
-        if policy not in specs.policies:
+        if not isinstance(policy, str):
+            d.error(f"spec.alertPolicies[{i}]", f"must be an AlertPolicy name, not {policy!r}")
+        elif policy not in specs.policies and policy not in broken_policies:
             d.error(f"spec.alertPolicies[{i}]", f"no kind: AlertPolicy named {policy!r}")
     maintenance = _maintenance(d, annotations)
     if None in (service, method, indicator) or not objectives or not windows:
