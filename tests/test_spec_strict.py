@@ -263,3 +263,9 @@ def test_a_broken_document_is_reported_once_not_again_by_what_refers_to_it(tmp_p
         f"{path}: document 3 (AlertCondition fast-burn): spec.condition.threshold: "
         "must be a number, not str '1e3' (YAML reads 1e3 as text: write 1.0e3)",
     ]
+
+
+def test_an_empty_document_keeps_its_place_in_the_numbering(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text("---\n---\n" + (SPECS / "typo_budgeting_method.yaml").read_text())
+    assert any(p.startswith(f"{path}: document 2 (SLO api-availability): spec.budgetingMetod: ") for p in _problems_of(path))
