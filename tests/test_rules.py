@@ -88,3 +88,16 @@ def test_promtool_unit_tests_page_at_15x_not_at_10x(tmp_path):
     done = subprocess.run([PROMTOOL, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
+
+
+@needs_promtool
+def test_promtool_accepts_rules_with_a_skipped_slo(tmp_path):
+    """A latency SLO no le bucket expresses becomes a comment; the file stays valid for promtool."""
+    specs_dir = ROOT / "tests" / "data" / "specs"
+    paths = [specs_dir / "latency_lower_bound_only.yaml", SPEC]
+    text = render(build_rules(load_specs(paths), spec_annotations(paths)))
+    assert "# skipped api-latency" in text
+    path = tmp_path / "alerts.rules.yml"
+    path.write_text(text)
+    done = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
