@@ -109,7 +109,7 @@ def test_remediation_job_records_a_dry_run_then_skips_for_cooldown(month):
 
 def test_sensor_launches_once_per_breach_and_again_when_worse(month):
     base, _, resources, instance, plan = month
-    sensor_resources = {"warehouse": resources["warehouse"]}
+    sensor_resources = {"warehouse": resources["warehouse"], "remediation": resources["remediation"]}
     with dg.build_sensor_context(instance=instance, resources=sensor_resources) as context:
         first = remediation_sensor(context)
     keys = [r.run_key for r in first.run_requests]

@@ -1,6 +1,7 @@
 """The action layer: remediation_plan, remediation_runs (remediation_job), remediation_sensor, schedules."""
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from slo_assets.defs.warehouse_io import input_versions, read_days
 from slo_assets.markdown import table
 from slo_assets.remediation.actions import carry_out, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
-from slo_assets.remediation.plan import build_plan
+from slo_assets.remediation.plan import ReportSeen, build_plan, triage_reports
 from slo_assets.remediation.runbooks import load_runbooks
 from slo_assets.slo.chain import DAY_MS, by_slo, day_key, day_start_ms, month_days, next_month
 from slo_assets.slo.sli import MINUTE_SCHEMA, needed_columns
@@ -31,9 +32,13 @@ class Remediation(dg.ConfigurableResource):
 
     runbook_paths: list[str] = Field(default_factory=lambda: [project_file(DEFAULT_RUNBOOKS)], description="runbook YAML files")
     execute: bool = Field(default=False, description="really run actions; false records a dry run")
+    allowed_cwd_root: str | None = Field(default=None, description="folder a command's cwd must stay inside; "
+                                         "default each runbook file's own folder")
+    plan_wait_minutes: float = Field(default=15.0, ge=0, description="how long the sensor waits for the plan of a report "
+                                     "before skipping that report (it then handles the later ones)")
 
     def runbooks(self):
-        return load_runbooks([Path(p) for p in self.runbook_paths])
+        return load_runbooks([Path(p) for p in self.runbook_paths], self.allowed_cwd_root)
 
 
 def _bad_rows(store, slos):
@@ -127,6 +132,8 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
     plan = json.loads(store.path("remediation_plan", f"{month}.json").read_bytes())
     history = _history(store)
     actions = {(a.runbook, a.name): a for runbook in remediation.runbooks() for a in runbook.actions}
+    # Every runbook's secrets are redacted from every outcome, not only the acting one's.
+    secret_names = set().union(*(a.secret_env_names() for a in actions.values()))
     outcomes = []
     for entry in plan["entries"]:
         if config.slos and entry["slo"] not in config.slos:
@@ -136,7 +143,8 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
             if action is None:  # the runbooks changed since the plan was written
                 outcome = missing_action(described, entry, month, config.run_key, not remediation.execute)
             else:
-                outcome = carry_out(action, entry, month, config.run_key, history, execute=remediation.execute)
+                outcome = carry_out(action, entry, month, config.run_key, history, execute=remediation.execute,
+                                    secret_names=secret_names)
             context.log.info(f"{entry['slo']}: {outcome.runbook}/{outcome.action} -> {outcome.status} {outcome.reason or ''}")
             outcomes.append(outcome.to_row())
             history.append(outcome.to_row())
@@ -216,28 +224,38 @@ def breach_requests(plan: dict, month: str) -> list[dg.RunRequest]:
     return requests
 
 
+def _plan_reader(store):
+    """The plan of a month, read once per tick; unreadable counts as missing (the sensor says so)."""
+    plans: dict[str, dict | None] = {}
+
+    def read(month: str) -> dict | None:
+        if month not in plans:
+            path = store.path("remediation_plan", f"{month}.json")
+            try:
+                plans[month] = json.loads(path.read_bytes()) if path.exists() else None
+            except (OSError, ValueError):
+                plans[month] = None
+        return plans[month]
+    return read
+
+
 @dg.sensor(job=remediation_job, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
            description="launches remediation_job once per breach when compliance_report is materialized")
-def remediation_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
-    # The plan is written right after the report in the same run; a plan not yet matching the
-    # report's data version is waited for: the cursor stays before that report until it does.
-    store = warehouse.store()
+def remediation_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
+                       remediation: Remediation) -> dg.SensorResult:
+    # The plan is written right after the report in the same run; a report whose plan does not match
+    # its data version waits up to remediation.plan_wait_minutes, then is skipped (triage_reports).
     cursor = int(context.cursor) if context.cursor else None
     records = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=compliance_report.key, after_storage_id=cursor), limit=100, ascending=True).records
-    requests, skipped = [], []
-    for record in records:
-        month = record.partition_key
-        version = (record.asset_materialization.tags or {}).get("dagster/data_version")
-        plan_path = store.path("remediation_plan", f"{month}.json")
-        plan = json.loads(plan_path.read_bytes()) if plan_path.exists() else None
-        if plan is None or plan.get("compliance_data_version") != version:
-            skipped.append(f"{month}: waiting for its remediation_plan")
-            break
-        requests += breach_requests(plan, month)
-        cursor = record.storage_id
-    return dg.SensorResult(run_requests=requests, cursor=None if cursor is None else str(cursor),
-                           skip_reason=None if requests else dg.SkipReason("; ".join(skipped) or "no new breach"))
+    reports = [ReportSeen(r.storage_id, r.partition_key, (r.asset_materialization.tags or {}).get("dagster/data_version"), r.timestamp)
+               for r in records]
+    triage = triage_reports(reports, _plan_reader(warehouse.store()), cursor, time.time(), remediation.plan_wait_minutes * 60)
+    for note in triage.notes:
+        (context.log.warning if note in triage.skipped else context.log.info)(note)
+    requests = [request for report, plan in triage.ready for request in breach_requests(plan, report.month)]
+    return dg.SensorResult(run_requests=requests, cursor=None if triage.cursor is None else str(triage.cursor),
+                           skip_reason=None if requests else dg.SkipReason("; ".join(triage.notes) or "no new breach"))
 
 
 def _day(moment: datetime, days_back: int = 0) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -136,3 +137,55 @@ def build_plan(period: str, slos: list[Slo], evaluations: list[dict], minutes_by
     return {"schema_version": SCHEMA_VERSION, "period": period, "entries": entries,
             "summary": {"entries": len(entries), "with_actions": sum(bool(e["actions"]) for e in entries),
                         "incidents": sum(len(e["incidents"]) for e in entries)}}
+
+
+@dataclass(frozen=True)
+class ReportSeen:
+    """One compliance_report materialization as the remediation sensor sees it."""
+    storage_id: int
+    month: str
+    data_version: str | None
+    materialized_at: float  # epoch seconds
+
+
+@dataclass
+class SensorTriage:
+    ready: list[tuple[ReportSeen, dict]] = field(default_factory=list)  # report and the plan written from it
+    notes: list[str] = field(default_factory=list)  # why a report waits or was skipped
+    skipped: list[str] = field(default_factory=list)  # the notes of reports given up on (for a warning)
+    cursor: int | None = None
+
+
+def triage_reports(reports: list[ReportSeen], read_plan: Callable[[str], dict | None], cursor: int | None,
+                   now_s: float, wait_s: float) -> SensorTriage:
+    """Which reports have their plan (same data version), which wait, which are given up on.
+
+    A report whose plan is missing waits at most `wait_s` after it was materialized, then is skipped
+    with a note; one superseded by a newer report of the same month is skipped at once (its plan will
+    never match). The cursor passes every report handled or skipped up to the first that still
+    waits; reports after a waiting one are handled anyway (their run keys make repeats harmless)."""
+    triage = SensorTriage(cursor=cursor)
+    newest = {}
+    for report in reports:
+        newest[report.month] = max(newest.get(report.month, report.storage_id), report.storage_id)
+    blocked = False
+    for report in sorted(reports, key=lambda r: r.storage_id):
+        plan = read_plan(report.month)
+        age_min = max(0.0, now_s - report.materialized_at) / 60
+        if plan is not None and plan.get("compliance_data_version") == report.data_version:
+            triage.ready.append((report, plan))
+        elif report.storage_id < newest[report.month]:
+            triage.notes.append(f"{report.month}: report {report.storage_id} superseded by a newer report of the month; skipped")
+        elif age_min * 60 >= wait_s:
+            why = "no remediation_plan" if plan is None else f"remediation_plan is of another report ({plan.get('compliance_data_version')})"
+            note = (f"{report.month}: {why} for report {report.storage_id} (data version {report.data_version}) "
+                    f"{age_min:.0f} min after it; skipped (plan_wait_minutes = {wait_s / 60:g})")
+            triage.notes.append(note)
+            triage.skipped.append(note)
+        else:
+            triage.notes.append(f"{report.month}: waiting for its remediation_plan ({age_min:.0f} of {wait_s / 60:g} min)")
+            blocked = True
+            continue
+        if not blocked:
+            triage.cursor = report.storage_id
+    return triage

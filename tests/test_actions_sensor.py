@@ -1,0 +1,74 @@
+"""The remediation sensor never waits forever (issue 11, D24): a report whose plan is missing is
+skipped after plan_wait_minutes, saying why, and does not block the reports after it."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from slo_assets.defs.remediation import Remediation, remediation_sensor
+from slo_assets.defs.resources import WarehouseResource
+from slo_assets.remediation.plan import ReportSeen, triage_reports
+
+
+def _report(instance, month: str, version: str) -> None:
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="compliance_report", partition=month,
+                                                                tags={"dagster/data_version": version}))
+
+
+def _plan(warehouse, month: str, version: str) -> None:
+    entry = {"slo": "checkout-availability", "service": "checkout", "status": "failed", "severity": "page", "fingerprint": "fp",
+             "incidents": [], "actions": [{"runbook": "rb", "kind": "annotate", "name": "note"}]}
+    (warehouse / "remediation_plan").mkdir(parents=True, exist_ok=True)
+    (warehouse / "remediation_plan" / f"{month}.json").write_text(
+        json.dumps({"period": month, "entries": [entry], "compliance_data_version": version}))
+
+
+def _tick(instance, warehouse, wait_minutes: float, cursor: str | None = None) -> dg.SensorResult:
+    resources = {"warehouse": WarehouseResource(base=str(warehouse)), "remediation": Remediation(plan_wait_minutes=wait_minutes)}
+    with dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor) as context:
+        return remediation_sensor(context)
+
+
+def test_a_report_without_its_plan_waits_within_the_bound_without_blocking_later_reports(tmp_path):
+    warehouse = tmp_path / "wh"
+    with dg.instance_for_test() as instance:
+        _report(instance, "2026-01", "v-jan")  # its run failed before the plan: no plan ever comes
+        _report(instance, "2026-02", "v-feb")
+        _plan(warehouse, "2026-02", "v-feb")
+        waiting = _tick(instance, warehouse, wait_minutes=60)
+        assert [r.run_key for r in waiting.run_requests] == ["remediation:2026-02:checkout-availability:fp"]
+        assert waiting.cursor is None  # January still waits: the cursor stays before it
+
+        given_up = _tick(instance, warehouse, wait_minutes=0, cursor=waiting.cursor)
+        assert [r.run_key for r in given_up.run_requests] == ["remediation:2026-02:checkout-availability:fp"]
+        last = instance.fetch_materializations(dg.AssetKey("compliance_report"), limit=1).records[0].storage_id
+        assert given_up.cursor == str(last)  # past both reports
+
+        _report(instance, "2026-03", "v-mar")
+        _plan(warehouse, "2026-03", "v-mar")
+        later = _tick(instance, warehouse, wait_minutes=0, cursor=given_up.cursor)
+        assert [r.run_key for r in later.run_requests] == ["remediation:2026-03:checkout-availability:fp"]
+
+
+def test_the_skip_reason_names_the_report_given_up_on(tmp_path):
+    warehouse = tmp_path / "wh"
+    with dg.instance_for_test() as instance:
+        _report(instance, "2026-01", "v-jan")
+        skipped = _tick(instance, warehouse, wait_minutes=0)
+        assert skipped.run_requests == [] and skipped.cursor is not None
+        reason = skipped.skip_reason.skip_message
+        assert "2026-01" in reason and "no remediation_plan" in reason and "skipped" in reason and "plan_wait_minutes" in reason
+        waiting = _tick(instance, warehouse, wait_minutes=60)
+        assert "waiting for its remediation_plan" in waiting.skip_reason.skip_message and waiting.cursor is None
+
+
+def test_triage_skips_a_superseded_report_at_once_and_a_stale_plan_after_the_bound():
+    reports = [ReportSeen(1, "2026-01", "old", 1000.0), ReportSeen(2, "2026-01", "new", 1000.0), ReportSeen(3, "2026-02", "feb", 1000.0)]
+    plans = {"2026-01": {"compliance_data_version": "new"}, "2026-02": {"compliance_data_version": "jan-was-rerun"}}
+    soon = triage_reports(reports, plans.get, None, now_s=1000.0 + 60, wait_s=600)
+    assert [r.storage_id for r, _ in soon.ready] == [2] and soon.cursor == 2  # 1 superseded, 3 waits
+    assert "superseded" in soon.notes[0] and "waiting" in soon.notes[1]
+    late = triage_reports(reports, plans.get, None, now_s=1000.0 + 601, wait_s=600)
+    assert late.cursor == 3 and "remediation_plan is of another report (jan-was-rerun)" in late.skipped[0]
