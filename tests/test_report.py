@@ -39,7 +39,9 @@ def test_report_is_self_contained_and_covers_the_month(incident_month):
         assert re.search(rf'class="card {status}"><div class="n">{summary[status]}</div>', html)
     for window in windows:
         assert f'id="slo-{window["slo"]}-{window["objective"]}-{window["window"]}"' in html
-    assert "Incidents (" in html and "Remediation plan" in html
+    assert "Incidents in this window, " in html and "Remediation plan for " in html
+    assert "No burn-rate alert fired this month" not in html  # every list names its own period
+    assert re.search(r"<h4>Alerts, \d{4}-\d\d-\d\dT[\d:]+Z → ", html)
     first_page = next(a for w in budgets["slos"] for a in w["alerts"] if a["severity"] == "page")
     assert first_page["start"] in html
 
@@ -63,6 +65,63 @@ def test_report_command_rewrites_the_same_bytes(incident_month):
     assert again.read_text() == html
     missing = run_cli(["report", "--month", "2025-01", "--out", str(base / "x.html"), "--warehouse", str(base / "out" / "warehouse")], base)
     assert missing.returncode == 2 and "2025-01" in missing.stderr
+
+
+def _idle_month_documents() -> "MonthDocuments":
+    """An idle month: no event in any window (an idle service, a filter matching nothing)."""
+    from decimal import Decimal
+
+    import polars as pl
+
+    from slo_assets.outputs.report import MonthDocuments
+    from slo_assets.slo import chain as C
+    from slo_assets.slo.sli import MINUTE_SCHEMA
+    from slo_assets.slo.spec import Filter, Indicator, Objective, Slo, SpecSet, TimeWindow
+
+    windows = (TimeWindow("1M", False, 30), TimeWindow("7d", True, 7), TimeWindow("28d", True, 28))
+    two = (Objective("fast", "99% within 150 ms", Decimal("0.99")), Objective("ok", "95% within 150 ms", Decimal("0.95")))
+    slices = (Objective("minutes", "99.5% of good minutes", Decimal("0.995"), time_slice_target=Decimal("0.99")),)
+    specs = SpecSet(slos=[Slo("api-latency", "API latency", "api", "", "Occurrences", Indicator("i", Filter(())), two, windows, (), (), "t:0"),
+                          Slo("api-minutes", "API minutes", "api", "", "Timeslices", Indicator("i", Filter(())), slices, windows[:1], (), (), "t:1")])
+    start, end = C.month_range_ms("2026-12")
+    period = C.Period("2026-12", start, end, end)
+    evaluations, series = C.evaluate_with_series(specs, pl.DataFrame(schema=MINUTE_SCHEMA), period, C.Settings(simulations=100))
+    quality = {"lines_read": 0, "rows": 0, "quarantined_lines": 0, "quarantine_ratio": 0.0, **C.day_coverage(C.month_days("2026-12"), {})}
+    provenance = {"spec_hash": "h", "code_version": "c", "input_data_versions": {}}
+    compliance = C.compliance(evaluations, {}, period, quality, provenance, [])
+    return MonthDocuments("2026-12", compliance, C.error_budgets_document(evaluations, period, provenance), series)
+
+
+def test_an_idle_month_renders_and_says_why_there_is_no_figure(tmp_path):
+    docs = _idle_month_documents()
+    assert docs.compliance["summary"]["compliance_percent"] is None
+    assert {w["status"] for w in docs.compliance["slos"]} == {"insufficient_data"}
+    html = render(docs)  # raised TypeError on compliance_percent None
+    assert "No compliance figure this month: every SLO window has insufficient data" in html
+    assert html.count("No event in this window") == len(docs.compliance["slos"])
+    assert "1970" not in html  # an empty chart keeps the window's own axis
+    assert "API latency · 99% within 150 ms · 1M-calendar" in html and "API latency · 95% within 150 ms · 1M-calendar" in html
+    assert "0 of 31 days with data; no data: 2026-12-01 → 2026-12-31 (31 days)" in html
+    (tmp_path / "idle.html").write_text(html)
+    _screenshot(tmp_path / "idle.html", tmp_path, "idle.png", 3 * len(docs.compliance["slos"]) + 1)
+
+
+def _screenshot(page: Path, tmp_path: Path, name: str, charts: int) -> Path:
+    """Render `page` in headless Chromium: a screenshot (kept under SLO_ASSETS_SCREENSHOTS if set) and the DOM."""
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: .ci/run installs Debian's chromium")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    common = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
+    keep = os.environ.get("SLO_ASSETS_SCREENSHOTS")
+    screenshot = Path(keep) / name if keep else tmp_path / name
+    shot = subprocess.run([*common, f"--screenshot={screenshot}", "--window-size=1280,2400", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert screenshot.exists() and screenshot.stat().st_size > 20_000, shot.stderr[-2000:]
+    dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0 and dom.stdout.count("<svg") == charts, dom.stderr[-2000:]
+    return screenshot
 
 
 def _chromium() -> str | None:

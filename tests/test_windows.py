@@ -123,3 +123,31 @@ def test_data_quality_counts_days_with_data_and_lists_the_gaps():
     assert coverage["missing_days"] == ["2026-02-03", "2026-02-04", "2026-02-05", "2026-02-09"]
     assert coverage["gaps"] == [{"start": "2026-02-03", "end": "2026-02-05", "days": 3},
                                 {"start": "2026-02-09", "end": "2026-02-09", "days": 1}]
+
+
+def test_learning_record_recovered_agrees_with_minutes_to_recover():
+    """`recovered` and `minutes_to_recover` answer one question (burn rate below 1 within the horizon):
+    never `recovered: false` beside a recovery time, and unknown (None) while the data is short."""
+    from datetime import datetime
+
+    from slo_assets.remediation.learning import HORIZON_MINUTES, WINDOW_MINUTES, learn
+
+    start = int(datetime.fromisoformat("2026-10-10T09:00:00+00:00").timestamp() * 1000)
+    outcome = {"status": "ok", "slo": "s", "finished_at": "2026-10-10T10:00:00Z", "idempotency_key": "k", "period": MONTH,
+               "runbook": "rb", "action": "restart", "kind": "command"}
+
+    def record(outage_minutes: int, observed_minutes: int) -> dict:
+        size = WINDOW_MINUTES + HORIZON_MINUTES + 60
+        total = np.full(size, 100, dtype=np.int64)
+        good = total.copy()
+        good[30:30 + outage_minutes] = 50
+        (result,) = learn([outcome], {"entries": []}, {"s": _frame(start, good, total)}, {"s": Decimal("0.99")},
+                          start + observed_minutes * C.MINUTE_MS)
+        return result
+
+    late = record(outage_minutes=300, observed_minutes=WINDOW_MINUTES + HORIZON_MINUTES)  # recovers ~5 h later
+    assert late["sli_after"] < 0.99 and late["recovered"] is True and 290 < late["minutes_to_recover"] < 330
+    never = record(outage_minutes=WINDOW_MINUTES + HORIZON_MINUTES, observed_minutes=WINDOW_MINUTES + HORIZON_MINUTES)
+    assert never["recovered"] is False and never["minutes_to_recover"] is None
+    short = record(outage_minutes=WINDOW_MINUTES + HORIZON_MINUTES, observed_minutes=WINDOW_MINUTES + 120)
+    assert short["recovered"] is None and short["minutes_to_recover"] is None

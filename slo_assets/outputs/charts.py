@@ -49,10 +49,21 @@ def _floor_overspent(ax, lowest: float) -> bool:
 
 
 def window_labels(windows: list[dict]) -> list[str]:
-    """'slo (window)' per SLO window, with the objective when the SLO has several for that window."""
+    """'slo (window)' per SLO window, with the objective's name when the SLO has several for that window."""
     pairs = [(w["slo"], w["window"]) for w in windows]
-    return [f"{w['slo']} ({w['window']}" + (f", {w['objective']})" if pairs.count(pair) > 1 else ")")
+    return [f"{w['slo']} ({w['window']}" + (f", {w.get('objective_name') or w['objective']})" if pairs.count(pair) > 1 else ")")
             for w, pair in zip(windows, pairs, strict=True)]
+
+
+def _window_span(ax, window: dict | None, drawn: bool) -> None:
+    """Pin the x axis to the window: with nothing drawn matplotlib would show 1970."""
+    if window is None or not window.get("window_start"):
+        return
+    start, end = _iso(window["window_start"]), _iso(window["window_end"])
+    if end > start:
+        ax.set_xlim(start, end)
+    if not drawn:
+        ax.text(0.5, 0.5, "no data in this window", transform=ax.transAxes, ha="center", va="center", color="#777")
 
 
 def _time_axis(ax) -> None:
@@ -75,8 +86,8 @@ def to_png_markdown(fig: Figure, alt: str, dpi: int = 72) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
 
 
-def sli_by_day(days: list[str], values: list[float | None], target: float, title: str) -> Figure:
-    """Daily SLI against the target: bars under the target are red."""
+def sli_by_day(days: list[str], values: list[float | None], target: float, title: str, window: dict | None = None) -> Figure:
+    """Daily SLI against the target: bars under the target are red. `window` pins the x axis to its span."""
     fig = Figure(figsize=(7.5, 2.4))
     ax = fig.add_subplot()
     points = [(_dt(day_start_ms(d)), v * 100) for d, v in zip(days, values, strict=True) if v is not None]
@@ -91,6 +102,7 @@ def sli_by_day(days: list[str], values: list[float | None], target: float, title
     ax.set_title(title, loc="left")
     ax.legend(loc="lower left", fontsize=8)
     _time_axis(ax)
+    _window_span(ax, window, bool(points))
     return fig
 
 
@@ -147,6 +159,7 @@ def burn_rates(ts_ms: list[int], burn_1h: list[float], burn_6h: list[float], win
     ax.set_title(title, loc="left")
     ax.legend(loc="upper left", fontsize=7, ncols=2)
     _time_axis(ax)
+    _window_span(ax, window, bool(ts_ms) and window.get("events", 1) != 0)
     return fig
 
 

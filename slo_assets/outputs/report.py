@@ -60,6 +60,39 @@ def _pct(value, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value * 100:.{digits}f}%"
 
 
+def _num(value, digits: int = 3) -> str:
+    """A figure for people: at most `digits` decimals (7/30 reads 0.233); the JSON keeps the exact number."""
+    if value is None:
+        return "n/a"
+    return f"{round(float(value), digits):,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def _label(window: dict) -> str:
+    """SLO · objective · window (documents written before labels existed: built from the keys)."""
+    return window.get("label") or f"{window['slo']} · {window.get('objective_name') or window['objective']} · {window['window']}"
+
+
+def _period_text(window: dict) -> str:
+    period = window.get("lists_period") or {"start": window.get("window_start"), "end": window.get("window_end")}
+    return f"{period['start']} → {period['end']}"
+
+
+def _quality_text(q: dict) -> str:
+    with_data = q.get("days_with_data", q["days_present"])
+    text = (f"{q['rows']:,} requests from {_plural(q['lines_read'], 'line')}; {q['quarantined_lines']:,} quarantined "
+            f"({q['quarantine_ratio'] * 100:.3f}%); {with_data} of {_plural(q['days_expected'], 'day')} with data")
+    gaps = q.get("gaps")
+    if gaps:
+        text += "; no data: " + ", ".join(g["start"] if g["days"] == 1 else f"{g['start']} → {g['end']} ({g['days']} days)" for g in gaps)
+    elif q.get("missing_days"):
+        text += f"; missing: {', '.join(q['missing_days'])}"
+    return text
+
+
 class Markup(str):
     """HTML we built ourselves (badges, links): not escaped again."""
 
@@ -110,19 +143,24 @@ def _summary_section(docs: MonthDocuments, windows: list[dict]) -> str:
     rows = []
     for w in windows:
         alerts = w.get("alerts", [])
-        rows.append([Markup(f'<a href="#{_anchor(w)}">{escape(w["slo"])}</a>'), w["service"], w["window"], _badge(w["status"]),
+        rows.append([Markup(f'<a href="#{_anchor(w)}">{escape(_label(w))}</a>'), w["service"], _badge(w["status"]),
                      _pct(w["sli"]), _pct(w["target"], 2), _pct(w["error_budget"]["remaining_ratio"], 1),
-                     sum(a["severity"] == "page" for a in alerts), sum(a["severity"] == "ticket" for a in alerts)])
+                     sum(a["severity"] == "page" for a in alerts), sum(a["severity"] == "ticket" for a in alerts),
+                     (w.get("low_traffic_gate") or {}).get("held_back", 0)])
     services = [[v["service"], "n/a" if v["health_score"] is None else f"{v['health_score']:.0f}", v["slo_windows"], v.get("failed", 0)] for v in c["services"]]
-    q = c["data_quality"]
-    quality = (f"{q['rows']:,} requests from {q['lines_read']:,} lines; {q['quarantined_lines']:,} quarantined "
-               f"({q['quarantine_ratio'] * 100:.3f}%); {q['days_present']} of {q['days_expected']} days present"
-               + (f"; missing: {', '.join(q['missing_days'])}" if q["missing_days"] else ""))
+    quality = _quality_text(c["data_quality"])
+    if s["compliance_percent"] is None:  # no window could be judged: say why instead of a figure
+        figure = '<div class="card insufficient_data"><div class="n">n/a</div><div>SLO windows met</div></div></div>'
+        why = ('<p class="no-figure">No compliance figure this month: every SLO window has insufficient data '
+               '(too few events in the window to judge it; see the data line below).</p>')
+    else:
+        figure = f'<div class="card"><div class="n">{s["compliance_percent"]:g}%</div><div>SLO windows met</div></div></div>'
+        why = ""
     return (
-        f'<section id="summary"><h2>Summary</h2><div class="cards">{cards}'
-        f'<div class="card"><div class="n">{s["compliance_percent"]:g}%</div><div>SLO windows met</div></div></div>'
+        f'<section id="summary"><h2>Summary</h2><div class="cards">{cards}{figure}{why}'
         + _figure(charts.summary(windows), "Error budget consumed per SLO window (dashed: 50 / 80 / 100%)")
-        + _table(["SLO", "service", "window", "status", "SLI", "target", "budget left", "page alerts", "ticket alerts"], rows)
+        + _table(["SLO window", "service", "status", "SLI", "target", "budget left", "page alerts", "ticket alerts",
+                  "held back (low traffic)"], rows)
         + "<h3>Service health</h3>"
         + _table(["service", "health score (0-100)", "SLO windows", "failed"], services)
         + f"<p class=\"quality\">Data: {escape(quality)}.</p></section>"
@@ -130,14 +168,32 @@ def _summary_section(docs: MonthDocuments, windows: list[dict]) -> str:
 
 
 def _alerts_table(window: dict) -> str:
+    """This window's alerts (and what the low-traffic gate held back), over the window's own period."""
     alerts = window.get("alerts", []) + [
         {**a, "long_window": a["lookback_window"], "short_window": "", "burn_rate_threshold": a["threshold"],
          "minutes": None, "severity": f"{a['severity']} ({a['policy']})"} for a in window.get("policy_alerts", [])]
+    period = escape(_period_text(window))
+    out = [f"<h4>Alerts, {period}</h4>"]
     if not alerts:
-        return "<p>No burn-rate alert fired this month.</p>"
-    rows = [[a["severity"], f"{a['long_window']}/{a['short_window']}".rstrip("/"), a["burn_rate_threshold"], a["start"], a["end"],
-             a.get("peak_burn_rate")] for a in sorted(alerts, key=lambda a: a["start"])]
-    return _table(["severity", "windows", "threshold", "start", "end", "peak burn rate"], rows)
+        out.append(f"<p>No burn-rate alert fired in this window ({period}).</p>")
+    else:
+        rows = [[a["severity"], f"{a['long_window']}/{a['short_window']}".rstrip("/"), _num(a["burn_rate_threshold"]), a["start"],
+                 a["end"], _num(a.get("peak_burn_rate"), 2)] for a in sorted(alerts, key=lambda a: a["start"])]
+        out.append(_table(["severity", "windows", "threshold", "start", "end", "peak burn rate"], rows))
+    gate, held = window.get("low_traffic_gate") or {}, window.get("alerts_held_back") or []
+    if held:
+        out.append(f"<p>The low-traffic gate (an alert needs at least {_plural(gate.get('min_bad_events', 0), 'bad event')} in its "
+                   f"long window) held back {_plural(len(held), 'alert')}:</p>")
+        out.append(_table(["severity", "windows", "threshold", "start", "end", "peak burn rate", "bad events in the long window"],
+                          [[h["severity"], f"{h['long_window']}/{h['short_window']}", _num(h["burn_rate_threshold"]), h["start"],
+                            h["end"], _num(h["peak_burn_rate"], 2), _num(h["bad_in_long_window"])] for h in held]))
+    return "".join(out)
+
+
+def _thresholds_text(window: dict) -> str:
+    parts = [f"{t['percent']}% {'crossed at ' + t['crossed_at'] if t['crossed_at'] else 'not crossed'}"
+             for t in window.get("thresholds", [])]
+    return f"Budget thresholds, {_period_text(window)}: " + ("; ".join(parts) if parts else "none") + "."
 
 
 def _forecast_text(window: dict) -> str:
@@ -154,24 +210,35 @@ def _forecast_text(window: dict) -> str:
     return "; ".join(parts) + (f". Method: {f['method']}." if f.get("method") else ".")
 
 
-def _incidents(entry: dict | None) -> str:
+def _window_incidents(entry: dict | None, window: dict) -> list[dict]:
+    """The plan's incidents (merged over all the SLO's windows) that overlap one of this window's own alerts."""
     if entry is None:
-        return ""
-    out = [f"<h4>Incidents ({len(entry['incidents'])})</h4>"]
-    for incident in entry["incidents"]:
+        return []
+    alerts = window.get("alerts", [])
+    return [i for i in entry["incidents"] if any(a["start"] < i["end"] and a["end"] > i["start"] for a in alerts)]
+
+
+def _incidents(incidents: list[dict], window: dict) -> str:
+    out = [f"<h4>Incidents in this window, {escape(_period_text(window))} ({len(incidents)})</h4>"]
+    if not incidents:
+        out.append("<p>None: no alert of this window is part of an incident.</p>")
+    for incident in incidents:
         codes = ", ".join(f"{c['status']}×{c['bad_events']}" for c in incident.get("top_status_codes", []))
         ops = ", ".join(f"{o['operation']} ×{o['bad_events']}" for o in incident.get("top_operations", []))
         lines = "\n".join(f"{line['source']}  {line['raw']}" for line in incident.get("sample_lines", []))
         out.append(
             f'<details><summary>{escape(incident["severity"])}: {escape(incident["start"])} → {escape(incident["end"])}, '
-            f'{incident["bad_events"]} bad events, peak burn {incident.get("peak_burn_rate")}</summary>'
+            f'{_plural(incident["bad_events"], "bad event")}, peak burn {_num(incident.get("peak_burn_rate"), 2)}</summary>'
             f"<p>Status codes: {escape(codes) or 'n/a'}. Operations: {escape(ops) or 'n/a'}.</p>"
             f"<pre>{escape(lines)}</pre></details>")
-    if entry.get("actions"):
-        out.append("<h4>Remediation plan</h4>")
-        out.append(_table(["order", "runbook", "action", "kind"],
-                          [[a.get("order"), a["runbook"], a["name"], a["kind"]] for a in entry["actions"]]))
     return "".join(out)
+
+
+def _plan_actions(entry: dict | None) -> str:
+    if not entry or not entry.get("actions"):
+        return ""
+    return (f"<h4>Remediation plan for {escape(entry['slo'])} (all its windows, the whole month)</h4>"
+            + _table(["order", "runbook", "action", "kind"], [[a.get("order"), a["runbook"], a["name"], a["kind"]] for a in entry["actions"]]))
 
 
 def _frame_rows(frame: pl.DataFrame | None, slo: str, columns: list[str]) -> list[list]:
@@ -192,23 +259,30 @@ def _window_section(docs: MonthDocuments, window: dict, part: pl.DataFrame, peri
     days, daily = _daily_sli(part)
     drawn = _coarsen(part)
     ts, remaining = drawn["ts"].to_list(), drawn["remaining_ratio"].to_list()
-    title = f"{window['slo']} · {window['objective']} · {window['window']}"
+    title = _label(window)
+    budget = window["error_budget"]
+    no_data = window.get("events", window["total"]) == 0
     html = [f'<section class="slo" id="{escape(_anchor(window))}"><h2>{escape(title)} {_badge(window["status"])}</h2>',
             f"<p>{escape(window['service'])}: SLI {_pct(window['sli'])} against {_pct(window['target'], 2)} "
-            f"({escape(window['budgeting_method'])}), {window['good']:,} good of {window['total']:,}; budget allowed "
-            f"{window['error_budget']['allowed']}, consumed {window['error_budget']['consumed']} "
-            f"({_pct(window['error_budget']['consumed_ratio'], 1)}). Window {escape(window['window_start'])} → "
+            f"({escape(window['budgeting_method'])}), {_num(window['good'])} good of {_num(window['total'])}; budget allowed "
+            f"{_num(budget['allowed'])}, consumed {_num(budget['consumed'])} "
+            f"({_pct(budget['consumed_ratio'], 1)}). Window {escape(window['window_start'])} → "
             f"{escape(window['window_end'])}.</p>",
-            _figure(charts.sli_by_day(days, daily, window["target"], "SLI by day"), "Daily SLI against the target"),
+            "<p class=\"no-figure\">No event in this window: no SLI and no budget figure.</p>" if no_data else "",
+            _figure(charts.sli_by_day(days, daily, window["target"], "SLI by day", window), "Daily SLI against the target"),
             _figure(charts.burn_down(ts, remaining, window, period_end, "Error budget burn-down"),
                     "Remaining budget against the ideal linear spend; dashed lines at 50 / 80 / 100% spent; forecast to the period end"),
             _figure(charts.burn_rates(ts, drawn["burn_1h"].to_list(), drawn["burn_6h"].to_list(), window, "Burn rate"),
                     "1h and 6h burn rates (log scale above 1); shaded: replayed alert firings"),
             f"<p class=\"forecast\">{escape(_forecast_text(window))}</p>",
-            "<h4>Alerts</h4>", _alerts_table(window)]
-    if window["slo"] not in shown_actions:  # incidents, runs and learning belong to the SLO: shown once
+            f"<p class=\"thresholds\">{escape(_thresholds_text(window))}</p>",
+            _alerts_table(window)]
+    entry = plan_by_slo.get(window["slo"])
+    if entry is not None:
+        html.append(_incidents(_window_incidents(entry, window), window))
+    if window["slo"] not in shown_actions:  # the plan, runs and learning belong to the SLO: shown once
         shown_actions.add(window["slo"])
-        html.append(_incidents(plan_by_slo.get(window["slo"])))
+        html.append(_plan_actions(entry))
         runs = _frame_rows(docs.runs, window["slo"], RUN_COLUMNS)
         if runs:
             html.append("<h4>Remediation runs</h4>" + _table([c for c in RUN_COLUMNS if c in docs.runs.columns], runs))
@@ -242,7 +316,7 @@ def render(docs: MonthDocuments) -> str:
     parts = by_window(docs.series)
     sections = "".join(_window_section(docs, w, parts.get((w["slo"], w["objective"], w["window"]), docs.series.clear()),
                                        period_end, plan_by_slo, shown) for w in windows)
-    nav = "".join(f'<a href="#{escape(_anchor(w))}">{escape(w["slo"])} ({escape(w["window"])})</a>' for w in windows)
+    nav = "".join(f'<a href="#{escape(_anchor(w))}">{escape(_label(w))}</a>' for w in windows)
     state = "closed month" if c["period_complete"] else f"month to date, as of {c['as_of']}"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -1,5 +1,10 @@
 """Learning record: did the SLO recover after an action, and how fast; what worked, per action.
 
+Recovered means one thing everywhere: the 1h burn rate fell below 1 within HORIZON_MINUTES after the
+reference (`minutes_to_recover` is then how long that took). It is False only when the data covers
+the whole horizon without that happening, and None (unknown yet) when the data ends first; the SLI
+of the hour after is reported beside it, not mixed into it.
+
 Each outcome is placed at a reference time: when it finished, if the minute series reaches that
 far (live operation), else when its incident started (a replayed month, where automation would
 have acted at the first alert). Before/after windows are read from the minute series, so a record
@@ -50,6 +55,8 @@ def learn(outcomes: list[dict], plan: dict, minutes_by_slo: dict[str, pl.DataFra
         available = max(0, min(len(total), (data_end_ms - start) // MINUTE_MS))
         recovered_at = next((m for m in range(WINDOW_MINUTES, available) if burn[m] < 1), None)
         sli_after = _sli(good[after], total[after]) if available > WINDOW_MINUTES else None
+        horizon_seen = available >= WINDOW_MINUTES + HORIZON_MINUTES
+        recovered = True if recovered_at is not None else (False if horizon_seen else None)
         records.append({
             "idempotency_key": outcome["idempotency_key"],
             "period": outcome["period"], "slo": outcome["slo"], "runbook": outcome["runbook"], "action": outcome["action"],
@@ -59,14 +66,14 @@ def learn(outcomes: list[dict], plan: dict, minutes_by_slo: dict[str, pl.DataFra
             "burn_rate_before": round(float(burn[WINDOW_MINUTES - 1]), 6),
             "sli_after": sli_after,
             "burn_rate_after": round(float(burn[2 * WINDOW_MINUTES - 1]), 6) if available >= 2 * WINDOW_MINUTES else None,
-            "recovered": None if sli_after is None else sli_after >= float(target),
+            "recovered": recovered,
             "minutes_to_recover": None if recovered_at is None else recovered_at - WINDOW_MINUTES,
         })
     return records
 
 
 def effectiveness(records: pl.DataFrame) -> pl.DataFrame:
-    """Per runbook and action: how often the SLO recovered within the hour after, and how fast."""
+    """Per runbook and action: how often the SLO recovered (burn rate below 1 within the horizon), and how fast."""
     if records.is_empty():
         return pl.DataFrame(schema={"runbook": pl.String, "action": pl.String, "kind": pl.String, "outcomes": pl.UInt32,
                                     "recovered_share": pl.Float64, "median_minutes_to_recover": pl.Float64})
