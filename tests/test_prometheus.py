@@ -36,3 +36,21 @@ def test_exposition_parses_back_with_the_expected_values():
     assert [s.value for s in families["slo_service_health_score"].samples] == [0.0]
     assert [s.value for s in families["slo_report_as_of_timestamp_seconds"].samples] == [1772323200.0]
     assert all(s.name.startswith("slo_") for f in families.values() for s in f.samples)
+
+
+def test_an_idle_window_has_absent_ratios_not_nan_and_counts_held_back_alerts():
+    idle = {**COMPLIANCE["slos"][0], "sli": None, "good": 0, "total": 0, "status": "insufficient_data",
+            "error_budget": {"allowed": 0, "consumed": 0, "consumed_ratio": None, "remaining_ratio": None}}
+    compliance = {**COMPLIANCE, "slos": [idle], "services": [{"service": "web", "health_score": None}]}
+    budgets = {"slos": [{**BUDGETS["slos"][0], "burn_rates": {"1h": 0.0, "period": None}, "alerts": [],
+                         "alerts_held_back": [{"severity": "page"}]}]}
+    text = exposition(compliance, budgets).decode()
+    assert "NaN" not in text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["slo_sli_ratio"].samples == [] and families["slo_error_budget_remaining_ratio"].samples == []
+    assert families["slo_service_health_score"].samples == []
+    assert [s.labels["burn_window"] for s in families["slo_burn_rate"].samples] == ["1h"]
+    status = {s.labels["status"]: s.value for s in families["slo_status"].samples}
+    assert status["insufficient_data"] == 1 and status["met"] == 0
+    held = {s.labels["severity"]: s.value for s in families["slo_alerts_held_back"].samples if not s.name.endswith("_created")}
+    assert held == {"page": 1.0, "ticket": 0.0}

@@ -12,6 +12,11 @@ Metric names (labels slo, service, objective, window; window is the SLO window, 
 | slo_good_events_total, slo_events_total | counter | good and total budget units in the window |
 | slo_status | gauge | 1 for the window's status (label status), 0 for the others |
 | slo_alert_firings_total | counter | replayed multiwindow alert firings, label severity |
+| slo_alerts_held_back_total | counter | firings the low-traffic gate held back, label severity |
+
+A window without an SLI (no event: insufficient_data) has no slo_sli_ratio and no budget ratio
+samples, and a null burn rate has no slo_burn_rate sample: absent, never NaN. Its slo_status has
+status="insufficient_data" at 1 and its event counters are 0.
 | slo_service_health_score | gauge | 0-100 per service |
 | slo_report_as_of_timestamp_seconds | gauge | end of the data the figures describe |
 """
@@ -44,6 +49,7 @@ class _SloCollector:
         total = CounterMetricFamily("slo_events", "Budget units in the SLO window", labels=LABELS)
         status = GaugeMetricFamily("slo_status", "1 for the SLO window's status", labels=[*LABELS, "status"])
         firings = CounterMetricFamily("slo_alert_firings", "Replayed multiwindow burn-rate alert firings", labels=[*LABELS, "severity"])
+        held = CounterMetricFamily("slo_alerts_held_back", "Alert firings the low-traffic gate held back", labels=[*LABELS, "severity"])
         budgets = {(b["slo"], b["objective"], b["window"]): b for b in self.budgets["slos"]}
         for entry in self.compliance["slos"]:
             labels = [entry["slo"], entry["service"], entry["objective"], entry["window"]]
@@ -63,13 +69,14 @@ class _SloCollector:
                         burn.add_metric([*labels, window], float(rate))
                 for severity in ("page", "ticket"):
                     firings.add_metric([*labels, severity], float(sum(a["severity"] == severity for a in budget["alerts"])))
+                    held.add_metric([*labels, severity], float(sum(a["severity"] == severity for a in budget.get("alerts_held_back", []))))
         health = GaugeMetricFamily("slo_service_health_score", "Service health 0-100 (mean remaining budget)", labels=["service"])
         for service in self.compliance["services"]:
             if service["health_score"] is not None:
                 health.add_metric([service["service"]], float(service["health_score"]))
         as_of = GaugeMetricFamily("slo_report_as_of_timestamp_seconds", "End of the data the figures describe", labels=["period"])
         as_of.add_metric([self.compliance["period"]], epoch_ms(self.compliance["as_of"]) / 1000)
-        yield from (*gauges.values(), burn, good, total, status, firings, health, as_of)
+        yield from (*gauges.values(), burn, good, total, status, firings, held, health, as_of)
 
 
 def exposition(compliance: dict, budgets: dict) -> bytes:
