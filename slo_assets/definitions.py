@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from slo_assets.defs.ingestion import log_file_index, parsed_logs
+from slo_assets.defs.ingestion import INDEX_CHECKS, log_file_index, parsed_logs
 from slo_assets.defs.resources import default_resources
 from slo_assets.defs.remediation import (
     Remediation,
@@ -43,7 +43,7 @@ SCHEDULES = [daily_ingest_schedule, month_to_date_schedule, month_close_schedule
 
 def build_definitions(resources: dict) -> dg.Definitions:
     """The same graph bound to other resources (the CLI's logs, specs and warehouse)."""
-    return dg.Definitions(assets=ALL_ASSETS, jobs=JOBS, schedules=SCHEDULES, sensors=[remediation_sensor],
+    return dg.Definitions(assets=ALL_ASSETS, asset_checks=INDEX_CHECKS, jobs=JOBS, schedules=SCHEDULES, sensors=[remediation_sensor],
                           resources={"remediation": Remediation(), **resources})
 
 

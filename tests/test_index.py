@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 
-from slo_assets.ingest import parse as P
 from slo_assets.ingest.config import ParseConfig
 from slo_assets.ingest.index import assemble_day, build_index
 from tests.conftest import day_ms
@@ -49,7 +48,15 @@ def test_same_bytes_under_two_names_are_read_once(tmp_path):
     assert day.files_read == ["access.log.1"]
 
 
-def test_discovery_skips_hidden_unmatched_and_escaping_symlinks(tmp_path):
+def _read_paths(index) -> list[str]:
+    return index.filter(index["status"] == "read")["path"].to_list()
+
+
+def _problems(index) -> dict[str, tuple[str, str]]:
+    return {r["path"]: (r["status"], r["problem"]) for r in index.filter(index["status"] != "read").iter_rows(named=True)}
+
+
+def test_discovery_skips_hidden_excluded_and_escaping_symlinks_and_lists_each_with_its_reason(tmp_path):
     logs = tmp_path / "logs"
     (logs / "nested").mkdir(parents=True)
     (logs / ".hidden").mkdir()
@@ -60,21 +67,36 @@ def test_discovery_skips_hidden_unmatched_and_escaping_symlinks(tmp_path):
     write(logs / "notes.txt", [3])
     os.symlink(outside, logs / "escape.log")
     os.symlink(logs / "nested" / "app.log", logs / "inside-link.log")
-    assert build_index(logs, tmp_path / "s1", ParseConfig()).index["path"].to_list() == ["nested/app.log"]
-    followed = build_index(logs, tmp_path / "s2", ParseConfig(), follow_symlinks=True)
-    assert followed.index["path"].to_list() == ["inside-link.log", "nested/app.log"]
+    plain = build_index(logs, tmp_path / "s1", ParseConfig(), exclude=("*.txt",)).index
+    assert _read_paths(plain) == ["nested/app.log"]
+    assert _problems(plain) == {
+        ".hidden/": ("skipped", "hidden (name starts with '.')"),
+        "escape.log": ("skipped", "symlink (follow_symlinks is off)"),
+        "inside-link.log": ("skipped", "symlink (follow_symlinks is off)"),
+        "notes.txt": ("skipped", "excluded by pattern '*.txt'"),
+    }
+    followed = build_index(logs, tmp_path / "s2", ParseConfig(), follow_symlinks=True, include=("*.log",)).index
+    assert _read_paths(followed) == ["inside-link.log", "nested/app.log"]
+    assert _problems(followed)["escape.log"] == ("skipped", "symlink to a path outside the log folder")
+    assert _problems(followed)["notes.txt"] == ("skipped", "matches no include pattern")
 
 
-def test_file_of_unknown_format_is_quarantined_line_by_line(tmp_path):
+def test_file_of_unknown_format_is_skipped_with_its_reason_and_forced_format_lines_are_unplaced(tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "weird.log").write_text("alpha beta\n\ngamma\n")
     build = build_index(logs, tmp_path / "stage", ParseConfig())
     row = build.index.row(0, named=True)
-    assert (row["format"], row["lines"], row["quarantined"], row["blank_lines"]) == ("unknown", 3, 2, 1)
+    assert (row["status"], row["lines"]) == ("skipped", None)
+    assert row["problem"].startswith("neither JSON lines nor common/combined") and "alpha beta" in row["problem"]
+    # Forced to JSON lines, the lines are read and quarantined; with no time anywhere they are
+    # unplaced: counted, and in no day (they used to land on the day of the file's mtime).
+    forced = build_index(logs, tmp_path / "stage", ParseConfig(format="jsonl")).index.row(0, named=True)
+    assert (forced["status"], forced["lines"], forced["quarantined"], forced["blank_lines"], forced["unplaced"]) == ("read", 3, 2, 1, 2)
+    assert forced["days"] == []
     mtime_day = time.strftime("%Y-%m-%d", time.gmtime(os.stat(logs / "weird.log").st_mtime))
-    day = assemble_day(build.index, tmp_path / "stage", day_ms(mtime_day))
-    assert [(r["source_line"], r["reason"]) for r in day.quarantine.to_pylist()] == [(1, P.UNKNOWN_FORMAT), (3, P.UNKNOWN_FORMAT)]
+    forced_index = build_index(logs, tmp_path / "stage", ParseConfig(format="jsonl")).index
+    assert assemble_day(forced_index, tmp_path / "stage", day_ms(mtime_day)).quarantine.num_rows == 0
 
 
 def test_quarantined_line_takes_the_day_of_the_previous_valid_line(tmp_path):

@@ -35,7 +35,8 @@ class Logs:
         """Run index_job; the days it gave a new data version."""
         result = self.defs.resolve_job_def("index_job").execute_in_process(instance=self.instance)
         assert result.success
-        return {event.partition for event in result.get_asset_observation_events()}
+        # The observation without a partition carries the index summary, not a day's version.
+        return {event.partition for event in result.get_asset_observation_events() if event.partition is not None}
 
     def ingest(self, day: str):
         result = dg.materialize([log_file_index, parsed_logs], selection=[parsed_logs], partition_key=day,

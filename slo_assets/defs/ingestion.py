@@ -11,7 +11,15 @@ import polars as pl
 from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS
 from slo_assets.defs.partitions import daily_partitions
 from slo_assets.defs.resources import LogSource, WarehouseResource
-from slo_assets.ingest.index import NO_FILES_VERSION, assemble_day, build_index, day_versions, index_summary
+from slo_assets.ingest.index import (
+    NO_FILES_VERSION,
+    IndexSummary,
+    assemble_day,
+    build_index,
+    day_versions,
+    index_summary,
+    mostly_rejected_files,
+)
 from slo_assets.ingest.staging import DAY_MS
 from slo_assets.markdown import frame_table, table
 from slo_assets.schemas import ParsedLogs
@@ -24,6 +32,9 @@ CHECK_FILES_UNIQUE = "log_file_contents_unique"
 CHECK_SCHEMA = "parsed_logs_match_schema"
 CHECK_EXPECTATIONS = "parsed_logs_meet_expectations"
 CHECK_QUARANTINE = "quarantine_ratio_below_threshold"
+CHECK_FILES_READABLE = "log_files_readable"
+CHECK_LINES_ACCEPTED = "log_file_lines_accepted"
+MOSTLY_REJECTED_SHARE = 0.5  # a file with more of its lines rejected is read with the wrong settings
 
 
 def _ms(moment: datetime) -> int:
@@ -79,6 +90,7 @@ with warnings.catch_warnings():
             stage_root=warehouse.stage_root(),
             config=log_source.parse_config(),
             include=tuple(log_source.include),
+            exclude=tuple(log_source.exclude),
             previous=previous,
             follow_symlinks=log_source.follow_symlinks,
         )
@@ -91,18 +103,123 @@ with warnings.catch_warnings():
         # Only days whose version differs from the one Dagster holds: one event per changed day.
         observed = _last_observed(context.instance, sorted(valid))
         changed = {day: dg.DataVersion(version) for day, version in valid.items() if observed.get(day) != version}
-        summary = index_summary(build.index)
+        first_day, last_day = _partition_bounds()
+        summary = index_summary(build.index, first_day, last_day)
+        outside = len(versions) - len(valid)
         context.log.info(
-            f"indexed {summary['files']} files ({len(build.staged)} parsed now, {build.reused} reused), "
-            f"{summary['rows']} rows, {summary['quarantined_lines']} quarantined lines; "
+            f"indexed {summary.files} files ({len(build.staged)} parsed now, {build.reused} reused), "
+            f"{summary.rows} rows, {summary.quarantined_lines} quarantined lines; "
             f"{len(changed)} of {len(valid)} days have new data versions"
-            + (f"; {len(versions) - len(valid)} days outside the partitions ignored" if len(valid) < len(versions) else "")
+            + (f"; {outside} days outside the partitions ({first_day} to {last_day}): {summary.outside_rows} rows, "
+               f"{summary.outside_quarantined} quarantined lines not in any partition" if outside else "")
         )
+        for path, reason in summary.unreadable:
+            context.log.warning(f"{path}: unreadable ({reason}); its lines are not in any day")
+        for path, reason in summary.salvaged:
+            context.log.warning(f"{path}: salvaged ({reason})")
+        # The summary of the whole index, on an observation of the asset (not of one day), so the UI shows
+        # what was skipped, unreadable or outside the partitions beside the per-day versions.
+        context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=summary_metadata(summary)))
         for path, owner in build.duplicates:
             context.log.warning(f"{path} holds the same bytes as {owner}: read once, from {owner}")
         with warnings.catch_warnings():  # beta in 1.13, like the decorator
             warnings.simplefilter("ignore", dg.BetaWarning)
             return dg.DataVersionsByPartition(changed)
+
+
+def _partition_bounds() -> tuple[str | None, str | None]:
+    """First and last daily partition ("YYYY-MM-DD"): lines on days outside are counted, not read."""
+    try:
+        return daily_partitions.get_first_partition_key(), daily_partitions.get_last_partition_key()
+    except Exception:  # noqa: BLE001 - bounds are for counting only; a partitions definition without them counts nothing outside
+        return None, None
+
+
+def _problem_table(summary: IndexSummary) -> str:
+    rows = [(path, "unreadable", reason) for path, reason in summary.unreadable]
+    rows += [(path, "salvaged", reason) for path, reason in summary.salvaged]
+    rows += [(path, "skipped", reason) for path, reason in summary.skipped]
+    rows += [(path, "duplicate", f"same content as {owner}: read once") for path, owner in summary.duplicate_files]
+    return table(["path", "status", "reason"], rows) if rows else "none"
+
+
+def summary_metadata(summary: IndexSummary) -> dict:
+    """Where every line went and every file that was not (fully) read, for the Dagster UI."""
+    return {
+        "files_read": summary.files,
+        "lines": summary.lines,
+        "rows": summary.rows,
+        "quarantined_lines": summary.quarantined_lines,
+        "blank_lines": summary.blank_lines,
+        "unplaced_lines": summary.unplaced,
+        "outside_partitions_rows": summary.outside_rows,
+        "outside_partitions_quarantined": summary.outside_quarantined,
+        "partitions": f"{summary.first_day} to {summary.last_day}",
+        "days_with_data": len(summary.days_with_data),
+        "skipped_files": len(summary.skipped),
+        "unreadable": len(summary.unreadable),
+        "salvaged_files": len(summary.salvaged),
+        "quarantined_by_reason": dg.MetadataValue.json(summary.reasons or {}),
+        "files_not_fully_read": dg.MetadataValue.md(_problem_table(summary)),
+        "all_lines_accounted": summary.accounted(),
+    }
+
+
+def files_readable_result(summary: IndexSummary) -> dg.AssetCheckResult:
+    """Fails (error) on unreadable files or folders, warns on salvaged ones: the user must look."""
+    rows = [(path, "unreadable", reason) for path, reason in summary.unreadable]
+    rows += [(path, "salvaged", reason) for path, reason in summary.salvaged]
+    if summary.unreadable:
+        text = f"{len(summary.unreadable)} unreadable: " + "; ".join(f"{p} ({r})" for p, r in summary.unreadable[:5])
+    elif summary.salvaged:
+        text = f"{len(summary.salvaged)} salvaged: " + "; ".join(f"{p} ({r})" for p, r in summary.salvaged[:5])
+    else:
+        text = "every file found was read"
+    return dg.AssetCheckResult(
+        check_name=CHECK_FILES_READABLE,
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.ERROR if summary.unreadable else dg.AssetCheckSeverity.WARN,
+        description=text,
+        metadata={"unreadable": len(summary.unreadable), "salvaged": len(summary.salvaged),
+                  "detail": dg.MetadataValue.md(table(["path", "status", "reason"], rows) if rows else "none")},
+    )
+
+
+def lines_accepted_result(index: pl.DataFrame) -> dg.AssetCheckResult:
+    found = mostly_rejected_files(index, MOSTLY_REJECTED_SHARE)
+    text = "; ".join(f"{f.path}: {f.note()}" for f in found[:5])
+    return dg.AssetCheckResult(
+        check_name=CHECK_LINES_ACCEPTED,
+        passed=not found,
+        description=text or "no file has most of its lines rejected",
+        metadata={"files": len(found), "threshold": MOSTLY_REJECTED_SHARE,
+                  "detail": dg.MetadataValue.md(table(["file", "rejected", "lines", "unplaced", "top reason"],
+                                                           [(f.path, f.rejected, f.lines, f.unplaced, f.top_reason) for f in found]) if found else "none")},
+    )
+
+
+def _current_index(warehouse: WarehouseResource) -> pl.DataFrame:
+    index = read_index(warehouse)
+    if index is None:
+        raise dg.Failure(f"no log file index at {warehouse.store().path(INDEX_FILE)}: observe log_file_index first (index_job)")
+    return index
+
+
+@dg.asset_check(asset=log_file_index, name=CHECK_FILES_READABLE,
+                description="every file and folder under the log root could be read (error: unreadable; warn: a damaged gzip salvaged)")
+def log_files_readable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    first_day, last_day = _partition_bounds()
+    return files_readable_result(index_summary(_current_index(warehouse), first_day, last_day))
+
+
+@dg.asset_check(asset=log_file_index, name=CHECK_LINES_ACCEPTED,
+                description=f"no log file has more than {MOSTLY_REJECTED_SHARE:.0%} of its lines rejected, or lines placed in no day "
+                            "(a wrong --format or field mapping)")
+def log_file_lines_accepted(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return lines_accepted_result(_current_index(warehouse))
+
+
+INDEX_CHECKS = [log_files_readable, log_file_lines_accepted]
 
 
 def _schema_check(frame) -> dg.AssetCheckResult:
@@ -154,9 +271,11 @@ def _quarantine_check(rows: int, quarantine: pl.DataFrame, threshold: float) -> 
     lines = rows + quarantine.height
     ratio = quarantine.height / lines if lines else 0.0
     reasons = dict(quarantine["reason"].value_counts().sort("count", descending=True).iter_rows()) if quarantine.height else {}
+    top = next(iter(reasons), None)
     return dg.AssetCheckResult(
         check_name=CHECK_QUARANTINE,
         passed=ratio <= threshold,
+        description=f"{quarantine.height:,} of {lines:,} lines rejected" + (f": {top}" if top else ""),
         metadata={
             "quarantine_ratio": ratio,
             "threshold": threshold,

@@ -22,15 +22,21 @@ PARSED_LOGS = columns(
     ("source_line", "int64", "1-based line number"),
 )
 LOG_FILE_INDEX = columns(
-    ("path", "string", "file relative to the log folder"), ("size_bytes", "int64", "size"), ("mtime_ns", "int64", "mtime"),
-    ("fingerprint", "string", "sha256 of the bytes"), ("format", "string", "jsonl, combined or unknown"),
+    ("path", "string", "file (or folder) relative to the log folder"),
+    ("status", "string", "read, salvaged (damaged gzip read up to the damage), skipped or unreadable"),
+    ("problem", "string", "why it was salvaged, skipped or unreadable"),
+    ("size_bytes", "int64", "size"), ("mtime_ns", "int64", "mtime"),
+    ("fingerprint", "string", "sha256 of the content (decompressed)"), ("format", "string", "jsonl, combined or unknown"),
     ("compressed", "bool", "gzip"), ("stage_key", "string", "parse cache key (content + settings)"),
     ("lines", "int64", "lines read"), ("blank_lines", "int64", "blank lines"), ("rows", "int64", "valid rows"),
-    ("quarantined", "int64", "quarantined lines"), ("invalid_utf8_lines", "int64", "lines with invalid UTF-8"),
+    ("quarantined", "int64", "quarantined lines"), ("unplaced", "int64", "quarantined lines with no time: in no day"),
+    ("invalid_utf8_lines", "int64", "lines with invalid UTF-8"),
     ("service_defaulted", "int64", "rows given the default service"), ("first_ts", "timestamp", "earliest line"),
-    ("last_ts", "timestamp", "latest line"), ("fallback_ts", "timestamp", "day of lines without a timestamp"),
-    ("duplicate_of", "string", "the file with the same bytes, read instead"),
+    ("last_ts", "timestamp", "latest line"),
+    ("duplicate_of", "string", "the file with the same content, read instead"),
     ("days", "list<int32>", "UTC days (since 1970-01-01) holding its rows or quarantined lines"),
+    ("day_rows", "list<int64>", "rows on each of days"), ("day_quarantined", "list<int64>", "quarantined lines on each of days"),
+    ("reasons", "string", "JSON: quarantine reason -> lines"),
 )
 SLI_MINUTELY = columns(
     ("slo", "string", "SLO name"), ("minute", "timestamp[ms, UTC]", "minute start"), ("good", "int64", "good events"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from slo_assets.ingest.config import DEFAULT_INCLUDE, DEFAULT_JSON_FIELDS, DEFAULT_SERVICE_REGEX, ParseConfig
+from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, DEFAULT_JSON_FIELDS, DEFAULT_SERVICE_REGEX, ParseConfig
 from slo_assets.storage import Warehouse
 
 DEFAULT_LOG_DIR = "data/sample/logs"
@@ -32,7 +32,9 @@ class LogSource(dg.ConfigurableResource):
     """A folder of access logs and how to read them."""
 
     root: str = Field(default=DEFAULT_LOG_DIR, description="folder searched recursively for log files")
-    include: list[str] = Field(default=list(DEFAULT_INCLUDE), description="file name patterns to read")
+    include: list[str] = Field(default=list(DEFAULT_INCLUDE),
+                               description="glob patterns (file name, or relative path if it has '/') of files to sniff; default every file")
+    exclude: list[str] = Field(default=list(DEFAULT_EXCLUDE), description="glob patterns of files never read (listed as skipped)")
     format: str = Field(default="auto", description="auto (sniffed per file), jsonl or combined")
     json_fields: dict[str, str] = Field(default_factory=dict, description=f"canonical -> JSON field; defaults {DEFAULT_JSON_FIELDS}")
     json_duration_unit: str = Field(default="ms", description="unit of the JSON duration field: s, ms or us")

@@ -22,7 +22,10 @@ DEFAULT_JSON_FIELDS = {
     "duration": "duration_ms",
 }
 DEFAULT_SERVICE_REGEX = r"^/(?P<service>[^/?#]+)/"
-DEFAULT_INCLUDE = ("*.log", "*.log.*", "*.log-*", "*.jsonl", "*.jsonl.*", "*.ndjson", "*.ndjson.*", "access.log*", "access-*")
+# Every file is sniffed by content (logs rotate under any name); the exclusions are files that are
+# never logs yet could look like one: the generator's answer key and documentation.
+DEFAULT_INCLUDE = ("*",)
+DEFAULT_EXCLUDE = ("_truth.json", "*.md", "*.rst", "*.sha256", "*.asc", "*.sig")
 
 
 class ConfigError(ValueError):

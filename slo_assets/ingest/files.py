@@ -1,4 +1,8 @@
-"""Log files on disk: discovery under a root, content fingerprints, format sniffing, chunked reads."""
+"""Log files on disk: discovery under a root, content fingerprints, format sniffing, chunked reads.
+
+Nothing here trusts a file: non-regular files are never opened, a damaged gzip yields the complete
+lines before the damage (and says why it stopped), and a file's format is decided by its content.
+"""
 
 from __future__ import annotations
 
@@ -7,51 +11,140 @@ import hashlib
 import json
 import os
 import re
+import stat as stat_module
+import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-try:  # ISA-L inflates gzip about three times faster than zlib; same API.
-    from isal import igzip as gzip_module
+try:  # ISA-L inflates gzip about three times faster than zlib.
+    from isal import isal_zlib as fast_zlib
 except ImportError:  # pragma: no cover - isal is a declared dependency
-    import gzip as gzip_module
+    fast_zlib = zlib
 
-from slo_assets.ingest.config import DEFAULT_INCLUDE
+from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from slo_assets.ingest.parse import COMBINED_REGEX
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 32 << 20
-SNIFF_BYTES = 256 << 10
+READ_BYTES = 1 << 20  # one read of a plain file
+GZIP_FEED_BYTES = 64 << 10  # compressed bytes fed to the inflater at a time
+SALVAGE_FEED_BYTES = 1 << 10  # finer feeds when re-reading a damaged gzip, to lose little before the damage
 SNIFF_LINES = 50
+SNIFF_MAX_BYTES = 64 << 20  # a sniff reads whole lines, however long, but never more than this
+SNIFF_LINE_KEEP = 1 << 20  # a longer line is judged by its first MiB
+BINARY_PROBE_BYTES = 64 << 10
+BINARY_NUL_SHARE = 0.01  # more NUL bytes than this share of the first 64 KiB: a binary file
 _COMBINED = re.compile(COMBINED_REGEX)
+_JSON_OBJECT_START = re.compile(rb'^\s*\{\s*("|\})')
+
+# Reasons a file is skipped or unreadable (shown in the index, its check and the run summary).
+SKIP_HIDDEN = "hidden (name starts with '.')"
+SKIP_SYMLINK = "symlink (follow_symlinks is off)"
+SKIP_SYMLINK_OUTSIDE = "symlink to a path outside the log folder"
+SKIP_NOT_MATCHED = "matches no include pattern"
+SKIP_EMPTY = "empty (no content)"
+SKIP_BLANK = "only blank lines"
+SKIP_BINARY = "binary content (NUL bytes), not a text log"
 
 
 class LogDiscoveryError(ValueError):
     """The log root cannot be read; the message names it."""
 
 
-def discover(root: Path, include: tuple[str, ...] = DEFAULT_INCLUDE, follow_symlinks: bool = False) -> list[Path]:
-    """Regular files under `root` whose name matches an include pattern, sorted by relative path.
+@dataclass(frozen=True)
+class Discovery:
+    """What a walk of the log folder found: the files to read, and everything else with its reason."""
 
-    Hidden files and folders are skipped. Symlinks are skipped unless `follow_symlinks`, and even
-    then one that resolves outside `root` is skipped.
+    files: list[Path]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path relative to the root, reason)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # files or folders that raised OSError
+
+
+def os_reason(error: OSError) -> str:
+    """An OSError as a short reason, without the path (the caller names the file)."""
+    name = type(error).__name__
+    return f"{name}: {error.strerror}" if error.strerror else f"{name}: {error}"
+
+
+def _kind(mode: int) -> str:
+    for test, label in ((stat_module.S_ISFIFO, "FIFO"), (stat_module.S_ISSOCK, "socket"), (stat_module.S_ISCHR, "character device"),
+                        (stat_module.S_ISBLK, "block device"), (stat_module.S_ISDIR, "folder")):
+        if test(mode):
+            return label
+    return "special file"
+
+
+def _matches(name: str, rel: str, patterns) -> str | None:
+    """The first pattern matching the file name (or, for patterns with '/', its relative path)."""
+    for pattern in patterns:
+        if fnmatch.fnmatch(rel if "/" in pattern else name, pattern):
+            return pattern
+    return None
+
+
+def discover_files(root: Path, include: tuple[str, ...] = DEFAULT_INCLUDE, exclude: tuple[str, ...] = DEFAULT_EXCLUDE,
+                   follow_symlinks: bool = False) -> Discovery:
+    """Regular files under `root` matching `include` and no `exclude` pattern, sorted by relative path.
+
+    Hidden files and folders are skipped, symlinks unless `follow_symlinks` (and never outside the
+    root), and so is anything that is not a regular file (a FIFO would block a read forever). Every
+    skipped entry and every folder or file that cannot be read is listed with its reason.
     """
     root = Path(root)
     if not root.is_dir():
         raise LogDiscoveryError(f"log folder {root} does not exist or is not a folder")
     real_root = root.resolve()
-    found = []
-    for folder, dirs, names in os.walk(root, followlinks=follow_symlinks):
+    found: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    unreadable: list[tuple[str, str]] = []
+
+    def rel_of(path) -> str:
+        return Path(path).relative_to(root).as_posix() if Path(path) != root else "."
+
+    def folder_error(error: OSError) -> None:  # os.walk drops an unreadable folder unless told
+        unreadable.append((rel_of(error.filename) + "/", os_reason(error)))
+
+    for folder, dirs, names in os.walk(root, onerror=folder_error, followlinks=follow_symlinks):
+        for name in sorted(d for d in dirs if d.startswith(".")):
+            skipped.append((rel_of(Path(folder) / name) + "/", SKIP_HIDDEN))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in names:
-            if name.startswith(".") or not any(fnmatch.fnmatch(name, pattern) for pattern in include):
-                continue
             path = Path(folder) / name
-            if path.is_symlink():
-                if not follow_symlinks or not path.resolve().is_relative_to(real_root):
-                    continue
-            if path.is_file():
-                found.append(path)
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+            rel = rel_of(path)
+            if name.startswith("."):
+                skipped.append((rel, SKIP_HIDDEN))
+                continue
+            if (pattern := _matches(name, rel, exclude)) is not None:
+                skipped.append((rel, f"excluded by pattern {pattern!r}"))
+                continue
+            if _matches(name, rel, include) is None:
+                skipped.append((rel, SKIP_NOT_MATCHED))
+                continue
+            try:
+                if path.is_symlink():
+                    if not follow_symlinks:
+                        skipped.append((rel, SKIP_SYMLINK))
+                        continue
+                    if not path.resolve().is_relative_to(real_root):
+                        skipped.append((rel, SKIP_SYMLINK_OUTSIDE))
+                        continue
+                mode = os.stat(path).st_mode
+            except OSError as error:
+                unreadable.append((rel, os_reason(error)))
+                continue
+            if not stat_module.S_ISREG(mode):
+                skipped.append((rel, f"not a regular file ({_kind(mode)})"))
+                continue
+            found.append(path)
+    return Discovery(files=sorted(found, key=lambda p: p.relative_to(root).as_posix()),
+                     skipped=sorted(skipped), unreadable=sorted(unreadable))
+
+
+def discover(root: Path, include: tuple[str, ...] = DEFAULT_INCLUDE, follow_symlinks: bool = False,
+             exclude: tuple[str, ...] = DEFAULT_EXCLUDE) -> list[Path]:
+    """The files `discover_files` would read."""
+    return discover_files(root, include, exclude, follow_symlinks).files
 
 
 def is_gzip(path: Path) -> bool:
@@ -59,52 +152,219 @@ def is_gzip(path: Path) -> bool:
         return handle.read(2) == GZIP_MAGIC
 
 
+@dataclass
+class ContentReport:
+    """Filled while a file's content is read: why it ended early, if it did."""
+
+    damage: str | None = None
+    content_bytes: int = 0  # decompressed bytes delivered
+
+
+def _inflate(handle, report: ContentReport, feed_bytes: int, engine, skip: int = 0) -> Iterator[bytes]:
+    """Decompressed bytes of a gzip stream (every member), after the first `skip` ones. Raises the
+    engine's error on corrupt data; sets `report.damage` when the stream just stops."""
+    inflater, fed = engine.decompressobj(wbits=31), False
+    delivered = 0
+    while True:
+        data = handle.read(feed_bytes)
+        if not data:
+            break
+        while data:
+            fed = True
+            if engine is zlib:  # the salvage pass: on an error, replay the feed a byte at a time from a copy
+                backup = inflater.copy()
+                try:
+                    out = inflater.decompress(data)
+                except zlib.error:
+                    inflater, out = backup, b""
+                    for position in range(len(data)):
+                        try:
+                            out += inflater.decompress(data[position:position + 1])
+                        except zlib.error:
+                            if out[max(0, skip - delivered):]:
+                                yield out[max(0, skip - delivered):]
+                            raise
+            else:
+                out = inflater.decompress(data)
+            if out:
+                start = max(0, skip - delivered)
+                delivered += len(out)
+                if start < len(out):
+                    yield out[start:] if start else out
+            if not inflater.eof:
+                break
+            data = inflater.unused_data
+            inflater, fed = engine.decompressobj(wbits=31), False
+            if data and not data.strip(b"\0"):  # zero padding after the last member, as gzip allows
+                data = b""
+                handle.read()
+    if fed:
+        report.damage = f"gzip truncated: the stream ends after {delivered:,} bytes of content, before its end marker"
+
+
+def iter_content(path: Path, report: ContentReport | None = None, read_bytes: int = READ_BYTES) -> Iterator[bytes]:
+    """The file's content (decompressed if gzip) in blocks. A damaged gzip yields what precedes the
+    damage and records why in `report` (without a report, damage raises OSError)."""
+    strict = report is None
+    report = ContentReport() if report is None else report
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+        handle.seek(0)
+        if head != GZIP_MAGIC:
+            while block := handle.read(read_bytes):
+                report.content_bytes += len(block)
+                yield block
+        else:
+            yield from _gzip_content(handle, report)
+    if strict and report.damage is not None:
+        raise OSError(report.damage)
+
+
+def _gzip_content(handle, report: ContentReport) -> Iterator[bytes]:
+    try:
+        for block in _inflate(handle, report, GZIP_FEED_BYTES, fast_zlib):
+            report.content_bytes += len(block)
+            yield block
+        return
+    except (fast_zlib.error, zlib.error) as error:
+        fast_error = error
+    # Corrupt data: ISA-L loses the output of the feed that failed, so re-read with zlib in small
+    # feeds, skipping what was delivered, to keep all that inflates before the damage.
+    handle.seek(0)
+    try:
+        for block in _inflate(handle, ContentReport(), SALVAGE_FEED_BYTES, zlib, skip=report.content_bytes):
+            report.content_bytes += len(block)
+            yield block
+        report.damage = f"gzip corrupt after {report.content_bytes:,} bytes of content: {fast_error}"
+    except zlib.error as error:
+        report.damage = f"gzip corrupt after {report.content_bytes:,} bytes of content: {error}"
+
+
 def open_text_bytes(path: Path):
-    """A binary stream of the file's decompressed content."""
-    return gzip_module.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    """A binary stream of the file's decompressed content (for small files and tests)."""
+    import io
+
+    return io.BytesIO(b"".join(iter_content(path)))
 
 
 def fingerprint(path: Path) -> str:
-    """sha256 of the file's bytes as stored: equal content under two names gives one fingerprint."""
+    """sha256 of the file's content, decompressed if gzip: a file and its gzip copy (rotation with
+    compression) get one fingerprint, so the copy is recognised as a duplicate and read once."""
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        if handle.read(2) != GZIP_MAGIC:
+            handle.seek(0)
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    digest = hashlib.sha256()
+    for block in iter_content(path, ContentReport()):
+        digest.update(block)
+    return digest.hexdigest()
 
 
-def iter_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Whole lines, about `chunk_bytes` at a time; the last line gets a newline if it had none."""
-    carry = b""
-    with open_text_bytes(path) as stream:
-        while True:
-            block = stream.read(chunk_bytes)
-            if not block:
-                break
-            data = carry + block if carry else block
-            cut = data.rfind(b"\n")
+def iter_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES, report: ContentReport | None = None) -> Iterator[bytes]:
+    """Whole lines, about `chunk_bytes` at a time; the last line gets a newline if it had none.
+    When the content is damaged (see `iter_content`), the incomplete line before the damage is
+    dropped and counted in `report.damage`."""
+    carry: list[bytes] = []
+    carried = 0
+    for block in iter_content(path, report, read_bytes=min(chunk_bytes, CHUNK_BYTES)):
+        carry.append(block)
+        carried += len(block)
+        if carried < chunk_bytes:
+            continue
+        data = b"".join(carry)
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry, carried = [data], len(data)
+            continue
+        rest = data[cut + 1:]
+        carry, carried = ([rest], len(rest)) if rest else ([], 0)
+        yield data[:cut + 1]
+    data = b"".join(carry)
+    if report is not None and report.damage is not None:
+        cut = data.rfind(b"\n")
+        dropped = len(data) - (cut + 1)
+        data = data[:cut + 1]
+        if dropped:
+            report.damage += f"; the incomplete line before it ({dropped:,} bytes) was dropped"
+    if data:
+        yield data if data.endswith(b"\n") else data + b"\n"
+
+
+@dataclass(frozen=True)
+class Sniff:
+    """A file's format by its content ('jsonl', 'combined' or 'unknown'), or why it is no log."""
+
+    format: str
+    skip_reason: str | None = None
+
+
+def _first_lines(path: Path, wanted: int) -> tuple[list[bytes], bytes, int]:
+    """Up to `wanted` non-blank lines (each cut to SNIFF_LINE_KEEP), the first content bytes, and the
+    content length seen; reads whole lines however long, in bounded blocks, up to SNIFF_MAX_BYTES."""
+    lines: list[bytes] = []
+    current = bytearray()
+    head = bytearray()
+    seen = 0
+    for block in iter_content(path, ContentReport(), read_bytes=BINARY_PROBE_BYTES):
+        if len(head) < BINARY_PROBE_BYTES:
+            head += block[:BINARY_PROBE_BYTES - len(head)]
+        seen += len(block)
+        start = 0
+        while start < len(block):
+            cut = block.find(b"\n", start)
+            end = len(block) if cut < 0 else cut
+            if len(current) < SNIFF_LINE_KEEP:
+                current += block[start:min(end, start + SNIFF_LINE_KEEP - len(current))]
             if cut < 0:
-                carry = data
-                continue
-            carry = data[cut + 1:]
-            yield data[:cut + 1]
-    if carry:
-        yield carry + b"\n"
+                break
+            if current.strip():
+                lines.append(bytes(current))
+            current = bytearray()
+            start = cut + 1
+        if len(lines) >= wanted or seen >= SNIFF_MAX_BYTES or b"\0" in head:
+            break
+    if current.strip() and len(lines) < wanted:
+        lines.append(bytes(current))  # the last line (or one longer than the budget), judged by its start
+    return lines, bytes(head), seen
+
+
+def _vote(line: bytes) -> str:
+    text = line.strip()
+    if text.startswith(b"{"):
+        if len(line) >= SNIFF_LINE_KEEP:  # cut: judge by how it starts
+            return "jsonl" if _JSON_OBJECT_START.match(text) else "unknown"
+        try:
+            return "jsonl" if isinstance(json.loads(text), dict) else "unknown"
+        except ValueError:
+            return "unknown"
+    return "combined" if _COMBINED.match(text.decode("utf-8", "replace")) else "unknown"
+
+
+def sniff(path: Path, forced_format: str = "auto") -> Sniff:
+    """Decide by content: empty, binary or neither format means skip (with the reason); otherwise
+    the format of most of the first non-blank lines. A forced format is kept for any text file."""
+    lines, head, seen = _first_lines(path, SNIFF_LINES)
+    if seen == 0:
+        return Sniff("unknown", SKIP_EMPTY)
+    votes = {"jsonl": 0, "combined": 0, "unknown": 0}
+    for line in lines:
+        votes[_vote(line)] += 1
+    best = max(("jsonl", "combined"), key=votes.get)
+    # A few NUL bytes beside log lines are a bad line (quarantined); many (a tar header, an image)
+    # or NULs and no log line at all make a binary file.
+    nul = head.count(b"\0")
+    if nul > BINARY_NUL_SHARE * len(head) or (nul and votes[best] == 0):
+        return Sniff("unknown", SKIP_BINARY)
+    if not lines:
+        return Sniff("unknown", SKIP_BLANK)
+    if forced_format != "auto":
+        return Sniff(forced_format)
+    if votes[best] == 0:
+        first = lines[0][:80].decode("utf-8", "backslashreplace")
+        return Sniff("unknown", f"neither JSON lines nor common/combined in its first {len(lines)} lines (first: {first!r})")
+    return Sniff(best)
 
 
 def sniff_format(path: Path) -> str:
     """'jsonl', 'combined' or 'unknown', by a vote of the first non-blank lines."""
-    with open_text_bytes(path) as stream:
-        head = stream.read(SNIFF_BYTES)
-    votes = {"jsonl": 0, "combined": 0, "unknown": 0}
-    lines = [line.strip() for line in head.split(b"\n")[:-1 if len(head) == SNIFF_BYTES else None]]
-    for line in [line for line in lines if line][:SNIFF_LINES]:
-        text = line.decode("utf-8", "replace")
-        if text.startswith("{"):
-            try:
-                votes["jsonl" if isinstance(json.loads(text), dict) else "unknown"] += 1
-            except ValueError:
-                votes["unknown"] += 1
-        elif _COMBINED.match(text):
-            votes["combined"] += 1
-        else:
-            votes["unknown"] += 1
-    best = max(("jsonl", "combined"), key=votes.get)
-    return best if votes[best] > 0 else "unknown"
+    return sniff(path).format

@@ -8,25 +8,41 @@ so a refresh costs a stat per unchanged file. A day then reads only the files wh
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from slo_assets.ingest.config import DEFAULT_INCLUDE, ParseConfig
-from slo_assets.ingest.files import discover, fingerprint, is_gzip
-from slo_assets.ingest.staging import DAY_MS, STATS_FILE, StageStats, read_stage_quarantine, read_stage_rows, resolve_format, stage_file, stage_key
+from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, ParseConfig
+from slo_assets.ingest.files import discover_files, fingerprint, is_gzip, os_reason, sniff
+from slo_assets.ingest.staging import (
+    DAY_MS,
+    STATS_FILE,
+    StageStats,
+    read_stage_quarantine,
+    read_stage_rows,
+    stage_file,
+    stage_key,
+)
 
 log = logging.getLogger(__name__)
 
+# Every entry found under the log folder is a row: read and salvaged files with their counts,
+# skipped and unreadable ones (files or folders) with the reason, so nothing vanishes unseen.
+READ, SALVAGED, SKIPPED, UNREADABLE = "read", "salvaged", "skipped", "unreadable"
+STAGED_STATUSES = (READ, SALVAGED)
+
 INDEX_SCHEMA = {
     "path": pl.String,
+    "status": pl.String,  # read, salvaged (a damaged gzip read up to the damage), skipped, unreadable
+    "problem": pl.String,  # why it was salvaged, skipped or unreadable
     "size_bytes": pl.Int64,
     "mtime_ns": pl.Int64,
     "fingerprint": pl.String,
@@ -37,13 +53,16 @@ INDEX_SCHEMA = {
     "blank_lines": pl.Int64,
     "rows": pl.Int64,
     "quarantined": pl.Int64,
+    "unplaced": pl.Int64,  # quarantined lines with no time to place them by: in no day
     "invalid_utf8_lines": pl.Int64,
     "service_defaulted": pl.Int64,
     "first_ts": pl.Datetime("ms", "UTC"),
     "last_ts": pl.Datetime("ms", "UTC"),
-    "fallback_ts": pl.Datetime("ms", "UTC"),
     "duplicate_of": pl.String,
     "days": pl.List(pl.Int32),  # UTC days (since the epoch) holding its rows or quarantined lines
+    "day_rows": pl.List(pl.Int64),  # rows on each of `days`
+    "day_quarantined": pl.List(pl.Int64),  # quarantined lines placed on each of `days`
+    "reasons": pl.String,  # JSON {reason: quarantined lines}
 }
 
 
@@ -56,9 +75,10 @@ class IndexBuild:
 
 
 def _unchanged(previous: pl.DataFrame | None) -> dict[tuple[str, int, int], dict]:
-    if previous is None or previous.is_empty():
+    if previous is None or previous.is_empty() or "status" not in previous.columns:
         return {}
-    return {(r["path"], r["size_bytes"], r["mtime_ns"]): r for r in previous.iter_rows(named=True)}
+    staged = previous.filter(pl.col("status").is_in(STAGED_STATUSES))
+    return {(r["path"], r["size_bytes"], r["mtime_ns"]): r for r in staged.iter_rows(named=True)}
 
 
 # A worker process costs about a second to start (it imports polars and pyarrow), so staging
@@ -66,27 +86,57 @@ def _unchanged(previous: pl.DataFrame | None) -> dict[tuple[str, int, int], dict
 PARALLEL_MIN_BYTES = 64 << 20
 
 
-def _stage_all(pending: list[tuple[Path, str, Path]], config: ParseConfig, workers: int) -> list[StageStats]:
-    total = sum(path.stat().st_size for path, _, _ in pending)
+def _stage_one(path: Path, fmt: str, config: ParseConfig, stage_dir: Path) -> StageStats | str:
+    """The file's stage stats, or the reason it could not be read (OSError: gone, no permission)."""
+    try:
+        return stage_file(path, fmt, config, stage_dir)
+    except OSError as error:
+        return os_reason(error)
+
+
+def _stage_all(pending: list[tuple[Path, str, Path]], config: ParseConfig, workers: int) -> list[StageStats | str]:
+    total = sum(path.stat().st_size for path, _, _ in pending if path.exists())
     if workers <= 1 or len(pending) < 2 or total < PARALLEL_MIN_BYTES:
-        return [stage_file(path, fmt, config, stage_dir) for path, fmt, stage_dir in pending]
+        return [_stage_one(path, fmt, config, stage_dir) for path, fmt, stage_dir in pending]
     # spawn, not fork: forking a process that runs polars' thread pool can deadlock.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context) as pool:
-        futures = [pool.submit(stage_file, path, fmt, config, stage_dir) for path, fmt, stage_dir in pending]
+        futures = [pool.submit(_stage_one, path, fmt, config, stage_dir) for path, fmt, stage_dir in pending]
         return [future.result() for future in futures]
+
+
+def _safe_fingerprint(path: Path) -> str | OSError:
+    try:
+        return fingerprint(path)
+    except OSError as error:
+        return error
+
+
+def _problem_record(rel: str, status: str, problem: str, stat=None) -> dict:
+    return {"path": rel, "status": status, "problem": problem, "size_bytes": None if stat is None else stat.st_size,
+            "mtime_ns": None if stat is None else stat.st_mtime_ns, "days": [], "day_rows": [], "day_quarantined": []}
 
 
 def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tuple[str, ...] = DEFAULT_INCLUDE,
                 previous: pl.DataFrame | None = None, follow_symlinks: bool = False,
-                workers: int | None = None) -> IndexBuild:
-    """Index every log file under `root`, staging (in parallel) what is new or changed."""
+                workers: int | None = None, exclude: tuple[str, ...] = DEFAULT_EXCLUDE) -> IndexBuild:
+    """Index every entry under `root`, staging (in parallel) the log files that are new or changed.
+
+    One bad file never stops the others: an unreadable one is recorded with its reason, a damaged
+    gzip is read up to the damage, a file that is no log (by its content) is listed as skipped."""
     root = Path(root)
+    stage_root = Path(stage_root)
     known = _unchanged(previous)
-    entries: list[dict | tuple] = []
-    pending: list[tuple[Path, str, Path]] = []
-    reused = 0
-    found = [(path, path.relative_to(root).as_posix(), path.stat()) for path in discover(root, include, follow_symlinks)]
+    discovery = discover_files(root, include, exclude, follow_symlinks)
+    problems = [_problem_record(rel, SKIPPED, reason) for rel, reason in discovery.skipped]
+    problems += [_problem_record(rel, UNREADABLE, reason) for rel, reason in discovery.unreadable]
+    found = []
+    for path in discovery.files:
+        rel = path.relative_to(root).as_posix()
+        try:
+            found.append((path, rel, path.stat()))
+        except OSError as error:
+            problems.append(_problem_record(rel, UNREADABLE, os_reason(error)))
 
     def is_cached(rel: str, stat) -> dict | None:
         cached = known.get((rel, stat.st_size, stat.st_mtime_ns))
@@ -98,7 +148,10 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
     # hashlib releases the GIL: fingerprint new files on all cores.
     to_hash = [path for path, rel, _ in found if cached_of[rel] is None]
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as threads:
-        digests = dict(zip(to_hash, threads.map(fingerprint, to_hash), strict=True))
+        digests = dict(zip(to_hash, threads.map(_safe_fingerprint, to_hash), strict=True))
+    entries: list[dict | tuple] = []
+    pending: list[tuple[Path, str, Path]] = []
+    reused = 0
     for path, rel, stat in found:
         cached = cached_of[rel]
         if cached is not None:
@@ -106,14 +159,25 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
             reused += 1
             continue
         digest = digests[path]
-        fmt = resolve_format(path, config)
-        key = stage_key(digest, fmt, config)
+        try:
+            if isinstance(digest, OSError):
+                raise digest
+            sniffed = sniff(path, config.format)
+            compressed = is_gzip(path)
+        except OSError as error:
+            problems.append(_problem_record(rel, UNREADABLE, os_reason(error), stat))
+            continue
+        if sniffed.skip_reason is not None:
+            problems.append({**_problem_record(rel, SKIPPED, sniffed.skip_reason, stat), "fingerprint": digest,
+                             "compressed": compressed})
+            continue
+        key = stage_key(digest, sniffed.format, config)
         stage_dir = stage_root / key
         if (stage_dir / STATS_FILE).exists() or any(p[2] == stage_dir for p in pending):
             reused += 1
         else:
-            pending.append((path, fmt, stage_dir))
-        entries.append((rel, stat, digest, fmt, is_gzip(path), key))
+            pending.append((path, sniffed.format, stage_dir))
+        entries.append((rel, stat, digest, sniffed.format, compressed, key))
     staged = _stage_all(pending, config, workers or os.cpu_count() or 1)
     stats_of = {stage_dir.name: stats for (_, _, stage_dir), stats in zip(pending, staged, strict=True)}
 
@@ -123,6 +187,9 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
         if isinstance(entry, tuple):
             rel, stat, digest, fmt, compressed, key = entry
             stats = stats_of.get(key) or StageStats.load(stage_root / key / STATS_FILE)
+            if isinstance(stats, str):  # the read failed part way: nothing of it is staged
+                records.append(_problem_record(rel, UNREADABLE, stats, stat))
+                continue
             entry = _record(rel, stat, digest, fmt, compressed, key, stats)
         entry["duplicate_of"] = owner_of.get(entry["fingerprint"])
         if entry["duplicate_of"]:
@@ -130,6 +197,8 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
         else:
             owner_of[entry["fingerprint"]] = entry["path"]
         records.append(entry)
+    records += problems
+    records.sort(key=lambda r: r["path"])
     index = pl.DataFrame(records, schema=INDEX_SCHEMA) if records else pl.DataFrame(schema=INDEX_SCHEMA)
     return IndexBuild(index=index, staged=[p.relative_to(root).as_posix() for p, _, _ in pending], reused=reused,
                       duplicates=duplicates)
@@ -146,15 +215,11 @@ def _ms_to_dt(value: int | None) -> datetime | None:
 
 
 def _record(rel: str, stat, digest: str, fmt: str, compressed: bool, key: str, stats: StageStats) -> dict:
-    # Quarantined lines before any valid timestamp take the first valid line's time, or the file's
-    # mtime when the file has none: every line lands in some day.
-    fallback_ms = stats.first_line_ts_ms if stats.first_line_ts_ms is not None else stat.st_mtime_ns // 1_000_000
-    first, last = stats.min_ts_ms, stats.max_ts_ms
-    if stats.orphan_quarantined:
-        first = fallback_ms if first is None else min(first, fallback_ms)
-        last = fallback_ms if last is None else max(last, fallback_ms)
+    days = sorted(set(stats.day_rows) | set(stats.day_quarantined))
     return {
         "path": rel,
+        "status": SALVAGED if stats.damage else READ,
+        "problem": stats.damage,
         "size_bytes": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
         "fingerprint": digest,
@@ -165,13 +230,23 @@ def _record(rel: str, stat, digest: str, fmt: str, compressed: bool, key: str, s
         "blank_lines": stats.blank_lines,
         "rows": stats.rows,
         "quarantined": stats.quarantined,
+        "unplaced": stats.unplaced,
         "invalid_utf8_lines": stats.invalid_utf8_lines,
         "service_defaulted": stats.service_defaulted,
-        "first_ts": _ms_to_dt(first),
-        "last_ts": _ms_to_dt(last),
-        "fallback_ts": _ms_to_dt(fallback_ms),
-        "days": sorted(set(stats.day_rows) | set(stats.day_quarantined) | ({fallback_ms // DAY_MS} if stats.orphan_quarantined else set())),
+        "first_ts": _ms_to_dt(stats.min_ts_ms),
+        "last_ts": _ms_to_dt(stats.max_ts_ms),
+        "days": days,
+        "day_rows": [stats.day_rows.get(day, 0) for day in days],
+        "day_quarantined": [stats.day_quarantined.get(day, 0) for day in days],
+        "reasons": json.dumps(stats.reasons, sort_keys=True),
     }
+
+
+def _staged(index: pl.DataFrame) -> pl.DataFrame:
+    """Entries whose lines are read: staged files that are not copies of another."""
+    if "status" in index.columns:
+        index = index.filter(pl.col("status").is_in(STAGED_STATUSES))
+    return index.filter(pl.col("duplicate_of").is_null())
 
 
 def day_versions(index: pl.DataFrame) -> dict[str, str]:
@@ -179,19 +254,134 @@ def day_versions(index: pl.DataFrame) -> dict[str, str]:
     and content stages. A file that appears, grows, is replaced or removed changes exactly the days it
     holds lines of; a duplicate (the same bytes under another name) changes none."""
     files_of: dict[int, list[str]] = {}
-    for entry in index.filter(pl.col("duplicate_of").is_null()).select("path", "stage_key", "days").iter_rows(named=True):
+    for entry in _staged(index).select("path", "stage_key", "days").iter_rows(named=True):
         for day in entry["days"]:
             files_of.setdefault(day, []).append(f"{entry['path']}\t{entry['stage_key']}")
     return {_day_key(day): hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()[:24] for day, files in sorted(files_of.items())}
 
 
-def index_summary(index: pl.DataFrame | None) -> dict:
-    """Files, rows, quarantined lines and duplicates of an index (zeros when there is none)."""
+@dataclass(frozen=True)
+class IndexSummary:
+    """Where every line of the indexed files went, and every file that was not (fully) read.
+
+    Lines of duplicates are not counted (a copy is read once). `outside_*` count lines on days before
+    `first_day` or after `last_day` (the partition range; 0 without bounds): indexed, in no partition."""
+
+    files: int = 0  # files read or salvaged (duplicates included)
+    lines: int = 0
+    blank_lines: int = 0
+    rows: int = 0
+    quarantined_lines: int = 0  # every quarantined line, unplaced ones included
+    unplaced: int = 0  # quarantined lines in no day (no time found for them)
+    duplicates: int = 0
+    duplicate_files: tuple[tuple[str, str], ...] = ()  # (path, same content as)
+    reasons: dict[str, int] | None = None  # reason -> quarantined lines, over all files
+    skipped: tuple[tuple[str, str], ...] = ()  # (path, reason)
+    unreadable: tuple[tuple[str, str], ...] = ()
+    salvaged: tuple[tuple[str, str], ...] = ()
+    outside_rows: int = 0
+    outside_quarantined: int = 0
+    days_with_data: tuple[str, ...] = ()  # every UTC day holding rows, whatever the bounds
+    rows_on_days: int = 0  # sum of the per-day rows
+    quarantined_on_days: int = 0  # sum of the per-day quarantined lines
+    first_day: str | None = None
+    last_day: str | None = None
+
+    def accounted(self) -> bool:
+        """Every line read is in exactly one place: a day's rows or quarantine, unplaced, or blank."""
+        return (self.lines == self.rows + self.quarantined_lines + self.blank_lines
+                and self.rows == self.rows_on_days
+                and self.quarantined_lines == self.quarantined_on_days + self.unplaced)
+
+    def rejected_note(self, share: float = 0.5) -> str | None:
+        """e.g. "10,000 of 10,000 lines rejected: invalid_json" when more than `share` of the
+        non-blank lines were rejected, else None."""
+        lines = self.lines - self.blank_lines
+        if not lines or self.quarantined_lines <= share * lines:
+            return None
+        top = next(iter(self.reasons or {}), "unknown")
+        return f"{self.quarantined_lines:,} of {lines:,} lines rejected: {top}"
+
+    def __getitem__(self, name: str):  # callers of the dict this used to be
+        return getattr(self, name)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _epoch_day(day: str) -> int:
+    return (datetime.fromisoformat(day).replace(tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).days
+
+
+def index_summary(index: pl.DataFrame | None, first_day: str | None = None, last_day: str | None = None) -> IndexSummary:
+    """Totals of an index (zeros when there is none); outside counts need both bounds ("YYYY-MM-DD", inclusive)."""
     if index is None or index.is_empty():
-        return {"files": 0, "rows": 0, "quarantined_lines": 0, "duplicates": 0}
-    totals = index.select(pl.col("rows", "quarantined").sum()).row(0)
-    return {"files": index.height, "rows": totals[0], "quarantined_lines": totals[1],
-            "duplicates": index["duplicate_of"].is_not_null().sum()}
+        return IndexSummary(reasons={}, first_day=first_day, last_day=last_day)
+    has_status = "status" in index.columns
+
+    def listed(status: str) -> tuple[tuple[str, str], ...]:
+        if not has_status:
+            return ()
+        return tuple(index.filter(pl.col("status") == status).select("path", "problem").iter_rows())
+
+    files = index.filter(pl.col("status").is_in(STAGED_STATUSES)) if has_status else index
+    live = _staged(index)
+    totals = live.select(pl.col("lines", "blank_lines", "rows", "quarantined").sum().cast(pl.Int64)).row(0)
+    unplaced = int(live["unplaced"].sum()) if "unplaced" in live.columns else 0
+    reasons: dict[str, int] = {}
+    if "reasons" in live.columns:
+        for text in live["reasons"].drop_nulls():
+            for reason, count in json.loads(text).items():
+                reasons[reason] = reasons.get(reason, 0) + count
+    per_day = pl.DataFrame(schema={"days": pl.Int32, "day_rows": pl.Int64, "day_quarantined": pl.Int64})
+    if "day_rows" in live.columns and live.height:
+        per_day = live.select("days", "day_rows", "day_quarantined").explode(["days", "day_rows", "day_quarantined"]).drop_nulls("days")
+    outside_rows = outside_quarantined = 0
+    if first_day is not None and last_day is not None and per_day.height:
+        outside = per_day.filter((pl.col("days") < _epoch_day(first_day)) | (pl.col("days") > _epoch_day(last_day)))
+        outside_rows, outside_quarantined = int(outside["day_rows"].sum()), int(outside["day_quarantined"].sum())
+    duplicate_files = tuple(files.filter(pl.col("duplicate_of").is_not_null()).select("path", "duplicate_of").iter_rows())
+    with_rows = per_day.filter(pl.col("day_rows") > 0)["days"].unique().sort().to_list()
+    return IndexSummary(
+        files=files.height,
+        lines=totals[0] or 0, blank_lines=totals[1] or 0, rows=totals[2] or 0, quarantined_lines=totals[3] or 0,
+        unplaced=unplaced,
+        duplicates=len(duplicate_files), duplicate_files=duplicate_files,
+        reasons=dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))),
+        skipped=listed(SKIPPED), unreadable=listed(UNREADABLE), salvaged=listed(SALVAGED),
+        outside_rows=outside_rows, outside_quarantined=outside_quarantined,
+        days_with_data=tuple(_day_key(day) for day in with_rows),
+        rows_on_days=int(per_day["day_rows"].sum()), quarantined_on_days=int(per_day["day_quarantined"].sum()),
+        first_day=first_day, last_day=last_day,
+    )
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    path: str
+    rejected: int  # quarantined lines
+    lines: int  # non-blank lines
+    unplaced: int
+    top_reason: str
+
+    def note(self) -> str:
+        text = f"{self.rejected:,} of {self.lines:,} lines rejected: {self.top_reason}"
+        return text + (f" ({self.unplaced:,} placed in no day: no time found)" if self.unplaced else "")
+
+
+def mostly_rejected_files(index: pl.DataFrame, share: float = 0.5) -> list[RejectedFile]:
+    """Read files with more than `share` of their non-blank lines rejected, or with lines that could
+    be placed in no day: read with the wrong format or field names, the user must act."""
+    if index is None or "status" not in index.columns:
+        return []
+    found = []
+    for entry in _staged(index).iter_rows(named=True):
+        lines = entry["lines"] - entry["blank_lines"]
+        if lines and (entry["quarantined"] > share * lines or entry["unplaced"]):
+            reasons = json.loads(entry["reasons"] or "{}")
+            top = max(reasons, key=lambda r: (reasons[r], r)) if reasons else "unknown"
+            found.append(RejectedFile(entry["path"], entry["quarantined"], lines, entry["unplaced"], top))
+    return found
 
 
 NO_FILES_VERSION = hashlib.sha256(b"").hexdigest()[:24]  # a day whose files are all gone
@@ -202,10 +392,9 @@ def _day_key(epoch_day: int) -> str:
 
 
 def files_for_window(index: pl.DataFrame, start_ms: int, end_ms: int) -> pl.DataFrame:
-    """Index entries (not duplicates) whose time span overlaps [start, end), in path order."""
-    return index.filter(
-        pl.col("duplicate_of").is_null()
-        & (pl.col("first_ts").dt.epoch("ms") < end_ms)
+    """Staged entries (not duplicates) whose time span overlaps [start, end), in path order."""
+    return _staged(index).filter(
+        (pl.col("first_ts").dt.epoch("ms") < end_ms)
         & (pl.col("last_ts").dt.epoch("ms") >= start_ms)
     ).sort("path")
 
@@ -245,8 +434,7 @@ def assemble_day(index: pl.DataFrame, stage_root: Path, day_start_ms: int, day_e
     for entry in files_for_window(index, day_start_ms, end_ms).iter_rows(named=True):
         stage_dir = stage_root / entry["stage_key"]
         rows = read_stage_rows(stage_dir, day_start_ms, end_ms)
-        fallback = int(entry["fallback_ts"].timestamp() * 1000)
-        bad = read_stage_quarantine(stage_dir, day_start_ms, end_ms, fallback)
+        bad = read_stage_quarantine(stage_dir, day_start_ms, end_ms)
         if rows.num_rows == 0 and bad.height == 0:
             continue
         files.append(entry["path"])
