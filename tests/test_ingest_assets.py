@@ -103,3 +103,54 @@ def test_warehouse_on_an_fsspec_url(sample_month, tmp_path):
     memory = fsspec.filesystem("memory")
     with memory.open(f"/slo-warehouse/parsed_logs/{DAY}.parquet", "rb") as handle:
         assert pq.read_table(handle).num_rows == json.loads((sample_month / "_truth.json").read_text())["by_day"][DAY]
+
+
+def test_index_observation_names_bad_files_and_its_checks_fail_where_the_user_must_act(tmp_path, monkeypatch):
+    from slo_assets.defs.ingestion import CHECK_FILES_READABLE, CHECK_LINES_ACCEPTED
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    good = '{"ts":"2026-10-10T10:00:00Z","service":"a","status":200}'
+    (logs / "app.jsonl").write_text("\n".join([good] * 20) + "\n")
+    combined = '10.0.0.1 - - [10/Oct/2026:10:00:00 +0000] "GET /a/b HTTP/1.1" 200 5 "-" "curl"'
+    (logs / "access.log").write_text("\n".join([combined] * 30) + "\n")
+    (logs / "locked.log").write_text(good + "\n")
+    (logs / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    real_open = open
+
+    def guarded_open(path, *args, **kwargs):  # the tests run as root: refuse this one read by hand
+        if str(path).endswith("locked.log"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", guarded_open)
+    resources = {"log_source": LogSource(root=str(logs), format="jsonl"), "warehouse": WarehouseResource(base=str(tmp_path / "wh"))}
+    result = observe_index(resources)
+    assert result.success  # an unreadable file does not stop the month
+    checks = _checks(result)
+    readable = checks[CHECK_FILES_READABLE]
+    assert not readable.passed and readable.severity == dg.AssetCheckSeverity.ERROR
+    assert readable.description == "1 unreadable: locked.log (PermissionError: Permission denied)"
+    accepted = checks[CHECK_LINES_ACCEPTED]
+    assert not accepted.passed
+    assert accepted.description == "access.log: 30 of 30 lines rejected: invalid_json"
+    summary_event = next(e for e in result.get_asset_observation_events() if e.partition is None)
+    metadata = summary_event.event_specific_data.asset_observation.metadata
+    problems = metadata["files_not_fully_read"].value
+    assert "| locked.log | unreadable | PermissionError: Permission denied |" in problems
+    assert "| photo.png | skipped | binary content (NUL bytes), not a text log |" in problems
+    assert metadata["all_lines_accounted"].value is True
+    assert metadata["rows"].value == 20 and metadata["quarantined_lines"].value == 30
+
+
+def test_quarantine_check_says_how_many_lines_were_rejected_and_why(resources, tmp_path):
+    logs = tmp_path / "combined_as_json"
+    logs.mkdir()
+    line = '10.0.0.1 - - [10/Oct/2026:10:00:00 +0000] "GET /a/b HTTP/1.1" 200 5 "-" "curl"'
+    (logs / "access.log").write_text("\n".join([line] * 40) + "\n")
+    resources = {**resources, "log_source": LogSource(root=str(logs), format="jsonl")}
+    observe_index(resources)
+    run = dg.materialize([log_file_index, parsed_logs], selection=[parsed_logs], partition_key=DAY, resources=resources)
+    check = _checks(run)[CHECK_QUARANTINE]
+    # Lines read with the wrong format are placed on the day written in them, not lost from every day.
+    assert not check.passed and check.description == "40 of 40 lines rejected: invalid_json"
