@@ -40,6 +40,7 @@ def test_month_to_date_uses_the_elapsed_part_then_grows(month_to_date):
     compliance = json.loads((base / "wh" / "compliance" / "2026-02.json").read_text())
     assert (compliance["period_complete"], compliance["as_of"]) == (False, "2026-02-11T00:00:00Z")
     assert compliance["data_quality"]["days_expected"] == 10 and compliance["data_quality"]["missing_days"] == []
+    assert compliance["data_quality"]["days_with_data"] == 10 and compliance["data_quality"]["gaps"] == []
     budgets = json.loads((base / "wh" / "error_budgets" / "2026-02.json").read_text())
     assert all(w["window_end"] == "2026-02-11T00:00:00Z" for w in budgets["slos"])
     assert all(0 <= w["forecast"]["probability_exhausted_by_period_end"] <= 1 for w in budgets["slos"])
