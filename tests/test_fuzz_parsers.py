@@ -86,3 +86,69 @@ def test_one_megabyte_line_and_nul_bytes():
     _check(b"\n".join([big, nul, b"\x00\x00\x00"]) + b"\n", "jsonl")
     result = parse_chunk(big + b"\n", 1, "jsonl", CONFIG)
     assert result.rows.height == 1
+
+
+# ---------------------------------------------------------------- neighbour independence (issue 11, B12)
+
+ISO_VARIANTS = st.sampled_from([
+    "2026-10-15T12:00Z", "2026-10-15T12:00:00", "2026-10-15T12Z", "2026-10-15 12:00:00+0200", "2026-10-15t12:00:00z",
+    "2026-10-15T12:00:00.123456789+05:30", "2026-10-15T12:00:00+02", "2016-12-31T23:59:60Z", "2026-02-30T00:00:00Z",
+    "2026-10-15T24:00:00Z", "2026-10-15T12:00:00+24:00", "2262-04-12T00:00:00Z", "1677-09-22T00:00:00Z",
+    "2026-10-15T12:00:00.1234567891Z", " 2026-10-15T12:00:00Z", "2026-10-15", "1741046400", "1741046400123", "1.7e9",
+])
+SCALARS = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6)
+VALUES = SCALARS | st.lists(SCALARS, max_size=2) | st.dictionaries(st.sampled_from(["a", "status"]), SCALARS, max_size=2)
+TEXT_VALUES = st.sampled_from(["checkout", "/shop/cart/1", "GET", "", "3ds", "-x", "{x", "[1]", "true"]) | VALUES
+KEYS = ["ts", "service", "operation", "method", "path", "status", "duration_ms", "extra"]
+
+
+@st.composite
+def json_object_lines(draw) -> bytes:
+    """An object with the canonical keys in any order, some of them twice, values of any JSON type."""
+    pairs = []
+    for key in draw(st.lists(st.sampled_from(KEYS), max_size=9)):
+        if key == "ts":
+            value = draw(ISO_VARIANTS | TIMESTAMPS)
+        elif key == "status":
+            value = draw(st.sampled_from([200, 503, "200", 200.0, 2e2, 200.5, True, "OK", 99]) | VALUES)
+        elif key == "duration_ms":
+            value = draw(st.sampled_from([12.5, "12", "12ms", -1, 0, True]) | VALUES)
+        else:
+            value = draw(TEXT_VALUES)
+        pairs.append(f"{json.dumps(key)}:{json.dumps(value)}")
+    return ("{" + ",".join(pairs) + "}").encode()
+
+
+def _per_line(lines: list[bytes], fmt: str, config: ParseConfig, fast: bool = True):
+    rows, quarantine = [], []
+    for number, line in enumerate(lines, start=1):
+        result = parse_chunk(line + b"\n", number, fmt, config, fast=fast)
+        rows += result.rows.to_dicts()
+        quarantine += result.quarantine.select("source_line", "reason").rows()
+    return rows, quarantine
+
+
+def _whole(lines: list[bytes], fmt: str, config: ParseConfig, fast: bool = True):
+    result = parse_chunk(b"\n".join(lines) + b"\n", 1, fmt, config, fast=fast)
+    return result.rows.to_dicts(), result.quarantine.select("source_line", "reason").rows()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(json_object_lines() | json_objects | garbage | st.just(b'{"ts":"2026-10-15T12:00Z","service":"a","status":200}'),
+                min_size=1, max_size=12))
+def test_json_chunk_equals_each_line_alone_and_fast_equals_careful(lines):
+    lines = [line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines]
+    whole = _whole(lines, "jsonl", CONFIG)
+    assert whole == _per_line(lines, "jsonl", CONFIG)
+    assert whole == _whole(lines, "jsonl", CONFIG, fast=False)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(clf_lines | garbage | st.sampled_from([
+    b'1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "GET /x/ HTTP/1.1" 200 5 "-" "ua" 12ms',
+    b'1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "geti /x/ HTTP/1.1" 400 5 "-" "ua" NaN',
+    b'1.2.3.4 - - [04/Mar/2025:10:00:00 +0500] "GET /x/ HTTP/1.1" 200 5 "-" "ua" example.com',
+]), min_size=1, max_size=12))
+def test_combined_chunk_equals_each_line_alone(lines):
+    lines = [line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines]
+    assert _whole(lines, "combined", CONFIG) == _per_line(lines, "combined", CONFIG)

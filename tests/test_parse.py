@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import polars as pl
@@ -182,3 +183,67 @@ def test_real_apache_log_parses_completely(tmp_path):
     assert statuses == {200: 9126, 304: 445, 404: 213, 301: 164, 206: 45, 500: 3, 403: 2, 416: 2}
     assert row["first_ts"].isoformat() == "2015-05-17T10:05:00+00:00"
     assert row["last_ts"].isoformat() == "2015-05-20T21:05:59+00:00"
+
+
+# ---------------------------------------------------------------- issue 11: B12, B13, A5, format errors
+
+
+def test_timestamp_without_seconds_parses_beside_one_without_offset():
+    lines = ['{"ts":"2026-10-15T12:00Z","service":"a","status":200}', '{"ts":"2026-10-15T12:00:00","service":"a","status":200}']
+    result = P.parse_chunk(("\n".join(lines) + "\n").encode(), 1, "jsonl", ParseConfig())
+    assert result.quarantine.height == 0
+    assert [ts.isoformat() for ts in result.rows["ts"].to_list()] == ["2026-10-15T12:00:00+00:00"] * 2
+
+
+def test_duplicate_key_keeps_the_first_value_on_every_path():
+    dup = '{"ts":"2026-10-15T12:00:00Z","service":"a","status":200,"status":503}'
+    alone = P.parse_chunk((dup + "\n").encode(), 1, "jsonl", ParseConfig())
+    beside_bad = P.parse_chunk((dup + "\nnot json\n").encode(), 1, "jsonl", ParseConfig())
+    careful = P.parse_chunk((dup + "\n").encode(), 1, "jsonl", ParseConfig(), fast=False)
+    assert [r.rows["status"].to_list() for r in (alone, beside_bad, careful)] == [[200], [200], [200]]
+
+
+@pytest.mark.parametrize(("request_time", "reason"), [
+    ("12ms", P.DURATION_NOT_NUMBER), ("rt=fast", P.DURATION_NOT_NUMBER), ("NaN", P.DURATION_INVALID),
+    ("inf", P.DURATION_INVALID), ("-1", P.DURATION_INVALID),
+])
+def test_combined_request_time_that_does_not_fit_is_quarantined(request_time, reason):
+    line = f'1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "GET /x/ HTTP/1.1" 200 5 "-" "ua" {request_time}\n'
+    result = P.parse_chunk(line.encode(), 1, "combined", ParseConfig())
+    assert result.rows.height == 0
+    assert result.quarantine.select("reason", "detail").rows() == [(reason, f"duration: {request_time.removeprefix('rt=')}")]
+
+
+def test_combined_trailing_token_that_is_no_number_attempt_is_another_field():
+    line = b'1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "GET /x/ HTTP/1.1" 200 5 "-" "ua" example.com\n'
+    result = P.parse_chunk(line, 1, "combined", ParseConfig())
+    assert result.rows["duration_ms"].to_list() == [None]
+
+
+@pytest.mark.parametrize("field", ["service", "path", "method", "operation"])
+@pytest.mark.parametrize("value", [{"a": 1}, [1, 2]])
+@pytest.mark.parametrize("neighbour", ["", "not json\n"])
+def test_object_or_array_in_a_text_field_is_quarantined(field, value, neighbour):
+    record = {"ts": "2025-03-04T10:00:00Z", "service": "s", "status": 200, field: value}
+    payload = (GOOD_JSON + "\n" + json.dumps(record) + "\n" + neighbour).encode()
+    result = P.parse_chunk(payload, 1, "jsonl", ParseConfig())
+    assert result.rows["source_line"].to_list() == [1]
+    reasons = dict(zip(result.quarantine["source_line"].to_list(), result.quarantine.select("reason", "detail").rows(), strict=True))
+    assert reasons[2] == (P.FIELD_NOT_TEXT, f"{field}: {json.dumps(value)}")
+
+
+def test_numbers_in_text_fields_are_kept_as_written_on_every_path():
+    line = b'{"ts":"2025-03-04T10:00:00Z","service":1e3,"status":200}\n'
+    alone = P.parse_chunk(line, 1, "jsonl", ParseConfig())
+    careful = P.parse_chunk(line + b"not json\n", 1, "jsonl", ParseConfig())
+    assert alone.rows["service"].to_list() == careful.rows["service"].to_list() == ["1e3"]
+
+
+def test_service_regex_that_polars_cannot_run_is_a_config_error():
+    with pytest.raises(ConfigError, match="service_regex: polars' regex engine cannot run it"):
+        ParseConfig(service_regex=r"^/(?P<service>(?!health)[^/]+)/")
+
+
+def test_wrong_format_names_the_valid_values_and_presets():
+    with pytest.raises(ConfigError, match=r"format: 'upstreaminfo' is not one of auto, jsonl, combined .*upstreaminfo.*set log_format"):
+        ParseConfig(format="upstreaminfo")

@@ -7,6 +7,9 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
+from slo_assets.ingest.log_format import PRESETS, LogFormatError, compile_log_format
+from slo_assets.regex_engine import regex_problem
+
 FORMATS = ("auto", "jsonl", "combined")
 TIME_UNITS = {"s": 1000.0, "ms": 1.0, "us": 0.001}
 EPOCH_UNITS = ("auto", "s", "ms")
@@ -45,10 +48,21 @@ class ParseConfig:
     service_regex: str = DEFAULT_SERVICE_REGEX
     service_name: str = ""
     default_service: str = "unknown"
+    # A preset name or an nginx log_format / Apache LogFormat string; "" = today's combined parser.
+    log_format: str = ""
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
-            raise ConfigError(f"format: {self.format!r} is not one of {', '.join(FORMATS)}")
+            hint = f"; {self.format!r} is a log_format preset: set log_format" if self.format in PRESETS else ""
+            raise ConfigError(f"format: {self.format!r} is not one of {', '.join(FORMATS)}"
+                              f" (line formats go in log_format: a preset {', '.join(PRESETS)} or a format string){hint}")
+        if self.log_format:
+            if self.format == "jsonl":
+                raise ConfigError("log_format: set, but format is 'jsonl'; a log_format describes text lines (use format auto or combined)")
+            try:
+                compile_log_format(self.log_format)
+            except LogFormatError as exc:
+                raise ConfigError(f"log_format: {exc}") from exc
         for name in ("json_duration_unit", "request_time_unit"):
             if getattr(self, name) not in TIME_UNITS:
                 raise ConfigError(f"{name}: {getattr(self, name)!r} is not one of {', '.join(TIME_UNITS)}")
@@ -63,12 +77,19 @@ class ParseConfig:
             compiled = re.compile(self.service_regex)
         except re.error as exc:
             raise ConfigError(f"service_regex: {exc}") from exc
+        problem = regex_problem(self.service_regex)  # it runs in polars' engine, not Python's
+        if problem:
+            raise ConfigError(f"service_regex: {problem}")
         if self.service_source in ("auto", "regex") and "service" not in compiled.groupindex:
             raise ConfigError("service_regex: needs a named group (?P<service>...)")
         if self.service_source == "fixed" and not self.service_name:
             raise ConfigError("service_name: required when service_source is 'fixed'")
         if not self.default_service:
             raise ConfigError("default_service: must not be empty")
+
+    def line_format(self):
+        """The compiled log_format (cached per string), or None for today's combined parser."""
+        return compile_log_format(self.log_format) if self.log_format and self.log_format != "combined" else None
 
     def json_field(self, canonical: str) -> str:
         return {**DEFAULT_JSON_FIELDS, **self.json_fields}[canonical]

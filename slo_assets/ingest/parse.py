@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from slo_assets.ingest.config import TIME_UNITS, ParseConfig
+from slo_assets.ingest.log_format import TIME_CLF, TIME_EPOCH_S, TIME_ISO, LineFormat
 
 RAW_PREFIX_BYTES = 512
 SLOW_PATH_LINES = 256
@@ -40,6 +41,7 @@ STATUS_OUT_OF_RANGE = "status_out_of_range"
 DURATION_NOT_NUMBER = "duration_not_number"
 DURATION_INVALID = "duration_negative_or_not_finite"
 SERVICE_EMPTY = "service_empty"
+FIELD_NOT_TEXT = "field_not_text"
 UNKNOWN_FORMAT = "unknown_format"
 
 ROW_SCHEMA = pa.schema([
@@ -68,10 +70,27 @@ COMBINED_REGEX = (
 )
 # After it: any quoted fields ("referer" "agent" "$http_x_forwarded_for" ...) and the request time
 # as the first bare token (0.123, rt=0.123 or request_time=0.123); one loop, again one-pass.
-REQUEST_TIME_REGEX = r'^(?:[ ]|"(?:[^"\\]|\\.)*")*(?:rt=|request_time=)?([-+.0-9][-+.0-9eE]*)(?:[ ]|$)'
+# The token is a request time when it looks like a number attempt (digit, sign, point, nan, inf) or
+# carries rt=; then it must be a finite number >= 0 or "-" (quarantined otherwise: "12ms", "NaN").
+# Another bare token ("example.com") is some other field and ignored.
+REQUEST_TIME_REGEX = r'^(?:[ ]|"(?:[^"\\]|\\.)*")*(?P<rt_key>rt=|request_time=)?(?P<rt>[^ "]+)'
+REQUEST_TIME_LIKE = r"^(?i:[-+.0-9]|nan|inf)"
+# Methods as registered (IANA, case-sensitive); another token ("PATCHp", "geti", a TLS probe)
+# keeps the row with a null method: the server answered it, so it counts.
+HTTP_METHODS = (
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PROPFIND", "PROPPATCH",
+    "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT", "MKCALENDAR", "ACL", "BIND", "UNBIND",
+    "REBIND", "MKACTIVITY", "CHECKOUT", "MERGE", "LINK", "UNLINK", "PURGE", "PRI",
+)
 COMBINED_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
-ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
-ISO_NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
+# The one ISO-8601 grammar of every path: date, T/t/space, hh[:mm[:ss[.1-9 digits]]], offset
+# Z/z/+hh/+hhmm/+hh:mm or none (UTC). It is what Arrow's fast cast accepts, plus lowercase and
+# no offset, so a value parses the same alone or beside any other value.
+ISO_GRAMMAR = (
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<h>[01]\d|2[0-3])(?::(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d)(?P<f>\.\d{1,9})?)?)?"
+    r"(?P<z>[Zz]|(?P<zs>[+-])(?P<zh>[01]\d|2[0-3])(?::?(?P<zm>[0-5]\d))?)?$"
+)
+ISO_CANONICAL_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ID_SEGMENT = rf"/(?:{_UUID}|[0-9a-fA-F]{{16,}}|\d+)\b"
 
@@ -193,11 +212,14 @@ def _rename_json(frame: pl.DataFrame, config: ParseConfig) -> pl.DataFrame:
 def _numeric(frame: pl.DataFrame) -> pl.DataFrame:
     """status (Int64) and duration (Float64), keeping the text in *_raw only where it came as text."""
     columns = []
-    for name, dtype in (("status", pl.Int64), ("duration", pl.Float64)):
+    for name in ("status", "duration"):
         if frame.schema[name] == pl.String:
-            columns += [pl.col(name).str.strip_chars().cast(dtype, strict=False).alias(name), pl.col(name).alias(f"{name}_raw")]
+            value = pl.col(name).str.strip_chars().cast(pl.Float64, strict=False)
+            if name == "status":  # JSON numbers have no int/float type: 200, 200.0 and 2e2 are one value
+                value = pl.when(value.is_finite() & (value == value.floor()) & (value.abs() < 2**53)).then(value).cast(pl.Int64)
+            columns += [value.alias(name), pl.col(name).alias(f"{name}_raw")]
         else:
-            columns += [pl.col(name).cast(dtype), pl.lit(None, dtype=pl.String).alias(f"{name}_raw")]
+            columns += [pl.col(name).cast(pl.Int64 if name == "status" else pl.Float64), pl.lit(None, dtype=pl.String).alias(f"{name}_raw")]
     return frame.with_columns(columns)
 
 
@@ -205,13 +227,38 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _number_as_written(text: str) -> str:
+    if float(text) in (float("inf"), float("-inf")):  # 1e999: polars rejects the line too
+        raise ValueError(f"number {text[:40]} out of range")
+    return text
+
+
+def _first_key_wins(pairs: list) -> dict:
+    """Duplicate keys: the first value, as polars' reader keeps it (see docs/log-formats.md)."""
+    out: dict = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
+
+
+def _loads(text: bytes):
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_number_as_written,
+                      parse_int=_number_as_written, object_pairs_hook=_first_key_wins)
+
+
+_TEXT_FIELDS = ("service", "operation", "method", "path")
+# A text field from polars that may not be a JSON string (object, array, number, boolean): such
+# lines are decoded again in Python, which knows the type and keeps numbers as written.
+_MAYBE_NOT_STRING = r"^(?:[-0-9\[{]|true$|false$)"
+
+
 def _json_text(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return value
+    if isinstance(value, str):  # lone surrogates (\ud800) cannot be stored: replaced
+        return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, int | float):
         return repr(value)
     return json.dumps(value)
@@ -228,18 +275,38 @@ def _json_slow(lines: _Lines, indices: np.ndarray, config: ParseConfig, bad: lis
             blanks.append(index)
             continue
         try:
-            value = json.loads(text, parse_constant=_reject_constant)
+            value = _loads(text)
         except (ValueError, RecursionError) as exc:
             bad.append((index, INVALID_JSON, f"line: {str(exc)[:200]}"))
             continue
         if not isinstance(value, dict):
-            bad.append((index, INVALID_JSON, f"line: a JSON {type(value).__name__}, not an object"))
+            bad.append((index, INVALID_JSON, f"line: a JSON {'array' if isinstance(value, list) else 'value'}, not an object"))
+            continue
+        not_text = next((name for name in _TEXT_FIELDS if isinstance(value.get(config.json_field(name)), dict | list)), None)
+        if not_text:
+            # shown as written: decoded again without the numbers-as-text hooks
+            whole = json.loads(text, object_pairs_hook=_first_key_wins)
+            written = json.dumps(whole[config.json_field(not_text)], ensure_ascii=False)[:120]
+            bad.append((index, FIELD_NOT_TEXT, f"{not_text}: {written}"))
             continue
         for name in fields:
             columns[name].append(_json_text(value.get(name)))
         kept.append(index)
     frame = pl.DataFrame(columns, schema=_json_schema(config))
     return frame, np.array(kept, dtype=np.int64), blanks
+
+
+def _recheck(lines: _Lines, indices: np.ndarray, frame: pl.DataFrame, config: ParseConfig, bad: list) -> list:
+    """[(frame, indices)] of a polars read, where rows whose text fields may not have been JSON
+    strings are decoded again by the Python path (type known, numbers as written)."""
+    suspect = pl.any_horizontal(
+        pl.col(config.json_field(name)).str.contains(_MAYBE_NOT_STRING).fill_null(False) for name in _TEXT_FIELDS
+    )
+    mask = frame.select(suspect).to_series().to_numpy()
+    if not mask.any():
+        return [(frame, indices)]
+    again, kept, _ = _json_slow(lines, indices[mask], config, bad)
+    return [(frame.filter(pl.Series(~mask)), indices[~mask]), (again, kept)]
 
 
 def _json_region(lines: _Lines, indices: np.ndarray, config: ParseConfig, bad: list, frames: list, blanks: list) -> None:
@@ -258,7 +325,7 @@ def _json_region(lines: _Lines, indices: np.ndarray, config: ParseConfig, bad: l
         except (Exception, pl.exceptions.PanicException):  # polars raises on the first malformed line
             frame = None
     if frame is not None and frame.height == len(indices):
-        frames.append((frame, indices))
+        frames.extend(_recheck(lines, indices, frame, config, bad))
         return
     if len(indices) <= SLOW_PATH_LINES:
         frame, kept, blank = _json_slow(lines, indices, config, bad)
@@ -317,10 +384,12 @@ def _parse_json(lines: _Lines, nonblank: np.ndarray, config: ParseConfig, bad: l
         blanks.extend(int(regular[i]) for i in sub_blanks)
     else:
         _json_region(lines, nonblank, config, bad, frames, blanks)
+    return _json_parts(frames, config), blanks
+
+
+def _json_parts(frames: list, config: ParseConfig) -> pl.DataFrame:
     parts = [_rename_json(frame, config).with_columns(pl.Series("_idx", idx, dtype=pl.Int64)) for frame, idx in frames if frame.height]
-    if not parts:
-        return _empty_raw(), blanks
-    return pl.concat(parts, how="vertical"), blanks
+    return pl.concat(parts, how="vertical") if parts else _empty_raw()
 
 
 # ---------------------------------------------------------------- combined / common
@@ -335,31 +404,77 @@ def _parse_combined(lines: _Lines, nonblank: np.ndarray, bad: list) -> tuple[pl.
     unmatched = parsed.filter(pl.col("client").is_null())
     for index in unmatched["_idx"].to_list():
         bad.append((index, UNRECOGNIZED_LINE, "line: does not match the common/combined log format"))
-    request = pl.col("request").str.split_exact(" ", 2)
     rest = pl.col("line").str.slice(pl.col("prefix").str.len_chars())
     matched = (
         parsed.lazy()
         .filter(pl.col("client").is_not_null())
-        .with_columns(
-            request.struct.field("field_0").alias("_verb"),
-            request.struct.field("field_1").alias("_target"),
-            rest.str.extract(REQUEST_TIME_REGEX, 1).alias("_time"),
-        )
-        .with_columns((pl.col("_verb").str.contains(r"^[A-Za-z]+$") & pl.col("_target").is_not_null()).alias("_request_ok"))
+        .with_columns(rest.str.extract_groups(REQUEST_TIME_REGEX).alias("_rt"))
+        .with_columns(pl.col("_rt").struct.field("rt_key"), pl.col("_rt").struct.field("rt"))
         .select(
             "_idx",
             pl.col("time").alias("ts_raw"),
-            pl.lit(None, dtype=pl.String).alias("service_raw"),
-            pl.lit(None, dtype=pl.String).alias("operation_raw"),
-            pl.when("_request_ok").then(pl.col("_verb").str.to_uppercase()).alias("method"),
-            pl.when("_request_ok").then(pl.col("_target")).alias("target"),
+            *_request_columns(pl.col("request")),
             pl.col("status"),
-            # A bare token that is not a number is some other field, not a request time.
-            pl.when(pl.col("_time").cast(pl.Float64, strict=False).is_not_null() | (pl.col("_time") == "-"))
-            .then(pl.col("_time")).alias("duration"),
+            pl.when(pl.col("rt_key").is_not_null() | pl.col("rt").str.contains(REQUEST_TIME_LIKE)).then(pl.col("rt")).alias("duration"),
         )
         .collect()
     )
+    return _numeric(matched), whitespace["_idx"].to_list()
+
+
+def _request_columns(request: pl.Expr | None, method: pl.Expr | None = None, target: pl.Expr | None = None) -> list[pl.Expr]:
+    """service_raw, operation_raw, method, target from a request line ("GET /x HTTP/1.1") or from
+    separate method and target fields. A method that is not a registered one is null."""
+    if request is not None:
+        parts = request.str.split_exact(" ", 2)
+        verb, path = parts.struct.field("field_0"), parts.struct.field("field_1")
+        # An unparseable request line (a TLS probe, "-") has neither method nor path.
+        shaped = verb.str.contains(r"^[A-Za-z]+$") & path.is_not_null()
+        method, target = pl.when(shaped).then(verb), pl.when(shaped).then(path)
+    method = method if method is not None else pl.lit(None, dtype=pl.String)
+    target = target if target is not None else pl.lit(None, dtype=pl.String)
+    return [
+        pl.lit(None, dtype=pl.String).alias("service_raw"),
+        pl.lit(None, dtype=pl.String).alias("operation_raw"),
+        pl.when(method.is_in(HTTP_METHODS)).then(method).alias("method"),
+        target.alias("target"),
+    ]
+
+
+def _upstream_sum(values: pl.Expr) -> pl.Expr:
+    """$upstream_response_time of several upstreams ("0.100, 0.004", " : " across redirects): the
+    sum of the numbers, "-" entries skipped, all "-" is "-"; any other entry keeps the text (quarantined)."""
+    items = values.str.replace_all(" : ", ", ", literal=True).str.split(", ").list.eval(pl.element().filter(pl.element() != "-"))
+    numbers = items.list.eval(pl.element().cast(pl.Float64, strict=False))
+    all_numbers = numbers.list.eval(pl.element().is_not_null().all()).list.first()
+    return (
+        pl.when(items.list.len() == 0).then(pl.lit("-"))
+        .when(all_numbers).then(numbers.list.sum().cast(pl.String))
+        .otherwise(values)
+    )
+
+
+def _parse_line_format(lines: _Lines, nonblank: np.ndarray, line_format: LineFormat, bad: list) -> tuple[pl.DataFrame, list[int]]:
+    """One regex compiled from the user's log_format, run by polars over every line."""
+    series = _all_lines_series(lines)[pl.Series(nonblank)] if len(nonblank) else pl.Series("line", [], dtype=pl.String)
+    frame = pl.DataFrame({"_idx": nonblank, "line": series})
+    whitespace = frame.filter(pl.col("line").str.strip_chars() == "")
+    frame = frame.filter(pl.col("line").str.strip_chars() != "")
+    parsed = frame.with_columns(pl.col("line").str.extract_groups(line_format.regex).alias("m")).unnest("m")
+    for index in parsed.filter(pl.col("_m").is_null())["_idx"].to_list():
+        bad.append((index, UNRECOGNIZED_LINE, "line: does not match the log_format"))
+    fields = line_format.fields
+    column = lambda name: pl.col(name) if name in fields else None  # noqa: E731
+    duration = pl.lit(None, dtype=pl.String)
+    if "duration" in fields:
+        duration = _upstream_sum(pl.col("duration")) if line_format.duration_is_list else pl.col("duration")
+    matched = parsed.lazy().filter(pl.col("_m").is_not_null()).select(
+        "_idx",
+        pl.col("time").alias("ts_raw"),
+        *_request_columns(column("request"), column("method"), column("target")),
+        pl.col("status"),
+        duration.alias("duration"),
+    ).collect()
     return _numeric(matched), whitespace["_idx"].to_list()
 
 
@@ -385,18 +500,23 @@ def _arrow_iso(raw: pl.Series) -> pl.Series | None:
 
 
 def _iso_timestamp(raw: pl.Series) -> pl.Series:
-    """ISO-8601 with any offset (or none: UTC), tolerant: what does not parse is null."""
+    """ISO-8601 (ISO_GRAMMAR), tolerant: what does not parse is null. Arrow first (fast, but all or
+    nothing); otherwise each value is rewritten to one canonical form and parsed on its own."""
     fast = _arrow_iso(raw)
     if fast is not None:
         return fast
-    parsed = raw.str.to_datetime(ISO_FORMAT, strict=False, time_unit="ms", time_zone="UTC", cache=False)
-    missing = parsed.is_null() & raw.is_not_null()
-    if missing.any():
-        retry = raw.filter(missing).str.replace(r"^(\d{4}-\d{2}-\d{2})[ t]", "${1}T").str.replace(r"(\d)z$", "${1}Z")
-        again = retry.str.to_datetime(ISO_FORMAT, strict=False, time_unit="ms", time_zone="UTC", cache=False)
-        naive = retry.str.to_datetime(ISO_NAIVE_FORMAT, strict=False, time_unit="ms", cache=False).dt.replace_time_zone("UTC")
-        parsed = parsed.scatter(np.flatnonzero(missing.to_numpy()), again.fill_null(naive))
-    return parsed
+    g = raw.str.extract_groups(ISO_GRAMMAR)
+    part = g.struct.field
+    zone = (
+        pl.when(part("zh").is_not_null()).then(pl.concat_str([part("zs"), part("zh"), pl.lit(":"), part("zm").fill_null("00")]))
+        .otherwise(pl.lit("+00:00"))  # Z, z, or no offset: UTC
+    )
+    canonical = pl.concat_str([
+        part("date"), pl.lit("T"), part("h"), pl.lit(":"), part("m").fill_null("00"), pl.lit(":"),
+        part("s").fill_null("00"), part("f").fill_null(""), zone,
+    ])
+    text = pl.select(canonical.alias(raw.name)).to_series() if len(raw) else raw
+    return text.str.to_datetime(ISO_CANONICAL_FORMAT, strict=False, time_unit="ms", time_zone="UTC", cache=False)
 
 
 def _json_timestamp_ms(raw: pl.Series, epoch_unit: str) -> pl.Series:
@@ -414,11 +534,18 @@ def _json_timestamp_ms(raw: pl.Series, epoch_unit: str) -> pl.Series:
     return epoch_ms.fill_null(iso_ms)
 
 
-def _timestamp_ms(frame: pl.DataFrame, combined: bool, config: ParseConfig) -> pl.Series:
+TIME_JSON = "json"
+
+
+def _timestamp_ms(frame: pl.DataFrame, time_kind: str, config: ParseConfig) -> pl.Series:
     raw = frame["ts_raw"]
-    if combined:
+    if time_kind == TIME_CLF:
         parsed = raw.str.to_datetime(COMBINED_TIME_FORMAT, strict=False, time_unit="ms").dt.convert_time_zone("UTC")
         return parsed.dt.epoch("ms").cast(pl.Float64)
+    if time_kind == TIME_ISO:
+        return _iso_timestamp(raw).dt.epoch("ms").cast(pl.Float64)
+    if time_kind == TIME_EPOCH_S:  # $msec: seconds with a millisecond fraction
+        return raw.cast(pl.Float64, strict=False) * 1000.0
     return _json_timestamp_ms(raw, config.epoch_unit)
 
 
@@ -481,10 +608,9 @@ def _detail_expr() -> pl.Expr:
     return detail
 
 
-def _typed(frame: pl.DataFrame, combined: bool, config: ParseConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+def _typed(frame: pl.DataFrame, time_kind: str, duration_factor: float, config: ParseConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Convert string columns to canonical types; split valid rows from quarantined ones."""
-    ts_ms = _timestamp_ms(frame, combined, config)
-    duration_factor = TIME_UNITS[config.request_time_unit if combined else config.json_duration_unit]
+    ts_ms = _timestamp_ms(frame, time_kind, config)
     typed = (
         frame.lazy()
         .with_columns(
@@ -535,10 +661,16 @@ def _typed(frame: pl.DataFrame, combined: bool, config: ParseConfig) -> tuple[pl
     return rows, quarantined, defaulted
 
 
-def _careful(lines: _Lines, nonblank: np.ndarray, fmt: str, config: ParseConfig, bad: list) -> tuple[pl.DataFrame, list[int]]:
+def _careful(lines: _Lines, nonblank: np.ndarray, fmt: str, config: ParseConfig, bad: list,
+             fast: bool = True) -> tuple[pl.DataFrame, list[int]]:
     """The line-aware path: string columns for the non-blank lines, bad ones into `bad`, extra blanks."""
     if fmt == "jsonl":
+        if not fast:  # every line through Python's json: the reference the fast reader must equal
+            frame, kept, blanks = _json_slow(lines, nonblank, config, bad)
+            return _json_parts([(frame, kept)], config), blanks
         return _parse_json(lines, nonblank, config, bad)
+    if fmt == "line":
+        return _parse_line_format(lines, nonblank, config.line_format(), bad)
     if fmt == "combined":
         return _parse_combined(lines, nonblank, bad)
     blanks = []
@@ -550,20 +682,37 @@ def _careful(lines: _Lines, nonblank: np.ndarray, fmt: str, config: ParseConfig,
     return _empty_raw(), blanks
 
 
-def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig, carry_ts_ms: int | None = None) -> ChunkResult:
-    """Parse whole lines of `fmt` ('jsonl', 'combined' or 'unknown'); line numbers start at `first_line_no`."""
+def _time_and_unit(fmt: str, config: ParseConfig) -> tuple[str, float]:
+    """How the chunk's timestamps are written and the factor turning its durations into ms."""
+    if fmt == "jsonl":
+        return TIME_JSON, TIME_UNITS[config.json_duration_unit]
+    if fmt == "line":
+        line_format = config.line_format()
+        return line_format.time_kind, TIME_UNITS[line_format.duration_unit or "ms"]
+    return TIME_CLF, TIME_UNITS[config.request_time_unit]
+
+
+def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig, carry_ts_ms: int | None = None,
+                fast: bool = True) -> ChunkResult:
+    """Parse whole lines of `fmt` ('jsonl', 'combined' or 'unknown'); line numbers start at `first_line_no`.
+
+    With `config.log_format` set, every file not read as JSON lines uses it. `fast=False` skips the
+    whole-chunk readers (every JSON line through Python): the same result, slower; for tests.
+    """
+    if fmt != "jsonl" and config.line_format() is not None:
+        fmt = "line"
     lines = split_lines(chunk, first_line_no)
     bad: list[tuple[int, str, str]] = []
-    clean = _clean_json_chunk(lines, config) if fmt == "jsonl" else None
+    clean = _clean_json_chunk(lines, config) if fmt == "jsonl" and fast else None
     if clean is not None:
         total, empty_count, extra_blank = clean.height, 0, []
-        raw = _rename_json(clean, config).with_columns(pl.int_range(0, total, dtype=pl.Int64).alias("_idx"))
+        raw = _json_parts(_recheck(lines, np.arange(total, dtype=np.int64), clean, config, bad), config)
     else:
         total = len(lines.starts)
         empty = lines.ends == lines.starts
         empty_count = int(empty.sum())
-        raw, extra_blank = _careful(lines, np.flatnonzero(~empty), fmt, config, bad)
-    rows, typed_bad, defaulted = _typed(raw, fmt == "combined", config)
+        raw, extra_blank = _careful(lines, np.flatnonzero(~empty), fmt, config, bad, fast)
+    rows, typed_bad, defaulted = _typed(raw, *_time_and_unit(fmt, config), config)
 
     parse_bad = pl.DataFrame(
         {"_idx": [b[0] for b in bad], "reason": [b[1] for b in bad], "detail": [b[2] for b in bad]},
