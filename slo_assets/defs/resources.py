@@ -36,6 +36,7 @@ class LogSource(dg.ConfigurableResource):
                                description="glob patterns (file name, or relative path if it has '/') of files to sniff; default every file")
     exclude: list[str] = Field(default=list(DEFAULT_EXCLUDE), description="glob patterns of files never read (listed as skipped)")
     format: str = Field(default="auto", description="auto (sniffed per file), jsonl or combined")
+    log_format: str = Field(default="", description="preset (combined, upstreaminfo, main) or an nginx log_format / Apache LogFormat string; files not read as JSON use it")
     json_fields: dict[str, str] = Field(default_factory=dict, description=f"canonical -> JSON field; defaults {DEFAULT_JSON_FIELDS}")
     json_duration_unit: str = Field(default="ms", description="unit of the JSON duration field: s, ms or us")
     epoch_unit: str = Field(default="auto", description="numeric timestamps: s, ms, or auto (>= 1e11 means ms)")
@@ -50,6 +51,7 @@ class LogSource(dg.ConfigurableResource):
     def parse_config(self) -> ParseConfig:
         return ParseConfig(
             format=self.format,
+            log_format=self.log_format,
             json_fields={**DEFAULT_JSON_FIELDS, **self.json_fields},
             json_duration_unit=self.json_duration_unit,
             epoch_unit=self.epoch_unit,
