@@ -301,3 +301,13 @@ def test_no_cwd_runs_in_the_root_and_a_configured_root_widens_it(tmp_path):
     wide = _only_action(path, allowed_cwd_root=tmp_path)
     ran = A.carry_out(wide, ENTRY, "2026-02", "k", [], execute=True, env=PATH_ONLY)
     assert ran.status == "ok" and Path(ran.detail["stdout"].strip()).resolve() == (tmp_path / "shared").resolve()
+
+
+def test_a_malformed_url_or_argument_is_a_failed_outcome_not_a_crash(tmp_path):
+    hook = A.Action(runbook="rb", kind="notify", name="n", spec={"kind": "notify", "name": "n", "url_env": "U"}, timeout_s=2)
+    for url in ("http://[::1", "not a url", "http://exa\u0000mple/"):
+        outcome = A.carry_out(hook, ENTRY, "2026-02", url, [], execute=True, env={"U": url})
+        assert outcome.status == "failed" and outcome.reason
+    action = _only_action(_runbook(tmp_path, '    - {kind: command, name: nul, argv: [echo, "a\\0b"], env_allow: [PATH]}\n'))
+    outcome = A.carry_out(action, ENTRY, "2026-02", "k", [], execute=True, env=PATH_ONLY)
+    assert outcome.status == "failed" and "cannot start" in outcome.reason

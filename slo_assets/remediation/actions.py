@@ -234,7 +234,7 @@ def _post_once(url: str, body: dict, headers: dict, timeout_s: float) -> _Answer
                     if len(answer.excerpt) < EXCERPT_BYTES:
                         answer.excerpt += chunk[:EXCERPT_BYTES - len(answer.excerpt)]
                     answer.body_bytes_read += len(chunk)
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # ValueError: a malformed URL
         # A cut connection surfaces as a protocol or connection error: the deadline is the reason.
         answer.timed_out = expired.is_set() or isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower()
         answer.error = type(exc).__name__
@@ -316,6 +316,8 @@ def _command(action: Action, argv: list[str], env: Mapping[str, str], secrets: M
                                        stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             return FAILED, f"cannot start {argv[0]!r}: {exc.strerror}", attempt, {"argv": argv}
+        except ValueError as exc:  # e.g. a NUL byte in a fixed argument
+            return FAILED, f"cannot start {argv[0]!r}: {exc}", attempt, {"argv": argv}
         try:
             stdout, stderr = process.communicate(timeout=action.timeout_s)
         except subprocess.TimeoutExpired:
