@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,13 +26,15 @@ spec:
     - {kind: webhook, name: ticket, url_env: PLANTED_URL, headers_env: {Authorization: PLANTED_TOKEN}}
     - {kind: notify, name: chat, url_env: PLANTED_URL}
     - {kind: command, name: show, argv: [echo, "{slo}"], map_fields: {"{slo}": slo}, env_allow: [PATH]}
+    - {kind: command, name: leak, argv: [printenv, PLANTED_TOKEN], env_allow: [PATH, PLANTED_TOKEN]}
 """)
     write_logs(tmp_path / "logs", "2026-02", 20_000, "jsonl", seed=5)
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "PLANTED_TOKEN": SECRET, "PLANTED_URL": SECRET_URL,
            "GX_ANALYTICS_ENABLED": "false"}
     done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "run", "--logs", str(tmp_path / "logs"),
                            "--spec", str(ROOT / "examples" / "slos.yaml"), "--runbooks", str(runbooks), "--month", "2026-02",
-                           "--out", str(tmp_path / "out")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+                           "--out", str(tmp_path / "out"),
+                           "--warehouse", str(tmp_path / "out" / "warehouse")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     code = (
         "import dagster as dg\n"
@@ -46,7 +49,14 @@ spec:
     )
     executed = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert executed.returncode == 0, executed.stderr
-    assert "failed" in (tmp_path / "out" / "warehouse" / "remediation_runs").joinpath("2026-02.parquet").read_bytes().decode("latin-1")
+    import polars as pl
+
+    runs = pl.read_parquet(tmp_path / "out" / "warehouse" / "remediation_runs" / "2026-02.parquet")
+    assert "failed" in set(runs["status"])
+    # The command printed a variable another action uses as a header secret: stored redacted.
+    leak = runs.filter((pl.col("action") == "leak") & (pl.col("status") == "ok"))
+    assert leak.height >= 1 and all("[redacted:PLANTED_TOKEN]" in d for d in leak["detail"])
+    assert SECRET not in json.dumps(runs.to_dicts(), default=str)
     leaks = []
     for path in tmp_path.rglob("*"):
         if path.is_file() and path.suffix not in (".gz",) and "logs" not in path.parts:
