@@ -133,7 +133,7 @@ def _whole(lines: list[bytes], fmt: str, config: ParseConfig, fast: bool = True)
     return result.rows.to_dicts(), result.quarantine.select("source_line", "reason").rows()
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(json_object_lines() | json_objects | garbage | st.just(b'{"ts":"2026-10-15T12:00Z","service":"a","status":200}'),
                 min_size=1, max_size=12))
 def test_json_chunk_equals_each_line_alone_and_fast_equals_careful(lines):
@@ -143,7 +143,7 @@ def test_json_chunk_equals_each_line_alone_and_fast_equals_careful(lines):
     assert whole == _whole(lines, "jsonl", CONFIG, fast=False)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(clf_lines | garbage | st.sampled_from([
     b'1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "GET /x/ HTTP/1.1" 200 5 "-" "ua" 12ms',
     b'1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "geti /x/ HTTP/1.1" 400 5 "-" "ua" NaN',
