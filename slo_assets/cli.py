@@ -6,7 +6,12 @@ import argparse
 import json
 import os
 import re
+import shlex
+import shutil
 import sys
+import tempfile
+import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEMO_MONTH = "2026-10"
@@ -82,69 +87,147 @@ class InputError(ValueError):
     """Bad command-line input; the message says what and where."""
 
 
-def _run_month(month: str, logs: Path, specs: list[Path], out: Path, warehouse: Path, fmt: str, service_regex: str | None,
-               verbose: bool, project: Path, runbooks: list[Path] | None = None) -> tuple[object, dict, dict]:
+OUTPUT_DOCUMENTS = ("compliance", "error_budgets", "remediation_plan")
+# More than this share of the lines read rejected means the logs were not read as what they are
+# (a wrong --format, a foreign file): the run then exits 2 after writing what it could.
+MOSTLY_REJECTED = 0.5
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `run` (and `demo`) were asked to do."""
+
+    month: str
+    logs: Path
+    specs: list[Path]
+    out: Path
+    warehouse: Path
+    fmt: str = "auto"
+    service_regex: str | None = None
+    service: str | None = None
+    log_format: str | None = None
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    alert_min_bad_events: int | None = None
+    runbooks: list[Path] = field(default_factory=list)
+    verbose: bool = False
+
+
+def _prepare_environment(request: RunRequest) -> None:
+    """Point the partitions at this run's warehouse and month before the definitions are imported."""
+    from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, WAREHOUSE_SETTING
+
+    os.environ[WAREHOUSE_SETTING] = str(request.warehouse.resolve())
+    os.environ[EARLIEST_MONTH_SETTING] = request.month
+
+
+def _resources(request: RunRequest) -> dict:
     from slo_assets.defs.remediation import Remediation
     from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+    from slo_assets.ingest.config import DEFAULT_EXCLUDE, ConfigError
     from slo_assets.remediation.runbooks import RunbookError
-    from slo_assets.ingest.config import ConfigError, ParseConfig
-    from slo_assets.orchestrate import instance_from_env, materialize_month
-    from slo_assets.slo.spec import load_specs
 
-    if not logs.is_dir():
-        raise InputError(f"--logs {logs}: not a folder")
-    load_specs(specs)  # SpecError names file, document and field before anything runs
-    remediation = Remediation(runbook_paths=[str(p.resolve()) for p in runbooks]) if runbooks else Remediation()
+    remediation = Remediation(runbook_paths=[str(p.resolve()) for p in request.runbooks]) if request.runbooks else Remediation()
     try:
         remediation.runbooks()
     except RunbookError as error:
         raise InputError("invalid runbooks:\n" + "\n".join(error.problems)) from error
-    source = {"root": str(logs.resolve()), "format": fmt}
-    if service_regex:
-        source["service_regex"] = service_regex
+    source: dict = {"root": str(request.logs.resolve()), "format": request.fmt}
+    if request.service_regex:
+        source.update(service_regex=request.service_regex, service_source="regex")
+    if request.service:
+        source.update(service_source="fixed", service_name=request.service)
+    if request.log_format:
+        source["log_format"] = request.log_format
+    if request.include:
+        source["include"] = request.include
+    if request.exclude:
+        source["exclude"] = [*DEFAULT_EXCLUDE, *request.exclude]
+    log_source = LogSource(**source)
     try:
-        ParseConfig(format=fmt, **({"service_regex": service_regex} if service_regex else {}))
+        log_source.parse_config()
     except ConfigError as error:
         raise InputError(str(error)) from error
-    resources = {
-        "log_source": LogSource(**source),
-        "warehouse": WarehouseResource(base=str(warehouse.resolve())),
-        "slo_settings": SloSettings(spec_paths=[str(p.resolve()) for p in specs]),
+    return {
+        "log_source": log_source,
+        "warehouse": WarehouseResource(base=str(request.warehouse.resolve())),
+        "slo_settings": SloSettings(spec_paths=[str(p.resolve()) for p in request.specs],
+                                    **({} if request.alert_min_bad_events is None else {"alert_min_bad_events": request.alert_min_bad_events})),
         "remediation": remediation,
     }
-    instance = instance_from_env(project)
-    outcome = materialize_month(month, resources, instance, progress=print if verbose else _dot)
-    if not verbose:
-        print()
-    if outcome.failed_runs:
-        raise InputError(f"runs failed: {', '.join(outcome.failed_runs)} (see the runs in the Dagster UI: {instance.root_directory})")
-    target = out / month
-    target.mkdir(parents=True, exist_ok=True)
-    documents = {}
-    for name in ("compliance", "error_budgets", "remediation_plan"):
-        payload = (warehouse / name / f"{month}.json").read_bytes()
-        (target / f"{name}.json").write_bytes(payload)
-        documents[name] = json.loads(payload)
-    from slo_assets.outputs.prometheus import exposition
-    from slo_assets.outputs.rules import build_rules, render, spec_annotations
 
-    (target / "slo_metrics.prom").write_bytes(exposition(documents["compliance"], documents["error_budgets"]))
-    (target / "alerts.rules.yml").write_text(render(build_rules(load_specs(specs), spec_annotations(specs))))
+
+def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
+    """Every output of the month into OUT/YYYY-MM/, all or nothing: they are written to a scratch
+    folder beside it and swapped in only once complete, so a failure leaves the previous outputs."""
+    from slo_assets.outputs.prometheus import exposition
     from slo_assets.outputs.report import write_report
+    from slo_assets.outputs.rules import build_rules, render, spec_annotations
+    from slo_assets.slo.spec import load_specs
     from slo_assets.storage import Warehouse
 
-    write_report(Warehouse(warehouse.resolve()), month, target / "report.html")
+    target = request.out / request.month
+    request.out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{request.month}.partial-", dir=request.out))
+    try:
+        documents = {}
+        for name in OUTPUT_DOCUMENTS:
+            source = request.warehouse / name / f"{request.month}.json"
+            if not source.exists():
+                raise InputError(f"{source} was not written: the monthly chain did not finish (see the runs in the Dagster UI)")
+            payload = source.read_bytes()
+            (scratch / f"{name}.json").write_bytes(payload)
+            documents[name] = json.loads(payload)
+        (scratch / "slo_metrics.prom").write_bytes(exposition(documents["compliance"], documents["error_budgets"]))
+        (scratch / "alerts.rules.yml").write_text(render(build_rules(load_specs(request.specs), spec_annotations(request.specs))))
+        write_report(Warehouse(request.warehouse.resolve()), request.month, scratch / "report.html")
+        previous = None
+        if target.exists():
+            previous = Path(tempfile.mkdtemp(prefix=f".{request.month}.previous-", dir=request.out))
+            os.replace(target, previous / "outputs")
+        os.replace(scratch, target)
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+    return documents, target
+
+
+def _run_month(request: RunRequest, project: Path):
+    from slo_assets.slo.spec import load_specs
+
+    if not request.logs.is_dir():
+        raise InputError(f"--logs {request.logs}: not a folder")
+    load_specs(request.specs)  # SpecError names file, document and field before anything runs
+    _prepare_environment(request)
+    from slo_assets.defs.partitions import RANGE
+
+    reason = RANGE.why_not(request.month)
+    if reason:
+        raise InputError(reason)
+    resources = _resources(request)
+    from slo_assets.orchestrate import instance_from_env, materialize_month
+    from slo_assets.progress import for_stream
+
+    instance = instance_from_env(project)
+    outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose))
+    if outcome.failed_runs:
+        raise InputError(f"runs failed: {', '.join(outcome.failed_runs)} (see the runs in the Dagster UI: {instance.root_directory})")
+    documents, target = _write_outputs(request)
     return outcome, documents, {"instance": instance.root_directory, "out": target}
 
 
-def _dot(_: str) -> None:
-    print(".", end="", flush=True)
+def _rejected_line(outcome) -> str | None:
+    """'10,000 of 10,000 lines rejected: invalid_json ...' when most lines read were rejected."""
+    note = outcome.index.rejected_note(MOSTLY_REJECTED) if outcome.index is not None else None
+    return None if note is None else f"{note}. Are these logs what --format says? (auto sniffs each file; see docs/log-formats.md)"
 
 
-def _print_summary(outcome, documents: dict, where: dict, warehouse: Path) -> None:
+def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -> None:
     compliance = documents["compliance"]
     print(f"{compliance['period']}: {len(outcome.run_ids)} runs in {outcome.seconds:.1f} s, "
-          f"{compliance['data_quality']['rows']} requests, {compliance['data_quality']['quarantined_lines']} quarantined lines")
+          f"{compliance['data_quality']['rows']:,} requests, {compliance['data_quality']['quarantined_lines']:,} quarantined lines")
     for entry in compliance["slos"]:
         sli = "n/a" if entry["sli"] is None else f"{entry['sli'] * 100:.4f}%"
         left = entry["error_budget"]["remaining_ratio"]
@@ -155,31 +238,74 @@ def _print_summary(outcome, documents: dict, where: dict, warehouse: Path) -> No
           f"{summary['insufficient_data']} insufficient data")
     if outcome.failed_checks:
         print("  failed checks: " + ", ".join(outcome.failed_checks))
-    print(f"\n  {where['out'] / 'compliance.json'}\n  {where['out'] / 'error_budgets.json'}\n  {where['out'] / 'remediation_plan.json'}\n  {where['out'] / 'slo_metrics.prom'}\n  {where['out'] / 'alerts.rules.yml'}\n  {where['out'] / 'report.html'}")
-    print(f"  warehouse: {warehouse}   instance: {where['instance']} (SQLite)")
-    print("\nopen the UI (binds 127.0.0.1 only):")
-    print(f"  DAGSTER_HOME={where['instance']} .venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml")
+    print("\n" + "\n".join(f"  {where['out'] / name}" for name in (
+        "compliance.json", "error_budgets.json", "remediation_plan.json", "slo_metrics.prom", "alerts.rules.yml", "report.html")))
+    print(f"  warehouse: {request.warehouse.resolve()}   instance: {where['instance']}")
+    print("\nopen the UI on this month's data (binds 127.0.0.1 only):")
+    env = {"DAGSTER_HOME": where["instance"], "SLO_ASSETS_WAREHOUSE": request.warehouse.resolve(),
+           "SLO_ASSETS_LOG_DIR": request.logs.resolve(), "SLO_ASSETS_SPECS": ",".join(str(p.resolve()) for p in request.specs)}
+    print("  " + " ".join(f"{k}={shlex.quote(str(v))}" for k, v in env.items())
+          + " .venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _input_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean bad input, each with a message naming what to fix. Imported only once a
+    command failed: the partitions read their settings when imported, after the command set them."""
+    from slo_assets.clock import ClockError
+    from slo_assets.defs.partitions import PartitionSettingError
+    from slo_assets.ingest.config import ConfigError
+    from slo_assets.ingest.files import LogDiscoveryError
+
+    return InputError, ConfigError, ClockError, PartitionSettingError, LogDiscoveryError, OSError
+
+
+def _guarded(command: str, body) -> int:
+    """Run a command body; bad input exits 2 with its message, anything unexpected exits 1 with
+    one line and the traceback in a file, never on the user's screen."""
     from slo_assets.slo.spec import SpecError
 
-    out = Path(args.out)
-    warehouse = Path(args.warehouse) if args.warehouse else out / "warehouse"
     try:
-        outcome, documents, where = _run_month(args.month, Path(args.logs), [Path(s) for s in args.spec], out, warehouse,
-                                               args.format, args.service_regex, args.verbose, _project_root(),
-                                               [Path(r) for r in args.runbooks or []])
+        return body()
+    except KeyboardInterrupt:
+        print(f"slo-assets {command}: interrupted", file=sys.stderr)
+        return 130
     except SpecError as error:
         print("\n".join(error.problems), file=sys.stderr)
         return 2
-    except InputError as error:
-        print(f"slo-assets run: {error}", file=sys.stderr)
-        return 2
-    _print_summary(outcome, documents, where, warehouse)
-    if args.fail_on_breach and documents["compliance"]["summary"]["failed"]:
-        return 3
-    return 0
+    except Exception as error:
+        if isinstance(error, _input_errors()):
+            print(f"slo-assets {command}: {error}", file=sys.stderr)
+            return 2
+        # a bug: say so in one line, keep the evidence
+        with tempfile.NamedTemporaryFile("w", prefix="slo-assets-error-", suffix=".log", delete=False) as handle:
+            traceback.print_exc(file=handle)
+        print(f"slo-assets {command}: unexpected {type(error).__name__}: {error}\n  traceback: {handle.name} "
+              "(please attach it to a bug report)", file=sys.stderr)
+        return 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from slo_assets.defs.resources import default_warehouse
+
+    out = Path(args.out)
+    request = RunRequest(month=args.month, logs=Path(args.logs), specs=[Path(s) for s in args.spec], out=out,
+                         warehouse=Path(args.warehouse or default_warehouse()), fmt=args.format,
+                         service_regex=args.service_regex, service=args.service, log_format=args.log_format,
+                         include=args.include or [], exclude=args.exclude or [], alert_min_bad_events=args.alert_min_bad_events,
+                         runbooks=[Path(r) for r in args.runbooks or []], verbose=args.verbose)
+
+    def body() -> int:
+        outcome, documents, where = _run_month(request, _project_root())
+        _print_summary(outcome, documents, where, request)
+        rejected = _rejected_line(outcome)
+        if rejected:
+            print(f"slo-assets run: {rejected}", file=sys.stderr)
+            return 2
+        if args.fail_on_breach and documents["compliance"]["summary"]["failed"]:
+            return 3
+        return 0
+
+    return _guarded("run", body)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -210,15 +336,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     spec = root / "examples" / "slos.yaml"
     if not spec.exists():
         spec = Path(__file__).resolve().parents[1] / "examples" / "slos.yaml"
-    print(f"materializing every asset for {args.month} (specs: {spec}) ", end="", flush=True)
-    try:
-        outcome, documents, where = _run_month(args.month, logs, [spec], root / "out", root / "data" / "warehouse", "auto",
-                                               None, args.verbose, root)
-    except InputError as error:
-        print(f"slo-assets demo: {error}", file=sys.stderr)
-        return 1
-    _print_summary(outcome, documents, where, root / "data" / "warehouse")
-    return 0
+    print(f"materializing every asset for {args.month} (specs: {spec})", flush=True)
+    request = RunRequest(month=args.month, logs=logs, specs=[spec], out=root / "out", warehouse=root / "data" / "warehouse",
+                         verbose=args.verbose)
+
+    def body() -> int:
+        outcome, documents, where = _run_month(request, root)
+        _print_summary(outcome, documents, where, request)
+        return 0
+
+    return _guarded("demo", body)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,9 +379,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--month", type=_month, required=True, help="YYYY-MM")
     run.add_argument("--out", required=True, help="writes OUT/YYYY-MM/: compliance.json, error_budgets.json, remediation_plan.json, "
                                                   "slo_metrics.prom, alerts.rules.yml, report.html")
-    run.add_argument("--warehouse", help="Parquet warehouse folder (default OUT/warehouse)")
-    run.add_argument("--format", choices=["auto", "jsonl", "combined"], default="auto")
+    run.add_argument("--warehouse", help="Parquet warehouse folder (default $SLO_ASSETS_WAREHOUSE, else "
+                                         "data/warehouse: the one the code location reads)")
+    run.add_argument("--format", default="auto", help="auto (sniff each file), jsonl or combined")
+    run.add_argument("--log-format", help="how text lines are written: a preset (combined, upstreaminfo, main) or an nginx "
+                                          "log_format / Apache LogFormat string, e.g. '$remote_addr - [$time_local] \"$request\" $status $request_time'")
+    run.add_argument("--include", action="append", metavar="GLOB", help="read only files matching (repeatable; default every file)")
+    run.add_argument("--exclude", action="append", metavar="GLOB", help="never read files matching (repeatable; adds to the defaults)")
+    run.add_argument("--alert-min-bad-events", type=int, metavar="N",
+                     help="low-traffic gate: an alert fires only with N bad events in its long window (default 3, 0 = off)")
     run.add_argument("--service-regex", help="path regex with a (?P<service>...) group")
+    run.add_argument("--service", help="a fixed service name for every request (logs of one service)")
     run.add_argument("--runbooks", action="append", help="runbook YAML file (repeatable; default examples/runbooks.yaml)")
     run.add_argument("--fail-on-breach", action="store_true", help="exit 3 when any SLO failed")
     run.add_argument("-v", "--verbose", action="store_true", help="print each run as it finishes")

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.ingestion import read_index
+from slo_assets.defs.partitions import RANGE
 from slo_assets.ingest.index import index_summary
-from slo_assets.slo.chain import month_days
+from slo_assets.progress import PlainProgress, Progress
+from slo_assets.slo.chain import day_gaps, month_days
+
+if TYPE_CHECKING:
+    from slo_assets.ingest.index import IndexSummary
 
 
 def instance_from_env(project_root: Path) -> dg.DagsterInstance:
@@ -27,15 +32,25 @@ def instance_from_env(project_root: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+@dataclass(frozen=True)
+class DayRun:
+    rows: int
+    quarantined: int
+
+
 @dataclass
 class MonthRun:
     month: str
     run_ids: list[str] = field(default_factory=list)
-    days: dict[str, dict] = field(default_factory=dict)  # day -> {rows, quarantined}
+    days: dict[str, DayRun] = field(default_factory=dict)  # the month's days run (never after today)
     failed_checks: list[str] = field(default_factory=list)
     failed_runs: list[str] = field(default_factory=list)
-    index: dict = field(default_factory=dict)
+    index: IndexSummary | None = None
     seconds: float = 0.0
+
+    @property
+    def days_with_data(self) -> list[str]:
+        return [day for day, run in self.days.items() if run.rows or run.quarantined]
 
 
 def _value(metadata: dict, key: str):
@@ -47,15 +62,33 @@ def _quiet(level: str) -> dict:
     return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
-def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
-                      progress: Callable[[str], None] = lambda _: None, log_level: str = "WARNING",
-                      days: list[str] | None = None) -> MonthRun:
-    """Observe the specs, index the logs, then every day (parsed_logs + sli_minutely) and the monthly
-    chain of `month`. Every step is a run in `instance`, tagged with the month."""
+def index_note(summary: IndexSummary) -> str:
+    text = (f"log files: {summary.files} read, {summary.lines:,} lines: {summary.rows:,} rows, "
+            f"{summary.quarantined_lines:,} quarantined, {summary.blank_lines:,} blank")
+    outside = summary.outside_rows + summary.outside_quarantined
+    if outside:
+        text += f"; {outside:,} outside the partitions ({RANGE.first_day} .. {RANGE.last_day})"
+    if summary.unplaced:
+        text += f"; {summary.unplaced:,} in no day (no timestamp anywhere in their file)"
+    lines = [text]
+    for label, entries in (("skipped", summary.skipped), ("unreadable", summary.unreadable), ("salvaged", summary.salvaged)):
+        lines += [f"  {label}: {path}: {reason}" for path, reason in entries]
+    if summary.duplicates:
+        lines.append(f"  {summary.duplicates} duplicate file(s) read once")
+    return "\n".join(lines)
+
+
+def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance, progress: Progress | None = None,
+                      log_level: str = "WARNING", days: list[str] | None = None) -> MonthRun:
+    """Observe the specs, index the logs, then every day of `month` up to today (parsed_logs +
+    sli_minutely) and the monthly chain. Every step is a run in `instance`, tagged with the month."""
+    progress = progress or PlainProgress(every_step=False)
     started = time.perf_counter()
     defs = build_definitions(resources)
     outcome = MonthRun(month=month)
     tags = {"slo_assets/month": month}
+    wanted = RANGE.days_of(days or month_days(month))
+    progress.begin(3 + len(wanted))
 
     def run(job: str, label: str, partition: str | None = None):
         result = defs.resolve_job_def(job).execute_in_process(
@@ -68,21 +101,37 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
                 outcome.failed_checks.append(f"{label}: {evaluation.check_name}")
         return result
 
-    run("observe_specs_job", "slo_specs")
-    index = run("index_job", "log_file_index")
-    if not index.success:
+    try:
+        run("observe_specs_job", "slo_specs")
+        progress.step("slo_specs", "observed")
+        index = run("index_job", "log_file_index")
+        if not index.success:
+            return outcome
+        outcome.index = index_summary(read_index(resources["warehouse"]), RANGE.first_day.isoformat(), RANGE.last_day.isoformat())
+        progress.step("log_file_index", f"{outcome.index.files} files, {outcome.index.rows:,} rows")
+        progress.note(index_note(outcome.index))
+        for day in wanted:
+            result = run("ingest_job", day, partition=day)
+            materializations = result.asset_materializations_for_node("parsed_logs")
+            meta = materializations[0].metadata if materializations else {}
+            outcome.days[day] = DayRun(rows=_value(meta, "dagster/row_count") or 0, quarantined=_value(meta, "quarantined_lines") or 0)
+            progress.step(day, f"{outcome.days[day].rows:,} rows, {outcome.days[day].quarantined:,} quarantined")
+        progress.note(days_note(month, outcome))
+        run("monthly_chain_job", month, partition=month)
+        progress.step(month, "sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan")
+    finally:
+        progress.end()
         outcome.seconds = time.perf_counter() - started
-        return outcome
-    outcome.index = index_summary(read_index(resources["warehouse"]))
-    progress(f"log_file_index: {outcome.index['files']} files, {outcome.index['rows']} rows, "
-             f"{outcome.index['quarantined_lines']} quarantined lines")
-    for day in days or month_days(month):
-        result = run("ingest_job", day, partition=day)
-        materializations = result.asset_materializations_for_node("parsed_logs")
-        meta = materializations[0].metadata if materializations else {}
-        outcome.days[day] = {"rows": _value(meta, "dagster/row_count"), "quarantined": _value(meta, "quarantined_lines")}
-        progress(f"{day}: {outcome.days[day]['rows']} rows, {outcome.days[day]['quarantined']} quarantined")
-    run("monthly_chain_job", month, partition=month)
-    progress(f"{month}: sli_metrics, slo_targets, error_budgets, compliance_report")
-    outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def days_note(month: str, outcome: MonthRun) -> str:
+    rows = sum(d.rows for d in outcome.days.values())
+    quarantined = sum(d.quarantined for d in outcome.days.values())
+    present = outcome.days_with_data
+    text = (f"days: {len(outcome.days)} of {len(month_days(month))} run (through {max(outcome.days) if outcome.days else '-'}), "
+            f"{rows:,} rows, {quarantined:,} quarantined; {len(present)} with data")
+    missing = day_gaps([day for day in outcome.days if day not in present])
+    if present and missing:
+        text += "; no data " + ", ".join(g["start"] if g["days"] == 1 else f"{g['start']} .. {g['end']}" for g in missing)
+    return text

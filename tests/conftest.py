@@ -65,7 +65,8 @@ def incident_month(tmp_path_factory):
     base = tmp_path_factory.mktemp("incidents")
     truth = write_logs(base / "logs", "2026-02", 80_000, "jsonl", seed=5)
     spec = ROOT / "examples" / "slos.yaml"
-    done = run_cli(["run", "--logs", str(base / "logs"), "--spec", str(spec), "--month", "2026-02", "--out", str(base / "out")], base)
+    done = run_cli(["run", "--logs", str(base / "logs"), "--spec", str(spec), "--month", "2026-02", "--out", str(base / "out"),
+                    "--warehouse", str(base / "out" / "warehouse")], base)
     assert done.returncode == 0, done.stdout + done.stderr
     out = base / "out" / "2026-02"
     return truth, json.loads((out / "compliance.json").read_text()), json.loads((out / "error_budgets.json").read_text()), done, base

@@ -62,7 +62,7 @@ def test_demo_materializes_a_month_into_a_sqlite_instance(tmp_path):
     assert [p.stem for p in parsed][:2] == ["2026-02-01", "2026-02-02"] and len(parsed) == 28
     assert (project / ".dagster_home" / "history" / "runs.db").exists()
     truth = json.loads((project / "data" / "sample" / "logs" / "_truth.json").read_text())
-    assert f"{truth['events']} requests, {truth['malformed_lines']} quarantined lines" in done.stdout
+    assert f"{truth['events']:,} requests, {truth['malformed_lines']:,} quarantined lines" in done.stdout
 
     from dagster import DagsterInstance
 

@@ -65,7 +65,7 @@ def test_incidents_fail_their_slos_and_the_documents_hold_the_contract(incident_
 def test_fail_on_breach_and_rerun_is_identical(incident_month):
     _, compliance, _, _, base = incident_month
     again = run_cli(["run", "--logs", str(base / "logs"), "--spec", str(SPEC), "--month", "2026-02", "--out", str(base / "out"),
-                     "--fail-on-breach"], base)
+                     "--warehouse", str(base / "out" / "warehouse"), "--fail-on-breach"], base)
     assert again.returncode == 3, again.stdout + again.stderr
     rerun = json.loads((base / "out" / "2026-02" / "compliance.json").read_text())
     from prometheus_client.parser import text_string_to_metric_families

@@ -17,11 +17,9 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from slo_assets import clock
-from slo_assets.defs.resources import default_warehouse
+from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, START_SETTING, default_warehouse
 from slo_assets.storage import INDEX_FILE, Warehouse
 
-START_SETTING = "SLO_ASSETS_START_DATE"
-EARLIEST_MONTH_SETTING = "SLO_ASSETS_EARLIEST_MONTH"
 DEFAULT_START = date(2020, 1, 1)
 # Timestamps before this in a file index are taken for clock errors (an epoch of 0 reads 1970),
 # not for logs: such rows stay outside the partitions and are counted there.

@@ -21,6 +21,9 @@ def project_file(relative: str) -> str:
     return str(here if here.exists() or here.is_absolute() else SOURCE_ROOT / relative)
 DEFAULT_WAREHOUSE = "data/warehouse"
 WAREHOUSE_SETTING = "SLO_ASSETS_WAREHOUSE"
+# Read by defs/partitions.py when it is imported: set them before importing the definitions.
+START_SETTING = "SLO_ASSETS_START_DATE"
+EARLIEST_MONTH_SETTING = "SLO_ASSETS_EARLIEST_MONTH"
 
 
 def default_warehouse() -> str:
