@@ -173,31 +173,14 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 @dataclass(frozen=True)
-class HeldBack:
+class HeldBack(Firing):
     """A run of minutes where a tier's burn rates were above its factor but the low-traffic gate held
     the alert back: the long window had fewer bad units than the gate asks."""
 
-    severity: str
-    long_window: str
-    short_window: str
-    factor: Decimal
-    start_ms: int
-    end_ms: int  # exclusive
-    peak_burn_rate: float
-    bad_in_long_window: float  # the most bad units the long window held during the run
+    bad_in_long_window: float = 0.0  # the most bad units the long window held during the run
 
     def to_json(self) -> dict:
-        return {
-            "severity": self.severity,
-            "long_window": self.long_window,
-            "short_window": self.short_window,
-            "burn_rate_threshold": as_number(self.factor),
-            "start": iso(self.start_ms),
-            "end": iso(self.end_ms),
-            "minutes": (self.end_ms - self.start_ms) // MINUTE_MS,
-            "peak_burn_rate": round(self.peak_burn_rate, 6),
-            "bad_in_long_window": as_number(Decimal(repr(float(self.bad_in_long_window)))),
-        }
+        return {**super().to_json(), "bad_in_long_window": as_number(Decimal(repr(float(self.bad_in_long_window))))}
 
 
 @dataclass(frozen=True)
