@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -154,3 +155,12 @@ def test_quarantine_check_says_how_many_lines_were_rejected_and_why(resources, t
     check = _checks(run)[CHECK_QUARANTINE]
     # Lines read with the wrong format are placed on the day written in them, not lost from every day.
     assert not check.passed and check.description == "40 of 40 lines rejected: invalid_json"
+
+
+def test_an_empty_day_passes_its_expectations_without_running_them():
+    import pandas as pd
+
+    from slo_assets.defs.ingestion import CHECK_EXPECTATIONS, _expectations_check
+
+    result = _expectations_check(pd.DataFrame({"ts": [], "status": []}), datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 2, tzinfo=UTC))
+    assert (result.check_name, result.passed, result.description) == (CHECK_EXPECTATIONS, True, "no rows: nothing to check")
