@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEADLINE_S = 240
 
 
-@pytest.mark.parametrize("storage", ["sqlite", "postgres"])
+# Each storage on its own xdist worker: the two runs mostly wait on the daemon's subprocesses.
+@pytest.mark.parametrize("storage", [pytest.param("sqlite", marks=pytest.mark.xdist_group("daemon_sqlite")),
+                                     pytest.param("postgres", marks=pytest.mark.xdist_group("daemon_postgres"))])
 def test_failing_month_launches_remediation_through_the_daemon(tmp_path, storage):
     if storage == "postgres" and not available():
         if os.environ.get("CI"):
