@@ -9,6 +9,7 @@ export GX_ANALYTICS_ENABLED=false DAGSTER_DISABLE_TELEMETRY=1
 # 63 s against 83 s on this machine's disk). It is removed after a green run, kept after a red one.
 if [ -z "${SLO_ASSETS_TEST_TMP:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
     SLO_ASSETS_TEST_TMP="$(mktemp -d /dev/shm/slo-assets-tests.XXXXXX)"
+    chmod 755 "$SLO_ASSETS_TEST_TMP"  # the throwaway PostgreSQL server runs as user postgres
     trap 'status=$?; if [ "$status" = 0 ]; then rm -rf "$SLO_ASSETS_TEST_TMP"; else echo "test scratch kept in $SLO_ASSETS_TEST_TMP" >&2; fi' EXIT
 fi
 scratch="${SLO_ASSETS_TEST_TMP:-.pytest_tmp}"
