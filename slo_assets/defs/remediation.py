@@ -59,7 +59,7 @@ def _bad_rows(store, slos):
             return pl.DataFrame(schema={"ts": pl.Datetime("ms", "UTC"), "operation": pl.String, "status": pl.Int32,
                                         "source_file": pl.String, "source_line": pl.Int64})
         epoch = pl.col("ts").dt.epoch("ms")
-        return pl.concat(frames).filter(epoch.is_between(start_ms, end_ms - 1) & slo.indicator.total.expr() & ~slo.indicator.good_expr())
+        return pl.concat(frames).filter(epoch.is_between(start_ms, end_ms - 1) & slo.indicator.total_expr() & ~slo.indicator.good_expr())
     return read
 
 

@@ -34,7 +34,7 @@ def day_inputs(rows: pl.DataFrame | pl.LazyFrame, slos: list[Slo]) -> DayInputs:
     frame = rows.lazy() if isinstance(rows, pl.DataFrame) else rows
     flags = []
     for i, slo in enumerate(slos):
-        flags += [slo.indicator.total.expr().alias(f"t{i}"), slo.indicator.good_expr().alias(f"g{i}")]
+        flags += [slo.indicator.total_expr().alias(f"t{i}"), slo.indicator.good_expr().alias(f"g{i}")]
     flagged = frame.select(pl.col("ts").dt.truncate("1m").alias("minute"), "operation", "status", "duration_ms", *flags).collect().lazy()
     server_error = pl.col("status") >= 500
     minute_aggs = []
@@ -77,7 +77,7 @@ def day_inputs(rows: pl.DataFrame | pl.LazyFrame, slos: list[Slo]) -> DayInputs:
 
 def selected_counts(rows: pl.DataFrame, slos: list[Slo]) -> dict[str, int]:
     """Rows each SLO's total filter selects, counted by a plain filter (the check's independent path)."""
-    return {slo.name: rows.filter(slo.indicator.total.expr()).height for slo in slos}
+    return {slo.name: rows.filter(slo.indicator.total_expr()).height for slo in slos}
 
 
 def exact_quantiles(values: np.ndarray, counts: np.ndarray, quantiles: tuple[float, ...]) -> list[float | None]:

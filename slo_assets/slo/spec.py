@@ -161,11 +161,19 @@ class Indicator:
     good: Filter | None = None
     bad: Filter | None = None
 
+    def total_expr(self) -> pl.Expr:
+        """The events: requests the `total` filter selects; for a latency SLI only those with a
+        duration, since a request whose format logs no time can be judged neither fast nor slow
+        (counting it bad made a log without request times fail every latency SLO)."""
+        if self.kind() == "latency":
+            return self.total.expr() & pl.col("duration_ms").is_not_null()
+        return self.total.expr()
+
     def good_expr(self) -> pl.Expr:
         """Good events are total events that pass `good` (or fail `bad`)."""
         if self.good is not None:
-            return self.total.expr() & self.good.expr()
-        return self.total.expr() & ~self.bad.expr()
+            return self.total_expr() & self.good.expr()
+        return self.total_expr() & ~self.bad.expr()
 
     def kind(self) -> str:
         """'latency' when good is decided by duration, else 'availability'."""
