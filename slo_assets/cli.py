@@ -194,12 +194,29 @@ def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
     return documents, target
 
 
+def _check_writable(option: str, folder: Path) -> None:
+    """The folder exists or can be made, and takes a file: said before any run starts."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".slo-assets-probe-"):
+            pass
+    except OSError as error:
+        raise InputError(f"{option} {folder}: cannot write there ({type(error).__name__}: {error.strerror or error})") from error
+
+
 def _run_month(request: RunRequest, project: Path):
     from slo_assets.slo.spec import load_specs
 
+    from slo_assets import clock
+
     if not request.logs.is_dir():
         raise InputError(f"--logs {request.logs}: not a folder")
+    if request.out.exists() and not request.out.is_dir():
+        raise InputError(f"--out {request.out}: is a file, not a folder")
     load_specs(request.specs)  # SpecError names file, document and field before anything runs
+    clock.pinned()  # SLO_ASSETS_NOW: one line now rather than a failure inside a run
+    _check_writable("--warehouse", request.warehouse)
+    _check_writable("--out", request.out)
     _prepare_environment(request)
     from slo_assets.defs.partitions import RANGE
 
@@ -213,7 +230,8 @@ def _run_month(request: RunRequest, project: Path):
     instance = instance_from_env(project)
     outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose))
     if outcome.failed_runs:
-        raise InputError(f"runs failed: {', '.join(outcome.failed_runs)} (see the runs in the Dagster UI: {instance.root_directory})")
+        raise InputError("runs failed (the Dagster UI shows each run; instance " + instance.root_directory + "):\n  "
+                         + "\n  ".join(outcome.failed_runs))
     documents, target = _write_outputs(request)
     return outcome, documents, {"instance": instance.root_directory, "out": target}
 
@@ -221,7 +239,10 @@ def _run_month(request: RunRequest, project: Path):
 def _rejected_line(outcome) -> str | None:
     """'10,000 of 10,000 lines rejected: invalid_json ...' when most lines read were rejected."""
     note = outcome.index.rejected_note(MOSTLY_REJECTED) if outcome.index is not None else None
-    return None if note is None else f"{note}. Are these logs what --format says? (auto sniffs each file; see docs/log-formats.md)"
+    if note is None:
+        return None
+    files = "".join(f"\n  {line}" for line in outcome.rejected_files[:10])
+    return f"{note}. Are these logs what --format says? (auto sniffs each file; see docs/log-formats.md){files}"
 
 
 def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -> None:
@@ -244,19 +265,21 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
     print("\nopen the UI on this month's data (binds 127.0.0.1 only):")
     env = {"DAGSTER_HOME": where["instance"], "SLO_ASSETS_WAREHOUSE": request.warehouse.resolve(),
            "SLO_ASSETS_LOG_DIR": request.logs.resolve(), "SLO_ASSETS_SPECS": ",".join(str(p.resolve()) for p in request.specs)}
+    checkout = Path(__file__).resolve().parents[1]  # workspace.yaml beside this code (a source checkout)
+    workspace = checkout / "workspace.yaml" if (checkout / "workspace.yaml").exists() else Path("workspace.yaml")
     print("  " + " ".join(f"{k}={shlex.quote(str(v))}" for k, v in env.items())
-          + " .venv/bin/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml")
+          + f" {shlex.quote(str(Path(sys.executable).with_name('dagster')))} dev -h 127.0.0.1 -p 3000"
+          + f" -w {shlex.quote(str(workspace))}")
 
 
 def _input_errors() -> tuple[type[Exception], ...]:
     """Errors that mean bad input, each with a message naming what to fix. Imported only once a
-    command failed: the partitions read their settings when imported, after the command set them."""
-    from slo_assets.clock import ClockError
-    from slo_assets.defs.partitions import PartitionSettingError
+    command failed, and never the partitions, which read their settings when imported."""
+    from slo_assets.clock import SettingError
     from slo_assets.ingest.config import ConfigError
     from slo_assets.ingest.files import LogDiscoveryError
 
-    return InputError, ConfigError, ClockError, PartitionSettingError, LogDiscoveryError, OSError
+    return InputError, ConfigError, SettingError, LogDiscoveryError, OSError
 
 
 def _guarded(command: str, body) -> int:

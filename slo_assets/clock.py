@@ -9,8 +9,13 @@ from datetime import UTC, date, datetime
 NOW_SETTING = "SLO_ASSETS_NOW"
 
 
-class ClockError(ValueError):
-    """SLO_ASSETS_NOW is set but is not an ISO-8601 instant."""
+class SettingError(ValueError):
+    """An environment setting of the calendar (SLO_ASSETS_NOW, SLO_ASSETS_START_DATE, ...) cannot be
+    used; the message names it."""
+
+
+class ClockError(SettingError):
+    """SLO_ASSETS_NOW is set but is not an ISO-8601 instant in the past."""
 
 
 def pinned() -> datetime | None:
@@ -22,7 +27,10 @@ def pinned() -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
         raise ClockError(f"{NOW_SETTING}={text!r} is not an ISO-8601 instant (e.g. 2026-12-15T12:00:00Z)") from error
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment > datetime.now(UTC):  # Dagster bounds partitions by the real clock: a future day would be ignored
+        raise ClockError(f"{NOW_SETTING}={text!r} is in the future; it pins a day that has passed")
+    return moment
 
 
 def now() -> datetime:

@@ -13,7 +13,7 @@ import dagster as dg
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.ingestion import read_index
 from slo_assets.defs.partitions import RANGE
-from slo_assets.ingest.index import index_summary
+from slo_assets.ingest.index import index_summary, mostly_rejected_files
 from slo_assets.progress import PlainProgress, Progress
 from slo_assets.slo.chain import day_gaps, month_days
 
@@ -46,16 +46,29 @@ class MonthRun:
     failed_checks: list[str] = field(default_factory=list)
     failed_runs: list[str] = field(default_factory=list)
     index: IndexSummary | None = None
+    rejected_files: list[str] = field(default_factory=list)  # "path: 30 of 30 lines rejected: invalid_json"
     seconds: float = 0.0
 
     @property
     def days_with_data(self) -> list[str]:
-        return [day for day, run in self.days.items() if run.rows or run.quarantined]
+        """Days holding requests (as compliance.json counts them): a day of rejected lines has none."""
+        return [day for day, run in self.days.items() if run.rows]
 
 
 def _value(metadata: dict, key: str):
     item = metadata.get(key)
     return getattr(item, "value", item)
+
+
+def _failure_reason(result) -> str:
+    """The first failed step's error in one line (the run in the UI has the whole traceback)."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            cause = error.cause or error
+            lines = [line.strip() for line in (cause.message or error.message or "").splitlines() if line.strip()]
+            return f"{event.step_key}: {lines[0] if lines else cause.cls_name}"
+    return "the run failed"
 
 
 def _quiet(level: str) -> dict:
@@ -73,15 +86,16 @@ def index_note(summary: IndexSummary) -> str:
     lines = [text]
     for label, entries in (("skipped", summary.skipped), ("unreadable", summary.unreadable), ("salvaged", summary.salvaged)):
         lines += [f"  {label}: {path}: {reason}" for path, reason in entries]
-    if summary.duplicates:
-        lines.append(f"  {summary.duplicates} duplicate file(s) read once")
+    lines += [f"  duplicate: {path}: same content as {owner}, read once" for path, owner in summary.duplicate_files]
     return "\n".join(lines)
 
 
 def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance, progress: Progress | None = None,
-                      log_level: str = "WARNING", days: list[str] | None = None) -> MonthRun:
+                      log_level: str = "CRITICAL", days: list[str] | None = None) -> MonthRun:
     """Observe the specs, index the logs, then every day of `month` up to today (parsed_logs +
-    sli_minutely) and the monthly chain. Every step is a run in `instance`, tagged with the month."""
+    sli_minutely) and the monthly chain. Every step is a run in `instance`, tagged with the month.
+    Dagster's own console log is silenced to `log_level`: failures come back in `failed_runs`, one
+    line each, and every event stays in the instance for the UI."""
     progress = progress or PlainProgress(every_step=False)
     started = time.perf_counter()
     defs = build_definitions(resources)
@@ -95,7 +109,7 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
             instance=instance, partition_key=partition, run_config=_quiet(log_level), raise_on_error=False, tags=tags)
         outcome.run_ids.append(result.run_id)
         if not result.success:
-            outcome.failed_runs.append(label)
+            outcome.failed_runs.append(f"{label}: {_failure_reason(result)}")
         for evaluation in result.get_asset_check_evaluations():
             if not evaluation.passed:
                 outcome.failed_checks.append(f"{label}: {evaluation.check_name}")
@@ -107,9 +121,13 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         index = run("index_job", "log_file_index")
         if not index.success:
             return outcome
-        outcome.index = index_summary(read_index(resources["warehouse"]), RANGE.first_day.isoformat(), RANGE.last_day.isoformat())
+        files = read_index(resources["warehouse"])
+        outcome.index = index_summary(files, RANGE.first_day.isoformat(), RANGE.last_day.isoformat())
+        outcome.rejected_files = [f"{f.path}: {f.note()}" for f in mostly_rejected_files(files)] if files is not None else []
         progress.step("log_file_index", f"{outcome.index.files} files, {outcome.index.rows:,} rows")
         progress.note(index_note(outcome.index))
+        for line in outcome.rejected_files:  # said now, not after the month: the settings are likely wrong
+            progress.note(f"  mostly rejected: {line}")
         for day in wanted:
             result = run("ingest_job", day, partition=day)
             materializations = result.asset_materializations_for_node("parsed_logs")
@@ -134,4 +152,8 @@ def days_note(month: str, outcome: MonthRun) -> str:
     missing = day_gaps([day for day in outcome.days if day not in present])
     if present and missing:
         text += "; no data " + ", ".join(g["start"] if g["days"] == 1 else f"{g['start']} .. {g['end']}" for g in missing)
+    logged = outcome.index.days_with_data if outcome.index is not None else ()
+    elsewhere = [day for day in logged if not day.startswith(month)]
+    if elsewhere:  # rows the month does not hold: say where the logs are
+        text += f"; the logs also hold {len(elsewhere)} day(s) outside {month}, {elsewhere[0]} .. {elsewhere[-1]}"
     return text

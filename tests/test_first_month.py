@@ -28,6 +28,7 @@ def run(tmp_path: Path, logs: Path, month: str, *extra: str, now: str | None = N
             environment.pop(name, None)
     if now:
         environment["SLO_ASSETS_NOW"] = now
+    environment.update(env or {})
     done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "run", "--logs", str(logs), "--spec", str(SPEC),
                            "--month", month, "--out", str(tmp_path / "out"), *extra],
                           capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=600)
@@ -131,3 +132,20 @@ def test_months_outside_the_partitions_get_one_clear_line(tmp_path):
     future = run(tmp_path, tmp_path / "logs", "2099-01")
     assert future.returncode == 2 and "has not begun" in future.stderr
     assert not (tmp_path / "out" / "2015-05").exists() and not (tmp_path / "out" / "2099-01").exists()
+
+
+def test_bad_settings_end_as_one_line_before_any_run(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "a-file").write_text("")
+    cases = [
+        ((), {"SLO_ASSETS_NOW": "garbage"}, "SLO_ASSETS_NOW='garbage' is not an ISO-8601 instant"),
+        ((), {"SLO_ASSETS_NOW": "2999-01-01T00:00:00Z"}, "is in the future"),
+        ((), {"SLO_ASSETS_START_DATE": "May 2015"}, "SLO_ASSETS_START_DATE='May 2015'"),
+        (("--warehouse", "/proc/no-such-folder"), {}, "--warehouse /proc/no-such-folder: cannot write there"),
+    ]
+    for extra, env, message in cases:
+        done = run(tmp_path, tmp_path / "logs", "2026-11", *extra, env=env)
+        assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, (env, done.stderr)
+    done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "run", "--logs", str(tmp_path / "logs"), "--spec", str(SPEC),
+                           "--month", "2026-11", "--out", str(tmp_path / "a-file")], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and "--out" in done.stderr and "Traceback" not in done.stderr

@@ -48,6 +48,8 @@ def test_the_real_apache_log_under_its_own_name_in_2015(tmp_path):
     month = next(e for e in compliance["slos"] if e["slo"] == "semicomplete-availability" and e["window"].startswith("1M"))
     assert (month["good"], month["total"]) == (9_997, 10_000)  # NOTES.md: 3 of the 10,000 requests are 5xx
     assert month["status"] == "met"
+    latency = [e for e in compliance["slos"] if e["slo"] == "semicomplete-latency"]
+    assert latency and all((e["total"], e["status"], e["sli"]) == (0, "insufficient_data", None) for e in latency)  # no times logged
     windows = {e["window"] for e in compliance["slos"]}
     assert {w.split("-")[0] for w in windows} >= {"1M", "7d", "28d"}
     assert compliance["data_quality"]["rows"] == 10_000 and compliance["data_quality"]["quarantined_lines"] == 0
@@ -59,6 +61,7 @@ def test_a_wrong_format_says_most_lines_were_rejected_and_exits_2(tmp_path):
     done = run(tmp_path, real_logs(tmp_path), "--format", "jsonl", now=AFTER_THE_LAST_LINE)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "10,000 of 10,000 lines rejected: invalid_json" in done.stderr
+    assert "mostly rejected: apache_logs: " in done.stdout and "\n  apache_logs: " in done.stderr  # the file is named
     compliance = json.loads((tmp_path / "out" / "2015-05" / "compliance.json").read_text())
     assert compliance["data_quality"]["quarantined_lines"] == 10_000  # placed on their days, not lost
 
@@ -78,7 +81,7 @@ def test_the_hostile_corpus_beside_the_real_log_names_every_bad_file_and_loses_n
                          ("image.png", "skipped"), ("old-logs.tar.gz", "skipped"), ("empty.log", "skipped"),
                          ("a-fifo", "skipped")):
         assert f"{status}: hostile/{name}: " in done.stdout, (name, done.stdout)
-    assert "duplicate file(s) read once" in done.stdout
+    assert "duplicate: hostile/access.log.1.gz: same content as hostile/access.log.1, read once" in done.stdout
     found = re.search(r"([\d,]+) lines: ([\d,]+) rows, ([\d,]+) quarantined, ([\d,]+) blank", done.stdout)
     lines, rows, quarantined, blank = (int(g.replace(",", "")) for g in found.groups())
     assert lines == rows + quarantined + blank

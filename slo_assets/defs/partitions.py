@@ -26,7 +26,7 @@ DEFAULT_START = date(2020, 1, 1)
 EARLIEST_PLAUSIBLE = date(1990, 1, 1)
 
 
-class PartitionSettingError(ValueError):
+class PartitionSettingError(clock.SettingError):
     """SLO_ASSETS_START_DATE or SLO_ASSETS_EARLIEST_MONTH cannot be read; the message names it."""
 
 
