@@ -134,7 +134,7 @@ def _resources(request: RunRequest) -> dict:
         raise InputError("invalid runbooks:\n" + "\n".join(error.problems)) from error
     source: dict = {"root": str(request.logs.resolve()), "format": request.fmt}
     if request.service_regex:
-        source.update(service_regex=request.service_regex, service_source="regex")
+        source["service_regex"] = request.service_regex
     if request.service:
         source.update(service_source="fixed", service_name=request.service)
     if request.log_format:
