@@ -247,3 +247,13 @@ def test_service_regex_that_polars_cannot_run_is_a_config_error():
 def test_wrong_format_names_the_valid_values_and_presets():
     with pytest.raises(ConfigError, match=r"format: 'upstreaminfo' is not one of auto, jsonl, combined .*upstreaminfo.*set log_format"):
         ParseConfig(format="upstreaminfo")
+
+
+def test_a_huge_integral_status_is_out_of_range_on_every_path():
+    # found by the chunk-equals-lines property: the typed path read 2**53 exactly (out of range), the
+    # text path refused floats from 2**53 on (not an integer)
+    line = b'{"ts":"1970-01-01T00:00:00","status":9007199254740992}\n'
+    for chunk in (line, line + b'{"ts":"1970-01-01T00:00:00","status":"x"}\n'):
+        for fast in (True, False):
+            result = P.parse_chunk(chunk, 1, "jsonl", ParseConfig(), fast=fast)
+            assert result.quarantine["reason"].to_list()[0] == "status_out_of_range", (chunk, fast)

@@ -218,7 +218,9 @@ def _numeric(frame: pl.DataFrame) -> pl.DataFrame:
         if frame.schema[name] == pl.String:
             value = pl.col(name).str.strip_chars().cast(pl.Float64, strict=False)
             if name == "status":  # JSON numbers have no int/float type: 200, 200.0 and 2e2 are one value
-                value = pl.when(value.is_finite() & (value == value.floor()) & (value.abs() < 2**53)).then(value).cast(pl.Int64)
+                # Beyond 2**53 a float holds only integers, all out of range: clipped, they stay out of
+                # range, as the typed path (which reads 9007199254740992 exactly) finds them.
+                value = pl.when(value.is_finite() & (value == value.floor())).then(value.clip(-(2**53), 2**53)).cast(pl.Int64)
             columns += [value.alias(name), pl.col(name).alias(f"{name}_raw")]
         else:
             columns += [pl.col(name).cast(pl.Int64 if name == "status" else pl.Float64), pl.lit(None, dtype=pl.String).alias(f"{name}_raw")]
