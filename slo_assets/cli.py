@@ -253,7 +253,9 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
         sli = "n/a" if entry["sli"] is None else f"{entry['sli'] * 100:.4f}%"
         left = entry["error_budget"]["remaining_ratio"]
         left = "n/a" if left is None else f"{left * 100:.1f}%"
-        print(f"  {entry['status']:<17} {entry['slo']:<28} {entry['window']:<14} SLI {sli:<10} target {entry['target'] * 100:g}%  budget left {left}")
+        objective = entry.get("objective_name") or entry["objective"]  # two objectives of one SLO read apart
+        print(f"  {entry['status']:<17} {entry['slo']:<28} {entry['window']:<14} SLI {sli:<10} target {entry['target'] * 100:g}%  "
+              f"budget left {left:<8} {objective}")
     summary = compliance["summary"]
     print(f"  summary: {summary['met']} met, {summary['at_risk']} at risk, {summary['failed']} failed, "
           f"{summary['insufficient_data']} insufficient data")
