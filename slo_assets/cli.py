@@ -88,9 +88,6 @@ class InputError(ValueError):
 
 
 OUTPUT_DOCUMENTS = ("compliance", "error_budgets", "remediation_plan")
-# More than this share of the lines read rejected means the logs were not read as what they are
-# (a wrong --format, a foreign file): the run then exits 2 after writing what it could.
-MOSTLY_REJECTED = 0.5
 
 
 @dataclass(frozen=True)
@@ -238,7 +235,8 @@ def _run_month(request: RunRequest, project: Path):
 
 def _rejected_line(outcome) -> str | None:
     """'10,000 of 10,000 lines rejected: invalid_json ...' when most lines read were rejected."""
-    note = outcome.index.rejected_note(MOSTLY_REJECTED) if outcome.index is not None else None
+    # mostly rejected: the logs were not read as what they are (a wrong --format); exit 2 after writing what could be
+    note = outcome.index.rejected_note() if outcome.index is not None else None
     if note is None:
         return None
     files = "".join(f"\n  {line}" for line in outcome.rejected_files[:10])

@@ -13,6 +13,7 @@ from slo_assets.defs.partitions import daily_partitions
 from slo_assets.defs.resources import LogSource, WarehouseResource
 from slo_assets.ingest.index import (
     NO_FILES_VERSION,
+    MOSTLY_REJECTED_SHARE,
     IndexSummary,
     assemble_day,
     build_index,
@@ -34,7 +35,6 @@ CHECK_EXPECTATIONS = "parsed_logs_meet_expectations"
 CHECK_QUARANTINE = "quarantine_ratio_below_threshold"
 CHECK_FILES_READABLE = "log_files_readable"
 CHECK_LINES_ACCEPTED = "log_file_lines_accepted"
-MOSTLY_REJECTED_SHARE = 0.5  # a file with more of its lines rejected is read with the wrong settings
 
 
 def _ms(moment: datetime) -> int:

@@ -260,6 +260,10 @@ def day_versions(index: pl.DataFrame) -> dict[str, str]:
     return {_day_key(day): hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()[:24] for day, files in sorted(files_of.items())}
 
 
+# More than this share of a file's (or the index's) lines rejected: read with the wrong settings.
+MOSTLY_REJECTED_SHARE = 0.5
+
+
 @dataclass(frozen=True)
 class IndexSummary:
     """Where every line of the indexed files went, and every file that was not (fully) read.
@@ -293,7 +297,7 @@ class IndexSummary:
                 and self.rows == self.rows_on_days
                 and self.quarantined_lines == self.quarantined_on_days + self.unplaced)
 
-    def rejected_note(self, share: float = 0.5) -> str | None:
+    def rejected_note(self, share: float = MOSTLY_REJECTED_SHARE) -> str | None:
         """e.g. "10,000 of 10,000 lines rejected: invalid_json" when more than `share` of the
         non-blank lines were rejected, else None."""
         lines = self.lines - self.blank_lines
@@ -369,7 +373,7 @@ class RejectedFile:
         return text + (f" ({self.unplaced:,} placed in no day: no time found)" if self.unplaced else "")
 
 
-def mostly_rejected_files(index: pl.DataFrame, share: float = 0.5) -> list[RejectedFile]:
+def mostly_rejected_files(index: pl.DataFrame, share: float = MOSTLY_REJECTED_SHARE) -> list[RejectedFile]:
     """Read files with more than `share` of their non-blank lines rejected, or with lines that could
     be placed in no day: read with the wrong format or field names, the user must act."""
     if index is None or "status" not in index.columns:
