@@ -1,0 +1,128 @@
+"""Where every dataset lives in the warehouse: one table from (asset key, partition) to a path.
+
+Each table the project writes is a Dagster asset of the same name, and its files are found only
+through this module. Anything else under the warehouse root is private scratch under `_staging/`
+(the parse cache) or the atomic writer's temporary files. `tests/test_layout.py` walks a
+materialized warehouse and checks that every file belongs to one of these datasets.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from upath import UPath
+
+    from slo_assets.storage import Warehouse
+
+Grain = Literal["day", "month", "none"]
+SCRATCH = "_staging"
+# The published files of a month: what `slo-assets run` copies into OUT/YYYY-MM/.
+OUTPUTS = "outputs"
+_PARTITION = {"day": r"\d{4}-\d{2}-\d{2}", "month": r"\d{4}-\d{2}", "none": ""}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One asset's files: `template` holds `{partition}` unless the asset has one file."""
+
+    key: str
+    grain: Grain
+    template: str
+
+    def relative(self, partition: str | None = None) -> str:
+        if self.grain == "none":
+            return self.template
+        if not partition or not re.fullmatch(_PARTITION[self.grain], partition):
+            raise ValueError(f"{self.key}: partition {partition!r} is not a {self.grain} key")
+        return self.template.format(partition=partition)
+
+    def path(self, store: Warehouse, partition: str | None = None) -> UPath:
+        return store.path(*self.relative(partition).split("/"))
+
+    def exists(self, store: Warehouse, partition: str | None = None) -> bool:
+        return self.path(store, partition).exists()
+
+    def partitions(self, store: Warehouse) -> list[str]:
+        """The partitions with a file, sorted (for readers of every month so far)."""
+        folder, _, name = self.template.rpartition("/")
+        pattern = re.compile(re.escape(name).replace(re.escape("{partition}"), f"({_PARTITION[self.grain]})") + "$")
+        if "{partition}" in folder:  # one folder per partition: outputs/<month>/<file>
+            parent = store.path(*folder.split("/")[:-1])
+            return sorted(p.name for p in parent.glob("*") if (p / name).exists()) if parent.exists() else []
+        root = store.path(*folder.split("/")) if folder else store.root
+        return sorted(m.group(1) for p in (root.glob("*") if root.exists() else []) if (m := pattern.match(p.name)))
+
+    def matches(self, relative: str) -> bool:
+        """Whether a warehouse-relative path is one of this dataset's files."""
+        regex = re.escape(self.template).replace(re.escape("{partition}"), _PARTITION[self.grain])
+        return re.fullmatch(regex, relative) is not None
+
+
+def _day(key: str, folder: str | None = None) -> Dataset:
+    return Dataset(key, "day", f"{folder or key}/{{partition}}.parquet")
+
+
+def _month(key: str, suffix: str = "parquet", folder: str | None = None) -> Dataset:
+    return Dataset(key, "month", f"{folder or key}/{{partition}}.{suffix}")
+
+
+def _published(key: str, file: str) -> Dataset:
+    return Dataset(key, "month", f"{OUTPUTS}/{{partition}}/{file}")
+
+
+LOG_FILE_INDEX = Dataset("log_file_index", "none", "log_file_index.parquet")
+PARSED_LOGS = _day("parsed_logs")
+QUARANTINE = _day("quarantine")
+SLI_MINUTELY = _day("sli_minutely")
+SLI_LATENCY = _day("sli_latency")
+SLI_OPERATIONS = _day("sli_operations")
+SLI_METRICS = _month("sli_metrics")
+SLI_OPERATIONS_MONTHLY = _month("sli_operations_monthly")
+SLI_LATENCY_MONTHLY = _month("sli_latency_monthly")
+SLO_TARGETS = _month("slo_targets")
+BUDGET_SERIES = _month("budget_series")
+WINDOW_EVALUATIONS = _month("window_evaluations", "json")
+ERROR_BUDGET_TABLE = _month("error_budget_table")
+REMEDIATION_RUNS = _month("remediation_runs")
+LEARNING_RECORD = _month("learning_record")
+# The documents and files people open, one folder per month.
+ERROR_BUDGETS = _published("error_budgets", "error_budgets.json")
+COMPLIANCE_REPORT = _published("compliance_report", "compliance.json")
+REMEDIATION_PLAN = _published("remediation_plan", "remediation_plan.json")
+REPORT_HTML = _published("report_html", "report.html")
+PROMETHEUS_EXPOSITION = _published("prometheus_exposition", "slo_metrics.prom")
+ALERT_RULES = _published("alert_rules", "alerts.rules.yml")
+
+DATASETS: tuple[Dataset, ...] = (
+    LOG_FILE_INDEX, PARSED_LOGS, QUARANTINE, SLI_MINUTELY, SLI_LATENCY, SLI_OPERATIONS, SLI_METRICS,
+    SLI_OPERATIONS_MONTHLY, SLI_LATENCY_MONTHLY, SLO_TARGETS, BUDGET_SERIES, WINDOW_EVALUATIONS, ERROR_BUDGET_TABLE,
+    REMEDIATION_RUNS, LEARNING_RECORD, ERROR_BUDGETS, COMPLIANCE_REPORT, REMEDIATION_PLAN, REPORT_HTML,
+    PROMETHEUS_EXPOSITION, ALERT_RULES,
+)
+# In the order `slo-assets run` lists them.
+PUBLISHED: tuple[Dataset, ...] = (COMPLIANCE_REPORT, ERROR_BUDGETS, REMEDIATION_PLAN, PROMETHEUS_EXPOSITION, ALERT_RULES, REPORT_HTML)
+
+
+def by_key(key: str) -> Dataset:
+    for dataset in DATASETS:
+        if dataset.key == key:
+            return dataset
+    raise KeyError(f"no dataset is declared for asset {key!r}")
+
+
+def published_folder(store: Warehouse, month: str) -> UPath:
+    return store.path(OUTPUTS, month)
+
+
+def file_name(dataset: Dataset) -> str:
+    return dataset.template.rsplit("/", 1)[-1]
+
+
+def owner_of(relative: str) -> str | None:
+    """The asset a warehouse-relative path belongs to, SCRATCH for private scratch, None when unknown."""
+    if relative.split("/", 1)[0] == SCRATCH:
+        return SCRATCH
+    return next((d.key for d in DATASETS if d.matches(relative)), None)
