@@ -63,6 +63,7 @@ def run_chain(parsed: Path, out: Path, days: list[str], opened: list[str]) -> di
     """The assets' code path: day inputs for `days` (others already in `out`), then the month."""
     import polars as pl
 
+    from slo_assets import layout
     from slo_assets.slo import chain as C
     from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns
     from slo_assets.slo.spec import load_specs
@@ -88,19 +89,19 @@ def run_chain(parsed: Path, out: Path, days: list[str], opened: list[str]) -> di
     period = C.Period(MONTH, start, end, as_of)
     settings = C.Settings()
     metrics, by_operation = C.sli_metrics(specs, minutes, latency, operations, period, settings)
-    store.write_table(store.path("sli_metrics", f"{MONTH}.parquet"), metrics.to_arrow())
-    store.write_table(store.path("sli_operations_monthly", f"{MONTH}.parquet"), by_operation.to_arrow())
+    store.write_table(layout.SLI_METRICS.path(store, MONTH), metrics.to_arrow())
+    store.write_table(layout.SLI_OPERATIONS_MONTHLY.path(store, MONTH), by_operation.to_arrow())
     latency_slos = [s.name for s in specs.slos if s.indicator.kind() == "latency"]
     merged = latency.filter(pl.col("slo").is_in(latency_slos))
     history = metrics.select("slo", "good", "total").with_columns(pl.lit(MONTH).alias("month"))
     targets = C.recommend_targets(specs, history, merged)
-    store.write_table(store.path("slo_targets", f"{MONTH}.parquet"), targets.to_arrow())
+    store.write_table(layout.SLO_TARGETS.path(store, MONTH), targets.to_arrow())
     evaluations, series = C.evaluate_with_series(specs, minutes, period, settings)
-    store.write_table(store.path("budget_series", f"{MONTH}.parquet"), series.to_arrow())
+    store.write_table(layout.BUDGET_SERIES.path(store, MONTH), series.to_arrow())
     provenance = {"spec_hash": specs.content_hash}
-    store.write_bytes_atomic(store.path("error_budgets", f"{MONTH}.json"), json.dumps(C.error_budgets_document(evaluations, period, provenance)).encode())
+    store.write_bytes_atomic(layout.ERROR_BUDGETS.path(store, MONTH), json.dumps(C.error_budgets_document(evaluations, period, provenance)).encode())
     document = C.compliance(evaluations, {}, period, {}, provenance, [])
-    store.write_bytes_atomic(store.path("compliance", f"{MONTH}.json"), json.dumps(document).encode())
+    store.write_bytes_atomic(layout.COMPLIANCE_REPORT.path(store, MONTH), json.dumps(document).encode())
     # the charts error_budgets and compliance_report attach to their Dagster metadata (timed apart:
     # presentation for the UI, like Dagster's own event writes, which this benchmark leaves out)
     started = time.perf_counter()

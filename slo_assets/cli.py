@@ -87,7 +87,6 @@ class InputError(ValueError):
     """Bad command-line input; the message says what and where."""
 
 
-OUTPUT_DOCUMENTS = ("compliance", "error_budgets", "remediation_plan")
 
 
 @dataclass(frozen=True)
@@ -155,29 +154,26 @@ def _resources(request: RunRequest) -> dict:
 
 
 def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
-    """Every output of the month into OUT/YYYY-MM/, all or nothing: they are written to a scratch
-    folder beside it and swapped in only once complete, so a failure leaves the previous outputs."""
-    from slo_assets.outputs.prometheus import exposition
-    from slo_assets.outputs.report import write_report
-    from slo_assets.outputs.rules import build_rules, render, spec_annotations
-    from slo_assets.slo.spec import load_specs
+    """Copy the month's published files from the warehouse (where its assets wrote them) into
+    OUT/YYYY-MM/, all or nothing: they go to a scratch folder beside it, swapped in once complete,
+    so a failure leaves the previous outputs."""
+    from slo_assets import layout
     from slo_assets.storage import Warehouse
 
+    store = Warehouse(request.warehouse.resolve())
     target = request.out / request.month
     request.out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{request.month}.partial-", dir=request.out))
     try:
         documents = {}
-        for name in OUTPUT_DOCUMENTS:
-            source = request.warehouse / name / f"{request.month}.json"
+        for dataset in layout.PUBLISHED:
+            source = dataset.path(store, request.month)
             if not source.exists():
                 raise InputError(f"{source} was not written: the monthly chain did not finish (see the runs in the Dagster UI)")
             payload = source.read_bytes()
-            (scratch / f"{name}.json").write_bytes(payload)
-            documents[name] = json.loads(payload)
-        (scratch / "slo_metrics.prom").write_bytes(exposition(documents["compliance"], documents["error_budgets"]))
-        (scratch / "alerts.rules.yml").write_text(render(build_rules(load_specs(request.specs), spec_annotations(request.specs))))
-        write_report(Warehouse(request.warehouse.resolve()), request.month, scratch / "report.html")
+            (scratch / layout.file_name(dataset)).write_bytes(payload)
+            if dataset.template.endswith(".json"):
+                documents[dataset.key] = json.loads(payload)
         previous = None
         if target.exists():
             previous = Path(tempfile.mkdtemp(prefix=f".{request.month}.previous-", dir=request.out))
@@ -244,7 +240,7 @@ def _rejected_line(outcome) -> str | None:
 
 
 def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -> None:
-    compliance = documents["compliance"]
+    compliance = documents["compliance_report"]
     print(f"{compliance['period']}: {len(outcome.run_ids)} runs in {outcome.seconds:.1f} s, "
           f"{compliance['data_quality']['rows']:,} requests, {compliance['data_quality']['quarantined_lines']:,} quarantined lines")
     for entry in compliance["slos"]:
@@ -259,8 +255,9 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
           f"{summary['insufficient_data']} insufficient data")
     if outcome.failed_checks:
         print("  failed checks: " + ", ".join(outcome.failed_checks))
-    print("\n" + "\n".join(f"  {where['out'] / name}" for name in (
-        "compliance.json", "error_budgets.json", "remediation_plan.json", "slo_metrics.prom", "alerts.rules.yml", "report.html")))
+    from slo_assets import layout
+
+    print("\n" + "\n".join(f"  {where['out'] / layout.file_name(dataset)}" for dataset in layout.PUBLISHED))
     print(f"  warehouse: {request.warehouse.resolve()}   instance: {where['instance']}")
     print("\nopen the UI on this month's data (binds 127.0.0.1 only):")
     env = {"DAGSTER_HOME": where["instance"], "SLO_ASSETS_WAREHOUSE": request.warehouse.resolve(),
@@ -324,7 +321,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if rejected:
             print(f"slo-assets run: {rejected}", file=sys.stderr)
             return 2
-        if args.fail_on_breach and documents["compliance"]["summary"]["failed"]:
+        if args.fail_on_breach and documents["compliance_report"]["summary"]["failed"]:
             return 3
         return 0
 

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from slo_assets.defs.ingestion import INDEX_CHECKS, log_file_index, parsed_logs
+from slo_assets.defs.outputs import OUTPUT_ASSETS
 from slo_assets.defs.resources import default_resources
 from slo_assets.defs.remediation import (
     Remediation,
@@ -18,7 +19,7 @@ from slo_assets.defs.remediation import (
 from slo_assets.defs.slo_chain import compliance_report, error_budgets, sli_metrics, sli_minutely, slo_specs, slo_targets
 
 DAILY_ASSETS = [parsed_logs, sli_minutely]
-MONTHLY_ASSETS = [sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan]
+MONTHLY_ASSETS = [sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan, *OUTPUT_ASSETS]
 ALL_ASSETS = [log_file_index, *DAILY_ASSETS, slo_specs, *MONTHLY_ASSETS, remediation_runs, learning_record]
 
 # A day's steps run one after another, so its jobs execute in the run's own process: a process per
@@ -35,7 +36,7 @@ JOBS = [
     dg.define_asset_job("daily_job", selection=[log_file_index, *DAILY_ASSETS], executor_def=dg.in_process_executor,
                         description="refresh the file index, then parse one day and compute its SLI inputs"),
     dg.define_asset_job("monthly_chain_job", selection=MONTHLY_ASSETS,
-                        description="SLI metrics, targets, error budgets, compliance and remediation plan for one month (to date)"),
+                        description="SLI metrics, targets, error budgets, compliance, remediation plan and the published outputs for one month (to date)"),
     remediation_job,
 ]
 SCHEDULES = [daily_ingest_schedule, month_to_date_schedule, month_close_schedule]

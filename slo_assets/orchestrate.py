@@ -130,13 +130,13 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
             progress.note(f"  mostly rejected: {line}")
         for day in wanted:
             result = run("ingest_job", day, partition=day)
-            materializations = result.asset_materializations_for_node("parsed_logs")
-            meta = materializations[0].metadata if materializations else {}
+            meta = next((m.metadata for m in result.asset_materializations_for_node("parsed_logs")
+                         if m.asset_key == dg.AssetKey("parsed_logs")), {})
             outcome.days[day] = DayRun(rows=_value(meta, "dagster/row_count") or 0, quarantined=_value(meta, "quarantined_lines") or 0)
             progress.step(day, f"{outcome.days[day].rows:,} rows, {outcome.days[day].quarantined:,} quarantined")
         progress.note(days_note(month, outcome))
         run("monthly_chain_job", month, partition=month)
-        progress.step(month, "sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan")
+        progress.step(month, "sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan, outputs")
     finally:
         progress.end()
         outcome.seconds = time.perf_counter() - started

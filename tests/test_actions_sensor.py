@@ -7,6 +7,7 @@ import json
 
 import dagster as dg
 
+from slo_assets import layout
 from slo_assets.defs.remediation import Remediation, remediation_sensor
 from slo_assets.defs.resources import WarehouseResource
 from slo_assets.remediation.plan import ReportSeen, triage_reports
@@ -20,8 +21,8 @@ def _report(instance, month: str, version: str) -> None:
 def _plan(warehouse, month: str, version: str) -> None:
     entry = {"slo": "checkout-availability", "service": "checkout", "status": "failed", "severity": "page", "fingerprint": "fp",
              "incidents": [], "actions": [{"runbook": "rb", "kind": "annotate", "name": "note"}]}
-    (warehouse / "remediation_plan").mkdir(parents=True, exist_ok=True)
-    (warehouse / "remediation_plan" / f"{month}.json").write_text(
+    (warehouse / layout.REMEDIATION_PLAN.relative(month)).parent.mkdir(parents=True, exist_ok=True)
+    (warehouse / layout.REMEDIATION_PLAN.relative(month)).write_text(
         json.dumps({"period": month, "entries": [entry], "compliance_data_version": version}))
 
 

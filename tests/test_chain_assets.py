@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from slo_assets import layout
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.generate import write_logs
@@ -37,16 +38,16 @@ def _status(instance, defs, keys):
 def test_month_to_date_uses_the_elapsed_part_then_grows(month_to_date):
     base, resources, instance, first = month_to_date
     assert not first.failed_runs and not first.failed_checks
-    compliance = json.loads((base / "wh" / "compliance" / "2026-02.json").read_text())
+    compliance = json.loads((base / "wh" / layout.COMPLIANCE_REPORT.relative("2026-02")).read_text())
     assert (compliance["period_complete"], compliance["as_of"]) == (False, "2026-02-11T00:00:00Z")
     assert compliance["data_quality"]["days_expected"] == 10 and compliance["data_quality"]["missing_days"] == []
     assert compliance["data_quality"]["days_with_data"] == 10 and compliance["data_quality"]["gaps"] == []
-    budgets = json.loads((base / "wh" / "error_budgets" / "2026-02.json").read_text())
+    budgets = json.loads((base / "wh" / layout.ERROR_BUDGETS.relative("2026-02")).read_text())
     assert all(w["window_end"] == "2026-02-11T00:00:00Z" for w in budgets["slos"])
     assert all(0 <= w["forecast"]["probability_exhausted_by_period_end"] <= 1 for w in budgets["slos"])
     more = materialize_month("2026-02", resources, instance, days=["2026-02-11"])
     assert not more.failed_runs
-    assert json.loads((base / "wh" / "compliance" / "2026-02.json").read_text())["as_of"] == "2026-02-12T00:00:00Z"
+    assert json.loads((base / "wh" / layout.COMPLIANCE_REPORT.relative("2026-02")).read_text())["as_of"] == "2026-02-12T00:00:00Z"
 
 
 def test_changing_a_spec_marks_exactly_its_dependents_stale(month_to_date):
@@ -63,7 +64,7 @@ def test_changing_a_spec_marks_exactly_its_dependents_stale(month_to_date):
 
 def test_compliance_records_its_inputs(month_to_date):
     base, _, _, _ = month_to_date
-    compliance = json.loads((base / "wh" / "compliance" / "2026-02.json").read_text())
+    compliance = json.loads((base / "wh" / layout.COMPLIANCE_REPORT.relative("2026-02")).read_text())
     versions = compliance["input_data_versions"]
     assert set(versions) == {"error_budgets[2026-02]", "sli_metrics[2026-02]", "slo_targets[2026-02]", "slo_specs"}
     assert all(versions.values())

@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from slo_assets import layout
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.remediation import Remediation, remediation_sensor
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
@@ -60,7 +61,7 @@ def month(tmp_path_factory):
     instance = dg.DagsterInstance.ephemeral()
     outcome = materialize_month("2026-02", resources, instance)
     assert not outcome.failed_runs
-    plan = json.loads((base / "wh" / "remediation_plan" / "2026-02.json").read_text())
+    plan = json.loads((base / "wh" / layout.REMEDIATION_PLAN.relative("2026-02")).read_text())
     return base, truth, resources, instance, plan
 
 
@@ -273,7 +274,7 @@ def test_plan_ranks_runbooks_by_what_worked(month):
 
     base, _, resources, _, _ = month
     specs = resources["slo_settings"].load()
-    evaluations = json.loads((base / "wh" / "evaluations" / "2026-02.json").read_text())
+    evaluations = json.loads((base / "wh" / layout.WINDOW_EVALUATIONS.relative("2026-02")).read_text())
     def note(runbook: str) -> Action:
         return Action(runbook=runbook, kind="annotate", name="note", spec={"kind": "annotate", "name": "note"})
 
@@ -300,7 +301,7 @@ def test_learning_record_is_written_by_the_remediation_job(month):
 
     base, _, resources, instance, plan = month
     assert run_remediation(resources, instance, "learn", "auth-availability")
-    records = pl.read_parquet(base / "wh" / "learning_record" / "records.parquet")
+    records = pl.read_parquet(base / "wh" / layout.LEARNING_RECORD.relative("2026-02"))
     auth = records.filter(pl.col("slo") == "auth-availability")
     entry = next(e for e in plan["entries"] if e["slo"] == "auth-availability")
     assert auth.height == len(entry["actions"]) and set(auth["reference_basis"]) == {"incident_start"}

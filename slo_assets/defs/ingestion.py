@@ -8,9 +8,11 @@ import dagster as dg
 import pandera.errors
 import polars as pl
 
+from slo_assets import layout
 from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS
 from slo_assets.defs.partitions import daily_partitions
 from slo_assets.defs.resources import LogSource, WarehouseResource
+from slo_assets.defs.warehouse_io import written
 from slo_assets.ingest.index import (
     NO_FILES_VERSION,
     MOSTLY_REJECTED_SHARE,
@@ -24,7 +26,6 @@ from slo_assets.ingest.index import (
 from slo_assets.ingest.staging import DAY_MS
 from slo_assets.markdown import frame_table, table
 from slo_assets.schemas import ParsedLogs
-from slo_assets.storage import INDEX_FILE
 
 # Bump when the asset's logic changes what it writes, so Dagster marks outputs stale.
 INGEST_CODE_VERSION = "ingest-1"
@@ -43,7 +44,7 @@ def _ms(moment: datetime) -> int:
 
 def read_index(warehouse: WarehouseResource) -> pl.DataFrame | None:
     store = warehouse.store()
-    target = store.path(INDEX_FILE)
+    target = layout.LOG_FILE_INDEX.path(store)
     return pl.from_arrow(store.read_table(target)) if target.exists() else None
 
 
@@ -95,7 +96,7 @@ with warnings.catch_warnings():
             follow_symlinks=log_source.follow_symlinks,
         )
         store = warehouse.store()
-        store.write_table(store.path(INDEX_FILE), build.index.to_arrow())
+        store.write_table(layout.LOG_FILE_INDEX.path(store), build.index.to_arrow())
         versions = day_versions(build.index)
         gone = set(day_versions(previous)) - set(versions) if previous is not None and "days" in previous.columns else set()
         versions.update({day: NO_FILES_VERSION for day in gone})
@@ -201,7 +202,7 @@ def lines_accepted_result(index: pl.DataFrame) -> dg.AssetCheckResult:
 def _current_index(warehouse: WarehouseResource) -> pl.DataFrame:
     index = read_index(warehouse)
     if index is None:
-        raise dg.Failure(f"no log file index at {warehouse.store().path(INDEX_FILE)}: observe log_file_index first (index_job)")
+        raise dg.Failure(f"no log file index at {layout.LOG_FILE_INDEX.path(warehouse.store())}: observe log_file_index first (index_job)")
     return index
 
 
@@ -289,14 +290,19 @@ def _quarantine_check(rows: int, quarantine: pl.DataFrame, threshold: float) -> 
     )
 
 
-@dg.asset(
-    group_name="ingestion",
+QUARANTINE_DESCRIPTION = ("Lines of one UTC day that could not be parsed, with file, line, reason and the raw text "
+                          "(escaped): every line read is a row here or in parsed_logs")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("parsed_logs", group_name="ingestion", deps=[log_file_index], kinds={"polars", "parquet"},
+                     code_version=INGEST_CODE_VERSION, owners=OWNERS, metadata=PARSED_LOGS,
+                     description="Canonical requests of one UTC day with source file and line"),
+        dg.AssetSpec("quarantine", group_name="ingestion", deps=[log_file_index], kinds={"polars", "parquet"},
+                     code_version=INGEST_CODE_VERSION, owners=OWNERS, description=QUARANTINE_DESCRIPTION),
+    ],
     partitions_def=daily_partitions,
-    deps=[log_file_index],
-    kinds={"polars", "parquet"},
-    code_version=INGEST_CODE_VERSION,
-    owners=OWNERS,
-    metadata=PARSED_LOGS,
     check_specs=[
         dg.AssetCheckSpec(CHECK_SCHEMA, asset="parsed_logs", blocking=True, description="pandera ParsedLogs model"),
         dg.AssetCheckSpec(CHECK_EXPECTATIONS, asset="parsed_logs", description="Great Expectations suite parsed_logs_day"),
@@ -305,28 +311,27 @@ def _quarantine_check(rows: int, quarantine: pl.DataFrame, threshold: float) -> 
                           description="no two files holding this day's lines have the same bytes (warn: read once)"),
     ],
 )
-def parsed_logs(context: dg.AssetExecutionContext, log_source: LogSource, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Canonical requests of one UTC day with source file and line; bad lines go to the day's quarantine."""
-    index = read_index(warehouse)
-    if index is None:
-        raise dg.Failure(f"no log file index at {warehouse.store().path(INDEX_FILE)}: observe log_file_index first (index_job)")
+def parsed_logs(context: dg.AssetExecutionContext, log_source: LogSource, warehouse: WarehouseResource):
+    """One UTC day of the indexed files: canonical requests to parsed_logs, bad lines to quarantine."""
+    index = _current_index(warehouse)
     window = context.partition_time_window
     day = assemble_day(index, warehouse.stage_root(), _ms(window.start), _ms(window.end))
     store = warehouse.store()
     key = context.partition_key
-    rows_bytes, rows_digest = store.write_table(store.path("parsed_logs", f"{key}.parquet"), day.rows)
-    bad_bytes, bad_digest = store.write_table(store.path("quarantine", f"{key}.parquet"), day.quarantine)
+    rows_bytes, rows_digest = store.write_table(layout.PARSED_LOGS.path(store, key), day.rows)
+    bad_bytes, bad_digest = store.write_table(layout.QUARANTINE.path(store, key), day.quarantine)
     frame = day.rows.to_pandas()
     quarantine = pl.from_arrow(day.quarantine)
     default_service = log_source.parse_config().default_service
     by_service = pl.from_arrow(day.rows.select(["service", "status"])).group_by("service").agg(
         pl.len().alias("requests"), (pl.col("status") >= 500).sum().alias("5xx")
     ).sort("service")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="parsed_logs",
         data_version=dg.DataVersion(hashlib.sha256(f"{rows_digest}{bad_digest}".encode()).hexdigest()[:24]),
         metadata={
             "dagster/row_count": day.rows.num_rows,
-            "bytes": rows_bytes,
+            **written(store, layout.PARSED_LOGS, key, rows_bytes),
             "quarantine_bytes": bad_bytes,
             "files_read": dg.MetadataValue.json(day.files_read),
             "quarantined_lines": quarantine.height,
@@ -343,4 +348,10 @@ def parsed_logs(context: dg.AssetExecutionContext, log_source: LogSource, wareho
             _quarantine_check(day.rows.num_rows, quarantine, log_source.max_quarantine_ratio),
             _duplicates_check(index, _ms(window.start)),
         ],
+    )
+    yield dg.MaterializeResult(
+        asset_key="quarantine",
+        data_version=dg.DataVersion(bad_digest[:24]),
+        metadata={"dagster/row_count": quarantine.height, **written(store, layout.QUARANTINE, key, bad_bytes),
+                  "by_reason": dg.MetadataValue.json(dict(quarantine["reason"].value_counts().iter_rows()) if quarantine.height else {})},
     )

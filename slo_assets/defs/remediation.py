@@ -9,11 +9,13 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from slo_assets import layout
+from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource, project_file
-from slo_assets.defs.slo_chain import compliance_report, error_budgets
-from slo_assets.defs.warehouse_io import input_versions, read_days
+from slo_assets.defs.slo_chain import compliance_report
+from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
 from slo_assets.markdown import table
 from slo_assets.remediation.actions import carry_out, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
@@ -49,7 +51,7 @@ def _bad_rows(store, slos):
 
     def day_rows(day: str) -> pl.DataFrame | None:
         if day not in days:
-            path = store.path("parsed_logs", f"{day}.parquet")
+            path = layout.PARSED_LOGS.path(store, day)
             days[day] = pl.from_arrow(store.read_table(path, columns=columns)) if path.exists() else None
         return days[day]
 
@@ -66,7 +68,8 @@ def _bad_rows(store, slos):
 @dg.asset(
     group_name="remediation",
     partitions_def=monthly_partitions,
-    deps=[compliance_report, error_budgets],
+    # the learning record of every month so far ranks the runbooks' actions
+    deps=[compliance_report, "window_evaluations", days_of_month("sli_minutely"), days_of_month("parsed_logs")],
     kinds={"json"},
     code_version=REMEDIATION_CODE_VERSION,
     owners=OWNERS,
@@ -79,16 +82,17 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     month = context.partition_key
     store = warehouse.store()
     specs = slo_settings.load()
-    evaluations = json.loads(store.path("evaluations", f"{month}.json").read_bytes())
-    minutes, _ = read_days(store, "sli_minutely", month_days(month), MINUTE_SCHEMA)
-    learned = store.path("learning_record", "records.parquet")
-    scores = runbook_scores(effectiveness(pl.from_arrow(store.read_table(learned)))) if learned.exists() else {}
+    evaluations = json.loads(layout.WINDOW_EVALUATIONS.path(store, month).read_bytes())
+    minutes, _ = read_days(store, layout.SLI_MINUTELY, month_days(month), MINUTE_SCHEMA)
+    learned = learning_history(store)
+    scores = runbook_scores(effectiveness(learned)) if learned is not None else {}
     plan = build_plan(month, specs.slos, evaluations, by_slo(minutes), _bad_rows(store, specs.slos), remediation.runbooks(),
                       Path(log_source.root), scores)
     versions = input_versions(context, [("compliance_report", month)])
     plan["compliance_data_version"] = versions[f"compliance_report[{month}]"]
     plan["code_version"] = REMEDIATION_CODE_VERSION
-    store.write_bytes_atomic(store.path("remediation_plan", f"{month}.json"), json.dumps(plan, indent=1).encode())
+    payload = json.dumps(plan, indent=1).encode()
+    store.write_bytes_atomic(layout.REMEDIATION_PLAN.path(store, month), payload)
     breached = {e["slo"] for e in evaluations if e["status"] in ("failed", "at_risk")}
     covered = {e["slo"] for e in plan["entries"]}
     rows = [(e["slo"], e["status"], e["severity"], len(e["incidents"]), ", ".join(a["name"] for a in e["actions"]) or e["note"])
@@ -96,6 +100,7 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(plan["entries"]),
+            **written(store, layout.REMEDIATION_PLAN, month, len(payload)),
             **plan["summary"],
             "plan": dg.MetadataValue.md(table(["slo", "status", "severity", "incidents", "actions"], rows) if rows else "nothing to do"),
         },
@@ -110,10 +115,17 @@ class RemediationRunConfig(dg.Config):
 
 
 def _history(store) -> list[dict]:
+    """Every action outcome so far, of every month: cooldowns and idempotency look across months."""
     rows = []
-    for path in sorted(store.path("remediation_runs").glob("*.parquet")):
-        rows += pl.from_arrow(store.read_table(path)).to_dicts()
+    for month in layout.REMEDIATION_RUNS.partitions(store):
+        rows += read_frame(store, layout.REMEDIATION_RUNS, month).to_dicts()
     return rows
+
+
+def learning_history(store) -> pl.DataFrame | None:
+    """Every month's learning record, one table (None before the first)."""
+    months = [read_frame(store, layout.LEARNING_RECORD, month) for month in layout.LEARNING_RECORD.partitions(store)]
+    return pl.concat(months, how="diagonal_relaxed") if months else None
 
 
 @dg.asset(
@@ -129,7 +141,7 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
     """What the remediation job did: each action's outcome (ok, failed, skipped, dry run) with timestamps and idempotency key."""
     month = context.partition_key
     store = warehouse.store()
-    plan = json.loads(store.path("remediation_plan", f"{month}.json").read_bytes())
+    plan = json.loads(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
     history = _history(store)
     actions = {(a.runbook, a.name): a for runbook in remediation.runbooks() for a in runbook.actions}
     # Every runbook's secrets are redacted from every outcome, not only the acting one's.
@@ -148,7 +160,7 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
             context.log.info(f"{entry['slo']}: {outcome.runbook}/{outcome.action} -> {outcome.status} {outcome.reason or ''}")
             outcomes.append(outcome.to_row())
             history.append(outcome.to_row())
-    target = store.path("remediation_runs", f"{month}.parquet")
+    target = layout.REMEDIATION_RUNS.path(store, month)
     previous = pl.from_arrow(store.read_table(target)).to_dicts() if target.exists() else []
     rows = previous + outcomes
     frame = pl.DataFrame([{**r, "detail": json.dumps(r["detail"]) if isinstance(r["detail"], dict) else r["detail"]} for r in rows])
@@ -168,7 +180,7 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
 @dg.asset(
     group_name="remediation",
     partitions_def=monthly_partitions,
-    deps=[remediation_runs, dg.AssetDep("sli_minutely", partition_mapping=dg.TimeWindowPartitionMapping(end_offset=1))],
+    deps=[remediation_runs, days_of_month("sli_minutely", months_after=1)],
     kinds={"polars", "parquet"},
     code_version=REMEDIATION_CODE_VERSION,
     owners=OWNERS,
@@ -178,26 +190,24 @@ def learning_record(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     month = context.partition_key
     store = warehouse.store()
     specs = slo_settings.load()
-    runs_path = store.path("remediation_runs", f"{month}.parquet")
-    outcomes = pl.from_arrow(store.read_table(runs_path)).to_dicts() if runs_path.exists() else []
-    plan = json.loads(store.path("remediation_plan", f"{month}.json").read_bytes())
-    minutes, present = read_days(store, "sli_minutely", month_days(month) + month_days(next_month(month)), MINUTE_SCHEMA)
+    runs = read_frame(store, layout.REMEDIATION_RUNS, month)
+    outcomes = runs.to_dicts() if runs is not None else []
+    plan = json.loads(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
+    minutes, present = read_days(store, layout.SLI_MINUTELY, month_days(month) + month_days(next_month(month)), MINUTE_SCHEMA)
     data_end = day_start_ms(max(present)) + DAY_MS if present else 0
     targets = {s.name: s.objectives[0].target for s in specs.slos}
     fresh = pl.DataFrame(learn(outcomes, plan, by_slo(minutes), targets, data_end), infer_schema_length=None)
-    all_path = store.path("learning_record", "records.parquet")
-    kept = pl.from_arrow(store.read_table(all_path)) if all_path.exists() else fresh.clear()
-    if fresh.height:
-        kept = pl.concat([kept.filter(~pl.col("idempotency_key").is_in(fresh["idempotency_key"].implode())), fresh], how="diagonal_relaxed")
-    if kept.height:
-        store.write_table(all_path, kept.to_arrow())
-    if fresh.height:
-        store.write_table(store.path("learning_record", f"{month}.parquet"), fresh.to_arrow())
+    size = 0
+    if fresh.height:  # the month's outcomes only grow, so a month once written is never emptied
+        size, _ = store.write_table(layout.LEARNING_RECORD.path(store, month), fresh.to_arrow())
+    kept = learning_history(store)
+    kept = fresh if kept is None else kept
     stats = effectiveness(kept)
     rows = [(r["slo"], r["runbook"], r["action"], r["reference"], r["sli_before"], r["sli_after"], r["recovered"], r["minutes_to_recover"])
             for r in fresh.iter_rows(named=True)] if fresh.height else []
     return dg.MaterializeResult(metadata={
         "dagster/row_count": fresh.height,
+        **(written(store, layout.LEARNING_RECORD, month, size) if size else {}),
         "records_kept": kept.height,
         "this_month": dg.MetadataValue.md(table(["slo", "runbook", "action", "reference", "SLI before", "SLI after", "recovered",
                                                  "minutes to recover"], rows) if rows else "no actions this month"),
@@ -230,7 +240,7 @@ def _plan_reader(store):
 
     def read(month: str) -> dict | None:
         if month not in plans:
-            path = store.path("remediation_plan", f"{month}.json")
+            path = layout.REMEDIATION_PLAN.path(store, month)
             try:
                 plans[month] = json.loads(path.read_bytes()) if path.exists() else None
             except (OSError, ValueError):

@@ -10,11 +10,13 @@ import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
 
-from slo_assets.defs.ingestion import INGEST_CODE_VERSION, parsed_logs
+from slo_assets import layout
+from slo_assets.defs.ingestion import INGEST_CODE_VERSION
+from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS, SLI_METRICS, SLI_MINUTELY, SLO_TARGETS
 from slo_assets.defs.partitions import daily_partitions, monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
-from slo_assets.defs.warehouse_io import input_versions, read_days
+from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
 from slo_assets.markdown import frame_table, table
 from slo_assets.slo import chain as C
 from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
@@ -53,49 +55,53 @@ with warnings.catch_warnings():
         )
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+SLI_LATENCY_DESCRIPTION = "Per SLO and duration (ms) of one day: requests, for exact quantiles over any span of days"
+SLI_OPERATIONS_DESCRIPTION = "Per SLO and operation of one day: good and total events, for the worst operations of a month"
 
 
-@dg.asset(
-    group_name="slo",
+def _spec(key: str, group: str, kinds: set[str], description: str, deps=(), metadata=None) -> dg.AssetSpec:
+    return dg.AssetSpec(key, group_name=group, deps=list(deps), kinds=kinds, code_version=CHAIN_CODE_VERSION, owners=OWNERS,
+                        description=description, metadata=metadata)
+
+
+@dg.multi_asset(
+    specs=[
+        _spec("sli_minutely", "slo", {"polars", "parquet"}, "Per SLO per minute good and total events of one day",
+              ["parsed_logs", slo_specs], SLI_MINUTELY),
+        _spec("sli_latency", "slo", {"polars", "parquet"}, SLI_LATENCY_DESCRIPTION, ["parsed_logs", slo_specs]),
+        _spec("sli_operations", "slo", {"polars", "parquet"}, SLI_OPERATIONS_DESCRIPTION, ["parsed_logs", slo_specs]),
+    ],
     partitions_def=daily_partitions,
-    deps=[parsed_logs, slo_specs],
-    kinds={"polars", "parquet"},
-    code_version=CHAIN_CODE_VERSION,
-    owners=OWNERS,
-    metadata=SLI_MINUTELY,
     check_specs=[
         dg.AssetCheckSpec(CHECK_GOOD_LE_TOTAL, asset="sli_minutely", description="good <= total in every minute"),
         dg.AssetCheckSpec(CHECK_TOTALS_MATCH, asset="sli_minutely", blocking=True,
                           description="per SLO, the minute totals add up to the parsed rows its total filter selects"),
     ],
 )
-def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
-    """Per SLO per minute good and total events of one day, with exact latency value counts and per-operation counts."""
+def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings):
+    """One day's SLI inputs per SLO: minute counts, exact latency value counts and per-operation counts."""
     specs = slo_settings.load()
     store = warehouse.store()
     day = context.partition_key
-    source = store.path("parsed_logs", f"{day}.parquet")
+    source = layout.PARSED_LOGS.path(store, day)
     if not source.exists():
         raise dg.Failure(f"parsed_logs partition {day} is missing ({source}): materialize it first")
     rows = pl.from_arrow(store.read_table(source, columns=needed_columns(specs.slos)))
     inputs = day_inputs(rows, specs.slos)
-    written = {}
-    for name, frame in (("sli_minutely", inputs.minutes), ("sli_latency", inputs.latency), ("sli_operations", inputs.operations)):
-        written[name] = store.write_table(store.path(name, f"{day}.parquet"), frame.to_arrow())
+    minutes_size, minutes_digest = store.write_table(layout.SLI_MINUTELY.path(store, day), inputs.minutes.to_arrow())
     expected = selected_counts(rows, specs.slos)
     totals = dict(inputs.minutes.group_by("slo").agg(pl.col("total").sum()).iter_rows()) if inputs.minutes.height else {}
     mismatches = [(slo, expected[slo], totals.get(slo, 0)) for slo in expected if expected[slo] != totals.get(slo, 0)]
     over = inputs.minutes.filter(pl.col("good") > pl.col("total")).height
     summary = inputs.minutes.group_by("slo").agg(pl.col("good").sum(), pl.col("total").sum()).sort("slo") if inputs.minutes.height else inputs.minutes
-    return dg.MaterializeResult(
-        data_version=dg.DataVersion(_digest(*(digest for _, digest in written.values()))),
+    yield dg.MaterializeResult(
+        asset_key="sli_minutely",
+        data_version=dg.DataVersion(minutes_digest[:24]),
         metadata={
             "dagster/row_count": inputs.minutes.height,
             "slos": len(specs.slos),
             "spec_hash": specs.content_hash,
-            "bytes": sum(size for size, _ in written.values()),
+            **written(store, layout.SLI_MINUTELY, day, minutes_size),
             "per_slo": dg.MetadataValue.md(frame_table(summary, limit=100)),
         },
         check_results=[
@@ -107,6 +113,10 @@ def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             ),
         ],
     )
+    for dataset, frame in ((layout.SLI_LATENCY, inputs.latency), (layout.SLI_OPERATIONS, inputs.operations)):
+        size, digest = store.write_table(dataset.path(store, day), frame.to_arrow())
+        yield dg.MaterializeResult(asset_key=dataset.key, data_version=dg.DataVersion(digest[:24]),
+                                   metadata={"dagster/row_count": frame.height, **written(store, dataset, day, size)})
 
 
 def _period(month: str, present: list[str]) -> C.Period:
@@ -123,52 +133,57 @@ def _lookback_days(month: str) -> list[str]:
     return C.month_days(C.previous_month(month)) + C.month_days(month)
 
 
-monthly_from_days = dg.AssetDep("sli_minutely", partition_mapping=dg.TimeWindowPartitionMapping())
-lookback_from_days = dg.AssetDep("sli_minutely", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))
+SLI_OPERATIONS_MONTHLY_DESCRIPTION = "Per SLO and operation for the month (to date): good, bad and total events, worst first"
+SLI_LATENCY_MONTHLY_DESCRIPTION = "The latency SLOs' value counts of the month: slo_targets' latency recommendation reads them"
 
 
-@dg.asset(
-    group_name="slo",
+@dg.multi_asset(
+    specs=[
+        _spec("sli_metrics", "slo", {"polars", "parquet"},
+              "Per SLO for the month (to date): good, total, SLI, availability, exact p50/p95/p99 latency, timeslice SLIs",
+              [days_of_month("sli_minutely"), days_of_month("sli_latency"), slo_specs], SLI_METRICS),
+        _spec("sli_operations_monthly", "slo", {"polars", "parquet"}, SLI_OPERATIONS_MONTHLY_DESCRIPTION,
+              [days_of_month("sli_operations"), slo_specs]),
+        _spec("sli_latency_monthly", "slo", {"polars", "parquet"}, SLI_LATENCY_MONTHLY_DESCRIPTION,
+              [days_of_month("sli_latency"), slo_specs]),
+    ],
     partitions_def=monthly_partitions,
-    deps=[monthly_from_days, slo_specs],
-    kinds={"polars", "parquet"},
-    code_version=CHAIN_CODE_VERSION,
-    owners=OWNERS,
-    metadata=SLI_METRICS,
     check_specs=[
         dg.AssetCheckSpec(CHECK_SLI_RANGE, asset="sli_metrics", description="every SLI and availability in [0, 1], good <= total"),
         dg.AssetCheckSpec(CHECK_ALL_DAYS, asset="sli_metrics", description="a closed month has SLI inputs for every day"),
     ],
 )
-def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
-    """Per SLO for the month (to date): good, total, SLI, availability, exact p50/p95/p99 latency, timeslice SLIs, per operation."""
+def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings):
+    """The month's SLIs per SLO and per operation, from its days' SLI inputs."""
     month = context.partition_key
     specs = slo_settings.load()
     store = warehouse.store()
     days = C.month_days(month)
-    minutes, present = read_days(store, "sli_minutely", days, MINUTE_SCHEMA)
-    latency, _ = read_days(store, "sli_latency", days, LATENCY_SCHEMA)
-    operations, _ = read_days(store, "sli_operations", days, OPERATION_SCHEMA)
+    minutes, present = read_days(store, layout.SLI_MINUTELY, days, MINUTE_SCHEMA)
+    latency, _ = read_days(store, layout.SLI_LATENCY, days, LATENCY_SCHEMA)
+    operations, _ = read_days(store, layout.SLI_OPERATIONS, days, OPERATION_SCHEMA)
     period = _period(month, present)
     metrics, by_operation = C.sli_metrics(specs, minutes, latency, operations, period, slo_settings.chain_settings())
-    size_m, digest_m = store.write_table(store.path("sli_metrics", f"{month}.parquet"), metrics.to_arrow())
-    size_o, digest_o = store.write_table(store.path("sli_operations_monthly", f"{month}.parquet"), by_operation.to_arrow())
-    # The latency SLOs' value counts of the month feed slo_targets' latency recommendation.
+    size_m, digest_m = store.write_table(layout.SLI_METRICS.path(store, month), metrics.to_arrow())
     latency_slos = [s.name for s in specs.slos if s.indicator.kind() == "latency"]
-    store.write_table(store.path("sli_latency_monthly", f"{month}.parquet"),
-                      latency.filter(pl.col("slo").is_in(latency_slos)).to_arrow())
+    for dataset, frame in ((layout.SLI_OPERATIONS_MONTHLY, by_operation),
+                           (layout.SLI_LATENCY_MONTHLY, latency.filter(pl.col("slo").is_in(latency_slos)))):
+        size, digest = store.write_table(dataset.path(store, month), frame.to_arrow())
+        yield dg.MaterializeResult(asset_key=dataset.key, data_version=dg.DataVersion(digest[:24]),
+                                   metadata={"dagster/row_count": frame.height, **written(store, dataset, month, size)})
     missing = [d for d in days if d not in present and d < C.day_key(period.as_of_ms)]
     bad_range = metrics.filter(~pl.col("sli").is_between(0, 1) | (pl.col("good") > pl.col("total"))
                                | ~pl.col("availability").fill_null(1).is_between(0, 1)).height
     view = metrics.select("slo", "good", "total", "sli", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
-    return dg.MaterializeResult(
-        data_version=dg.DataVersion(_digest(digest_m, digest_o)),
+    yield dg.MaterializeResult(
+        asset_key="sli_metrics",
+        data_version=dg.DataVersion(digest_m[:24]),
         metadata={
             "dagster/row_count": metrics.height,
             "as_of": C.B.iso(period.as_of_ms),
             "month_complete": period.complete,
             "days_with_data": len(present),
-            "bytes": size_m + size_o,
+            **written(store, layout.SLI_METRICS, month, size_m),
             "metrics": dg.MetadataValue.md(frame_table(view, limit=100)),
             "top_operations_by_bad_events": dg.MetadataValue.md(frame_table(by_operation.head(15), limit=15)),
         },
@@ -185,7 +200,8 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
 @dg.asset(
     group_name="slo",
     partitions_def=monthly_partitions,
-    deps=[sli_metrics, slo_specs],
+    # every month of sli_metrics up to this one is its history; the same month's is the one that changes it
+    deps=["sli_metrics", "sli_latency_monthly", slo_specs],
     kinds={"polars", "parquet"},
     code_version=CHAIN_CODE_VERSION,
     owners=OWNERS,
@@ -197,15 +213,12 @@ def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     month = context.partition_key
     specs = slo_settings.load()
     store = warehouse.store()
-    history = []
-    for path in sorted(store.path("sli_metrics").glob("*.parquet")):
-        if path.stem <= month:
-            history.append(pl.from_arrow(store.read_table(path)).select("slo", "good", "total").with_columns(pl.lit(path.stem).alias("month")))
+    history = [read_frame(store, layout.SLI_METRICS, earlier).select("slo", "good", "total").with_columns(pl.lit(earlier).alias("month"))
+               for earlier in layout.SLI_METRICS.partitions(store) if earlier <= month]
     history_frame = pl.concat(history) if history else pl.DataFrame(schema={"slo": pl.String, "good": pl.Int64, "total": pl.Int64, "month": pl.String})
-    latency_path = store.path("sli_latency_monthly", f"{month}.parquet")
-    latency = pl.from_arrow(store.read_table(latency_path)) if latency_path.exists() else pl.DataFrame(schema=LATENCY_SCHEMA)
+    latency = read_frame(store, layout.SLI_LATENCY_MONTHLY, month, LATENCY_SCHEMA)
     targets = C.recommend_targets(specs, history_frame, latency)
-    size, digest = store.write_table(store.path("slo_targets", f"{month}.parquet"), targets.to_arrow())
+    size, digest = store.write_table(layout.SLO_TARGETS.path(store, month), targets.to_arrow())
     off_ladder = targets.filter(pl.col("basis") != "ladder").height
     not_achieved = targets.filter(pl.col("achieved_in_all_months").eq(False)).height
     return dg.MaterializeResult(
@@ -213,7 +226,7 @@ def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         metadata={
             "dagster/row_count": targets.height,
             "months_of_history": history_frame["month"].n_unique() if history_frame.height else 0,
-            "bytes": size,
+            **written(store, layout.SLO_TARGETS, month, size),
             "targets": dg.MetadataValue.md(frame_table(targets.drop("service"), limit=100)),
         },
         check_results=[dg.AssetCheckResult(
@@ -237,35 +250,50 @@ def _budget_rows(evaluations: list[dict]) -> pl.DataFrame:
                                               "burn_period": pl.Float64})
 
 
-@dg.asset(
-    group_name="slo",
+# the previous month too: the alert windows reach back before the month starts
+BUDGET_DEPS = [days_of_month("sli_minutely", months_before=1), slo_specs]
+
+
+@dg.multi_asset(
+    specs=[
+        _spec("error_budgets", "slo", {"json"}, "Allowed, consumed and remaining budget, burn rates 5m..3d, alert replay, "
+              "threshold crossings and forecast per SLO window: error_budgets.json", BUDGET_DEPS),
+        _spec("window_evaluations", "slo", {"json"}, "Every SLO window's evaluation, whole: what compliance, the plan and "
+              "the outputs are built from", BUDGET_DEPS),
+        _spec("budget_series", "slo", {"polars", "parquet"}, "Per SLO window every 5 minutes: good, total, budget left, "
+              "burn rates 1h and 6h (the burn-down charts)", BUDGET_DEPS),
+        _spec("error_budget_table", "slo", {"polars", "parquet"}, "One row per SLO window: budget, burn rates, alerts, "
+              "forecast and status, for SQL and dashboards", BUDGET_DEPS),
+    ],
     partitions_def=monthly_partitions,
-    deps=[lookback_from_days, slo_specs],
-    kinds={"polars", "json"},
-    code_version=CHAIN_CODE_VERSION,
-    owners=OWNERS,
     check_specs=[dg.AssetCheckSpec(CHECK_BUDGET_CONSISTENT, asset="error_budgets",
                                    description="consumed ratio = (1 - SLI) / (1 - target) and good <= total for every window")],
 )
-def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
-    """Allowed, consumed and remaining budget, burn rates 5m..3d, alert replay, threshold crossings and forecast per SLO window."""
+def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings):
+    """Every SLO window of the month evaluated once: its document, the whole evaluations, the series and a table."""
     month = context.partition_key
     specs = slo_settings.load()
     store = warehouse.store()
-    minutes, present = read_days(store, "sli_minutely", _lookback_days(month), MINUTE_SCHEMA)
+    minutes, present = read_days(store, layout.SLI_MINUTELY, _lookback_days(month), MINUTE_SCHEMA)
     period = _period(month, present)
     from slo_assets.outputs import charts  # matplotlib loads only when a budget is computed
-    from slo_assets.outputs.report import SERIES_DIR
 
     evaluations, series = C.evaluate_with_series(specs, minutes, period, slo_settings.chain_settings())
-    store.write_table(store.path(SERIES_DIR, f"{month}.parquet"), series.to_arrow())
     provenance = {"spec_hash": specs.content_hash, "code_version": CHAIN_CODE_VERSION}
     document = C.error_budgets_document(evaluations, period, provenance)
-    payload = json.dumps(document, indent=1).encode()
-    store.write_bytes_atomic(store.path("error_budgets", f"{month}.json"), payload)
-    store.write_bytes_atomic(store.path("evaluations", f"{month}.json"), json.dumps(evaluations).encode())
     rows = _budget_rows(evaluations)
-    store.write_table(store.path("error_budgets", f"{month}.parquet"), rows.to_arrow())
+    whole = json.dumps(evaluations).encode()
+    whole_version = dg.DataVersion(hashlib.sha256(json.dumps(evaluations, sort_keys=True).encode()).hexdigest()[:24])
+    sizes = {}
+    for dataset, payload in ((layout.WINDOW_EVALUATIONS, whole), (layout.ERROR_BUDGETS, json.dumps(document, indent=1).encode())):
+        store.write_bytes_atomic(dataset.path(store, month), payload)
+        sizes[dataset.key] = len(payload)
+    for dataset, frame in ((layout.BUDGET_SERIES, series), (layout.ERROR_BUDGET_TABLE, rows)):
+        size, digest = store.write_table(dataset.path(store, month), frame.to_arrow())
+        yield dg.MaterializeResult(asset_key=dataset.key, data_version=dg.DataVersion(digest[:24]),
+                                   metadata={"dagster/row_count": frame.height, **written(store, dataset, month, size)})
+    yield dg.MaterializeResult(asset_key="window_evaluations", data_version=whole_version,
+                               metadata={"dagster/row_count": len(evaluations), **written(store, layout.WINDOW_EVALUATIONS, month, sizes["window_evaluations"])})
     inconsistent = []
     for e in evaluations:
         ratio, value = e["error_budget"]["consumed_ratio"], e["sli"]
@@ -273,10 +301,12 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             inconsistent.append((e["slo"], e["window"], ratio))
         if e["good"] > e["total"]:
             inconsistent.append((e["slo"], e["window"], "good > total"))
-    return dg.MaterializeResult(
-        data_version=dg.DataVersion(hashlib.sha256(json.dumps(evaluations, sort_keys=True).encode()).hexdigest()[:24]),
+    yield dg.MaterializeResult(
+        asset_key="error_budgets",
+        data_version=whole_version,
         metadata={
             "dagster/row_count": len(evaluations),
+            **written(store, layout.ERROR_BUDGETS, month, sizes["error_budgets"]),
             "as_of": C.B.iso(period.as_of_ms),
             "page_alerts": int(rows["page_alerts"].sum()) if rows.height else 0,
             "ticket_alerts": int(rows["ticket_alerts"].sum()) if rows.height else 0,
@@ -293,11 +323,11 @@ def _data_quality(store, month: str, period: C.Period) -> dict:
     rows = quarantined = 0
     rows_per_day: dict[str, int] = {}
     for day in C.month_days(month):
-        parsed = store.path("parsed_logs", f"{day}.parquet")
+        parsed = layout.PARSED_LOGS.path(store, day)
         if parsed.exists():
             rows_per_day[day] = pq.ParquetFile(str(parsed) if store.is_local else parsed.open("rb")).metadata.num_rows
             rows += rows_per_day[day]
-            bad = store.path("quarantine", f"{day}.parquet")
+            bad = layout.QUARANTINE.path(store, day)
             if bad.exists():
                 quarantined += pq.ParquetFile(str(bad) if store.is_local else bad.open("rb")).metadata.num_rows
     lines = rows + quarantined
@@ -310,7 +340,10 @@ def _data_quality(store, month: str, period: C.Period) -> dict:
 @dg.asset(
     group_name="slo",
     partitions_def=monthly_partitions,
-    deps=[error_budgets, sli_metrics, slo_targets, slo_specs],
+    # the previous month's compliance_report gives the trend: read, not declared (a self-dependency
+    # would chain every month's run to the one before)
+    deps=["error_budgets", "window_evaluations", "sli_metrics", slo_targets, slo_specs, days_of_month("parsed_logs"),
+          days_of_month("quarantine")],
     kinds={"json"},
     code_version=CHAIN_CODE_VERSION,
     owners=OWNERS,
@@ -323,13 +356,13 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     month = context.partition_key
     specs = slo_settings.load()
     store = warehouse.store()
-    evaluations_path = store.path("evaluations", f"{month}.json")
+    evaluations_path = layout.WINDOW_EVALUATIONS.path(store, month)
     if not evaluations_path.exists():
-        raise dg.Failure(f"error_budgets for {month} is missing: materialize it first")
+        raise dg.Failure(f"window_evaluations for {month} is missing: materialize error_budgets first")
     evaluations = json.loads(evaluations_path.read_bytes())
     period = C.Period(month, *C.month_range_ms(month), as_of_ms=_as_of(evaluations, month))
     previous = {}
-    before = store.path("compliance", f"{C.previous_month(month)}.json")
+    before = layout.COMPLIANCE_REPORT.path(store, C.previous_month(month))
     if before.exists():
         previous = {(e["slo"], e["objective"], e["window"]): e["sli"] for e in json.loads(before.read_bytes())["slos"]}
     maintenance = [{"start": C.B.iso(a), "end": C.B.iso(b), "scope": "all SLOs"} for a, b in slo_settings.chain_settings().maintenance]
@@ -343,7 +376,8 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         "input_data_versions": input_versions(context, [("error_budgets", month), ("sli_metrics", month), ("slo_targets", month), ("slo_specs", None)]),
     }
     document = C.compliance(evaluations, previous, period, _data_quality(store, month, period), provenance, maintenance)
-    store.write_bytes_atomic(store.path("compliance", f"{month}.json"), json.dumps(document, indent=1).encode())
+    payload = json.dumps(document, indent=1).encode()
+    store.write_bytes_atomic(layout.COMPLIANCE_REPORT.path(store, month), payload)
     expected = {(s.name, o.key, w.label) for s in specs.slos for o in s.objectives for w in s.windows}
     reported = {(e["slo"], e["objective"], e["window"]) for e in document["slos"]}
     status_rows = [(e["slo"], e["objective"], e["window"], e["status"], e["sli"], e["target"], e["error_budget"]["remaining_ratio"],
@@ -353,6 +387,7 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         data_version=dg.DataVersion(hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:24]),
         metadata={
             "dagster/row_count": len(document["slos"]),
+            **written(store, layout.COMPLIANCE_REPORT, month, len(payload)),
             **{f"slos_{k}": v for k, v in document["summary"].items() if isinstance(v, int)},
             "compliance_percent": document["summary"]["compliance_percent"],
             "status": dg.MetadataValue.md(table(["slo", "objective", "window", "status", "sli", "target", "budget left", "trend"], status_rows)),

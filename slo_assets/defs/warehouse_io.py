@@ -1,18 +1,35 @@
 """Reading the warehouse's per-day files and Dagster's record of what an asset was computed from."""
 
+from __future__ import annotations
+
 import dagster as dg
 import polars as pl
 
+from slo_assets.layout import Dataset
 
-def read_days(store, name: str, days: list[str], schema: dict) -> tuple[pl.DataFrame, list[str]]:
-    """The `name/<day>.parquet` files that exist for `days`, concatenated, and the days found."""
-    targets = {day: store.path(name, f"{day}.parquet") for day in days}
+
+def read_days(store, dataset: Dataset, days: list[str], schema: dict) -> tuple[pl.DataFrame, list[str]]:
+    """The files of `dataset` that exist for `days`, concatenated, and the days found."""
+    targets = {day: dataset.path(store, day) for day in days}
     present = [day for day, target in targets.items() if target.exists()]
     if not present:
         return pl.DataFrame(schema=schema), present
     if store.is_local:  # one call reads the files in parallel
         return pl.read_parquet([str(targets[day]) for day in present]), present
     return pl.concat([pl.from_arrow(store.read_table(targets[day])) for day in present]), present
+
+
+def read_frame(store, dataset: Dataset, partition: str | None, schema: dict | None = None) -> pl.DataFrame | None:
+    """One partition's table, or an empty frame of `schema` (None without one) when it was never written."""
+    target = dataset.path(store, partition)
+    if target.exists():
+        return pl.from_arrow(store.read_table(target))
+    return None if schema is None else pl.DataFrame(schema=schema)
+
+
+def written(store, dataset: Dataset, partition: str | None, size: int) -> dict:
+    """Where a materialization put its file, and how big it is: shown on the asset page."""
+    return {"path": dg.MetadataValue.path(str(dataset.path(store, partition))), "bytes": size}
 
 
 def input_versions(context: dg.AssetExecutionContext, keys: list[tuple[str, str | None]]) -> dict:

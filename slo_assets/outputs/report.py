@@ -12,11 +12,11 @@ from pathlib import Path
 
 import polars as pl
 
+from slo_assets import layout
 from slo_assets.outputs import charts
 from slo_assets.slo.chain import DAY_MS, by_window, day_key, month_range_ms
 from slo_assets.storage import Warehouse
 
-SERIES_DIR = "budget_series"
 STATUS_LABELS = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}
 
 
@@ -37,23 +37,20 @@ class ReportError(ValueError):
 
 def load_month(store: Warehouse, month: str) -> MonthDocuments:
     """The month's documents from the warehouse; compliance, budgets and series are required."""
-    def document(folder: str) -> dict | None:
-        path = store.path(folder, f"{month}.json")
+    def document(dataset: layout.Dataset) -> dict | None:
+        path = dataset.path(store, month)
         return json.loads(path.read_bytes()) if path.exists() else None
 
-    def frame(*parts: str) -> pl.DataFrame | None:
-        path = store.path(*parts)
+    def frame(dataset: layout.Dataset, partition: str) -> pl.DataFrame | None:
+        path = dataset.path(store, partition)
         return pl.from_arrow(store.read_table(path)) if path.exists() else None
 
-    compliance, budgets = document("compliance"), document("error_budgets")
-    series = frame(SERIES_DIR, f"{month}.parquet")
+    compliance, budgets = document(layout.COMPLIANCE_REPORT), document(layout.ERROR_BUDGETS)
+    series = frame(layout.BUDGET_SERIES, month)
     if compliance is None or budgets is None or series is None:
         raise ReportError(f"no compliance_report / error_budgets for {month} in {store.path()}: run the month first")
-    learning = frame("learning_record", "records.parquet")
-    if learning is not None and "period" in learning.columns:
-        learning = learning.filter(pl.col("period") == month)
-    return MonthDocuments(month, compliance, budgets, series, document("remediation_plan"),
-                          frame("remediation_runs", f"{month}.parquet"), learning)
+    return MonthDocuments(month, compliance, budgets, series, document(layout.REMEDIATION_PLAN),
+                          frame(layout.REMEDIATION_RUNS, month), frame(layout.LEARNING_RECORD, month))
 
 
 def _pct(value, digits: int = 3) -> str:

@@ -1,0 +1,124 @@
+"""The files people open, as monthly assets: report.html, slo_metrics.prom, alerts.rules.yml.
+
+Each output is one `Output` row: its dataset (where the file goes), what it is built from and a
+pure renderer returning the file's bytes. Adding an output is a renderer module under
+slo_assets/outputs/ plus one row in OUTPUTS. The JSON documents (compliance.json,
+error_budgets.json, remediation_plan.json) are written by their own assets into the same folder;
+`slo-assets run` copies the folder into OUT/YYYY-MM/.
+"""
+
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from slo_assets import layout
+from slo_assets.defs.metadata import OWNERS
+from slo_assets.defs.partitions import monthly_partitions
+from slo_assets.defs.resources import SloSettings, WarehouseResource
+from slo_assets.defs.warehouse_io import written
+from slo_assets.storage import Warehouse
+
+OUTPUTS_CODE_VERSION = "outputs-1"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a renderer may read: the month, the warehouse and the SLO settings."""
+
+    month: str
+    store: Warehouse
+    slo_settings: SloSettings
+
+    def document(self, dataset: layout.Dataset) -> dict:
+        target = dataset.path(self.store, self.month)
+        if not target.exists():
+            raise dg.Failure(f"{dataset.key} for {self.month} is missing ({target}): materialize the monthly chain first")
+        return json.loads(target.read_bytes())
+
+
+@dataclass(frozen=True)
+class Rendered:
+    payload: bytes
+    summary: str
+
+
+@dataclass(frozen=True)
+class Output:
+    dataset: layout.Dataset
+    description: str
+    deps: tuple[str, ...]
+    render: Callable[[Inputs], Rendered]
+    kinds: frozenset[str]
+
+
+def _status_line(compliance: dict) -> str:
+    s = compliance["summary"]
+    judged = "n/a" if s["compliance_percent"] is None else f"{s['compliance_percent']:g}% compliant"
+    state = "closed" if compliance["period_complete"] else f"to date, as of {compliance['as_of']}"
+    return (f"{compliance['period']} ({state}): {s['met']} met, {s['at_risk']} at risk, {s['failed']} failed, "
+            f"{s['insufficient_data']} insufficient data of {s['slo_windows']} SLO windows; {judged}")
+
+
+def render_report(inputs: Inputs) -> Rendered:
+    from slo_assets.outputs.report import load_month, render
+
+    docs = load_month(inputs.store, inputs.month)
+    return Rendered(render(docs).encode(), _status_line(docs.compliance))
+
+
+def render_exposition(inputs: Inputs) -> Rendered:
+    from slo_assets.outputs.prometheus import exposition
+
+    compliance = inputs.document(layout.COMPLIANCE_REPORT)
+    payload = exposition(compliance, inputs.document(layout.ERROR_BUDGETS))
+    samples = sum(1 for line in payload.splitlines() if line and not line.startswith(b"#"))
+    return Rendered(payload, f"{samples} samples for {compliance['summary']['slo_windows']} SLO windows")
+
+
+def render_rules(inputs: Inputs) -> Rendered:
+    from slo_assets.outputs.rules import build_rules, render, spec_annotations
+
+    paths = [Path(p) for p in inputs.slo_settings.spec_paths]
+    rules = build_rules(inputs.slo_settings.load(), spec_annotations(paths))
+    count = sum(len(group["rules"]) for group in rules["groups"])
+    skipped = f", {len(rules['skipped'])} SLOs without a rule" if rules.get("skipped") else ""
+    return Rendered(render(rules).encode(), f"{count} rules in {len(rules['groups'])} groups{skipped}")
+
+
+OUTPUTS: tuple[Output, ...] = (
+    Output(layout.REPORT_HTML, "The month's self-contained HTML report: status, budget burn-down and SLI charts, alerts, "
+           "incidents and actions per SLO window", ("compliance_report", "error_budgets", "budget_series", "remediation_plan",
+                                                    "remediation_runs", "learning_record"),
+           render_report, frozenset({"html"})),
+    Output(layout.PROMETHEUS_EXPOSITION, "Prometheus text exposition of the month's SLIs, budgets, burn rates and "
+           "statuses (for the node exporter's textfile collector)", ("compliance_report", "error_budgets"),
+           render_exposition, frozenset({"prometheus"})),
+    Output(layout.ALERT_RULES, "Prometheus recording and multiwindow burn-rate alerting rules for the spec in force",
+           ("slo_specs",), render_rules, frozenset({"prometheus", "yaml"})),
+)
+
+
+def output_asset(output: Output) -> dg.AssetsDefinition:
+    name = output.dataset.key
+
+    @dg.asset(name=name, group_name="outputs", partitions_def=monthly_partitions, deps=list(output.deps),
+              kinds=set(output.kinds), code_version=OUTPUTS_CODE_VERSION, owners=OWNERS, description=output.description)
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
+        store = warehouse.store()
+        month = context.partition_key
+        rendered = output.render(Inputs(month, store, slo_settings))
+        store.write_bytes_atomic(output.dataset.path(store, month), rendered.payload)
+        return dg.MaterializeResult(
+            data_version=dg.DataVersion(hashlib.sha256(rendered.payload).hexdigest()[:24]),
+            metadata={**written(store, output.dataset, month, len(rendered.payload)), "summary": rendered.summary},
+        )
+
+    return _asset
+
+
+OUTPUT_ASSETS = [output_asset(output) for output in OUTPUTS]
