@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -13,23 +12,19 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft7Validator
 
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+from slo_assets.durations import duration_seconds
+from slo_assets.errors import DefinitionError
+
 DEFAULT_TIMEOUT_S = 10.0
 
 
-class RunbookError(ValueError):
+class RunbookError(DefinitionError):
     """Invalid runbooks; `problems` lists 'file: document N (name): field.path: message' lines."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def seconds(text: str | None, default: float) -> float:
-    if not text:
-        return default
-    match = re.fullmatch(r"([1-9][0-9]*)([smhd])", text)
-    return float(int(match.group(1)) * UNITS[match.group(2)])
+    """A duration the schema has checked, in seconds; `default` when it is not given."""
+    return duration_seconds(text) if text else default
 
 
 def inside_root(directory: Path, root: Path) -> bool:
