@@ -9,6 +9,7 @@ and the GX suite together.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import pyarrow as pa
 
@@ -29,6 +30,18 @@ class Column:
     nullable: bool
     checks: Checks
     description: str
+
+    @property
+    def python_type(self) -> type:
+        """The Python type of a value, as a spec filter compares it."""
+        kind = self.arrow_type
+        if pa.types.is_timestamp(kind):
+            return datetime
+        if pa.types.is_integer(kind):
+            return int
+        if pa.types.is_floating(kind):
+            return float
+        return str
 
     @property
     def type_name(self) -> str:

@@ -119,3 +119,10 @@ def test_the_expectation_suite_is_generated_from_the_declaration(parsed_day):
     assert all(o.success for o in validate_parsed_day(frame, start, start + timedelta(days=1)))
     outcomes = validate_parsed_day(frame.drop(columns=["path"]).assign(path=pd.NA), start, start + timedelta(days=1))
     assert [o.expectation for o in outcomes if not o.success] == ["expect_table_columns_to_match_ordered_list"]
+
+
+def test_spec_filters_name_the_canonical_columns_with_their_types():
+    from slo_assets.slo.spec import FILTER_FIELDS
+
+    assert FILTER_FIELDS == {c.name: c.python_type for c in TABLE.columns if c.name not in ("ts", "source_line")}
+    assert (FILTER_FIELDS["status"], FILTER_FIELDS["duration_ms"], FILTER_FIELDS["path"]) == (int, float, str)

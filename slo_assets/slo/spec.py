@@ -24,11 +24,13 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from slo_assets import canonical
 from slo_assets.durations import DurationError, duration_days, duration_minutes
 from slo_assets.errors import DefinitionError
 from slo_assets.regex_engine import regex_problem
 
-FILTER_FIELDS = {"service": str, "operation": str, "method": str, "path": str, "status": int, "duration_ms": float, "source_file": str}
+# Filters may name every canonical column but the time and the line number, typed as the column is.
+FILTER_FIELDS = {c.name: c.python_type for c in canonical.PARSED_LOGS.columns if c.name not in ("ts", "source_line")}
 FILTER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "regex")
 BUDGETING_METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
 ANNOTATION_PREFIX = "slo-assets.dev/"
