@@ -82,3 +82,36 @@ def test_the_typed_readers():
 def test_the_published_runbook_schema_uses_the_one_pattern():
     schema = json.loads(resources.files("slo_assets.remediation").joinpath("runbook.schema.json").read_text())
     assert schema["definitions"]["duration"]["pattern"] == f"^{DURATION_PATTERN}$"
+
+
+RUNBOOK = """apiVersion: slo-assets/v1
+kind: Runbook
+metadata: {{name: slow}}
+spec:
+  match: {{severity: page}}
+  cooldown: {cooldown}
+  actions:
+    - {{kind: annotate, name: note, text: paged, timeout: 90s, retry: {{attempts: 2, backoff: {backoff}}}}}
+"""
+
+
+def test_runbook_durations_are_read_by_the_one_parser(tmp_path):
+    from slo_assets.remediation.runbooks import load_runbooks
+
+    path = tmp_path / "rb.yaml"
+    path.write_text(RUNBOOK.format(cooldown="1w", backoff="2s"))
+    (action,) = load_runbooks([path])[0].actions
+    assert (action.cooldown_s, action.timeout_s, action.backoff_s) == (7 * 86400.0, 90.0, 2.0)
+
+
+def test_a_runbook_duration_too_long_names_file_document_and_field(tmp_path):
+    # It used to pass as some 10**25 seconds; the one parser names it instead of crashing on it.
+    from slo_assets.remediation.runbooks import RunbookError, load_runbooks
+
+    path = tmp_path / "rb.yaml"
+    path.write_text(RUNBOOK.format(cooldown="99999999999999999999d", backoff="99999999999999999999d"))
+    with pytest.raises(RunbookError) as caught:
+        load_runbooks([path])
+    too_long = "'99999999999999999999d' is too long a duration (at most 999999999d)"
+    assert caught.value.problems == [f"{path}: document 1 (slow): spec.cooldown: {too_long}",
+                                     f"{path}: document 1 (slow): spec.actions.0.retry.backoff: {too_long}"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft7Validator
 
-from slo_assets.durations import duration_seconds
+from slo_assets.durations import DurationError, duration_seconds
 from slo_assets.errors import DefinitionError
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -120,7 +120,17 @@ def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None)
             if errors:
                 continue
             spec = doc["spec"]
-            default_cooldown = seconds(spec.get("cooldown"), 0.0)
+            place = f"{path}: document {index} ({name})"
+
+            def duration(value, default: float, field_path: str, place=place) -> float:
+                # The schema checks the form; a form past what a timedelta holds ("99999999999999999999d") is named here.
+                try:
+                    return seconds(value, default)
+                except DurationError as error:
+                    problems.append(f"{place}: {field_path}: {error}")
+                    return default
+
+            default_cooldown = duration(spec.get("cooldown"), 0.0, "spec.cooldown")
             actions = []
             for number, a in enumerate(spec["actions"]):
                 cwd, problem = _command_cwd(a, folder, root) if a["kind"] == "command" else (None, None)
@@ -128,10 +138,10 @@ def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None)
                     problems.append(f"{path}: document {index} ({name}): spec.actions.{number}.cwd: {problem}")
                 actions.append(Action(
                     runbook=name, kind=a["kind"], name=a["name"], spec=a,
-                    cooldown_s=seconds(a.get("cooldown"), default_cooldown),
-                    timeout_s=seconds(a.get("timeout"), DEFAULT_TIMEOUT_S),
+                    cooldown_s=duration(a.get("cooldown"), default_cooldown, f"spec.actions.{number}.cooldown"),
+                    timeout_s=duration(a.get("timeout"), DEFAULT_TIMEOUT_S, f"spec.actions.{number}.timeout"),
                     attempts=(a.get("retry") or {}).get("attempts", 1),
-                    backoff_s=seconds((a.get("retry") or {}).get("backoff"), 1.0),
+                    backoff_s=duration((a.get("retry") or {}).get("backoff"), 1.0, f"spec.actions.{number}.retry.backoff"),
                     cwd=cwd, cwd_root=str(root) if cwd is not None else None,
                 ))
             runbooks.append(Runbook(name, doc["metadata"].get("description", ""), spec["match"], tuple(actions)))
