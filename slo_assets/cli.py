@@ -54,11 +54,12 @@ def _sample_is_current(logs: Path, month: str, events: int, seed: int) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from slo_assets.slo.spec import SpecError, load_specs
+    from slo_assets.errors import DefinitionError
+    from slo_assets.slo.spec import load_specs
 
     try:
         specs = load_specs([Path(p) for p in args.files])
-    except SpecError as error:
+    except DefinitionError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         print(f"{len(error.problems)} problem(s)", file=sys.stderr)
@@ -71,13 +72,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from slo_assets.outputs.rules import RulesError, build_rules, render, spec_annotations
-    from slo_assets.slo.spec import SpecError, load_specs
+    from slo_assets.errors import DefinitionError
+    from slo_assets.outputs.rules import build_rules, render, spec_annotations
+    from slo_assets.slo.spec import load_specs
 
     paths = [Path(p) for p in args.files]
     try:
         print(render(build_rules(load_specs(paths), spec_annotations(paths), page=not args.no_page, ticket=not args.no_ticket)), end="")
-    except (SpecError, RulesError) as error:
+    except DefinitionError as error:
         print(error, file=sys.stderr)
         return 1
     return 0
@@ -282,14 +284,14 @@ def _input_errors() -> tuple[type[Exception], ...]:
 def _guarded(command: str, body) -> int:
     """Run a command body; bad input exits 2 with its message, anything unexpected exits 1 with
     one line and the traceback in a file, never on the user's screen."""
-    from slo_assets.slo.spec import SpecError
+    from slo_assets.errors import DefinitionError
 
     try:
         return body()
     except KeyboardInterrupt:
         print(f"slo-assets {command}: interrupted", file=sys.stderr)
         return 130
-    except SpecError as error:
+    except DefinitionError as error:  # specs, runbooks, rules: each problem names file, document and field
         print("\n".join(error.problems), file=sys.stderr)
         return 2
     except Exception as error:

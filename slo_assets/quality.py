@@ -9,6 +9,8 @@ from functools import cache
 
 import pandas as pd
 
+from slo_assets import canonical
+
 
 @dataclass
 class ExpectationOutcome:
@@ -32,17 +34,24 @@ def _context():
 
 
 def parsed_day_suite(window_start: datetime, window_end: datetime):
-    """Status in range, timestamps inside the day, durations non-negative, (file, line) unique."""
+    """Generated from the canonical declaration: the columns in order, each column's bounds, no nulls
+    where none may be, the unique key; and the timestamps inside the day."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
+    _context()  # a suite needs the active context
+    table = canonical.PARSED_LOGS
     suite = gx.ExpectationSuite(name="parsed_logs_day")
-    suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column="status", min_value=100, max_value=599))
+    suite.add_expectation(gxe.ExpectTableColumnsToMatchOrderedList(column_list=table.names))
+    for column in table.columns:
+        if column.checks.ge is not None or column.checks.le is not None:
+            suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column=column.name, min_value=column.checks.ge, max_value=column.checks.le))
     suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
         column="ts", min_value=pd.Timestamp(window_start), max_value=pd.Timestamp(window_end), strict_max=True))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column="duration_ms", min_value=0))
-    suite.add_expectation(gxe.ExpectCompoundColumnsToBeUnique(column_list=["source_file", "source_line"]))
-    suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column="service"))
+    suite.add_expectation(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(table.unique)))
+    for column in table.columns:
+        if not column.nullable:
+            suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column.name))
     return suite
 
 

@@ -13,8 +13,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from slo_assets.cli import main
-from slo_assets.outputs.rules import build_rules, render, spec_annotations
+from slo_assets.cli import _guarded, main
+from slo_assets.errors import DefinitionError
+from slo_assets.outputs.rules import RulesError, build_rules, render, spec_annotations
+from slo_assets.remediation.runbooks import RunbookError
 from slo_assets.slo.sli import day_inputs
 from slo_assets.slo.spec import SpecError, load_specs
 
@@ -269,3 +271,44 @@ def test_an_empty_document_keeps_its_place_in_the_numbering(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text("---\n---\n" + (SPECS / "typo_budgeting_method.yaml").read_text())
     assert any(p.startswith(f"{path}: document 2 (SLO api-availability): spec.budgetingMetod: ") for p in _problems_of(path))
+
+
+@pytest.mark.parametrize(("written", "message"), [
+    ("lookbackWindow: 99999999999999999999d", "spec.condition.lookbackWindow: '99999999999999999999d' is too long a duration (at most 999999999d)"),
+    ("lookbackWindow: 90s", "spec.condition.lookbackWindow: '90s' is not a whole number of minutes"),
+    ("alertAfter: 5 m", "spec.condition.alertAfter: '5 m' is not a duration like 30s, 5m, 1h, 28d"),
+])
+def test_alert_condition_durations_are_read_by_the_one_parser(tmp_path, written, message):
+    # A lookback past what a timedelta holds used to pass validate as some 10**23 minutes.
+    text = (SPECS / "valid.yaml").read_text()
+    key = written.split(":")[0]
+    path = tmp_path / "spec.yaml"
+    path.write_text(text.replace("lookbackWindow: 1h" if key == "lookbackWindow" else "alertAfter: 5m", written))
+    assert f"{path}: document 3 (AlertCondition fast-burn): {message}" in _problems_of(path)
+
+
+def test_time_slices_and_burn_windows_read_seconds_that_make_whole_minutes(tmp_path):
+    text = (SPECS / "valid.yaml").read_text()
+    path = tmp_path / "spec.yaml"
+    path.write_text(text.replace("lookbackWindow: 1h", "lookbackWindow: 3600s").replace("timeSliceWindow: 5m", "timeSliceWindow: 300s"))
+    specs = load_specs([path])
+    assert {c.lookback_minutes for p in specs.policies.values() for c in p.conditions} == {60}
+    assert {o.time_slice_minutes for s in specs.slos for o in s.objectives if o.time_slice_target is not None} == {5}
+
+
+def _raise(error):
+    raise error
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SpecError(["a.yaml: document 1 (SLO x): spec.service: is required"]),
+    lambda: RunbookError(["r.yaml: document 1 (restart): spec.actions.0.cwd: outside the allowed root"]),
+    lambda: RulesError("x (a.yaml:1): a latency SLO needs a duration_ms lte/lt bound"),
+])
+def test_spec_runbook_and_rules_errors_are_one_type_the_cli_reports_as_bad_input(capsys, make):
+    # A RunbookError or RulesError reaching the CLI used to be reported as an internal error (exit 1).
+    error = make()
+    assert isinstance(error, DefinitionError) and isinstance(error, ValueError)
+    assert str(error) == "\n".join(error.problems)
+    assert _guarded("run", lambda: _raise(error)) == 2
+    assert capsys.readouterr().err.strip() == "\n".join(error.problems)

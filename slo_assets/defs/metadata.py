@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from slo_assets import canonical
+
 OWNERS = ["team:sre"]
 
 
@@ -10,17 +12,14 @@ def columns(*items: tuple[str, str, str]) -> dict:
     return {"dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, kind, description=text) for name, kind, text in items])}
 
 
-PARSED_LOGS = columns(
-    ("ts", "timestamp[ms, UTC]", "request time"),
-    ("service", "string", "from the JSON field, the path regex, or a fixed name"),
-    ("operation", "string", "operation field, else method + path template"),
-    ("method", "string", "HTTP method, null when the request line is unparseable"),
-    ("path", "string", "request path without query string"),
-    ("status", "int32", "HTTP status, 100-599"),
-    ("duration_ms", "float64", "request duration, null when the format has none"),
-    ("source_file", "string", "log file relative to the log folder"),
-    ("source_line", "int64", "1-based line number"),
-)
+def canonical_columns(table: canonical.Table) -> dict:
+    """The column metadata of a canonical table, with each column's nullability."""
+    return {"dagster/column_schema": dg.TableSchema(columns=[
+        dg.TableColumn(name, kind, description=text, constraints=dg.TableColumnConstraints(nullable=table.column(name).nullable))
+        for name, kind, text in table.column_schema()])}
+
+
+PARSED_LOGS = canonical_columns(canonical.PARSED_LOGS)
 LOG_FILE_INDEX = columns(
     ("path", "string", "file (or folder) relative to the log folder"),
     ("status", "string", "read, salvaged (damaged gzip read up to the damage), skipped or unreadable"),

@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
+from slo_assets import canonical
 from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, ParseConfig
 from slo_assets.ingest.files import discover_files, fingerprint, is_gzip, os_reason, sniff
 from slo_assets.ingest.staging import (
@@ -410,25 +411,8 @@ class Day:
     files_read: list[str]
 
 
-PARSED_SCHEMA = pa.schema([
-    ("ts", pa.timestamp("ms", tz="UTC")),
-    ("service", pa.string()),
-    ("operation", pa.string()),
-    ("method", pa.string()),
-    ("path", pa.string()),
-    ("status", pa.int32()),
-    ("duration_ms", pa.float64()),
-    ("source_file", pa.string()),
-    ("source_line", pa.int64()),
-])
-DAY_QUARANTINE_SCHEMA = pa.schema([
-    ("source_file", pa.string()),
-    ("source_line", pa.int64()),
-    ("reason", pa.string()),
-    ("detail", pa.string()),
-    ("raw", pa.string()),
-    ("ts_hint", pa.timestamp("ms", tz="UTC")),
-])
+PARSED_SCHEMA = canonical.PARSED_LOGS.arrow_schema()
+DAY_QUARANTINE_SCHEMA = canonical.QUARANTINE.arrow_schema()
 
 
 def assemble_day(index: pl.DataFrame, stage_root: Path, day_start_ms: int, day_end_ms: int | None = None) -> Day:

@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from slo_assets import canonical
 from slo_assets.ingest.config import TIME_UNITS, ParseConfig
 from slo_assets.ingest.log_format import TIME_CLF, TIME_EPOCH_S, TIME_ISO, LineFormat
 
@@ -44,23 +45,9 @@ SERVICE_EMPTY = "service_empty"
 FIELD_NOT_TEXT = "field_not_text"
 UNKNOWN_FORMAT = "unknown_format"
 
-ROW_SCHEMA = pa.schema([
-    ("ts", pa.timestamp("ms", tz="UTC")),
-    ("service", pa.string()),
-    ("operation", pa.string()),
-    ("method", pa.string()),
-    ("path", pa.string()),
-    ("status", pa.int32()),
-    ("duration_ms", pa.float64()),
-    ("source_line", pa.int64()),
-])
-QUARANTINE_SCHEMA = pa.schema([
-    ("source_line", pa.int64()),
-    ("reason", pa.string()),
-    ("detail", pa.string()),
-    ("raw", pa.string()),
-    ("ts_hint", pa.timestamp("ms", tz="UTC")),
-])
+# The staged forms of the canonical tables: a file's stage leaves out its own name (canonical.py).
+ROW_SCHEMA = canonical.PARSED_LOGS.arrow_schema(without=canonical.STAGED_WITHOUT)
+QUARANTINE_SCHEMA = canonical.QUARANTINE.arrow_schema(without=canonical.STAGED_WITHOUT)
 
 # %h %l %u %t "%r" %>s %b: every byte has one possible transition, so Rust's fast one-pass engine
 # captures it (a trailing `(?P<rest>.*)` group alone made extraction 4x slower: 2.9 vs 0.7 us/line).

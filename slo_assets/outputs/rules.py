@@ -21,15 +21,16 @@ from decimal import Decimal
 
 import yaml
 
-from slo_assets.slo.budget import alert_tiers
+from slo_assets.errors import DefinitionError
+from slo_assets.slo.burn_windows import alert_tiers, burn_window_minutes
 from slo_assets.slo.spec import ANNOTATION_ERRORS, ANNOTATION_RUNBOOK, ANNOTATION_TOTAL, LATENCY_RULES_NEED, Slo, SpecSet
 
 __all__ = ["ANNOTATION_ERRORS", "ANNOTATION_RUNBOOK", "ANNOTATION_TOTAL", "RulesError", "build_rules", "render",
            "sli_queries", "spec_annotations"]
-ALERT_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+ALERT_WINDOWS = tuple(burn_window_minutes())  # every window a tier uses (burn_rate_windows.yaml), recorded once each
 
 
-class RulesError(ValueError):
+class RulesError(DefinitionError):
     """An SLO whose queries cannot be derived; the message names it and what to add."""
 
 

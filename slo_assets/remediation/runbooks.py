@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -13,23 +12,19 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft7Validator
 
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+from slo_assets.durations import DurationError, duration_seconds
+from slo_assets.errors import DefinitionError
+
 DEFAULT_TIMEOUT_S = 10.0
 
 
-class RunbookError(ValueError):
+class RunbookError(DefinitionError):
     """Invalid runbooks; `problems` lists 'file: document N (name): field.path: message' lines."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def seconds(text: str | None, default: float) -> float:
-    if not text:
-        return default
-    match = re.fullmatch(r"([1-9][0-9]*)([smhd])", text)
-    return float(int(match.group(1)) * UNITS[match.group(2)])
+    """A duration the schema has checked, in seconds; `default` when it is not given."""
+    return duration_seconds(text) if text else default
 
 
 def inside_root(directory: Path, root: Path) -> bool:
@@ -125,7 +120,17 @@ def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None)
             if errors:
                 continue
             spec = doc["spec"]
-            default_cooldown = seconds(spec.get("cooldown"), 0.0)
+            place = f"{path}: document {index} ({name})"
+
+            def duration(value, default: float, field_path: str, place=place) -> float:
+                # The schema checks the form; a form past what a timedelta holds ("99999999999999999999d") is named here.
+                try:
+                    return seconds(value, default)
+                except DurationError as error:
+                    problems.append(f"{place}: {field_path}: {error}")
+                    return default
+
+            default_cooldown = duration(spec.get("cooldown"), 0.0, "spec.cooldown")
             actions = []
             for number, a in enumerate(spec["actions"]):
                 cwd, problem = _command_cwd(a, folder, root) if a["kind"] == "command" else (None, None)
@@ -133,10 +138,10 @@ def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None)
                     problems.append(f"{path}: document {index} ({name}): spec.actions.{number}.cwd: {problem}")
                 actions.append(Action(
                     runbook=name, kind=a["kind"], name=a["name"], spec=a,
-                    cooldown_s=seconds(a.get("cooldown"), default_cooldown),
-                    timeout_s=seconds(a.get("timeout"), DEFAULT_TIMEOUT_S),
+                    cooldown_s=duration(a.get("cooldown"), default_cooldown, f"spec.actions.{number}.cooldown"),
+                    timeout_s=duration(a.get("timeout"), DEFAULT_TIMEOUT_S, f"spec.actions.{number}.timeout"),
                     attempts=(a.get("retry") or {}).get("attempts", 1),
-                    backoff_s=seconds((a.get("retry") or {}).get("backoff"), 1.0),
+                    backoff_s=duration((a.get("retry") or {}).get("backoff"), 1.0, f"spec.actions.{number}.retry.backoff"),
                     cwd=cwd, cwd_root=str(root) if cwd is not None else None,
                 ))
             runbooks.append(Runbook(name, doc["metadata"].get("description", ""), spec["match"], tuple(actions)))

@@ -10,44 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
 from fractions import Fraction
-from functools import cache
-from importlib import resources
 
 import numpy as np
-import yaml
 
-from slo_assets.slo.spec import duration_minutes
+from slo_assets.slo.burn_windows import AlertTier, alert_tiers, burn_window_minutes
 
-BURN_WINDOWS_MINUTES = {"5m": 5, "30m": 30, "1h": 60, "2h": 120, "6h": 360, "1d": 1440, "3d": 4320}
+BURN_WINDOWS_MINUTES = burn_window_minutes()  # label -> minutes, from burn_rate_windows.yaml
 THRESHOLDS = (50, 80, 100)
 MINUTE_MS = 60_000
-
-
-@dataclass(frozen=True)
-class AlertTier:
-    severity: str
-    long_minutes: int
-    short_minutes: int
-    long: str
-    short: str
-    budget_fraction: Decimal
-
-    def factor(self, period_days: int) -> Decimal:
-        return self.budget_fraction * period_days * 24 * 60 / self.long_minutes
-
-    def exact_factor(self, period_days: int) -> Fraction:
-        """The factor as an exact fraction (7/30 for the 3d tier of a 7-day window, where the Decimal
-        is 0.2333...3 with a denominator of 10**28, too large for an exact integer comparison)."""
-        return Fraction(self.budget_fraction) * period_days * 24 * 60 / self.long_minutes
-
-
-@cache
-def alert_tiers() -> tuple[AlertTier, ...]:
-    raw = yaml.safe_load(resources.files("slo_assets.slo").joinpath("burn_rate_windows.yaml").read_text())
-    return tuple(
-        AlertTier(t["severity"], duration_minutes(t["long"]), duration_minutes(t["short"]), t["long"], t["short"], Decimal(t["budget_fraction"]))
-        for t in raw
-    )
 
 
 @dataclass(frozen=True)

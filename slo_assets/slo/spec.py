@@ -24,9 +24,13 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from slo_assets import canonical
+from slo_assets.durations import DurationError, duration_days, duration_minutes
+from slo_assets.errors import DefinitionError
 from slo_assets.regex_engine import regex_problem
 
-FILTER_FIELDS = {"service": str, "operation": str, "method": str, "path": str, "status": int, "duration_ms": float, "source_file": str}
+# Filters may name every canonical column but the time and the line number, typed as the column is.
+FILTER_FIELDS = {c.name: c.python_type for c in canonical.PARSED_LOGS.columns if c.name not in ("ts", "source_line")}
 FILTER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "regex")
 BUDGETING_METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
 ANNOTATION_PREFIX = "slo-assets.dev/"
@@ -62,18 +66,13 @@ NOTIFICATION_TARGET_SPEC_KEYS = ("description", "target")
 # A month partition reads its own days and the previous month's (error_budgets' partition mapping),
 # so a rolling window ending at the month end can reach back at most 28 days plus that month.
 MAX_ROLLING_DAYS = 31
-DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 # Prometheus histograms count requests at or under a bucket bound (`le`), so that is what rules can express.
 LATENCY_RULES_NEED = "a latency SLO needs a duration_ms lte/lt bound in good (or gt/gte in bad) to match an le histogram bucket"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.|/\\-]*[a-z0-9]*$")
 
 
-class SpecError(ValueError):
+class SpecError(DefinitionError):
     """An invalid spec; `problems` lists 'file: document N (name): field.path: message' lines."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 class _StringTimestampLoader(yaml.SafeLoader):
@@ -319,13 +318,6 @@ class _Doc:
         return value
 
 
-def duration_minutes(text: str) -> int:
-    match = re.fullmatch(r"([1-9][0-9]*)([mhdw])", text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 5m, 1h, 28d")
-    return int(match.group(1)) * DURATION_UNITS[match.group(2)] // 60
-
-
 def _filter(d: _Doc, raw, path: str) -> Filter | None:
     """A filter mapping; missing, null or {} selects every request (an empty Filter)."""
     if raw is None or raw == {}:
@@ -439,8 +431,11 @@ def _indicator(d: _Doc, raw: dict, base: str, name: str) -> Indicator | None:
 
 
 def _rolling_days(text) -> int | None:
-    match = re.fullmatch(r"([1-9][0-9]*)d", text) if isinstance(text, str) else None
-    return int(match.group(1)) if match and int(match.group(1)) <= MAX_ROLLING_DAYS else None
+    try:
+        days = duration_days(text)
+    except DurationError:
+        return None
+    return days if days <= MAX_ROLLING_DAYS else None
 
 
 def _windows(d: _Doc, spec: dict, annotations: dict) -> tuple[TimeWindow, ...]:

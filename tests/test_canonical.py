@@ -1,0 +1,128 @@
+"""The canonical tables are declared once (slo_assets/canonical.py); every generated form agrees."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pandera.errors
+from pandera.engines import pandas_engine
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from slo_assets import canonical
+from slo_assets.defs import metadata
+from slo_assets.ingest import index, parse
+from slo_assets.ingest.config import ParseConfig
+from slo_assets.schemas import ParsedLogs
+from tests.conftest import day_ms
+
+TABLE = canonical.PARSED_LOGS
+DAY = "2025-03-04"
+LINES = [
+    '{"ts":"2025-03-04T10:00:00Z","service":"checkout","method":"GET","path":"/checkout/cart/42","status":200,"duration_ms":12.5}',
+    '{"ts":"2025-03-04T10:00:01Z","service":"checkout","method":"POST","path":"/checkout/pay","status":503}',
+    '{"ts":"2025-03-04T10:00:02Z","service":"search","status":404,"duration_ms":3}',
+    "not json at all",
+]
+
+
+def test_arrow_polars_pandera_and_dagster_list_the_same_columns_in_order():
+    names = [c.name for c in TABLE.columns]
+    assert TABLE.arrow_schema().names == names
+    assert list(TABLE.polars_schema().names()) == names
+    assert list(ParsedLogs.to_schema().columns) == names
+    assert [c.name for c in metadata.PARSED_LOGS["dagster/column_schema"].columns] == names
+    assert index.PARSED_SCHEMA == TABLE.arrow_schema() and index.DAY_QUARANTINE_SCHEMA == canonical.QUARANTINE.arrow_schema()
+    # the stage leaves out only the file's own name, keeping the others' order
+    assert parse.ROW_SCHEMA.names == [n for n in names if n != "source_file"]
+    assert parse.QUARANTINE_SCHEMA.names == [n for n in canonical.QUARANTINE.names if n != "source_file"]
+
+
+def test_the_forms_agree_on_types_and_nullability():
+    arrow, pandera_schema = TABLE.arrow_schema(), ParsedLogs.to_schema()
+    dagster_columns = {c.name: c for c in metadata.PARSED_LOGS["dagster/column_schema"].columns}
+    empty = arrow.empty_table()
+    for column in TABLE.columns:
+        assert arrow.field(column.name).type == column.arrow_type
+        assert pandera_schema.columns[column.name].dtype.check(pandas_engine.Engine.dtype(empty.to_pandas()[column.name].dtype))
+        assert pandera_schema.columns[column.name].nullable is column.nullable
+        assert dagster_columns[column.name].type == column.type_name
+        assert dagster_columns[column.name].constraints.nullable is column.nullable
+        assert dagster_columns[column.name].description == column.description
+    assert pandera_schema.unique == list(TABLE.unique) and pandera_schema.strict and pandera_schema.ordered
+
+
+def test_type_names_are_written_as_the_readme_writes_them():
+    assert [c.type_name for c in TABLE.columns] == [
+        "timestamp[ms, UTC]", "string", "string", "string", "string", "int32", "float64", "string", "int64"]
+
+
+def test_the_files_stay_nullable_at_the_arrow_level():
+    # Parquet bytes depend on it: a required column would rewrite every file; pandera enforces nulls.
+    assert all(field.nullable for field in TABLE.arrow_schema())
+
+
+def test_an_unknown_staged_column_is_named():
+    with pytest.raises(KeyError, match="parsed_logs has no column sourcefile"):
+        TABLE.arrow_schema(without=("sourcefile",))
+
+
+@pytest.fixture
+def parsed_day(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text("\n".join(LINES) + "\n")
+    build = index.build_index(logs, tmp_path / "stage", ParseConfig())
+    day = index.assemble_day(build.index, tmp_path / "stage", day_ms(DAY))
+    pq.write_table(day.rows, tmp_path / "day.parquet")
+    return day, pq.read_table(tmp_path / "day.parquet").to_pandas(), tmp_path / "day.parquet"
+
+
+def test_a_parsed_day_validates_against_the_generated_model(parsed_day):
+    day, frame, path = parsed_day
+    assert len(frame) == 3 and day.quarantine.num_rows == 1
+    assert day.rows.schema == TABLE.arrow_schema() and day.quarantine.schema == canonical.QUARANTINE.arrow_schema()
+    ParsedLogs.validate(frame, lazy=True)
+    assert pl.read_parquet(path).schema == TABLE.polars_schema()
+    assert frame["duration_ms"].isna().sum() == 1  # a nullable column holds its null
+
+
+def test_the_generated_model_rejects_what_the_declaration_forbids(parsed_day):
+    _, frame, _ = parsed_day
+    broken = frame.copy()
+    broken.loc[0, "status"] = 99
+    broken.loc[1, "service"] = None
+    with pytest.raises(pandera.errors.SchemaErrors) as caught:
+        ParsedLogs.validate(broken, lazy=True)
+    failed = set(caught.value.failure_cases["column"])
+    assert {"status", "service"} <= failed
+    with pytest.raises(pandera.errors.SchemaErrors):
+        ParsedLogs.validate(frame[list(reversed(frame.columns))], lazy=True)  # ordered
+
+
+def test_the_expectation_suite_is_generated_from_the_declaration(parsed_day):
+    from slo_assets.quality import parsed_day_suite, validate_parsed_day
+
+    start = datetime.fromisoformat(DAY).replace(tzinfo=UTC)
+    suite = parsed_day_suite(start, start + timedelta(days=1))
+    by_type: dict[str, list] = {}
+    for expectation in suite.expectations:
+        by_type.setdefault(type(expectation).__name__, []).append(expectation)
+    assert by_type["ExpectTableColumnsToMatchOrderedList"][0].column_list == TABLE.names
+    not_null = {e.column for e in by_type["ExpectColumnValuesToNotBeNull"]}
+    assert not_null == {c.name for c in TABLE.columns if not c.nullable}
+    bounded = {e.column: (e.min_value, e.max_value) for e in by_type["ExpectColumnValuesToBeBetween"] if e.column != "ts"}
+    assert bounded == {c.name: (c.checks.ge, c.checks.le) for c in TABLE.columns if c.checks.ge is not None or c.checks.le is not None}
+    _, frame, _ = parsed_day
+    assert all(o.success for o in validate_parsed_day(frame, start, start + timedelta(days=1)))
+    outcomes = validate_parsed_day(frame.drop(columns=["path"]).assign(path=pd.NA), start, start + timedelta(days=1))
+    assert [o.expectation for o in outcomes if not o.success] == ["expect_table_columns_to_match_ordered_list"]
+
+
+def test_spec_filters_name_the_canonical_columns_with_their_types():
+    from slo_assets.slo.spec import FILTER_FIELDS
+
+    assert FILTER_FIELDS == {c.name: c.python_type for c in TABLE.columns if c.name not in ("ts", "source_line")}
+    assert (FILTER_FIELDS["status"], FILTER_FIELDS["duration_ms"], FILTER_FIELDS["path"]) == (int, float, str)
