@@ -9,7 +9,7 @@ import pandera.errors
 import polars as pl
 
 from slo_assets import layout
-from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS
+from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS, QUARANTINE
 from slo_assets.defs.partitions import daily_partitions
 from slo_assets.defs.resources import LogSource, WarehouseResource
 from slo_assets.defs.warehouse_io import written
@@ -300,7 +300,8 @@ QUARANTINE_DESCRIPTION = ("Lines of one UTC day that could not be parsed, with f
                      code_version=INGEST_CODE_VERSION, owners=OWNERS, metadata=PARSED_LOGS,
                      description="Canonical requests of one UTC day with source file and line"),
         dg.AssetSpec("quarantine", group_name="ingestion", deps=[log_file_index], kinds={"polars", "parquet"},
-                     code_version=INGEST_CODE_VERSION, owners=OWNERS, description=QUARANTINE_DESCRIPTION),
+                     code_version=INGEST_CODE_VERSION, owners=OWNERS, metadata=QUARANTINE,
+                     description=QUARANTINE_DESCRIPTION),
     ],
     partitions_def=daily_partitions,
     check_specs=[

@@ -20,6 +20,7 @@ def canonical_columns(table: canonical.Table) -> dict:
 
 
 PARSED_LOGS = canonical_columns(canonical.PARSED_LOGS)
+QUARANTINE = canonical_columns(canonical.QUARANTINE)
 LOG_FILE_INDEX = columns(
     ("path", "string", "file (or folder) relative to the log folder"),
     ("status", "string", "read, salvaged (damaged gzip read up to the damage), skipped or unreadable"),
