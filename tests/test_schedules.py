@@ -37,7 +37,7 @@ def test_daily_job_refreshes_the_index_then_one_day(tmp_path):
     result = build_definitions(resources).resolve_job_def("daily_job").execute_in_process(partition_key="2026-02-03")
     assert result.success
     materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
-    assert materialized == {"parsed_logs", "sli_minutely"}
+    assert materialized == {"parsed_logs", "quarantine", "sli_minutely", "sli_latency", "sli_operations"}
     observed = {(e.asset_key.to_user_string(), e.partition) for e in result.get_asset_observation_events()}
     assert ("log_file_index", "2026-02-03") in observed  # every day with lines got its first data version
     assert (tmp_path / "wh" / "sli_minutely" / "2026-02-03.parquet").exists()
