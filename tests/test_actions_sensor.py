@@ -7,8 +7,8 @@ import json
 
 import dagster as dg
 
-from slo_assets.defs.remediation import Remediation, remediation_sensor
-from slo_assets.defs.resources import WarehouseResource
+from slo_assets.defs.resources import Remediation, WarehouseResource
+from slo_assets.defs.sensors import remediation_sensor
 from slo_assets.remediation.plan import ReportSeen, triage_reports
 
 

@@ -13,8 +13,8 @@ import dagster as dg
 import pytest
 
 from slo_assets.definitions import build_definitions
-from slo_assets.defs.remediation import Remediation, remediation_sensor
-from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
+from slo_assets.defs.sensors import remediation_sensor
 from slo_assets.generate import write_logs
 from slo_assets.orchestrate import materialize_month
 from slo_assets.remediation import actions as A
