@@ -1,4 +1,6 @@
-"""With the Dagster daemon: a failing month makes the sensor launch the remediation job (dry run)."""
+"""With the Dagster daemon: a failing month makes the sensor launch the remediation job (dry run).
+
+The sensor handles the reports materialized after its first tick, so the daemon starts first."""
 
 from __future__ import annotations
 
@@ -40,17 +42,23 @@ def _month_through_the_daemon(tmp_path: Path, instance_config: Path, extra_env: 
     home.mkdir()
     shutil.copy(instance_config, home / "dagster.yaml")
     write_logs(logs, "2026-02", 20_000, "jsonl", seed=5)
+    # The daemon's code location loads before any log is indexed: the start date covers February.
     env = {**os.environ, **extra_env, "DAGSTER_HOME": str(home), "SLO_ASSETS_LOG_DIR": str(logs), "SLO_ASSETS_WAREHOUSE": str(warehouse),
-           "SLO_ASSETS_SPECS": str(ROOT / "examples" / "slos.yaml"), "GX_ANALYTICS_ENABLED": "false"}
-    done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "run", "--logs", str(logs), "--spec", str(ROOT / "examples" / "slos.yaml"),
-                           "--month", "2026-02", "--out", str(tmp_path / "out"), "--warehouse", str(warehouse)],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+           "SLO_ASSETS_SPECS": str(ROOT / "examples" / "slos.yaml"), "GX_ANALYTICS_ENABLED": "false",
+           "SLO_ASSETS_START_DATE": "2026-02-01"}
     previous = {key: os.environ.get(key) for key in ["DAGSTER_HOME", *extra_env]}
     os.environ.update({"DAGSTER_HOME": str(home), **extra_env})
     try:
         with running_daemon(tmp_path, env, tmp_path / "daemon.log") as (daemon, _):
             instance = dg.DagsterInstance.get()
+            deadline = time.monotonic() + DEADLINE_S
+            while not _sensor_started(instance) and time.monotonic() < deadline and daemon.poll() is None:
+                time.sleep(1)
+            assert _sensor_started(instance), (tmp_path / "daemon.log").read_text()[-3000:]
+            done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "run", "--logs", str(logs), "--spec",
+                                   str(ROOT / "examples" / "slos.yaml"), "--month", "2026-02", "--out", str(tmp_path / "out"),
+                                   "--warehouse", str(warehouse)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
             deadline = time.monotonic() + DEADLINE_S
             finished = []
             while time.monotonic() < deadline and daemon.poll() is None:
@@ -74,3 +82,9 @@ def _month_through_the_daemon(tmp_path: Path, instance_config: Path, extra_env: 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _sensor_started(instance: dg.DagsterInstance) -> bool:
+    """Whether remediation_sensor has ticked once: its first tick stores a cursor."""
+    return any(state.name == "remediation_sensor" and getattr(state.instigator_data, "cursor", None) is not None
+               for state in instance.all_instigator_state())

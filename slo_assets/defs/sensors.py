@@ -42,13 +42,40 @@ def _plan_reader(store):
     return read
 
 
+# The storage id before every event: a cursor of 0 handles every report materialized after it.
+BEFORE_ANY_EVENT = 0
+
+
+def _start_here(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    """The first tick: handle only reports materialized from now on.
+
+    A report already in the instance when the sensor first runs was made before anyone turned
+    remediation on, typically by `slo-assets run`, whose summary and remediation_plan.json already
+    showed its breaches to the person who ran it: opening the UI must not act on them behind their
+    back. A new or worse breach in a later report is handled as usual."""
+    newest = context.instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=COMPLIANCE_REPORT), limit=1,
+                                                     ascending=False).records
+    if not newest:
+        message = "first tick: no compliance_report yet; every report from now on is handled"
+        cursor = BEFORE_ANY_EVENT
+    else:
+        latest = newest[0]
+        message = (f"first tick: starting after the newest compliance_report ({latest.partition_key}, storage id "
+                   f"{latest.storage_id}); reports before it launch nothing, later ones are handled")
+        cursor = latest.storage_id
+    context.log.info(message)
+    return dg.SensorResult(run_requests=[], cursor=str(cursor), skip_reason=dg.SkipReason(message))
+
+
 @dg.sensor(job=remediation_job, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
            description="launches remediation_job once per breach when compliance_report is materialized")
 def remediation_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
                        remediation: Remediation) -> dg.SensorResult:
+    if not context.cursor:
+        return _start_here(context)
     # The plan is written right after the report in the same run; a report whose plan does not match
     # its data version waits up to remediation.plan_wait_minutes, then is skipped (triage_reports).
-    cursor = int(context.cursor) if context.cursor else None
+    cursor = int(context.cursor)
     records = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=COMPLIANCE_REPORT, after_storage_id=cursor), limit=100, ascending=True).records
     reports = [ReportSeen(r.storage_id, r.partition_key, (r.asset_materialization.tags or {}).get("dagster/data_version"), r.timestamp)
