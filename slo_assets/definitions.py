@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from slo_assets.defs.automation import AUTOMATION_SENSORS, with_automation
 from slo_assets.defs.ingestion import INDEX_CHECKS, log_file_index, parsed_logs
 from slo_assets.defs.jobs import JOBS
 from slo_assets.defs.remediation import learning_record, remediation_plan, remediation_runs
@@ -19,12 +20,12 @@ from slo_assets.defs.slo_chain import compliance_report, error_budgets, sli_metr
 DAILY_ASSETS = [parsed_logs, sli_minutely]
 MONTHLY_ASSETS = [sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan]
 ALL_ASSETS = [log_file_index, *DAILY_ASSETS, slo_specs, *MONTHLY_ASSETS, remediation_runs, learning_record]
-SENSORS = [remediation_sensor]
+SENSORS = [remediation_sensor, *AUTOMATION_SENSORS]
 
 
 def build_definitions(overrides: Mapping[str, dg.ConfigurableResource] | None = None) -> dg.Definitions:
     """The same graph bound to the default resources, some replaced by key (the CLI's logs, specs and warehouse)."""
-    return dg.Definitions(assets=ALL_ASSETS, asset_checks=INDEX_CHECKS, jobs=JOBS, schedules=SCHEDULES, sensors=SENSORS,
+    return dg.Definitions(assets=with_automation(ALL_ASSETS), asset_checks=INDEX_CHECKS, jobs=JOBS, schedules=SCHEDULES, sensors=SENSORS,
                           resources={**default_resources(), **(overrides or {})})
 
 
