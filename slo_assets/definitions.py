@@ -17,9 +17,8 @@ from slo_assets.defs.schedules import SCHEDULES
 from slo_assets.defs.sensors import remediation_sensor
 from slo_assets.defs.slo_chain import compliance_report, error_budgets, sli_metrics, sli_minutely, slo_specs, slo_targets
 
-DAILY_ASSETS = [parsed_logs, sli_minutely]
-MONTHLY_ASSETS = [sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan]
-ALL_ASSETS = [log_file_index, *DAILY_ASSETS, slo_specs, *MONTHLY_ASSETS, remediation_runs, learning_record]
+ALL_ASSETS = [log_file_index, parsed_logs, sli_minutely, slo_specs, sli_metrics, slo_targets, error_budgets, compliance_report,
+              remediation_plan, remediation_runs, learning_record]
 SENSORS = [remediation_sensor, *AUTOMATION_SENSORS]
 
 
