@@ -264,11 +264,11 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
     print("\nopen the UI on this month's data (binds 127.0.0.1 only):")
     env = {"DAGSTER_HOME": where["instance"], "SLO_ASSETS_WAREHOUSE": request.warehouse.resolve(),
            "SLO_ASSETS_LOG_DIR": request.logs.resolve(), "SLO_ASSETS_SPECS": ",".join(str(p.resolve()) for p in request.specs)}
-    checkout = Path(__file__).resolve().parents[1]  # workspace.yaml beside this code (a source checkout)
-    workspace = checkout / "workspace.yaml" if (checkout / "workspace.yaml").exists() else Path("workspace.yaml")
+    checkout = Path(__file__).resolve().parents[1]  # the pyproject.toml with [tool.dg] beside this code (a source checkout)
+    project = checkout if (checkout / "pyproject.toml").exists() else Path.cwd()
     print("  " + " ".join(f"{k}={shlex.quote(str(v))}" for k, v in env.items())
-          + f" {shlex.quote(str(Path(sys.executable).with_name('dagster')))} dev -h 127.0.0.1 -p 3000"
-          + f" -w {shlex.quote(str(workspace))}")
+          + f" {shlex.quote(str(Path(sys.executable).with_name('dg')))} dev --target-path {shlex.quote(str(project))}"
+          + " -h 127.0.0.1 -p 3000")
 
 
 def _input_errors() -> tuple[type[Exception], ...]:

@@ -1,5 +1,6 @@
 """The remediation sensor never waits forever (issue 11, D24): a report whose plan is missing is
-skipped after plan_wait_minutes, saying why, and does not block the reports after it."""
+skipped after plan_wait_minutes, saying why, and does not block the reports after it. It starts from
+its own start: reports materialized before its first tick (by `slo-assets run`) launch nothing."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import json
 import dagster as dg
 
 from slo_assets import layout
-from slo_assets.defs.remediation import Remediation, remediation_sensor
-from slo_assets.defs.resources import WarehouseResource
+from slo_assets.defs.resources import Remediation, WarehouseResource
+from slo_assets.defs.sensors import remediation_sensor
 from slo_assets.remediation.plan import ReportSeen, triage_reports
 
 
@@ -32,15 +33,44 @@ def _tick(instance, warehouse, wait_minutes: float, cursor: str | None = None) -
         return remediation_sensor(context)
 
 
+def test_a_sensor_started_after_a_handled_breach_launches_nothing_for_it(tmp_path):
+    warehouse = tmp_path / "wh"
+    with dg.instance_for_test() as instance:
+        _report(instance, "2026-01", "v-jan")  # `slo-assets run` materialized a breach and its plan
+        _plan(warehouse, "2026-01", "v-jan")
+        handled = instance.fetch_materializations(dg.AssetKey("compliance_report"), limit=1).records[0].storage_id
+        resources = {"warehouse": WarehouseResource(base=str(warehouse)), "remediation": Remediation()}
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            first = remediation_sensor.evaluate_tick(context)
+        assert first.run_requests == [] and first.cursor == str(handled)
+        assert "first tick" in first.skip_message and "2026-01" in first.skip_message
+        assert _tick(instance, warehouse, 15, cursor=first.cursor).run_requests == []
+
+        _report(instance, "2026-02", "v-feb")  # a breach after the sensor's start is handled
+        _plan(warehouse, "2026-02", "v-feb")
+        later = _tick(instance, warehouse, 15, cursor=first.cursor)
+        assert [r.run_key for r in later.run_requests] == ["remediation:2026-02:checkout-availability:fp"]
+
+
+def test_a_first_tick_on_an_empty_instance_starts_before_every_report(tmp_path):
+    with dg.instance_for_test() as instance:
+        started = _tick(instance, tmp_path / "wh", 15)
+        assert started.run_requests == [] and started.cursor == "0" and "no compliance_report yet" in started.skip_reason.skip_message
+        _report(instance, "2026-01", "v-jan")
+        _plan(tmp_path / "wh", "2026-01", "v-jan")
+        assert len(_tick(instance, tmp_path / "wh", 15, cursor=started.cursor).run_requests) == 1
+
+
 def test_a_report_without_its_plan_waits_within_the_bound_without_blocking_later_reports(tmp_path):
     warehouse = tmp_path / "wh"
     with dg.instance_for_test() as instance:
+        start = _tick(instance, warehouse, wait_minutes=60).cursor  # the sensor runs before the reports
         _report(instance, "2026-01", "v-jan")  # its run failed before the plan: no plan ever comes
         _report(instance, "2026-02", "v-feb")
         _plan(warehouse, "2026-02", "v-feb")
-        waiting = _tick(instance, warehouse, wait_minutes=60)
+        waiting = _tick(instance, warehouse, wait_minutes=60, cursor=start)
         assert [r.run_key for r in waiting.run_requests] == ["remediation:2026-02:checkout-availability:fp"]
-        assert waiting.cursor is None  # January still waits: the cursor stays before it
+        assert waiting.cursor == start  # January still waits: the cursor stays before it
 
         given_up = _tick(instance, warehouse, wait_minutes=0, cursor=waiting.cursor)
         assert [r.run_key for r in given_up.run_requests] == ["remediation:2026-02:checkout-availability:fp"]
@@ -56,13 +86,14 @@ def test_a_report_without_its_plan_waits_within_the_bound_without_blocking_later
 def test_the_skip_reason_names_the_report_given_up_on(tmp_path):
     warehouse = tmp_path / "wh"
     with dg.instance_for_test() as instance:
+        start = _tick(instance, warehouse, wait_minutes=0).cursor
         _report(instance, "2026-01", "v-jan")
-        skipped = _tick(instance, warehouse, wait_minutes=0)
-        assert skipped.run_requests == [] and skipped.cursor is not None
+        skipped = _tick(instance, warehouse, wait_minutes=0, cursor=start)
+        assert skipped.run_requests == [] and skipped.cursor != start
         reason = skipped.skip_reason.skip_message
         assert "2026-01" in reason and "no remediation_plan" in reason and "skipped" in reason and "plan_wait_minutes" in reason
-        waiting = _tick(instance, warehouse, wait_minutes=60)
-        assert "waiting for its remediation_plan" in waiting.skip_reason.skip_message and waiting.cursor is None
+        waiting = _tick(instance, warehouse, wait_minutes=60, cursor=start)
+        assert "waiting for its remediation_plan" in waiting.skip_reason.skip_message and waiting.cursor == start
 
 
 def test_triage_skips_a_superseded_report_at_once_and_a_stale_plan_after_the_bound():

@@ -1,6 +1,7 @@
 """Every command the docs show runs: each ```bash block of docs/*.md is executed by bash, verbatim,
-in a scratch project holding a month already run (logs/, out/, out/warehouse, examples/).
-Long-running servers are not started; they are checked for a loopback bind and a workspace."""
+in a scratch project holding a month already run (logs/, out/, out/warehouse, examples/) laid out as
+the checkout is for `dg` (pyproject.toml and the package). Long-running servers are not started; they
+are checked for a loopback bind (and a workspace, for the dagster-* servers)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ pytestmark = pytest.mark.xdist_group("incident_month")  # shares the session fix
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-SERVERS = ("dagster-daemon run", "dagster-webserver", "dagster dev")
+SERVERS = ("dagster-daemon run", "dagster-webserver", "dagster dev", "dg dev")
+# Superseded by `dg dev`, `dg launch` and `dg check defs`: they print a SupersessionWarning.
+SUPERSEDED = ("dagster dev", "dagster asset materialize", "dagster job execute", "dagster definitions validate")
 
 
 def bash_blocks(path: Path) -> list[str]:
@@ -43,9 +46,10 @@ def project(incident_month, tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("docs_project")
     shutil.copytree(base / "logs", project / "logs")
     shutil.copytree(base / "out", project / "out")
-    for name in ("examples", "dagster.yaml", "workspace.yaml", "deploy"):
+    for name in ("examples", "dagster.yaml", "workspace.yaml", "deploy", "pyproject.toml"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, project / name)
+    (project / "slo_assets").symlink_to(ROOT / "slo_assets")  # dg finds the project's package beside pyproject.toml
     (project / ".venv").symlink_to(ROOT / ".venv")
     return project
 
@@ -54,9 +58,11 @@ def project(incident_month, tmp_path_factory) -> Path:
 def test_every_command_in_the_docs_runs(doc, project):
     for block in bash_blocks(doc):
         script, servers = split_servers(block)
+        assert not any(old in block for old in SUPERSEDED), block
         for server in servers:
-            assert "-w workspace.yaml" in server, server
-            if "webserver" in server or "dagster dev" in server:
+            if "dg dev" not in server:  # dg reads the project from pyproject.toml, not a workspace file
+                assert "-w workspace.yaml" in server, server
+            if "webserver" in server or " dev" in server:
                 assert "-h 127.0.0.1" in server, server
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_HOME", "SLO_ASSETS_"))}
         done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=project, env=env, capture_output=True,

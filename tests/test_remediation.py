@@ -14,8 +14,8 @@ import pytest
 
 from slo_assets import layout
 from slo_assets.definitions import build_definitions
-from slo_assets.defs.remediation import Remediation, remediation_sensor
-from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
+from slo_assets.defs.sensors import remediation_sensor
 from slo_assets.generate import write_logs
 from slo_assets.orchestrate import materialize_month
 from slo_assets.remediation import actions as A
@@ -111,7 +111,9 @@ def test_remediation_job_records_a_dry_run_then_skips_for_cooldown(month):
 def test_sensor_launches_once_per_breach_and_again_when_worse(month):
     base, _, resources, instance, plan = month
     sensor_resources = {"warehouse": resources["warehouse"], "remediation": resources["remediation"]}
-    with dg.build_sensor_context(instance=instance, resources=sensor_resources) as context:
+    # The sensor was running before the month was materialized (cursor at the start of the instance);
+    # tests/test_actions_sensor.py covers a sensor started after the report.
+    with dg.build_sensor_context(instance=instance, resources=sensor_resources, cursor="0") as context:
         first = remediation_sensor(context)
     keys = [r.run_key for r in first.run_requests]
     assert len(keys) == sum(bool(e["actions"]) for e in plan["entries"]) and len(set(keys)) == len(keys)

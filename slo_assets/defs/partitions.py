@@ -1,7 +1,8 @@
 """Daily and monthly partitions, UTC, covering the logs found and the running month.
 
-The first day is the earliest of 2020-01-01, the first month of the rows in the warehouse's file
-index, and a month the CLI was asked to run (SLO_ASSETS_EARLIEST_MONTH, set by `slo-assets run`).
+The first day is the first of the earliest month with data: of the rows in the warehouse's file
+index, or a month the CLI was asked to run (SLO_ASSETS_EARLIEST_MONTH, set by `slo-assets run`);
+with neither, the running month. So the catalogue lists no years of empty days before the logs.
 SLO_ASSETS_START_DATE fixes it instead. The last day is today (UTC; SLO_ASSETS_NOW pins the clock),
 so the live access.log can be ingested before midnight and a running month runs on any day.
 """
@@ -20,7 +21,6 @@ from slo_assets import clock
 from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, START_SETTING, default_warehouse
 from slo_assets.storage import INDEX_FILE, Warehouse
 
-DEFAULT_START = date(2020, 1, 1)
 # Timestamps before this in a file index are taken for clock errors (an epoch of 0 reads 1970),
 # not for logs: such rows stay outside the partitions and are counted there.
 EARLIEST_PLAUSIBLE = date(1990, 1, 1)
@@ -83,14 +83,16 @@ def resolve_range(warehouse: str | None = None) -> PartitionRange:
     explicit = os.environ.get(START_SETTING, "").strip()
     if explicit:
         return PartitionRange(_parse_day(START_SETTING, explicit), today, configured=True)
-    candidates = [DEFAULT_START]
+    candidates = []
     indexed = earliest_indexed_day(warehouse or default_warehouse())
     if indexed:
         candidates.append(indexed.replace(day=1))
     asked = os.environ.get(EARLIEST_MONTH_SETTING, "").strip()
     if asked:
         candidates.append(_parse_day(EARLIEST_MONTH_SETTING, asked).replace(day=1))
-    return PartitionRange(min(candidates), today, configured=False)
+    # The running month closes the list: it is the start without data, and a start after today
+    # (logs from a clock ahead) would leave no partition at all.
+    return PartitionRange(min([*candidates, today.replace(day=1)]), today, configured=False)
 
 
 def _next_month(day: date) -> date:

@@ -1,8 +1,7 @@
-"""The action layer: remediation_plan, remediation_runs (remediation_job), remediation_sensor, schedules."""
+"""The action layer: remediation_plan, remediation_runs and learning_record (their job, sensor and schedules
+live in jobs.py, sensors.py and schedules.py)."""
 
 import json
-import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -13,34 +12,18 @@ from slo_assets import layout
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
-from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource, project_file
+from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
 from slo_assets.defs.slo_chain import compliance_report
 from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
 from slo_assets.markdown import table
 from slo_assets.remediation.actions import carry_out, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
-from slo_assets.remediation.plan import ReportSeen, build_plan, triage_reports
-from slo_assets.remediation.runbooks import load_runbooks
+from slo_assets.remediation.plan import build_plan
 from slo_assets.slo.chain import DAY_MS, by_slo, day_key, day_start_ms, month_days, next_month
 from slo_assets.slo.sli import MINUTE_SCHEMA, needed_columns
 
 REMEDIATION_CODE_VERSION = "remediation-1"
-DEFAULT_RUNBOOKS = "examples/runbooks.yaml"
 CHECK_PLAN_COVERS = "plan_covers_every_breach"
-
-
-class Remediation(dg.ConfigurableResource):
-    """Runbook files and the switch between recording what would be done (default) and doing it."""
-
-    runbook_paths: list[str] = Field(default_factory=lambda: [project_file(DEFAULT_RUNBOOKS)], description="runbook YAML files")
-    execute: bool = Field(default=False, description="really run actions; false records a dry run")
-    allowed_cwd_root: str | None = Field(default=None, description="folder a command's cwd must stay inside; "
-                                         "default each runbook file's own folder")
-    plan_wait_minutes: float = Field(default=15.0, ge=0, description="how long the sensor waits for the plan of a report "
-                                     "before skipping that report (it then handles the later ones)")
-
-    def runbooks(self):
-        return load_runbooks([Path(p) for p in self.runbook_paths], self.allowed_cwd_root)
 
 
 def _bad_rows(store, slos):
@@ -213,83 +196,3 @@ def learning_record(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                                                  "minutes to recover"], rows) if rows else "no actions this month"),
         "what_worked": dg.MetadataValue.md(table(stats.columns, stats.iter_rows()) if stats.height else "no record yet"),
     })
-
-
-remediation_job = dg.define_asset_job("remediation_job", selection=[remediation_runs, learning_record],
-                                      description="carry out the remediation plan of a month (dry run unless remediation.execute)")
-
-
-def breach_requests(plan: dict, month: str) -> list[dg.RunRequest]:
-    """One run per breach: the run key is (period, SLO, fingerprint), so Dagster never repeats one."""
-    requests = []
-    for entry in plan["entries"]:
-        if not entry["actions"]:
-            continue
-        key = f"remediation:{month}:{entry['slo']}:{entry['fingerprint']}"
-        requests.append(dg.RunRequest(
-            run_key=key, partition_key=month,
-            run_config={"ops": {"remediation_runs": {"config": {"run_key": key, "slos": [entry["slo"]]}}}},
-            tags={"slo_assets/slo": entry["slo"], "slo_assets/status": entry["status"], "slo_assets/month": month},
-        ))
-    return requests
-
-
-def _plan_reader(store):
-    """The plan of a month, read once per tick; unreadable counts as missing (the sensor says so)."""
-    plans: dict[str, dict | None] = {}
-
-    def read(month: str) -> dict | None:
-        if month not in plans:
-            path = layout.REMEDIATION_PLAN.path(store, month)
-            try:
-                plans[month] = json.loads(path.read_bytes()) if path.exists() else None
-            except (OSError, ValueError):
-                plans[month] = None
-        return plans[month]
-    return read
-
-
-@dg.sensor(job=remediation_job, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
-           description="launches remediation_job once per breach when compliance_report is materialized")
-def remediation_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
-                       remediation: Remediation) -> dg.SensorResult:
-    # The plan is written right after the report in the same run; a report whose plan does not match
-    # its data version waits up to remediation.plan_wait_minutes, then is skipped (triage_reports).
-    cursor = int(context.cursor) if context.cursor else None
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=compliance_report.key, after_storage_id=cursor), limit=100, ascending=True).records
-    reports = [ReportSeen(r.storage_id, r.partition_key, (r.asset_materialization.tags or {}).get("dagster/data_version"), r.timestamp)
-               for r in records]
-    triage = triage_reports(reports, _plan_reader(warehouse.store()), cursor, time.time(), remediation.plan_wait_minutes * 60)
-    for note in triage.notes:
-        (context.log.warning if note in triage.skipped else context.log.info)(note)
-    requests = [request for report, plan in triage.ready for request in breach_requests(plan, report.month)]
-    return dg.SensorResult(run_requests=requests, cursor=None if triage.cursor is None else str(triage.cursor),
-                           skip_reason=None if requests else dg.SkipReason("; ".join(triage.notes) or "no new breach"))
-
-
-def _day(moment: datetime, days_back: int = 0) -> str:
-    return (moment - timedelta(days=days_back)).strftime("%Y-%m-%d")
-
-
-@dg.schedule(cron_schedule="15 0 * * *", job_name="daily_job", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED, description="yesterday's logs: index, parse, SLI inputs")
-def daily_ingest_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    day = _day(context.scheduled_execution_time.astimezone(UTC), 1)
-    return dg.RunRequest(run_key=f"daily:{day}", partition_key=day)
-
-
-@dg.schedule(cron_schedule="45 0 * * *", job_name="monthly_chain_job", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED, description="month-to-date refresh of the monthly chain")
-def month_to_date_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    yesterday = context.scheduled_execution_time.astimezone(UTC) - timedelta(days=1)
-    month = yesterday.strftime("%Y-%m")
-    return dg.RunRequest(run_key=f"mtd:{month}:{_day(yesterday)}", partition_key=month)
-
-
-@dg.schedule(cron_schedule="30 2 1 * *", job_name="monthly_chain_job", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED, description="close the previous month")
-def month_close_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    previous = (context.scheduled_execution_time.astimezone(UTC).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-    return dg.RunRequest(run_key=f"close:{previous}", partition_key=previous)
-

@@ -1,4 +1,5 @@
-"""Where logs and the warehouse live, and how lines are parsed. Defaults come from the environment."""
+"""Every resource of the code location, set here only: where logs and the warehouse live, how lines are
+parsed, which SLOs judge them and how remediation acts. Defaults come from the environment."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dagster as dg
 from pydantic import Field
 
 from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, DEFAULT_JSON_FIELDS, DEFAULT_SERVICE_REGEX, ParseConfig
+from slo_assets.remediation.runbooks import load_runbooks
 from slo_assets.storage import Warehouse
 
 DEFAULT_LOG_DIR = "data/sample/logs"
@@ -121,10 +123,29 @@ class SloSettings(dg.ConfigurableResource):
         )
 
 
-def default_resources() -> dict:
+DEFAULT_RUNBOOKS = "examples/runbooks.yaml"
+
+
+class Remediation(dg.ConfigurableResource):
+    """Runbook files and the switch between recording what would be done (default) and doing it."""
+
+    runbook_paths: list[str] = Field(default_factory=lambda: [project_file(DEFAULT_RUNBOOKS)], description="runbook YAML files")
+    execute: bool = Field(default=False, description="really run actions; false records a dry run")
+    allowed_cwd_root: str | None = Field(default=None, description="folder a command's cwd must stay inside; "
+                                         "default each runbook file's own folder")
+    plan_wait_minutes: float = Field(default=15.0, ge=0, description="how long the sensor waits for the plan of a report "
+                                     "before skipping that report (it then handles the later ones)")
+
+    def runbooks(self):
+        return load_runbooks([Path(p) for p in self.runbook_paths], self.allowed_cwd_root)
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    """The one resource set: what the code location binds, and what the CLI and tests override by key."""
     specs = os.environ.get("SLO_ASSETS_SPECS")
     return {
         "log_source": LogSource(root=os.environ.get("SLO_ASSETS_LOG_DIR", DEFAULT_LOG_DIR)),
         "warehouse": WarehouseResource(base=default_warehouse()),
         "slo_settings": SloSettings(spec_paths=specs.split(",") if specs else [project_file(DEFAULT_SPECS)]),
+        "remediation": Remediation(),
     }

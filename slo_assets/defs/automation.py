@@ -1,0 +1,86 @@
+"""Declarative automation: what Dagster materializes on its own, and how fresh the outputs must be.
+
+Attached by asset key in definitions.py (`with_automation`), so the asset decorators stay as they are.
+Two sensors evaluate the conditions: `daily_automation_sensor` (running by default) re-ingests the
+days whose logs changed; `monthly_automation_sensor` (stopped by default) refreshes a month when its
+days or inputs update. Cron stays where a fixed time is the point (schedules.py: the month close).
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+
+DAILY_KEYS = frozenset({"parsed_logs", "quarantine", "sli_minutely", "sli_latency", "sli_operations"})
+MONTHLY_KEYS = frozenset({
+    "sli_metrics", "sli_operations_monthly", "sli_latency_monthly", "slo_targets", "budget_series", "window_evaluations",
+    "error_budget_table", "error_budgets", "compliance_report", "remediation_plan",
+    "report_html", "prometheus_exposition", "alert_rules",
+})
+# What people open: the compliance report and the published outputs of a month.
+FRESH_KEYS = frozenset({"compliance_report", "error_budgets", "remediation_plan", "report_html", "prometheus_exposition",
+                        "alert_rules"})
+# The month to date is refreshed once a day (00:45 UTC); 26 h leaves two hours for a late run.
+FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
+
+AUTOMATION_TAG = "slo_assets/automation"
+DAILY, MONTHLY = "daily", "monthly"
+
+
+def _inputs_updated() -> dg.AutomationCondition:
+    """A dependency updated since the last tick, the spec files aside: an edited spec makes every
+    partition stale (the UI shows it) and is re-run on purpose, with a backfill or `slo-assets run`,
+    instead of requesting every day and month there is at once."""
+    return dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets("slo_specs"))
+
+
+def day_data_changed() -> dg.AutomationCondition:
+    """A day whose inputs changed since it was last handled, on any day.
+
+    Unlike `eager()` it is not limited to the latest partition: a late or replaced file changes the
+    data version of old days in log_file_index, and exactly those days are requested. A day whose
+    input was never observed (no lines that day) is not."""
+    return (
+        _inputs_updated().since_last_handled()
+        & ~dg.AutomationCondition.any_deps_missing()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("day_data_changed")
+
+
+def month_inputs_updated() -> dg.AutomationCondition:
+    """A month whose days or monthly inputs updated, once none of them is still being written."""
+    return (
+        _inputs_updated().since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("month_inputs_updated")
+
+
+def automate(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """The spec with its condition, freshness policy and sensor tag, by key; other specs unchanged."""
+    key = spec.key.to_user_string()
+    if key in DAILY_KEYS:
+        spec = spec.replace_attributes(automation_condition=day_data_changed()).merge_attributes(tags={AUTOMATION_TAG: DAILY})
+    elif key in MONTHLY_KEYS:
+        spec = spec.replace_attributes(automation_condition=month_inputs_updated()).merge_attributes(tags={AUTOMATION_TAG: MONTHLY})
+    if key in FRESH_KEYS:
+        spec = spec.replace_attributes(freshness_policy=FRESHNESS)
+    return spec
+
+
+def with_automation(assets: list) -> list:
+    """The assets with `automate` applied to every spec (keys never change)."""
+    return list(dg.map_asset_specs(automate, assets))
+
+
+# Sensors select by tag, not key, so an asset added to a key set above needs no edit here.
+daily_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "daily_automation_sensor", target=dg.AssetSelection.tag(AUTOMATION_TAG, DAILY),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="re-ingests exactly the days whose log files changed (once log_file_index is observed)")
+monthly_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "monthly_automation_sensor", target=dg.AssetSelection.tag(AUTOMATION_TAG, MONTHLY),
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="refreshes a month (chain and outputs) when its days or inputs update; turn on in Automation")
+
+AUTOMATION_SENSORS = [daily_automation_sensor, monthly_automation_sensor]
