@@ -160,6 +160,7 @@ def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
     from slo_assets.outputs.prometheus import exposition
     from slo_assets.outputs.report import write_report
     from slo_assets.outputs.rules import build_rules, render, spec_annotations
+    from slo_assets.slo.evaluation import MonthEvaluations
     from slo_assets.slo.spec import load_specs
     from slo_assets.storage import Warehouse
 
@@ -175,7 +176,8 @@ def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
             payload = source.read_bytes()
             (scratch / f"{name}.json").write_bytes(payload)
             documents[name] = json.loads(payload)
-        (scratch / "slo_metrics.prom").write_bytes(exposition(documents["compliance"], documents["error_budgets"]))
+        month = MonthEvaluations.from_documents(documents["compliance"], documents["error_budgets"])
+        (scratch / "slo_metrics.prom").write_bytes(exposition(month))
         (scratch / "alerts.rules.yml").write_text(render(build_rules(load_specs(request.specs), spec_annotations(request.specs))))
         write_report(Warehouse(request.warehouse.resolve()), request.month, scratch / "report.html")
         previous = None

@@ -75,6 +75,7 @@ def _idle_month_documents() -> "MonthDocuments":
 
     from slo_assets.outputs.report import MonthDocuments
     from slo_assets.slo import chain as C
+    from slo_assets.slo.evaluation import MonthEvaluations
     from slo_assets.slo.sli import MINUTE_SCHEMA
     from slo_assets.slo.spec import Filter, Indicator, Objective, Slo, SpecSet, TimeWindow
 
@@ -89,21 +90,22 @@ def _idle_month_documents() -> "MonthDocuments":
     quality = {"lines_read": 0, "rows": 0, "quarantined_lines": 0, "quarantine_ratio": 0.0, **C.day_coverage(C.month_days("2026-12"), {})}
     provenance = {"spec_hash": "h", "code_version": "c", "input_data_versions": {}}
     compliance = C.compliance(evaluations, {}, period, quality, provenance, [])
-    return MonthDocuments("2026-12", compliance, C.error_budgets_document(evaluations, period, provenance), series)
+    budgets = C.error_budgets_document(evaluations, period, provenance)
+    return MonthDocuments("2026-12", MonthEvaluations.from_documents(compliance, budgets), series)
 
 
 def test_an_idle_month_renders_and_says_why_there_is_no_figure(tmp_path):
     docs = _idle_month_documents()
-    assert docs.compliance["summary"]["compliance_percent"] is None
-    assert {w["status"] for w in docs.compliance["slos"]} == {"insufficient_data"}
+    assert docs.evaluations.compliance_percent is None
+    assert {w.status for w in docs.evaluations.windows} == {"insufficient_data"}
     html = render(docs)  # raised TypeError on compliance_percent None
     assert "No compliance figure this month: every SLO window has insufficient data" in html
-    assert html.count("No event in this window") == len(docs.compliance["slos"])
+    assert html.count("No event in this window") == len(docs.evaluations.windows)
     assert "1970" not in html  # an empty chart keeps the window's own axis
     assert "API latency · 99% within 150 ms · 1M-calendar" in html and "API latency · 95% within 150 ms · 1M-calendar" in html
     assert "0 of 31 days with data; no data: 2026-12-01 → 2026-12-31 (31 days)" in html
     (tmp_path / "idle.html").write_text(html)
-    _screenshot(tmp_path / "idle.html", tmp_path, "idle.png", 3 * len(docs.compliance["slos"]) + 1)
+    _screenshot(tmp_path / "idle.html", tmp_path, "idle.png", 3 * len(docs.evaluations.windows) + 1)
 
 
 def _screenshot(page: Path, tmp_path: Path, name: str, charts: int) -> Path:

@@ -18,6 +18,7 @@ from slo_assets.markdown import table
 from slo_assets.remediation.actions import carry_out, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import ReportSeen, build_plan, triage_reports
+from slo_assets.slo.evaluation import load_evaluations
 from slo_assets.remediation.runbooks import load_runbooks
 from slo_assets.slo.chain import DAY_MS, by_slo, day_key, day_start_ms, month_days, next_month
 from slo_assets.slo.sli import MINUTE_SCHEMA, needed_columns
@@ -79,7 +80,7 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     month = context.partition_key
     store = warehouse.store()
     specs = slo_settings.load()
-    evaluations = json.loads(store.path("evaluations", f"{month}.json").read_bytes())
+    evaluations = load_evaluations(store.path("evaluations", f"{month}.json").read_bytes())
     minutes, _ = read_days(store, "sli_minutely", month_days(month), MINUTE_SCHEMA)
     learned = store.path("learning_record", "records.parquet")
     scores = runbook_scores(effectiveness(pl.from_arrow(store.read_table(learned)))) if learned.exists() else {}
@@ -89,7 +90,7 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     plan["compliance_data_version"] = versions[f"compliance_report[{month}]"]
     plan["code_version"] = REMEDIATION_CODE_VERSION
     store.write_bytes_atomic(store.path("remediation_plan", f"{month}.json"), json.dumps(plan, indent=1).encode())
-    breached = {e["slo"] for e in evaluations if e["status"] in ("failed", "at_risk")}
+    breached = {e.slo for e in evaluations if e.status in ("failed", "at_risk")}
     covered = {e["slo"] for e in plan["entries"]}
     rows = [(e["slo"], e["status"], e["severity"], len(e["incidents"]), ", ".join(a["name"] for a in e["actions"]) or e["note"])
             for e in plan["entries"]]

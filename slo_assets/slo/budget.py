@@ -7,7 +7,6 @@ for Timeslices). Budget figures are exact decimals; comparisons with thresholds 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from functools import cache
@@ -16,11 +15,11 @@ from importlib import resources
 import numpy as np
 import yaml
 
+from slo_assets.calendar import DAY_MS, MINUTE_MS, epoch_ms, iso  # noqa: F401  (iso, epoch_ms: used as B.iso by callers)
 from slo_assets.slo.spec import duration_minutes
 
 BURN_WINDOWS_MINUTES = {"5m": 5, "30m": 30, "1h": 60, "2h": 120, "6h": 360, "1d": 1440, "3d": 4320}
 THRESHOLDS = (50, 80, 100)
-MINUTE_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -156,15 +155,6 @@ class Firing:
         }
 
 
-def iso(ms: int) -> str:
-    return np.datetime_as_string(np.datetime64(int(ms), "ms"), unit="s") + "Z"
-
-
-def epoch_ms(text: str) -> int:
-    """The inverse of iso(): epoch milliseconds of an ISO-8601 instant ('Z' or an offset)."""
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-
-
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) index pairs of consecutive True values."""
     padded = np.concatenate([[False], mask, [False]])
@@ -288,7 +278,7 @@ def forecast(daily_bad: np.ndarray, daily_total: np.ndarray, as_of_ms: int, peri
     daily_total = np.asarray(daily_total, dtype=float)
     error_share = float(1 - target)
     elapsed_total, elapsed_bad = daily_total.sum(), daily_bad.sum()
-    remaining_days = max(0.0, (period_end_ms - as_of_ms) / 86_400_000)
+    remaining_days = max(0.0, (period_end_ms - as_of_ms) / DAY_MS)
     days_elapsed = max(len(daily_total), 1)
     # Budget of the whole period, from the traffic so far extrapolated to the remaining days.
     projected_total = elapsed_total + elapsed_total / days_elapsed * remaining_days
@@ -301,7 +291,7 @@ def forecast(daily_bad: np.ndarray, daily_total: np.ndarray, as_of_ms: int, peri
         days, when = 0.0, as_of_ms
     elif burn > 0:
         days = remaining_budget / burn
-        when = as_of_ms + int(days * 86_400_000)
+        when = as_of_ms + int(days * DAY_MS)
     else:
         days, when = None, None
     rng = np.random.default_rng(seed)
