@@ -157,10 +157,9 @@ def _resources(request: RunRequest) -> dict:
 def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
     """Every output of the month into OUT/YYYY-MM/, all or nothing: they are written to a scratch
     folder beside it and swapped in only once complete, so a failure leaves the previous outputs."""
-    from slo_assets.outputs.prometheus import exposition
+    from slo_assets.outputs.prometheus import exposition_of_documents
     from slo_assets.outputs.report import write_report
     from slo_assets.outputs.rules import build_rules, render, spec_annotations
-    from slo_assets.slo.evaluation import MonthEvaluations
     from slo_assets.slo.spec import load_specs
     from slo_assets.storage import Warehouse
 
@@ -176,8 +175,7 @@ def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
             payload = source.read_bytes()
             (scratch / f"{name}.json").write_bytes(payload)
             documents[name] = json.loads(payload)
-        month = MonthEvaluations.from_documents(documents["compliance"], documents["error_budgets"])
-        (scratch / "slo_metrics.prom").write_bytes(exposition(month))
+        (scratch / "slo_metrics.prom").write_bytes(exposition_of_documents(documents["compliance"], documents["error_budgets"]))
         (scratch / "alerts.rules.yml").write_text(render(build_rules(load_specs(request.specs), spec_annotations(request.specs))))
         write_report(Warehouse(request.warehouse.resolve()), request.month, scratch / "report.html")
         previous = None
@@ -249,12 +247,14 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
     compliance = documents["compliance"]
     print(f"{compliance['period']}: {len(outcome.run_ids)} runs in {outcome.seconds:.1f} s, "
           f"{compliance['data_quality']['rows']:,} requests, {compliance['data_quality']['quarantined_lines']:,} quarantined lines")
-    for entry in compliance["slos"]:
-        sli = "n/a" if entry["sli"] is None else f"{entry['sli'] * 100:.4f}%"
-        left = entry["error_budget"]["remaining_ratio"]
+    from slo_assets.slo.evaluation import MonthEvaluations
+
+    for window in MonthEvaluations.from_documents(compliance, documents["error_budgets"]).windows:
+        sli = "n/a" if window.sli is None else f"{window.sli * 100:.4f}%"
+        left = window.error_budget.remaining_ratio
         left = "n/a" if left is None else f"{left * 100:.1f}%"
-        objective = entry.get("objective_name") or entry["objective"]  # two objectives of one SLO read apart
-        print(f"  {entry['status']:<17} {entry['slo']:<28} {entry['window']:<14} SLI {sli:<10} target {entry['target'] * 100:g}%  "
+        objective = window.objective_name or window.objective  # two objectives of one SLO read apart
+        print(f"  {window.status:<17} {window.slo:<28} {window.window:<14} SLI {sli:<10} target {window.target * 100:g}%  "
               f"budget left {left:<8} {objective}")
     summary = compliance["summary"]
     print(f"  summary: {summary['met']} met, {summary['at_risk']} at risk, {summary['failed']} failed, "

@@ -31,7 +31,7 @@ def test_outputs_replace_the_previous_ones_whole(tmp_path, monkeypatch):
     request = _request(tmp_path)
     (request.out / "2026-02").mkdir(parents=True)
     (request.out / "2026-02" / "stale.txt").write_text("from an older layout")
-    monkeypatch.setattr(prometheus, "exposition", lambda compliance, budgets: b"# exposition\n")
+    monkeypatch.setattr(prometheus, "exposition_of_documents", lambda compliance, budgets: b"# exposition\n")
     monkeypatch.setattr(report, "write_report", lambda store, month, target: target.write_text("<html></html>") or 13)
     documents, target = cli._write_outputs(request)
     assert documents["compliance"] == {"name": "compliance"}
@@ -49,7 +49,7 @@ def test_a_failure_while_writing_leaves_the_previous_outputs_and_no_partial_fold
         target.write_text("<html>half")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(prometheus, "exposition", lambda compliance, budgets: b"# exposition\n")
+    monkeypatch.setattr(prometheus, "exposition_of_documents", lambda compliance, budgets: b"# exposition\n")
     monkeypatch.setattr(report, "write_report", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         cli._write_outputs(request)

@@ -165,3 +165,36 @@ def test_drawn_points_keep_every_burn_rate_spike():
     assert drawn["ts"].to_list() == [0, 900_000]
     assert drawn["burn_1h"].to_list() == [50.0, 2.0] and drawn["burn_6h"].to_list() == [5.0, 3.0]
     assert drawn["remaining_ratio"].to_list() == [0.8, 0.7]  # the budget left at each point's end
+
+
+def test_the_burn_down_overview_has_one_colour_and_one_legend_entry_per_window():
+    from slo_assets.calendar import month_range_ms
+    from slo_assets.outputs import charts
+
+    docs = _idle_month_documents()
+    windows = list(docs.evaluations.windows)
+    panels = [([month_range_ms("2026-12")[0] + i * 300_000 for i in range(3)], [1.0, 0.9 - n / 100, 0.8 - n / 100], w)
+              for n, w in enumerate(windows)]
+    figure = charts.burn_down_overview(panels, charts._dt(month_range_ms("2026-12")[1]))
+    (ax,) = figure.axes
+    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert [line.get_label() for line in lines] == [f"{w.label}: insufficient data" for w in windows]
+    assert len({line.get_color() for line in lines}) == len(windows)  # one colour each, not one per status
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [line.get_label() for line in lines]
+    assert charts.burn_down_markdown(windows, docs.series, month_range_ms("2026-12")[1]).startswith("![error budget burn-down")
+
+
+def test_a_damaged_document_is_named_not_a_traceback(tmp_path):
+    from slo_assets import layout
+    from slo_assets.outputs.report import ReportError
+
+    docs = _idle_month_documents()
+    store = Warehouse(tmp_path)
+    store.write_table(layout.BUDGET_SERIES.path(store, "2026-12"), docs.series.to_arrow())
+    for folder in ("compliance", "error_budgets"):
+        store.write_bytes_atomic(store.path(folder, "2026-12.json"), b"{}")
+    with pytest.raises(ReportError, match=r"compliance/2026-12.json / .*error_budgets/2026-12.json: KeyError: 'slos'"):
+        load_month(store, "2026-12")
+    store.write_bytes_atomic(store.path("compliance", "2026-12.json"), b"{not json")
+    with pytest.raises(ReportError, match=r"compliance/2026-12.json: not JSON"):
+        load_month(store, "2026-12")

@@ -311,7 +311,7 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     previous = {}
     before = store.path("compliance", f"{C.previous_month(month)}.json")
     if before.exists():
-        previous = {(e["slo"], e["objective"], e["window"]): e["sli"] for e in json.loads(before.read_bytes())["slos"]}
+        previous = C.previous_slis(json.loads(before.read_bytes()))
     maintenance = C.maintenance_windows(slo_settings.chain_settings(), specs.slos)
     provenance = {
         "spec_hash": specs.content_hash,

@@ -205,7 +205,7 @@ def burn_down_overview(panels: list[tuple[list[int], list[float], WindowEvaluati
         if points:
             x, y = zip(*points, strict=True)
             lowest = min(lowest, *y)
-            ax.plot(x, y, linewidth=1.4, color=color, label=text)
+            ax.plot(x, y, linewidth=1.6, color=color, label=text)
         else:  # still named in the legend: a window without data is news too
             ax.plot([], [], linewidth=1.4, color=color, linestyle=":", label=f"{text} (no data)")
     for percent, color in THRESHOLDS:
@@ -216,7 +216,7 @@ def burn_down_overview(panels: list[tuple[list[int], list[float], WindowEvaluati
     ax.set_xlim(right=period_end)
     _time_axis(ax)
     if panels:
-        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.14), ncols=2, fontsize=7, frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.14), ncols=2, fontsize=7.5, frameon=False)
     return fig
 
 

@@ -42,15 +42,21 @@ class ReportError(ValueError):
     pass
 
 
-# The JSON documents still sit at their pre-layout paths (compliance/<month>.json ...) until the
-# assets publish them under layout.COMPLIANCE_REPORT & co.; then these three become layout lookups.
-DOCUMENT_FOLDERS = {"compliance": "compliance", "error_budgets": "error_budgets", "remediation_plan": "remediation_plan"}
+# The three JSON documents are read at <asset>/<month>.json until the assets publish them where
+# the layout puts them (outputs/<month>/...); then _document_path is `dataset.path(store, month)`.
+_UNPUBLISHED_FOLDER = {layout.COMPLIANCE_REPORT.key: "compliance", layout.ERROR_BUDGETS.key: "error_budgets",
+                       layout.REMEDIATION_PLAN.key: "remediation_plan"}
+
+
+def _document_path(store: Warehouse, dataset: layout.Dataset, month: str):
+    return store.path(_UNPUBLISHED_FOLDER[dataset.key], f"{month}.json")
 
 
 def load_month(store: Warehouse, month: str) -> MonthDocuments:
-    """The month's documents from the warehouse; compliance, budgets and series are required."""
-    def document(name: str) -> tuple[dict | None, str]:
-        path = store.path(DOCUMENT_FOLDERS[name], f"{month}.json")
+    """The month's documents from the warehouse; compliance, budgets and series are required. A
+    damaged document ends as a ReportError naming the file."""
+    def document(dataset: layout.Dataset) -> tuple[dict | None, str]:
+        path = _document_path(store, dataset, month)
         if not path.exists():
             return None, str(path)
         try:
@@ -58,20 +64,20 @@ def load_month(store: Warehouse, month: str) -> MonthDocuments:
         except ValueError as error:
             raise ReportError(f"{path}: not JSON ({error})") from error
 
-    def frame(dataset: layout.Dataset) -> pl.DataFrame | None:
-        path = dataset.path(store, month)
+    def frame(dataset: layout.Dataset, partition: str) -> pl.DataFrame | None:
+        path = dataset.path(store, partition)
         return pl.from_arrow(store.read_table(path)) if path.exists() else None
 
-    (compliance, compliance_path), (budgets, budgets_path) = document("compliance"), document("error_budgets")
-    series = frame(layout.BUDGET_SERIES)
+    (compliance, compliance_path), (budgets, budgets_path) = document(layout.COMPLIANCE_REPORT), document(layout.ERROR_BUDGETS)
+    series = frame(layout.BUDGET_SERIES, month)
     if compliance is None or budgets is None or series is None:
         raise ReportError(f"no compliance_report / error_budgets for {month} in {store.path()}: run the month first")
     try:
         evaluations = MonthEvaluations.from_documents(compliance, budgets, f"{compliance_path} / {budgets_path}")
     except ValueError as error:
         raise ReportError(str(error)) from error
-    return MonthDocuments(month, evaluations, series, document("remediation_plan")[0], frame(layout.REMEDIATION_RUNS),
-                          frame(layout.LEARNING_RECORD))
+    return MonthDocuments(month, evaluations, series, document(layout.REMEDIATION_PLAN)[0], frame(layout.REMEDIATION_RUNS, month),
+                          frame(layout.LEARNING_RECORD, month))
 
 
 def _pct(value, digits: int = 3) -> str:

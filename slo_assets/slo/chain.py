@@ -305,8 +305,12 @@ def _forecast(outlook: B.Forecast, exhausted_at: int | None) -> E.Forecast:
     when = outlook.exhaustion_ms
     if outlook.exhausted and exhausted_at is not None:
         when = exhausted_at  # it already ran out then
-    return E.Forecast(j["recent_daily_burn"], j["days_to_exhaustion"], None if when is None else when - when % 1000,
-                      j["exhausted"], j["probability_exhausted_by_period_end"], j["projected_consumed_ratio_at_period_end"], j["method"])
+    def number(value):  # plain floats, never numpy scalars, in the contract
+        return None if value is None else float(value)
+
+    return E.Forecast(number(j["recent_daily_burn"]), number(j["days_to_exhaustion"]), None if when is None else int(when - when % 1000),
+                      bool(j["exhausted"]), number(j["probability_exhausted_by_period_end"]),
+                      number(j["projected_consumed_ratio_at_period_end"]), j["method"])
 
 
 def window_label(slo: Slo, objective: Objective, window: TimeWindow) -> str:
@@ -499,6 +503,11 @@ def compliance(evaluations: list[WindowEvaluation], previous: dict[tuple, float 
         "maintenance_windows": maintenance,
         "data_quality": data_quality,
     }
+
+
+def previous_slis(document: dict) -> dict[tuple[str, str, str], float | None]:
+    """Each window's SLI in an earlier month's compliance document (the trend's starting point)."""
+    return {(e["slo"], e["objective"], e["window"]): e["sli"] for e in document["slos"]}
 
 
 def error_budgets_document(evaluations: list[WindowEvaluation], period: Period, provenance: dict) -> dict:
