@@ -108,7 +108,7 @@ def run_chain(parsed: Path, out: Path, days: list[str], opened: list[str]) -> di
     from slo_assets.outputs import charts
 
     charts.burn_down_markdown(evaluations, series, end)
-    charts.summary_markdown(document["slos"])
+    charts.summary_markdown(evaluations)
     return {"windows": len(evaluations), "failed": document["summary"]["failed"], "chart_seconds": time.perf_counter() - started}
 
 

@@ -245,12 +245,14 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
     compliance = documents["compliance_report"]
     print(f"{compliance['period']}: {len(outcome.run_ids)} runs in {outcome.seconds:.1f} s, "
           f"{compliance['data_quality']['rows']:,} requests, {compliance['data_quality']['quarantined_lines']:,} quarantined lines")
-    for entry in compliance["slos"]:
-        sli = "n/a" if entry["sli"] is None else f"{entry['sli'] * 100:.4f}%"
-        left = entry["error_budget"]["remaining_ratio"]
+    from slo_assets.slo.evaluation import MonthEvaluations
+
+    for window in MonthEvaluations.from_documents(compliance, documents["error_budgets"]).windows:
+        sli = "n/a" if window.sli is None else f"{window.sli * 100:.4f}%"
+        left = window.error_budget.remaining_ratio
         left = "n/a" if left is None else f"{left * 100:.1f}%"
-        objective = entry.get("objective_name") or entry["objective"]  # two objectives of one SLO read apart
-        print(f"  {entry['status']:<17} {entry['slo']:<28} {entry['window']:<14} SLI {sli:<10} target {entry['target'] * 100:g}%  "
+        objective = window.objective_name or window.objective  # two objectives of one SLO read apart
+        print(f"  {window.status:<17} {window.slo:<28} {window.window:<14} SLI {sli:<10} target {window.target * 100:g}%  "
               f"budget left {left:<8} {objective}")
     summary = compliance["summary"]
     print(f"  summary: {summary['met']} met, {summary['at_risk']} at risk, {summary['failed']} failed, "

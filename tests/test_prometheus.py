@@ -4,22 +4,35 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from slo_assets.outputs.prometheus import exposition
+from dataclasses import replace
 
-COMPLIANCE = {
-    "period": "2026-02", "as_of": "2026-03-01T00:00:00Z",
-    "slos": [{"slo": "api", "service": "web", "objective": "o", "window": "1M-calendar", "sli": 0.9985, "target": 0.999,
-              "good": 9985, "total": 10000, "status": "failed",
-              "error_budget": {"allowed": 10, "consumed": 15, "consumed_ratio": 1.5, "remaining_ratio": -0.5}}],
-    "services": [{"service": "web", "health_score": 0.0}],
-}
-BUDGETS = {"slos": [{"slo": "api", "objective": "o", "window": "1M-calendar",
-                     "burn_rates": {"5m": 0.0, "1h": 15.0, "period": 1.5},
-                     "alerts": [{"severity": "page"}, {"severity": "page"}, {"severity": "ticket"}]}]}
+from slo_assets.calendar import epoch_ms
+from slo_assets.outputs.prometheus import exposition
+from slo_assets.slo.evaluation import (Alert, BurnRates, ErrorBudget, Forecast, HeldBackAlert, LowTrafficGate, MonthEvaluations,
+                                       ServiceHealth, WindowEvaluation)
+
+START, END = epoch_ms("2026-02-01T00:00:00Z"), epoch_ms("2026-03-01T00:00:00Z")
+
+
+def _alert(severity: str) -> Alert:
+    return Alert(severity, "1h", "5m", 14.4, START, START + 60_000, 1, 15.0)
+
+
+WINDOW = WindowEvaluation(
+    slo="api", display_name=None, service="web", objective="o", objective_name=None, window="1M-calendar",
+    label="api · o · 1M-calendar", window_start_ms=START, window_end_ms=END, target=0.999, budgeting_method="Occurrences",
+    events=10000, good=9985, total=10000, sli=0.9985, error_budget=ErrorBudget(10, 15, 1.5, -0.5), status="failed",
+    deficit=None, slices=None, maintenance_excluded_events=0, burn_rates=BurnRates((("5m", 0.0), ("1h", 15.0)), 1.5),
+    alerts=(_alert("page"), _alert("page"), _alert("ticket")), low_traffic_gate=LowTrafficGate(3, 0, 0), alerts_held_back=(),
+    policy_alerts=(), thresholds=(), forecast=Forecast(0.0, None, None, False, 0.0, None, "none"))
+MONTH = MonthEvaluations(
+    period="2026-02", as_of_ms=END, period_complete=True, generated_at="2026-03-01T00:00:00Z", spec_hash="h", code_version="c",
+    input_data_versions={}, status_counts={"met": 0, "at_risk": 0, "failed": 1, "insufficient_data": 0}, compliance_percent=0.0,
+    services=(ServiceHealth("web", 0.0, 1, 1),), data_quality={}, windows=(WINDOW,))
 
 
 def test_exposition_parses_back_with_the_expected_values():
-    families = {f.name: f for f in text_string_to_metric_families(exposition(COMPLIANCE, BUDGETS).decode())}
+    families = {f.name: f for f in text_string_to_metric_families(exposition(MONTH).decode())}
     labels = {"slo": "api", "service": "web", "objective": "o", "window": "1M-calendar"}
 
     def value(family: str, **extra) -> float:
@@ -39,12 +52,10 @@ def test_exposition_parses_back_with_the_expected_values():
 
 
 def test_an_idle_window_has_absent_ratios_not_nan_and_counts_held_back_alerts():
-    idle = {**COMPLIANCE["slos"][0], "sli": None, "good": 0, "total": 0, "status": "insufficient_data",
-            "error_budget": {"allowed": 0, "consumed": 0, "consumed_ratio": None, "remaining_ratio": None}}
-    compliance = {**COMPLIANCE, "slos": [idle], "services": [{"service": "web", "health_score": None}]}
-    budgets = {"slos": [{**BUDGETS["slos"][0], "burn_rates": {"1h": 0.0, "period": None}, "alerts": [],
-                         "alerts_held_back": [{"severity": "page"}]}]}
-    text = exposition(compliance, budgets).decode()
+    held = HeldBackAlert(**{f: getattr(_alert("page"), f) for f in Alert.__dataclass_fields__}, bad_in_long_window=1)
+    idle = replace(WINDOW, sli=None, good=0, total=0, events=0, status="insufficient_data", error_budget=ErrorBudget(0, 0, None, None),
+                   burn_rates=BurnRates((("1h", 0.0),), None), alerts=(), alerts_held_back=(held,))
+    text = exposition(replace(MONTH, windows=(idle,), services=(ServiceHealth("web", None, 1, 0),))).decode()
     assert "NaN" not in text
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert families["slo_sli_ratio"].samples == [] and families["slo_error_budget_remaining_ratio"].samples == []

@@ -20,6 +20,7 @@ from slo_assets.generate import write_logs
 from slo_assets.orchestrate import materialize_month
 from slo_assets.remediation import actions as A
 from slo_assets.remediation.runbooks import Action, RunbookError, load_runbooks
+from slo_assets.slo.evaluation import load_evaluations
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY = {"slo": "checkout-availability", "service": "checkout", "status": "failed", "severity": "page", "fingerprint": "f1",
@@ -276,7 +277,7 @@ def test_plan_ranks_runbooks_by_what_worked(month):
 
     base, _, resources, _, _ = month
     specs = resources["slo_settings"].load()
-    evaluations = json.loads((base / "wh" / layout.WINDOW_EVALUATIONS.relative("2026-02")).read_text())
+    evaluations = load_evaluations((base / "wh" / layout.WINDOW_EVALUATIONS.relative("2026-02")).read_bytes())
     def note(runbook: str) -> Action:
         return Action(runbook=runbook, kind="annotate", name="note", spec={"kind": "annotate", "name": "note"})
 

@@ -75,6 +75,7 @@ def _idle_month_documents() -> "MonthDocuments":
 
     from slo_assets.outputs.report import MonthDocuments
     from slo_assets.slo import chain as C
+    from slo_assets.slo.evaluation import MonthEvaluations
     from slo_assets.slo.sli import MINUTE_SCHEMA
     from slo_assets.slo.spec import Filter, Indicator, Objective, Slo, SpecSet, TimeWindow
 
@@ -89,21 +90,22 @@ def _idle_month_documents() -> "MonthDocuments":
     quality = {"lines_read": 0, "rows": 0, "quarantined_lines": 0, "quarantine_ratio": 0.0, **C.day_coverage(C.month_days("2026-12"), {})}
     provenance = {"spec_hash": "h", "code_version": "c", "input_data_versions": {}}
     compliance = C.compliance(evaluations, {}, period, quality, provenance, [])
-    return MonthDocuments("2026-12", compliance, C.error_budgets_document(evaluations, period, provenance), series)
+    budgets = C.error_budgets_document(evaluations, period, provenance)
+    return MonthDocuments("2026-12", MonthEvaluations.from_documents(compliance, budgets), series)
 
 
 def test_an_idle_month_renders_and_says_why_there_is_no_figure(tmp_path):
     docs = _idle_month_documents()
-    assert docs.compliance["summary"]["compliance_percent"] is None
-    assert {w["status"] for w in docs.compliance["slos"]} == {"insufficient_data"}
+    assert docs.evaluations.compliance_percent is None
+    assert {w.status for w in docs.evaluations.windows} == {"insufficient_data"}
     html = render(docs)  # raised TypeError on compliance_percent None
     assert "No compliance figure this month: every SLO window has insufficient data" in html
-    assert html.count("No event in this window") == len(docs.compliance["slos"])
+    assert html.count("No event in this window") == len(docs.evaluations.windows)
     assert "1970" not in html  # an empty chart keeps the window's own axis
     assert "API latency · 99% within 150 ms · 1M-calendar" in html and "API latency · 95% within 150 ms · 1M-calendar" in html
     assert "0 of 31 days with data; no data: 2026-12-01 → 2026-12-31 (31 days)" in html
     (tmp_path / "idle.html").write_text(html)
-    _screenshot(tmp_path / "idle.html", tmp_path, "idle.png", 3 * len(docs.compliance["slos"]) + 1)
+    _screenshot(tmp_path / "idle.html", tmp_path, "idle.png", 3 * len(docs.evaluations.windows) + 1)
 
 
 def _screenshot(page: Path, tmp_path: Path, name: str, charts: int) -> Path:
@@ -163,3 +165,36 @@ def test_drawn_points_keep_every_burn_rate_spike():
     assert drawn["ts"].to_list() == [0, 900_000]
     assert drawn["burn_1h"].to_list() == [50.0, 2.0] and drawn["burn_6h"].to_list() == [5.0, 3.0]
     assert drawn["remaining_ratio"].to_list() == [0.8, 0.7]  # the budget left at each point's end
+
+
+def test_the_burn_down_overview_has_one_colour_and_one_legend_entry_per_window():
+    from slo_assets.calendar import month_range_ms
+    from slo_assets.outputs import charts
+
+    docs = _idle_month_documents()
+    windows = list(docs.evaluations.windows)
+    panels = [([month_range_ms("2026-12")[0] + i * 300_000 for i in range(3)], [1.0, 0.9 - n / 100, 0.8 - n / 100], w)
+              for n, w in enumerate(windows)]
+    figure = charts.burn_down_overview(panels, charts._dt(month_range_ms("2026-12")[1]))
+    (ax,) = figure.axes
+    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert [line.get_label() for line in lines] == [f"{w.label}: insufficient data" for w in windows]
+    assert len({line.get_color() for line in lines}) == len(windows)  # one colour each, not one per status
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [line.get_label() for line in lines]
+    assert charts.burn_down_markdown(windows, docs.series, month_range_ms("2026-12")[1]).startswith("![error budget burn-down")
+
+
+def test_a_damaged_document_is_named_not_a_traceback(tmp_path):
+    from slo_assets import layout
+    from slo_assets.outputs.report import ReportError
+
+    docs = _idle_month_documents()
+    store = Warehouse(tmp_path)
+    store.write_table(layout.BUDGET_SERIES.path(store, "2026-12"), docs.series.to_arrow())
+    for folder in ("compliance", "error_budgets"):
+        store.write_bytes_atomic(store.path(folder, "2026-12.json"), b"{}")
+    with pytest.raises(ReportError, match=r"compliance/2026-12.json / .*error_budgets/2026-12.json: KeyError: 'slos'"):
+        load_month(store, "2026-12")
+    store.write_bytes_atomic(store.path("compliance", "2026-12.json"), b"{not json")
+    with pytest.raises(ReportError, match=r"compliance/2026-12.json: not JSON"):
+        load_month(store, "2026-12")

@@ -168,17 +168,17 @@ def _evaluate_one(good: np.ndarray, total: np.ndarray, objective_target: Decimal
 
 
 def test_low_traffic_month_is_insufficient_data_and_status_rules():
-    assert _evaluate_one(np.array([5]), np.array([5]), T999)["status"] == "insufficient_data"
+    assert _evaluate_one(np.array([5]), np.array([5]), T999).status == "insufficient_data"
     total = np.full(MINUTES, 10, dtype=np.int64)
     good = total.copy()
     good[:200] -= 1  # 200 bad of 432,000 = 46 % of 432 allowed
-    assert _evaluate_one(good, total, T999)["status"] == "met"
+    assert _evaluate_one(good, total, T999).status == "met"
     good[:400] = total[:400] - 1  # 400 bad = 93 % consumed
-    assert _evaluate_one(good, total, T999)["status"] == "at_risk"
+    assert _evaluate_one(good, total, T999).status == "at_risk"
     good[:500] = total[:500] - 1  # 500 bad > 432 allowed
     result = _evaluate_one(good, total, T999)
-    assert result["status"] == "failed"
-    assert result["deficit"]["events_over_budget"] == 68
+    assert result.status == "failed"
+    assert result.deficit.events_over_budget == 68
 
 
 @settings(max_examples=200, deadline=None)
@@ -228,13 +228,13 @@ def test_maintenance_window_is_excluded_from_the_budget_and_reported():
     total = np.full(MINUTES, 10, dtype=np.int64)
     good = total.copy()
     good[1000:1060] = 0  # a full outage of one hour: 600 bad > 432 allowed
-    assert _evaluate_one(good, total, T999)["status"] == "failed"
+    assert _evaluate_one(good, total, T999).status == "failed"
     window = (MONTH_START + 1000 * C.MINUTE_MS, MONTH_START + 1060 * C.MINUTE_MS)
     result = _evaluate_one(good, total, T999, settings=C.Settings(maintenance=(window,)))
-    assert result["status"] == "met"
-    assert result["maintenance_excluded_events"] == 600
-    assert result["total"] == 10 * MINUTES - 600 and result["error_budget"]["consumed"] == 0
-    assert result["alerts"] == []
+    assert result.status == "met"
+    assert result.maintenance_excluded_events == 600
+    assert result.total == 10 * MINUTES - 600 and result.error_budget.consumed == 0
+    assert result.alerts == ()
 
 
 def test_chart_series_agree_with_the_evaluation():
@@ -254,11 +254,11 @@ def test_chart_series_agree_with_the_evaluation():
     evaluation = C.evaluate(slo, objective, slo.windows[0], None, period, C.Settings(), data=data)
     series = C.window_series(data, T999)
     assert series.height == MINUTES // 5 and series["ts"][0] == MONTH_START
-    assert series["total"].sum() == evaluation["total"] and series["good"].sum() == evaluation["good"]
+    assert series["total"].sum() == evaluation.total and series["good"].sum() == evaluation.good
     # remaining ratio: 1 before the outage, 1 - 300/432 after it, = the document's remaining ratio at the end
     assert series["remaining_ratio"][199] == 1.0
-    assert series["remaining_ratio"][-1] == pytest.approx(evaluation["error_budget"]["remaining_ratio"])
+    assert series["remaining_ratio"][-1] == pytest.approx(evaluation.error_budget.remaining_ratio)
     assert series["remaining_ratio"][206] == pytest.approx(1 - 300 / 432)
     # the 1h burn rate at the end of the outage's last bucket: 300 bad of 600 events over 0.001 allowed
     assert series["burn_1h"][205] == pytest.approx((300 / 600) / 0.001)
-    assert series["burn_1h"][-1] == pytest.approx(evaluation["burn_rates"]["1h"])
+    assert series["burn_1h"][-1] == pytest.approx(evaluation.burn_rates.rate("1h"))

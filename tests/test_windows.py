@@ -8,7 +8,9 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
+from slo_assets.calendar import iso
 from slo_assets.slo import chain as C
+from slo_assets.slo.evaluation import Slices, WindowEvaluation
 from slo_assets.slo.sli import MINUTE_SCHEMA
 from slo_assets.slo.spec import Filter, Indicator, Objective, Slo, TimeWindow
 
@@ -31,7 +33,7 @@ def _slo(method: str = "Occurrences", windows=(CALENDAR,), objectives=None) -> S
     return Slo("s", "S", "svc", "", method, Indicator("s", Filter(())), tuple(objectives), tuple(windows), (), (), "t:0")
 
 
-def _evaluate(slo: Slo, window: TimeWindow, minutes: pl.DataFrame, settings: C.Settings | None = None) -> dict:
+def _evaluate(slo: Slo, window: TimeWindow, minutes: pl.DataFrame, settings: C.Settings | None = None) -> WindowEvaluation:
     period = C.Period(MONTH, START, END, END)
     return C.evaluate(slo, slo.objectives[0], window, minutes, period, settings or C.Settings(simulations=200))
 
@@ -42,12 +44,12 @@ def test_timeslices_count_only_the_window_slices():
     minutes = _frame(START, total.copy(), total)
     for method in ("Timeslices", "RatioTimeslices"):
         evaluation = _evaluate(_slo(method), CALENDAR, minutes)
-        assert evaluation["slices"] == {"total": 44_640, "empty_counted_good": 0}, method  # was 48,960 and 4,320
-        assert evaluation["total"] == 44_640 and evaluation["sli"] == 1
+        assert evaluation.slices == Slices(total=44_640, empty_counted_good=0), method  # was 48,960 and 4,320
+        assert evaluation.total == 44_640 and evaluation.sli == 1
     idle_lookback = np.zeros((C.LOOKBACK_DAYS + 31) * 1440, dtype=np.int64)
     idle_lookback[C.LOOKBACK_DAYS * 1440:C.LOOKBACK_DAYS * 1440 + 1440] = 10  # one day of traffic, the 1st
     evaluation = _evaluate(_slo("Timeslices"), CALENDAR, _frame(LOOKBACK_START, idle_lookback.copy(), idle_lookback))
-    assert evaluation["slices"] == {"total": 44_640, "empty_counted_good": 30 * 1440}
+    assert evaluation.slices == Slices(total=44_640, empty_counted_good=30 * 1440)
 
 
 def test_timeslices_of_a_rolling_window_start_at_the_window_start():
@@ -55,7 +57,7 @@ def test_timeslices_of_a_rolling_window_start_at_the_window_start():
     slo = _slo("Timeslices", windows=(ROLLING_7D,), objectives=(objective,))
     total = np.full(31 * 1440, 10, dtype=np.int64)
     evaluation = _evaluate(slo, ROLLING_7D, _frame(START, total.copy(), total))
-    assert evaluation["slices"]["total"] == 7 * 1440 // 7
+    assert evaluation.slices.total == 7 * 1440 // 7
 
 
 def test_a_rolling_window_lists_only_its_own_alerts_and_says_which_period():
@@ -66,12 +68,12 @@ def test_a_rolling_window_lists_only_its_own_alerts_and_says_which_period():
     minutes = _frame(START, good, total)
     slo = _slo(windows=(CALENDAR, ROLLING_7D))
     calendar, rolling = _evaluate(slo, CALENDAR, minutes), _evaluate(slo, ROLLING_7D, minutes)
-    assert any(a["severity"] == "page" for a in calendar["alerts"])
-    assert rolling["alerts"] == [] and rolling["status"] == "met"  # the outage is outside the last 7 days
-    assert rolling["lists_period"] == {"start": "2026-10-25T00:00:00Z", "end": "2026-11-01T00:00:00Z"}
-    assert calendar["lists_period"] == {"start": "2026-10-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}
-    assert all(rolling["lists_period"]["start"] <= a["start"] for a in rolling["alerts"] + rolling["policy_alerts"])
-    assert all(t["crossed_at"] is None for t in rolling["thresholds"])
+    assert any(a.severity == "page" for a in calendar.alerts)
+    assert rolling.alerts == () and rolling.status == "met"  # the outage is outside the last 7 days
+    assert rolling.to_json()["lists_period"] == {"start": "2026-10-25T00:00:00Z", "end": "2026-11-01T00:00:00Z"}
+    assert calendar.to_json()["lists_period"] == {"start": "2026-10-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}
+    assert all(rolling.window_start_ms <= a.start_ms for a in rolling.alerts + rolling.policy_alerts)
+    assert all(t.crossed_at_ms is None for t in rolling.thresholds)
 
 
 def test_one_failed_request_at_night_is_held_back_and_reported():
@@ -84,15 +86,15 @@ def test_one_failed_request_at_night_is_held_back_and_reported():
     minutes = _frame(START, good, total)
     slo = _slo()
     off = _evaluate(slo, CALENDAR, minutes, C.Settings(simulations=200, alert_min_bad_events=0))
-    assert any(a["severity"] == "page" for a in off["alerts"])  # the definition alone pages on one request
-    assert off["low_traffic_gate"]["held_back"] == 0
+    assert any(a.severity == "page" for a in off.alerts)  # the definition alone pages on one request
+    assert off.low_traffic_gate.held_back == 0
     gated = _evaluate(slo, CALENDAR, minutes)  # the default gate
     assert C.Settings().alert_min_bad_events == C.DEFAULT_ALERT_MIN_BAD_EVENTS == 3
-    assert gated["alerts"] == []
-    gate = gated["low_traffic_gate"]
-    assert gate["min_bad_events"] == 3 and gate["held_back"] == len(gated["alerts_held_back"]) == len(off["alerts"])
-    held = gated["alerts_held_back"][0]
-    assert held["start"] == "2026-10-11T03:00:00Z" and held["bad_in_long_window"] == 1
+    assert gated.alerts == ()
+    gate = gated.low_traffic_gate
+    assert gate.min_bad_events == 3 and gate.held_back == len(gated.alerts_held_back) == len(off.alerts)
+    held = gated.alerts_held_back[0]
+    assert iso(held.start_ms) == "2026-10-11T03:00:00Z" and held.bad_in_long_window == 1
 
 
 def test_a_real_burst_at_low_traffic_still_pages():
@@ -102,14 +104,14 @@ def test_a_real_burst_at_low_traffic_still_pages():
     burst = 10 * 1440 + 3 * 60
     good[burst:burst + 60] = 0  # every request fails for an hour: 6 bad events
     evaluation = _evaluate(_slo(), CALENDAR, _frame(START, good, total))
-    assert any(a["severity"] == "page" for a in evaluation["alerts"])
+    assert any(a.severity == "page" for a in evaluation.alerts)
 
 
 def test_two_objectives_of_one_slo_have_distinct_labels():
     objectives = (Objective("fast", "99% within 150 ms", Decimal("0.99")), Objective("ok", "95% within 150 ms", Decimal("0.95")))
     slo = _slo(objectives=objectives)
     period = C.Period(MONTH, START, END, END)
-    labels = [C.evaluate(slo, o, CALENDAR, None, period, C.Settings(simulations=10))["label"] for o in objectives]
+    labels = [C.evaluate(slo, o, CALENDAR, None, period, C.Settings(simulations=10)).label for o in objectives]
     assert labels == ["S · 99% within 150 ms · 1M-calendar", "S · 95% within 150 ms · 1M-calendar"]
     assert C.window_label(slo, Objective("k", "", Decimal("0.999")), CALENDAR) == "S · 99.9% · 1M-calendar"
 

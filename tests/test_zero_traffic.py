@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from slo_assets.outputs.prometheus import exposition
 from slo_assets.slo import budget as B
 from slo_assets.slo import chain as C
+from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation
 from slo_assets.slo.sli import MINUTE_SCHEMA
 from slo_assets.slo.spec import Filter, Indicator, Objective, Slo, TimeWindow
 
@@ -47,11 +48,18 @@ def _minutes(events: list[tuple[int, int, int]]) -> pl.DataFrame:
     }, schema=MINUTE_SCHEMA)
 
 
-def _documents(evaluation: dict, period: C.Period) -> tuple[dict, dict]:
+def _documents(evaluation: WindowEvaluation, period: C.Period) -> tuple[dict, dict]:
     quality = C.day_coverage(C.month_days(MONTH), {})
     compliance = C.compliance([evaluation], {}, period, {"lines_read": 0, "rows": 0, "quarantined_lines": 0,
-                                                          "quarantine_ratio": 0.0, **quality}, {"spec_hash": "x"}, [])
-    return compliance, C.error_budgets_document([evaluation], period, {"spec_hash": "x"})
+                                                          "quarantine_ratio": 0.0, **quality}, PROVENANCE, [])
+    return compliance, C.error_budgets_document([evaluation], period, PROVENANCE)
+
+
+PROVENANCE = {"spec_hash": "x", "code_version": "c"}
+
+
+def _exposition(compliance: dict, budgets: dict) -> bytes:
+    return exposition(MonthEvaluations.from_documents(compliance, budgets))
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -60,15 +68,15 @@ def test_a_window_without_events_is_insufficient_data_without_an_sli(window, met
     slo, objective = _slo(method, window, Decimal("0.999"))
     period = C.Period(MONTH, START, END, END)
     evaluation = C.evaluate(slo, objective, window, _minutes([]), period, FAST)
-    assert evaluation["status"] == "insufficient_data"
-    assert evaluation["sli"] is None  # not 1: empty timeslices alone do not make a 100 % month
-    assert evaluation["error_budget"]["consumed_ratio"] is None and evaluation["burn_rates"]["period"] is None
-    assert evaluation["alerts"] == [] and evaluation["alerts_held_back"] == []
+    assert evaluation.status == "insufficient_data"
+    assert evaluation.sli is None  # not 1: empty timeslices alone do not make a 100 % month
+    assert evaluation.error_budget.consumed_ratio is None and evaluation.burn_rates.period is None
+    assert evaluation.alerts == () and evaluation.alerts_held_back == ()
     compliance, budgets = _documents(evaluation, period)
     assert compliance["summary"]["compliance_percent"] is None
-    for document in (evaluation, compliance, budgets):
+    for document in (evaluation.to_json(), compliance, budgets):
         json.dumps(document, allow_nan=False)  # no NaN or infinity reaches a JSON document
-    exposition(compliance, budgets)
+    _exposition(compliance, budgets)
 
 
 @settings(max_examples=120, deadline=None)
@@ -83,14 +91,14 @@ def test_tiny_and_zero_inputs_never_crash_any_window(window, method, target, sli
     slo, objective = _slo(method, window, target, slice_minutes)
     period = C.Period(MONTH, START, END, START + as_of_day * C.DAY_MS)
     evaluation = C.evaluate(slo, objective, window, _minutes(events), period, FAST)
-    assert evaluation["status"] == "insufficient_data"  # at most 18 events: below min_events
-    if evaluation["events"] == 0:
-        assert evaluation["sli"] is None
-    elif evaluation["sli"] is not None:
-        assert 0 <= evaluation["sli"] <= 1
+    assert evaluation.status == "insufficient_data"  # at most 18 events: below min_events
+    if evaluation.events == 0:
+        assert evaluation.sli is None
+    elif evaluation.sli is not None:
+        assert 0 <= evaluation.sli <= 1
     compliance, budgets = _documents(evaluation, period)
-    json.dumps([evaluation, compliance, budgets], allow_nan=False)
-    exposition(compliance, budgets)
+    json.dumps([evaluation.to_json(), compliance, budgets], allow_nan=False)
+    _exposition(compliance, budgets)
 
 
 @settings(max_examples=60, deadline=None)

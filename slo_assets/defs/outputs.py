@@ -68,14 +68,14 @@ def render_report(inputs: Inputs) -> Rendered:
     from slo_assets.outputs.report import load_month, render
 
     docs = load_month(inputs.store, inputs.month)
-    return Rendered(render(docs).encode(), _status_line(docs.compliance))
+    return Rendered(render(docs).encode(), _status_line(inputs.document(layout.COMPLIANCE_REPORT)))
 
 
 def render_exposition(inputs: Inputs) -> Rendered:
-    from slo_assets.outputs.prometheus import exposition
+    from slo_assets.outputs.prometheus import exposition_of_documents
 
     compliance = inputs.document(layout.COMPLIANCE_REPORT)
-    payload = exposition(compliance, inputs.document(layout.ERROR_BUDGETS))
+    payload = exposition_of_documents(compliance, inputs.document(layout.ERROR_BUDGETS))
     samples = sum(1 for line in payload.splitlines() if line and not line.startswith(b"#"))
     return Rendered(payload, f"{samples} samples for {compliance['summary']['slo_windows']} SLO windows")
 

@@ -19,6 +19,7 @@ from slo_assets.markdown import table
 from slo_assets.remediation.actions import carry_out, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
+from slo_assets.slo.evaluation import load_evaluations
 from slo_assets.slo.chain import DAY_MS, by_slo, day_key, day_start_ms, month_days, next_month
 from slo_assets.slo.sli import MINUTE_SCHEMA, needed_columns
 
@@ -65,7 +66,7 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     month = context.partition_key
     store = warehouse.store()
     specs = slo_settings.load()
-    evaluations = json.loads(layout.WINDOW_EVALUATIONS.path(store, month).read_bytes())
+    evaluations = load_evaluations(layout.WINDOW_EVALUATIONS.path(store, month).read_bytes(), str(layout.WINDOW_EVALUATIONS.path(store, month)))
     minutes, _ = read_days(store, layout.SLI_MINUTELY, month_days(month), MINUTE_SCHEMA)
     learned = learning_history(store)
     scores = runbook_scores(effectiveness(learned)) if learned is not None else {}
@@ -76,7 +77,7 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     plan["code_version"] = REMEDIATION_CODE_VERSION
     payload = json.dumps(plan, indent=1).encode()
     store.write_bytes_atomic(layout.REMEDIATION_PLAN.path(store, month), payload)
-    breached = {e["slo"] for e in evaluations if e["status"] in ("failed", "at_risk")}
+    breached = {e.slo for e in evaluations if e.status in ("failed", "at_risk")}
     covered = {e["slo"] for e in plan["entries"]}
     rows = [(e["slo"], e["status"], e["severity"], len(e["incidents"]), ", ".join(a["name"] for a in e["actions"]) or e["note"])
             for e in plan["entries"]]

@@ -19,6 +19,7 @@ from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
 from slo_assets.markdown import frame_table, table
 from slo_assets.slo import chain as C
+from slo_assets.slo.evaluation import budget_inconsistencies, budget_rows, dump_evaluations, load_evaluations
 from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
 
 # Bump when the SLO math changes what these assets write: Dagster then marks them stale.
@@ -235,21 +236,6 @@ def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     )
 
 
-def _budget_rows(evaluations: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame([{
-        "slo": e["slo"], "objective": e["objective"], "window": e["window"], "target": float(e["target"]),
-        "good": float(e["good"]), "total": float(e["total"]), "sli": e["sli"],
-        "allowed": float(e["error_budget"]["allowed"]), "consumed": float(e["error_budget"]["consumed"]),
-        "consumed_ratio": e["error_budget"]["consumed_ratio"], "remaining_ratio": e["error_budget"]["remaining_ratio"],
-        "burn_1h": e["burn_rates"]["1h"], "burn_1d": e["burn_rates"]["1d"], "burn_period": e["burn_rates"]["period"],
-        "page_alerts": sum(a["severity"] == "page" for a in e["alerts"]),
-        "ticket_alerts": sum(a["severity"] == "ticket" for a in e["alerts"]),
-        "alerts_held_back": e["low_traffic_gate"]["held_back"],
-        "p_exhaust": e["forecast"]["probability_exhausted_by_period_end"], "status": e["status"],
-    } for e in evaluations], schema_overrides={"sli": pl.Float64, "consumed_ratio": pl.Float64, "remaining_ratio": pl.Float64,
-                                              "burn_period": pl.Float64})
-
-
 # the previous month too: the alert windows reach back before the month starts
 BUDGET_DEPS = [days_of_month("sli_minutely", months_before=1), slo_specs]
 
@@ -281,9 +267,9 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     evaluations, series = C.evaluate_with_series(specs, minutes, period, slo_settings.chain_settings())
     provenance = {"spec_hash": specs.content_hash, "code_version": CHAIN_CODE_VERSION}
     document = C.error_budgets_document(evaluations, period, provenance)
-    rows = _budget_rows(evaluations)
-    whole = json.dumps(evaluations).encode()
-    whole_version = dg.DataVersion(hashlib.sha256(json.dumps(evaluations, sort_keys=True).encode()).hexdigest()[:24])
+    rows = budget_rows(evaluations)
+    whole = dump_evaluations(evaluations)
+    whole_version = dg.DataVersion(hashlib.sha256(json.dumps([e.to_json() for e in evaluations], sort_keys=True).encode()).hexdigest()[:24])
     sizes = {}
     for dataset, payload in ((layout.WINDOW_EVALUATIONS, whole), (layout.ERROR_BUDGETS, json.dumps(document, indent=1).encode())):
         store.write_bytes_atomic(dataset.path(store, month), payload)
@@ -294,13 +280,7 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
                                    metadata={"dagster/row_count": frame.height, **written(store, dataset, month, size)})
     yield dg.MaterializeResult(asset_key="window_evaluations", data_version=whole_version,
                                metadata={"dagster/row_count": len(evaluations), **written(store, layout.WINDOW_EVALUATIONS, month, sizes["window_evaluations"])})
-    inconsistent = []
-    for e in evaluations:
-        ratio, value = e["error_budget"]["consumed_ratio"], e["sli"]
-        if ratio is not None and value is not None and abs(ratio - (1 - value) / (1 - e["target"])) > 1e-9 * max(1, abs(ratio)):
-            inconsistent.append((e["slo"], e["window"], ratio))
-        if e["good"] > e["total"]:
-            inconsistent.append((e["slo"], e["window"], "good > total"))
+    inconsistent = budget_inconsistencies(evaluations)
     yield dg.MaterializeResult(
         asset_key="error_budgets",
         data_version=whole_version,
@@ -315,7 +295,7 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             "burn_down": dg.MetadataValue.md(charts.burn_down_markdown(evaluations, series, C.month_range_ms(month)[1])),
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_BUDGET_CONSISTENT, passed=not inconsistent,
-                                           metadata={"windows": len(evaluations), "inconsistent": dg.MetadataValue.json([list(map(str, i)) for i in inconsistent])})],
+                                           metadata={"windows": len(evaluations), "inconsistent": dg.MetadataValue.json([i.as_row() for i in inconsistent])})],
     )
 
 
@@ -359,15 +339,13 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     evaluations_path = layout.WINDOW_EVALUATIONS.path(store, month)
     if not evaluations_path.exists():
         raise dg.Failure(f"window_evaluations for {month} is missing: materialize error_budgets first")
-    evaluations = json.loads(evaluations_path.read_bytes())
-    period = C.Period(month, *C.month_range_ms(month), as_of_ms=_as_of(evaluations, month))
+    evaluations = load_evaluations(evaluations_path.read_bytes(), str(evaluations_path))
+    period = C.Period(month, *C.month_range_ms(month), as_of_ms=C.data_as_of(evaluations, month))
     previous = {}
     before = layout.COMPLIANCE_REPORT.path(store, C.previous_month(month))
     if before.exists():
-        previous = {(e["slo"], e["objective"], e["window"]): e["sli"] for e in json.loads(before.read_bytes())["slos"]}
-    maintenance = [{"start": C.B.iso(a), "end": C.B.iso(b), "scope": "all SLOs"} for a, b in slo_settings.chain_settings().maintenance]
-    maintenance += [{"start": a.isoformat().replace("+00:00", "Z"), "end": b.isoformat().replace("+00:00", "Z"), "scope": s.name}
-                    for s in specs.slos for a, b in s.maintenance]
+        previous = C.previous_slis(json.loads(before.read_bytes()))
+    maintenance = C.maintenance_windows(slo_settings.chain_settings(), specs.slos)
     provenance = {
         "spec_hash": specs.content_hash,
         "spec_files": {k.split("/")[-1]: v for k, v in specs.files.items()},
@@ -380,8 +358,8 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     store.write_bytes_atomic(layout.COMPLIANCE_REPORT.path(store, month), payload)
     expected = {(s.name, o.key, w.label) for s in specs.slos for o in s.objectives for w in s.windows}
     reported = {(e["slo"], e["objective"], e["window"]) for e in document["slos"]}
-    status_rows = [(e["slo"], e["objective"], e["window"], e["status"], e["sli"], e["target"], e["error_budget"]["remaining_ratio"],
-                    e["trend"]["direction"]) for e in document["slos"]]
+    status_rows = [(e.slo, e.objective, e.window, e.status, e.sli, e.target, e.error_budget.remaining_ratio, entry["trend"]["direction"])
+                   for e, entry in zip(evaluations, document["slos"], strict=True)]
     stable = {k: v for k, v in document.items() if k != "generated_at"}
     return dg.MaterializeResult(
         data_version=dg.DataVersion(hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:24]),
@@ -394,17 +372,9 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             "health": dg.MetadataValue.md(table(["service", "health score", "windows", "failed"],
                                                 [(h["service"], h["health_score"], h["slo_windows"], h["failed"]) for h in document["services"]])),
             "spec_hash": specs.content_hash,
-            "budget_consumed": dg.MetadataValue.md(charts.summary_markdown(document["slos"])),
+            "budget_consumed": dg.MetadataValue.md(charts.summary_markdown(evaluations)),
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_EVERY_SLO, passed=expected == reported,
                                            metadata={"expected": len(expected), "reported": len(reported),
                                                      "missing": dg.MetadataValue.json(sorted(map(list, expected - reported)))})],
     )
-
-
-def _as_of(evaluations: list[dict], month: str) -> int:
-    ends = [e["window_end"] for e in evaluations]
-    if not ends:
-        return C.month_range_ms(month)[1]
-    return C.B.epoch_ms(max(ends))
-

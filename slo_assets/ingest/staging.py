@@ -20,11 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from slo_assets.calendar import DAY_MS  # ingest.index and the ingest assets import it from here too
 from slo_assets.ingest.config import ParseConfig
 from slo_assets.ingest.files import CHUNK_BYTES, ContentReport, iter_chunks, sniff_format
 from slo_assets.ingest.parse import QUARANTINE_SCHEMA, ROW_SCHEMA, TS_MAX_MS, TS_MIN_MS, parse_chunk
 
-DAY_MS = 86_400_000
 
 # Bump when parsing changes what a line becomes: every stage is then rebuilt.
 PARSER_VERSION = "3"  # 2: stats record the days of quarantined lines; 3: quarantine placement, salvage

@@ -17,8 +17,9 @@ import matplotlib.dates as mdates  # noqa: E402
 from matplotlib import rcParams  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from slo_assets.slo.budget import epoch_ms  # noqa: E402
-from slo_assets.slo.chain import by_window, day_start_ms  # noqa: E402
+from slo_assets.calendar import day_start_ms  # noqa: E402
+from slo_assets.slo.chain import by_window  # noqa: E402
+from slo_assets.slo.evaluation import WindowEvaluation  # noqa: E402
 
 rcParams["svg.hashsalt"] = "slo-assets"
 rcParams["svg.fonttype"] = "none"  # text as <text>, drawn by the browser: no glyph outlines in every chart
@@ -33,10 +34,6 @@ def _dt(ms) -> datetime:
     return datetime.fromtimestamp(int(ms) / 1000, UTC)
 
 
-def _iso(text: str) -> datetime:
-    return _dt(epoch_ms(text))
-
-
 OVERSPENT_FLOOR = -150  # budget left below this (%) would flatten the rest of a burn-down chart
 
 
@@ -48,18 +45,18 @@ def _floor_overspent(ax, lowest: float) -> bool:
     return True
 
 
-def window_labels(windows: list[dict]) -> list[str]:
+def window_labels(windows: list[WindowEvaluation]) -> list[str]:
     """'slo (window)' per SLO window, with the objective's name when the SLO has several for that window."""
-    pairs = [(w["slo"], w["window"]) for w in windows]
-    return [f"{w['slo']} ({w['window']}" + (f", {w.get('objective_name') or w['objective']})" if pairs.count(pair) > 1 else ")")
+    pairs = [(w.slo, w.window) for w in windows]
+    return [f"{w.slo} ({w.window}" + (f", {w.objective_name or w.objective})" if pairs.count(pair) > 1 else ")")
             for w, pair in zip(windows, pairs, strict=True)]
 
 
-def _window_span(ax, window: dict | None, drawn: bool) -> None:
+def _window_span(ax, window: WindowEvaluation | None, drawn: bool) -> None:
     """Pin the x axis to the window: with nothing drawn matplotlib would show 1970."""
-    if window is None or not window.get("window_start"):
+    if window is None:
         return
-    start, end = _iso(window["window_start"]), _iso(window["window_end"])
+    start, end = _dt(window.window_start_ms), _dt(window.window_end_ms)
     if end > start:
         ax.set_xlim(start, end)
     if not drawn:
@@ -86,7 +83,8 @@ def to_png_markdown(fig: Figure, alt: str, dpi: int = 72) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
 
 
-def sli_by_day(days: list[str], values: list[float | None], target: float, title: str, window: dict | None = None) -> Figure:
+def sli_by_day(days: list[str], values: list[float | None], target: float, title: str,
+               window: WindowEvaluation | None = None) -> Figure:
     """Daily SLI against the target: bars under the target are red. `window` pins the x axis to its span."""
     fig = Figure(figsize=(7.5, 2.4))
     ax = fig.add_subplot()
@@ -106,13 +104,13 @@ def sli_by_day(days: list[str], values: list[float | None], target: float, title
     return fig
 
 
-def burn_down(ts_ms: list[int], remaining: list[float], window: dict, period_end: datetime, title: str) -> Figure:
+def burn_down(ts_ms: list[int], remaining: list[float], window: WindowEvaluation, period_end: datetime, title: str) -> Figure:
     """Remaining error budget over the window against the ideal (linear) spend, with the 50/80/100%
     consumption thresholds and the forecast to the period end."""
     fig = Figure(figsize=(7.5, 2.8))
     ax = fig.add_subplot()
-    start, end = _iso(window["window_start"]), _iso(window["window_end"])
-    forecast = window.get("forecast") or {}
+    start, end = _dt(window.window_start_ms), _dt(window.window_end_ms)
+    forecast = window.forecast
     if ts_ms:
         ax.plot([_dt(t) for t in ts_ms], [r * 100 for r in remaining], color="#1565c0", linewidth=1.4, label="remaining")
     horizon = max(end, period_end)
@@ -120,12 +118,12 @@ def burn_down(ts_ms: list[int], remaining: list[float], window: dict, period_end
     for percent, color in THRESHOLDS:
         ax.axhline(100 - percent, color=color, linewidth=0.8, linestyle="--")
         ax.annotate(f"{percent}% spent", (horizon, 100 - percent), fontsize=7, color=color, ha="right", va="bottom")
-    projected = forecast.get("projected_consumed_ratio_at_period_end")
-    current = window["error_budget"]["remaining_ratio"]
+    projected = forecast.projected_consumed_ratio_at_period_end
+    current = window.error_budget.remaining_ratio
     if projected is not None and current is not None and period_end > end:
-        p = forecast.get("probability_exhausted_by_period_end")
+        p = forecast.probability_exhausted_by_period_end
         ax.plot([end, period_end], [current * 100, (1 - projected) * 100], color="#6a1b9a", linestyle="--", linewidth=1.2,
-                label="forecast" + (f" (P exhausted {p:.0%})" if p is not None else ""))
+                label=f"forecast (P exhausted {p:.0%})")
     lowest = min([r * 100 for r in remaining if r == r] or [0.0])
     if _floor_overspent(ax, lowest):
         ax.annotate(f"overspent: {lowest:.0f}% at the lowest", (horizon, OVERSPENT_FLOOR), fontsize=7,
@@ -137,7 +135,7 @@ def burn_down(ts_ms: list[int], remaining: list[float], window: dict, period_end
     return fig
 
 
-def burn_rates(ts_ms: list[int], burn_1h: list[float], burn_6h: list[float], window: dict, title: str) -> Figure:
+def burn_rates(ts_ms: list[int], burn_1h: list[float], burn_6h: list[float], window: WindowEvaluation, title: str) -> Figure:
     """1h and 6h burn rates with every replayed alert firing shaded by severity."""
     fig = Figure(figsize=(7.5, 2.6))
     ax = fig.add_subplot()
@@ -145,12 +143,12 @@ def burn_rates(ts_ms: list[int], burn_1h: list[float], burn_6h: list[float], win
     ax.plot(x, burn_1h, color="#1565c0", linewidth=0.9, label="1h burn rate")
     ax.plot(x, burn_6h, color="#00838f", linewidth=1.2, label="6h burn rate")
     seen = set()
-    for alert in window.get("alerts", []):
-        severity = alert["severity"]
-        ax.axvspan(_iso(alert["start"]), _iso(alert["end"]), color=SEVERITY_COLORS.get(severity, "#999"), alpha=0.25,
+    for alert in window.alerts:
+        severity = alert.severity
+        ax.axvspan(_dt(alert.start_ms), _dt(alert.end_ms), color=SEVERITY_COLORS.get(severity, "#999"), alpha=0.25,
                    label=None if severity in seen else f"{severity} alert firing")
         seen.add(severity)
-    for threshold in sorted({a["burn_rate_threshold"] for a in window.get("alerts", [])}):  # thresholds that fired
+    for threshold in sorted({a.burn_rate_threshold for a in window.alerts}):  # thresholds that fired
         ax.axhline(threshold, color="#999", linewidth=0.6, linestyle="--")
     ax.axhline(1, color="#333", linewidth=0.8, linestyle=":", label="burn rate 1 (budget lasts the period)")
     ax.set_yscale("symlog", linthresh=1)
@@ -159,20 +157,20 @@ def burn_rates(ts_ms: list[int], burn_1h: list[float], burn_6h: list[float], win
     ax.set_title(title, loc="left")
     ax.legend(loc="upper left", fontsize=7, ncols=2)
     _time_axis(ax)
-    _window_span(ax, window, bool(ts_ms) and window.get("events", 1) != 0)
+    _window_span(ax, window, bool(ts_ms) and window.events != 0)
     return fig
 
 
-def summary(windows: list[dict]) -> Figure:
+def summary(windows: list[WindowEvaluation]) -> Figure:
     """Budget consumed per SLO window, coloured by status (bars beyond 100% are cut at 150%)."""
     fig = Figure(figsize=(7.5, 0.45 * max(3, len(windows)) + 0.8))
     ax = fig.add_subplot()
     labels = window_labels(windows)
-    consumed = [min(150.0, (w["error_budget"]["consumed_ratio"] or 0) * 100) for w in windows]
-    ax.barh(range(len(windows)), consumed, color=[STATUS_COLORS.get(w["status"], "#999") for w in windows])
+    consumed = [min(150.0, (w.error_budget.consumed_ratio or 0) * 100) for w in windows]
+    ax.barh(range(len(windows)), consumed, color=[STATUS_COLORS.get(w.status, "#999") for w in windows])
     ax.set_yticks(range(len(windows)), labels)
     for y, w in enumerate(windows):
-        ratio = w["error_budget"]["consumed_ratio"]
+        ratio = w.error_budget.consumed_ratio
         ax.annotate("n/a" if ratio is None else f"{ratio * 100:.0f}%", (min(150.0, (ratio or 0) * 100), y),
                     xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
     for percent, color in THRESHOLDS:
@@ -184,43 +182,55 @@ def summary(windows: list[dict]) -> Figure:
     return fig
 
 
-def burn_down_overview(panels: list[tuple[list[int], list[float], dict, str]], period_end: datetime,
+# One colour per SLO window (tab10, then tab20's light shades): distinct, and the status stays in the legend text.
+WINDOW_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+                 "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5")
+STATUS_TEXT = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}
+
+
+def burn_down_overview(panels: list[tuple[list[int], list[float], WindowEvaluation]], period_end: datetime,
                        every: int = 12) -> Figure:
-    """Every window's remaining budget on one chart (Dagster metadata: small and quick to draw),
-    one point per `every` series points (hourly for 5-minute series), coloured by status."""
-    fig = Figure(figsize=(8, 3.2))
+    """Every window's remaining budget on one chart (Dagster metadata: small and quick to draw), one
+    point per `every` series points (hourly for 5-minute series). Each window has its own colour and
+    a legend entry with its label and status, below the chart so long labels never squeeze it."""
+    fig = Figure(figsize=(8, 3.2 + 0.22 * -(-len(panels) // 2)))
     ax = fig.add_subplot()
     lowest = 0.0
-    for ts, remaining, window, title in panels:
+    for number, (ts, remaining, window) in enumerate(panels):
         points = [(_dt(t), r * 100) for t, r in list(zip(ts, remaining, strict=True))[::every] if r == r]
         if ts and remaining[-1] == remaining[-1]:
             points.append((_dt(ts[-1]), remaining[-1] * 100))
+        color = WINDOW_COLORS[number % len(WINDOW_COLORS)]
+        text = f"{window.label}: {STATUS_TEXT.get(window.status, window.status)}"
         if points:
             x, y = zip(*points, strict=True)
             lowest = min(lowest, *y)
-            ax.plot(x, y, linewidth=1.2, color=STATUS_COLORS.get(window["status"], "#999"), alpha=0.85, label=title)
+            ax.plot(x, y, linewidth=1.6, color=color, label=text)
+        else:  # still named in the legend: a window without data is news too
+            ax.plot([], [], linewidth=1.4, color=color, linestyle=":", label=f"{text} (no data)")
     for percent, color in THRESHOLDS:
         ax.axhline(100 - percent, color=color, linewidth=0.8, linestyle="--")
     _floor_overspent(ax, lowest)
     ax.set_ylabel("budget left %")
     ax.set_title("Error budget left per SLO window (dashed: 50 / 80 / 100 % spent)", loc="left", fontsize=9)
     ax.set_xlim(right=period_end)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
     _time_axis(ax)
+    if panels:
+        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.14), ncols=2, fontsize=7.5, frameon=False)
     return fig
 
 
-def burn_down_markdown(evaluations: list[dict], series, period_end_ms: int) -> str:
+def burn_down_markdown(evaluations: list[WindowEvaluation], series, period_end_ms: int) -> str:
     """The burn-down overview of a month's windows as Markdown with an embedded PNG. `series`: the
     polars frame of chain.evaluate_with_series."""
     parts = by_window(series)
     panels = []
-    for e, label in zip(evaluations, window_labels(evaluations), strict=True):
-        part = parts.get((e["slo"], e["objective"], e["window"]))
+    for e in evaluations:
+        part = parts.get(e.key)
         ts, remaining = ([], []) if part is None else (part["ts"].to_list(), part["remaining_ratio"].to_list())
-        panels.append((ts, remaining, e, f"{label}: {e['status']}"))
+        panels.append((ts, remaining, e))
     return to_png_markdown(burn_down_overview(panels, _dt(period_end_ms)), "error budget burn-down per SLO window")
 
 
-def summary_markdown(windows: list[dict]) -> str:
+def summary_markdown(windows: list[WindowEvaluation]) -> str:
     return to_png_markdown(summary(windows), "error budget consumed per SLO window, by status")

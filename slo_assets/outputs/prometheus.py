@@ -23,19 +23,17 @@ status="insufficient_data" at 1 and its event counters are 0.
 
 from __future__ import annotations
 
-
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from slo_assets.slo.budget import epoch_ms
+from slo_assets.slo.evaluation import STATUSES, MonthEvaluations
 
 LABELS = ["slo", "service", "objective", "window"]
-STATUSES = ("met", "at_risk", "failed", "insufficient_data")
 
 
 class _SloCollector:
-    def __init__(self, compliance: dict, budgets: dict) -> None:
-        self.compliance, self.budgets = compliance, budgets
+    def __init__(self, month: MonthEvaluations) -> None:
+        self.month = month
 
     def collect(self):
         gauges = {
@@ -50,37 +48,39 @@ class _SloCollector:
         status = GaugeMetricFamily("slo_status", "1 for the SLO window's status", labels=[*LABELS, "status"])
         firings = CounterMetricFamily("slo_alert_firings", "Replayed multiwindow burn-rate alert firings", labels=[*LABELS, "severity"])
         held = CounterMetricFamily("slo_alerts_held_back", "Alert firings the low-traffic gate held back", labels=[*LABELS, "severity"])
-        budgets = {(b["slo"], b["objective"], b["window"]): b for b in self.budgets["slos"]}
-        for entry in self.compliance["slos"]:
-            labels = [entry["slo"], entry["service"], entry["objective"], entry["window"]]
-            for key, value in (("sli", entry["sli"]), ("target", entry["target"]),
-                               ("remaining", entry["error_budget"]["remaining_ratio"]),
-                               ("consumed", entry["error_budget"]["consumed_ratio"])):
+        for window in self.month.windows:
+            labels = [window.slo, window.service, window.objective, window.window]
+            for key, value in (("sli", window.sli), ("target", window.target),
+                               ("remaining", window.error_budget.remaining_ratio),
+                               ("consumed", window.error_budget.consumed_ratio)):
                 if value is not None:
                     gauges[key].add_metric(labels, float(value))
-            good.add_metric(labels, float(entry["good"]))
-            total.add_metric(labels, float(entry["total"]))
+            good.add_metric(labels, float(window.good))
+            total.add_metric(labels, float(window.total))
             for name in STATUSES:
-                status.add_metric([*labels, name], 1.0 if entry["status"] == name else 0.0)
-            budget = budgets.get((entry["slo"], entry["objective"], entry["window"]))
-            if budget:
-                for window, rate in budget["burn_rates"].items():
-                    if rate is not None:
-                        burn.add_metric([*labels, window], float(rate))
-                for severity in ("page", "ticket"):
-                    firings.add_metric([*labels, severity], float(sum(a["severity"] == severity for a in budget["alerts"])))
-                    held.add_metric([*labels, severity], float(sum(a["severity"] == severity for a in budget.get("alerts_held_back", []))))
+                status.add_metric([*labels, name], 1.0 if window.status == name else 0.0)
+            for burn_window, rate in window.burn_rates.items():
+                if rate is not None:
+                    burn.add_metric([*labels, burn_window], float(rate))
+            for severity in ("page", "ticket"):
+                firings.add_metric([*labels, severity], float(window.alert_count(severity)))
+                held.add_metric([*labels, severity], float(window.held_back_count(severity)))
         health = GaugeMetricFamily("slo_service_health_score", "Service health 0-100 (mean remaining budget)", labels=["service"])
-        for service in self.compliance["services"]:
-            if service["health_score"] is not None:
-                health.add_metric([service["service"]], float(service["health_score"]))
+        for service in self.month.services:
+            if service.health_score is not None:
+                health.add_metric([service.service], float(service.health_score))
         as_of = GaugeMetricFamily("slo_report_as_of_timestamp_seconds", "End of the data the figures describe", labels=["period"])
-        as_of.add_metric([self.compliance["period"]], epoch_ms(self.compliance["as_of"]) / 1000)
+        as_of.add_metric([self.month.period], self.month.as_of_ms / 1000)
         yield from (*gauges.values(), burn, good, total, status, firings, held, health, as_of)
 
 
-def exposition(compliance: dict, budgets: dict) -> bytes:
-    """The Prometheus text format of a month's compliance and error-budget documents."""
+def exposition(month: MonthEvaluations) -> bytes:
+    """The Prometheus text format of a month's evaluations (MonthEvaluations.from_documents reads the documents)."""
     registry = CollectorRegistry()
-    registry.register(_SloCollector(compliance, budgets))
+    registry.register(_SloCollector(month))
     return generate_latest(registry)
+
+
+def exposition_of_documents(compliance: dict, budgets: dict) -> bytes:
+    """The exposition of a month's compliance and error-budget documents (as `run` publishes them)."""
+    return exposition(MonthEvaluations.from_documents(compliance, budgets))

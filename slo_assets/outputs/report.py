@@ -1,6 +1,8 @@
 """report.html: one month of SLOs in one self-contained file (inline SVG charts, inline CSS, no script,
 no network at view time). Everything shown comes from the warehouse documents; log lines and names
-are escaped, never interpreted."""
+are escaped, never interpreted.
+
+`render(MonthDocuments) -> str` is pure: typed inputs in, HTML out. `load_month` reads the inputs."""
 
 from __future__ import annotations
 
@@ -13,18 +15,22 @@ from pathlib import Path
 import polars as pl
 
 from slo_assets import layout
+from slo_assets.calendar import DAY_MS, day_key, iso, month_range_ms
 from slo_assets.outputs import charts
-from slo_assets.slo.chain import DAY_MS, by_window, day_key, month_range_ms
+from slo_assets.slo.chain import by_window
+from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation
 from slo_assets.storage import Warehouse
 
 STATUS_LABELS = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class MonthDocuments:
+    """What the report shows of a month: its evaluations (compliance + error budgets), the chart series
+    (chain.evaluate_with_series), and the remediation plan, runs and learning record when there are any."""
+
     month: str
-    compliance: dict
-    budgets: dict
+    evaluations: MonthEvaluations
     series: pl.DataFrame
     plan: dict | None = None
     runs: pl.DataFrame | None = None
@@ -36,21 +42,31 @@ class ReportError(ValueError):
 
 
 def load_month(store: Warehouse, month: str) -> MonthDocuments:
-    """The month's documents from the warehouse; compliance, budgets and series are required."""
-    def document(dataset: layout.Dataset) -> dict | None:
+    """The month's documents from the warehouse; compliance, budgets and series are required. A
+    damaged document ends as a ReportError naming the file."""
+    def document(dataset: layout.Dataset) -> tuple[dict | None, str]:
         path = dataset.path(store, month)
-        return json.loads(path.read_bytes()) if path.exists() else None
+        if not path.exists():
+            return None, str(path)
+        try:
+            return json.loads(path.read_bytes()), str(path)
+        except ValueError as error:
+            raise ReportError(f"{path}: not JSON ({error})") from error
 
     def frame(dataset: layout.Dataset, partition: str) -> pl.DataFrame | None:
         path = dataset.path(store, partition)
         return pl.from_arrow(store.read_table(path)) if path.exists() else None
 
-    compliance, budgets = document(layout.COMPLIANCE_REPORT), document(layout.ERROR_BUDGETS)
+    (compliance, compliance_path), (budgets, budgets_path) = document(layout.COMPLIANCE_REPORT), document(layout.ERROR_BUDGETS)
     series = frame(layout.BUDGET_SERIES, month)
     if compliance is None or budgets is None or series is None:
         raise ReportError(f"no compliance_report / error_budgets for {month} in {store.path()}: run the month first")
-    return MonthDocuments(month, compliance, budgets, series, document(layout.REMEDIATION_PLAN),
-                          frame(layout.REMEDIATION_RUNS, month), frame(layout.LEARNING_RECORD, month))
+    try:
+        evaluations = MonthEvaluations.from_documents(compliance, budgets, f"{compliance_path} / {budgets_path}")
+    except ValueError as error:
+        raise ReportError(str(error)) from error
+    return MonthDocuments(month, evaluations, series, document(layout.REMEDIATION_PLAN)[0], frame(layout.REMEDIATION_RUNS, month),
+                          frame(layout.LEARNING_RECORD, month))
 
 
 def _pct(value, digits: int = 3) -> str:
@@ -68,14 +84,9 @@ def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
-def _label(window: dict) -> str:
-    """SLO · objective · window (documents written before labels existed: built from the keys)."""
-    return window.get("label") or f"{window['slo']} · {window.get('objective_name') or window['objective']} · {window['window']}"
-
-
-def _period_text(window: dict) -> str:
-    period = window.get("lists_period") or {"start": window.get("window_start"), "end": window.get("window_end")}
-    return f"{period['start']} → {period['end']}"
+def _period_text(window: WindowEvaluation) -> str:
+    """The period the window's alerts, thresholds and policy alerts cover."""
+    return f"{iso(window.window_start_ms)} → {iso(window.window_end_ms)}"
 
 
 def _quality_text(q: dict) -> str:
@@ -105,8 +116,8 @@ def _badge(status: str) -> Markup:
     return Markup(f'<span class="badge {escape(status)}">{escape(STATUS_LABELS.get(status, status))}</span>')
 
 
-def _anchor(window: dict) -> str:
-    return "slo-" + "-".join(str(window[k]) for k in ("slo", "objective", "window")).replace(" ", "_")
+def _anchor(window: WindowEvaluation) -> str:
+    return "slo-" + "-".join(window.key).replace(" ", "_")
 
 
 def _figure(fig, caption: str) -> str:
@@ -132,26 +143,24 @@ def _coarsen(part: pl.DataFrame, every: int = DRAWN_BUCKETS) -> pl.DataFrame:
             .agg(pl.col("ts").first(), pl.col("remaining_ratio").last(), pl.col("burn_1h").max(), pl.col("burn_6h").max()))
 
 
-def _summary_section(docs: MonthDocuments, windows: list[dict]) -> str:
-    c = docs.compliance
-    s = c["summary"]
-    cards = "".join(f'<div class="card {k}"><div class="n">{s[k]}</div><div>{STATUS_LABELS[k]}</div></div>'
+def _summary_section(docs: MonthDocuments) -> str:
+    month = docs.evaluations
+    windows = list(month.windows)
+    cards = "".join(f'<div class="card {k}"><div class="n">{month.status_counts[k]}</div><div>{STATUS_LABELS[k]}</div></div>'
                     for k in ("met", "at_risk", "failed", "insufficient_data"))
     rows = []
     for w in windows:
-        alerts = w.get("alerts", [])
-        rows.append([Markup(f'<a href="#{_anchor(w)}">{escape(_label(w))}</a>'), w["service"], _badge(w["status"]),
-                     _pct(w["sli"]), _pct(w["target"], 2), _pct(w["error_budget"]["remaining_ratio"], 1),
-                     sum(a["severity"] == "page" for a in alerts), sum(a["severity"] == "ticket" for a in alerts),
-                     (w.get("low_traffic_gate") or {}).get("held_back", 0)])
-    services = [[v["service"], "n/a" if v["health_score"] is None else f"{v['health_score']:.0f}", v["slo_windows"], v.get("failed", 0)] for v in c["services"]]
-    quality = _quality_text(c["data_quality"])
-    if s["compliance_percent"] is None:  # no window could be judged: say why instead of a figure
+        rows.append([Markup(f'<a href="#{_anchor(w)}">{escape(w.label)}</a>'), w.service, _badge(w.status),
+                     _pct(w.sli), _pct(w.target, 2), _pct(w.error_budget.remaining_ratio, 1),
+                     w.alert_count("page"), w.alert_count("ticket"), w.low_traffic_gate.held_back])
+    services = [[v.service, "n/a" if v.health_score is None else f"{v.health_score:.0f}", v.slo_windows, v.failed] for v in month.services]
+    quality = _quality_text(month.data_quality)
+    if month.compliance_percent is None:  # no window could be judged: say why instead of a figure
         figure = '<div class="card insufficient_data"><div class="n">n/a</div><div>SLO windows met</div></div></div>'
         why = ('<p class="no-figure">No compliance figure this month: every SLO window has insufficient data '
                '(too few events in the window to judge it; see the data line below).</p>')
     else:
-        figure = f'<div class="card"><div class="n">{s["compliance_percent"]:g}%</div><div>SLO windows met</div></div></div>'
+        figure = f'<div class="card"><div class="n">{month.compliance_percent:g}%</div><div>SLO windows met</div></div></div>'
         why = ""
     return (
         f'<section id="summary"><h2>Summary</h2><div class="cards">{cards}{figure}{why}'
@@ -164,58 +173,59 @@ def _summary_section(docs: MonthDocuments, windows: list[dict]) -> str:
     )
 
 
-def _alerts_table(window: dict) -> str:
+def _alerts_table(window: WindowEvaluation) -> str:
     """This window's alerts (and what the low-traffic gate held back), over the window's own period."""
-    alerts = window.get("alerts", []) + [
-        {**a, "long_window": a["lookback_window"], "short_window": "", "burn_rate_threshold": a["threshold"],
-         "minutes": None, "severity": f"{a['severity']} ({a['policy']})"} for a in window.get("policy_alerts", [])]
+    # (start, severity, windows, threshold, end, peak): burn-rate alerts and policy alerts in one table
+    alerts = [(a.start_ms, a.severity, f"{a.long_window}/{a.short_window}", a.burn_rate_threshold, a.end_ms, a.peak_burn_rate)
+              for a in window.alerts]
+    alerts += [(p.start_ms, f"{p.severity} ({p.policy})", p.lookback_window, p.threshold, p.end_ms, p.peak_burn_rate)
+               for p in window.policy_alerts]
     period = escape(_period_text(window))
     out = [f"<h4>Alerts, {period}</h4>"]
     if not alerts:
         out.append(f"<p>No burn-rate alert fired in this window ({period}).</p>")
     else:
-        rows = [[a["severity"], f"{a['long_window']}/{a['short_window']}".rstrip("/"), _num(a["burn_rate_threshold"]), a["start"],
-                 a["end"], _num(a.get("peak_burn_rate"), 2)] for a in sorted(alerts, key=lambda a: a["start"])]
+        rows = [[severity, windows, _num(threshold), iso(start), iso(end), _num(peak, 2)]
+                for start, severity, windows, threshold, end, peak in sorted(alerts, key=lambda a: a[0])]
         out.append(_table(["severity", "windows", "threshold", "start", "end", "peak burn rate"], rows))
-    gate, held = window.get("low_traffic_gate") or {}, window.get("alerts_held_back") or []
+    gate, held = window.low_traffic_gate, window.alerts_held_back
     if held:
-        out.append(f"<p>The low-traffic gate (an alert needs at least {_plural(gate.get('min_bad_events', 0), 'bad event')} in its "
+        out.append(f"<p>The low-traffic gate (an alert needs at least {_plural(gate.min_bad_events, 'bad event')} in its "
                    f"long window) held back {_plural(len(held), 'alert')}:</p>")
         out.append(_table(["severity", "windows", "threshold", "start", "end", "peak burn rate", "bad events in the long window"],
-                          [[h["severity"], f"{h['long_window']}/{h['short_window']}", _num(h["burn_rate_threshold"]), h["start"],
-                            h["end"], _num(h["peak_burn_rate"], 2), _num(h["bad_in_long_window"])] for h in held]))
+                          [[h.severity, f"{h.long_window}/{h.short_window}", _num(h.burn_rate_threshold), iso(h.start_ms),
+                            iso(h.end_ms), _num(h.peak_burn_rate, 2), _num(h.bad_in_long_window)] for h in held]))
     return "".join(out)
 
 
-def _thresholds_text(window: dict) -> str:
-    parts = [f"{t['percent']}% {'crossed at ' + t['crossed_at'] if t['crossed_at'] else 'not crossed'}"
-             for t in window.get("thresholds", [])]
+def _thresholds_text(window: WindowEvaluation) -> str:
+    parts = [f"{t.percent}% {'crossed at ' + iso(t.crossed_at_ms) if t.crossed_at_ms is not None else 'not crossed'}"
+             for t in window.thresholds]
     return f"Budget thresholds, {_period_text(window)}: " + ("; ".join(parts) if parts else "none") + "."
 
 
-def _forecast_text(window: dict) -> str:
-    f = window.get("forecast") or {}
-    if f.get("exhausted"):
-        return f"The budget is exhausted (since {f.get('projected_exhaustion')})."
-    parts = []
-    if f.get("probability_exhausted_by_period_end") is not None:
-        parts.append(f"Probability the budget runs out by the period end: {f['probability_exhausted_by_period_end']:.0%}")
-    if f.get("projected_consumed_ratio_at_period_end") is not None:
-        parts.append(f"projected consumption at the period end: {f['projected_consumed_ratio_at_period_end'] * 100:.0f}%")
-    if f.get("projected_exhaustion"):
-        parts.append(f"projected exhaustion: {f['projected_exhaustion']}")
-    return "; ".join(parts) + (f". Method: {f['method']}." if f.get("method") else ".")
+def _forecast_text(window: WindowEvaluation) -> str:
+    f = window.forecast
+    exhaustion = None if f.projected_exhaustion_ms is None else iso(f.projected_exhaustion_ms)
+    if f.exhausted:
+        return f"The budget is exhausted (since {exhaustion})."
+    parts = [f"Probability the budget runs out by the period end: {f.probability_exhausted_by_period_end:.0%}"]
+    if f.projected_consumed_ratio_at_period_end is not None:
+        parts.append(f"projected consumption at the period end: {f.projected_consumed_ratio_at_period_end * 100:.0f}%")
+    if exhaustion:
+        parts.append(f"projected exhaustion: {exhaustion}")
+    return "; ".join(parts) + (f". Method: {f.method}." if f.method else ".")
 
 
-def _window_incidents(entry: dict | None, window: dict) -> list[dict]:
+def _window_incidents(entry: dict | None, window: WindowEvaluation) -> list[dict]:
     """The plan's incidents (merged over all the SLO's windows) that overlap one of this window's own alerts."""
     if entry is None:
         return []
-    alerts = window.get("alerts", [])
-    return [i for i in entry["incidents"] if any(a["start"] < i["end"] and a["end"] > i["start"] for a in alerts)]
+    return [i for i in entry["incidents"]
+            if any(iso(a.start_ms) < i["end"] and iso(a.end_ms) > i["start"] for a in window.alerts)]
 
 
-def _incidents(incidents: list[dict], window: dict) -> str:
+def _incidents(incidents: list[dict], window: WindowEvaluation) -> str:
     out = [f"<h4>Incidents in this window, {escape(_period_text(window))} ({len(incidents)})</h4>"]
     if not incidents:
         out.append("<p>None: no alert of this window is part of an incident.</p>")
@@ -250,23 +260,22 @@ LEARNING_COLUMNS = ["runbook", "action", "reference", "sli_before", "sli_after",
                     "recovered", "minutes_to_recover"]
 
 
-def _window_section(docs: MonthDocuments, window: dict, part: pl.DataFrame, period_end: datetime, plan_by_slo: dict,
+def _window_section(docs: MonthDocuments, window: WindowEvaluation, part: pl.DataFrame, period_end: datetime, plan_by_slo: dict,
                     shown_actions: set) -> str:
     """One SLO window; `part`: its chart series."""
     days, daily = _daily_sli(part)
     drawn = _coarsen(part)
     ts, remaining = drawn["ts"].to_list(), drawn["remaining_ratio"].to_list()
-    title = _label(window)
-    budget = window["error_budget"]
-    no_data = window.get("events", window["total"]) == 0
-    html = [f'<section class="slo" id="{escape(_anchor(window))}"><h2>{escape(title)} {_badge(window["status"])}</h2>',
-            f"<p>{escape(window['service'])}: SLI {_pct(window['sli'])} against {_pct(window['target'], 2)} "
-            f"({escape(window['budgeting_method'])}), {_num(window['good'])} good of {_num(window['total'])}; budget allowed "
-            f"{_num(budget['allowed'])}, consumed {_num(budget['consumed'])} "
-            f"({_pct(budget['consumed_ratio'], 1)}). Window {escape(window['window_start'])} → "
-            f"{escape(window['window_end'])}.</p>",
+    budget = window.error_budget
+    no_data = window.events == 0
+    html = [f'<section class="slo" id="{escape(_anchor(window))}"><h2>{escape(window.label)} {_badge(window.status)}</h2>',
+            f"<p>{escape(window.service)}: SLI {_pct(window.sli)} against {_pct(window.target, 2)} "
+            f"({escape(window.budgeting_method)}), {_num(window.good)} good of {_num(window.total)}; budget allowed "
+            f"{_num(budget.allowed)}, consumed {_num(budget.consumed)} "
+            f"({_pct(budget.consumed_ratio, 1)}). Window {escape(iso(window.window_start_ms))} → "
+            f"{escape(iso(window.window_end_ms))}.</p>",
             "<p class=\"no-figure\">No event in this window: no SLI and no budget figure.</p>" if no_data else "",
-            _figure(charts.sli_by_day(days, daily, window["target"], "SLI by day", window), "Daily SLI against the target"),
+            _figure(charts.sli_by_day(days, daily, window.target, "SLI by day", window), "Daily SLI against the target"),
             _figure(charts.burn_down(ts, remaining, window, period_end, "Error budget burn-down"),
                     "Remaining budget against the ideal linear spend; dashed lines at 50 / 80 / 100% spent; forecast to the period end"),
             _figure(charts.burn_rates(ts, drawn["burn_1h"].to_list(), drawn["burn_6h"].to_list(), window, "Burn rate"),
@@ -274,16 +283,16 @@ def _window_section(docs: MonthDocuments, window: dict, part: pl.DataFrame, peri
             f"<p class=\"forecast\">{escape(_forecast_text(window))}</p>",
             f"<p class=\"thresholds\">{escape(_thresholds_text(window))}</p>",
             _alerts_table(window)]
-    entry = plan_by_slo.get(window["slo"])
+    entry = plan_by_slo.get(window.slo)
     if entry is not None:
         html.append(_incidents(_window_incidents(entry, window), window))
-    if window["slo"] not in shown_actions:  # the plan, runs and learning belong to the SLO: shown once
-        shown_actions.add(window["slo"])
+    if window.slo not in shown_actions:  # the plan, runs and learning belong to the SLO: shown once
+        shown_actions.add(window.slo)
         html.append(_plan_actions(entry))
-        runs = _frame_rows(docs.runs, window["slo"], RUN_COLUMNS)
+        runs = _frame_rows(docs.runs, window.slo, RUN_COLUMNS)
         if runs:
             html.append("<h4>Remediation runs</h4>" + _table([c for c in RUN_COLUMNS if c in docs.runs.columns], runs))
-        learned = _frame_rows(docs.learning, window["slo"], LEARNING_COLUMNS)
+        learned = _frame_rows(docs.learning, window.slo, LEARNING_COLUMNS)
         if learned:
             html.append("<h4>Learning record</h4>" + _table([c for c in LEARNING_COLUMNS if c in docs.learning.columns], learned))
     html.append("</section>")
@@ -304,27 +313,26 @@ nav a{margin-right:.8rem} details{margin:.3rem 0}
 
 
 def render(docs: MonthDocuments) -> str:
-    c = docs.compliance
-    by_key = {(w["slo"], w["objective"], w["window"]): w for w in docs.budgets["slos"]}
-    windows = [{**by_key.get((w["slo"], w["objective"], w["window"]), {}), **w} for w in c["slos"]]
+    """The report of a month: pure, the same documents give the same bytes."""
+    month = docs.evaluations
     period_end = datetime.fromtimestamp(month_range_ms(docs.month)[1] / 1000, UTC)
     plan_by_slo = {e["slo"]: e for e in (docs.plan or {}).get("entries", [])}
     shown: set[str] = set()
     parts = by_window(docs.series)
-    sections = "".join(_window_section(docs, w, parts.get((w["slo"], w["objective"], w["window"]), docs.series.clear()),
-                                       period_end, plan_by_slo, shown) for w in windows)
-    nav = "".join(f'<a href="#{escape(_anchor(w))}">{escape(_label(w))}</a>' for w in windows)
-    state = "closed month" if c["period_complete"] else f"month to date, as of {c['as_of']}"
+    sections = "".join(_window_section(docs, w, parts.get(w.key, docs.series.clear()), period_end, plan_by_slo, shown)
+                       for w in month.windows)
+    nav = "".join(f'<a href="#{escape(_anchor(w))}">{escape(w.label)}</a>' for w in month.windows)
+    state = "closed month" if month.period_complete else f"month to date, as of {iso(month.as_of_ms)}"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
         f"<title>SLO report {escape(docs.month)}</title><style>{CSS}</style></head><body>"
         f"<h1>SLO report: {escape(docs.month)}</h1>"
-        f"<p class=\"meta\">{escape(state)} · generated {escape(c['generated_at'])} · spec {escape(c['spec_hash'])} · "
-        f"code {escape(c['code_version'])}</p><nav>{nav}</nav>"
-        + _summary_section(docs, windows) + sections
+        f"<p class=\"meta\">{escape(state)} · generated {escape(month.generated_at)} · spec {escape(month.spec_hash)} · "
+        f"code {escape(month.code_version)}</p><nav>{nav}</nav>"
+        + _summary_section(docs) + sections
         + "<footer class=\"meta\"><p>Input data versions: "
-        + escape(", ".join(f"{k}={v}" for k, v in sorted(c.get("input_data_versions", {}).items())))
+        + escape(", ".join(f"{k}={v}" for k, v in sorted(month.input_data_versions.items())))
         + "</p></footer></body></html>\n"
     )
 

@@ -18,11 +18,12 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
+from slo_assets.calendar import DAY_MS, MINUTE_MS, epoch_ms, iso
 from slo_assets.slo import budget as B
-from slo_assets.slo.chain import MINUTE_MS, dense
+from slo_assets.slo.chain import dense
 
 WINDOW_MINUTES = 60
-HORIZON_MINUTES = 24 * 60
+HORIZON_MINUTES = DAY_MS // MINUTE_MS
 LEARNED = ("ok", "dry_run")
 
 
@@ -38,12 +39,12 @@ def learn(outcomes: list[dict], plan: dict, minutes_by_slo: dict[str, pl.DataFra
     for outcome in outcomes:
         if outcome["status"] not in LEARNED or outcome["slo"] not in targets:
             continue
-        finished = B.epoch_ms(outcome["finished_at"])
+        finished = epoch_ms(outcome["finished_at"])
         incidents = entries.get(outcome["slo"], {}).get("incidents") or []
         if finished < data_end_ms:
             reference, basis = finished, "action_finished"
         elif incidents:
-            reference, basis = B.epoch_ms(incidents[0]["start"]), "incident_start"
+            reference, basis = epoch_ms(incidents[0]["start"]), "incident_start"
         else:
             continue
         start = reference - WINDOW_MINUTES * MINUTE_MS
@@ -61,7 +62,7 @@ def learn(outcomes: list[dict], plan: dict, minutes_by_slo: dict[str, pl.DataFra
             "idempotency_key": outcome["idempotency_key"],
             "period": outcome["period"], "slo": outcome["slo"], "runbook": outcome["runbook"], "action": outcome["action"],
             "kind": outcome["kind"], "dry_run": outcome["status"] == "dry_run",
-            "reference": B.iso(reference), "reference_basis": basis,
+            "reference": iso(reference), "reference_basis": basis,
             "sli_before": _sli(good[before], total[before]),
             "burn_rate_before": round(float(burn[WINDOW_MINUTES - 1]), 6),
             "sli_after": sli_after,

@@ -16,19 +16,20 @@ import polars as pl
 
 from slo_assets.ingest.files import open_text_bytes
 from slo_assets.remediation.runbooks import Runbook
-from slo_assets.slo.budget import epoch_ms, iso
+from slo_assets.calendar import MINUTE_MS, iso
+from slo_assets.slo.evaluation import WindowEvaluation
 from slo_assets.slo.spec import Slo
 
 SCHEMA_VERSION = 1
 STATUS_RANK = {"failed": 3, "at_risk": 2, "met": 1, "insufficient_data": 0}
 SAMPLE_LINES = 5
 RAW_BYTES = 512
-MERGE_GAP_MS = 5 * 60_000
+MERGE_GAP_MS = 5 * MINUTE_MS
 
 
-def incident_windows(evaluations: list[dict]) -> list[dict]:
+def incident_windows(evaluations: list[WindowEvaluation]) -> list[dict]:
     """Alert firings of one SLO (all its windows) merged into incidents: start, end, severity, peak."""
-    firings = sorted(((epoch_ms(a["start"]), epoch_ms(a["end"]), a["severity"], a["peak_burn_rate"]) for e in evaluations for a in e["alerts"]))
+    firings = sorted((a.start_ms, a.end_ms, a.severity, a.peak_burn_rate) for e in evaluations for a in e.alerts)
     incidents: list[dict] = []
     for start, end, severity, peak in firings:
         if incidents and start <= incidents[-1]["_end"] + MERGE_GAP_MS:
@@ -97,22 +98,22 @@ def fingerprint(period: str, slo: str, status: str, incidents: list[dict]) -> st
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build_plan(period: str, slos: list[Slo], evaluations: list[dict], minutes_by_slo: dict[str, pl.DataFrame],
+def build_plan(period: str, slos: list[Slo], evaluations: list[WindowEvaluation], minutes_by_slo: dict[str, pl.DataFrame],
                bad_rows: Callable[[Slo, int, int], pl.DataFrame], runbooks: list[Runbook], log_root: Path,
                scores: dict[str, float] | None = None) -> dict:
     """`scores`: recovered share per runbook from the learning record; better runbooks come first."""
     scores = scores or {}
     entries = []
     for slo in slos:
-        mine = [e for e in evaluations if e["slo"] == slo.name]
+        mine = [e for e in evaluations if e.slo == slo.name]
         if not mine:
             continue
-        worst = max(mine, key=lambda e: STATUS_RANK[e["status"]])["status"]
-        paged = any(a["severity"] == "page" for e in mine for a in e["alerts"])
+        worst = max(mine, key=lambda e: STATUS_RANK[e.status]).status
+        paged = any(e.alert_count("page") for e in mine)
         if worst not in ("failed", "at_risk") and not paged:
             continue
         incidents = [diagnose(slo, i, minutes_by_slo.get(slo.name), bad_rows, log_root) for i in incident_windows(mine)]
-        severity = "page" if paged else ("ticket" if any(e["alerts"] for e in mine) else "none")
+        severity = "page" if paged else ("ticket" if any(e.alerts for e in mine) else "none")
         facts = {"service": slo.service, "slo": slo.name, "status": worst, "severity": severity,
                  "shape": "latency" if slo.indicator.kind() == "latency" else "error_burst",
                  "peak_burn_rate": max((i["peak_burn_rate"] for i in incidents), default=0.0)}
@@ -126,8 +127,8 @@ def build_plan(period: str, slos: list[Slo], evaluations: list[dict], minutes_by
             "status": worst,
             "severity": severity,
             "shape": facts["shape"],
-            "windows": [{"objective": e["objective"], "window": e["window"], "status": e["status"], "sli": e["sli"],
-                         "target": e["target"], "remaining_ratio": e["error_budget"]["remaining_ratio"]} for e in mine],
+            "windows": [{"objective": e.objective, "window": e.window, "status": e.status, "sli": e.sli,
+                         "target": e.target, "remaining_ratio": e.error_budget.remaining_ratio} for e in mine],
             "fingerprint": fingerprint(period, slo.name, worst, incidents),
             "incidents": incidents,
             "runbooks": [r.name for r in matched],

@@ -7,17 +7,16 @@ for Timeslices). Budget figures are exact decimals; comparisons with thresholds 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
 import numpy as np
 
+from slo_assets.calendar import DAY_MS, MINUTE_MS, epoch_ms, iso  # noqa: F401  (iso, epoch_ms: used as B.iso by callers)
 from slo_assets.slo.burn_windows import AlertTier, alert_tiers, burn_window_minutes
 
 BURN_WINDOWS_MINUTES = burn_window_minutes()  # label -> minutes, from burn_rate_windows.yaml
 THRESHOLDS = (50, 80, 100)
-MINUTE_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -124,15 +123,6 @@ class Firing:
             "minutes": (self.end_ms - self.start_ms) // MINUTE_MS,
             "peak_burn_rate": round(self.peak_burn_rate, 6),
         }
-
-
-def iso(ms: int) -> str:
-    return np.datetime_as_string(np.datetime64(int(ms), "ms"), unit="s") + "Z"
-
-
-def epoch_ms(text: str) -> int:
-    """The inverse of iso(): epoch milliseconds of an ISO-8601 instant ('Z' or an offset)."""
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -258,7 +248,7 @@ def forecast(daily_bad: np.ndarray, daily_total: np.ndarray, as_of_ms: int, peri
     daily_total = np.asarray(daily_total, dtype=float)
     error_share = float(1 - target)
     elapsed_total, elapsed_bad = daily_total.sum(), daily_bad.sum()
-    remaining_days = max(0.0, (period_end_ms - as_of_ms) / 86_400_000)
+    remaining_days = max(0.0, (period_end_ms - as_of_ms) / DAY_MS)
     days_elapsed = max(len(daily_total), 1)
     # Budget of the whole period, from the traffic so far extrapolated to the remaining days.
     projected_total = elapsed_total + elapsed_total / days_elapsed * remaining_days
@@ -271,7 +261,7 @@ def forecast(daily_bad: np.ndarray, daily_total: np.ndarray, as_of_ms: int, peri
         days, when = 0.0, as_of_ms
     elif burn > 0:
         days = remaining_budget / burn
-        when = as_of_ms + int(days * 86_400_000)
+        when = as_of_ms + int(days * DAY_MS)
     else:
         days, when = None, None
     rng = np.random.default_rng(seed)

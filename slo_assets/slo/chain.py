@@ -6,52 +6,28 @@ outputs. Timestamps are epoch milliseconds (UTC) inside, ISO-8601 strings in the
 
 from __future__ import annotations
 
-import calendar
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
 import polars as pl
 
+# The calendar names stay importable from here for the assets that use them; slo_assets.calendar defines them.
+from slo_assets.calendar import (DAY_MS, MINUTE_MS, day_key, day_start_ms, iso, iso_datetime, month_days,  # noqa: F401
+                                 month_range_ms, next_month, now_iso, previous_month)
 from slo_assets.slo import budget as B
+from slo_assets.slo import evaluation as E
+from slo_assets.slo.evaluation import WindowEvaluation
 from slo_assets.slo.sli import exact_quantiles
 from slo_assets.slo.spec import Objective, Slo, SpecSet, TimeWindow
 
 SCHEMA_VERSION = 1
-DAY_MS = 86_400_000
-MINUTE_MS = 60_000
 LOOKBACK_DAYS = 3  # the longest alert window: minutes before the period feed the replay's windows
 AT_RISK_CONSUMED = Decimal("0.8")
 AT_RISK_PROBABILITY = 0.5
 QUANTILES = (0.5, 0.95, 0.99)
 DEFAULT_ALERT_MIN_BAD_EVENTS = 3  # one or two failed requests never page; measured on the sample incident month
-
-
-def month_range_ms(month: str) -> tuple[int, int]:
-    year, mon = (int(p) for p in month.split("-"))
-    start = datetime(year, mon, 1, tzinfo=UTC)
-    days = calendar.monthrange(year, mon)[1]
-    start_ms = int(start.timestamp() * 1000)
-    return start_ms, start_ms + days * DAY_MS
-
-
-def day_key(ms: int) -> str:
-    """YYYY-MM-DD of the UTC day holding epoch milliseconds `ms` (a daily partition key)."""
-    return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
-
-
-def day_start_ms(day: str) -> int:
-    """Epoch milliseconds of the start of UTC day `YYYY-MM-DD` (the inverse of day_key)."""
-    return B.epoch_ms(f"{day}T00:00:00Z")
-
-
-def month_days(month: str) -> list[str]:
-    """The daily partition keys of a YYYY-MM month."""
-    start, end = month_range_ms(month)
-    return [day_key(ms) for ms in range(start, end, DAY_MS)]
 
 
 def day_gaps(days: list[str]) -> list[dict]:
@@ -73,16 +49,6 @@ def day_coverage(expected: list[str], rows_per_day: dict[str, int]) -> dict:
     return {"days_expected": len(expected), "days_with_data": len(with_data), "days_present": len(with_data),
             "partitions_present": sum(d in rows_per_day for d in expected),
             "missing_days": without, "gaps": day_gaps(without)}
-
-
-def previous_month(month: str) -> str:
-    year, mon = (int(p) for p in month.split("-"))
-    return f"{year - 1}-12" if mon == 1 else f"{year:04d}-{mon - 1:02d}"
-
-
-def next_month(month: str) -> str:
-    year, mon = (int(p) for p in month.split("-"))
-    return f"{year + 1}-01" if mon == 12 else f"{year:04d}-{mon + 1:02d}"
 
 
 @dataclass(frozen=True)
@@ -252,7 +218,7 @@ def window_series(data: WindowData, target: Decimal, step_minutes: int = SERIES_
 
 
 def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
-             settings: Settings, policies: dict | None = None, data: WindowData | None = None) -> dict:
+             settings: Settings, policies: dict | None = None, data: WindowData | None = None) -> WindowEvaluation:
     """Everything about one (SLO, objective, window): SLI, budget, burn rates, alerts, thresholds, forecast.
     `minutes`: this SLO's minute rows (slo, minute, good, total, server_errors)."""
     data = data or window_data(slo, objective, window, minutes, period, settings)
@@ -265,26 +231,24 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
         good_sum = total_sum = Decimal(0)
     budget = B.error_budget(good_sum, total_sum, objective.target)
     value = B.sli(good_sum, total_sum)
-    burn = {}
+    at_end = []
     for label, width in B.BURN_WINDOWS_MINUTES.items():
         rate = B.burn_rate_series(u.good, u.total, objective.target, width)
-        burn[label] = round(float(rate[-1]), 6) if len(rate) else 0.0
-    burn["period"] = None if budget.consumed_ratio is None or total_sum == 0 else round(
-        float((1 - good_sum / total_sum) / (1 - objective.target)), 6)
+        at_end.append((label, round(float(rate[-1]), 6) if len(rate) else 0.0))
+    burn = E.BurnRates(tuple(at_end), None if budget.consumed_ratio is None or total_sum == 0 else round(
+        float((1 - good_sum / total_sum) / (1 - objective.target)), 6))
     # Alerts are replayed over the window only (a rolling 7d window lists no alert from three weeks
     # earlier); the minutes before it feed the burn-rate windows.
     replay = B.replay_with_gate(u.good, u.total, replay_start, offset, objective.target, window.days,
                                 settings.alert_min_events, settings.alert_min_bad_events)
-    firings = replay.firings
     policy_alerts = []
     for name in slo.alert_policies:
         for condition in (policies or {}).get(name, ()):
             for start, end, peak in B.replay_condition(u.good, u.total, replay_start, offset, objective.target,
                                                       condition.threshold, condition.op, condition.lookback_minutes,
                                                       condition.alert_after_minutes):
-                policy_alerts.append({"policy": name, "condition": condition.name, "severity": condition.severity,
-                                      "threshold": condition.threshold, "lookback_window": f"{condition.lookback_minutes}m",
-                                      "start": B.iso(start), "end": B.iso(end), "peak_burn_rate": round(peak, 6)})
+                policy_alerts.append(E.PolicyAlert(name, condition.name, condition.severity, condition.threshold,
+                                                   f"{condition.lookback_minutes}m", start, end, round(peak, 6)))
     crossings = B.threshold_crossings(t_win - g_win, win_start, budget.allowed)
     days = max(1, -(-(win_end - win_start) // DAY_MS))
     day_index = np.arange(len(t_win)) // 1440
@@ -294,41 +258,59 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
     outlook = B.forecast(daily_bad, daily_total, win_end, horizon, objective.target, simulations=settings.simulations,
                          seed=settings.forecast_seed)
     status = _status(raw_total_in_window, value, objective.target, budget, outlook, period, settings)
-    outlook_json = outlook.to_json()
-    if outlook.exhausted and crossings.get(100) is not None:
-        outlook_json["projected_exhaustion"] = B.iso(crossings[100])  # it already ran out then
-    return {
-        "slo": slo.name,
-        "display_name": slo.display_name,
-        "service": slo.service,
-        "objective": objective.key,
-        "objective_name": objective.display_name,
-        "window": window.label,
-        "label": window_label(slo, objective, window),
-        "window_start": B.iso(win_start),
-        "window_end": B.iso(win_end),
-        # alerts, alerts_held_back, policy_alerts and thresholds cover exactly this period
-        "lists_period": {"start": B.iso(win_start), "end": B.iso(win_end)},
-        "target": B.as_number(objective.target),
-        "budgeting_method": slo.budgeting_method,
-        "events": raw_total_in_window,
-        "good": B.as_number(good_sum),
-        "total": B.as_number(total_sum),
-        "sli": B.as_number(value),
-        "error_budget": budget.to_json(),
-        "status": status,
-        "deficit": _deficit(value, objective.target, budget),
-        "slices": {"total": u.slices, "empty_counted_good": u.empty_slices} if slo.budgeting_method != "Occurrences" else None,
-        "maintenance_excluded_events": int(total[offset:][excluded[offset:]].sum()),
-        "burn_rates": burn,
-        "alerts": [f.to_json() for f in firings],
-        "low_traffic_gate": {"min_bad_events": settings.alert_min_bad_events, "min_events": settings.alert_min_events,
-                             "held_back": len(replay.held_back)},
-        "alerts_held_back": [h.to_json() for h in replay.held_back],
-        "policy_alerts": policy_alerts,
-        "thresholds": [{"percent": p, "crossed_at": None if ms is None else B.iso(ms)} for p, ms in crossings.items()],
-        "forecast": outlook_json,
-    }
+    return WindowEvaluation(
+        slo=slo.name,
+        display_name=slo.display_name,
+        service=slo.service,
+        objective=objective.key,
+        objective_name=objective.display_name,
+        window=window.label,
+        label=window_label(slo, objective, window),
+        window_start_ms=win_start,
+        window_end_ms=win_end,
+        target=B.as_number(objective.target),
+        budgeting_method=slo.budgeting_method,
+        events=raw_total_in_window,
+        good=B.as_number(good_sum),
+        total=B.as_number(total_sum),
+        sli=B.as_number(value),
+        error_budget=E.ErrorBudget(**budget.to_json()),
+        status=status,
+        deficit=_deficit(value, objective.target, budget),
+        slices=E.Slices(u.slices, u.empty_slices) if slo.budgeting_method != "Occurrences" else None,
+        maintenance_excluded_events=int(total[offset:][excluded[offset:]].sum()),
+        burn_rates=burn,
+        alerts=tuple(_alert(f) for f in replay.firings),
+        low_traffic_gate=E.LowTrafficGate(settings.alert_min_bad_events, settings.alert_min_events, len(replay.held_back)),
+        alerts_held_back=tuple(_held_back(h) for h in replay.held_back),
+        policy_alerts=tuple(policy_alerts),
+        thresholds=tuple(E.ThresholdCrossing(p, ms) for p, ms in crossings.items()),
+        forecast=_forecast(outlook, crossings.get(100)),
+    )
+
+
+def _alert(firing: B.Firing) -> E.Alert:
+    j = firing.to_json()
+    return E.Alert(firing.severity, firing.long_window, firing.short_window, j["burn_rate_threshold"], firing.start_ms,
+                   firing.end_ms, j["minutes"], j["peak_burn_rate"])
+
+
+def _held_back(held: B.HeldBack) -> E.HeldBackAlert:
+    alert, j = _alert(held), held.to_json()
+    return E.HeldBackAlert(**{f: getattr(alert, f) for f in E.Alert.__dataclass_fields__}, bad_in_long_window=j["bad_in_long_window"])
+
+
+def _forecast(outlook: B.Forecast, exhausted_at: int | None) -> E.Forecast:
+    j = outlook.to_json()
+    when = outlook.exhaustion_ms
+    if outlook.exhausted and exhausted_at is not None:
+        when = exhausted_at  # it already ran out then
+    def number(value):  # plain floats, never numpy scalars, in the contract
+        return None if value is None else float(value)
+
+    return E.Forecast(number(j["recent_daily_burn"]), number(j["days_to_exhaustion"]), None if when is None else int(when - when % 1000),
+                      bool(j["exhausted"]), number(j["probability_exhausted_by_period_end"]),
+                      number(j["projected_consumed_ratio_at_period_end"]), j["method"])
 
 
 def window_label(slo: Slo, objective: Objective, window: TimeWindow) -> str:
@@ -352,18 +334,18 @@ def _status(events: int, value: Decimal | None, target: Decimal, budget: B.Budge
     return "met"
 
 
-def _deficit(value: Decimal | None, target: Decimal, budget: B.Budget) -> dict | None:
+def _deficit(value: Decimal | None, target: Decimal, budget: B.Budget) -> E.Deficit | None:
     if value is None or value >= target:
         return None
-    return {"sli_points": B.as_number(target - value), "events_over_budget": B.as_number(budget.consumed - budget.allowed)}
+    return E.Deficit(B.as_number(target - value), B.as_number(budget.consumed - budget.allowed))
 
 
-def evaluate_all(specs: SpecSet, minutes: pl.DataFrame, period: Period, settings: Settings) -> list[dict]:
+def evaluate_all(specs: SpecSet, minutes: pl.DataFrame, period: Period, settings: Settings) -> list[WindowEvaluation]:
     return evaluate_with_series(specs, minutes, period, settings)[0]
 
 
 def evaluate_with_series(specs: SpecSet, minutes: pl.DataFrame, period: Period,
-                         settings: Settings) -> tuple[list[dict], pl.DataFrame]:
+                         settings: Settings) -> tuple[list[WindowEvaluation], pl.DataFrame]:
     """Every SLO window's evaluation, and all their chart series in one frame (slo, objective, window, ...)."""
     policies = {name: policy.conditions for name, policy in specs.policies.items()}
     parts = by_slo(minutes)
@@ -473,39 +455,45 @@ def recommend_targets(specs: SpecSet, history: pl.DataFrame, latency: pl.DataFra
                                                    "achieved_in_all_months": pl.Boolean, "basis": pl.String})
 
 
-def compliance(evaluations: list[dict], previous: dict[tuple, float | None], period: Period, data_quality: dict,
+COMPLIANCE_KEYS = ("slo", "display_name", "service", "objective", "objective_name", "window", "label", "target",
+                   "budgeting_method", "good", "total", "events", "sli", "error_budget", "status", "deficit", "slices",
+                   "maintenance_excluded_events")
+ERROR_BUDGETS_KEYS = ("slo", "service", "objective", "objective_name", "window", "label", "window_start", "window_end",
+                      "lists_period", "target", "budgeting_method", "good", "total", "sli", "error_budget", "burn_rates", "alerts",
+                      "low_traffic_gate", "alerts_held_back", "policy_alerts", "thresholds", "forecast", "status")
+
+
+def compliance(evaluations: list[WindowEvaluation], previous: dict[tuple, float | None], period: Period, data_quality: dict,
                provenance: dict, maintenance: list[dict]) -> dict:
     """The compliance document: per SLO window status and trend, per service health, summary."""
     slos = []
     for item in evaluations:
-        key = (item["slo"], item["objective"], item["window"])
-        before = previous.get(key)
-        now = item["sli"]
+        before = previous.get(item.key)
+        now = item.sli
         delta = None if before is None or now is None else round(now - before, 9)
         direction = None if delta is None else ("improving" if delta > 0 else "worsening" if delta < 0 else "stable")
-        entry = {k: item[k] for k in ("slo", "display_name", "service", "objective", "objective_name", "window", "label", "target",
-                                      "budgeting_method", "good", "total", "events", "sli", "error_budget", "status",
-                                      "deficit", "slices", "maintenance_excluded_events")}
+        whole = item.to_json()
+        entry = {k: whole[k] for k in COMPLIANCE_KEYS}
         entry["sli_percent"] = None if now is None else round(now * 100, 6)
         entry["trend"] = {"previous_sli": before, "delta": delta, "direction": direction}
         slos.append(entry)
-    services = {}
-    for entry in slos:
-        services.setdefault(entry["service"], []).append(entry)
+    services: dict[str, list[WindowEvaluation]] = {}
+    for item in evaluations:
+        services.setdefault(item.service, []).append(item)
     health = []
-    for service, entries in sorted(services.items()):
-        primary = [e for e in entries if e["error_budget"]["remaining_ratio"] is not None]
-        mean_remaining = float(np.mean([e["error_budget"]["remaining_ratio"] for e in primary])) if primary else None
+    for service, items in sorted(services.items()):
+        remaining = [e.error_budget.remaining_ratio for e in items if e.error_budget.remaining_ratio is not None]
+        mean_remaining = float(np.mean(remaining)) if remaining else None
         score = None if mean_remaining is None else round(min(100.0, max(0.0, 100 * mean_remaining)), 2)
-        health.append({"service": service, "health_score": score, "slo_windows": len(entries),
-                       "failed": sum(e["status"] == "failed" for e in entries)})
-    counts = {status: sum(e["status"] == status for e in slos) for status in ("met", "at_risk", "failed", "insufficient_data")}
+        health.append({"service": service, "health_score": score, "slo_windows": len(items),
+                       "failed": sum(e.status == "failed" for e in items)})
+    counts = {status: sum(e.status == status for e in evaluations) for status in E.STATUSES}
     judged = counts["met"] + counts["at_risk"] + counts["failed"]
     return {
         "schema_version": SCHEMA_VERSION,
         "period": period.month,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "as_of": B.iso(period.as_of_ms),
+        "generated_at": now_iso(),
+        "as_of": iso(period.as_of_ms),
         "period_complete": period.complete,
         **provenance,
         "slos": slos,
@@ -517,17 +505,30 @@ def compliance(evaluations: list[dict], previous: dict[tuple, float | None], per
     }
 
 
-def error_budgets_document(evaluations: list[dict], period: Period, provenance: dict) -> dict:
-    keep = ("slo", "service", "objective", "objective_name", "window", "label", "window_start", "window_end", "lists_period",
-            "target", "budgeting_method", "good", "total", "sli", "error_budget", "burn_rates", "alerts", "low_traffic_gate",
-            "alerts_held_back", "policy_alerts", "thresholds", "forecast", "status")
+def previous_slis(document: dict) -> dict[tuple[str, str, str], float | None]:
+    """Each window's SLI in an earlier month's compliance document (the trend's starting point)."""
+    return {(e["slo"], e["objective"], e["window"]): e["sli"] for e in document["slos"]}
+
+
+def error_budgets_document(evaluations: list[WindowEvaluation], period: Period, provenance: dict) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "period": period.month,
-        "as_of": B.iso(period.as_of_ms),
+        "as_of": iso(period.as_of_ms),
         "period_complete": period.complete,
         **provenance,
         "alert_windows": [{"severity": t.severity, "long_window": t.long, "short_window": t.short,
                            "budget_fraction": float(t.budget_fraction)} for t in B.alert_tiers()],
-        "slos": [{k: item[k] for k in keep} for item in evaluations],
+        "slos": [{k: whole[k] for k in ERROR_BUDGETS_KEYS} for whole in (e.to_json() for e in evaluations)],
     }
+
+
+def data_as_of(evaluations: list[WindowEvaluation], month: str) -> int:
+    """The end of the data the month's evaluations describe (the month end when there is none)."""
+    return max((e.window_end_ms for e in evaluations), default=month_range_ms(month)[1])
+
+
+def maintenance_windows(settings: Settings, slos: list[Slo]) -> list[dict]:
+    """The compliance document's maintenance windows: the settings' (all SLOs) then each SLO's own."""
+    shared = [{"start": iso(a), "end": iso(b), "scope": "all SLOs"} for a, b in settings.maintenance]
+    return shared + [{"start": iso_datetime(a), "end": iso_datetime(b), "scope": s.name} for s in slos for a, b in s.maintenance]
