@@ -191,10 +191,10 @@ def test_a_damaged_document_is_named_not_a_traceback(tmp_path):
     docs = _idle_month_documents()
     store = Warehouse(tmp_path)
     store.write_table(layout.BUDGET_SERIES.path(store, "2026-12"), docs.series.to_arrow())
-    for folder in ("compliance", "error_budgets"):
-        store.write_bytes_atomic(store.path(folder, "2026-12.json"), b"{}")
-    with pytest.raises(ReportError, match=r"compliance/2026-12.json / .*error_budgets/2026-12.json: KeyError: 'slos'"):
+    for dataset in (layout.COMPLIANCE_REPORT, layout.ERROR_BUDGETS):
+        store.write_bytes_atomic(dataset.path(store, "2026-12"), b"{}")
+    with pytest.raises(ReportError, match=r"outputs/2026-12/compliance.json / .*outputs/2026-12/error_budgets.json: KeyError: 'slos'"):
         load_month(store, "2026-12")
-    store.write_bytes_atomic(store.path("compliance", "2026-12.json"), b"{not json")
-    with pytest.raises(ReportError, match=r"compliance/2026-12.json: not JSON"):
+    store.write_bytes_atomic(layout.COMPLIANCE_REPORT.path(store, "2026-12"), b"{not json")
+    with pytest.raises(ReportError, match=r"outputs/2026-12/compliance.json: not JSON"):
         load_month(store, "2026-12")

@@ -98,8 +98,9 @@ OUTPUTS: tuple[Output, ...] = (
     Output(layout.PROMETHEUS_EXPOSITION, "Prometheus text exposition of the month's SLIs, budgets, burn rates and "
            "statuses (for the node exporter's textfile collector)", ("compliance_report", "error_budgets"),
            render_exposition, frozenset({"prometheus"})),
+    # published with the month's report, so it is refreshed (and automated) with it
     Output(layout.ALERT_RULES, "Prometheus recording and multiwindow burn-rate alerting rules for the spec in force",
-           ("slo_specs",), render_rules, frozenset({"prometheus", "yaml"})),
+           ("slo_specs", "compliance_report"), render_rules, frozenset({"prometheus", "yaml"})),
 )
 
 
