@@ -17,6 +17,9 @@ from pathlib import Path
 DEMO_MONTH = "2026-10"
 DEMO_EVENTS = 200_000
 DEMO_SEED = 42
+# The instance settings copied into a new $DAGSTER_HOME. Not at the project root: `dg dev` runs
+# there and warns about a dagster.yaml it would not read.
+INSTANCE_CONFIG = Path("deploy") / "dagster.yaml"
 
 
 def _month(value: str) -> str:
@@ -26,9 +29,9 @@ def _month(value: str) -> str:
 
 
 def _project_root() -> Path:
-    """The folder holding dagster.yaml: the current one when it has it, else the source checkout."""
+    """The project folder (holding deploy/dagster.yaml): the current one when it has it, else the source checkout."""
     here = Path.cwd()
-    if (here / "dagster.yaml").exists():
+    if (here / INSTANCE_CONFIG).exists():
         return here
     return Path(__file__).resolve().parents[1]
 
@@ -222,7 +225,7 @@ def _run_month(request: RunRequest, project: Path):
     from slo_assets.orchestrate import instance_from_env, materialize_month
     from slo_assets.progress import for_stream
 
-    instance = instance_from_env(project)
+    instance = instance_from_env(project / INSTANCE_CONFIG)
     outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose))
     if outcome.failed_runs:
         raise InputError("runs failed (the Dagster UI shows each run; instance " + instance.root_directory + "):\n  "

@@ -21,11 +21,12 @@ if TYPE_CHECKING:
     from slo_assets.ingest.index import IndexSummary
 
 
-def instance_from_env(project_root: Path) -> dg.DagsterInstance:
-    """The instance in $DAGSTER_HOME, defaulting to <project>/.dagster_home with the project's dagster.yaml."""
+def instance_from_env(config: Path) -> dg.DagsterInstance:
+    """The instance in $DAGSTER_HOME, defaulting to .dagster_home in the project holding `config`
+    (deploy/dagster.yaml), which a new home gets a copy of."""
+    project_root = config.parents[1]
     home = Path(os.environ.get("DAGSTER_HOME") or project_root / ".dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    config = project_root / "dagster.yaml"
     if not (home / "dagster.yaml").exists() and config.exists():
         (home / "dagster.yaml").write_text(config.read_text())
     os.environ["DAGSTER_HOME"] = str(home)

@@ -89,7 +89,7 @@ def test_a_month_through_the_daemon_materializes_the_outputs_and_remediates(tmp_
         with postgres_server() as pg_env:
             _month_through_the_daemon(tmp_path, ROOT / "deploy" / "dagster-postgres.yaml", pg_env)
     else:
-        warehouse = _month_through_the_daemon(tmp_path, ROOT / "dagster.yaml", {})
+        warehouse = _month_through_the_daemon(tmp_path, ROOT / "deploy" / "dagster.yaml", {})
         _outputs_equal_those_of_run(tmp_path, warehouse)
 
 

@@ -49,7 +49,8 @@ print(json.dumps([f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})
 def test_demo_materializes_a_month_into_a_sqlite_instance(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", project / "dagster.yaml")
+    (project / "deploy").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", project / "deploy" / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(project / ".dagster_home"), "GX_ANALYTICS_ENABLED": "false"}
     done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "demo", "--month", "2026-02", "--events", "20000"],
                           capture_output=True, text=True, cwd=project, env=env, timeout=300)

@@ -262,7 +262,7 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     store = warehouse.store()
     minutes, present = read_days(store, layout.SLI_MINUTELY, _lookback_days(month), MINUTE_SCHEMA)
     period = _period(month, present)
-    from slo_assets.outputs import charts  # matplotlib loads only when a budget is computed
+    from slo_assets.outputs import charts, sparklines  # matplotlib loads only when a budget is computed
 
     evaluations, series = C.evaluate_with_series(specs, minutes, period, slo_settings.chain_settings())
     provenance = {"spec_hash": specs.content_hash, "code_version": CHAIN_CODE_VERSION}
@@ -293,6 +293,8 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             "alerts_held_back_by_low_traffic_gate": int(rows["alerts_held_back"].sum()) if rows.height else 0,
             "budgets": dg.MetadataValue.md(frame_table(rows, limit=100)),
             "burn_down": dg.MetadataValue.md(charts.burn_down_markdown(evaluations, series, C.month_range_ms(month)[1])),
+            # one inline chart per window, shown on the asset page without a click (the PNG above is too long for that)
+            **{chart.name: dg.MetadataValue.md(chart.markdown) for chart in sparklines.burn_down_charts(evaluations, series)},
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_BUDGET_CONSISTENT, passed=not inconsistent,
                                            metadata={"windows": len(evaluations), "inconsistent": dg.MetadataValue.json([i.as_row() for i in inconsistent])})],
@@ -322,7 +324,7 @@ def _data_quality(store, month: str, period: C.Period) -> dict:
     partitions_def=monthly_partitions,
     # the previous month's compliance_report gives the trend: read, not declared (a self-dependency
     # would chain every month's run to the one before)
-    deps=["error_budgets", "window_evaluations", "sli_metrics", slo_targets, slo_specs, days_of_month("parsed_logs"),
+    deps=["error_budgets", "window_evaluations", "budget_series", "sli_metrics", slo_targets, slo_specs, days_of_month("parsed_logs"),
           days_of_month("quarantine")],
     kinds={"json"},
     code_version=CHAIN_CODE_VERSION,
@@ -331,11 +333,12 @@ def _data_quality(store, month: str, period: C.Period) -> dict:
 )
 def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
     """Per SLO window status met / at_risk / failed / insufficient_data, deficit, trend, health score per service."""
-    from slo_assets.outputs import charts
+    from slo_assets.outputs import charts, sparklines
 
     month = context.partition_key
     specs = slo_settings.load()
     store = warehouse.store()
+    series = read_frame(store, layout.BUDGET_SERIES, month, C.SERIES_SCHEMA)
     evaluations_path = layout.WINDOW_EVALUATIONS.path(store, month)
     if not evaluations_path.exists():
         raise dg.Failure(f"window_evaluations for {month} is missing: materialize error_budgets first")
@@ -373,6 +376,7 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                                                 [(h["service"], h["health_score"], h["slo_windows"], h["failed"]) for h in document["services"]])),
             "spec_hash": specs.content_hash,
             "budget_consumed": dg.MetadataValue.md(charts.summary_markdown(evaluations)),
+            **{chart.name: dg.MetadataValue.md(chart.markdown) for chart in sparklines.sli_charts(evaluations, series)},
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_EVERY_SLO, passed=expected == reported,
                                            metadata={"expected": len(expected), "reported": len(reported),

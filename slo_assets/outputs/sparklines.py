@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import quote
+
+import polars as pl
+
+from slo_assets.calendar import DAY_MS
+from slo_assets.slo.chain import by_window
+from slo_assets.slo.evaluation import WindowEvaluation
 
 # Colour-blind-safe (Okabe-Ito, then Tableau) and distinct on white; a window keeps its index.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
@@ -69,3 +76,50 @@ def markdown(image: str, caption: str) -> str:
 
 def fits_inline(text: str) -> bool:
     return len(text) < INLINE_LIMIT
+
+
+@dataclass(frozen=True)
+class WindowChart:
+    """One SLO window's inline chart: `name` is its metadata key (the legend), `markdown` the entry."""
+
+    name: str
+    markdown: str
+
+
+MAX_WINDOWS = 24  # more than this and the asset page is a wall; report.html has them all
+
+
+def _daily(part: pl.DataFrame) -> list[float | None]:
+    """The SLI of each day of a window's 5-minute series (None on a day without events)."""
+    daily = part.group_by(pl.col("ts") // DAY_MS).agg(pl.col("good").sum(), pl.col("total").sum()).sort("ts")
+    return [g / t if t else None for g, t in zip(daily["good"], daily["total"], strict=True)]
+
+
+def burn_down_charts(evaluations: Sequence[WindowEvaluation], series: pl.DataFrame) -> list[WindowChart]:
+    """Budget left over the window, per SLO window: 100 % at the top, the dashed line at 0 (exhausted)."""
+    parts = by_window(series)
+    charts = []
+    for index, window in enumerate(evaluations[:MAX_WINDOWS]):
+        part = parts.get(window.key)
+        values = [] if part is None else part["remaining_ratio"].to_list()
+        left = window.error_budget.remaining_ratio
+        text = "no budget (no events)" if left is None else f"{left:.1%} of the budget left"
+        low = min([-0.25, *(v for v in values if v is not None)])
+        charts.append(WindowChart(f"burn_down · {window.label}",
+                                  markdown(svg(values, colour(index), max(low, -1.5), 1.0, guide=0.0), f"{window.status}, {text}")))
+    return charts
+
+
+def sli_charts(evaluations: Sequence[WindowEvaluation], series: pl.DataFrame) -> list[WindowChart]:
+    """The SLI of each day per SLO window, the dashed line at the target."""
+    parts = by_window(series)
+    charts = []
+    for index, window in enumerate(evaluations[:MAX_WINDOWS]):
+        part = parts.get(window.key)
+        values = [] if part is None or part.is_empty() else _daily(part)
+        target = float(window.target)
+        low = min([target - 4 * (1 - target), *(v for v in values if v is not None)])
+        sli = "no SLI (no events)" if window.sli is None else f"SLI {window.sli:.4%}"
+        charts.append(WindowChart(f"sli · {window.label}",
+                                  markdown(svg(values, colour(index), low, 1.0, guide=target), f"{sli}, target {target:.4%}")))
+    return charts
