@@ -21,8 +21,6 @@ LOCAL_PROTOCOLS = ("", "file", "local")
 # dictionary pages only pay off on low-cardinality columns (paths are nearly unique); `slo` in the
 # per-day latency value counts: 30 % faster writes of those 160k-row files.
 DICTIONARY_COLUMNS = ["service", "operation", "method", "source_file", "reason", "slo"]
-# The file index (written by the log_file_index observation) at the warehouse root.
-INDEX_FILE = "log_file_index.parquet"
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1, "use_dictionary": DICTIONARY_COLUMNS, "write_statistics": True}
 
 

@@ -9,9 +9,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from slo_assets import clock
+from slo_assets import clock, layout
 from slo_assets.defs import partitions as P
-from slo_assets.storage import INDEX_FILE
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def settings(monkeypatch):
 
 
 def _index(path, epoch_days: list[int]) -> None:
-    pl.DataFrame({"days": [epoch_days]}, schema={"days": pl.List(pl.Int32)}).write_parquet(path / INDEX_FILE)
+    pl.DataFrame({"days": [epoch_days]}, schema={"days": pl.List(pl.Int32)}).write_parquet(path / layout.LOG_FILE_INDEX.relative())
 
 
 def test_without_data_the_range_is_the_running_month(settings, tmp_path):
@@ -78,5 +77,5 @@ def test_bad_settings_name_themselves(settings, tmp_path):
 
 
 def test_an_unreadable_index_does_not_stop_the_code_location(settings, tmp_path):
-    (tmp_path / INDEX_FILE).write_bytes(b"not parquet")
+    (tmp_path / layout.LOG_FILE_INDEX.relative()).write_bytes(b"not parquet")
     assert P.resolve_range(str(tmp_path)).first_day == date(2026, 11, 1)

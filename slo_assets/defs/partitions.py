@@ -17,9 +17,13 @@ from datetime import date, timedelta
 import dagster as dg
 import pyarrow.parquet as pq
 
-from slo_assets import clock
-from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, START_SETTING, default_warehouse
-from slo_assets.storage import INDEX_FILE, Warehouse
+from slo_assets import clock, layout
+from slo_assets.defs.resources import (
+    EARLIEST_MONTH_SETTING,
+    START_SETTING,
+    default_warehouse,
+)
+from slo_assets.storage import Warehouse
 
 # Timestamps before this in a file index are taken for clock errors (an epoch of 0 reads 1970),
 # not for logs: such rows stay outside the partitions and are counted there.
@@ -66,7 +70,7 @@ def earliest_indexed_day(warehouse: str) -> date | None:
     """The first plausible UTC day holding rows in the warehouse's file index, if there is one."""
     try:
         store = Warehouse(warehouse)
-        target = store.path(INDEX_FILE)
+        target = layout.LOG_FILE_INDEX.path(store)
         if not target.exists():
             return None
         with target.open("rb") as handle:
