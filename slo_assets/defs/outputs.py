@@ -17,10 +17,12 @@ from pathlib import Path
 import dagster as dg
 
 from slo_assets import layout
+from slo_assets.calendar import iso
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import written
+from slo_assets.slo.evaluation import MonthEvaluations
 from slo_assets.storage import Warehouse
 
 OUTPUTS_CODE_VERSION = "outputs-1"
@@ -56,28 +58,28 @@ class Output:
     kinds: frozenset[str]
 
 
-def _status_line(compliance: dict) -> str:
-    s = compliance["summary"]
-    judged = "n/a" if s["compliance_percent"] is None else f"{s['compliance_percent']:g}% compliant"
-    state = "closed" if compliance["period_complete"] else f"to date, as of {compliance['as_of']}"
-    return (f"{compliance['period']} ({state}): {s['met']} met, {s['at_risk']} at risk, {s['failed']} failed, "
-            f"{s['insufficient_data']} insufficient data of {s['slo_windows']} SLO windows; {judged}")
+def _status_line(month: MonthEvaluations) -> str:
+    counts = month.status_counts
+    judged = "n/a" if month.compliance_percent is None else f"{month.compliance_percent:g}% compliant"
+    state = "closed" if month.period_complete else f"to date, as of {iso(month.as_of_ms)}"
+    return (f"{month.period} ({state}): {counts['met']} met, {counts['at_risk']} at risk, {counts['failed']} failed, "
+            f"{counts['insufficient_data']} insufficient data of {len(month.windows)} SLO windows; {judged}")
 
 
 def render_report(inputs: Inputs) -> Rendered:
     from slo_assets.outputs.report import load_month, render
 
     docs = load_month(inputs.store, inputs.month)
-    return Rendered(render(docs).encode(), _status_line(inputs.document(layout.COMPLIANCE_REPORT)))
+    return Rendered(render(docs).encode(), _status_line(docs.evaluations))
 
 
 def render_exposition(inputs: Inputs) -> Rendered:
-    from slo_assets.outputs.prometheus import exposition_of_documents
+    from slo_assets.outputs.prometheus import exposition
 
-    compliance = inputs.document(layout.COMPLIANCE_REPORT)
-    payload = exposition_of_documents(compliance, inputs.document(layout.ERROR_BUDGETS))
+    month = MonthEvaluations.from_documents(inputs.document(layout.COMPLIANCE_REPORT), inputs.document(layout.ERROR_BUDGETS))
+    payload = exposition(month)
     samples = sum(1 for line in payload.splitlines() if line and not line.startswith(b"#"))
-    return Rendered(payload, f"{samples} samples for {compliance['summary']['slo_windows']} SLO windows")
+    return Rendered(payload, f"{samples} samples for {len(month.windows)} SLO windows")
 
 
 def render_rules(inputs: Inputs) -> Rendered:

@@ -269,7 +269,7 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     document = C.error_budgets_document(evaluations, period, provenance)
     rows = budget_rows(evaluations)
     whole = dump_evaluations(evaluations)
-    whole_version = dg.DataVersion(hashlib.sha256(json.dumps([e.to_json() for e in evaluations], sort_keys=True).encode()).hexdigest()[:24])
+    whole_version = dg.DataVersion(hashlib.sha256(whole).hexdigest()[:24])  # the file's bytes: serialized once
     sizes = {}
     for dataset, payload in ((layout.WINDOW_EVALUATIONS, whole), (layout.ERROR_BUDGETS, json.dumps(document, indent=1).encode())):
         store.write_bytes_atomic(dataset.path(store, month), payload)

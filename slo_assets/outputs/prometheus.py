@@ -79,8 +79,3 @@ def exposition(month: MonthEvaluations) -> bytes:
     registry = CollectorRegistry()
     registry.register(_SloCollector(month))
     return generate_latest(registry)
-
-
-def exposition_of_documents(compliance: dict, budgets: dict) -> bytes:
-    """The exposition of a month's compliance and error-budget documents (as `run` publishes them)."""
-    return exposition(MonthEvaluations.from_documents(compliance, budgets))
