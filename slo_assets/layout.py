@@ -45,20 +45,24 @@ class Dataset:
     def exists(self, store: Warehouse, partition: str | None = None) -> bool:
         return self.path(store, partition).exists()
 
+    def _pattern(self) -> re.Pattern:
+        """The template as a regex whose one group is the partition."""
+        return re.compile(re.escape(self.template).replace(re.escape("{partition}"), f"({_PARTITION[self.grain]})"))
+
     def partitions(self, store: Warehouse) -> list[str]:
         """The partitions with a file, sorted (for readers of every month so far)."""
-        folder, _, name = self.template.rpartition("/")
-        pattern = re.compile(re.escape(name).replace(re.escape("{partition}"), f"({_PARTITION[self.grain]})") + "$")
-        if "{partition}" in folder:  # one folder per partition: outputs/<month>/<file>
-            parent = store.path(*folder.split("/")[:-1])
-            return sorted(p.name for p in parent.glob("*") if (p / name).exists()) if parent.exists() else []
-        root = store.path(*folder.split("/")) if folder else store.root
-        return sorted(m.group(1) for p in (root.glob("*") if root.exists() else []) if (m := pattern.match(p.name)))
+        head, _, tail = self.template.partition("{partition}")
+        folder = store.path(*head.strip("/").split("/")) if head.strip("/") else store.root
+        if not folder.exists():
+            return []
+        # a file per partition (sli_metrics/<month>.parquet), or a folder per partition (outputs/<month>/<file>)
+        per_folder = tail if "/" in tail else ""
+        found = (m.group(1) for p in folder.glob("*") if (m := self._pattern().fullmatch(head + p.name + per_folder)))
+        return sorted(partition for partition in found if not per_folder or self.path(store, partition).exists())
 
     def matches(self, relative: str) -> bool:
         """Whether a warehouse-relative path is one of this dataset's files."""
-        regex = re.escape(self.template).replace(re.escape("{partition}"), _PARTITION[self.grain])
-        return re.fullmatch(regex, relative) is not None
+        return self._pattern().fullmatch(relative) is not None
 
 
 def _day(key: str, folder: str | None = None) -> Dataset:
