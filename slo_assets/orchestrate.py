@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from slo_assets.definitions import build_definitions
+from slo_assets.defs.day_runs import RANGE_END_TAG, RANGE_START_TAG
 from slo_assets.defs.ingestion import read_index
 from slo_assets.defs.partitions import RANGE
 from slo_assets.ingest.index import index_summary, mostly_rejected_files
@@ -103,11 +105,14 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
     outcome = MonthRun(month=month)
     tags = {"slo_assets/month": month}
     wanted = RANGE.days_of(days or month_days(month))
-    progress.begin(3 + len(wanted))
+    progress.begin(3 + len(wanted))  # specs, index, each day, the month
 
-    def run(job: str, label: str, partition: str | None = None):
+    def run(job: str, label: str, partition: str | None = None, days_range: tuple[str, str] | None = None):
+        run_tags = dict(tags)
+        if days_range is not None:  # one run for the range, as a single-run backfill launches it
+            run_tags.update({RANGE_START_TAG: days_range[0], RANGE_END_TAG: days_range[1]})
         result = defs.resolve_job_def(job).execute_in_process(
-            instance=instance, partition_key=partition, run_config=_quiet(log_level), raise_on_error=False, tags=tags)
+            instance=instance, partition_key=partition, run_config=_quiet(log_level), raise_on_error=False, tags=run_tags)
         outcome.run_ids.append(result.run_id)
         if not result.success:
             outcome.failed_runs.append(f"{label}: {_failure_reason(result)}")
@@ -117,9 +122,8 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         return result
 
     try:
-        run("observe_specs_job", "slo_specs")
+        index = run("observe_job", "slo_specs, log_file_index")
         progress.step("slo_specs", "observed")
-        index = run("index_job", "log_file_index")
         if not index.success:
             return outcome
         files = read_index(resources["warehouse"])
@@ -129,12 +133,15 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         progress.note(index_note(outcome.index))
         for line in outcome.rejected_files:  # said now, not after the month: the settings are likely wrong
             progress.note(f"  mostly rejected: {line}")
-        for day in wanted:
-            result = run("ingest_job", day, partition=day)
-            meta = next((m.metadata for m in result.asset_materializations_for_node("parsed_logs")
-                         if m.asset_key == dg.AssetKey("parsed_logs")), {})
-            outcome.days[day] = DayRun(rows=_value(meta, "dagster/row_count") or 0, quarantined=_value(meta, "quarantined_lines") or 0)
-            progress.step(day, f"{outcome.days[day].rows:,} rows, {outcome.days[day].quarantined:,} quarantined")
+        for first, last in contiguous_ranges(wanted):
+            label = first if first == last else f"{first} .. {last}"
+            result = run("ingest_job", label, days_range=(first, last))
+            metadata = {m.partition: m.metadata for m in result.asset_materializations_for_node("parsed_logs")
+                        if m.asset_key == dg.AssetKey("parsed_logs")}
+            for day in RANGE.days_of([d for d in wanted if first <= d <= last]):
+                meta = metadata.get(day, {})
+                outcome.days[day] = DayRun(rows=_value(meta, "dagster/row_count") or 0, quarantined=_value(meta, "quarantined_lines") or 0)
+                progress.step(day, f"{outcome.days[day].rows:,} rows, {outcome.days[day].quarantined:,} quarantined")
         progress.note(days_note(month, outcome))
         run("monthly_chain_job", month, partition=month)
         progress.step(month, "sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan, outputs")
@@ -142,6 +149,17 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         progress.end()
         outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def contiguous_ranges(days: list[str]) -> list[tuple[str, str]]:
+    """Sorted ISO days as (first, last) runs of consecutive days: one Dagster run each."""
+    ranges: list[tuple[str, str]] = []
+    for day in sorted(days):
+        if ranges and date.fromisoformat(day) - date.fromisoformat(ranges[-1][1]) == timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
 
 
 def days_note(month: str, outcome: MonthRun) -> str:

@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from slo_assets import layout
+from slo_assets.defs.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, range_version, run_days
 from slo_assets.defs.ingestion import INGEST_CODE_VERSION
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS, SLI_METRICS, SLI_MINUTELY, SLO_TARGETS
@@ -73,6 +74,7 @@ def _spec(key: str, group: str, kinds: set[str], description: str, deps=(), meta
         _spec("sli_operations", "slo", {"polars", "parquet"}, SLI_OPERATIONS_DESCRIPTION, ["parsed_logs", slo_specs]),
     ],
     partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
     check_specs=[
         dg.AssetCheckSpec(CHECK_GOOD_LE_TOTAL, asset="sli_minutely", description="good <= total in every minute"),
         dg.AssetCheckSpec(CHECK_TOTALS_MATCH, asset="sli_minutely", blocking=True,
@@ -80,44 +82,49 @@ def _spec(key: str, group: str, kinds: set[str], description: str, deps=(), meta
     ],
 )
 def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings):
-    """One day's SLI inputs per SLO: minute counts, exact latency value counts and per-operation counts."""
+    """The run's days' SLI inputs per SLO: minute counts, exact latency value counts and per-operation counts."""
     specs = slo_settings.load()
     store = warehouse.store()
-    day = context.partition_key
-    source = layout.PARSED_LOGS.path(store, day)
-    if not source.exists():
-        raise dg.Failure(f"parsed_logs partition {day} is missing ({source}): materialize it first")
-    rows = pl.from_arrow(store.read_table(source, columns=needed_columns(specs.slos)))
-    inputs = day_inputs(rows, specs.slos)
-    minutes_size, minutes_digest = store.write_table(layout.SLI_MINUTELY.path(store, day), inputs.minutes.to_arrow())
-    expected = selected_counts(rows, specs.slos)
-    totals = dict(inputs.minutes.group_by("slo").agg(pl.col("total").sum()).iter_rows()) if inputs.minutes.height else {}
-    mismatches = [(slo, expected[slo], totals.get(slo, 0)) for slo in expected if expected[slo] != totals.get(slo, 0)]
-    over = inputs.minutes.filter(pl.col("good") > pl.col("total")).height
-    summary = inputs.minutes.group_by("slo").agg(pl.col("good").sum(), pl.col("total").sum()).sort("slo") if inputs.minutes.height else inputs.minutes
-    yield dg.MaterializeResult(
-        asset_key="sli_minutely",
-        data_version=dg.DataVersion(minutes_digest[:24]),
-        metadata={
+    days = run_days(context)
+    digests: dict[str, list[str]] = {"sli_minutely": [], layout.SLI_LATENCY.key: [], layout.SLI_OPERATIONS.key: []}
+    checks: dict[str, dict[str, dg.AssetCheckResult]] = {CHECK_GOOD_LE_TOTAL: {}, CHECK_TOTALS_MATCH: {}}
+    columns = needed_columns(specs.slos)
+    for day in days:
+        source = layout.PARSED_LOGS.path(store, day)
+        if not source.exists():
+            raise dg.Failure(f"parsed_logs partition {day} is missing ({source}): materialize it first")
+        rows = pl.from_arrow(store.read_table(source, columns=columns))
+        inputs = day_inputs(rows, specs.slos)
+        minutes_size, minutes_digest = store.write_table(layout.SLI_MINUTELY.path(store, day), inputs.minutes.to_arrow())
+        digests["sli_minutely"].append(minutes_digest)
+        expected = selected_counts(rows, specs.slos)
+        summary = inputs.minutes.group_by("slo").agg(pl.col("good").sum(), pl.col("total").sum()).sort("slo")
+        totals = dict(summary.select("slo", "total").iter_rows())
+        mismatches = [(slo, expected[slo], totals.get(slo, 0)) for slo in expected if expected[slo] != totals.get(slo, 0)]
+        over = inputs.minutes.filter(pl.col("good") > pl.col("total")).height
+        add_day_metadata(context, "sli_minutely", day, {
             "dagster/row_count": inputs.minutes.height,
             "slos": len(specs.slos),
             "spec_hash": specs.content_hash,
             **written(store, layout.SLI_MINUTELY, day, minutes_size),
             "per_slo": dg.MetadataValue.md(frame_table(summary, limit=100)),
-        },
-        check_results=[
-            dg.AssetCheckResult(check_name=CHECK_GOOD_LE_TOTAL, passed=over == 0, metadata={"minutes_with_good_above_total": over}),
-            dg.AssetCheckResult(
-                check_name=CHECK_TOTALS_MATCH, passed=not mismatches,
-                metadata={"slos_checked": len(expected),
-                          "mismatches": dg.MetadataValue.md(table(["slo", "parsed rows selected", "minute totals"], mismatches) if mismatches else "none")},
-            ),
-        ],
-    )
-    for dataset, frame in ((layout.SLI_LATENCY, inputs.latency), (layout.SLI_OPERATIONS, inputs.operations)):
-        size, digest = store.write_table(dataset.path(store, day), frame.to_arrow())
-        yield dg.MaterializeResult(asset_key=dataset.key, data_version=dg.DataVersion(digest[:24]),
-                                   metadata={"dagster/row_count": frame.height, **written(store, dataset, day, size)})
+        })
+        checks[CHECK_GOOD_LE_TOTAL][day] = dg.AssetCheckResult(
+            check_name=CHECK_GOOD_LE_TOTAL, passed=over == 0, metadata={"minutes_with_good_above_total": over})
+        checks[CHECK_TOTALS_MATCH][day] = dg.AssetCheckResult(
+            check_name=CHECK_TOTALS_MATCH, passed=not mismatches,
+            description=f"{len(mismatches)} SLO(s) whose minute totals differ from the rows they select" if mismatches else None,
+            metadata={"slos_checked": len(expected),
+                      "mismatches": dg.MetadataValue.md(table(["slo", "parsed rows selected", "minute totals"], mismatches) if mismatches else "none")})
+        for dataset, frame in ((layout.SLI_LATENCY, inputs.latency), (layout.SLI_OPERATIONS, inputs.operations)):
+            size, digest = store.write_table(dataset.path(store, day), frame.to_arrow())
+            digests[dataset.key].append(digest)
+            add_day_metadata(context, dataset.key, day, {"dagster/row_count": frame.height, **written(store, dataset, day, size)})
+    yield dg.MaterializeResult(
+        asset_key="sli_minutely", data_version=range_version(digests["sli_minutely"]), metadata={"days_in_run": len(days)},
+        check_results=[combine_checks(name, results) for name, results in checks.items()])
+    for key in (layout.SLI_LATENCY.key, layout.SLI_OPERATIONS.key):
+        yield dg.MaterializeResult(asset_key=key, data_version=range_version(digests[key]), metadata={"days_in_run": len(days)})
 
 
 def _period(month: str, present: list[str]) -> C.Period:

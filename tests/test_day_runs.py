@@ -1,0 +1,66 @@
+"""A range of days in one run: each day's evidence survives the folding of checks, the expectations'
+sample keeps every day in it, and the CLI makes one run for a month of days."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from slo_assets.defs.day_runs import combine_checks, range_version
+from slo_assets.defs.ingestion import day_sample
+from slo_assets.orchestrate import contiguous_ranges
+
+
+def _result(passed: bool, severity=dg.AssetCheckSeverity.ERROR, **metadata) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(check_name="c", passed=passed, severity=severity, description=None if passed else "bad", metadata=metadata)
+
+
+def test_one_day_keeps_its_own_result():
+    only = _result(False, rows=3)
+    assert combine_checks("c", {"2026-10-01": only}) is only
+
+
+def test_a_failing_day_fails_the_run_and_is_named_with_its_evidence():
+    by_day = {"2026-10-01": _result(True, ratio=0.0), "2026-10-02": _result(False, ratio=0.5, examples=dg.MetadataValue.md("| a |")),
+              "2026-10-03": _result(True, ratio=0.0)}
+    combined = combine_checks("c", by_day)
+    assert not combined.passed and combined.severity == dg.AssetCheckSeverity.ERROR
+    assert combined.description == "1 of 3 days failed: 2026-10-02 (bad)"
+    assert combined.metadata["failed_days"].value == ["2026-10-02"]
+    table = combined.metadata["by_day"].value
+    assert all(day in table for day in by_day) and "| 2026-10-02 | FAIL | bad | 0.5 |" in table
+    assert "2026-10-02 examples" in combined.metadata  # the failing day's non-scalar evidence, kept whole
+
+
+def test_warnings_only_fold_into_a_warning():
+    combined = combine_checks("c", {"a": _result(False, dg.AssetCheckSeverity.WARN), "b": _result(True)})
+    assert not combined.passed and combined.severity == dg.AssetCheckSeverity.WARN
+
+
+def test_all_days_passing_pass():
+    combined = combine_checks("c", {f"2026-10-0{i}": _result(True) for i in range(1, 4)})
+    assert combined.passed and combined.description == "all 3 days passed"
+
+
+def test_range_version_is_the_days_digest_for_one_day_and_depends_on_every_day():
+    assert range_version(["ab" * 20]).value == ("ab" * 20)[:24]
+    assert range_version(["a", "b"]) != range_version(["a", "c"]) != range_version(["b", "a"])
+
+
+@given(st.lists(st.integers(0, 5000), min_size=1, max_size=40), st.integers(1, 3000))
+def test_the_sample_stays_within_its_limit_and_keeps_every_day_with_rows(sizes, limit):
+    samples = [day_sample(pa.table({"i": list(range(n))}), len(sizes), limit) for n in sizes]
+    assert sum(s.num_rows for s in samples) <= max(limit, len(sizes))
+    assert all(s.num_rows > 0 for s, n in zip(samples, sizes, strict=True) if n)
+    for sample, n in zip(samples, sizes, strict=True):  # every k-th row, from the first
+        values = sample["i"].to_pylist()
+        assert values == sorted(values) and (not values or values[0] == 0) and all(v < n for v in values)
+
+
+def test_contiguous_ranges():
+    assert contiguous_ranges([]) == []
+    assert contiguous_ranges(["2026-10-03", "2026-10-01", "2026-10-02", "2026-10-05"]) == [
+        ("2026-10-01", "2026-10-03"), ("2026-10-05", "2026-10-05")]
+    assert contiguous_ranges(["2026-02-28", "2026-03-01"]) == [("2026-02-28", "2026-03-01")]
