@@ -38,6 +38,12 @@ def _status(instance, defs, keys):
 def test_month_to_date_uses_the_elapsed_part_then_grows(month_to_date):
     base, resources, instance, first = month_to_date
     assert not first.failed_runs and not first.failed_checks
+    # specs and index, the ten days in one run, the month; each day's figures from its own materialization
+    assert len(first.run_ids) == 3 and len(first.days) == 10 and all(day.rows > 0 for day in first.days.values())
+    records = instance.fetch_materializations(dg.AssetKey("parsed_logs"), limit=100).records
+    assert {r.run_id for r in records} == {first.run_ids[1]}
+    per_day = {r.asset_materialization.partition: r.asset_materialization.metadata["dagster/row_count"].value for r in records}
+    assert per_day == {day: run.rows for day, run in first.days.items()}
     compliance = json.loads((base / "wh" / layout.COMPLIANCE_REPORT.relative("2026-02")).read_text())
     assert (compliance["period_complete"], compliance["as_of"]) == (False, "2026-02-11T00:00:00Z")
     assert compliance["data_quality"]["days_expected"] == 10 and compliance["data_quality"]["missing_days"] == []

@@ -126,6 +126,16 @@ def _month_through_the_daemon(tmp_path: Path, instance_config: Path, extra_env: 
             done = _wait(lambda: (b := instance.get_backfill("ui-month")) is not None and b.status != BulkActionStatus.REQUESTED and b,
                          deadline, daemon, "the backfill", log)
             assert done.status == BulkActionStatus.COMPLETED_SUCCESS, (done.status, log.read_text()[-3000:])
+            # The month's days are one run (the daily assets' single-run backfill policy), then the month.
+            backfill_runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": "ui-month"}))
+            ranges = [r for r in backfill_runs if "dagster/asset_partition_range_start" in r.tags]
+            assert len(backfill_runs) == 2 and len(ranges) == 1, [r.tags for r in backfill_runs]
+            day = f"{MONTH}-02"
+            per_day = instance.get_latest_materialization_event(dg.AssetKey("parsed_logs"))  # the range's last day
+            assert per_day.run_id == ranges[0].run_id
+            materialization = next(iter(instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey("parsed_logs"), asset_partitions=[day]), limit=1).records))
+            assert materialization.asset_materialization.metadata["path"].value.endswith(f"{day}.parquet")
 
             def remediated():
                 runs = instance.get_runs(filters=dg.RunsFilter(job_name="remediation_job"))
