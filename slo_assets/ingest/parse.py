@@ -8,7 +8,6 @@ out either as a row or as a quarantine entry with a reason.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from dataclasses import dataclass
@@ -311,7 +310,7 @@ def _json_region(lines: _Lines, indices: np.ndarray, config: ParseConfig, bad: l
     frame = None
     for typed in (True, False):  # typed is faster; strings accept e.g. "200" as a status
         try:
-            frame = pl.read_ndjson(io.BytesIO(region), schema=_json_schema(config, typed))
+            frame = pl.read_ndjson(region, schema=_json_schema(config, typed))
             break
         except (Exception, pl.exceptions.PanicException):  # polars raises on the first malformed line
             frame = None
@@ -337,7 +336,7 @@ def _clean_json_chunk(lines: _Lines, config: ParseConfig) -> pl.DataFrame | None
     """
     count = lines.text.count(b"\n")
     try:  # typed only: on failure the careful path tries both schemas anyway
-        frame = pl.read_ndjson(io.BytesIO(lines.text), schema=_json_schema(config, typed=True))
+        frame = pl.read_ndjson(lines.text, schema=_json_schema(config, typed=True))
     except (Exception, pl.exceptions.PanicException):
         return None
     return frame if frame.height == count else None
