@@ -560,6 +560,12 @@ def _service_expr(config: ParseConfig, path: pl.Expr, field_complete: bool) -> p
     return pl.coalesce(pl.col("service_raw"), from_path)
 
 
+def _path_of(target: pl.Expr) -> pl.Expr:
+    """The request target without its query: split only the targets that have one (a third of the
+    cost when few do)."""
+    return pl.when(target.str.contains("?", literal=True)).then(target.str.split_exact("?", 1).struct.field("field_0")).otherwise(target)
+
+
 def _normalized_path(path: pl.Expr) -> pl.Expr:
     """Path template for the operation name: numeric, UUID and long hex segments become `{id}`."""
     return path.str.replace_all(_ID_SEGMENT, "/{id}")
@@ -613,7 +619,7 @@ def _typed(frame: pl.DataFrame, time_kind: str, duration_factor: float, config: 
         frame.lazy()
         .with_columns(
             pl.lit(ts_ms).alias("ts_ms"),
-            pl.col("target").str.split_exact("?", 1).struct.field("field_0").alias("path"),
+            _path_of(pl.col("target")).alias("path"),
             (pl.col("duration") * duration_factor).alias("duration_ms"),
         )
         .with_columns(_service_expr(config, pl.col("path"), frame["service_raw"].null_count() == 0).alias("service_found"))
@@ -631,7 +637,8 @@ def _typed(frame: pl.DataFrame, time_kind: str, duration_factor: float, config: 
         )
         .collect()
     )
-    valid = typed.filter(pl.col("_ok"))
+    all_ok = bool(typed["_ok"].all())
+    valid = typed if all_ok else typed.filter(pl.col("_ok"))
     defaulted = int(valid["service_found"].null_count())
     operation = pl.when(pl.col("operation_raw").is_not_null() & (pl.col("operation_raw") != "")).then(pl.col("operation_raw")).otherwise(
         pl.concat_str([pl.col("method").fill_null("-"), _normalized_path(pl.col("path"))], separator=" ").fill_null(pl.lit("-"))
@@ -648,7 +655,7 @@ def _typed(frame: pl.DataFrame, time_kind: str, duration_factor: float, config: 
     ).collect()
     in_range = pl.col("ts_ms").is_between(TS_MIN_MS, TS_MAX_MS) & pl.col("ts_ms").is_not_nan()
     quarantined = (
-        typed.filter(~pl.col("_ok"))
+        (typed.clear() if all_ok else typed.filter(~pl.col("_ok")))
         .with_columns(
             pl.coalesce("status_raw", pl.col("status").cast(pl.String)).alias("status_text"),
             pl.coalesce("duration_raw", pl.col("duration").cast(pl.String)).alias("duration_text"),
@@ -704,12 +711,15 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
     clean = _clean_json_chunk(lines, config) if fmt == "jsonl" and fast else None
     if clean is not None:
         total, empty_count, extra_blank = clean.height, 0, []
-        raw = _json_parts(_recheck(lines, np.arange(total, dtype=np.int64), clean, config, bad), config)
+        parts = _recheck(lines, np.arange(total, dtype=np.int64), clean, config, bad)
+        in_line_order = len(parts) == 1
+        raw = _json_parts(parts, config)
     else:
         total = len(lines.starts)
         empty = lines.ends == lines.starts
         empty_count = int(empty.sum())
         raw, extra_blank = _careful(lines, np.flatnonzero(~empty), fmt, config, bad, fast)
+        in_line_order = fmt != "jsonl"  # careful JSON gathers rows from several parts; the regexes keep order
     rows, typed_bad, defaulted = _typed(raw, *_time_and_unit(fmt, config), config)
 
     parse_bad = pl.DataFrame(
@@ -717,7 +727,8 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
         schema={"_idx": pl.Int64, "reason": pl.String, "detail": pl.String},
     ).with_columns(pl.lit(None, dtype=pl.Int64).alias("own_ts_ms"))
     quarantine = pl.concat([parse_bad, typed_bad], how="vertical").sort("_idx")
-    rows = rows.sort("_idx")
+    if not in_line_order:
+        rows = rows.sort("_idx")
     quarantine, last_ts = _with_ts_hint(quarantine, rows, carry_ts_ms)
     raw_text = [lines.raw(i) for i in quarantine["_idx"].to_list()]
     quarantine = quarantine.select(
