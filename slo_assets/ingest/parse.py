@@ -388,17 +388,16 @@ def _json_parts(frames: list, config: ParseConfig) -> pl.DataFrame:
 
 def _parse_combined(lines: _Lines, nonblank: np.ndarray, bad: list) -> tuple[pl.DataFrame, list[int]]:
     series = _all_lines_series(lines)[pl.Series(nonblank)] if len(nonblank) else pl.Series("line", [], dtype=pl.String)
-    frame = pl.DataFrame({"_idx": nonblank, "line": series})
-    whitespace = frame.filter(pl.col("line").str.strip_chars() == "")
-    frame = frame.filter(pl.col("line").str.strip_chars() != "")
+    frame, whitespace = _split_whitespace(pl.DataFrame({"_idx": nonblank, "line": series}))
     parsed = frame.with_columns(pl.col("line").str.extract_groups(COMBINED_REGEX).alias("m")).unnest("m")
-    unmatched = parsed.filter(pl.col("client").is_null())
-    for index in unmatched["_idx"].to_list():
-        bad.append((index, UNRECOGNIZED_LINE, "line: does not match the common/combined log format"))
+    unmatched = parsed["client"].is_null()
+    if unmatched.any():
+        for index in parsed.filter(unmatched)["_idx"].to_list():
+            bad.append((index, UNRECOGNIZED_LINE, "line: does not match the common/combined log format"))
+        parsed = parsed.filter(~unmatched)
     rest = pl.col("line").str.slice(pl.col("prefix").str.len_chars())
     matched = (
         parsed.lazy()
-        .filter(pl.col("client").is_not_null())
         .with_columns(rest.str.extract(REQUEST_TIME_REGEX, 1).alias("_token"), *_split_request(pl.col("request")))
         .select(
             "_idx",
@@ -410,7 +409,16 @@ def _parse_combined(lines: _Lines, nonblank: np.ndarray, bad: list) -> tuple[pl.
         )
         .collect()
     )
-    return _numeric(matched), whitespace["_idx"].to_list()
+    return _numeric(matched), whitespace
+
+
+def _split_whitespace(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
+    """The lines with text, and the indices of those holding only whitespace (blank lines); no copy
+    of the lines when there are none of the latter (filtering copies every string)."""
+    blank = frame["line"].str.strip_chars() == ""
+    if not blank.any():
+        return frame, []
+    return frame.filter(~blank), frame.filter(blank)["_idx"].to_list()
 
 
 def _split_request(request: pl.Expr | None, method: pl.Expr | None = None, target: pl.Expr | None = None) -> list[pl.Expr]:
@@ -454,9 +462,7 @@ def _upstream_sum(values: pl.Expr) -> pl.Expr:
 def _parse_line_format(lines: _Lines, nonblank: np.ndarray, line_format: LineFormat, bad: list) -> tuple[pl.DataFrame, list[int]]:
     """One regex compiled from the user's log_format, run by polars over every line."""
     series = _all_lines_series(lines)[pl.Series(nonblank)] if len(nonblank) else pl.Series("line", [], dtype=pl.String)
-    frame = pl.DataFrame({"_idx": nonblank, "line": series})
-    whitespace = frame.filter(pl.col("line").str.strip_chars() == "")
-    frame = frame.filter(pl.col("line").str.strip_chars() != "")
+    frame, whitespace = _split_whitespace(pl.DataFrame({"_idx": nonblank, "line": series}))
     parsed = frame.with_columns(pl.col("line").str.extract_groups(line_format.regex).alias("m")).unnest("m")
     for index in parsed.filter(pl.col("_m").is_null())["_idx"].to_list():
         bad.append((index, UNRECOGNIZED_LINE, "line: does not match the log_format"))
@@ -474,7 +480,7 @@ def _parse_line_format(lines: _Lines, nonblank: np.ndarray, line_format: LineFor
         pl.col("status"),
         duration.alias("duration"),
     ).collect()
-    return _numeric(matched), whitespace["_idx"].to_list()
+    return _numeric(matched), whitespace
 
 
 def _empty_raw() -> pl.DataFrame:
