@@ -272,3 +272,12 @@ def test_rows_come_in_line_order_whichever_path_read_them(fmt, lines):
     result = P.parse_chunk(b"\n".join(lines) + b"\n", 1, fmt, ParseConfig())
     numbers = result.rows["source_line"].to_list()
     assert numbers == sorted(numbers) and len(numbers) >= 3
+
+
+def test_a_number_in_the_detail_is_shown_as_written_whatever_the_neighbours():
+    bad = b'{"ts":"2026-10-15T12:00:00Z","service":"a","status":200,"duration_ms":-1}'
+    good = b'{"ts":"2026-10-15T12:00:01Z","service":"b","status":200,"duration_ms":5}'
+    for chunk in (bad + b"\n", good + b"\n" + bad + b"\n", b'"x"\n' + bad + b"\n"):
+        for fast in (True, False):
+            result = P.parse_chunk(chunk, 1, "jsonl", ParseConfig(), fast=fast)
+            assert result.quarantine.filter(pl.col("reason") == P.DURATION_INVALID)["detail"].to_list() == ["duration: -1"], (chunk, fast)

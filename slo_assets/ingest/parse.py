@@ -308,13 +308,10 @@ def _json_region(lines: _Lines, indices: np.ndarray, config: ParseConfig, bad: l
     stop = int(lines.ends[indices[-1]])
     whole = start == 0 and indices[-1] == len(lines.starts) - 1
     region = lines.text if whole else lines.text[start:stop]
-    frame = None
-    for typed in (True, False):  # typed is faster; strings accept e.g. "200" as a status
-        try:
-            frame = pl.read_ndjson(region, schema=_json_schema(config, typed))
-            break
-        except (Exception, pl.exceptions.PanicException):  # polars raises on the first malformed line
-            frame = None
+    try:  # strings: they accept e.g. "200" as a status and keep a bad number's text for the detail
+        frame = pl.read_ndjson(region, schema=_json_schema(config))
+    except (Exception, pl.exceptions.PanicException):  # polars raises on the first malformed line
+        frame = None
     if frame is not None and frame.height == len(indices):
         frames.extend(_recheck(lines, indices, frame, config, bad))
         return
@@ -341,6 +338,15 @@ def _clean_json_chunk(lines: _Lines, config: ParseConfig) -> pl.DataFrame | None
     except (Exception, pl.exceptions.PanicException):
         return None
     return frame if frame.height == count else None
+
+
+def _text_json_chunk(lines: _Lines, config: ParseConfig) -> pl.DataFrame | None:
+    """The chunk read with every field as text (numbers as written), for the details of bad values."""
+    try:
+        frame = pl.read_ndjson(lines.text, schema=_json_schema(config))
+    except (Exception, pl.exceptions.PanicException):
+        return None
+    return frame if frame.height == lines.text.count(b"\n") else None
 
 
 def _compact(lines: _Lines, keep: np.ndarray) -> _Lines:
@@ -728,14 +734,20 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
         total, empty_count, extra_blank = clean.height, 0, []
         parts = _recheck(lines, np.arange(total, dtype=np.int64), clean, config, bad)
         in_line_order = len(parts) == 1
-        raw = _json_parts(parts, config)
+        rows, typed_bad, defaulted = _typed(_json_parts(parts, config), *_time_and_unit(fmt, config), config)
+        text = _text_json_chunk(lines, config) if typed_bad.height else None
+        if text is not None:  # the typed read lost how the bad numbers were written: read again as text
+            bad.clear()
+            parts = _recheck(lines, np.arange(total, dtype=np.int64), text, config, bad)
+            in_line_order = len(parts) == 1
+            rows, typed_bad, defaulted = _typed(_json_parts(parts, config), *_time_and_unit(fmt, config), config)
     else:
         total = len(lines.starts)
         empty = lines.ends == lines.starts
         empty_count = int(empty.sum())
         raw, extra_blank = _careful(lines, np.flatnonzero(~empty), fmt, config, bad, fast)
         in_line_order = fmt != "jsonl"  # careful JSON gathers rows from several parts; the regexes keep order
-    rows, typed_bad, defaulted = _typed(raw, *_time_and_unit(fmt, config), config)
+        rows, typed_bad, defaulted = _typed(raw, *_time_and_unit(fmt, config), config)
 
     parse_bad = pl.DataFrame(
         {"_idx": [b[0] for b in bad], "reason": [b[1] for b in bad], "detail": [b[2] for b in bad]},
