@@ -1,6 +1,7 @@
 """Ingest benchmark: parse a month of logs into daily Parquet, against DuckDB and `cat` in the same run.
 
-    .venv/bin/python benchmarks/ingest.py [--jsonl-events 6000000] [--combined-events 3000000]
+    .venv/bin/python benchmarks/ingest.py [--jsonl-events 6000000] [--combined-events 3000000] [--repeat 3]
+        [--formats jsonl,combined] [--before DIR_WITH_OLD_slo_assets]
 
 Months are generated once (uncompressed, like the baselines in PERF-NOTES.md) and cached outside
 the repository (default ~/.cache/slo-assets/bench). Each measurement runs in a fresh process, so
@@ -110,6 +111,7 @@ def work_cat(logs: Path) -> int:
 def worker(engine: str, fmt: str, logs: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="slo-bench-") as tmp:
         out = Path(tmp)
+        tree = TreePeak()
         started = time.perf_counter()
         if engine == "slo-assets":
             rows = work_slo_assets(logs, out)
@@ -118,8 +120,44 @@ def worker(engine: str, fmt: str, logs: Path) -> None:
         else:
             rows = work_cat(logs)
         seconds = time.perf_counter() - started
+        tree.stop()
         size = sum(p.stat().st_size for p in out.rglob("*.parquet"))
-    print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss_mib": peak_rss_kib() / 1024, "parquet_mib": size / 2**20}))
+    usage = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss_mib": peak_rss_kib() / 1024,
+                      "tree_peak_mib": max(tree.peak_kib, peak_rss_kib()) / 1024, "parquet_mib": size / 2**20,
+                      "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in usage)}))
+
+
+class TreePeak:
+    """Peak of the summed RSS of this process and its children (worker processes that stage files),
+    sampled every 20 ms: VmHWM alone misses memory held in child processes."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self.peak_kib = 0
+        self._done = threading.Event()
+        self._me = psutil.Process()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._done.wait(0.02):
+            total = 0
+            for process in [self._me, *self._me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_kib = max(self.peak_kib, total // 1024)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def peak_rss_kib() -> int:
@@ -134,9 +172,12 @@ def peak_rss_kib() -> int:
 # ----------------------------------------------------------------- driver
 
 
-def measure(engine: str, fmt: str, logs: Path) -> dict:
+def measure(engine: str, fmt: str, logs: Path, code: Path | None = None) -> dict:
     command = [sys.executable, __file__, "--worker", engine, "--format", fmt, "--logs", str(logs)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    env = None
+    if code is not None and engine == "slo-assets":  # another checkout's slo_assets, e.g. the code before a change
+        env = {**os.environ, "PYTHONPATH": str(code)}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{engine} on {fmt} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -147,6 +188,9 @@ def main() -> None:
     parser.add_argument("--jsonl-events", type=int, default=6_000_000)
     parser.add_argument("--combined-events", type=int, default=3_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="runs per engine; the median is reported")
+    parser.add_argument("--before", type=Path, help="a folder holding another version's slo_assets package, "
+                        "measured in the same invocation as 'before' (e.g. from git archive of the base commit)")
+    parser.add_argument("--formats", default="jsonl,combined", help="comma-separated: jsonl, combined")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--format", help=argparse.SUPPRESS)
     parser.add_argument("--logs", help=argparse.SUPPRESS)
@@ -156,25 +200,36 @@ def main() -> None:
         return
 
     rows = []
-    for fmt, events in (("jsonl", args.jsonl_events), ("combined", args.combined_events)):
+    engines = {"cat": None, "duckdb": None, "slo-assets": None}
+    if args.before:
+        engines = {"cat": None, "duckdb": None, "before": args.before.resolve(), "slo-assets": None}
+    sizes = {"jsonl": args.jsonl_events, "combined": args.combined_events}
+    for fmt in args.formats.split(","):
+        events = sizes[fmt]
         logs = ensure_month(fmt, events)
         raw_mib = sum(Path(f).stat().st_size for f in log_files(logs)) / 2**20
-        results = {}
-        for engine in ("cat", "duckdb", "slo-assets"):
-            runs = sorted((measure(engine, fmt, logs) for _ in range(args.repeat)), key=lambda r: r["seconds"])
-            results[engine] = runs[len(runs) // 2]
+        runs: dict[str, list[dict]] = {engine: [] for engine in engines}
+        for _ in range(args.repeat):  # interleaved, so a noisy neighbour spreads over every engine
+            for engine, code in engines.items():
+                runs[engine].append(measure("slo-assets" if engine == "before" else engine, fmt, logs, code))
+        results = {engine: sorted(found, key=lambda r: r["seconds"])[len(found) // 2] for engine, found in runs.items()}
         base = results["duckdb"]["seconds"]
         for engine, result in results.items():
             rows.append((fmt, events, raw_mib, engine, result, base / result["seconds"]))
-        if results["slo-assets"]["rows"] != events:
-            raise SystemExit(f"slo-assets wrote {results['slo-assets']['rows']} rows for {events} events")
+        for engine in ("before", "slo-assets"):
+            if engine in results and results[engine]["rows"] != events:
+                raise SystemExit(f"{engine} wrote {results[engine]['rows']} rows for {events} events")
 
-    print(f"\n{'format':<9} {'events':>10} {'MiB':>6}  {'engine':<11} {'seconds':>8} {'events/s':>11} {'peak RSS':>10} {'parquet':>9}  speed vs duckdb")
+    print(f"\n{'format':<9} {'events':>10} {'MiB':>6}  {'engine':<11} {'seconds':>8} {'events/s':>11} {'cpu s':>6} "
+          f"{'peak RSS':>10} {'tree peak':>10} {'parquet':>9}  speed vs duckdb")
     for fmt, events, raw_mib, engine, result, ratio in rows:
         rate = events / result["seconds"]
         print(f"{fmt:<9} {events:>10} {raw_mib:>6.0f}  {engine:<11} {result['seconds']:>8.2f} {rate / 1e6:>10.2f}M "
-              f"{result['peak_rss_mib']:>7.0f} MiB {result['parquet_mib']:>5.0f} MiB  {ratio:>6.2f}x")
-    print("\nspeed vs duckdb = duckdb seconds / engine seconds (>= 1.0: at least as fast as DuckDB).")
+              f"{result['cpu_seconds']:>6.1f} {result['peak_rss_mib']:>7.0f} MiB {result['tree_peak_mib']:>7.0f} MiB "
+              f"{result['parquet_mib']:>5.0f} MiB  {ratio:>6.2f}x")
+    print("\nspeed vs duckdb = duckdb seconds / engine seconds (>= 1.0: at least as fast as DuckDB); medians of "
+          f"{args.repeat} interleaved runs. peak RSS: the engine's process (VmHWM); tree peak: with its worker "
+          "processes (sampled). cpu s: user+system of the process and its children.")
 
 
 if __name__ == "__main__":

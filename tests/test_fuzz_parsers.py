@@ -152,3 +152,27 @@ def test_json_chunk_equals_each_line_alone_and_fast_equals_careful(lines):
 def test_combined_chunk_equals_each_line_alone(lines):
     lines = [line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines]
     assert _whole(lines, "combined", CONFIG) == _per_line(lines, "combined", CONFIG)
+
+
+# ---------------------------------------------------------------- fast paths equal the general ones (issue 13)
+
+CLF_PARTS = st.tuples(
+    st.sampled_from(["01", "17", "29", "30", "31", "00", "32", "1", " 1", "7x"]),
+    st.sampled_from(["Jan", "Feb", "Oct", "Dec", "oct", "OCT", "Foo", "May"]),
+    st.sampled_from(["1970", "2015", "2016", "2026", "9999", "0000", "26", "20260"]),
+    st.sampled_from(["00", "09", "23", "24", "7"]), st.sampled_from(["00", "59", "60", "5"]),
+    st.sampled_from(["00", "59", "60", "61", "3"]),
+    st.sampled_from([" +0000", "  +0000", " +0000 ", " +00000", "+0000", " +0000\t"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(CLF_PARTS.map(lambda p: f"{p[0]}/{p[1]}/{p[2]}:{p[3]}:{p[4]}:{p[5]}{p[6]}") | st.none(), min_size=1, max_size=8))
+def test_clf_utc_fast_path_equals_the_offset_parse(values):
+    import polars as pl
+
+    from slo_assets.ingest.parse import COMBINED_TIME_FORMAT, clf_timestamp
+
+    raw = pl.Series("ts_raw", values, dtype=pl.String)
+    general = raw.str.to_datetime(COMBINED_TIME_FORMAT, strict=False, time_unit="ms").dt.convert_time_zone("UTC")
+    assert clf_timestamp(raw).equals(general, check_dtypes=True)

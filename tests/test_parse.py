@@ -257,3 +257,27 @@ def test_a_huge_integral_status_is_out_of_range_on_every_path():
         for fast in (True, False):
             result = P.parse_chunk(chunk, 1, "jsonl", ParseConfig(), fast=fast)
             assert result.quarantine["reason"].to_list()[0] == "status_out_of_range", (chunk, fast)
+
+
+@pytest.mark.parametrize("fmt, lines", [
+    ("jsonl", [b'{"ts":"2026-10-15T12:00:00Z","service":"a","status":200}', b'{"ts":"2026-10-15T12:00:01Z","service":123,"status":200}',
+               b'{"ts":"2026-10-15T12:00:02Z","service":"c","status":200}', b'not json', b'{"ts":"2026-10-15T12:00:03Z","service":"d","status":"201"}',
+               b'{"ts":"2026-10-15T12:00:04Z","service":"e","status":200}']),
+    ("jsonl", [b'{"ts":"2026-10-15T12:00:00Z","service":"a","status":200}', b'{"ts":"2026-10-15T12:00:01Z","service":true,"status":200}',
+               b'{"ts":"2026-10-15T12:00:02Z","service":"c","status":200}']),
+    ("combined", [b'1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "GET /a/ HTTP/1.1" 200 5', b'garbage',
+                  b'1.2.3.4 - - [04/Mar/2025:10:00:01 +0000] "GET /b/ HTTP/1.1" 503 5', b'1.2.3.4 - - [04/Mar/2025:10:00:02 +0000] "GET /c/ HTTP/1.1" 201 5']),
+])
+def test_rows_come_in_line_order_whichever_path_read_them(fmt, lines):
+    result = P.parse_chunk(b"\n".join(lines) + b"\n", 1, fmt, ParseConfig())
+    numbers = result.rows["source_line"].to_list()
+    assert numbers == sorted(numbers) and len(numbers) >= 3
+
+
+def test_a_number_in_the_detail_is_shown_as_written_whatever_the_neighbours():
+    bad = b'{"ts":"2026-10-15T12:00:00Z","service":"a","status":200,"duration_ms":-1}'
+    good = b'{"ts":"2026-10-15T12:00:01Z","service":"b","status":200,"duration_ms":5}'
+    for chunk in (bad + b"\n", good + b"\n" + bad + b"\n", b'"x"\n' + bad + b"\n"):
+        for fast in (True, False):
+            result = P.parse_chunk(chunk, 1, "jsonl", ParseConfig(), fast=fast)
+            assert result.quarantine.filter(pl.col("reason") == P.DURATION_INVALID)["detail"].to_list() == ["duration: -1"], (chunk, fast)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,11 +81,6 @@ def _unchanged(previous: pl.DataFrame | None) -> dict[tuple[str, int, int], dict
     return {(r["path"], r["size_bytes"], r["mtime_ns"]): r for r in staged.iter_rows(named=True)}
 
 
-# A worker process costs about a second to start (it imports polars and pyarrow), so staging
-# runs in a pool only when there is enough new data to pay for it.
-PARALLEL_MIN_BYTES = 64 << 20
-
-
 def _stage_one(path: Path, fmt: str, config: ParseConfig, stage_dir: Path) -> StageStats | str:
     """The file's stage stats, or the reason it could not be read (OSError: gone, no permission)."""
     try:
@@ -96,14 +90,13 @@ def _stage_one(path: Path, fmt: str, config: ParseConfig, stage_dir: Path) -> St
 
 
 def _stage_all(pending: list[tuple[Path, str, Path]], config: ParseConfig, workers: int) -> list[StageStats | str]:
-    total = sum(path.stat().st_size for path, _, _ in pending if path.exists())
-    if workers <= 1 or len(pending) < 2 or total < PARALLEL_MIN_BYTES:
+    """Stage files on `workers` threads. Polars and Arrow do the work without holding the GIL, so
+    threads use every core like processes did, without a second of imports per worker process and
+    without a copy of the libraries' memory in each."""
+    if workers <= 1 or len(pending) < 2:
         return [_stage_one(path, fmt, config, stage_dir) for path, fmt, stage_dir in pending]
-    # spawn, not fork: forking a process that runs polars' thread pool can deadlock.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context) as pool:
-        futures = [pool.submit(_stage_one, path, fmt, config, stage_dir) for path, fmt, stage_dir in pending]
-        return [future.result() for future in futures]
+    with ThreadPoolExecutor(max_workers=min(workers, len(pending)), thread_name_prefix="stage") as pool:
+        return list(pool.map(lambda job: _stage_one(job[0], job[1], config, job[2]), pending))
 
 
 def _safe_fingerprint(path: Path) -> str | OSError:

@@ -8,7 +8,6 @@ out either as a row or as a quarantine entry with a reason.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from dataclasses import dataclass
@@ -72,6 +71,7 @@ HTTP_METHODS = (
     "REBIND", "MKACTIVITY", "CHECKOUT", "MERGE", "LINK", "UNLINK", "PURGE", "PRI",
 )
 COMBINED_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
+COMBINED_UTC_FORMAT = "%d/%b/%Y:%H:%M:%S +0000"
 # The one ISO-8601 grammar of every path: date, T/t/space, hh[:mm[:ss[.1-9 digits]]], offset
 # Z/z/+hh/+hhmm/+hh:mm or none (UTC). It is what Arrow's fast cast accepts, plus lowercase and
 # no offset, so a value parses the same alone or beside any other value.
@@ -308,13 +308,10 @@ def _json_region(lines: _Lines, indices: np.ndarray, config: ParseConfig, bad: l
     stop = int(lines.ends[indices[-1]])
     whole = start == 0 and indices[-1] == len(lines.starts) - 1
     region = lines.text if whole else lines.text[start:stop]
-    frame = None
-    for typed in (True, False):  # typed is faster; strings accept e.g. "200" as a status
-        try:
-            frame = pl.read_ndjson(io.BytesIO(region), schema=_json_schema(config, typed))
-            break
-        except (Exception, pl.exceptions.PanicException):  # polars raises on the first malformed line
-            frame = None
+    try:  # strings: they accept e.g. "200" as a status and keep a bad number's text for the detail
+        frame = pl.read_ndjson(region, schema=_json_schema(config))
+    except (Exception, pl.exceptions.PanicException):  # polars raises on the first malformed line
+        frame = None
     if frame is not None and frame.height == len(indices):
         frames.extend(_recheck(lines, indices, frame, config, bad))
         return
@@ -337,10 +334,19 @@ def _clean_json_chunk(lines: _Lines, config: ParseConfig) -> pl.DataFrame | None
     """
     count = lines.text.count(b"\n")
     try:  # typed only: on failure the careful path tries both schemas anyway
-        frame = pl.read_ndjson(io.BytesIO(lines.text), schema=_json_schema(config, typed=True))
+        frame = pl.read_ndjson(lines.text, schema=_json_schema(config, typed=True))
     except (Exception, pl.exceptions.PanicException):
         return None
     return frame if frame.height == count else None
+
+
+def _text_json_chunk(lines: _Lines, config: ParseConfig) -> pl.DataFrame | None:
+    """The chunk read with every field as text (numbers as written), for the details of bad values."""
+    try:
+        frame = pl.read_ndjson(lines.text, schema=_json_schema(config))
+    except (Exception, pl.exceptions.PanicException):
+        return None
+    return frame if frame.height == lines.text.count(b"\n") else None
 
 
 def _compact(lines: _Lines, keep: np.ndarray) -> _Lines:
@@ -388,17 +394,16 @@ def _json_parts(frames: list, config: ParseConfig) -> pl.DataFrame:
 
 def _parse_combined(lines: _Lines, nonblank: np.ndarray, bad: list) -> tuple[pl.DataFrame, list[int]]:
     series = _all_lines_series(lines)[pl.Series(nonblank)] if len(nonblank) else pl.Series("line", [], dtype=pl.String)
-    frame = pl.DataFrame({"_idx": nonblank, "line": series})
-    whitespace = frame.filter(pl.col("line").str.strip_chars() == "")
-    frame = frame.filter(pl.col("line").str.strip_chars() != "")
+    frame, whitespace = _split_whitespace(pl.DataFrame({"_idx": nonblank, "line": series}))
     parsed = frame.with_columns(pl.col("line").str.extract_groups(COMBINED_REGEX).alias("m")).unnest("m")
-    unmatched = parsed.filter(pl.col("client").is_null())
-    for index in unmatched["_idx"].to_list():
-        bad.append((index, UNRECOGNIZED_LINE, "line: does not match the common/combined log format"))
+    unmatched = parsed["client"].is_null()
+    if unmatched.any():
+        for index in parsed.filter(unmatched)["_idx"].to_list():
+            bad.append((index, UNRECOGNIZED_LINE, "line: does not match the common/combined log format"))
+        parsed = parsed.filter(~unmatched)
     rest = pl.col("line").str.slice(pl.col("prefix").str.len_chars())
     matched = (
         parsed.lazy()
-        .filter(pl.col("client").is_not_null())
         .with_columns(rest.str.extract(REQUEST_TIME_REGEX, 1).alias("_token"), *_split_request(pl.col("request")))
         .select(
             "_idx",
@@ -410,7 +415,16 @@ def _parse_combined(lines: _Lines, nonblank: np.ndarray, bad: list) -> tuple[pl.
         )
         .collect()
     )
-    return _numeric(matched), whitespace["_idx"].to_list()
+    return _numeric(matched), whitespace
+
+
+def _split_whitespace(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
+    """The lines with text, and the indices of those holding only whitespace (blank lines); no copy
+    of the lines when there are none of the latter (filtering copies every string)."""
+    blank = frame["line"].str.strip_chars() == ""
+    if not blank.any():
+        return frame, []
+    return frame.filter(~blank), frame.filter(blank)["_idx"].to_list()
 
 
 def _split_request(request: pl.Expr | None, method: pl.Expr | None = None, target: pl.Expr | None = None) -> list[pl.Expr]:
@@ -454,9 +468,7 @@ def _upstream_sum(values: pl.Expr) -> pl.Expr:
 def _parse_line_format(lines: _Lines, nonblank: np.ndarray, line_format: LineFormat, bad: list) -> tuple[pl.DataFrame, list[int]]:
     """One regex compiled from the user's log_format, run by polars over every line."""
     series = _all_lines_series(lines)[pl.Series(nonblank)] if len(nonblank) else pl.Series("line", [], dtype=pl.String)
-    frame = pl.DataFrame({"_idx": nonblank, "line": series})
-    whitespace = frame.filter(pl.col("line").str.strip_chars() == "")
-    frame = frame.filter(pl.col("line").str.strip_chars() != "")
+    frame, whitespace = _split_whitespace(pl.DataFrame({"_idx": nonblank, "line": series}))
     parsed = frame.with_columns(pl.col("line").str.extract_groups(line_format.regex).alias("m")).unnest("m")
     for index in parsed.filter(pl.col("_m").is_null())["_idx"].to_list():
         bad.append((index, UNRECOGNIZED_LINE, "line: does not match the log_format"))
@@ -474,7 +486,7 @@ def _parse_line_format(lines: _Lines, nonblank: np.ndarray, line_format: LineFor
         pl.col("status"),
         duration.alias("duration"),
     ).collect()
-    return _numeric(matched), whitespace["_idx"].to_list()
+    return _numeric(matched), whitespace
 
 
 def _empty_raw() -> pl.DataFrame:
@@ -536,11 +548,19 @@ def _json_timestamp_ms(raw: pl.Series, epoch_unit: str) -> pl.Series:
 TIME_JSON = "json"
 
 
+def clf_timestamp(raw: pl.Series) -> pl.Series:
+    """[10/Oct/2026:13:55:36 -0700] as a UTC datetime (ms), null where it does not parse. When every
+    value is written in UTC (+0000, the usual server setting) the offset is matched as text: a
+    quarter of the cost of parsing it (5 against 18 ms per 100k values), the same instants."""
+    if len(raw) and raw.str.ends_with(" +0000").all():
+        return raw.str.to_datetime(COMBINED_UTC_FORMAT, strict=False, time_unit="ms", time_zone="UTC")
+    return raw.str.to_datetime(COMBINED_TIME_FORMAT, strict=False, time_unit="ms").dt.convert_time_zone("UTC")
+
+
 def _timestamp_ms(frame: pl.DataFrame, time_kind: str, config: ParseConfig) -> pl.Series:
     raw = frame["ts_raw"]
     if time_kind == TIME_CLF:
-        parsed = raw.str.to_datetime(COMBINED_TIME_FORMAT, strict=False, time_unit="ms").dt.convert_time_zone("UTC")
-        return parsed.dt.epoch("ms").cast(pl.Float64)
+        return clf_timestamp(raw).dt.epoch("ms").cast(pl.Float64)
     if time_kind == TIME_ISO:
         return _iso_timestamp(raw).dt.epoch("ms").cast(pl.Float64)
     if time_kind == TIME_EPOCH_S:  # $msec: seconds with a millisecond fraction
@@ -559,6 +579,12 @@ def _service_expr(config: ParseConfig, path: pl.Expr, field_complete: bool) -> p
     if config.service_source == "regex":
         return from_path
     return pl.coalesce(pl.col("service_raw"), from_path)
+
+
+def _path_of(target: pl.Expr) -> pl.Expr:
+    """The request target without its query: split only the targets that have one (a third of the
+    cost when few do)."""
+    return pl.when(target.str.contains("?", literal=True)).then(target.str.split_exact("?", 1).struct.field("field_0")).otherwise(target)
 
 
 def _normalized_path(path: pl.Expr) -> pl.Expr:
@@ -614,7 +640,7 @@ def _typed(frame: pl.DataFrame, time_kind: str, duration_factor: float, config: 
         frame.lazy()
         .with_columns(
             pl.lit(ts_ms).alias("ts_ms"),
-            pl.col("target").str.split_exact("?", 1).struct.field("field_0").alias("path"),
+            _path_of(pl.col("target")).alias("path"),
             (pl.col("duration") * duration_factor).alias("duration_ms"),
         )
         .with_columns(_service_expr(config, pl.col("path"), frame["service_raw"].null_count() == 0).alias("service_found"))
@@ -632,7 +658,8 @@ def _typed(frame: pl.DataFrame, time_kind: str, duration_factor: float, config: 
         )
         .collect()
     )
-    valid = typed.filter(pl.col("_ok"))
+    all_ok = bool(typed["_ok"].all())
+    valid = typed if all_ok else typed.filter(pl.col("_ok"))
     defaulted = int(valid["service_found"].null_count())
     operation = pl.when(pl.col("operation_raw").is_not_null() & (pl.col("operation_raw") != "")).then(pl.col("operation_raw")).otherwise(
         pl.concat_str([pl.col("method").fill_null("-"), _normalized_path(pl.col("path"))], separator=" ").fill_null(pl.lit("-"))
@@ -649,7 +676,7 @@ def _typed(frame: pl.DataFrame, time_kind: str, duration_factor: float, config: 
     ).collect()
     in_range = pl.col("ts_ms").is_between(TS_MIN_MS, TS_MAX_MS) & pl.col("ts_ms").is_not_nan()
     quarantined = (
-        typed.filter(~pl.col("_ok"))
+        (typed.clear() if all_ok else typed.filter(~pl.col("_ok")))
         .with_columns(
             pl.coalesce("status_raw", pl.col("status").cast(pl.String)).alias("status_text"),
             pl.coalesce("duration_raw", pl.col("duration").cast(pl.String)).alias("duration_text"),
@@ -705,20 +732,30 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
     clean = _clean_json_chunk(lines, config) if fmt == "jsonl" and fast else None
     if clean is not None:
         total, empty_count, extra_blank = clean.height, 0, []
-        raw = _json_parts(_recheck(lines, np.arange(total, dtype=np.int64), clean, config, bad), config)
+        parts = _recheck(lines, np.arange(total, dtype=np.int64), clean, config, bad)
+        in_line_order = len(parts) == 1
+        rows, typed_bad, defaulted = _typed(_json_parts(parts, config), *_time_and_unit(fmt, config), config)
+        text = _text_json_chunk(lines, config) if typed_bad.height else None
+        if text is not None:  # the typed read lost how the bad numbers were written: read again as text
+            bad.clear()
+            parts = _recheck(lines, np.arange(total, dtype=np.int64), text, config, bad)
+            in_line_order = len(parts) == 1
+            rows, typed_bad, defaulted = _typed(_json_parts(parts, config), *_time_and_unit(fmt, config), config)
     else:
         total = len(lines.starts)
         empty = lines.ends == lines.starts
         empty_count = int(empty.sum())
         raw, extra_blank = _careful(lines, np.flatnonzero(~empty), fmt, config, bad, fast)
-    rows, typed_bad, defaulted = _typed(raw, *_time_and_unit(fmt, config), config)
+        in_line_order = fmt != "jsonl"  # careful JSON gathers rows from several parts; the regexes keep order
+        rows, typed_bad, defaulted = _typed(raw, *_time_and_unit(fmt, config), config)
 
     parse_bad = pl.DataFrame(
         {"_idx": [b[0] for b in bad], "reason": [b[1] for b in bad], "detail": [b[2] for b in bad]},
         schema={"_idx": pl.Int64, "reason": pl.String, "detail": pl.String},
     ).with_columns(pl.lit(None, dtype=pl.Int64).alias("own_ts_ms"))
     quarantine = pl.concat([parse_bad, typed_bad], how="vertical").sort("_idx")
-    rows = rows.sort("_idx")
+    if not in_line_order:
+        rows = rows.sort("_idx")
     quarantine, last_ts = _with_ts_hint(quarantine, rows, carry_ts_ms)
     raw_text = [lines.raw(i) for i in quarantine["_idx"].to_list()]
     quarantine = quarantine.select(
