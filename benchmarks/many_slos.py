@@ -76,13 +76,12 @@ def _slo(number: int) -> str:
     kind = ("availability", "latency", "availability", "latency", "slices")[number % 5]
     target = TARGETS[(number // 5) % len(TARGETS)]
     window = WINDOWS[(number // 3) % len(WINDOWS)]
-    total = f"{{service: {source}, operation: \"{operation}\"}}" if number % 2 else f"{{service: {source}}}"
-    if kind == "latency":
-        bound = LATENCY_MS[(number // 2) % len(LATENCY_MS)]
-        good = f"{{service: {source}, operation: \"{operation}\", duration_ms: {{lte: {bound}}}}}"
+    selected = f"service: {source}, operation: \"{operation}\"" if number % 2 else f"service: {source}"
+    total = f"{{{selected}}}"
+    if kind == "latency":  # good: the same requests, within a bound
+        good = f"{{{selected}, duration_ms: {{lte: {LATENCY_MS[(number // 2) % len(LATENCY_MS)]}}}}}"
     else:
-        good = f"{{service: {source}, status: {{lt: 500}}}}" if number % 2 == 0 else \
-            f"{{service: {source}, operation: \"{operation}\", status: {{lt: 500}}}}"
+        good = f"{{{selected}, status: {{lt: 500}}}}"
     method, objective = "Occurrences", f"{{displayName: {float(target):.2%} good, target: {target}}}"
     if kind == "slices":
         slice_minutes = (1, 5)[(number // 5) % 2]
