@@ -22,7 +22,7 @@ from slo_assets import layout
 from slo_assets.calendar import DAY_MS, iso, month_range_ms
 from slo_assets.outputs import svg_charts
 from slo_assets.slo.chain import by_window
-from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation
+from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation, most_consumed_first
 from slo_assets.storage import Warehouse
 
 STATUS_LABELS = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}
@@ -158,8 +158,7 @@ def _service_anchor(service: str) -> str:
 
 
 def _worst_first(windows: list[WindowEvaluation]) -> list[WindowEvaluation]:
-    """Most budget consumed first; windows without a budget figure last (stable: spec order breaks ties)."""
-    return sorted(windows, key=lambda w: -(w.error_budget.consumed_ratio if w.error_budget.consumed_ratio is not None else -1e300))
+    return [windows[i] for i in most_consumed_first(windows)]
 
 
 def _more(shown: int, total: int, what: str, where: str) -> str:

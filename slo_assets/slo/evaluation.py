@@ -12,6 +12,7 @@ epoch milliseconds, shown as ISO-8601 to the second.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -403,3 +404,10 @@ class MonthEvaluations:
                 data_quality=compliance["data_quality"], windows=tuple(windows))
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ValueError(f"{source}: {type(error).__name__}: {error}") from error
+
+
+def most_consumed_first(windows: Sequence[WindowEvaluation]) -> list[int]:
+    """Indices of `windows`, the one that consumed the most error budget first; windows without a
+    budget figure (no units) last; ties keep the given order. What the charts and the report rank by."""
+    ratio = [w.error_budget.consumed_ratio for w in windows]
+    return sorted(range(len(windows)), key=lambda i: (ratio[i] is None, -(ratio[i] or 0), i))
