@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from fractions import Fraction
 
 import numpy as np
@@ -175,6 +176,11 @@ class WindowData:
     total: np.ndarray  # raw events per minute
     excluded: np.ndarray  # maintenance minutes
 
+    @cached_property
+    def sums(self) -> B.Sums:
+        """The units' trailing-window sums, shared by the burn rates, the replay, the policies and the series."""
+        return B.Sums(self.units.good, self.units.total)
+
 
 def window_data(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
                 settings: Settings) -> WindowData:
@@ -210,7 +216,7 @@ def window_series(data: WindowData, target: Decimal, step_minutes: int = SERIES_
     bad_so_far = np.cumsum(total - good)
     remaining = 1 - bad_so_far / allowed if allowed > 0 else np.full(count, np.nan)
     last = np.minimum((np.arange(count) + 1) * step_minutes, size) - 1 + offset
-    burn = {label: B.burn_rate_series(u.good, u.total, target, B.BURN_WINDOWS_MINUTES[label])[last] for label in ("1h", "6h")}
+    burn = {label: data.sums.burn_rate(target, B.BURN_WINDOWS_MINUTES[label])[last] for label in ("1h", "6h")}
     return pl.DataFrame({
         "ts": data.win_start + np.arange(count, dtype=np.int64) * step_minutes * MINUTE_MS,
         "good": good, "total": total, "remaining_ratio": remaining, "burn_1h": burn["1h"], "burn_6h": burn["6h"],
@@ -233,20 +239,19 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
     value = B.sli(good_sum, total_sum)
     at_end = []
     for label, width in B.BURN_WINDOWS_MINUTES.items():
-        rate = B.burn_rate_series(u.good, u.total, objective.target, width)
-        at_end.append((label, round(float(rate[-1]), 6) if len(rate) else 0.0))
+        at_end.append((label, round(data.sums.burn_rate_at_end(objective.target, width), 6) if len(u.total) else 0.0))
     burn = E.BurnRates(tuple(at_end), None if budget.consumed_ratio is None or total_sum == 0 else round(
         float((1 - good_sum / total_sum) / (1 - objective.target)), 6))
     # Alerts are replayed over the window only (a rolling 7d window lists no alert from three weeks
     # earlier); the minutes before it feed the burn-rate windows.
     replay = B.replay_with_gate(u.good, u.total, replay_start, offset, objective.target, window.days,
-                                settings.alert_min_events, settings.alert_min_bad_events)
+                                settings.alert_min_events, settings.alert_min_bad_events, sums=data.sums)
     policy_alerts = []
     for name in slo.alert_policies:
         for condition in (policies or {}).get(name, ()):
             for start, end, peak in B.replay_condition(u.good, u.total, replay_start, offset, objective.target,
                                                       condition.threshold, condition.op, condition.lookback_minutes,
-                                                      condition.alert_after_minutes):
+                                                      condition.alert_after_minutes, data.sums):
                 policy_alerts.append(E.PolicyAlert(name, condition.name, condition.severity, condition.threshold,
                                                    f"{condition.lookback_minutes}m", start, end, round(peak, 6)))
     crossings = B.threshold_crossings(t_win - g_win, win_start, budget.allowed)
