@@ -71,8 +71,11 @@ def window_sums(values: np.ndarray, minutes: int) -> np.ndarray:
 
 
 def _window(cumulative: np.ndarray, minutes: int) -> np.ndarray:
-    ends = np.arange(1, len(cumulative))
-    return cumulative[ends] - cumulative[np.maximum(ends - minutes, 0)]
+    """cumulative[i + 1] - cumulative[max(i + 1 - minutes, 0)] for every i, by slices (cumulative[0] is 0)."""
+    sums = cumulative[1:].copy()
+    if minutes < len(sums):
+        sums[minutes:] -= cumulative[1:len(sums) - minutes + 1]
+    return sums
 
 
 class Sums:
