@@ -157,3 +157,40 @@ def test_a_damaged_evaluations_file_names_the_file_and_the_entry():
 def test_error_budget_keeps_json_numbers():
     budget = ErrorBudget(10, 15, 1.5, -0.5)
     assert ErrorBudget.from_json(json.loads(json.dumps(budget.to_json()))) == budget
+
+
+def test_the_month_series_is_each_window_series_and_splits_back_into_them():
+    """evaluate_with_series assembles the windows' arrays into one frame; by_window's slices give each
+    window's window_series back, and shuffled rows (not contiguous) still split right."""
+    from decimal import Decimal
+
+    import numpy as np
+    import polars as pl
+
+    from slo_assets.slo import chain as C
+    from slo_assets.slo.spec import Filter, Indicator, Objective, Slo, SpecSet, TimeWindow
+
+    start, end = C.month_range_ms("2026-03")
+    minute = np.arange(start - 2 * C.DAY_MS, end, 7 * C.MINUTE_MS)
+    rows = []
+    for name in ("a", "b"):
+        total = (minute // C.MINUTE_MS) % 5 + 1
+        rows.append(pl.DataFrame({"slo": name, "minute": pl.Series(minute).cast(pl.Datetime("ms", "UTC")), "good": total - (total == 5),
+                                  "total": total, "server_errors": total * 0}))
+    minutes = pl.concat(rows).with_columns(pl.col("good").cast(pl.Int64), pl.col("total").cast(pl.Int64), pl.col("server_errors").cast(pl.Int64))
+    windows = (TimeWindow("1M", False, 31), TimeWindow("7d", True, 7))
+    two = (Objective("x", "90%", Decimal("0.9")), Objective("y", "99%", Decimal("0.99")))
+    specs = SpecSet(slos=[Slo(n, n, "svc", "", "Occurrences", Indicator("i", Filter(())), two, windows, (), (), f"t:{i}")
+                          for i, n in enumerate(("a", "b", "idle"))])
+    period = C.Period("2026-03", start, end, end - 5 * C.DAY_MS)
+    settings = C.Settings(simulations=50)
+    evaluations, series = C.evaluate_with_series(specs, minutes, period, settings)
+    parts = C.by_window(series)
+    shuffled = C.by_window(series.sample(fraction=1.0, shuffle=True, seed=1).sort("ts"))
+    parted = C.by_slo(minutes)
+    for e, slo in zip(evaluations, [s for s in specs.slos for _ in range(4)], strict=True):
+        objective = next(o for o in slo.objectives if o.key == e.objective)
+        window = next(w for w in slo.windows if w.label == e.window)
+        expected = C.window_series(C.window_data(slo, objective, window, parted.get(slo.name), period, settings), objective.target)
+        assert parts[e.key].drop("slo", "objective", "window").equals(expected)
+        assert shuffled[e.key].drop("slo", "objective", "window").equals(expected)

@@ -33,7 +33,8 @@ def test_report_is_self_contained_and_covers_the_month(incident_month):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html, re.IGNORECASE)
     assert "default-src 'none'" in html
     windows = compliance["slos"]
-    assert html.count("<svg") == 1 + 3 * len(windows)  # the summary, then SLI by day, burn-down, burn rate per window
+    # the summary chart, then burn-down, burn rate and SLI by day for each window that failed or is at risk only
+    assert html.count("<svg") == 1 + 3 * _needing_attention(windows)
     summary = compliance["summary"]
     for status in ("met", "at_risk", "failed"):
         assert re.search(rf'class="card {status}"><div class="n">{summary[status]}</div>', html)
@@ -42,8 +43,12 @@ def test_report_is_self_contained_and_covers_the_month(incident_month):
     assert "Incidents in this window, " in html and "Remediation plan for " in html
     assert "No burn-rate alert fired this month" not in html  # every list names its own period
     assert re.search(r"<h4>Alerts, \d{4}-\d\d-\d\dT[\d:]+Z → ", html)
-    first_page = next(a for w in budgets["slos"] for a in w["alerts"] if a["severity"] == "page")
+    first_page = next(a for w in budgets["slos"] if w["status"] in ("failed", "at_risk") for a in w["alerts"] if a["severity"] == "page")
     assert first_page["start"] in html
+
+
+def _needing_attention(windows: list[dict]) -> int:
+    return sum(w["status"] in ("failed", "at_risk") for w in windows)
 
 
 def test_sample_log_lines_are_shown_escaped(incident_month):
@@ -105,7 +110,7 @@ def test_an_idle_month_renders_and_says_why_there_is_no_figure(tmp_path):
     assert "API latency · 99% within 150 ms · 1M-calendar" in html and "API latency · 95% within 150 ms · 1M-calendar" in html
     assert "0 of 31 days with data; no data: 2026-12-01 → 2026-12-31 (31 days)" in html
     (tmp_path / "idle.html").write_text(html)
-    _screenshot(tmp_path / "idle.html", tmp_path, "idle.png", 3 * len(docs.evaluations.windows) + 1)
+    _screenshot(tmp_path / "idle.html", tmp_path, "idle.png", 1)  # the summary chart: no window needs attention
 
 
 def _screenshot(page: Path, tmp_path: Path, name: str, charts: int) -> Path:
@@ -147,7 +152,7 @@ def test_report_renders_in_headless_chromium(incident_month, tmp_path):
     dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     _, compliance, _, _, _ = incident_month
-    assert dom.stdout.count("<svg") == 1 + 3 * len(compliance["slos"])  # the browser parsed every chart
+    assert dom.stdout.count("<svg") == 1 + 3 * _needing_attention(compliance["slos"])  # the browser parsed every chart
     assert "<title>SLO report 2026-02</title>" in dom.stdout
     console = [line for line in (shot.stderr + dom.stderr).splitlines()
                if "CONSOLE" in line or "Uncaught" in line or "Refused to" in line]
@@ -198,3 +203,35 @@ def test_a_damaged_document_is_named_not_a_traceback(tmp_path):
     store.write_bytes_atomic(layout.COMPLIANCE_REPORT.path(store, "2026-12"), b"{not json")
     with pytest.raises(ReportError, match=r"outputs/2026-12/compliance.json: not JSON"):
         load_month(store, "2026-12")
+
+
+def test_only_windows_needing_attention_are_drawn_and_long_alert_lists_are_capped():
+    from dataclasses import replace
+
+    from slo_assets.outputs import report
+    from slo_assets.slo.evaluation import Alert
+
+    docs = _idle_month_documents()
+    first, *rest = docs.evaluations.windows
+    alerts = tuple(Alert("ticket", "1d", "2h", 3, first.window_start_ms + i * 3_600_000, first.window_start_ms + i * 3_600_000 + 60_000,
+                         1, 3.5) for i in range(report.MAX_ALERT_ROWS + 7))
+    failing = replace(first, status="failed", label="<script>x</script> window", alerts=alerts)
+    html = render(replace(docs, evaluations=replace(docs.evaluations, windows=(failing, *rest))))
+    assert html.count("<svg") == 1 + 3  # the summary, then the failing window's three charts
+    alerts_table = html.split("<h4>Alerts, ")[1].split("</table>")[0]
+    assert alerts_table.count("<tr>") == 1 + report.MAX_ALERT_ROWS  # the header, then the first rows
+    assert f"{report.MAX_ALERT_ROWS} of {report.MAX_ALERT_ROWS + 7} alerts shown; error_budgets.json lists all." in html
+    assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt; window" in html
+    for window in docs.evaluations.windows:  # every window keeps its anchor
+        assert html.count(f'id="{report._anchor(window)}"') == 1
+
+
+def test_charts_have_a_bounded_number_of_points_whatever_the_series_length():
+    from slo_assets.outputs import svg_charts
+
+    ts = list(range(0, 9000 * 300_000, 300_000))
+    chart = svg_charts.burn_down(ts[::56], [1 - i / 160 for i in range(len(ts[::56]))], 0, ts[-1], ts[-1], 0.0, 1.0, 1.0)
+    points = chart.split('points="')[1].split('"')[0].split()
+    assert len(points) == len(ts[::56]) and chart.startswith("<svg") and chart.endswith("</svg>")
+    spans = svg_charts.merged_spans([(0, 10), (12, 20), (100, 110)], gap_ms=5)
+    assert spans == [(0, 20), (100, 110)]

@@ -262,3 +262,28 @@ def test_chart_series_agree_with_the_evaluation():
     # the 1h burn rate at the end of the outage's last bucket: 300 bad of 600 events over 0.001 allowed
     assert series["burn_1h"][205] == pytest.approx((300 / 600) / 0.001)
     assert series["burn_1h"][-1] == pytest.approx(evaluation.burn_rates.rate("1h"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50)), min_size=1, max_size=300), st.integers(1, 400),
+       st.sampled_from(["0.99", "0.999", "0.95", "0.5"]), st.booleans())
+def test_shared_window_sums_are_exactly_the_per_call_ones(pairs, minutes, target, fractional):
+    """Sums (one cumulative sum per series) == window_sums per call, and the last burn rate alone == the series' last."""
+    total = np.array([max(a, b) for a, b in pairs], dtype=np.int64)
+    good = np.array([min(a, b) for a, b in pairs], dtype=np.int64)
+    if fractional:
+        total, good = total.astype(float), good / 3.0
+    target = Decimal(target)
+    sums = B.Sums(good, total)
+    bad_w, total_w = sums.window(minutes)
+
+    def per_call(values):  # the definition: one cumulative sum and one fancy-indexed difference per call
+        cumulative, ends = np.concatenate([[0], np.cumsum(values)]), np.arange(1, len(values) + 1)
+        return cumulative[ends] - cumulative[np.maximum(ends - minutes, 0)]
+
+    assert np.array_equal(bad_w, per_call(total - good)) and np.array_equal(total_w, per_call(total))
+    assert np.array_equal(B.window_sums(total, minutes), per_call(total))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.where(total_w > 0, bad_w / np.where(total_w > 0, total_w, 1), 0.0) / float(1 - target)
+    assert np.array_equal(sums.burn_rate(target, minutes), expected)
+    assert B.Sums(good, total).burn_rate_at_end(target, minutes) == float(expected[-1])

@@ -51,3 +51,19 @@ def test_an_idle_window_draws_an_empty_frame():
 
     assert "<polyline" not in S.svg([], S.colour(1), 0.0, 1.0)
     assert S.sli_charts([], pl.DataFrame(schema=C.SERIES_SCHEMA)) == []
+
+
+def test_a_month_of_many_windows_charts_the_worst_ones_in_spec_order():
+    from dataclasses import replace
+
+    from slo_assets.slo.evaluation import ErrorBudget
+    from tests.test_report import _idle_month_documents
+
+    template = _idle_month_documents().evaluations.windows[0]
+    windows = [replace(template, slo=f"s{i}", label=f"s{i}", error_budget=ErrorBudget(1, i % 7, (i % 7) / 7, 1 - (i % 7) / 7))
+               for i in range(60)]
+    series = pl.DataFrame(schema={"slo": pl.String, "objective": pl.String, "window": pl.String} | {
+        "ts": pl.Int64, "good": pl.Float64, "total": pl.Float64, "remaining_ratio": pl.Float64, "burn_1h": pl.Float64, "burn_6h": pl.Float64})
+    charts = S.burn_down_charts(windows, series)
+    worst = sorted(range(60), key=lambda i: (-(i % 7), i))[:S.MAX_WINDOWS]  # most consumed, then spec order
+    assert [c.name for c in charts] == [f"burn_down · s{i}" for i in sorted(worst)]

@@ -20,7 +20,7 @@ from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
 from slo_assets.markdown import frame_table, table
 from slo_assets.slo import chain as C
-from slo_assets.slo.evaluation import budget_inconsistencies, budget_rows, dump_evaluations, load_evaluations
+from slo_assets.slo.evaluation import budget_inconsistencies, budget_rows, dump_evaluations, load_evaluations, most_consumed_first
 from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
 
 # Bump when the SLO math changes what these assets write: Dagster then marks them stale.
@@ -33,6 +33,7 @@ CHECK_ALL_DAYS = "closed_month_has_every_day"
 CHECK_BUDGET_CONSISTENT = "consumed_ratio_matches_sli"
 CHECK_EVERY_SLO = "every_slo_window_reported"
 CHECK_LADDER = "recommendations_on_ladder"
+STATUS_ROWS = 100  # compliance_report's status table in the UI
 
 
 # observable_source_asset is beta in Dagster 1.13; it is the means the design asks for (the spec
@@ -368,8 +369,11 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     store.write_bytes_atomic(layout.COMPLIANCE_REPORT.path(store, month), payload)
     expected = {(s.name, o.key, w.label) for s in specs.slos for o in s.objectives for w in s.windows}
     reported = {(e["slo"], e["objective"], e["window"]) for e in document["slos"]}
+    # the windows that consumed the most budget (the UI renders every row: 500 would be a wall); compliance.json has all
+    shown = sorted(most_consumed_first(evaluations)[:STATUS_ROWS])
     status_rows = [(e.slo, e.objective, e.window, e.status, e.sli, e.target, e.error_budget.remaining_ratio, entry["trend"]["direction"])
-                   for e, entry in zip(evaluations, document["slos"], strict=True)]
+                   for e, entry in (zip(evaluations, document["slos"], strict=True) if len(evaluations) <= STATUS_ROWS else
+                                    ((evaluations[i], document["slos"][i]) for i in shown))]
     stable = {k: v for k, v in document.items() if k != "generated_at"}
     return dg.MaterializeResult(
         data_version=dg.DataVersion(hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:24]),
@@ -378,7 +382,9 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             **written(store, layout.COMPLIANCE_REPORT, month, len(payload)),
             **{f"slos_{k}": v for k, v in document["summary"].items() if isinstance(v, int)},
             "compliance_percent": document["summary"]["compliance_percent"],
-            "status": dg.MetadataValue.md(table(["slo", "objective", "window", "status", "sli", "target", "budget left", "trend"], status_rows)),
+            "status": dg.MetadataValue.md(table(["slo", "objective", "window", "status", "sli", "target", "budget left", "trend"], status_rows)
+                                          + ("" if len(status_rows) == len(evaluations) else
+                                             f"\n\n{len(status_rows)} of {len(evaluations)} SLO windows: those that consumed the most budget")),
             "health": dg.MetadataValue.md(table(["service", "health score", "windows", "failed"],
                                                 [(h["service"], h["health_score"], h["slo_windows"], h["failed"]) for h in document["services"]])),
             "spec_hash": specs.content_hash,

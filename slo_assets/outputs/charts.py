@@ -19,7 +19,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from slo_assets.calendar import day_start_ms  # noqa: E402
 from slo_assets.slo.chain import by_window  # noqa: E402
-from slo_assets.slo.evaluation import WindowEvaluation  # noqa: E402
+from slo_assets.slo.evaluation import WindowEvaluation, most_consumed_first  # noqa: E402
 
 rcParams["svg.hashsalt"] = "slo-assets"
 rcParams["svg.fonttype"] = "none"  # text as <text>, drawn by the browser: no glyph outlines in every chart
@@ -220,17 +220,32 @@ def burn_down_overview(panels: list[tuple[list[int], list[float], WindowEvaluati
     return fig
 
 
+MAX_CHARTED = 12  # Dagster metadata charts draw the windows that consumed the most budget; report.html lists all
+
+
+def worst_windows(windows: list[WindowEvaluation], limit: int = MAX_CHARTED) -> list[WindowEvaluation]:
+    """The `limit` windows that consumed the most budget (ties and windows without a budget: spec order)."""
+    return [windows[i] for i in most_consumed_first(windows)[:limit]]
+
+
+def _of(shown: int, total: int) -> str:
+    return "" if shown == total else f" ({shown} of {total} SLO windows: those that consumed the most budget)"
+
+
 def burn_down_markdown(evaluations: list[WindowEvaluation], series, period_end_ms: int) -> str:
-    """The burn-down overview of a month's windows as Markdown with an embedded PNG. `series`: the
-    polars frame of chain.evaluate_with_series."""
+    """The burn-down overview of the month's worst windows as Markdown with an embedded PNG. `series`:
+    the polars frame of chain.evaluate_with_series."""
     parts = by_window(series)
     panels = []
-    for e in evaluations:
+    shown = worst_windows(evaluations)
+    for e in shown:
         part = parts.get(e.key)
         ts, remaining = ([], []) if part is None else (part["ts"].to_list(), part["remaining_ratio"].to_list())
         panels.append((ts, remaining, e))
-    return to_png_markdown(burn_down_overview(panels, _dt(period_end_ms)), "error budget burn-down per SLO window")
+    return to_png_markdown(burn_down_overview(panels, _dt(period_end_ms)), "error budget burn-down per SLO window") + _of(
+        len(shown), len(evaluations))
 
 
 def summary_markdown(windows: list[WindowEvaluation]) -> str:
-    return to_png_markdown(summary(windows), "error budget consumed per SLO window, by status")
+    shown = worst_windows(windows, 3 * MAX_CHARTED)
+    return to_png_markdown(summary(shown), "error budget consumed per SLO window, by status") + _of(len(shown), len(windows))

@@ -2,23 +2,27 @@
 no network at view time). Everything shown comes from the warehouse documents; log lines and names
 are escaped, never interpreted.
 
+Its cost grows with what needs attention, not with every window drawn: a summary page (cards, the
+windows that failed or are at risk, the budget consumed by the worst windows, service health), then
+one section per service with a row per window; only failed and at-risk windows get charts and alert
+tables (tables capped, the JSON documents list everything).
+
 `render(MonthDocuments) -> str` is pure: typed inputs in, HTML out. `load_month` reads the inputs."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
 import polars as pl
 
 from slo_assets import layout
-from slo_assets.calendar import DAY_MS, day_key, iso, month_range_ms
-from slo_assets.outputs import charts
+from slo_assets.calendar import DAY_MS, iso, month_range_ms
+from slo_assets.outputs import svg_charts
 from slo_assets.slo.chain import by_window
-from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation
+from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation, most_consumed_first
 from slo_assets.storage import Warehouse
 
 STATUS_LABELS = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}
@@ -120,27 +124,45 @@ def _anchor(window: WindowEvaluation) -> str:
     return "slo-" + "-".join(window.key).replace(" ", "_")
 
 
-def _figure(fig, caption: str) -> str:
-    return f'<figure class="chart">{charts.to_svg(fig)}<figcaption>{escape(caption)}</figcaption></figure>'
+def _figure(svg: str, caption: str) -> str:
+    return f'<figure class="chart">{svg}<figcaption>{escape(caption)}</figcaption></figure>'
 
 
-def _daily_sli(series: pl.DataFrame) -> tuple[list[str], list[float | None]]:
+def _daily_sli(series: pl.DataFrame) -> tuple[list[int], list[float | None]]:
+    """Each day's start (epoch ms) and SLI in a window's series (None on a day without units)."""
     if series.is_empty():
         return [], []
     daily = (series.group_by((pl.col("ts") // DAY_MS).alias("day")).agg(pl.col("good").sum(), pl.col("total").sum())
              .sort("day"))
-    days = [day_key(d * DAY_MS) for d in daily["day"]]
-    return days, [g / t if t else None for g, t in zip(daily["good"], daily["total"], strict=True)]
+    return [d * DAY_MS for d in daily["day"]], [g / t if t else None for g, t in zip(daily["good"], daily["total"], strict=True)]
 
 
-DRAWN_BUCKETS = 3  # 5-minute series drawn as 15-minute points: a third of the SVG, the same picture
+DRAWN_POINTS = 160  # points per drawn line: a month's 5-minute series is drawn every ~4.6 hours
+DRAWN_BUCKETS = 3
+ATTENTION = ("failed", "at_risk")  # the windows drawn and detailed
+MAX_ALERT_ROWS = 20  # per window and table; the rest are counted, error_budgets.json lists them all
+MAX_SUMMARY_BARS = 40  # the summary chart draws the windows that consumed the most budget
+MAX_ATTENTION_ROWS = 100
 
 
 def _coarsen(part: pl.DataFrame, every: int = DRAWN_BUCKETS) -> pl.DataFrame:
     """Fewer points to draw: each group of `every` buckets keeps its start, its last remaining budget
     and its highest burn rates (a spike is never smoothed away)."""
+    every = max(1, every)
     return (part.with_row_index("i").group_by(pl.col("i") // every, maintain_order=True)
             .agg(pl.col("ts").first(), pl.col("remaining_ratio").last(), pl.col("burn_1h").max(), pl.col("burn_6h").max()))
+
+
+def _service_anchor(service: str) -> str:
+    return "service-" + service.replace(" ", "_")
+
+
+def _worst_first(windows: list[WindowEvaluation]) -> list[WindowEvaluation]:
+    return [windows[i] for i in most_consumed_first(windows)]
+
+
+def _more(shown: int, total: int, what: str, where: str) -> str:
+    return "" if total <= shown else f'<p class="more">{shown:,} of {_plural(total, what)} shown; {escape(where)} lists all.</p>'
 
 
 def _summary_section(docs: MonthDocuments) -> str:
@@ -148,12 +170,17 @@ def _summary_section(docs: MonthDocuments) -> str:
     windows = list(month.windows)
     cards = "".join(f'<div class="card {k}"><div class="n">{month.status_counts[k]}</div><div>{STATUS_LABELS[k]}</div></div>'
                     for k in ("met", "at_risk", "failed", "insufficient_data"))
-    rows = []
+    attention = _worst_first([w for w in windows if w.status in ATTENTION])
+    rows = [[Markup(f'<a href="#{_anchor(w)}">{escape(w.label)}</a>'), w.service, _badge(w.status), _pct(w.sli), _pct(w.target, 2),
+             _pct(w.error_budget.remaining_ratio, 1), w.alert_count("page"), w.alert_count("ticket")]
+            for w in attention[:MAX_ATTENTION_ROWS]]
+    by_status = {v.service: {s: 0 for s in STATUS_LABELS} for v in month.services}
     for w in windows:
-        rows.append([Markup(f'<a href="#{_anchor(w)}">{escape(w.label)}</a>'), w.service, _badge(w.status),
-                     _pct(w.sli), _pct(w.target, 2), _pct(w.error_budget.remaining_ratio, 1),
-                     w.alert_count("page"), w.alert_count("ticket"), w.low_traffic_gate.held_back])
-    services = [[v.service, "n/a" if v.health_score is None else f"{v.health_score:.0f}", v.slo_windows, v.failed] for v in month.services]
+        by_status.setdefault(w.service, {s: 0 for s in STATUS_LABELS})[w.status] += 1
+    services = [[Markup(f'<a href="#{_service_anchor(v.service)}">{escape(v.service)}</a>'),
+                 "n/a" if v.health_score is None else f"{v.health_score:.0f}", v.slo_windows,
+                 by_status[v.service]["met"], by_status[v.service]["at_risk"], v.failed, by_status[v.service]["insufficient_data"]]
+                for v in month.services]
     quality = _quality_text(month.data_quality)
     if month.compliance_percent is None:  # no window could be judged: say why instead of a figure
         figure = '<div class="card insufficient_data"><div class="n">n/a</div><div>SLO windows met</div></div></div>'
@@ -162,14 +189,20 @@ def _summary_section(docs: MonthDocuments) -> str:
     else:
         figure = f'<div class="card"><div class="n">{month.compliance_percent:g}%</div><div>SLO windows met</div></div></div>'
         why = ""
+    drawn = [w for w in _worst_first(windows) if w.error_budget.consumed_ratio is not None][:MAX_SUMMARY_BARS]
+    caption = (f"Error budget consumed by the {len(drawn)} SLO windows that spent the most (of {len(windows)}; "
+               "dashed: 50 / 80 / 100%)")
+    attention_html = ("<p>No SLO window failed or is at risk.</p>" if not attention else
+                      _table(["SLO window", "service", "status", "SLI", "target", "budget left", "page alerts", "ticket alerts"], rows)
+                      + _more(len(rows), len(attention), "window needing attention", "each service's section"))
     return (
         f'<section id="summary"><h2>Summary</h2><div class="cards">{cards}{figure}{why}'
-        + _figure(charts.summary(windows), "Error budget consumed per SLO window (dashed: 50 / 80 / 100%)")
-        + _table(["SLO window", "service", "status", "SLI", "target", "budget left", "page alerts", "ticket alerts",
-                  "held back (low traffic)"], rows)
+        + f"<p class=\"quality\">Data: {escape(quality)}.</p>"
         + "<h3>Service health</h3>"
-        + _table(["service", "health score (0-100)", "SLO windows", "failed"], services)
-        + f"<p class=\"quality\">Data: {escape(quality)}.</p></section>"
+        + _table(["service", "health score (0-100)", "SLO windows", "met", "at risk", "failed", "insufficient data"], services)
+        + f"<h3>Needs attention: {_plural(len(attention), 'SLO window')} failed or at risk</h3>" + attention_html
+        + _figure(svg_charts.consumed_bars([(w.label, w.status, w.error_budget.consumed_ratio) for w in drawn]), caption)
+        + "</section>"
     )
 
 
@@ -186,15 +219,17 @@ def _alerts_table(window: WindowEvaluation) -> str:
         out.append(f"<p>No burn-rate alert fired in this window ({period}).</p>")
     else:
         rows = [[severity, windows, _num(threshold), iso(start), iso(end), _num(peak, 2)]
-                for start, severity, windows, threshold, end, peak in sorted(alerts, key=lambda a: a[0])]
-        out.append(_table(["severity", "windows", "threshold", "start", "end", "peak burn rate"], rows))
+                for start, severity, windows, threshold, end, peak in sorted(alerts, key=lambda a: a[0])[:MAX_ALERT_ROWS]]
+        out.append(_table(["severity", "windows", "threshold", "start", "end", "peak burn rate"], rows)
+                   + _more(len(rows), len(alerts), "alert", "error_budgets.json"))
     gate, held = window.low_traffic_gate, window.alerts_held_back
     if held:
         out.append(f"<p>The low-traffic gate (an alert needs at least {_plural(gate.min_bad_events, 'bad event')} in its "
                    f"long window) held back {_plural(len(held), 'alert')}:</p>")
         out.append(_table(["severity", "windows", "threshold", "start", "end", "peak burn rate", "bad events in the long window"],
                           [[h.severity, f"{h.long_window}/{h.short_window}", _num(h.burn_rate_threshold), iso(h.start_ms),
-                            iso(h.end_ms), _num(h.peak_burn_rate, 2), _num(h.bad_in_long_window)] for h in held]))
+                            iso(h.end_ms), _num(h.peak_burn_rate, 2), _num(h.bad_in_long_window)] for h in held[:MAX_ALERT_ROWS]])
+                   + _more(min(len(held), MAX_ALERT_ROWS), len(held), "held-back alert", "error_budgets.json"))
     return "".join(out)
 
 
@@ -221,15 +256,15 @@ def _window_incidents(entry: dict | None, window: WindowEvaluation) -> list[dict
     """The plan's incidents (merged over all the SLO's windows) that overlap one of this window's own alerts."""
     if entry is None:
         return []
-    return [i for i in entry["incidents"]
-            if any(iso(a.start_ms) < i["end"] and iso(a.end_ms) > i["start"] for a in window.alerts)]
+    spans = [(iso(a.start_ms), iso(a.end_ms)) for a in window.alerts]
+    return [i for i in entry["incidents"] if any(start < i["end"] and end > i["start"] for start, end in spans)]
 
 
 def _incidents(incidents: list[dict], window: WindowEvaluation) -> str:
     out = [f"<h4>Incidents in this window, {escape(_period_text(window))} ({len(incidents)})</h4>"]
     if not incidents:
         out.append("<p>None: no alert of this window is part of an incident.</p>")
-    for incident in incidents:
+    for incident in incidents[:MAX_ALERT_ROWS]:
         codes = ", ".join(f"{c['status']}×{c['bad_events']}" for c in incident.get("top_status_codes", []))
         ops = ", ".join(f"{o['operation']} ×{o['bad_events']}" for o in incident.get("top_operations", []))
         lines = "\n".join(f"{line['source']}  {line['raw']}" for line in incident.get("sample_lines", []))
@@ -238,6 +273,7 @@ def _incidents(incidents: list[dict], window: WindowEvaluation) -> str:
             f'{_plural(incident["bad_events"], "bad event")}, peak burn {_num(incident.get("peak_burn_rate"), 2)}</summary>'
             f"<p>Status codes: {escape(codes) or 'n/a'}. Operations: {escape(ops) or 'n/a'}.</p>"
             f"<pre>{escape(lines)}</pre></details>")
+    out.append(_more(min(len(incidents), MAX_ALERT_ROWS), len(incidents), "incident", "remediation_plan.json"))
     return "".join(out)
 
 
@@ -260,41 +296,81 @@ LEARNING_COLUMNS = ["runbook", "action", "reference", "sli_before", "sli_after",
                     "recovered", "minutes_to_recover"]
 
 
-def _window_section(docs: MonthDocuments, window: WindowEvaluation, part: pl.DataFrame, period_end: datetime, plan_by_slo: dict,
-                    shown_actions: set) -> str:
-    """One SLO window; `part`: its chart series."""
-    days, daily = _daily_sli(part)
-    drawn = _coarsen(part)
-    ts, remaining = drawn["ts"].to_list(), drawn["remaining_ratio"].to_list()
+def _budget_text(window: WindowEvaluation) -> str:
     budget = window.error_budget
-    no_data = window.events == 0
-    html = [f'<section class="slo" id="{escape(_anchor(window))}"><h2>{escape(window.label)} {_badge(window.status)}</h2>',
-            f"<p>{escape(window.service)}: SLI {_pct(window.sli)} against {_pct(window.target, 2)} "
-            f"({escape(window.budgeting_method)}), {_num(window.good)} good of {_num(window.total)}; budget allowed "
-            f"{_num(budget.allowed)}, consumed {_num(budget.consumed)} "
-            f"({_pct(budget.consumed_ratio, 1)}). Window {escape(iso(window.window_start_ms))} → "
-            f"{escape(iso(window.window_end_ms))}.</p>",
-            "<p class=\"no-figure\">No event in this window: no SLI and no budget figure.</p>" if no_data else "",
-            _figure(charts.sli_by_day(days, daily, window.target, "SLI by day", window), "Daily SLI against the target"),
-            _figure(charts.burn_down(ts, remaining, window, period_end, "Error budget burn-down"),
+    return (f"{window.service}: SLI {_pct(window.sli)} against {_pct(window.target, 2)} ({window.budgeting_method}), "
+            f"{_num(window.good)} good of {_num(window.total)}; budget allowed {_num(budget.allowed)}, consumed "
+            f"{_num(budget.consumed)} ({_pct(budget.consumed_ratio, 1)}). Window {iso(window.window_start_ms)} → "
+            f"{iso(window.window_end_ms)}.")
+
+
+NO_EVENT = "No event in this window: no SLI and no budget figure."
+
+
+def _window_section(window: WindowEvaluation, part: pl.DataFrame, period_end_ms: int, plan_by_slo: dict) -> str:
+    """A failed or at-risk SLO window in full: figures, three charts, forecast, thresholds, alerts, incidents.
+    `part`: its chart series."""
+    days, daily = _daily_sli(part)
+    drawn = _coarsen(part, -(-part.height // DRAWN_POINTS))
+    ts = drawn["ts"].to_list()
+    start, end = window.window_start_ms, window.window_end_ms
+    forecast = window.forecast
+    alerts = [(a.severity, a.start_ms, a.end_ms) for a in window.alerts]
+    html = [f'<section class="slo" id="{escape(_anchor(window))}"><h3>{escape(window.label)} {_badge(window.status)}</h3>',
+            f"<p>{escape(_budget_text(window))}</p>",
+            f'<p class="no-figure">{NO_EVENT}</p>' if window.events == 0 else "",
+            _figure(svg_charts.burn_down(ts, drawn["remaining_ratio"].to_list(), start, end, period_end_ms,
+                                         window.error_budget.remaining_ratio, forecast.projected_consumed_ratio_at_period_end,
+                                         forecast.probability_exhausted_by_period_end),
                     "Remaining budget against the ideal linear spend; dashed lines at 50 / 80 / 100% spent; forecast to the period end"),
-            _figure(charts.burn_rates(ts, drawn["burn_1h"].to_list(), drawn["burn_6h"].to_list(), window, "Burn rate"),
+            _figure(svg_charts.burn_rates(ts, drawn["burn_1h"].to_list(), drawn["burn_6h"].to_list(), start, end, alerts),
                     "1h and 6h burn rates (log scale above 1); shaded: replayed alert firings"),
+            _figure(svg_charts.daily_sli(days, daily, float(window.target), start, end), "Daily SLI against the target"),
             f"<p class=\"forecast\">{escape(_forecast_text(window))}</p>",
             f"<p class=\"thresholds\">{escape(_thresholds_text(window))}</p>",
             _alerts_table(window)]
     entry = plan_by_slo.get(window.slo)
     if entry is not None:
         html.append(_incidents(_window_incidents(entry, window), window))
-    if window.slo not in shown_actions:  # the plan, runs and learning belong to the SLO: shown once
-        shown_actions.add(window.slo)
-        html.append(_plan_actions(entry))
-        runs = _frame_rows(docs.runs, window.slo, RUN_COLUMNS)
+    html.append("</section>")
+    return "".join(html)
+
+
+def _window_row(window: WindowEvaluation) -> list:
+    """A window's row in its service's table: attention windows link to their section, the others
+    carry their anchor and their figures in the row and its details."""
+    if window.status in ATTENTION:
+        name = Markup(f'<a href="#{escape(_anchor(window))}">{escape(window.label)}</a>')
+        note = Markup("<a href=\"#" + escape(_anchor(window)) + "\">details below</a>")
+    else:
+        name = Markup(f'<span id="{escape(_anchor(window))}">{escape(window.label)}</span>')
+        lines = [_budget_text(window), _forecast_text(window), _thresholds_text(window)]
+        if window.events == 0:
+            lines.insert(0, NO_EVENT)
+        note = Markup("<details><summary>" + ("no events" if window.events == 0 else "figures") + "</summary>"
+                      + "".join(f"<p>{escape(line)}</p>" for line in lines) + "</details>")
+    return [name, _badge(window.status), _pct(window.sli), _pct(window.target, 2), _pct(window.error_budget.remaining_ratio, 1),
+            window.alert_count("page"), window.alert_count("ticket"), window.low_traffic_gate.held_back, note]
+
+
+def _service_section(docs: MonthDocuments, service: str, windows: list[WindowEvaluation], parts: dict, period_end_ms: int,
+                     plan_by_slo: dict) -> str:
+    attention = [w for w in windows if w.status in ATTENTION]
+    html = [f'<section class="service" id="{escape(_service_anchor(service))}"><h2>{escape(service)}</h2>',
+            f"<p>{_plural(len(windows), 'SLO window')}, {len(attention)} failed or at risk.</p>",
+            _table(["SLO window", "status", "SLI", "target", "budget left", "page alerts", "ticket alerts",
+                    "held back (low traffic)", ""], [_window_row(w) for w in windows], "windows")]
+    empty = docs.series.clear()
+    html += [_window_section(w, parts.get(w.key, empty), period_end_ms, plan_by_slo) for w in attention]
+    for slo in dict.fromkeys(w.slo for w in windows):  # the plan, runs and learning belong to the SLO: shown once
+        html.append(_plan_actions(plan_by_slo.get(slo)))
+        runs = _frame_rows(docs.runs, slo, RUN_COLUMNS)
         if runs:
-            html.append("<h4>Remediation runs</h4>" + _table([c for c in RUN_COLUMNS if c in docs.runs.columns], runs))
-        learned = _frame_rows(docs.learning, window.slo, LEARNING_COLUMNS)
+            html.append(f"<h4>Remediation runs of {escape(slo)}</h4>" + _table([c for c in RUN_COLUMNS if c in docs.runs.columns], runs))
+        learned = _frame_rows(docs.learning, slo, LEARNING_COLUMNS)
         if learned:
-            html.append("<h4>Learning record</h4>" + _table([c for c in LEARNING_COLUMNS if c in docs.learning.columns], learned))
+            html.append(f"<h4>Learning record of {escape(slo)}</h4>"
+                        + _table([c for c in LEARNING_COLUMNS if c in docs.learning.columns], learned))
     html.append("</section>")
     return "".join(html)
 
@@ -308,25 +384,28 @@ th{background:#f5f5f5} .badge{border-radius:.6rem;padding:.05rem .5rem;color:#ff
 .met{background:#2e7d32}.at_risk{background:#f9a825}.failed{background:#c62828}.insufficient_data{background:#9e9e9e}
 .card .n{font-size:1.6rem;font-weight:600} figure.chart{margin:.6rem 0} figure.chart svg{max-width:100%;height:auto}
 figcaption{color:#666;font-size:.8rem} pre{background:#f7f7f7;padding:.5rem;overflow-x:auto;font-size:.75rem;white-space:pre}
-nav a{margin-right:.8rem} details{margin:.3rem 0}
+nav a{margin-right:.8rem} details{margin:.3rem 0} .more{color:#666;font-size:.8rem;font-style:italic}
+table.windows details p{margin:.2rem 0;max-width:60rem} section.slo{border-left:3px solid #eee;padding-left:.8rem}
 """
 
 
 def render(docs: MonthDocuments) -> str:
     """The report of a month: pure, the same documents give the same bytes."""
     month = docs.evaluations
-    period_end = datetime.fromtimestamp(month_range_ms(docs.month)[1] / 1000, UTC)
+    period_end_ms = month_range_ms(docs.month)[1]
     plan_by_slo = {e["slo"]: e for e in (docs.plan or {}).get("entries", [])}
-    shown: set[str] = set()
     parts = by_window(docs.series)
-    sections = "".join(_window_section(docs, w, parts.get(w.key, docs.series.clear()), period_end, plan_by_slo, shown)
-                       for w in month.windows)
-    nav = "".join(f'<a href="#{escape(_anchor(w))}">{escape(w.label)}</a>' for w in month.windows)
+    services: dict[str, list[WindowEvaluation]] = {}
+    for window in month.windows:
+        services.setdefault(window.service, []).append(window)
+    ordered = sorted(services)
+    sections = "".join(_service_section(docs, s, services[s], parts, period_end_ms, plan_by_slo) for s in ordered)
+    nav = '<a href="#summary">Summary</a>' + "".join(f'<a href="#{escape(_service_anchor(s))}">{escape(s)}</a>' for s in ordered)
     state = "closed month" if month.period_complete else f"month to date, as of {iso(month.as_of_ms)}"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>SLO report {escape(docs.month)}</title><style>{CSS}</style></head><body>"
+        f"<title>SLO report {escape(docs.month)}</title><style>{CSS}{svg_charts.SVG_CSS}</style></head><body>"
         f"<h1>SLO report: {escape(docs.month)}</h1>"
         f"<p class=\"meta\">{escape(state)} · generated {escape(month.generated_at)} · spec {escape(month.spec_hash)} · "
         f"code {escape(month.code_version)}</p><nav>{nav}</nav>"

@@ -17,7 +17,7 @@ import polars as pl
 
 from slo_assets.calendar import DAY_MS
 from slo_assets.slo.chain import by_window
-from slo_assets.slo.evaluation import WindowEvaluation
+from slo_assets.slo.evaluation import WindowEvaluation, most_consumed_first
 
 # Colour-blind-safe (Okabe-Ito, then Tableau) and distinct on white; a window keeps its index.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
@@ -89,6 +89,12 @@ class WindowChart:
 MAX_WINDOWS = 24  # more than this and the asset page is a wall; report.html has them all
 
 
+def _charted(evaluations: Sequence[WindowEvaluation]) -> list[tuple[int, WindowEvaluation]]:
+    """(index, window) for the MAX_WINDOWS windows that consumed the most budget, in spec order; the
+    index keeps a window's colour the same in every chart."""
+    return [(i, evaluations[i]) for i in sorted(most_consumed_first(evaluations)[:MAX_WINDOWS])]
+
+
 def _daily(part: pl.DataFrame) -> list[float | None]:
     """The SLI of each day of a window's 5-minute series (None on a day without events)."""
     daily = part.group_by(pl.col("ts") // DAY_MS).agg(pl.col("good").sum(), pl.col("total").sum()).sort("ts")
@@ -99,7 +105,7 @@ def burn_down_charts(evaluations: Sequence[WindowEvaluation], series: pl.DataFra
     """Budget left over the window, per SLO window: 100 % at the top, the dashed line at 0 (exhausted)."""
     parts = by_window(series)
     charts = []
-    for index, window in enumerate(evaluations[:MAX_WINDOWS]):
+    for index, window in _charted(evaluations):
         part = parts.get(window.key)
         values = [] if part is None else part["remaining_ratio"].to_list()
         left = window.error_budget.remaining_ratio
@@ -114,7 +120,7 @@ def sli_charts(evaluations: Sequence[WindowEvaluation], series: pl.DataFrame) ->
     """The SLI of each day per SLO window, the dashed line at the target."""
     parts = by_window(series)
     charts = []
-    for index, window in enumerate(evaluations[:MAX_WINDOWS]):
+    for index, window in _charted(evaluations):
         part = parts.get(window.key)
         values = [] if part is None or part.is_empty() else _daily(part)
         target = float(window.target)

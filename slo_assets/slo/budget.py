@@ -67,25 +67,70 @@ def sli(good, total) -> Decimal | None:
 
 def window_sums(values: np.ndarray, minutes: int) -> np.ndarray:
     """Sum over the `minutes` minutes ending at and including each index (shorter at the start)."""
-    cumulative = np.concatenate([[0], np.cumsum(values)])
-    ends = np.arange(1, len(values) + 1)
-    return cumulative[ends] - cumulative[np.maximum(ends - minutes, 0)]
+    return _window(np.concatenate([[0], np.cumsum(values)]), minutes)
 
 
-def burn_rate_series(good: np.ndarray, total: np.ndarray, target: Decimal, minutes: int) -> np.ndarray:
-    """(bad_w / total_w) / (1 - target) at every minute; 0 where the window has no traffic."""
-    bad_w = window_sums(total - good, minutes)
-    total_w = window_sums(total, minutes)
+def _window(cumulative: np.ndarray, minutes: int) -> np.ndarray:
+    """cumulative[i + 1] - cumulative[max(i + 1 - minutes, 0)] for every i, by slices (cumulative[0] is 0)."""
+    sums = cumulative[1:].copy()
+    if minutes < len(sums):
+        sums[minutes:] -= cumulative[1:len(sums) - minutes + 1]
+    return sums
+
+
+class Sums:
+    """Bad and total units of one series summed over trailing windows of any width: the cumulative
+    sums are taken once per series (not once per window width and caller), each width once.
+    Exactly window_sums(total - good, m) and window_sums(total, m)."""
+
+    def __init__(self, good: np.ndarray, total: np.ndarray) -> None:
+        self.good, self.total = good, total
+        self._bad_cumulative = np.concatenate([[0], np.cumsum(total - good)])
+        self._total_cumulative = np.concatenate([[0], np.cumsum(total)])
+        self._windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._rates: dict[tuple[int, Decimal], np.ndarray] = {}
+
+    def window(self, minutes: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bad units, total units) over the `minutes` minutes ending at each index."""
+        if minutes not in self._windows:
+            self._windows[minutes] = (_window(self._bad_cumulative, minutes), _window(self._total_cumulative, minutes))
+        return self._windows[minutes]
+
+    def burn_rate(self, target: Decimal, minutes: int) -> np.ndarray:
+        key = (minutes, target)
+        if key not in self._rates:
+            bad_w, total_w = self.window(minutes)
+            self._rates[key] = _rate(bad_w, total_w, target)
+        return self._rates[key]
+
+    def burn_rate_at_end(self, target: Decimal, minutes: int) -> float:
+        """The last value of burn_rate(target, minutes), without the whole series."""
+        size = len(self.total)
+        if size == 0:
+            raise IndexError("an empty series has no last burn rate")
+        if minutes in self._windows:
+            return float(self.burn_rate(target, minutes)[-1])
+        start = max(size - minutes, 0)
+        bad_w = self._bad_cumulative[size:size + 1] - self._bad_cumulative[start:start + 1]
+        total_w = self._total_cumulative[size:size + 1] - self._total_cumulative[start:start + 1]
+        return float(_rate(bad_w, total_w, target)[-1])
+
+
+def _rate(bad_w: np.ndarray, total_w: np.ndarray, target: Decimal) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(total_w > 0, bad_w / np.where(total_w > 0, total_w, 1), 0.0)
     return rate / float(1 - target)
 
 
+def burn_rate_series(good: np.ndarray, total: np.ndarray, target: Decimal, minutes: int, sums: Sums | None = None) -> np.ndarray:
+    """(bad_w / total_w) / (1 - target) at every minute; 0 where the window has no traffic."""
+    return (sums or Sums(good, total)).burn_rate(target, minutes)
+
+
 def _above(good: np.ndarray, total: np.ndarray, target: Decimal, minutes: int, factor: Fraction | Decimal,
-           min_events: int) -> np.ndarray:
+           min_events: int, sums: Sums | None = None) -> np.ndarray:
     """Exact test burn > factor, i.e. bad_w * 1 > factor * (1 - target) * total_w, per minute."""
-    bad_w = window_sums(total - good, minutes)
-    total_w = window_sums(total, minutes)
+    bad_w, total_w = (sums or Sums(good, total)).window(minutes)
     limit = Fraction(factor) * Fraction(1 - target)
     if np.issubdtype(bad_w.dtype, np.integer):
         bound = 2**62
@@ -151,24 +196,25 @@ class Replay:
 
 def replay_with_gate(good: np.ndarray, total: np.ndarray, first_minute_ms: int, evaluate_from: int, target: Decimal,
                      period_days: int, min_events: int = 0, min_bad_events: int = 0,
-                     tiers: tuple[AlertTier, ...] | None = None) -> Replay:
+                     tiers: tuple[AlertTier, ...] | None = None, sums: Sums | None = None) -> Replay:
     """Replay the multiwindow alerts at every minute from index `evaluate_from` (earlier minutes only
     feed the windows). Each firing is a maximal run of minutes where both windows burn too fast.
     Low-traffic gates: a tier fires only when its long window holds at least `min_events` units and
     `min_bad_events` bad units; runs the bad-units gate suppressed are returned as `held_back`."""
     firings, held = [], []
+    sums = sums or Sums(good, total)
     for tier in tiers or alert_tiers():
         factor = tier.factor(period_days)
         exact = tier.exact_factor(period_days)
-        burning = _above(good, total, target, tier.long_minutes, exact, min_events) & _above(
-            good, total, target, tier.short_minutes, exact, min_events)
+        burning = _above(good, total, target, tier.long_minutes, exact, min_events, sums) & _above(
+            good, total, target, tier.short_minutes, exact, min_events, sums)
         burning[:evaluate_from] = False
         if not burning.any():
             continue
-        bad_long = window_sums(total - good, tier.long_minutes)
+        bad_long = sums.window(tier.long_minutes)[0]
         enough = bad_long >= min_bad_events - 1e-9 if min_bad_events > 0 else np.ones(len(total), dtype=bool)
         fires, gated = burning & enough, burning & ~enough
-        long_rate = burn_rate_series(good, total, target, tier.long_minutes)
+        long_rate = sums.burn_rate(target, tier.long_minutes)
         for start, end in _runs(fires):
             firings.append(Firing(tier.severity, tier.long, tier.short, factor, first_minute_ms + start * MINUTE_MS,
                                   first_minute_ms + end * MINUTE_MS, float(long_rate[start:end].max())))
@@ -189,9 +235,10 @@ def replay_alerts(good: np.ndarray, total: np.ndarray, first_minute_ms: int, eva
 
 
 def replay_condition(good: np.ndarray, total: np.ndarray, first_minute_ms: int, evaluate_from: int, target: Decimal,
-                     threshold: float, op: str, lookback: int, alert_after: int) -> list[tuple[int, int, float]]:
+                     threshold: float, op: str, lookback: int, alert_after: int,
+                     sums: Sums | None = None) -> list[tuple[int, int, float]]:
     """An OpenSLO burnrate AlertCondition: burn over `lookback` op threshold, held for `alert_after` minutes."""
-    rate = burn_rate_series(good, total, target, lookback)
+    rate = burn_rate_series(good, total, target, lookback, sums)
     holds = rate > threshold if op == "gt" else rate >= threshold
     holds[:evaluate_from] = False
     found = []

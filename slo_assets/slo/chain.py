@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from fractions import Fraction
 
 import numpy as np
@@ -81,8 +82,18 @@ def by_slo(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
 
 
 def by_window(series: pl.DataFrame) -> dict[tuple[str, str, str], pl.DataFrame]:
-    """Chart series (evaluate_with_series) split by (slo, objective, window) in one pass."""
-    return dict(series.partition_by("slo", "objective", "window", as_dict=True)) if series.height else {}
+    """Chart series (evaluate_with_series) split by (slo, objective, window) in one pass. Each window's
+    rows are contiguous there (and in budget_series read back), so each part is a zero-copy slice;
+    partition_by (which copies every part) only when they are not."""
+    if not series.height:
+        return {}
+    keys = ("slo", "objective", "window")
+    runs = (series.select(*keys).with_row_index("row").group_by(*keys, maintain_order=True)
+            .agg(pl.col("row").first().alias("first"), pl.col("row").last().alias("last"), pl.len().alias("rows")))
+    if not (runs["last"] - runs["first"] + 1 == runs["rows"]).all():
+        return dict(series.partition_by(*keys, as_dict=True))
+    return {(slo, objective, window): series.slice(first, rows)
+            for slo, objective, window, first, _, rows in runs.iter_rows()}
 
 
 def dense(part: pl.DataFrame | None, start_ms: int, end_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -175,6 +186,11 @@ class WindowData:
     total: np.ndarray  # raw events per minute
     excluded: np.ndarray  # maintenance minutes
 
+    @cached_property
+    def sums(self) -> B.Sums:
+        """The units' trailing-window sums, shared by the burn rates, the replay, the policies and the series."""
+        return B.Sums(self.units.good, self.units.total)
+
 
 def window_data(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
                 settings: Settings) -> WindowData:
@@ -197,11 +213,16 @@ def window_series(data: WindowData, target: Decimal, step_minutes: int = SERIES_
     """The window as a time series for charts, one row per `step_minutes` bucket from the window start:
     good and total budget units, remaining budget (1 - bad so far / budget allowed at the data end)
     and the 1h and 6h burn rates at the bucket's last minute."""
+    return pl.DataFrame(_series_columns(data, target, step_minutes), schema=SERIES_SCHEMA)
+
+
+def _series_columns(data: WindowData, target: Decimal, step_minutes: int = SERIES_STEP_MINUTES) -> dict[str, np.ndarray]:
+    """window_series' columns as numpy arrays (empty when the window has no minute)."""
     u, offset = data.units, data.offset
     g_win, t_win = u.good[offset:].astype(float), u.total[offset:].astype(float)
     size = len(t_win)
     if size == 0:
-        return pl.DataFrame(schema=SERIES_SCHEMA)
+        return {name: np.zeros(0, dtype=np.int64 if name == "ts" else float) for name in SERIES_SCHEMA}
     bucket = np.arange(size) // step_minutes
     count = int(bucket[-1]) + 1
     good = np.bincount(bucket, weights=g_win, minlength=count)
@@ -210,11 +231,9 @@ def window_series(data: WindowData, target: Decimal, step_minutes: int = SERIES_
     bad_so_far = np.cumsum(total - good)
     remaining = 1 - bad_so_far / allowed if allowed > 0 else np.full(count, np.nan)
     last = np.minimum((np.arange(count) + 1) * step_minutes, size) - 1 + offset
-    burn = {label: B.burn_rate_series(u.good, u.total, target, B.BURN_WINDOWS_MINUTES[label])[last] for label in ("1h", "6h")}
-    return pl.DataFrame({
-        "ts": data.win_start + np.arange(count, dtype=np.int64) * step_minutes * MINUTE_MS,
-        "good": good, "total": total, "remaining_ratio": remaining, "burn_1h": burn["1h"], "burn_6h": burn["6h"],
-    }, schema=SERIES_SCHEMA)
+    burn = {label: data.sums.burn_rate(target, B.BURN_WINDOWS_MINUTES[label])[last] for label in ("1h", "6h")}
+    return {"ts": data.win_start + np.arange(count, dtype=np.int64) * step_minutes * MINUTE_MS,
+            "good": good, "total": total, "remaining_ratio": remaining, "burn_1h": burn["1h"], "burn_6h": burn["6h"]}
 
 
 def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
@@ -233,20 +252,19 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
     value = B.sli(good_sum, total_sum)
     at_end = []
     for label, width in B.BURN_WINDOWS_MINUTES.items():
-        rate = B.burn_rate_series(u.good, u.total, objective.target, width)
-        at_end.append((label, round(float(rate[-1]), 6) if len(rate) else 0.0))
+        at_end.append((label, round(data.sums.burn_rate_at_end(objective.target, width), 6) if len(u.total) else 0.0))
     burn = E.BurnRates(tuple(at_end), None if budget.consumed_ratio is None or total_sum == 0 else round(
         float((1 - good_sum / total_sum) / (1 - objective.target)), 6))
     # Alerts are replayed over the window only (a rolling 7d window lists no alert from three weeks
     # earlier); the minutes before it feed the burn-rate windows.
     replay = B.replay_with_gate(u.good, u.total, replay_start, offset, objective.target, window.days,
-                                settings.alert_min_events, settings.alert_min_bad_events)
+                                settings.alert_min_events, settings.alert_min_bad_events, sums=data.sums)
     policy_alerts = []
     for name in slo.alert_policies:
         for condition in (policies or {}).get(name, ()):
             for start, end, peak in B.replay_condition(u.good, u.total, replay_start, offset, objective.target,
                                                       condition.threshold, condition.op, condition.lookback_minutes,
-                                                      condition.alert_after_minutes):
+                                                      condition.alert_after_minutes, data.sums):
                 policy_alerts.append(E.PolicyAlert(name, condition.name, condition.severity, condition.threshold,
                                                    f"{condition.lookback_minutes}m", start, end, round(peak, 6)))
     crossings = B.threshold_crossings(t_win - g_win, win_start, budget.allowed)
@@ -290,14 +308,15 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
 
 
 def _alert(firing: B.Firing) -> E.Alert:
-    j = firing.to_json()
-    return E.Alert(firing.severity, firing.long_window, firing.short_window, j["burn_rate_threshold"], firing.start_ms,
-                   firing.end_ms, j["minutes"], j["peak_burn_rate"])
+    """The figures of firing.to_json(), without formatting its instants (the documents do, once)."""
+    return E.Alert(firing.severity, firing.long_window, firing.short_window, B.as_number(firing.factor), firing.start_ms,
+                   firing.end_ms, (firing.end_ms - firing.start_ms) // MINUTE_MS, round(firing.peak_burn_rate, 6))
 
 
 def _held_back(held: B.HeldBack) -> E.HeldBackAlert:
-    alert, j = _alert(held), held.to_json()
-    return E.HeldBackAlert(**{f: getattr(alert, f) for f in E.Alert.__dataclass_fields__}, bad_in_long_window=j["bad_in_long_window"])
+    alert = _alert(held)
+    return E.HeldBackAlert(**{f: getattr(alert, f) for f in E.Alert.__dataclass_fields__},
+                           bad_in_long_window=B.as_number(Decimal(repr(float(held.bad_in_long_window)))))
 
 
 def _forecast(outlook: B.Forecast, exhausted_at: int | None) -> E.Forecast:
@@ -349,16 +368,21 @@ def evaluate_with_series(specs: SpecSet, minutes: pl.DataFrame, period: Period,
     """Every SLO window's evaluation, and all their chart series in one frame (slo, objective, window, ...)."""
     policies = {name: policy.conditions for name, policy in specs.policies.items()}
     parts = by_slo(minutes)
-    evaluations, series = [], []
+    evaluations, columns, keys = [], [], []
     for slo in specs.slos:
         for objective in slo.objectives:
             for window in slo.windows:
                 data = window_data(slo, objective, window, parts.get(slo.name), period, settings)
                 evaluations.append(evaluate(slo, objective, window, None, period, settings, policies, data))
-                series.append(window_series(data, objective.target).with_columns(
-                    slo=pl.lit(slo.name), objective=pl.lit(objective.key), window=pl.lit(window.label)))
-    keys = ["slo", "objective", "window"]
-    frame = pl.concat(series).select(*keys, *SERIES_SCHEMA) if series else pl.DataFrame(schema={k: pl.String for k in keys} | SERIES_SCHEMA)
+                columns.append(_series_columns(data, objective.target))
+                keys.append((slo.name, objective.key, window.label))
+    # one frame from the windows' arrays: the key columns are gathered by window number, not broadcast per window
+    lengths = np.array([len(c["ts"]) for c in columns], dtype=np.int64)
+    number = pl.Series(np.repeat(np.arange(len(keys), dtype=np.int64), lengths))
+    key_columns = {name: pl.Series(name, [k[i] for k in keys], dtype=pl.String).gather(number) if keys else pl.Series(name, [], pl.String)
+                   for i, name in enumerate(("slo", "objective", "window"))}
+    values = {name: np.concatenate([c[name] for c in columns]) if columns else np.zeros(0) for name in SERIES_SCHEMA}
+    frame = pl.DataFrame({**key_columns, **values}, schema={k: pl.String for k in key_columns} | SERIES_SCHEMA)
     return evaluations, frame
 
 
@@ -472,8 +496,7 @@ def compliance(evaluations: list[WindowEvaluation], previous: dict[tuple, float 
         now = item.sli
         delta = None if before is None or now is None else round(now - before, 9)
         direction = None if delta is None else ("improving" if delta > 0 else "worsening" if delta < 0 else "stable")
-        whole = item.to_json()
-        entry = {k: whole[k] for k in COMPLIANCE_KEYS}
+        entry = item.to_json(COMPLIANCE_KEYS)
         entry["sli_percent"] = None if now is None else round(now * 100, 6)
         entry["trend"] = {"previous_sli": before, "delta": delta, "direction": direction}
         slos.append(entry)
@@ -519,7 +542,7 @@ def error_budgets_document(evaluations: list[WindowEvaluation], period: Period, 
         **provenance,
         "alert_windows": [{"severity": t.severity, "long_window": t.long, "short_window": t.short,
                            "budget_fraction": float(t.budget_fraction)} for t in B.alert_tiers()],
-        "slos": [{k: whole[k] for k in ERROR_BUDGETS_KEYS} for whole in (e.to_json() for e in evaluations)],
+        "slos": [e.to_json(ERROR_BUDGETS_KEYS) for e in evaluations],
     }
 
 
