@@ -262,3 +262,94 @@ def test_chart_series_agree_with_the_evaluation():
     # the 1h burn rate at the end of the outage's last bucket: 300 bad of 600 events over 0.001 allowed
     assert series["burn_1h"][205] == pytest.approx((300 / 600) / 0.001)
     assert series["burn_1h"][-1] == pytest.approx(evaluation.burn_rates.rate("1h"))
+
+
+# ---------------------------------------------------------------- month quantiles from day files
+
+
+def _numpy_month_quantiles(days: list[list[float]], qs: tuple[float, ...]) -> list[float | None]:
+    """The careful path: every day's values concatenated, np.percentile 'linear' (today's definition)."""
+    flat = np.array([v for day in days for v in day], dtype=float)
+    return [None] * len(qs) if flat.size == 0 else [float(v) for v in np.percentile(flat, [q * 100 for q in qs], method="linear")]
+
+
+def _day_sources(days: list[list[float]], slo: str = "s", other_rows: bool = True):
+    """Each day as one value-count frame (unique values per day, like sli_latency), another SLO's rows beside."""
+    from slo_assets.slo.quantiles import frame_chunks
+
+    sources = []
+    for i, day in enumerate(days):
+        values, counts = np.unique(np.array(day, dtype=float), return_counts=True)
+        frame = pl.DataFrame({"slo": [slo] * len(values), "duration_ms": values, "count": counts.astype(np.int64)},
+                             schema={"slo": pl.String, "duration_ms": pl.Float64, "count": pl.Int64})
+        if other_rows:
+            frame = pl.concat([frame, pl.DataFrame({"slo": ["other"], "duration_ms": [1e9 + i], "count": [7]})])
+        sources.append(frame_chunks(frame))
+    return sources
+
+
+MONTH_QS = (0.0, 0.5, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 1.0)
+durations = st.one_of(
+    st.floats(min_value=-1e6, max_value=1e7, allow_nan=False, width=64),
+    st.sampled_from([0.0, -0.0, 1.0, 1.5, 150.0, 1e-300, 5e-324]),  # duplicates, signed zeros, subnormals
+    st.integers(0, 40).map(lambda i: i / 8),  # many duplicates
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(days=st.lists(st.lists(durations, max_size=40), max_size=8), gather_rows=st.sampled_from([1, 2, 5, 1_000_000]))
+def test_month_quantiles_equal_numpy_over_the_concatenated_days(days, gather_rows):
+    """Random daily splits, duplicates within and across days, empty days, a single value: the
+    streamed quantiles are the very floats np.percentile gives over all values at once; a tiny
+    gather limit forces every split pass down to single keys."""
+    from slo_assets.slo.quantiles import quantiles_by_slo
+
+    result = quantiles_by_slo(_day_sources(days), {"s": MONTH_QS}, gather_rows=gather_rows)["s"]
+    expected = _numpy_month_quantiles(days, MONTH_QS)
+    assert result.samples == sum(len(d) for d in days)
+    assert list(result.values) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(1, 3000), q=st.floats(0, 1), seed=st.integers(0, 2**32 - 1))
+def test_rank_plan_and_lerp_reproduce_numpy_percentile(n, q, seed):
+    from slo_assets.slo.quantiles import numpy_lerp, numpy_rank_plan
+
+    values = np.sort(np.random.default_rng(seed).lognormal(3, 2, n))
+    lo, hi, t = numpy_rank_plan(n, q)
+    assert numpy_lerp(float(values[lo]), float(values[hi]), t) == float(np.percentile(values, q * 100))
+
+
+def test_month_quantiles_edge_cases():
+    from slo_assets.slo.quantiles import frame_chunks, quantiles_by_slo
+
+    assert quantiles_by_slo([], {"s": (0.5,)})["s"].values == (None,)
+    assert quantiles_by_slo(_day_sources([[], [], []]), {"s": (0.5, 0.99)})["s"].values == (None, None)
+    assert quantiles_by_slo(_day_sources([[], [42.0], []]), {"s": (0.0, 0.5, 1.0)})["s"].values == (42.0, 42.0, 42.0)
+    assert quantiles_by_slo(_day_sources([[10.0], [20.0]]), {"s": (0.5,)})["s"].values == (15.0,)
+    nan = pl.DataFrame({"slo": ["s", "s"], "duration_ms": [1.0, float("nan")], "count": [3, 1]})
+    assert all(np.isnan(v) for v in quantiles_by_slo([frame_chunks(nan)], {"s": (0.5, 0.9)})["s"].values)  # as numpy
+
+
+def test_month_quantiles_from_parquet_day_files_skip_other_slos(tmp_path):
+    """Day files read a row group at a time with the slo statistics as a row filter: same floats."""
+    from slo_assets.slo.quantiles import parquet_chunks, quantiles_by_slo
+    from slo_assets.storage import Warehouse
+
+    store = Warehouse(tmp_path)
+    rng = np.random.default_rng(7)
+    days, sources = [], []
+    for day in range(3):
+        parts, values_of_day = [], {}
+        for slo in ("a-availability", "b-latency", "c-other"):
+            values, counts = np.unique(np.round(rng.lognormal(3, 1, 4000), 2), return_counts=True)
+            values_of_day[slo] = np.repeat(values, counts)
+            parts.append(pl.DataFrame({"slo": slo, "duration_ms": values, "count": counts.astype(np.int64)}))
+        target = store.path("sli_latency", f"2026-10-0{day + 1}.parquet")
+        store.write_table(target, pl.concat(parts).to_arrow(), row_group_size=500)
+        days.append(values_of_day)
+        sources.append(parquet_chunks(store, target, ["b-latency"]))
+    result = quantiles_by_slo(sources, {"b-latency": (0.5, 0.95, 0.99)}, gather_rows=100)["b-latency"]
+    flat = np.concatenate([d["b-latency"] for d in days])
+    assert result.samples == flat.size
+    assert list(result.values) == [float(v) for v in np.percentile(flat, [50, 95, 99])]

@@ -1,0 +1,235 @@
+"""Exact quantiles of latency value counts spread over many files, in bounded memory.
+
+A month of value counts (slo, duration_ms, count) is one file per day; concatenating them costs
+memory in proportion to the events. Here no source is ever held whole: each pass streams the
+sources chunk by chunk (a Parquet row group at a time) and keeps only small tables.
+
+1. a histogram per SLO over buckets of the values' order-preserving bit pattern (the top 20 bits:
+   1/256 of an octave), with the number of samples n;
+2. each wanted rank (the two closest ranks of each quantile) falls in one bucket; a bucket with
+   few value-count rows is gathered whole, exactly; a bigger one is split by its next 16 bits in
+   another pass (a bucket of one value needs no gathering: rows repeat a value at most once a day);
+3. the two values of each quantile are interpolated exactly as numpy's 'linear' method does, so
+   the result is the same float as np.percentile over the concatenated values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+VALUE_COUNT_COLUMNS = ["slo", "duration_ms", "count"]
+FIRST_SHIFT = 44  # the first histogram keeps a key's top 20 bits: sign, exponent, 8 mantissa bits
+SPLIT_BITS = 16  # each further pass splits a bucket by its next 16 bits
+GATHER_ROWS = 1_000_000  # a bucket of at most this many value-count rows is read whole (~24 MB)
+_LOW_63 = np.int64(0x7FFF_FFFF_FFFF_FFFF)
+
+# A source of value counts: each call reads it again from the start, a chunk at a time.
+Chunks = Callable[[], Iterator[pl.DataFrame]]
+
+
+@dataclass(frozen=True)
+class Quantiles:
+    """One SLO's samples (the sum of counts) and its quantiles, None where it has no sample."""
+
+    samples: int
+    values: tuple[float | None, ...]
+
+
+def frame_chunks(frame: pl.DataFrame) -> Chunks:
+    return lambda: iter([frame])
+
+
+def parquet_chunks(store, target, slos: Iterable[str] | None = None) -> Chunks:
+    """A value-count file read a row group at a time, skipping the row groups whose `slo` statistics
+    exclude every one of `slos` (the day files hold each SLO's rows together)."""
+    wanted = None if slos is None else sorted(set(slos))
+
+    def chunks() -> Iterator[pl.DataFrame]:
+        handle = str(target) if store.is_local else target.open("rb")
+        try:
+            reader = pq.ParquetFile(handle)
+            slo_index = reader.schema_arrow.get_field_index("slo")
+            for group in range(reader.metadata.num_row_groups):
+                stats = reader.metadata.row_group(group).column(slo_index).statistics
+                if wanted is not None and stats is not None and stats.has_min_max and not any(
+                        stats.min <= name <= stats.max for name in wanted):
+                    continue
+                yield pl.from_arrow(reader.read_row_group(group, columns=VALUE_COUNT_COLUMNS))
+        finally:
+            if not isinstance(handle, str):
+                handle.close()
+
+    return chunks
+
+
+def order_keys(values: np.ndarray) -> np.ndarray:
+    """int64 keys ordered as the float64 values are (-0.0 and 0.0 share one key; NaN is not ordered)."""
+    bits = (np.asarray(values, dtype=np.float64) + 0.0).view(np.int64)  # + 0.0 turns -0.0 into 0.0
+    return np.where(bits < 0, bits ^ _LOW_63, bits)
+
+
+def key_values(keys: np.ndarray) -> np.ndarray:
+    keys = np.atleast_1d(np.asarray(keys, dtype=np.int64))
+    return np.where(keys < 0, keys ^ _LOW_63, keys).view(np.float64)
+
+
+def numpy_rank_plan(n: int, q: float) -> tuple[int, int, float]:
+    """The two 0-based ranks np.percentile(values, q * 100) (method 'linear') interpolates between,
+    and its weight, computed with numpy's own float steps: q' = (100 q) / 100, h = (n - 1) q',
+    both ranks n - 1 when h >= n - 1."""
+    q_effective = (q * 100) / 100
+    virtual = (n - 1) * q_effective
+    if virtual >= float(n - 1):
+        return n - 1, n - 1, virtual + 1.0  # numpy's previous index is then -1; a == b makes the weight moot
+    below = math.floor(virtual)
+    return below, below + 1, virtual - float(below)
+
+
+def numpy_lerp(a: float, b: float, t: float) -> float:
+    """numpy's _lerp: a + (b - a) t, computed from b's side when t >= 0.5."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+@dataclass
+class _Bucket:
+    """Values of one SLO whose key >> shift == prefix, holding the wanted ranks in `ranks`."""
+
+    slo: str
+    prefix: int
+    shift: int
+    below: int  # samples of the SLO with a smaller key
+    ranks: set[int]
+    rows: int = 0  # value-count rows inside, over all sources
+
+
+def _parts(chunk: pl.DataFrame, slos: set[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(slo, values, keys, counts) of each wanted SLO in a chunk."""
+    if not chunk.height:
+        return
+    chunk = chunk.filter(pl.col("slo").is_in(list(slos)))
+    for (slo,), part in chunk.partition_by("slo", as_dict=True).items():
+        values = part["duration_ms"].cast(pl.Float64).to_numpy()
+        yield slo, values, order_keys(values), part["count"].cast(pl.Int64).to_numpy()
+
+
+def _histogram(keys: np.ndarray, counts: np.ndarray, shift: int) -> pl.DataFrame:
+    """samples and value-count rows per bucket (key >> shift)."""
+    return (pl.DataFrame({"bucket": keys >> shift, "samples": counts, "rows": np.ones(len(keys), dtype=np.int64)})
+            .group_by("bucket").agg(pl.col("samples").sum(), pl.col("rows").sum()))
+
+
+def _merge(tables: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(tables).group_by("bucket").agg(pl.col("samples").sum(), pl.col("rows").sum()) if len(tables) > 1 else tables[0]
+
+
+def quantiles_by_slo(sources: Sequence[Chunks], wanted: Mapping[str, Sequence[float]],
+                     gather_rows: int = GATHER_ROWS) -> dict[str, Quantiles]:
+    """The exact quantiles `wanted[slo]` of each SLO's values over all `sources` together: the same
+    floats as np.percentile(np.repeat(values, counts), [100 q, ...]) over the concatenation."""
+    slos = set(wanted)
+    # pass 1: the first histogram of every SLO, its samples and whether a NaN is among them
+    first: dict[str, list[pl.DataFrame]] = {}
+    samples = dict.fromkeys(slos, 0)
+    nans = dict.fromkeys(slos, 0)
+    for source in sources:
+        for chunk in source():
+            for slo, values, keys, counts in _parts(chunk, slos):
+                samples[slo] += int(counts.sum())
+                nan = np.isnan(values)
+                if nan.any():
+                    nans[slo] += int(counts[nan].sum())
+                    keys, counts = keys[~nan], counts[~nan]
+                tables = first.setdefault(slo, [])
+                tables.append(_histogram(keys, counts, FIRST_SHIFT))
+                if len(tables) > 64:  # keep the partial histograms few
+                    first[slo] = [_merge(tables)]
+    plans = {slo: [numpy_rank_plan(samples[slo], float(q)) for q in wanted[slo]]
+             for slo in slos if samples[slo] > 0 and nans[slo] == 0}
+    # the root bucket (shift 64) is the whole SLO; its histogram is pass 1's
+    pending = [_Bucket(slo, 0, 64, 0, {r for lo, hi, _ in plan for r in (lo, hi)}) for slo, plan in plans.items()]
+    histograms = {(b.slo, 0, 64): _merge(first[b.slo]) for b in pending}
+    del first
+    found: dict[tuple[str, int], float] = {}
+    queue: list[_Bucket] = []  # buckets to gather, a pass at a time within `gather_rows` rows
+    while pending or queue:
+        to_split = []
+        for bucket in pending:
+            table = histograms[(bucket.slo, bucket.prefix, bucket.shift)].sort("bucket")
+            inner_shift = FIRST_SHIFT if bucket.shift == 64 else max(0, bucket.shift - SPLIT_BITS)
+            ends = np.cumsum(table["samples"].to_numpy()) + bucket.below
+            children: dict[int, _Bucket] = {}
+            for rank in sorted(bucket.ranks):
+                i = int(np.searchsorted(ends, rank, side="right"))
+                prefix = int(table["bucket"][i])
+                if inner_shift == 0:  # one key: one value
+                    found[(bucket.slo, rank)] = float(key_values(np.array([prefix]))[0])
+                    continue
+                if prefix in children:
+                    children[prefix].ranks.add(rank)
+                    continue
+                child = children[prefix] = _Bucket(bucket.slo, prefix, inner_shift, int(ends[i - 1]) if i else bucket.below,
+                                                   {rank}, int(table["rows"][i]))
+                (queue if child.rows <= gather_rows else to_split).append(child)
+        queue.sort(key=lambda b: b.rows)
+        batch, rows = [], 0
+        while queue and (not batch or rows + queue[0].rows <= gather_rows):
+            rows += queue[0].rows
+            batch.append(queue.pop(0))
+        histograms, gathered = _pass(sources, to_split, batch)
+        for bucket in batch:
+            keys, counts = gathered[(bucket.slo, bucket.prefix, bucket.shift)]
+            ends = np.cumsum(counts) + bucket.below
+            for rank in bucket.ranks:
+                at = int(np.searchsorted(ends, rank, side="right"))
+                found[(bucket.slo, rank)] = float(key_values(keys[at:at + 1])[0])
+        pending = to_split
+    result = {}
+    for slo in wanted:
+        if samples[slo] == 0:
+            result[slo] = Quantiles(0, tuple(None for _ in wanted[slo]))
+        elif nans[slo]:
+            result[slo] = Quantiles(samples[slo], tuple(math.nan for _ in wanted[slo]))
+        else:
+            result[slo] = Quantiles(samples[slo], tuple(numpy_lerp(found[(slo, lo)], found[(slo, hi)], t) for lo, hi, t in plans[slo]))
+    return result
+
+
+def _pass(sources: Sequence[Chunks], to_split: list[_Bucket], to_gather: list[_Bucket]):
+    """One read of every source: the finer histograms of `to_split`, the sorted (key, count) of `to_gather`."""
+    split_parts: dict[tuple, list[pl.DataFrame]] = {}
+    gather_parts: dict[tuple, list[tuple[np.ndarray, np.ndarray]]] = {}
+    buckets = [(b, True) for b in to_split] + [(b, False) for b in to_gather]
+    if buckets:
+        slos = {b.slo for b, _ in buckets}
+        for source in sources:
+            for chunk in source():
+                for slo, _, keys, counts in _parts(chunk, slos):
+                    for bucket, split in buckets:
+                        if bucket.slo != slo:
+                            continue
+                        inside = (keys >> bucket.shift) == bucket.prefix
+                        if not inside.any():
+                            continue
+                        name = (bucket.slo, bucket.prefix, bucket.shift)
+                        if split:
+                            split_parts.setdefault(name, []).append(
+                                _histogram(keys[inside], counts[inside], max(0, bucket.shift - SPLIT_BITS)))
+                        else:
+                            gather_parts.setdefault(name, []).append((keys[inside], counts[inside]))
+    histograms = {name: _merge(tables) for name, tables in split_parts.items()}
+    gathered = {}
+    for name, pieces in gather_parts.items():
+        keys = np.concatenate([k for k, _ in pieces])
+        counts = np.concatenate([c for _, c in pieces])
+        unique, inverse = np.unique(keys, return_inverse=True)
+        summed = np.zeros(len(unique), dtype=np.int64)
+        np.add.at(summed, inverse, counts)
+        gathered[name] = (unique, summed)
+    return histograms, gathered
