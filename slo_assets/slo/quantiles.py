@@ -2,7 +2,7 @@
 
 A month of value counts (slo, duration_ms, count) is one file per day; concatenating them costs
 memory in proportion to the events. Here no source is ever held whole: each pass streams the
-sources chunk by chunk (a Parquet row group at a time) and keeps only small tables.
+sources chunk by chunk (a day file at a time) and keeps only small tables.
 
 1. a histogram per SLO over buckets of the values' order-preserving bit pattern (the top 20 bits:
    1/256 of an octave), with the number of samples n;
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
-VALUE_COUNT_COLUMNS = ["slo", "duration_ms", "count"]
+VALUE_COUNT_SCHEMA = {"slo": pl.String, "duration_ms": pl.Float64, "count": pl.Int64}  # slo_assets.slo.sli.LATENCY_SCHEMA
+VALUE_COUNT_COLUMNS = list(VALUE_COUNT_SCHEMA)
 FIRST_SHIFT = 44  # the first histogram keeps a key's top 20 bits: sign, exponent, 8 mantissa bits
 SPLIT_BITS = 16  # each further pass splits a bucket by its next 16 bits
 GATHER_ROWS = 1_000_000  # a bucket of at most this many value-count rows is read whole (~24 MB)
@@ -46,26 +46,46 @@ def frame_chunks(frame: pl.DataFrame) -> Chunks:
 
 
 def parquet_chunks(store, target, slos: Iterable[str] | None = None) -> Chunks:
-    """A value-count file read a row group at a time, skipping the row groups whose `slo` statistics
-    exclude every one of `slos` (the day files hold each SLO's rows together)."""
+    """A value-count file (one day's: bounded by the day, not the month) read with a column filter
+    and, given `slos`, a row filter the Parquet reader pushes down to the row groups' statistics."""
     wanted = None if slos is None else sorted(set(slos))
 
     def chunks() -> Iterator[pl.DataFrame]:
-        handle = str(target) if store.is_local else target.open("rb")
-        try:
-            reader = pq.ParquetFile(handle)
-            slo_index = reader.schema_arrow.get_field_index("slo")
-            for group in range(reader.metadata.num_row_groups):
-                stats = reader.metadata.row_group(group).column(slo_index).statistics
-                if wanted is not None and stats is not None and stats.has_min_max and not any(
-                        stats.min <= name <= stats.max for name in wanted):
-                    continue
-                yield pl.from_arrow(reader.read_row_group(group, columns=VALUE_COUNT_COLUMNS))
-        finally:
-            if not isinstance(handle, str):
-                handle.close()
+        if store.is_local:
+            frame = pl.scan_parquet(str(target)).select(VALUE_COUNT_COLUMNS)
+            yield (frame if wanted is None else frame.filter(pl.col("slo").is_in(wanted))).collect()
+            return
+        with target.open("rb") as handle:
+            frame = pl.read_parquet(handle, columns=VALUE_COUNT_COLUMNS)
+        yield frame if wanted is None else frame.filter(pl.col("slo").is_in(wanted))
 
     return chunks
+
+
+def day_sources(store, targets: Iterable, slos: Iterable[str] | None = None) -> list[Chunks]:
+    """A source per value-count file that exists (e.g. the month's sli_latency days)."""
+    wanted = None if slos is None else list(slos)
+    return [parquet_chunks(store, target, wanted) for target in targets if target.exists()]
+
+
+def write_value_counts(store, target, sources: Iterable, slos: Iterable[str]) -> tuple[int, str]:
+    """The rows of `slos` in the value-count files `sources`, in their order, as one file written a
+    row group at a time: the same bytes as writing the concatenated, filtered frame, never held whole
+    (the month's latency value counts). Returns (bytes, sha256, rows)."""
+    wanted = sorted(set(slos))
+    schema = pl.DataFrame(schema=VALUE_COUNT_SCHEMA).to_arrow().schema
+    rows = 0
+
+    def tables():
+        nonlocal rows
+        for chunks in day_sources(store, sources, wanted):
+            for chunk in chunks():
+                kept = chunk.filter(pl.col("slo").is_in(wanted)).select(VALUE_COUNT_COLUMNS)
+                rows += kept.height
+                yield kept.to_arrow()
+
+    size, digest = store.write_tables(target, schema, tables())
+    return size, digest, rows
 
 
 def order_keys(values: np.ndarray) -> np.ndarray:
@@ -109,53 +129,64 @@ class _Bucket:
     rows: int = 0  # value-count rows inside, over all sources
 
 
-def _parts(chunk: pl.DataFrame, slos: set[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-    """(slo, values, keys, counts) of each wanted SLO in a chunk."""
+@dataclass
+class _Part:
+    """A chunk's rows of the wanted SLOs as arrays: the SLO by its index in `names`."""
+
+    codes: np.ndarray
+    values: np.ndarray
+    keys: np.ndarray
+    counts: np.ndarray
+
+
+def _part(chunk: pl.DataFrame, names: list[str]) -> _Part | None:
+    chunk = chunk.filter(pl.col("slo").is_in(names)) if chunk.height else chunk
     if not chunk.height:
-        return
-    chunk = chunk.filter(pl.col("slo").is_in(list(slos)))
-    for (slo,), part in chunk.partition_by("slo", as_dict=True).items():
-        values = part["duration_ms"].cast(pl.Float64).to_numpy()
-        yield slo, values, order_keys(values), part["count"].cast(pl.Int64).to_numpy()
+        return None
+    values = chunk["duration_ms"].cast(pl.Float64).to_numpy()
+    codes = chunk["slo"].cast(pl.Enum(names)).to_physical().to_numpy()
+    return _Part(codes, values, order_keys(values), chunk["count"].cast(pl.Int64).to_numpy())
 
 
-def _histogram(keys: np.ndarray, counts: np.ndarray, shift: int) -> pl.DataFrame:
-    """samples and value-count rows per bucket (key >> shift)."""
-    return (pl.DataFrame({"bucket": keys >> shift, "samples": counts, "rows": np.ones(len(keys), dtype=np.int64)})
-            .group_by("bucket").agg(pl.col("samples").sum(), pl.col("rows").sum()))
+def _histogram(codes: np.ndarray, keys: np.ndarray, counts: np.ndarray, shift: int) -> pl.DataFrame:
+    """samples and value-count rows per SLO and bucket (key >> shift)."""
+    return (pl.DataFrame({"code": codes, "bucket": keys >> shift, "samples": counts})
+            .group_by("code", "bucket").agg(pl.col("samples").sum(), pl.len().cast(pl.Int64).alias("rows")))
 
 
 def _merge(tables: list[pl.DataFrame]) -> pl.DataFrame:
-    return pl.concat(tables).group_by("bucket").agg(pl.col("samples").sum(), pl.col("rows").sum()) if len(tables) > 1 else tables[0]
+    return pl.concat(tables).group_by("code", "bucket").agg(pl.col("samples").sum(), pl.col("rows").sum()) if len(tables) > 1 else tables[0]
 
 
 def quantiles_by_slo(sources: Sequence[Chunks], wanted: Mapping[str, Sequence[float]],
                      gather_rows: int = GATHER_ROWS) -> dict[str, Quantiles]:
     """The exact quantiles `wanted[slo]` of each SLO's values over all `sources` together: the same
     floats as np.percentile(np.repeat(values, counts), [100 q, ...]) over the concatenation."""
-    slos = set(wanted)
+    names = sorted(wanted)
     # pass 1: the first histogram of every SLO, its samples and whether a NaN is among them
-    first: dict[str, list[pl.DataFrame]] = {}
-    samples = dict.fromkeys(slos, 0)
-    nans = dict.fromkeys(slos, 0)
+    first: list[pl.DataFrame] = []
+    nans = np.zeros(len(names), dtype=np.int64)
     for source in sources:
         for chunk in source():
-            for slo, values, keys, counts in _parts(chunk, slos):
-                samples[slo] += int(counts.sum())
-                nan = np.isnan(values)
-                if nan.any():
-                    nans[slo] += int(counts[nan].sum())
-                    keys, counts = keys[~nan], counts[~nan]
-                tables = first.setdefault(slo, [])
-                tables.append(_histogram(keys, counts, FIRST_SHIFT))
-                if len(tables) > 64:  # keep the partial histograms few
-                    first[slo] = [_merge(tables)]
+            part = _part(chunk, names)
+            if part is None:
+                continue
+            codes, keys, counts = part.codes, part.keys, part.counts
+            nan = np.isnan(part.values)
+            if nan.any():
+                np.add.at(nans, codes[nan], counts[nan])
+                codes, keys, counts = codes[~nan], keys[~nan], counts[~nan]
+            first.append(_histogram(codes, keys, counts, FIRST_SHIFT))
+            if len(first) > 64:  # keep the partial histograms few
+                first = [_merge(first)]
+    roots = {names[code]: table for (code,), table in _merge(first).partition_by("code", as_dict=True).items()} if first else {}
+    samples = {slo: int(nans[i]) + (int(roots[slo]["samples"].sum()) if slo in roots else 0) for i, slo in enumerate(names)}
     plans = {slo: [numpy_rank_plan(samples[slo], float(q)) for q in wanted[slo]]
-             for slo in slos if samples[slo] > 0 and nans[slo] == 0}
+             for i, slo in enumerate(names) if samples[slo] > 0 and nans[i] == 0}
     # the root bucket (shift 64) is the whole SLO; its histogram is pass 1's
     pending = [_Bucket(slo, 0, 64, 0, {r for lo, hi, _ in plan for r in (lo, hi)}) for slo, plan in plans.items()]
-    histograms = {(b.slo, 0, 64): _merge(first[b.slo]) for b in pending}
-    del first
+    histograms = {(b.slo, 0, 64): roots[b.slo] for b in pending}
+    del first, roots
     found: dict[tuple[str, int], float] = {}
     queue: list[_Bucket] = []  # buckets to gather, a pass at a time within `gather_rows` rows
     while pending or queue:
@@ -194,7 +225,7 @@ def quantiles_by_slo(sources: Sequence[Chunks], wanted: Mapping[str, Sequence[fl
     for slo in wanted:
         if samples[slo] == 0:
             result[slo] = Quantiles(0, tuple(None for _ in wanted[slo]))
-        elif nans[slo]:
+        elif nans[names.index(slo)]:
             result[slo] = Quantiles(samples[slo], tuple(math.nan for _ in wanted[slo]))
         else:
             result[slo] = Quantiles(samples[slo], tuple(numpy_lerp(found[(slo, lo)], found[(slo, hi)], t) for lo, hi, t in plans[slo]))
@@ -206,23 +237,23 @@ def _pass(sources: Sequence[Chunks], to_split: list[_Bucket], to_gather: list[_B
     split_parts: dict[tuple, list[pl.DataFrame]] = {}
     gather_parts: dict[tuple, list[tuple[np.ndarray, np.ndarray]]] = {}
     buckets = [(b, True) for b in to_split] + [(b, False) for b in to_gather]
-    if buckets:
-        slos = {b.slo for b, _ in buckets}
-        for source in sources:
-            for chunk in source():
-                for slo, _, keys, counts in _parts(chunk, slos):
-                    for bucket, split in buckets:
-                        if bucket.slo != slo:
-                            continue
-                        inside = (keys >> bucket.shift) == bucket.prefix
-                        if not inside.any():
-                            continue
-                        name = (bucket.slo, bucket.prefix, bucket.shift)
-                        if split:
-                            split_parts.setdefault(name, []).append(
-                                _histogram(keys[inside], counts[inside], max(0, bucket.shift - SPLIT_BITS)))
-                        else:
-                            gather_parts.setdefault(name, []).append((keys[inside], counts[inside]))
+    names = sorted({b.slo for b, _ in buckets})
+    for source in sources if buckets else ():
+        for chunk in source():
+            part = _part(chunk, names)
+            if part is None:
+                continue
+            of_slo = {slo: part.codes == code for code, slo in enumerate(names)}
+            for bucket, split in buckets:
+                inside = of_slo[bucket.slo] & ((part.keys >> bucket.shift) == bucket.prefix)
+                if not inside.any():
+                    continue
+                keys, counts, name = part.keys[inside], part.counts[inside], (bucket.slo, bucket.prefix, bucket.shift)
+                if split:
+                    one_slo = np.zeros(len(keys), dtype=np.int64)
+                    split_parts.setdefault(name, []).append(_histogram(one_slo, keys, counts, max(0, bucket.shift - SPLIT_BITS)))
+                else:
+                    gather_parts.setdefault(name, []).append((keys, counts))
     histograms = {name: _merge(tables) for name, tables in split_parts.items()}
     gathered = {}
     for name, pieces in gather_parts.items():

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from slo_assets.slo.quantiles import frame_chunks, quantiles_by_slo
+from slo_assets.slo.quantiles import VALUE_COUNT_SCHEMA, frame_chunks, quantiles_by_slo
 from slo_assets.slo.spec import Slo
 
 MINUTE_SCHEMA = {"slo": pl.String, "minute": pl.Datetime("ms", "UTC"), "good": pl.Int64, "total": pl.Int64, "server_errors": pl.Int64}
-LATENCY_SCHEMA = {"slo": pl.String, "duration_ms": pl.Float64, "count": pl.Int64}
+LATENCY_SCHEMA = VALUE_COUNT_SCHEMA  # defined beside the code that streams them
 OPERATION_SCHEMA = {"slo": pl.String, "operation": pl.String, "status": pl.Int32, "good": pl.Int64, "total": pl.Int64}
 
 
