@@ -251,7 +251,9 @@ def main() -> None:
     parser.add_argument("--baseline-events", type=int, default=6_000_000)
     parser.add_argument("--baseline-rev", default="ea20ce2", help="today's code: the commit before bounded-memory quantiles")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; medians are reported")
+    parser.add_argument("--today-at-events", action="store_true", help="also run today's code at --events (several GB)")
     parser.add_argument("--run", action="store_true", help="also time the whole `slo-assets run` at --events")
+    parser.add_argument("--run-only", action="store_true", help="only time the whole `slo-assets run` at --events")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--sli", help=argparse.SUPPRESS)
     parser.add_argument("--parsed", help=argparse.SUPPRESS)
@@ -265,6 +267,11 @@ def main() -> None:
     if not cached and shutil.disk_usage(ingest.CACHE.parent if ingest.CACHE.parent.exists() else Path.home()).free < FREE_BYTES_FOR_30M:
         events = min(events, 15_000_000)
         print(f"less than {FREE_BYTES_FOR_30M / 2**30:.0f} GB free: measuring {events} events instead of {args.events}", file=sys.stderr)
+    if args.run_only:
+        whole = run_whole(events)
+        print(f"slo-assets run at {events} events: {whole['seconds']:.0f} s, peak RSS of the process tree "
+              f"{whole['tree_mib']:.0f} MiB (largest process {whole['single_mib']:.0f} MiB; target <= {TARGET_MIB} MiB)")
+        return
     for size in sorted({events, args.baseline_events}):
         ensure_sli(size)
     today, new = baseline_tree(args.baseline_rev), ROOT
@@ -274,14 +281,18 @@ def main() -> None:
         ("bounded quantiles, monthly chain", events, median_run("monthly", events, new, args.repeat)),
         ("daily asset's day_inputs, biggest day", events, median_run("daily", events, new, args.repeat)),
     ]
+    if args.today_at_events:
+        rows.append((f"today's code ({args.baseline_rev}), monthly chain", events, median_run("baseline", events, today, args.repeat)))
     different = same_results(rows[0][2], rows[1][2])
+    if args.today_at_events:
+        different += [f"{k} at {events}" for k in same_results(rows[4][2], rows[2][2])]
     if different:
         raise SystemExit(f"the bounded-memory chain differs from today's at {args.baseline_events} events: {different}")
     base = rows[0][2]["peak_rss_mib"]
     print(f"\n{'what':<48} {'events':>10} {'seconds':>8} {'peak RSS':>10} {'vs today@' + str(args.baseline_events // 10**6) + 'M':>12}")
     for label, size, result in rows:
         print(f"{label:<48} {size:>10} {result['seconds']:>8.2f} {result['peak_rss_mib']:>6.0f} MiB {result['peak_rss_mib'] / base:>11.2f}x")
-    for label, size, result in rows[:3]:
+    for label, size, result in [r for r in rows if "minutes_mib" in r[2]]:
         extra = f", latency frame {result['latency_mib']:.0f} MiB" if "latency_mib" in result else ""
         print(f"  {label} at {size}: month-wide frames sli_minutely {result['minutes_mib']:.1f} MiB, "
               f"sli_operations {result['operations_mib']:.1f} MiB{extra}")

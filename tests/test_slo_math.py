@@ -353,3 +353,36 @@ def test_month_quantiles_from_parquet_day_files_skip_other_slos(tmp_path):
     flat = np.concatenate([d["b-latency"] for d in days])
     assert result.samples == flat.size
     assert list(result.values) == [float(v) for v in np.percentile(flat, [50, 95, 99])]
+
+
+def test_month_metrics_and_targets_from_day_files_equal_the_whole_frame(tmp_path):
+    """sli_metrics and recommend_targets given the day files to stream give the rows they give for
+    the month's value counts loaded whole (the path the assets took before)."""
+    from pathlib import Path
+
+    from slo_assets.slo.quantiles import day_sources
+    from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA
+    from slo_assets.slo.spec import load_specs
+    from slo_assets.storage import Warehouse
+
+    specs = load_specs([Path(__file__).resolve().parents[1] / "examples" / "slos.yaml"])
+    store, rng = Warehouse(tmp_path), np.random.default_rng(11)
+    days, files = [], []
+    for day in range(1, 8):
+        parts = []
+        for slo in specs.slos:
+            values, counts = np.unique(np.round(rng.lognormal(4, 1, int(rng.integers(0, 3000))), 1), return_counts=True)
+            parts.append(pl.DataFrame({"slo": slo.name, "duration_ms": values, "count": counts}, schema=LATENCY_SCHEMA))
+        days.append(pl.concat(parts))
+        files.append(store.path("sli_latency", f"2026-10-0{day}.parquet"))
+        store.write_table(files[-1], days[-1].to_arrow(), row_group_size=1000)
+    whole = pl.concat(days)
+    start, end = C.month_range_ms("2026-10")
+    period = C.Period("2026-10", start, end, start + 7 * C.DAY_MS)
+    minutes, operations = pl.DataFrame(schema=MINUTE_SCHEMA), pl.DataFrame(schema=OPERATION_SCHEMA)
+    loaded = C.sli_metrics(specs, minutes, whole, operations, period, C.Settings())[0]
+    streamed = C.sli_metrics(specs, minutes, day_sources(store, files), operations, period, C.Settings())[0]
+    assert streamed.equals(loaded)
+    assert loaded["latency_samples"].to_list() == [int(whole.filter(pl.col("slo") == s.name)["count"].sum()) for s in specs.slos]
+    history = loaded.select("slo", "good", "total").with_columns(month=pl.lit("2026-10"))
+    assert C.recommend_targets(specs, history, day_sources(store, files)).equals(C.recommend_targets(specs, history, whole))

@@ -2,7 +2,7 @@
 
 A month of value counts (slo, duration_ms, count) is one file per day; concatenating them costs
 memory in proportion to the events. Here no source is ever held whole: each pass streams the
-sources chunk by chunk (a day file at a time) and keeps only small tables.
+sources chunk by chunk (262,144 rows at a time) and keeps only small tables.
 
 1. a histogram per SLO over buckets of the values' order-preserving bit pattern (the top 20 bits:
    1/256 of an octave), with the number of samples n;
@@ -21,12 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 VALUE_COUNT_SCHEMA = {"slo": pl.String, "duration_ms": pl.Float64, "count": pl.Int64}  # slo_assets.slo.sli.LATENCY_SCHEMA
 VALUE_COUNT_COLUMNS = list(VALUE_COUNT_SCHEMA)
 FIRST_SHIFT = 44  # the first histogram keeps a key's top 20 bits: sign, exponent, 8 mantissa bits
 SPLIT_BITS = 16  # each further pass splits a bucket by its next 16 bits
 GATHER_ROWS = 1_000_000  # a bucket of at most this many value-count rows is read whole (~24 MB)
+CHUNK_ROWS = 262_144  # value-count rows read at a time (~10 MB)
 _LOW_63 = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 
 # A source of value counts: each call reads it again from the start, a chunk at a time.
@@ -45,19 +47,20 @@ def frame_chunks(frame: pl.DataFrame) -> Chunks:
     return lambda: iter([frame])
 
 
-def parquet_chunks(store, target, slos: Iterable[str] | None = None) -> Chunks:
-    """A value-count file (one day's: bounded by the day, not the month) read with a column filter
-    and, given `slos`, a row filter the Parquet reader pushes down to the row groups' statistics."""
+def parquet_chunks(store, target, slos: Iterable[str] | None = None, rows: int = CHUNK_ROWS) -> Chunks:
+    """A value-count file streamed `rows` at a time with a column filter and, given `slos`, a row
+    filter (pushed down to the row groups' statistics)."""
     wanted = None if slos is None else sorted(set(slos))
 
     def chunks() -> Iterator[pl.DataFrame]:
         if store.is_local:
             frame = pl.scan_parquet(str(target)).select(VALUE_COUNT_COLUMNS)
-            yield (frame if wanted is None else frame.filter(pl.col("slo").is_in(wanted))).collect()
+            yield from (frame if wanted is None else frame.filter(pl.col("slo").is_in(wanted))).collect_batches(chunk_size=rows)
             return
         with target.open("rb") as handle:
-            frame = pl.read_parquet(handle, columns=VALUE_COUNT_COLUMNS)
-        yield frame if wanted is None else frame.filter(pl.col("slo").is_in(wanted))
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=rows, columns=VALUE_COUNT_COLUMNS):
+                frame = pl.from_arrow(batch)
+                yield frame if wanted is None else frame.filter(pl.col("slo").is_in(wanted))
 
     return chunks
 
@@ -140,22 +143,37 @@ class _Part:
 
 
 def _part(chunk: pl.DataFrame, names: list[str]) -> _Part | None:
-    chunk = chunk.filter(pl.col("slo").is_in(names)) if chunk.height else chunk
     if not chunk.height:
         return None
+    codes = chunk["slo"].cast(pl.Enum(names), strict=False).to_physical()  # null: an SLO not asked for
+    if codes.null_count():
+        chunk, codes = chunk.filter(codes.is_not_null()), codes.drop_nulls()
+        if not chunk.height:
+            return None
     values = chunk["duration_ms"].cast(pl.Float64).to_numpy()
-    codes = chunk["slo"].cast(pl.Enum(names)).to_physical().to_numpy()
-    return _Part(codes, values, order_keys(values), chunk["count"].cast(pl.Int64).to_numpy())
+    return _Part(codes.to_numpy(), values, order_keys(values), chunk["count"].cast(pl.Int64).to_numpy())
 
 
-def _histogram(codes: np.ndarray, keys: np.ndarray, counts: np.ndarray, shift: int) -> pl.DataFrame:
-    """samples and value-count rows per SLO and bucket (key >> shift)."""
-    return (pl.DataFrame({"code": codes, "bucket": keys >> shift, "samples": counts})
-            .group_by("code", "bucket").agg(pl.col("samples").sum(), pl.len().cast(pl.Int64).alias("rows")))
+def _histogram(cells: np.ndarray, counts: np.ndarray) -> pl.DataFrame:
+    """samples and value-count rows per cell (an SLO's bucket as one int64)."""
+    return pl.DataFrame({"cell": cells, "samples": counts}).group_by("cell").agg(pl.col("samples").sum(), pl.len().cast(pl.Int64).alias("rows"))
+
+
+FIRST_BITS = 64 - FIRST_SHIFT
+
+
+def _first_cells(codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The first histogram's cell of each row: the SLO's code above its key's top 20 bits."""
+    return (codes.astype(np.int64) << FIRST_BITS) | ((keys >> FIRST_SHIFT) + (1 << (FIRST_BITS - 1)))
+
+
+def _first_buckets(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code, bucket) of first-histogram cells."""
+    return cells >> FIRST_BITS, (cells & ((1 << FIRST_BITS) - 1)) - (1 << (FIRST_BITS - 1))
 
 
 def _merge(tables: list[pl.DataFrame]) -> pl.DataFrame:
-    return pl.concat(tables).group_by("code", "bucket").agg(pl.col("samples").sum(), pl.col("rows").sum()) if len(tables) > 1 else tables[0]
+    return pl.concat(tables).group_by("cell").agg(pl.col("samples").sum(), pl.col("rows").sum()) if len(tables) > 1 else tables[0]
 
 
 def quantiles_by_slo(sources: Sequence[Chunks], wanted: Mapping[str, Sequence[float]],
@@ -176,10 +194,15 @@ def quantiles_by_slo(sources: Sequence[Chunks], wanted: Mapping[str, Sequence[fl
             if nan.any():
                 np.add.at(nans, codes[nan], counts[nan])
                 codes, keys, counts = codes[~nan], keys[~nan], counts[~nan]
-            first.append(_histogram(codes, keys, counts, FIRST_SHIFT))
+            first.append(_histogram(_first_cells(codes, keys), counts))
             if len(first) > 64:  # keep the partial histograms few
                 first = [_merge(first)]
-    roots = {names[code]: table for (code,), table in _merge(first).partition_by("code", as_dict=True).items()} if first else {}
+    roots = {}
+    if first:
+        merged = _merge(first)
+        codes, buckets = _first_buckets(merged["cell"].to_numpy())
+        merged = merged.with_columns(code=pl.Series(codes), bucket=pl.Series(buckets)).drop("cell")
+        roots = {names[code]: table for (code,), table in merged.partition_by("code", as_dict=True).items()}
     samples = {slo: int(nans[i]) + (int(roots[slo]["samples"].sum()) if slo in roots else 0) for i, slo in enumerate(names)}
     plans = {slo: [numpy_rank_plan(samples[slo], float(q)) for q in wanted[slo]]
              for i, slo in enumerate(names) if samples[slo] > 0 and nans[i] == 0}
@@ -192,7 +215,8 @@ def quantiles_by_slo(sources: Sequence[Chunks], wanted: Mapping[str, Sequence[fl
     while pending or queue:
         to_split = []
         for bucket in pending:
-            table = histograms[(bucket.slo, bucket.prefix, bucket.shift)].sort("bucket")
+            table = histograms[(bucket.slo, bucket.prefix, bucket.shift)]
+            table = (table.rename({"cell": "bucket"}) if "cell" in table.columns else table).sort("bucket")
             inner_shift = FIRST_SHIFT if bucket.shift == 64 else max(0, bucket.shift - SPLIT_BITS)
             ends = np.cumsum(table["samples"].to_numpy()) + bucket.below
             children: dict[int, _Bucket] = {}
@@ -243,15 +267,18 @@ def _pass(sources: Sequence[Chunks], to_split: list[_Bucket], to_gather: list[_B
             part = _part(chunk, names)
             if part is None:
                 continue
-            of_slo = {slo: part.codes == code for code, slo in enumerate(names)}
+            of_slo = {}
             for bucket, split in buckets:
-                inside = of_slo[bucket.slo] & ((part.keys >> bucket.shift) == bucket.prefix)
+                if bucket.slo not in of_slo:
+                    mine = part.codes == names.index(bucket.slo)
+                    of_slo[bucket.slo] = (part.keys[mine], part.counts[mine])
+                slo_keys, slo_counts = of_slo[bucket.slo]
+                inside = (slo_keys >> bucket.shift) == bucket.prefix
                 if not inside.any():
                     continue
-                keys, counts, name = part.keys[inside], part.counts[inside], (bucket.slo, bucket.prefix, bucket.shift)
+                keys, counts, name = slo_keys[inside], slo_counts[inside], (bucket.slo, bucket.prefix, bucket.shift)
                 if split:
-                    one_slo = np.zeros(len(keys), dtype=np.int64)
-                    split_parts.setdefault(name, []).append(_histogram(one_slo, keys, counts, max(0, bucket.shift - SPLIT_BITS)))
+                    split_parts.setdefault(name, []).append(_histogram(keys >> max(0, bucket.shift - SPLIT_BITS), counts))
                 else:
                     gather_parts.setdefault(name, []).append((keys, counts))
     histograms = {name: _merge(tables) for name, tables in split_parts.items()}
