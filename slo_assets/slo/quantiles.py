@@ -7,10 +7,14 @@ sources chunk by chunk (262,144 rows at a time) and keeps only small tables.
 1. a histogram per SLO over buckets of the values' order-preserving bit pattern (the top 20 bits:
    1/256 of an octave), with the number of samples n;
 2. each wanted rank (the two closest ranks of each quantile) falls in one bucket; a bucket with
-   few value-count rows is gathered whole, exactly; a bigger one is split by its next 16 bits in
-   another pass (a bucket of one value needs no gathering: rows repeat a value at most once a day);
+   few value-count rows (GATHER_ROWS in all per pass) is gathered whole, exactly; a bigger one is
+   split by its next 16 bits in another pass; a bucket of one key is one value, known without reading;
 3. the two values of each quantile are interpolated exactly as numpy's 'linear' method does, so
-   the result is the same float as np.percentile over the concatenated values.
+   the result is the same float as np.percentile over the concatenated values (NaN when a NaN is
+   among them, as numpy's).
+
+Memory: one chunk, the histograms (at most a few thousand buckets per SLO for real latencies) and
+the gathered buckets. Time: two reads of the sources for real latencies, one more per split level.
 """
 
 from __future__ import annotations
