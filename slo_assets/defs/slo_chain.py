@@ -162,7 +162,7 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     store = warehouse.store()
     days = C.month_days(month)
     minutes, present = read_days(store, layout.SLI_MINUTELY, days, MINUTE_SCHEMA)
-    latency_files = [layout.SLI_LATENCY.path(store, day) for day in days]  # streamed a row group at a time, never whole
+    latency_files = [layout.SLI_LATENCY.path(store, day) for day in days]  # streamed in chunks, never loaded whole
     operations, _ = read_days(store, layout.SLI_OPERATIONS, days, OPERATION_SCHEMA)
     period = _period(month, present)
     metrics, by_operation = C.sli_metrics(specs, minutes, day_sources(store, latency_files), operations, period,
