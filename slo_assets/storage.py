@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -60,6 +61,29 @@ class Warehouse:
         self.write_bytes_atomic(target, payload)
         return len(payload), hashlib.sha256(payload).hexdigest()
 
+    def write_tables(self, target: UPath, schema: pa.Schema, tables: Iterable[pa.Table],
+                     row_group_size: int = 256_000) -> tuple[int, str]:
+        """Write the concatenation of `tables` atomically as Parquet without holding the file or the
+        whole table in memory: the same row groups, so the same bytes, as write_table of the
+        concatenation. Returns (bytes, sha256 of the file)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        local = Path(str(target)).with_name(f".{target.name}.tmp-{uuid.uuid4().hex}") if self.is_local else None
+        try:
+            with (open(local, "wb") if local else target.open("wb")) as handle:
+                sink = _HashingSink(handle)
+                with pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS) as writer:
+                    for group in _row_groups(tables, schema, row_group_size):
+                        writer.write_table(group, row_group_size=row_group_size)
+                if local:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            if local:
+                os.replace(local, str(target))
+        finally:
+            if local:
+                local.unlink(missing_ok=True)
+        return sink.size, sink.digest.hexdigest()
+
     def read_table(self, target: UPath, **kwargs) -> pa.Table:
         if self.is_local:
             return pq.read_table(str(target), **kwargs)
@@ -67,3 +91,48 @@ class Warehouse:
 
     def exists(self, target: UPath) -> bool:
         return target.exists()
+
+
+def _row_groups(tables: Iterable[pa.Table], schema: pa.Schema, size: int) -> Iterator[pa.Table]:
+    """The rows of `tables` cut into tables of exactly `size` rows (the last one shorter); one
+    empty table when there is no row, so the file still has its schema."""
+    pending: list[pa.Table] = []
+    held = 0
+    wrote = False
+    for table in tables:
+        pending.append(table.cast(schema) if table.schema != schema else table)
+        held += table.num_rows
+        while held >= size:
+            whole = pa.concat_tables(pending)
+            yield whole.slice(0, size).combine_chunks()
+            wrote = True
+            rest = whole.slice(size)
+            pending, held = [rest], rest.num_rows
+    if held or not wrote:
+        yield pa.concat_tables(pending).combine_chunks() if pending else schema.empty_table()
+
+
+class _HashingSink:
+    """A write-only file that hashes and counts what passes through to `handle`."""
+
+    def __init__(self, handle) -> None:
+        self.handle, self.digest, self.size, self.closed = handle, hashlib.sha256(), 0, False
+
+    def write(self, data) -> int:
+        view = memoryview(data)
+        self.digest.update(view)
+        self.size += view.nbytes
+        self.handle.write(view)
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True

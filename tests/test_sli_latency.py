@@ -25,3 +25,48 @@ def test_requests_without_a_duration_are_not_latency_events_but_count_for_availa
     assert counts == {"site-latency": 2, "site-availability": 4}
     good = rows.filter(slos["site-latency"].indicator.good_expr()).height
     assert good == 1  # 120 ms is good, 900 ms is bad, the two without a time are neither
+
+
+def test_month_latency_file_is_written_streaming_with_the_bytes_of_the_whole_frame(tmp_path):
+    """sli_latency_monthly is the latency SLOs' rows of every day file, in day order: written a row
+    group at a time it is the very file writing the concatenated frame gave (same data version)."""
+    import numpy as np
+
+    from slo_assets.slo.quantiles import write_value_counts
+    from slo_assets.slo.sli import LATENCY_SCHEMA
+    from slo_assets.storage import Warehouse
+
+    store = Warehouse(tmp_path)
+    rng = np.random.default_rng(3)
+    days = []
+    for day in range(1, 5):
+        parts = [pl.DataFrame({"slo": slo, "duration_ms": rng.random(n), "count": rng.integers(1, 9, n)}, schema=LATENCY_SCHEMA)
+                 for slo, n in (("api-availability", 700), ("api-latency", 300 * day), ("web-latency", 0 if day == 2 else 450))]
+        days.append(pl.concat(parts))
+        store.write_table(store.path("sli_latency", f"2026-10-0{day}.parquet"), days[-1].to_arrow(), row_group_size=256)
+    files = [store.path("sli_latency", f"2026-10-0{day}.parquet") for day in range(1, 7)]  # days 5 and 6 missing
+    latency_slos = ["web-latency", "api-latency"]
+    whole = pl.concat(days).filter(pl.col("slo").is_in(latency_slos))
+    target = store.path("sli_latency_monthly", "2026-10.parquet")
+    expected = store.write_table(store.path("expected.parquet"), whole.to_arrow())
+    assert write_value_counts(store, target, files, latency_slos) == (*expected, whole.height)
+    assert pl.read_parquet(str(target)).equals(whole)
+    empty = store.write_table(store.path("empty.parquet"), pl.DataFrame(schema=LATENCY_SCHEMA).to_arrow())
+    assert write_value_counts(store, target, [], latency_slos) == (*empty, 0)
+
+
+def test_streamed_parquet_has_the_bytes_of_one_write_for_any_split():
+    """Warehouse.write_tables cuts the rows into the same row groups as write_table of the whole."""
+    import tempfile
+
+    import numpy as np
+
+    from slo_assets.storage import Warehouse
+
+    store = Warehouse(tempfile.mkdtemp())
+    rng = np.random.default_rng(5)
+    whole = pl.DataFrame({"slo": rng.choice(["a", "b"], 3000), "duration_ms": rng.random(3000), "count": rng.integers(1, 5, 3000)})
+    for cuts, row_group_size in (([0, 3000], 1000), ([0, 1, 999, 1000, 2500, 3000], 1000), ([0, 0, 3000, 3000], 256_000), ([0, 7, 3000], 7)):
+        pieces = [whole.slice(a, b - a).to_arrow() for a, b in zip(cuts, cuts[1:], strict=False)]
+        one = store.write_table(store.path("one.parquet"), whole.to_arrow(), row_group_size=row_group_size)
+        assert store.write_tables(store.path("streamed.parquet"), whole.to_arrow().schema, pieces, row_group_size) == one

@@ -287,3 +287,127 @@ def test_shared_window_sums_are_exactly_the_per_call_ones(pairs, minutes, target
         expected = np.where(total_w > 0, bad_w / np.where(total_w > 0, total_w, 1), 0.0) / float(1 - target)
     assert np.array_equal(sums.burn_rate(target, minutes), expected)
     assert B.Sums(good, total).burn_rate_at_end(target, minutes) == float(expected[-1])
+
+
+# ---------------------------------------------------------------- month quantiles from day files
+
+
+def _numpy_month_quantiles(days: list[list[float]], qs: tuple[float, ...]) -> list[float | None]:
+    """The careful path: every day's values concatenated, np.percentile 'linear' (today's definition)."""
+    flat = np.array([v for day in days for v in day], dtype=float)
+    return [None] * len(qs) if flat.size == 0 else [float(v) for v in np.percentile(flat, [q * 100 for q in qs], method="linear")]
+
+
+def _day_sources(days: list[list[float]], slo: str = "s", other_rows: bool = True):
+    """Each day as one value-count frame (unique values per day, like sli_latency), another SLO's rows beside."""
+    from slo_assets.slo.quantiles import frame_chunks
+
+    sources = []
+    for i, day in enumerate(days):
+        values, counts = np.unique(np.array(day, dtype=float), return_counts=True)
+        frame = pl.DataFrame({"slo": [slo] * len(values), "duration_ms": values, "count": counts.astype(np.int64)},
+                             schema={"slo": pl.String, "duration_ms": pl.Float64, "count": pl.Int64})
+        if other_rows:
+            frame = pl.concat([frame, pl.DataFrame({"slo": ["other"], "duration_ms": [1e9 + i], "count": [7]})])
+        sources.append(frame_chunks(frame))
+    return sources
+
+
+MONTH_QS = (0.0, 0.5, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 1.0)
+durations = st.one_of(
+    st.floats(min_value=-1e6, max_value=1e7, allow_nan=False, width=64),
+    st.sampled_from([0.0, -0.0, 1.0, 1.5, 150.0, 1e-300, 5e-324]),  # duplicates, signed zeros, subnormals
+    st.integers(0, 40).map(lambda i: i / 8),  # many duplicates
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(days=st.lists(st.lists(durations, max_size=40), max_size=8), gather_rows=st.sampled_from([1, 2, 5, 1_000_000]))
+def test_month_quantiles_equal_numpy_over_the_concatenated_days(days, gather_rows):
+    """Random daily splits, duplicates within and across days, empty days, a single value: the
+    streamed quantiles are the very floats np.percentile gives over all values at once; a tiny
+    gather limit forces every split pass down to single keys."""
+    from slo_assets.slo.quantiles import quantiles_by_slo
+
+    result = quantiles_by_slo(_day_sources(days), {"s": MONTH_QS}, gather_rows=gather_rows)["s"]
+    expected = _numpy_month_quantiles(days, MONTH_QS)
+    assert result.samples == sum(len(d) for d in days)
+    assert list(result.values) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(1, 3000), q=st.floats(0, 1), seed=st.integers(0, 2**32 - 1))
+def test_rank_plan_and_lerp_reproduce_numpy_percentile(n, q, seed):
+    from slo_assets.slo.quantiles import numpy_lerp, numpy_rank_plan
+
+    values = np.sort(np.random.default_rng(seed).lognormal(3, 2, n))
+    lo, hi, t = numpy_rank_plan(n, q)
+    assert numpy_lerp(float(values[lo]), float(values[hi]), t) == float(np.percentile(values, q * 100))
+
+
+def test_month_quantiles_edge_cases():
+    from slo_assets.slo.quantiles import frame_chunks, quantiles_by_slo
+
+    assert quantiles_by_slo([], {"s": (0.5,)})["s"].values == (None,)
+    assert quantiles_by_slo(_day_sources([[], [], []]), {"s": (0.5, 0.99)})["s"].values == (None, None)
+    assert quantiles_by_slo(_day_sources([[], [42.0], []]), {"s": (0.0, 0.5, 1.0)})["s"].values == (42.0, 42.0, 42.0)
+    assert quantiles_by_slo(_day_sources([[10.0], [20.0]]), {"s": (0.5,)})["s"].values == (15.0,)
+    nan = pl.DataFrame({"slo": ["s", "s"], "duration_ms": [1.0, float("nan")], "count": [3, 1]})
+    assert all(np.isnan(v) for v in quantiles_by_slo([frame_chunks(nan)], {"s": (0.5, 0.9)})["s"].values)  # as numpy
+
+
+def test_month_quantiles_from_parquet_day_files_skip_other_slos(tmp_path):
+    """Day files read a row group at a time with the slo statistics as a row filter: same floats."""
+    from slo_assets.slo.quantiles import parquet_chunks, quantiles_by_slo
+    from slo_assets.storage import Warehouse
+
+    store = Warehouse(tmp_path)
+    rng = np.random.default_rng(7)
+    days, sources = [], []
+    for day in range(3):
+        parts, values_of_day = [], {}
+        for slo in ("a-availability", "b-latency", "c-other"):
+            values, counts = np.unique(np.round(rng.lognormal(3, 1, 4000), 2), return_counts=True)
+            values_of_day[slo] = np.repeat(values, counts)
+            parts.append(pl.DataFrame({"slo": slo, "duration_ms": values, "count": counts.astype(np.int64)}))
+        target = store.path("sli_latency", f"2026-10-0{day + 1}.parquet")
+        store.write_table(target, pl.concat(parts).to_arrow(), row_group_size=500)
+        days.append(values_of_day)
+        sources.append(parquet_chunks(store, target, ["b-latency"]))
+    result = quantiles_by_slo(sources, {"b-latency": (0.5, 0.95, 0.99)}, gather_rows=100)["b-latency"]
+    flat = np.concatenate([d["b-latency"] for d in days])
+    assert result.samples == flat.size
+    assert list(result.values) == [float(v) for v in np.percentile(flat, [50, 95, 99])]
+
+
+def test_month_metrics_and_targets_from_day_files_equal_the_whole_frame(tmp_path):
+    """sli_metrics and recommend_targets given the day files to stream give the rows they give for
+    the month's value counts loaded whole (the path the assets took before)."""
+    from pathlib import Path
+
+    from slo_assets.slo.quantiles import day_sources
+    from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA
+    from slo_assets.slo.spec import load_specs
+    from slo_assets.storage import Warehouse
+
+    specs = load_specs([Path(__file__).resolve().parents[1] / "examples" / "slos.yaml"])
+    store, rng = Warehouse(tmp_path), np.random.default_rng(11)
+    days, files = [], []
+    for day in range(1, 8):
+        parts = []
+        for slo in specs.slos:
+            values, counts = np.unique(np.round(rng.lognormal(4, 1, int(rng.integers(0, 3000))), 1), return_counts=True)
+            parts.append(pl.DataFrame({"slo": slo.name, "duration_ms": values, "count": counts}, schema=LATENCY_SCHEMA))
+        days.append(pl.concat(parts))
+        files.append(store.path("sli_latency", f"2026-10-0{day}.parquet"))
+        store.write_table(files[-1], days[-1].to_arrow(), row_group_size=1000)
+    whole = pl.concat(days)
+    start, end = C.month_range_ms("2026-10")
+    period = C.Period("2026-10", start, end, start + 7 * C.DAY_MS)
+    minutes, operations = pl.DataFrame(schema=MINUTE_SCHEMA), pl.DataFrame(schema=OPERATION_SCHEMA)
+    loaded = C.sli_metrics(specs, minutes, whole, operations, period, C.Settings())[0]
+    streamed = C.sli_metrics(specs, minutes, day_sources(store, files), operations, period, C.Settings())[0]
+    assert streamed.equals(loaded)
+    assert loaded["latency_samples"].to_list() == [int(whole.filter(pl.col("slo") == s.name)["count"].sum()) for s in specs.slos]
+    history = loaded.select("slo", "good", "total").with_columns(month=pl.lit("2026-10"))
+    assert C.recommend_targets(specs, history, day_sources(store, files)).equals(C.recommend_targets(specs, history, whole))

@@ -21,7 +21,8 @@ from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, 
 from slo_assets.markdown import frame_table, table
 from slo_assets.slo import chain as C
 from slo_assets.slo.evaluation import budget_inconsistencies, budget_rows, dump_evaluations, load_evaluations, most_consumed_first
-from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
+from slo_assets.slo.quantiles import day_sources, write_value_counts
+from slo_assets.slo.sli import MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
 
 # Bump when the SLO math changes what these assets write: Dagster then marks them stale.
 CHAIN_CODE_VERSION = "chain-2"
@@ -169,17 +170,19 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     store = warehouse.store()
     days = C.month_days(month)
     minutes, present = read_days(store, layout.SLI_MINUTELY, days, MINUTE_SCHEMA)
-    latency, _ = read_days(store, layout.SLI_LATENCY, days, LATENCY_SCHEMA)
+    latency_files = [layout.SLI_LATENCY.path(store, day) for day in days]  # streamed in chunks, never loaded whole
     operations, _ = read_days(store, layout.SLI_OPERATIONS, days, OPERATION_SCHEMA)
     period = _period(month, present)
-    metrics, by_operation = C.sli_metrics(specs, minutes, latency, operations, period, slo_settings.chain_settings())
+    metrics, by_operation = C.sli_metrics(specs, minutes, day_sources(store, latency_files), operations, period,
+                                          slo_settings.chain_settings())
     size_m, digest_m = store.write_table(layout.SLI_METRICS.path(store, month), metrics.to_arrow())
     latency_slos = [s.name for s in specs.slos if s.indicator.kind() == "latency"]
-    for dataset, frame in ((layout.SLI_OPERATIONS_MONTHLY, by_operation),
-                           (layout.SLI_LATENCY_MONTHLY, latency.filter(pl.col("slo").is_in(latency_slos)))):
-        size, digest = store.write_table(dataset.path(store, month), frame.to_arrow())
+    operations_written = (*store.write_table(layout.SLI_OPERATIONS_MONTHLY.path(store, month), by_operation.to_arrow()), by_operation.height)
+    latency_written = write_value_counts(store, layout.SLI_LATENCY_MONTHLY.path(store, month), latency_files, latency_slos)
+    for dataset, (size, digest, rows) in ((layout.SLI_OPERATIONS_MONTHLY, operations_written),
+                                          (layout.SLI_LATENCY_MONTHLY, latency_written)):
         yield dg.MaterializeResult(asset_key=dataset.key, data_version=dg.DataVersion(digest[:24]),
-                                   metadata={"dagster/row_count": frame.height, **written(store, dataset, month, size)})
+                                   metadata={"dagster/row_count": rows, **written(store, dataset, month, size)})
     missing = [d for d in days if d not in present and d < C.day_key(period.as_of_ms)]
     bad_range = metrics.filter(~pl.col("sli").is_between(0, 1) | (pl.col("good") > pl.col("total"))
                                | ~pl.col("availability").fill_null(1).is_between(0, 1)).height
@@ -225,7 +228,7 @@ def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     history = [read_frame(store, layout.SLI_METRICS, earlier).select("slo", "good", "total").with_columns(pl.lit(earlier).alias("month"))
                for earlier in layout.SLI_METRICS.partitions(store) if earlier <= month]
     history_frame = pl.concat(history) if history else pl.DataFrame(schema={"slo": pl.String, "good": pl.Int64, "total": pl.Int64, "month": pl.String})
-    latency = read_frame(store, layout.SLI_LATENCY_MONTHLY, month, LATENCY_SCHEMA)
+    latency = day_sources(store, [layout.SLI_LATENCY_MONTHLY.path(store, month)])  # streamed, never whole
     targets = C.recommend_targets(specs, history_frame, latency)
     size, digest = store.write_table(layout.SLO_TARGETS.path(store, month), targets.to_arrow())
     off_ladder = targets.filter(pl.col("basis") != "ladder").height

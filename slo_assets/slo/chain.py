@@ -6,6 +6,7 @@ outputs. Timestamps are epoch milliseconds (UTC) inside, ISO-8601 strings in the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -20,7 +21,7 @@ from slo_assets.calendar import (DAY_MS, MINUTE_MS, day_key, day_start_ms, iso, 
 from slo_assets.slo import budget as B
 from slo_assets.slo import evaluation as E
 from slo_assets.slo.evaluation import WindowEvaluation
-from slo_assets.slo.sli import exact_quantiles
+from slo_assets.slo.quantiles import Chunks, frame_chunks, quantiles_by_slo
 from slo_assets.slo.spec import Objective, Slo, SpecSet, TimeWindow
 
 SCHEMA_VERSION = 1
@@ -386,23 +387,29 @@ def evaluate_with_series(specs: SpecSet, minutes: pl.DataFrame, period: Period,
     return evaluations, frame
 
 
-def sli_metrics(specs: SpecSet, minutes: pl.DataFrame, latency: pl.DataFrame, operations: pl.DataFrame,
+def latency_sources(latency: pl.DataFrame | Sequence[Chunks]) -> Sequence[Chunks]:
+    """Value counts (slo, duration_ms, count) as sources to stream: a frame, or the day files' readers."""
+    return [frame_chunks(latency)] if isinstance(latency, pl.DataFrame) else latency
+
+
+def sli_metrics(specs: SpecSet, minutes: pl.DataFrame, latency: pl.DataFrame | Sequence[Chunks], operations: pl.DataFrame,
                 period: Period, settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per SLO over the elapsed month: good, total, SLI, availability, exact p50/p95/p99, timeslice
-    SLIs per objective; and the per-operation breakdown."""
+    SLIs per objective; and the per-operation breakdown. `latency`: the month's value counts, a frame
+    or (in bounded memory) one source per day file (slo_assets.slo.quantiles.parquet_chunks)."""
     records = []
-    minute_parts, latency_parts = by_slo(minutes), by_slo(latency)
+    minute_parts = by_slo(minutes)
+    latencies = quantiles_by_slo(latency_sources(latency), {slo.name: QUANTILES for slo in specs.slos})
     for slo in specs.slos:
         good, total, errors = dense(minute_parts.get(slo.name), period.start_ms, period.as_of_ms)
-        lat = latency_parts.get(slo.name, pl.DataFrame(schema={"duration_ms": pl.Float64, "count": pl.Int64}))
-        p50, p95, p99 = exact_quantiles(lat["duration_ms"].to_numpy(), lat["count"].to_numpy(), QUANTILES)
+        p50, p95, p99 = latencies[slo.name].values
         record = {
             "slo": slo.name, "service": slo.service, "kind": slo.indicator.kind(), "budgeting_method": slo.budgeting_method,
             "good": int(good.sum()), "total": int(total.sum()),
             "sli": B.as_number(B.sli(int(good.sum()), int(total.sum()))),
             "availability": B.as_number(B.sli(int(total.sum() - errors.sum()), int(total.sum()))),
             "latency_p50_ms": p50, "latency_p95_ms": p95, "latency_p99_ms": p99,
-            "latency_samples": int(lat["count"].sum()) if lat.height else 0,
+            "latency_samples": latencies[slo.name].samples,
             "minutes_with_traffic": int((total > 0).sum()),
         }
         slices = {}
@@ -438,21 +445,23 @@ def _ladder_floor(value: Decimal) -> tuple[Decimal, str]:
     return (value * 100).to_integral_value(rounding="ROUND_FLOOR") / 100, "below the ladder: whole percent"
 
 
-def recommend_targets(specs: SpecSet, history: pl.DataFrame, latency: pl.DataFrame) -> pl.DataFrame:
+def recommend_targets(specs: SpecSet, history: pl.DataFrame, latency: pl.DataFrame | Sequence[Chunks]) -> pl.DataFrame:
     """Declared targets beside recommendations from the months in `history` (slo, month, good, total).
 
     Availability-like SLIs: min(actual - 0.05 points, 1 - 1.5 x error rate), floored to the ladder
     (99, 99.5, 99.9, 99.95, 99.99 %) and stepped down until every past month achieved it. Latency
     SLOs also get a threshold: the latency at the declared target's quantile x 1.1 (this month).
-    `latency`: (slo, duration_ms, count) rows; a value may repeat (e.g. one row per day)."""
+    `latency`: (slo, duration_ms, count) rows, a value may repeat (e.g. one row per day): a frame
+    or sources streamed in bounded memory (slo_assets.slo.quantiles)."""
     records = []
-    latency_parts = by_slo(latency)
+    latencies = quantiles_by_slo(latency_sources(latency), {slo.name: tuple(float(o.target) for o in slo.objectives)
+                                                            for slo in specs.slos if slo.indicator.kind() == "latency"})
     for slo in specs.slos:
         months = history.filter(pl.col("slo") == slo.name).sort("month")
         good, total = int(months["good"].sum()), int(months["total"].sum())
         actual = B.sli(good, total)
         monthly = {r["month"]: B.sli(r["good"], r["total"]) for r in months.iter_rows(named=True) if r["total"]}
-        for objective in slo.objectives:
+        for index, objective in enumerate(slo.objectives):
             record = {"slo": slo.name, "service": slo.service, "objective": objective.key,
                       "declared_target": B.as_number(objective.target), "months_used": len(monthly),
                       "actual_sli": B.as_number(actual), "recommended_target": None, "basis": None,
@@ -468,8 +477,7 @@ def recommend_targets(specs: SpecSet, history: pl.DataFrame, latency: pl.DataFra
                 record.update(recommended_target=B.as_number(recommended), basis=basis,
                               achieved_in_all_months=not failing, months_below_recommendation=",".join(failing))
             if slo.indicator.kind() == "latency":
-                lat = latency_parts.get(slo.name, pl.DataFrame(schema={"duration_ms": pl.Float64, "count": pl.Int64}))
-                (value,) = exact_quantiles(lat["duration_ms"].to_numpy(), lat["count"].to_numpy(), (float(objective.target),))
+                value = latencies[slo.name].values[index]
                 if value is not None:
                     record["recommended_latency_threshold_ms"] = float(
                         (Decimal(repr(value)) * LATENCY_MARGIN).quantize(Decimal("1"), rounding="ROUND_CEILING"))

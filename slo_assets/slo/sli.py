@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from slo_assets.slo.quantiles import VALUE_COUNT_SCHEMA, frame_chunks, quantiles_by_slo
 from slo_assets.slo.spec import Slo
 
 MINUTE_SCHEMA = {"slo": pl.String, "minute": pl.Datetime("ms", "UTC"), "good": pl.Int64, "total": pl.Int64, "server_errors": pl.Int64}
-LATENCY_SCHEMA = {"slo": pl.String, "duration_ms": pl.Float64, "count": pl.Int64}
+LATENCY_SCHEMA = VALUE_COUNT_SCHEMA  # defined beside the code that streams them
 OPERATION_SCHEMA = {"slo": pl.String, "operation": pl.String, "status": pl.Int32, "good": pl.Int64, "total": pl.Int64}
 
 
@@ -83,9 +84,7 @@ def selected_counts(rows: pl.DataFrame, slos: list[Slo]) -> dict[str, int]:
 def exact_quantiles(values: np.ndarray, counts: np.ndarray, quantiles: tuple[float, ...]) -> list[float | None]:
     """Quantiles of the multiset {value repeated count}, linear interpolation between closest ranks
     (numpy's default 'linear' method): rank h = (n - 1) q, x[floor h] + (h - floor h)(x[floor h + 1] - x[floor h]).
-    numpy selects by partitioning (O(n)), so nothing is sorted."""
-    counts = np.asarray(counts, dtype=np.int64)
-    if counts.sum() == 0:
-        return [None for _ in quantiles]
-    expanded = np.repeat(np.asarray(values, dtype=float), counts)
-    return [float(v) for v in np.percentile(expanded, [q * 100 for q in quantiles], method="linear")]
+    The month's quantiles use the same code over many day files (slo_assets.slo.quantiles)."""
+    frame = pl.DataFrame({"slo": "", "duration_ms": np.asarray(values, dtype=float), "count": np.asarray(counts, dtype=np.int64)},
+                         schema=LATENCY_SCHEMA)
+    return list(quantiles_by_slo([frame_chunks(frame)], {"": quantiles})[""].values)

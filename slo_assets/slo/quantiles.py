@@ -1,0 +1,297 @@
+"""Exact quantiles of latency value counts spread over many files, in bounded memory.
+
+A month of value counts (slo, duration_ms, count) is one file per day; concatenating them costs
+memory in proportion to the events. Here no source is ever held whole: each pass streams the
+sources chunk by chunk (262,144 rows at a time) and keeps only small tables.
+
+1. a histogram per SLO over buckets of the values' order-preserving bit pattern (the top 20 bits:
+   1/256 of an octave), with the number of samples n;
+2. each wanted rank (the two closest ranks of each quantile) falls in one bucket; a bucket with
+   few value-count rows (GATHER_ROWS in all per pass) is gathered whole, exactly; a bigger one is
+   split by its next 16 bits in another pass; a bucket of one key is one value, known without reading;
+3. the two values of each quantile are interpolated exactly as numpy's 'linear' method does, so
+   the result is the same float as np.percentile over the concatenated values (NaN when a NaN is
+   among them, as numpy's).
+
+Memory: one chunk, the histograms (at most a few thousand buckets per SLO for real latencies) and
+the gathered buckets. Time: two reads of the sources for real latencies, one more per split level.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+VALUE_COUNT_SCHEMA = {"slo": pl.String, "duration_ms": pl.Float64, "count": pl.Int64}  # slo_assets.slo.sli.LATENCY_SCHEMA
+VALUE_COUNT_COLUMNS = list(VALUE_COUNT_SCHEMA)
+FIRST_SHIFT = 44  # the first histogram keeps a key's top 20 bits: sign, exponent, 8 mantissa bits
+SPLIT_BITS = 16  # each further pass splits a bucket by its next 16 bits
+GATHER_ROWS = 1_000_000  # a bucket of at most this many value-count rows is read whole (~24 MB)
+CHUNK_ROWS = 262_144  # value-count rows read at a time (~10 MB)
+_LOW_63 = np.int64(0x7FFF_FFFF_FFFF_FFFF)
+
+# A source of value counts: each call reads it again from the start, a chunk at a time.
+Chunks = Callable[[], Iterator[pl.DataFrame]]
+
+
+@dataclass(frozen=True)
+class Quantiles:
+    """One SLO's samples (the sum of counts) and its quantiles, None where it has no sample."""
+
+    samples: int
+    values: tuple[float | None, ...]
+
+
+def frame_chunks(frame: pl.DataFrame) -> Chunks:
+    return lambda: iter([frame])
+
+
+def parquet_chunks(store, target, slos: Iterable[str] | None = None, rows: int = CHUNK_ROWS) -> Chunks:
+    """A value-count file streamed `rows` at a time with a column filter and, given `slos`, a row
+    filter (pushed down to the row groups' statistics)."""
+    wanted = None if slos is None else sorted(set(slos))
+
+    def chunks() -> Iterator[pl.DataFrame]:
+        if store.is_local:
+            frame = pl.scan_parquet(str(target)).select(VALUE_COUNT_COLUMNS)
+            yield from (frame if wanted is None else frame.filter(pl.col("slo").is_in(wanted))).collect_batches(chunk_size=rows)
+            return
+        with target.open("rb") as handle:
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=rows, columns=VALUE_COUNT_COLUMNS):
+                frame = pl.from_arrow(batch)
+                yield frame if wanted is None else frame.filter(pl.col("slo").is_in(wanted))
+
+    return chunks
+
+
+def day_sources(store, targets: Iterable, slos: Iterable[str] | None = None) -> list[Chunks]:
+    """A source per value-count file that exists (e.g. the month's sli_latency days)."""
+    wanted = None if slos is None else list(slos)
+    return [parquet_chunks(store, target, wanted) for target in targets if target.exists()]
+
+
+def write_value_counts(store, target, sources: Iterable, slos: Iterable[str]) -> tuple[int, str]:
+    """The rows of `slos` in the value-count files `sources`, in their order, as one file written a
+    row group at a time: the same bytes as writing the concatenated, filtered frame, never held whole
+    (the month's latency value counts). Returns (bytes, sha256, rows)."""
+    wanted = sorted(set(slos))
+    schema = pl.DataFrame(schema=VALUE_COUNT_SCHEMA).to_arrow().schema
+    rows = 0
+
+    def tables():
+        nonlocal rows
+        for chunks in day_sources(store, sources, wanted):
+            for chunk in chunks():
+                kept = chunk.filter(pl.col("slo").is_in(wanted)).select(VALUE_COUNT_COLUMNS)
+                rows += kept.height
+                yield kept.to_arrow()
+
+    size, digest = store.write_tables(target, schema, tables())
+    return size, digest, rows
+
+
+def order_keys(values: np.ndarray) -> np.ndarray:
+    """int64 keys ordered as the float64 values are (-0.0 and 0.0 share one key; NaN is not ordered)."""
+    bits = (np.asarray(values, dtype=np.float64) + 0.0).view(np.int64)  # + 0.0 turns -0.0 into 0.0
+    return np.where(bits < 0, bits ^ _LOW_63, bits)
+
+
+def key_values(keys: np.ndarray) -> np.ndarray:
+    keys = np.atleast_1d(np.asarray(keys, dtype=np.int64))
+    return np.where(keys < 0, keys ^ _LOW_63, keys).view(np.float64)
+
+
+def numpy_rank_plan(n: int, q: float) -> tuple[int, int, float]:
+    """The two 0-based ranks np.percentile(values, q * 100) (method 'linear') interpolates between,
+    and its weight, computed with numpy's own float steps: q' = (100 q) / 100, h = (n - 1) q',
+    both ranks n - 1 when h >= n - 1."""
+    q_effective = (q * 100) / 100
+    virtual = (n - 1) * q_effective
+    if virtual >= float(n - 1):
+        return n - 1, n - 1, virtual + 1.0  # numpy's previous index is then -1; a == b makes the weight moot
+    below = math.floor(virtual)
+    return below, below + 1, virtual - float(below)
+
+
+def numpy_lerp(a: float, b: float, t: float) -> float:
+    """numpy's _lerp: a + (b - a) t, computed from b's side when t >= 0.5."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+@dataclass
+class _Bucket:
+    """Values of one SLO whose key >> shift == prefix, holding the wanted ranks in `ranks`."""
+
+    slo: str
+    prefix: int
+    shift: int
+    below: int  # samples of the SLO with a smaller key
+    ranks: set[int]
+    rows: int = 0  # value-count rows inside, over all sources
+
+
+@dataclass
+class _Part:
+    """A chunk's rows of the wanted SLOs as arrays: the SLO by its index in `names`."""
+
+    codes: np.ndarray
+    values: np.ndarray
+    keys: np.ndarray
+    counts: np.ndarray
+
+
+def _part(chunk: pl.DataFrame, names: list[str]) -> _Part | None:
+    if not chunk.height:
+        return None
+    codes = chunk["slo"].cast(pl.Enum(names), strict=False).to_physical()  # null: an SLO not asked for
+    if codes.null_count():
+        chunk, codes = chunk.filter(codes.is_not_null()), codes.drop_nulls()
+        if not chunk.height:
+            return None
+    values = chunk["duration_ms"].cast(pl.Float64).to_numpy()
+    return _Part(codes.to_numpy(), values, order_keys(values), chunk["count"].cast(pl.Int64).to_numpy())
+
+
+def _histogram(cells: np.ndarray, counts: np.ndarray) -> pl.DataFrame:
+    """samples and value-count rows per cell (an SLO's bucket as one int64)."""
+    return pl.DataFrame({"cell": cells, "samples": counts}).group_by("cell").agg(pl.col("samples").sum(), pl.len().cast(pl.Int64).alias("rows"))
+
+
+FIRST_BITS = 64 - FIRST_SHIFT
+
+
+def _first_cells(codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The first histogram's cell of each row: the SLO's code above its key's top 20 bits."""
+    return (codes.astype(np.int64) << FIRST_BITS) | ((keys >> FIRST_SHIFT) + (1 << (FIRST_BITS - 1)))
+
+
+def _first_buckets(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code, bucket) of first-histogram cells."""
+    return cells >> FIRST_BITS, (cells & ((1 << FIRST_BITS) - 1)) - (1 << (FIRST_BITS - 1))
+
+
+def _merge(tables: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(tables).group_by("cell").agg(pl.col("samples").sum(), pl.col("rows").sum()) if len(tables) > 1 else tables[0]
+
+
+def quantiles_by_slo(sources: Sequence[Chunks], wanted: Mapping[str, Sequence[float]],
+                     gather_rows: int = GATHER_ROWS) -> dict[str, Quantiles]:
+    """The exact quantiles `wanted[slo]` of each SLO's values over all `sources` together: the same
+    floats as np.percentile(np.repeat(values, counts), [100 q, ...]) over the concatenation."""
+    names = sorted(wanted)
+    # pass 1: the first histogram of every SLO, its samples and whether a NaN is among them
+    first: list[pl.DataFrame] = []
+    nans = np.zeros(len(names), dtype=np.int64)
+    for source in sources:
+        for chunk in source():
+            part = _part(chunk, names)
+            if part is None:
+                continue
+            codes, keys, counts = part.codes, part.keys, part.counts
+            nan = np.isnan(part.values)
+            if nan.any():
+                np.add.at(nans, codes[nan], counts[nan])
+                codes, keys, counts = codes[~nan], keys[~nan], counts[~nan]
+            first.append(_histogram(_first_cells(codes, keys), counts))
+            if len(first) > 64:  # keep the partial histograms few
+                first = [_merge(first)]
+    roots = {}
+    if first:
+        merged = _merge(first)
+        codes, buckets = _first_buckets(merged["cell"].to_numpy())
+        merged = merged.with_columns(code=pl.Series(codes), bucket=pl.Series(buckets)).drop("cell")
+        roots = {names[code]: table for (code,), table in merged.partition_by("code", as_dict=True).items()}
+    samples = {slo: int(nans[i]) + (int(roots[slo]["samples"].sum()) if slo in roots else 0) for i, slo in enumerate(names)}
+    plans = {slo: [numpy_rank_plan(samples[slo], float(q)) for q in wanted[slo]]
+             for i, slo in enumerate(names) if samples[slo] > 0 and nans[i] == 0}
+    # the root bucket (shift 64) is the whole SLO; its histogram is pass 1's
+    pending = [_Bucket(slo, 0, 64, 0, {r for lo, hi, _ in plan for r in (lo, hi)}) for slo, plan in plans.items()]
+    histograms = {(b.slo, 0, 64): roots[b.slo] for b in pending}
+    del first, roots
+    found: dict[tuple[str, int], float] = {}
+    queue: list[_Bucket] = []  # buckets to gather, a pass at a time within `gather_rows` rows
+    while pending or queue:
+        to_split = []
+        for bucket in pending:
+            table = histograms[(bucket.slo, bucket.prefix, bucket.shift)]
+            table = (table.rename({"cell": "bucket"}) if "cell" in table.columns else table).sort("bucket")
+            inner_shift = FIRST_SHIFT if bucket.shift == 64 else max(0, bucket.shift - SPLIT_BITS)
+            ends = np.cumsum(table["samples"].to_numpy()) + bucket.below
+            children: dict[int, _Bucket] = {}
+            for rank in sorted(bucket.ranks):
+                i = int(np.searchsorted(ends, rank, side="right"))
+                prefix = int(table["bucket"][i])
+                if inner_shift == 0:  # one key: one value
+                    found[(bucket.slo, rank)] = float(key_values(np.array([prefix]))[0])
+                    continue
+                if prefix in children:
+                    children[prefix].ranks.add(rank)
+                    continue
+                child = children[prefix] = _Bucket(bucket.slo, prefix, inner_shift, int(ends[i - 1]) if i else bucket.below,
+                                                   {rank}, int(table["rows"][i]))
+                (queue if child.rows <= gather_rows else to_split).append(child)
+        queue.sort(key=lambda b: b.rows)
+        batch, rows = [], 0
+        while queue and (not batch or rows + queue[0].rows <= gather_rows):
+            rows += queue[0].rows
+            batch.append(queue.pop(0))
+        histograms, gathered = _pass(sources, to_split, batch)
+        for bucket in batch:
+            keys, counts = gathered[(bucket.slo, bucket.prefix, bucket.shift)]
+            ends = np.cumsum(counts) + bucket.below
+            for rank in bucket.ranks:
+                at = int(np.searchsorted(ends, rank, side="right"))
+                found[(bucket.slo, rank)] = float(key_values(keys[at:at + 1])[0])
+        pending = to_split
+    result = {}
+    for slo in wanted:
+        if samples[slo] == 0:
+            result[slo] = Quantiles(0, tuple(None for _ in wanted[slo]))
+        elif nans[names.index(slo)]:
+            result[slo] = Quantiles(samples[slo], tuple(math.nan for _ in wanted[slo]))
+        else:
+            result[slo] = Quantiles(samples[slo], tuple(numpy_lerp(found[(slo, lo)], found[(slo, hi)], t) for lo, hi, t in plans[slo]))
+    return result
+
+
+def _pass(sources: Sequence[Chunks], to_split: list[_Bucket], to_gather: list[_Bucket]):
+    """One read of every source: the finer histograms of `to_split`, the sorted (key, count) of `to_gather`."""
+    split_parts: dict[tuple, list[pl.DataFrame]] = {}
+    gather_parts: dict[tuple, list[tuple[np.ndarray, np.ndarray]]] = {}
+    buckets = [(b, True) for b in to_split] + [(b, False) for b in to_gather]
+    names = sorted({b.slo for b, _ in buckets})
+    for source in sources if buckets else ():
+        for chunk in source():
+            part = _part(chunk, names)
+            if part is None:
+                continue
+            of_slo = {}
+            for bucket, split in buckets:
+                if bucket.slo not in of_slo:
+                    mine = part.codes == names.index(bucket.slo)
+                    of_slo[bucket.slo] = (part.keys[mine], part.counts[mine])
+                slo_keys, slo_counts = of_slo[bucket.slo]
+                inside = (slo_keys >> bucket.shift) == bucket.prefix
+                if not inside.any():
+                    continue
+                keys, counts, name = slo_keys[inside], slo_counts[inside], (bucket.slo, bucket.prefix, bucket.shift)
+                if split:
+                    split_parts.setdefault(name, []).append(_histogram(keys >> max(0, bucket.shift - SPLIT_BITS), counts))
+                else:
+                    gather_parts.setdefault(name, []).append((keys, counts))
+    histograms = {name: _merge(tables) for name, tables in split_parts.items()}
+    gathered = {}
+    for name, pieces in gather_parts.items():
+        keys = np.concatenate([k for k, _ in pieces])
+        counts = np.concatenate([c for _, c in pieces])
+        unique, inverse = np.unique(keys, return_inverse=True)
+        summed = np.zeros(len(unique), dtype=np.int64)
+        np.add.at(summed, inverse, counts)
+        gathered[name] = (unique, summed)
+    return histograms, gathered
