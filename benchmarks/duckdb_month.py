@@ -26,7 +26,7 @@ def requests_sql(fmt: str, files: list[str]) -> str:
                  columns={{ts: 'VARCHAR', service: 'VARCHAR', status: 'BIGINT', duration_ms: 'DOUBLE'}})"""
     return f"""SELECT strptime(g.time, '%d/%b/%Y:%H:%M:%S %z') AS ts, regexp_extract(g.path, '^/([^/?#]+)/', 1) AS service,
                   TRY_CAST(g.status AS INTEGER) AS status, TRY_CAST(g.rt AS DOUBLE) * 1000 AS duration_ms
-            FROM (SELECT regexp_extract(line, '{COMBINED_DUCKDB_REGEX}', ['time', 'path', 'status', 'rt']) AS g
+            FROM (SELECT regexp_extract(line, '{COMBINED_DUCKDB_REGEX}', ['client', 'time', 'method', 'path', 'status', 'bytes', 'rt']) AS g
                   FROM read_csv({files!r}, columns={{'line': 'VARCHAR'}}, delim=E'\\x01', quote='', escape='',
                                 header=false, auto_detect=false))"""
 

@@ -59,9 +59,11 @@ def run_cat(logs: Path, _scratch: Path) -> tuple[float, int | None]:
     return seconds, peak
 
 
-def run_duckdb(logs: Path, scratch: Path, fmt: str) -> tuple[float, int | None]:
+def run_duckdb(logs: Path, scratch: Path, fmt: str, events: int) -> tuple[float, int | None]:
     out = scratch / "duckdb"
-    seconds, peak, _ = timed([sys.executable, str(Path(__file__).with_name("duckdb_month.py")), fmt, str(out), *files_of(logs)])
+    seconds, peak, printed = timed([sys.executable, str(Path(__file__).with_name("duckdb_month.py")), fmt, str(out), *files_of(logs)])
+    if int(printed.strip().splitlines()[-1]) != events:  # a baseline that dropped lines would flatter it
+        sys.exit(f"the DuckDB script counted {printed.strip()} requests, not {events}")
     shutil.rmtree(out, ignore_errors=True)
     return seconds, peak
 
@@ -123,7 +125,7 @@ def measure(fmt: str, events: int, repeat: int) -> dict:
                 if engine == "cat":
                     results[engine].append(run_cat(logs, scratch))
                 elif engine == "duckdb":
-                    results[engine].append(run_duckdb(logs, scratch, fmt))
+                    results[engine].append(run_duckdb(logs, scratch, fmt, events))
                 else:
                     results[engine].append(run_slo_assets(logs, scratch, breakdowns))
     median = {engine: statistics.median(s for s, _ in runs) for engine, runs in results.items()}
