@@ -333,7 +333,7 @@ def _clean_json_chunk(lines: _Lines, config: ParseConfig) -> pl.DataFrame | None
     the chunk has newlines had no blank line to skip. None when the chunk needs the careful path.
     """
     count = lines.text.count(b"\n")
-    try:  # typed only: on failure the careful path tries both schemas anyway
+    try:  # typed: faster than all strings, and a value of another type sends the chunk down the careful path
         frame = pl.read_ndjson(lines.text, schema=_json_schema(config, typed=True))
     except (Exception, pl.exceptions.PanicException):
         return None
