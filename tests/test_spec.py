@@ -139,3 +139,18 @@ def test_validate_command(tmp_path, capsys):
     assert main(["validate", str(bad)]) == 1
     err = capsys.readouterr().err
     assert f"{bad}: document 1 (SLO api-availability): spec.objectives[0].target" in err
+
+
+def test_slo_settings_parse_the_specs_once_while_the_files_are_unchanged(tmp_path):
+    import shutil
+
+    from slo_assets.defs.resources import SloSettings
+
+    spec = tmp_path / "slos.yaml"
+    shutil.copy(Path(__file__).resolve().parents[1] / "examples" / "slos.yaml", spec)
+    settings = SloSettings(spec_paths=[str(spec)])
+    first = settings.load()
+    assert settings.load() is first  # every asset asks: parsed once
+    spec.write_text(spec.read_text().replace("target: 0.999}]\n  alertPolicies", "target: 0.99}]\n  alertPolicies", 1))
+    changed = settings.load()
+    assert changed is not first and changed.content_hash != first.content_hash

@@ -89,6 +89,9 @@ class WarehouseResource(dg.ConfigurableResource):
 DEFAULT_SPECS = "examples/slos.yaml"
 
 
+_LOADED_SPECS: dict[tuple[str, ...], tuple[tuple[bytes, ...], object]] = {}  # paths -> (their bytes, SpecSet)
+
+
 class SloSettings(dg.ConfigurableResource):
     """Which OpenSLO files define the SLOs, and how the month is judged."""
 
@@ -101,9 +104,19 @@ class SloSettings(dg.ConfigurableResource):
     simulations: int = Field(default=10_000, description="Monte Carlo runs")
 
     def load(self):
+        """The spec set, parsed once per process while the files' bytes stay the same: every asset of
+        every run asks (31 daily steps a month), and 500 SLOs take seconds to check."""
         from slo_assets.slo.spec import load_specs
 
-        return load_specs([Path(p) for p in self.spec_paths])
+        paths = tuple(self.spec_paths)
+        try:
+            contents = tuple(Path(p).read_bytes() for p in paths)
+        except OSError:
+            return load_specs([Path(p) for p in paths])  # the loader names the file it cannot read
+        cached = _LOADED_SPECS.get(paths)
+        if cached is None or cached[0] != contents:
+            cached = _LOADED_SPECS[paths] = (contents, load_specs([Path(p) for p in paths]))
+        return cached[1]
 
     def chain_settings(self):
         from slo_assets.slo.chain import Settings

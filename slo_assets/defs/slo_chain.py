@@ -375,8 +375,7 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     # the windows that consumed the most budget (the UI renders every row: 500 would be a wall); compliance.json has all
     shown = sorted(most_consumed_first(evaluations)[:STATUS_ROWS])
     status_rows = [(e.slo, e.objective, e.window, e.status, e.sli, e.target, e.error_budget.remaining_ratio, entry["trend"]["direction"])
-                   for e, entry in (zip(evaluations, document["slos"], strict=True) if len(evaluations) <= STATUS_ROWS else
-                                    ((evaluations[i], document["slos"][i]) for i in shown))]
+                   for e, entry in ((evaluations[i], document["slos"][i]) for i in shown)]
     stable = {k: v for k, v in document.items() if k != "generated_at"}
     return dg.MaterializeResult(
         data_version=dg.DataVersion(hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:24]),

@@ -137,10 +137,10 @@ def _daily_sli(series: pl.DataFrame) -> tuple[list[int], list[float | None]]:
     return [d * DAY_MS for d in daily["day"]], [g / t if t else None for g, t in zip(daily["good"], daily["total"], strict=True)]
 
 
-DRAWN_POINTS = 160  # points per drawn line: a month's 5-minute series is drawn every ~4.6 hours
+DRAWN_POINTS = 120  # points per drawn line: a month's 5-minute series is drawn every ~6 hours, spikes kept
 DRAWN_BUCKETS = 3
 ATTENTION = ("failed", "at_risk")  # the windows drawn and detailed
-MAX_ALERT_ROWS = 20  # per window and table; the rest are counted, error_budgets.json lists them all
+MAX_ALERT_ROWS = 10  # per window and table; the rest are counted, error_budgets.json lists them all
 MAX_SUMMARY_BARS = 40  # the summary chart draws the windows that consumed the most budget
 MAX_ATTENTION_ROWS = 100
 

@@ -55,7 +55,8 @@ def missing(value: float | None) -> bool:
 
 
 def _n(value: float) -> str:
-    return f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
+    """A coordinate in whole pixels: the charts are 720 wide, finer adds bytes, not picture."""
+    return f"{value:.0f}"
 
 
 def _line(css: str, x1: float, y1: float, x2: float, y2: float) -> str:
@@ -153,7 +154,7 @@ def burn_rates(ts: Sequence[int], burn_1h: Sequence[float | None], burn_6h: Sequ
     highest = max([v for v in (*burn_1h, *burn_6h) if not missing(v)] or [1.0])
     frame = Frame(window_start_ms, window_end_ms, 0, _symlog(max(highest, 2.0)))
     parts = [_time_axis(frame)]
-    gap = (window_end_ms - window_start_ms) // (WIDTH - LEFT - RIGHT)  # one pixel
+    gap = 3 * (window_end_ms - window_start_ms) // (WIDTH - LEFT - RIGHT)  # three pixels
     for severity in ("ticket", "page"):
         for start, end in merged_spans([(a, b) for s, a, b in alerts if s == severity], gap):
             x0, x1 = frame.x(max(start, window_start_ms)), frame.x(min(end, window_end_ms))
@@ -181,13 +182,13 @@ def daily_sli(days_ms: Sequence[int], values: Sequence[float | None], target: fl
     bottom = max(0.0, low - (100 - low) * 0.5 - 0.01)
     frame = Frame(window_start_ms, window_end_ms, bottom, 100, height)
     parts = [_time_axis(frame)]
-    width = max(1.0, frame.x(DAY_MS) - frame.x(0) - 1)
+    width = _n(max(1.0, frame.x(DAY_MS) - frame.x(0) - 1))
+    bars: dict[str, list[str]] = {"ok": [], "bad": []}  # one path per colour: a bar is "M x y h w V bottom h -w z"
     for day, value in zip(days_ms, values, strict=True):
-        if value is None:
-            continue
-        y = frame.y(value * 100)
-        parts.append(f'<rect class="{"bad" if value < target else "ok"}" x="{_n(frame.x(day))}" y="{_n(y)}" '
-                     f'width="{_n(width)}" height="{_n(height - BOTTOM - y)}"/>')
+        if value is not None:
+            bars["bad" if value < target else "ok"].append(
+                f"M{_n(frame.x(day))} {_n(frame.y(value * 100))}h{width}V{height - BOTTOM}h-{width}z")
+    parts += [f'<path class="{css}" d="{"".join(d)}"/>' for css, d in bars.items() if d]
     yt = frame.y(target * 100)
     parts.append(_line("tgt", LEFT, yt, WIDTH - RIGHT, yt) + _text(LEFT - 3, yt + 3, f"{target * 100:g}%", anchor="end"))
     parts.append(_text(LEFT - 3, frame.y(bottom) + 3, f"{bottom:.4g}%", anchor="end"))
