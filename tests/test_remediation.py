@@ -310,3 +310,43 @@ def test_learning_record_is_written_by_the_remediation_job(month):
     assert auth.height == len(entry["actions"]) and set(auth["reference_basis"]) == {"incident_start"}
     assert set(auth["reference"]) == {entry["incidents"][0]["start"]}
     assert auth["sli_before"].is_not_null().all() and auth["sli_after"].is_not_null().all()
+
+
+def test_plan_reads_exactly_each_slos_bad_rows_from_the_days_it_keeps(tmp_path):
+    """The plan's reader keeps only rows bad for some SLO; for each SLO and window it must still return exactly
+    what filtering the whole parsed day gives (availability and latency SLOs, rows without a duration, edges)."""
+    import polars as pl
+
+    from slo_assets import canonical
+    from slo_assets.defs.remediation import _bad_rows
+    from slo_assets.slo.spec import load_specs
+    from slo_assets.storage import Warehouse
+
+    slos = load_specs([ROOT / "examples" / "slos.yaml"]).slos
+    store = Warehouse(tmp_path / "wh")
+    day_ms = int(_ts("2026-02-10T00:00:00Z").timestamp() * 1000)
+    services = ["checkout", "search", "auth", "catalog", "other"]
+    n = 2000
+    rows = pl.DataFrame({
+        "ts": pl.Series([day_ms + i * 43_000 for i in range(n)], dtype=pl.Int64).cast(pl.Datetime("ms", "UTC")),
+        "service": [services[i % 5] for i in range(n)],
+        "operation": ["GET /catalog/api/v1/items/{id}" if i % 3 else "POST /checkout/api/v1/orders" for i in range(n)],
+        "method": ["GET"] * n, "path": ["/x"] * n,
+        "status": pl.Series([(200, 503, 404, 500, 201, 502, 200)[i % 7] for i in range(n)], dtype=pl.Int32),
+        "duration_ms": [None if i % 11 == 0 else float((i * 37) % 400) for i in range(n)],
+        "source_file": ["access.log"] * n,
+        "source_line": pl.Series(range(1, n + 1), dtype=pl.Int64),
+    })
+    path = layout.PARSED_LOGS.path(store, "2026-02-10")
+    store.write_table(path, rows.to_arrow().cast(canonical.PARSED_LOGS.arrow_schema()))
+    read = _bad_rows(store, slos)
+    windows = [(day_ms, day_ms + 86_400_000), (day_ms + 3_600_000, day_ms + 7_200_000), (day_ms - 86_400_000, day_ms + 1)]
+    for slo in slos:
+        for start, end in windows:
+            expected = rows.filter(pl.col("ts").dt.epoch("ms").is_between(start, end - 1)
+                                   & slo.indicator.total_expr() & ~slo.indicator.good_expr())
+            got = read(slo, start, end)
+            assert got.height == expected.height, (slo.name, start, end)
+            assert got["source_line"].to_list() == expected["source_line"].to_list()
+    assert any(read(slo, *windows[0]).height for slo in slos)
+

@@ -29,14 +29,16 @@ CHECK_PLAN_COVERS = "plan_covers_every_breach"
 
 def _bad_rows(store, slos):
     """A callback reading the bad requests of one SLO in [start, end) from the parsed days it spans.
-    Each day is read once per plan, with only the columns the filters and the diagnosis use."""
+    Each day is read once per plan, with only the columns the filters and the diagnosis use, and only its
+    rows that are bad for some SLO are kept: a busy month's plan holds its bad requests, not its days."""
     columns = sorted(set(needed_columns(slos)) | {"source_file", "source_line"})
+    bad_for_any = pl.any_horizontal([s.indicator.total_expr() & ~s.indicator.good_expr() for s in slos]) if slos else pl.lit(False)
     days: dict[str, pl.DataFrame | None] = {}
 
     def day_rows(day: str) -> pl.DataFrame | None:
         if day not in days:
             path = layout.PARSED_LOGS.path(store, day)
-            days[day] = pl.from_arrow(store.read_table(path, columns=columns)) if path.exists() else None
+            days[day] = pl.from_arrow(store.read_table(path, columns=columns)).filter(bad_for_any) if path.exists() else None
         return days[day]
 
     def read(slo, start_ms: int, end_ms: int) -> pl.DataFrame:
