@@ -405,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--spec", required=True, action="append", help="OpenSLO YAML file (repeatable)")
     run.add_argument("--month", type=_month, required=True, help="YYYY-MM")
     run.add_argument("--out", required=True, help="writes OUT/YYYY-MM/: compliance.json, error_budgets.json, remediation_plan.json, "
-                                                  "slo_metrics.prom, alerts.rules.yml, report.html")
+                                                  "slo_metrics.prom, alerts.rules.yml, two Grafana dashboards (grafana-*.json), report.html")
     run.add_argument("--warehouse", help="Parquet warehouse folder (default $SLO_ASSETS_WAREHOUSE, else "
                                          "data/warehouse: the one the code location reads)")
     run.add_argument("--format", default="auto", help="auto (sniff each file), jsonl or combined")

@@ -99,15 +99,18 @@ REMEDIATION_PLAN = _published("remediation_plan", "remediation_plan.json")
 REPORT_HTML = _published("report_html", "report.html")
 PROMETHEUS_EXPOSITION = _published("prometheus_exposition", "slo_metrics.prom")
 ALERT_RULES = _published("alert_rules", "alerts.rules.yml")
+GRAFANA_TRACKING = _published("grafana_slo_tracking", "grafana-slo-tracking.json")
+GRAFANA_COMPLIANCE = _published("grafana_slo_compliance", "grafana-slo-compliance.json")
 
 DATASETS: tuple[Dataset, ...] = (
     LOG_FILE_INDEX, PARSED_LOGS, QUARANTINE, SLI_MINUTELY, SLI_LATENCY, SLI_OPERATIONS, SLI_METRICS,
     SLI_OPERATIONS_MONTHLY, SLI_LATENCY_MONTHLY, SLO_TARGETS, BUDGET_SERIES, WINDOW_EVALUATIONS, ERROR_BUDGET_TABLE,
     REMEDIATION_RUNS, LEARNING_RECORD, ERROR_BUDGETS, COMPLIANCE_REPORT, REMEDIATION_PLAN, REPORT_HTML,
-    PROMETHEUS_EXPOSITION, ALERT_RULES,
+    PROMETHEUS_EXPOSITION, ALERT_RULES, GRAFANA_TRACKING, GRAFANA_COMPLIANCE,
 )
 # In the order `slo-assets run` lists them.
-PUBLISHED: tuple[Dataset, ...] = (COMPLIANCE_REPORT, ERROR_BUDGETS, REMEDIATION_PLAN, PROMETHEUS_EXPOSITION, ALERT_RULES, REPORT_HTML)
+PUBLISHED: tuple[Dataset, ...] = (COMPLIANCE_REPORT, ERROR_BUDGETS, REMEDIATION_PLAN, PROMETHEUS_EXPOSITION, ALERT_RULES,
+                                  GRAFANA_TRACKING, GRAFANA_COMPLIANCE, REPORT_HTML)
 
 
 def by_key(key: str) -> Dataset:

@@ -35,6 +35,7 @@ def test_outputs_replace_the_previous_ones_whole(tmp_path):
     documents, target = cli._write_outputs(request)
     assert documents["compliance_report"] == {"name": "compliance_report"}
     assert sorted(p.name for p in target.iterdir()) == ["alerts.rules.yml", "compliance.json", "error_budgets.json",
+                                                         "grafana-slo-compliance.json", "grafana-slo-tracking.json",
                                                          "remediation_plan.json", "report.html", "slo_metrics.prom"]
     assert (target / "report.html").read_text() == "report_html\n"
     assert _leftovers(request.out) == []

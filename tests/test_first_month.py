@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MATRIX = ROOT / "tests" / "data" / "matrix"
 SPEC = MATRIX / "slos.yaml"
 STATUSES = {"met", "at_risk", "failed", "insufficient_data"}
-OUTPUTS = ("compliance.json", "error_budgets.json", "remediation_plan.json", "slo_metrics.prom", "alerts.rules.yml", "report.html")
+OUTPUTS = ("compliance.json", "error_budgets.json", "remediation_plan.json", "slo_metrics.prom", "alerts.rules.yml", "report.html",
+           "grafana-slo-tracking.json", "grafana-slo-compliance.json")
 
 
 def run(tmp_path: Path, logs: Path, month: str, *extra: str, now: str | None = None, env: dict | None = None):
@@ -38,6 +39,8 @@ def run(tmp_path: Path, logs: Path, month: str, *extra: str, now: str | None = N
 def documents(tmp_path: Path, month: str) -> tuple[dict, dict]:
     out = tmp_path / "out" / month
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    for board in ("tracking", "compliance"):  # every window kind's spec gives both dashboards
+        assert json.loads((out / f"grafana-slo-{board}.json").read_text())["uid"] == f"slo-assets-{board}"
     return json.loads((out / "compliance.json").read_text()), json.loads((out / "error_budgets.json").read_text())
 
 

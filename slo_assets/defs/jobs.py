@@ -5,6 +5,8 @@ import warnings
 
 import dagster as dg
 
+from slo_assets.defs.outputs import OUTPUT_KEYS
+
 # daily_job joins the file index (an observation, which has no backfill policy) to the single-run daily
 # assets; Dagster then warns, at every load, that it falls back to one partition per run. The job is
 # launched for one day (its schedule), where the two agree.
@@ -16,8 +18,7 @@ def _assets(*keys: str) -> dg.AssetSelection:
 
 
 DAILY_KEYS = ("parsed_logs", "sli_minutely")
-MONTHLY_KEYS = ("sli_metrics", "slo_targets", "error_budgets", "compliance_report", "remediation_plan",
-                "report_html", "prometheus_exposition", "alert_rules")
+MONTHLY_KEYS = ("sli_metrics", "slo_targets", "error_budgets", "compliance_report", "remediation_plan", *OUTPUT_KEYS)
 
 # Every job executes in its run's own process: a process per step would only re-import the code
 # (seconds per step, measured: a month's chain took 23-27 s multiprocess, 8-9 s in process). The daily

@@ -1,4 +1,5 @@
-"""The files people open, as monthly assets: report.html, slo_metrics.prom, alerts.rules.yml.
+"""The files people open, as monthly assets: report.html, slo_metrics.prom, alerts.rules.yml and the
+two Grafana dashboards.
 
 Each output is one `Output` row: its dataset (where the file goes), what it is built from and a
 pure renderer returning the file's bytes. Adding an output is a renderer module under
@@ -92,6 +93,15 @@ def render_rules(inputs: Inputs) -> Rendered:
     return Rendered(render(rules).encode(), f"{count} rules in {len(rules['groups'])} groups{skipped}")
 
 
+def _render_dashboard(pick: Callable) -> Callable[[Inputs], Rendered]:
+    def render_dashboard(inputs: Inputs) -> Rendered:
+        from slo_assets.outputs.grafana import dashboards, queries, render
+
+        board = pick(dashboards(inputs.slo_settings.load()))
+        return Rendered(render(board), f"{len(board['panels'])} panels, {len(queries(board))} Prometheus queries")
+    return render_dashboard
+
+
 OUTPUTS: tuple[Output, ...] = (
     Output(layout.REPORT_HTML, "The month's self-contained HTML report: status, budget burn-down and SLI charts, alerts, "
            "incidents and actions per SLO window", ("compliance_report", "error_budgets", "budget_series", "remediation_plan",
@@ -103,7 +113,15 @@ OUTPUTS: tuple[Output, ...] = (
     # published with the month's report, so it is refreshed (and automated) with it
     Output(layout.ALERT_RULES, "Prometheus recording and multiwindow burn-rate alerting rules for the spec in force",
            ("slo_specs", "compliance_report"), render_rules, frozenset({"prometheus", "yaml"})),
+    # dashboards over slo_metrics.prom and alerts.rules.yml: refreshed with them
+    Output(layout.GRAFANA_TRACKING, "Grafana dashboard, SLO tracking: SLI against target, error budget remaining, burn "
+           "rates (batch and live from the recording rules) and alerts firing", ("slo_specs", "compliance_report"),
+           _render_dashboard(lambda boards: boards.tracking), frozenset({"grafana", "json"})),
+    Output(layout.GRAFANA_COMPLIANCE, "Grafana dashboard, compliance reporting: compliance by period, status by SLO, "
+           "budget consumed and service health", ("slo_specs", "compliance_report"),
+           _render_dashboard(lambda boards: boards.compliance), frozenset({"grafana", "json"})),
 )
+OUTPUT_KEYS: tuple[str, ...] = tuple(output.dataset.key for output in OUTPUTS)
 
 
 def output_asset(output: Output) -> dg.AssetsDefinition:
