@@ -67,6 +67,25 @@ def next_month(month: str) -> str:
     return f"{year + 1:04d}-01" if mon == 12 else f"{year:04d}-{mon + 1:02d}"
 
 
+def period_months(key: str) -> list[str]:
+    """The months of a review period: a quarter's partition key is its first month (YYYY-01, -04, -07
+    or -10), a year's is YYYY."""
+    if len(key) == 4:
+        return [f"{key}-{m:02d}" for m in range(1, 13)]
+    year, mon = _year_month(key)
+    if mon % 3 != 1:
+        raise ValueError(f"{key}: a quarter starts in January, April, July or October")
+    return [f"{year:04d}-{m:02d}" for m in range(mon, mon + 3)]
+
+
+def period_label(key: str) -> str:
+    """'2026' for a year, '2026 Q4' for the quarter whose key is 2026-10."""
+    if len(key) == 4:
+        return key
+    year, mon = _year_month(key)
+    return f"{year:04d} Q{(mon - 1) // 3 + 1}"
+
+
 def iso(ms: int) -> str:
     """ISO-8601 UTC to the second ('2026-02-01T00:00:00Z'); sub-second parts are dropped (floor)."""
     return (_EPOCH + _MS * (int(ms) - int(ms) % 1000)).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"

@@ -28,6 +28,16 @@ def _month(value: str) -> str:
     return value
 
 
+def _period(value: str) -> str:
+    """YYYY-Qn or YYYY, as the review's partition key: a quarter's first month (2026-Q4 -> 2026-10), or the year."""
+    quarter = re.fullmatch(r"(\d{4})-Q([1-4])", value)
+    if quarter:
+        return f"{quarter.group(1)}-{(int(quarter.group(2)) - 1) * 3 + 1:02d}"
+    if re.fullmatch(r"\d{4}", value):
+        return value
+    raise argparse.ArgumentTypeError(f"period must be YYYY-Qn (a quarter) or YYYY (a year), not {value!r}")
+
+
 def _project_root() -> Path:
     """The project folder (holding deploy/dagster.yaml): the current one when it has it, else the source checkout."""
     here = Path.cwd()
@@ -350,6 +360,53 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    """Materialize quarterly_review or yearly_review from the months already run, then copy its two files out."""
+    key, warehouse, out = args.period, Path(args.warehouse), Path(args.out)
+
+    def body() -> int:
+        from slo_assets import layout
+        from slo_assets.calendar import period_label, period_months
+        from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, WAREHOUSE_SETTING
+        from slo_assets.storage import Warehouse
+
+        store = Warehouse(warehouse.resolve())
+        months = period_months(key)
+        run_months = [m for m in months if layout.COMPLIANCE_REPORT.path(store, m).exists()]
+        if not run_months:
+            raise InputError(f"no month of {period_label(key)} ({months[0]} to {months[-1]}) was run into {warehouse}: "
+                             "run `slo-assets run --month YYYY-MM` for its months first")
+        os.environ[WAREHOUSE_SETTING] = str(warehouse.resolve())
+        os.environ[EARLIEST_MONTH_SETTING] = months[0]
+        from slo_assets.defs.resources import WarehouseResource
+        from slo_assets.orchestrate import instance_from_env, materialize_review
+
+        instance = instance_from_env(_project_root() / INSTANCE_CONFIG)
+        failed = materialize_review(key, {"warehouse": WarehouseResource(base=str(warehouse.resolve()))}, instance)
+        if failed:
+            raise InputError(f"the review run failed: {failed}")
+        yearly = len(key) == 4
+        target = out / "reviews" / period_label(key).replace(" ", "-")
+        target.mkdir(parents=True, exist_ok=True)
+        pair = (layout.YEARLY_REVIEW, layout.YEARLY_REVIEW_HTML) if yearly else (layout.QUARTERLY_REVIEW, layout.QUARTERLY_REVIEW_HTML)
+        for dataset in pair:
+            _write_atomic(target / layout.file_name(dataset), dataset.path(store, key).read_bytes())
+        summary = json.loads((target / "review.json").read_text())["summary"]
+        compliance = "n/a" if summary["compliance_percent"] is None else f"{summary['compliance_percent']:g}%"
+        print(f"{period_label(key)}: {len(run_months)} of {len(months)} months run; compliance {compliance}; "
+              f"{summary['incidents']} incidents; degrading: {', '.join(summary['degrading']) or 'none'}")
+        print(f"  {target / 'review.html'}\n  {target / 'review.json'}")
+        return 0
+
+    return _guarded("review", body)
+
+
+def _write_atomic(target: Path, payload: bytes) -> None:
+    scratch = target.with_name(f".{target.name}.partial")
+    scratch.write_bytes(payload)
+    os.replace(scratch, target)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from slo_assets.generate import write_logs
 
@@ -428,6 +485,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
                         help="the warehouse the month was run into (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
     report.set_defaults(func=cmd_report)
+
+    review = commands.add_parser("review", help="review a quarter or a year of months already run: compliance, budget, "
+                                                "incidents, trend, anomalies (the quarterly_review / yearly_review assets)")
+    review.add_argument("--period", type=_period, required=True, help="YYYY-Qn (a quarter) or YYYY (a year)")
+    review.add_argument("--out", required=True, help="writes OUT/reviews/PERIOD/review.html and review.json")
+    review.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
+                        help="the warehouse the months were run into (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
+    review.set_defaults(func=cmd_review)
 
     demo = commands.add_parser("demo", help="generate a sample month and materialize the asset graph for it")
     demo.add_argument("--month", type=_month, default=DEMO_MONTH)

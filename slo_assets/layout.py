@@ -17,11 +17,12 @@ if TYPE_CHECKING:
 
     from slo_assets.storage import Warehouse
 
-Grain = Literal["day", "month", "none"]
+Grain = Literal["day", "month", "quarter", "year", "none"]
 SCRATCH = "_staging"
 # The published files of a month: what `slo-assets run` copies into OUT/YYYY-MM/.
 OUTPUTS = "outputs"
-_PARTITION = {"day": r"\d{4}-\d{2}-\d{2}", "month": r"\d{4}-\d{2}", "none": ""}
+# a quarter's key is its first month
+_PARTITION = {"day": r"\d{4}-\d{2}-\d{2}", "month": r"\d{4}-\d{2}", "quarter": r"\d{4}-(?:01|04|07|10)", "year": r"\d{4}", "none": ""}
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,18 @@ PROMETHEUS_EXPOSITION = _published("prometheus_exposition", "slo_metrics.prom")
 ALERT_RULES = _published("alert_rules", "alerts.rules.yml")
 GRAFANA_TRACKING = _published("grafana_slo_tracking", "grafana-slo-tracking.json")
 GRAFANA_COMPLIANCE = _published("grafana_slo_compliance", "grafana-slo-compliance.json")
+# The reviews of a quarter and of a year: a document and its page, written together by one asset.
+QUARTERLY_REVIEW = Dataset("quarterly_review", "quarter", "reviews/quarters/{partition}/review.json")
+QUARTERLY_REVIEW_HTML = Dataset("quarterly_review", "quarter", "reviews/quarters/{partition}/review.html")
+YEARLY_REVIEW = Dataset("yearly_review", "year", "reviews/years/{partition}/review.json")
+YEARLY_REVIEW_HTML = Dataset("yearly_review", "year", "reviews/years/{partition}/review.html")
 
 DATASETS: tuple[Dataset, ...] = (
     LOG_FILE_INDEX, PARSED_LOGS, QUARANTINE, SLI_MINUTELY, SLI_LATENCY, SLI_OPERATIONS, SLI_METRICS,
     SLI_OPERATIONS_MONTHLY, SLI_LATENCY_MONTHLY, SLO_TARGETS, BUDGET_SERIES, WINDOW_EVALUATIONS, ERROR_BUDGET_TABLE,
     REMEDIATION_RUNS, LEARNING_RECORD, ERROR_BUDGETS, COMPLIANCE_REPORT, REMEDIATION_PLAN, REPORT_HTML,
     PROMETHEUS_EXPOSITION, ALERT_RULES, GRAFANA_TRACKING, GRAFANA_COMPLIANCE,
+    QUARTERLY_REVIEW, QUARTERLY_REVIEW_HTML, YEARLY_REVIEW, YEARLY_REVIEW_HTML,
 )
 # In the order `slo-assets run` lists them.
 PUBLISHED: tuple[Dataset, ...] = (COMPLIANCE_REPORT, ERROR_BUDGETS, REMEDIATION_PLAN, PROMETHEUS_EXPOSITION, ALERT_RULES,

@@ -63,7 +63,7 @@ def _value(metadata: dict, key: str):
     return getattr(item, "value", item)
 
 
-def _failure_reason(result) -> str:
+def failure_reason(result) -> str:
     """The first failed step's error in one line (the run in the UI has the whole traceback)."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
@@ -76,6 +76,15 @@ def _failure_reason(result) -> str:
 
 def _quiet(level: str) -> dict:
     return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
+def materialize_review(key: str, resources: dict, instance: dg.DagsterInstance, log_level: str = "CRITICAL") -> str | None:
+    """One run of quarterly_review (key: the quarter's first month) or yearly_review (key: YYYY); None when it
+    succeeded, else the reason in one line."""
+    job = "yearly_review_job" if len(key) == 4 else "quarterly_review_job"
+    result = build_definitions(resources).resolve_job_def(job).execute_in_process(
+        instance=instance, partition_key=key, run_config=_quiet(log_level), raise_on_error=False, tags={"slo_assets/period": key})
+    return None if result.success else f"{failure_reason(result)} (run {result.run_id} in the Dagster UI)"
 
 
 def index_note(summary: IndexSummary) -> str:
@@ -115,7 +124,7 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
             instance=instance, partition_key=partition, run_config=_quiet(log_level), raise_on_error=False, tags=run_tags)
         outcome.run_ids.append(result.run_id)
         if not result.success:
-            outcome.failed_runs.append(f"{label}: {_failure_reason(result)}")
+            outcome.failed_runs.append(f"{label}: {failure_reason(result)}")
         for evaluation in result.get_asset_check_evaluations():
             if not evaluation.passed:
                 outcome.failed_checks.append(f"{label}: {evaluation.check_name}")

@@ -11,13 +11,14 @@ import pytest
 from slo_assets import layout
 from slo_assets.definitions import build_definitions, defs
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
-from slo_assets.orchestrate import materialize_month
+from slo_assets.orchestrate import materialize_month, materialize_review
 from slo_assets.storage import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 MATRIX = ROOT / "tests" / "data" / "matrix"
 MONTH = "2026-11"
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
+PARTITION_OF = {"day": DAYS[0], "month": MONTH, "quarter": "2026-10", "year": "2026"}  # the month's quarter and year
 ASSETS_WITHOUT_FILES = {"slo_specs"}  # an observation of the spec files: its data version is their hash
 
 
@@ -54,7 +55,8 @@ def test_partitions_lists_what_was_written(tmp_path):
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    """Three days of the matrix month, the monthly chain and the remediation job, in one instance."""
+    """Three days of the matrix month, the monthly chain, the remediation job and the month's quarter and year
+    reviewed, in one instance."""
     base = tmp_path_factory.mktemp("layout")
     resources = {"log_source": LogSource(root=str(MATRIX / "logs-month")), "warehouse": WarehouseResource(base=str(base / "wh")),
                  "slo_settings": SloSettings(spec_paths=[str(MATRIX / "slos.yaml")])}
@@ -64,6 +66,8 @@ def warehouse(tmp_path_factory):
     remediation = build_definitions(resources).resolve_job_def("remediation_job").execute_in_process(
         instance=instance, partition_key=MONTH, raise_on_error=False)
     assert remediation.success
+    for period in (PARTITION_OF["quarter"], PARTITION_OF["year"]):
+        assert materialize_review(period, resources, instance) is None
     return base / "wh", instance, resources
 
 
@@ -84,7 +88,7 @@ def test_each_materialization_points_at_its_file(warehouse):
     for dataset in layout.DATASETS:
         if dataset.grain == "none":
             continue
-        partition = DAYS[0] if dataset.grain == "day" else MONTH
+        partition = PARTITION_OF[dataset.grain]
         record = instance.get_latest_materialization_event(dg.AssetKey(dataset.key))
         if record is None:  # learning_record without actions
             continue

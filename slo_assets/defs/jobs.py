@@ -40,4 +40,9 @@ remediation_job = dg.define_asset_job("remediation_job", selection=_assets("reme
                                       executor_def=dg.in_process_executor,
                                       description="carry out the remediation plan of a month (dry run unless remediation.execute)")
 
-JOBS = [observe_specs_job, observe_job, index_job, ingest_job, daily_job, monthly_chain_job, remediation_job]
+quarterly_review_job = dg.define_asset_job("quarterly_review_job", selection=_assets("quarterly_review"), executor_def=dg.in_process_executor,
+                                           description="review a quarter (partition: its first month) from its evaluated months")
+yearly_review_job = dg.define_asset_job("yearly_review_job", selection=_assets("yearly_review"), executor_def=dg.in_process_executor,
+                                        description="review a year from its evaluated months")
+JOBS = [observe_specs_job, observe_job, index_job, ingest_job, daily_job, monthly_chain_job, remediation_job,
+        quarterly_review_job, yearly_review_job]

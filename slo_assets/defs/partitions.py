@@ -103,6 +103,10 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
+def _quarter_start(day: date) -> date:
+    return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+
+
 RANGE = resolve_range()
 PARTITION_START = RANGE.first_day.isoformat()
 
@@ -118,3 +122,15 @@ else:
                                                     end_date=(RANGE.last_day + timedelta(days=1)).isoformat())
     monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=PARTITION_START[:7], fmt="%Y-%m", timezone="UTC",
                                                         end_offset=1, end_date=_next_month(RANGE.last_day).strftime("%Y-%m"))
+
+# Review periods, the running one included: a quarter's key is its first month (2026-10 is 2026 Q4), a year's YYYY.
+_last_quarter = _quarter_start(RANGE.last_day)
+_pinned_end = {} if clock.pinned() is None else {
+    "quarter": (_last_quarter.replace(year=_last_quarter.year + 1, month=1) if _last_quarter.month == 10
+                else _last_quarter.replace(month=_last_quarter.month + 3)).strftime("%Y-%m"),
+    "year": str(RANGE.last_day.year + 1)}
+quarterly_partitions = dg.TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 1 1,4,7,10 *", start=_quarter_start(RANGE.first_day).strftime("%Y-%m"), fmt="%Y-%m", timezone="UTC",
+    end_offset=1, end=_pinned_end.get("quarter"))
+yearly_partitions = dg.TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 1 1 *", start=str(RANGE.first_day.year), fmt="%Y", timezone="UTC", end_offset=1, end=_pinned_end.get("year"))
