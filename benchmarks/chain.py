@@ -201,7 +201,7 @@ def main() -> None:
         print(f"{labels[kind]:<58} {result['seconds'] - charts:>8.2f} {result['peak_rss_mib']:>7.0f} MiB  "
               f"{(result['seconds'] - charts) / base:>6.2f}x")
         if charts:
-            print(f"{'  + metadata charts (matplotlib import, 2 PNGs)':<58} {charts:>8.2f} {'':>10}  "
+            print(f"{'  + metadata charts (2 SVGs)':<58} {charts:>8.2f} {'':>10}  "
                   f"{result['seconds'] / base:>6.2f}x with them")
     opened = results["refresh"]["opened"]
     chain = results["slo-assets"]

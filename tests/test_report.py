@@ -173,20 +173,29 @@ def test_drawn_points_keep_every_burn_rate_spike():
 
 
 def test_the_burn_down_overview_has_one_colour_and_one_legend_entry_per_window():
+    import re
+    from urllib.parse import unquote
+
     from slo_assets.calendar import month_range_ms
-    from slo_assets.outputs import charts
+    from slo_assets.outputs import charts, svg_charts
 
     docs = _idle_month_documents()
     windows = list(docs.evaluations.windows)
-    panels = [([month_range_ms("2026-12")[0] + i * 300_000 for i in range(3)], [1.0, 0.9 - n / 100, 0.8 - n / 100], w)
-              for n, w in enumerate(windows)]
-    figure = charts.burn_down_overview(panels, charts._dt(month_range_ms("2026-12")[1]))
-    (ax,) = figure.axes
-    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
-    assert [line.get_label() for line in lines] == [f"{w.label}: insufficient data" for w in windows]
-    assert len({line.get_color() for line in lines}) == len(windows)  # one colour each, not one per status
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == [line.get_label() for line in lines]
-    assert charts.burn_down_markdown(windows, docs.series, month_range_ms("2026-12")[1]).startswith("![error budget burn-down")
+    start, end = month_range_ms("2026-12")
+    panels = [([start + i * 300_000 for i in range(3)], [1.0, 0.9 - n / 100, 0.8 - n / 100], w) for n, w in enumerate(windows)]
+    panels.append(([], [], windows[0]))  # a window without data is still named
+    chart = svg_charts.burn_down_overview(panels, start, end)
+    legend = re.findall(r'<text class="t" x="\d+" y="\d+" text-anchor="start">([^<]*)</text>', chart)
+    assert legend == [f"{w.label}: insufficient data" for w in windows] + [f"{windows[0].label}: insufficient data (no data)"]
+    colours = re.findall(r"svg\.c \.w\d+\{fill:none;stroke:(#[0-9a-f]{6})", chart)
+    assert len(set(colours)) == len(panels)  # one colour each, not one per status
+    assert chart.count("<polyline") == len(windows)
+    markdown = charts.burn_down_markdown(windows, docs.series, end)
+    assert markdown.startswith("![chart](<data:image/svg+xml;utf8,") and "burn-down per SLO window" in markdown
+    image = unquote(markdown[len("![chart](<data:image/svg+xml;utf8,"):markdown.index(">) ")])
+    assert image.startswith('<svg class="c"') and "<style>" in image and image.endswith("</svg>")  # stands alone
+    bars = unquote(charts.summary_markdown(windows))
+    assert "<style>" in bars and bars.count("<rect class=") == len(windows)
 
 
 def test_a_damaged_document_is_named_not_a_traceback(tmp_path):

@@ -273,7 +273,7 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     store = warehouse.store()
     minutes, present = read_days(store, layout.SLI_MINUTELY, _lookback_days(month), MINUTE_SCHEMA)
     period = _period(month, present)
-    from slo_assets.outputs import charts, sparklines  # matplotlib loads only when a budget is computed
+    from slo_assets.outputs import charts, sparklines
 
     evaluations, series = C.evaluate_with_series(specs, minutes, period, slo_settings.chain_settings())
     provenance = {"spec_hash": specs.content_hash, "code_version": CHAIN_CODE_VERSION}
@@ -304,7 +304,7 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             "alerts_held_back_by_low_traffic_gate": int(rows["alerts_held_back"].sum()) if rows.height else 0,
             "budgets": dg.MetadataValue.md(frame_table(rows, limit=100)),
             "burn_down": dg.MetadataValue.md(charts.burn_down_markdown(evaluations, series, C.month_range_ms(month)[1])),
-            # one inline chart per window, shown on the asset page without a click (the PNG above is too long for that)
+            # one inline chart per window, shown on the asset page without a click (the overview above is too long for that)
             **{chart.name: dg.MetadataValue.md(chart.markdown) for chart in sparklines.burn_down_charts(evaluations, series)},
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_BUDGET_CONSISTENT, passed=not inconsistent,

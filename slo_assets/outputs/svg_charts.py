@@ -15,7 +15,12 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from typing import TYPE_CHECKING
+
 from slo_assets.calendar import DAY_MS, day_key
+
+if TYPE_CHECKING:
+    from slo_assets.slo.evaluation import WindowEvaluation
 
 WIDTH, HEIGHT = 720, 130
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 16, 18
@@ -216,3 +221,58 @@ def consumed_bars(rows: Sequence[tuple[str, str, float | None]]) -> str:
     if not rows:
         parts.append(_text(WIDTH / 2, TOP + 10, "no SLO window", anchor="middle"))
     return _svg("".join(parts), "Error budget consumed (%), dashed: 50 / 80 / 100 %", "error budget consumed per SLO window", height)
+
+
+STATUS_TEXT = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}
+# One colour per SLO window (tab10, then tab20's light shades): distinct, and the status stays in the legend text.
+WINDOW_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+                 "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5")
+OVERVIEW_POINTS = 240  # per window: a month's 5-minute series drawn every 3 hours
+LEGEND_ROW = 13
+
+
+def standalone(svg: str) -> str:
+    """A chart with the stylesheet inside, to stand alone as an image (a data URI in Dagster's Markdown)."""
+    opening = svg.index(">") + 1
+    return f"{svg[:opening]}<style>{SVG_CSS}</style>{svg[opening:]}"
+
+
+def burn_down_overview(panels: Sequence[tuple[Sequence[int], Sequence[float | None], WindowEvaluation]],
+                       start_ms: int, end_ms: int) -> str:
+    """Every window's budget left (%) on one chart, a colour and a legend entry (label and status) each,
+    with the 50/80/100 % spent lines. `panels`: (ts, remaining ratio, window)."""
+    thinned = []
+    for ts, remaining, window in panels:
+        step = max(1, -(-len(ts) // OVERVIEW_POINTS))
+        keep = list(range(0, len(ts), step))
+        if ts and keep[-1] != len(ts) - 1:
+            keep.append(len(ts) - 1)  # the level at the end of the data
+        thinned.append(([ts[i] for i in keep], [None if missing(remaining[i]) else remaining[i] * 100 for i in keep],
+                        window))
+    lowest = min([v for _, values, _ in thinned for v in values if v is not None] or [0.0])
+    floor = max(OVERSPENT_FLOOR, min(-10.0, lowest - 5))
+    plot_height = 170
+    height = plot_height + LEGEND_ROW * len(panels) + 6  # the legend below, a row per window: labels are long
+    frame = Frame(start_ms, end_ms, floor, 105, height=plot_height)
+    parts = [_time_axis(frame)]
+    for spent, css in ((50, "th50"), (80, "th80"), (100, "th100")):
+        y = frame.y(100 - spent)
+        parts.append(_line(css, LEFT, y, WIDTH - RIGHT, y)
+                     + _text(WIDTH - RIGHT - 2, y - 2, f"{spent}% spent", anchor="end"))
+    for value in (100, 0, floor):
+        parts.append(_text(LEFT - 3, frame.y(value) + 3, f"{value:.0f}%", anchor="end"))
+    styles = []
+    for number, (ts, values, window) in enumerate(thinned):
+        css = f"w{number}"
+        styles.append(f"svg.c .{css}{{fill:none;stroke:{WINDOW_COLORS[number % len(WINDOW_COLORS)]};stroke-width:1.6}}")
+        drawn = any(v is not None for v in values)
+        if drawn:
+            parts.append(polylines(frame, ts, values, css))
+        x, y = LEFT, plot_height + 4 + number * LEGEND_ROW
+        text = f"{window.label}: {STATUS_TEXT.get(window.status, window.status)}" + ("" if drawn else " (no data)")
+        dash = "" if drawn else ' stroke-dasharray="2 2"'
+        parts.append(f'<line class="{css}" x1="{x:.0f}" y1="{y + 4:.0f}" x2="{x + 16:.0f}" y2="{y + 4:.0f}"{dash}/>'
+                     + _text(x + 20, y + 8, text if len(text) <= 110 else text[:109] + "…"))
+    # each window's colour as a class of its own: the chart stands alone in Dagster's metadata (standalone())
+    return _svg(f"<style>{''.join(styles)}</style>" + "".join(parts),
+                "Error budget left per SLO window (dashed: 50 / 80 / 100 % spent)", "error budget burn-down per SLO window", height)
