@@ -117,7 +117,11 @@ def test_sensor_launches_once_per_breach_and_again_when_worse(month):
     with dg.build_sensor_context(instance=instance, resources=sensor_resources, cursor="0") as context:
         first = remediation_sensor(context)
     keys = [r.run_key for r in first.run_requests]
-    assert len(keys) == sum(bool(e["actions"]) for e in plan["entries"]) and len(set(keys)) == len(keys)
+    # One run per service with breaches, covering each of its SLOs with actions (their messages are grouped).
+    services = {e["service"] for e in plan["entries"] if e["actions"]}
+    assert len(keys) == len(services) and len(set(keys)) == len(keys)
+    assert sorted(s for r in first.run_requests for s in r.run_config["ops"]["remediation_runs"]["config"]["slos"]) == \
+        sorted(e["slo"] for e in plan["entries"] if e["actions"])
     assert all(k.startswith("remediation:2026-02:") for k in keys)
     with dg.build_sensor_context(instance=instance, resources=sensor_resources, cursor=first.cursor) as context:
         again = remediation_sensor(context)
@@ -138,7 +142,7 @@ def test_sensor_launches_once_per_breach_and_again_when_worse(month):
     with dg.build_sensor_context(instance=instance, resources=sensor_resources, cursor=unchanged.cursor) as context:
         worse = remediation_sensor(context)
     new_keys = [r.run_key for r in worse.run_requests if r.run_key not in keys]
-    assert len(new_keys) == 1 and new_keys[0].startswith("remediation:2026-02:search-availability:")
+    assert len(new_keys) == 1 and new_keys[0].startswith("remediation:2026-02:search:")
     assert next(r for r in worse.run_requests if r.run_key == new_keys[0]).tags["slo_assets/status"] == "failed"
 
 

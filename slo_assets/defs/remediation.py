@@ -16,7 +16,7 @@ from slo_assets.defs.resources import LogSource, Remediation, SloSettings, Wareh
 from slo_assets.defs.slo_chain import compliance_report
 from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
 from slo_assets.markdown import table
-from slo_assets.remediation.actions import carry_out, missing_action
+from slo_assets.remediation.actions import carry_out, carry_out_group, groups_in_plan, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
 from slo_assets.slo.evaluation import load_evaluations
@@ -130,18 +130,19 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
     actions = {(a.runbook, a.name): a for runbook in remediation.runbooks() for a in runbook.actions}
     # Every runbook's secrets are redacted from every outcome, not only the acting one's.
     secret_names = set().union(*(a.secret_env_names() for a in actions.values()))
+    entries = [e for e in plan["entries"] if not config.slos or e["slo"] in config.slos]
     outcomes = []
-    for entry in plan["entries"]:
-        if config.slos and entry["slo"] not in config.slos:
-            continue
-        for described in entry["actions"]:
-            action = actions.get((described["runbook"], described["name"]))
-            if action is None:  # the runbooks changed since the plan was written
-                outcome = missing_action(described, entry, month, config.run_key, not remediation.execute)
-            else:
-                outcome = carry_out(action, entry, month, config.run_key, history, execute=remediation.execute,
-                                    secret_names=secret_names)
-            context.log.info(f"{entry['slo']}: {outcome.runbook}/{outcome.action} -> {outcome.status} {outcome.reason or ''}")
+    # Message actions of one service and channel go out as one message (actions.groups_in_plan).
+    for shape, items in groups_in_plan(entries, actions):
+        if shape == "missing":  # the runbooks changed since the plan was written
+            done = [missing_action(described, entry, month, config.run_key, not remediation.execute) for described, entry in items]
+        elif shape == "group":
+            done = carry_out_group(items, month, config.run_key, history, execute=remediation.execute, secret_names=secret_names)
+        else:
+            (action, entry), = items
+            done = [carry_out(action, entry, month, config.run_key, history, execute=remediation.execute, secret_names=secret_names)]
+        for outcome in done:
+            context.log.info(f"{outcome.slo}: {outcome.runbook}/{outcome.action} -> {outcome.status} {outcome.reason or ''}")
             outcomes.append(outcome.to_row())
             history.append(outcome.to_row())
     target = layout.REMEDIATION_RUNS.path(store, month)

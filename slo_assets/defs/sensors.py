@@ -1,5 +1,6 @@
-"""remediation_sensor: one remediation_job run per new breach in a materialized compliance_report."""
+"""remediation_sensor: one remediation_job run per service with a new breach in a materialized compliance_report."""
 
+import hashlib
 import json
 import time
 
@@ -8,22 +9,30 @@ import dagster as dg
 from slo_assets import layout
 from slo_assets.defs.jobs import remediation_job
 from slo_assets.defs.resources import Remediation, WarehouseResource
+from slo_assets.remediation.channels import worst_status
 from slo_assets.remediation.plan import ReportSeen, triage_reports
 
 COMPLIANCE_REPORT = dg.AssetKey("compliance_report")
 
 
 def breach_requests(plan: dict, month: str) -> list[dg.RunRequest]:
-    """One run per breach: the run key is (period, SLO, fingerprint), so Dagster never repeats one."""
-    requests = []
+    """One run per service with breaches in the evaluation, so its messages go out grouped: the run
+    key is (period, service, its breaches' fingerprints), so Dagster never repeats one, and a new or
+    worse breach of any of its SLOs launches a new run (actions already done for a breach are skipped)."""
+    by_service: dict[str, list[dict]] = {}
     for entry in plan["entries"]:
-        if not entry["actions"]:
-            continue
-        key = f"remediation:{month}:{entry['slo']}:{entry['fingerprint']}"
+        if entry["actions"]:
+            by_service.setdefault(entry["service"], []).append(entry)
+    requests = []
+    for service, entries in sorted(by_service.items()):
+        breaches = sorted(f"{e['slo']}:{e['fingerprint']}" for e in entries)
+        key = f"remediation:{month}:{service}:{hashlib.sha256('|'.join(breaches).encode()).hexdigest()[:16]}"
+        slos = sorted(e["slo"] for e in entries)
         requests.append(dg.RunRequest(
             run_key=key, partition_key=month,
-            run_config={"ops": {"remediation_runs": {"config": {"run_key": key, "slos": [entry["slo"]]}}}},
-            tags={"slo_assets/slo": entry["slo"], "slo_assets/status": entry["status"], "slo_assets/month": month},
+            run_config={"ops": {"remediation_runs": {"config": {"run_key": key, "slos": slos}}}},
+            tags={"slo_assets/service": service, "slo_assets/status": worst_status(entries), "slo_assets/month": month,
+                  "slo_assets/slos": str(len(slos))},
         ))
     return requests
 
@@ -69,7 +78,7 @@ def _start_here(context: dg.SensorEvaluationContext) -> dg.SensorResult:
 
 
 @dg.sensor(job=remediation_job, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
-           description="launches remediation_job once per breach when compliance_report is materialized")
+           description="launches remediation_job once per service and breaches when compliance_report is materialized")
 def remediation_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
                        remediation: Remediation) -> dg.SensorResult:
     if not context.cursor:
