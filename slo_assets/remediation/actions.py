@@ -1,4 +1,7 @@
-"""Carry out runbook actions: notify, webhook, command, annotate. Dry-run unless told to execute.
+"""Carry out runbook actions: notify, webhook, command, annotate, and the channels slack, pagerduty
+and email (messages built in channels.py). Dry-run unless told to execute. Message actions of one
+service and channel go out as one message (`carry_out_group`), after the checks against fatigue:
+done before, cooldown, quiet hours, the channel's rate limit.
 
 HTTP goes through requests, one POST per attempt (retried on 5xx, connection errors and timeouts,
 with exponential backoff), never following a redirect, within a total deadline per attempt that a
