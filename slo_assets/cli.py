@@ -375,6 +375,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _guarded("demo", body)
 
 
+BREACH_FORM = re.compile(r"[0-9a-f]{16}|\d{4}-\d{2}/[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def find_breach(store, breach: str) -> tuple[str, dict] | None:
+    """(month, plan entry) of the newest plan naming the breach: its fingerprint, or month/slo."""
+    from slo_assets import layout
+
+    for month in reversed(layout.REMEDIATION_PLAN.partitions(store)):
+        plan = json.loads(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
+        for entry in plan["entries"]:
+            if breach in (entry["fingerprint"], f"{month}/{entry['slo']}"):
+                return month, entry
+    return None
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    """Acknowledge a breach: its escalation climbs no further (escalation_sensor reads the ack)."""
+    def body() -> int:
+        import dagster as dg
+
+        from slo_assets.orchestrate import instance_from_env
+        from slo_assets.storage import Warehouse
+
+        if not BREACH_FORM.fullmatch(args.breach):
+            raise InputError(f"BREACH {args.breach!r}: give a plan entry's fingerprint (16 hex digits) or MONTH/SLO, e.g. 2026-02/checkout-availability")
+        found = find_breach(Warehouse(args.warehouse), args.breach)
+        if found is None:
+            raise InputError(f"BREACH {args.breach}: no remediation plan under --warehouse {args.warehouse} names it")
+        month, entry = found
+        instance = instance_from_env(_project_root() / INSTANCE_CONFIG)
+        instance.report_runless_asset_event(dg.AssetObservation(
+            asset_key="breach_acks", metadata={"breach": args.breach, "by": args.by, "period": month, "slo": entry["slo"]}))
+        print(json.dumps({"acknowledged": args.breach, "period": month, "slo": entry["slo"], "fingerprint": entry["fingerprint"],
+                          "by": args.by, "instance": instance.root_directory}))
+        return 0
+
+    return _guarded("ack", body)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slo-assets", description="SLOs from access logs, as a Dagster asset graph.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -428,6 +467,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
                         help="the warehouse the month was run into (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
     report.set_defaults(func=cmd_report)
+
+    ack = commands.add_parser("ack", help="acknowledge a breach: its escalation stops (recorded in the instance, $DAGSTER_HOME)")
+    ack.add_argument("breach", help="the plan entry's fingerprint, or MONTH/SLO")
+    ack.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who acknowledges (default $USER)")
+    ack.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
+                     help="where the plans are (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
+    ack.set_defaults(func=cmd_ack)
 
     demo = commands.add_parser("demo", help="generate a sample month and materialize the asset graph for it")
     demo.add_argument("--month", type=_month, default=DEMO_MONTH)

@@ -57,7 +57,7 @@ def pagerduty_errors(event) -> list[str]:
             errors.append("payload.severity must be critical, error, warning or info")
         if "timestamp" in body:
             try:
-                dt.datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00"))
+                dt.datetime.fromisoformat(body["timestamp"])
             except (AttributeError, ValueError):
                 errors.append("payload.timestamp must be ISO 8601")
         if "custom_details" in body and not isinstance(body["custom_details"], dict):
@@ -105,7 +105,7 @@ class HttpChannel:
         channel = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if channel.fail_with:
                     self._answer(channel.fail_with.pop(0), b'{"status": "try again"}')
@@ -167,11 +167,12 @@ def free_port() -> int:
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 (IP SAN) and its key, so the client can verify it."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
@@ -202,7 +203,7 @@ class SmtpChannel:
         channel = self
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            async def handle_DATA(self, server, session, envelope):
                 if channel.fail_with:
                     return channel.fail_with.pop(0)
                 parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)

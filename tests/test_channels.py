@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.channel_servers import HttpChannel, SmtpChannel, self_signed
 from slo_assets.remediation import actions as A
 from slo_assets.remediation.runbooks import RunbookError, load_runbooks
+from tests.channel_servers import HttpChannel, SmtpChannel, self_signed
 
 ROUTING_KEY = "R0ut1ngKeyR0ut1ngKeyR0ut1ngKey32"  # 32 characters, as the Events API wants
 PASSWORD = "smtp-pa55word-planted-7f3a"
@@ -98,7 +98,7 @@ def test_pagerduty_same_breach_is_triggered_once_and_resolve_closes_it(tmp_path,
     again = A.carry_out(action, _entry(), "2026-02", "run-2", [first.to_row()], execute=True, env=env)
     assert (first.status, again.status, len(pagerduty.received)) == ("ok", "skipped_already_done", 1)
     assert pagerduty.open_alerts() == {"slo-assets/2026-02/checkout-availability/f1"}
-    status, reason, attempts, detail = A.send_pagerduty(action, "resolve", _entry(), "2026-02", env)
+    status, _, attempts, detail = A.send_pagerduty(action, "resolve", _entry(), "2026-02", env)
     assert (status, attempts, detail["event_action"]) == ("ok", 1, "resolve")
     assert pagerduty.received[-1] == {"routing_key": ROUTING_KEY, "event_action": "resolve",
                                       "dedup_key": "slo-assets/2026-02/checkout-availability/f1"}

@@ -16,14 +16,14 @@ from slo_assets.defs.resources import LogSource, Remediation, SloSettings, Wareh
 from slo_assets.defs.slo_chain import compliance_report
 from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
 from slo_assets.markdown import table
-from slo_assets.remediation.actions import carry_out, carry_out_group, groups_in_plan, missing_action
+from slo_assets.remediation.actions import carry_out, carry_out_group, groups_in_plan, missing_action, resolve_pagerduty
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
 from slo_assets.slo.evaluation import load_evaluations
 from slo_assets.slo.chain import DAY_MS, by_slo, day_key, day_start_ms, month_days, next_month
 from slo_assets.slo.sli import MINUTE_SCHEMA, needed_columns
 
-REMEDIATION_CODE_VERSION = "remediation-1"
+REMEDIATION_CODE_VERSION = "remediation-2"  # 2: plan entries say whether the SLO burns at the end
 CHECK_PLAN_COVERS = "plan_covers_every_breach"
 
 
@@ -96,6 +96,9 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 class RemediationRunConfig(dg.Config):
     run_key: str = Field(default="manual", description="the breach this run acts on (the sensor's run key)")
     slos: list[str] = Field(default_factory=list, description="plan entries to act on; empty = all with actions")
+    actions: list[str] = Field(default_factory=list, description="runbook/action to carry out (an escalation level); "
+                               "empty = every action due at once (escalation level 0)")
+    resolve: bool = Field(default=False, description="the escalation episode of `slos` ended: resolve what their PagerDuty actions triggered")
 
 
 def _history(store) -> list[dict]:
@@ -127,11 +130,24 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
     store = warehouse.store()
     plan = json.loads(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
     history = _history(store)
-    actions = {(a.runbook, a.name): a for runbook in remediation.runbooks() for a in runbook.actions}
+    runbooks = remediation.runbooks()
+    actions = {(a.runbook, a.name): a for runbook in runbooks for a in runbook.actions}
     # Every runbook's secrets are redacted from every outcome, not only the acting one's.
     secret_names = set().union(*(a.secret_env_names() for a in actions.values()))
-    entries = [e for e in plan["entries"] if not config.slos or e["slo"] in config.slos]
+    levels = {(r.name, a.name): r.level_of(a.name) for r in runbooks for a in r.actions}
+    wanted = set(config.actions)
+    # A normal run does what is due at once; an escalation run only its level's actions.
+    entries = [{**e, "actions": [a for a in e["actions"] if (f"{a['runbook']}/{a['name']}" in wanted if wanted
+                                                              else levels.get((a["runbook"], a["name"]), 0) == 0)]}
+               for e in plan["entries"] if not config.slos or e["slo"] in config.slos]
     outcomes = []
+    if config.resolve:
+        entries = []
+        for slo in config.slos:
+            for action in (a for a in actions.values() if a.kind == "pagerduty"):
+                for outcome in resolve_pagerduty(action, month, slo, config.run_key, history, remediation.execute, secret_names=secret_names):
+                    outcomes.append(outcome.to_row())
+                    history.append(outcome.to_row())
     # Message actions of one service and channel go out as one message (actions.groups_in_plan).
     for shape, items in groups_in_plan(entries, actions):
         if shape == "missing":  # the runbooks changed since the plan was written

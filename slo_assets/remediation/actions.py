@@ -306,14 +306,17 @@ def pagerduty_url(action: Action, env: Mapping[str, str]) -> str:
     return (env.get(action.spec["url_env"]) if action.spec.get("url_env") else None) or PAGERDUTY_EVENTS_URL
 
 
-def send_pagerduty(action: Action, event_action: str, entry: dict, period: str,
-                   env: Mapping[str, str]) -> tuple[str, str | None, int, dict]:
+def send_pagerduty(action: Action, event_action: str, entry: dict, period: str, env: Mapping[str, str],
+                   dedup: str | None = None) -> tuple[str, str | None, int, dict]:
     """One Events API v2 event (trigger, acknowledge or resolve); 429 and 5xx are retried, as PagerDuty
-    asks; the same dedup_key makes a repeated trigger update the one alert."""
+    asks; the same dedup_key makes a repeated trigger update the one alert. `dedup`: the key of an
+    acknowledge or resolve for a breach whose entry is gone (the key recorded at its trigger)."""
     key_env = action.spec["routing_key_env"]
     if not env.get(key_env):
         return FAILED, f"environment variable {key_env} is not set", 0, {}
     event = pagerduty_event(event_action, env[key_env], period, entry, action.spec.get("severity"), action.spec.get("source", "slo-assets"))
+    if dedup is not None and event_action != "trigger":
+        event["dedup_key"] = dedup
     where = {"routing_key_env": key_env, "event_action": event_action, "dedup_key": event["dedup_key"]}
     return _post_with_retries(action, pagerduty_url(action, env), where, event, {"Content-Type": "application/json"},
                               THROTTLED_RETRY_STATUSES)
@@ -612,6 +615,31 @@ def groups_in_plan(entries: list[dict], actions: Mapping[tuple[str, str], Action
             else:
                 order.append(("single", [(action, entry)]))
     return order
+
+
+def resolve_pagerduty(action: Action, period: str, slo: str, run_key: str, history: list[dict], execute: bool,
+                      env: Mapping[str, str] | None = None, clock=time.time, secret_names: Iterable[str] = ()) -> list[Outcome]:
+    """A resolve event for each alert this PagerDuty action triggered for the SLO in the period (its
+    dedup_key as recorded), once each: an escalation episode ended."""
+    env = os.environ if env is None else env
+    secrets = secret_values(action.secret_env_names() | set(secret_names), env)
+    triggered = sorted({_detail(p).get("dedup_key") for p in history
+                        if (p["period"], p["slo"], p["runbook"], p["action"], p["status"]) == (period, slo, action.runbook, action.name, OK)
+                        and _detail(p).get("event_action") == "trigger"} - {None})
+    outcomes = []
+    for dedup in triggered:
+        key = idempotency_key(dedup, action.runbook, f"{action.name}#resolve")
+        started = clock()
+        if any(p["idempotency_key"] == key and p["status"] == OK for p in history):
+            status, reason, attempts, detail = DONE_BEFORE, "already resolved", 0, {}
+        elif not execute:
+            status, reason, attempts, detail = DRY_RUN, None, 0, {"would_resolve": dedup}
+        else:
+            status, reason, attempts, detail = send_pagerduty(action, "resolve", {"slo": slo, "fingerprint": ""}, period, env, dedup=dedup)
+        outcomes.append(Outcome(period, slo, action.runbook, action.name, action.kind, status, redact(reason, secrets), attempts,
+                                now_iso(started), now_iso(clock()), key, run_key, not execute,
+                                redact({**detail, "channel": action.channel(), "dedup_key": dedup}, secrets)))
+    return outcomes
 
 
 def missing_action(described: dict, entry: dict, period: str, run_key: str, dry_run: bool) -> Outcome:

@@ -59,6 +59,10 @@ def line(entry: dict) -> str:
     return "; ".join(parts)
 
 
+def ack_hint(entry: dict) -> str:
+    return f"slo-assets ack {entry['fingerprint']} ({entry['slo']})"
+
+
 def worst_status(entries: list[dict]) -> str:
     return max((e["status"] for e in entries), key=lambda s: STATUS_ORDER.get(s, 0))
 
@@ -128,7 +132,7 @@ def slack_message(entries: list[dict], period: str) -> dict:
     if len(entries) > len(shown):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"and {len(entries) - len(shown)} more SLOs"}})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(
-        f"slo-assets, period {period}; fingerprints " + ", ".join(e["fingerprint"] for e in entries))[:SLACK_TEXT_CHARS]}]})
+        f"slo-assets, period {period}; to stop an escalation: " + ", ".join(ack_hint(e) for e in entries))[:SLACK_TEXT_CHARS]}]})
     return {"text": slack_escape(title(entries, period)), "blocks": blocks}
 
 
@@ -148,8 +152,9 @@ def email_message(entries: list[dict], period: str, sender: str, recipients: lis
     message["Date"] = formatdate(moment_s, usegmt=True)
     message["Message-ID"] = f"<{message_id}@slo-assets>"
     lines = [line(e) for e in entries]
-    message.set_content(title(entries, period) + "\n\n" + "\n".join(f"- {t}" for t in lines) + "\n")
+    hints = "To stop an escalation: " + ", ".join(ack_hint(e) for e in entries)
+    message.set_content(title(entries, period) + "\n\n" + "\n".join(f"- {t}" for t in lines) + f"\n\n{hints}\n")
     items = "".join(f"<li>{html.escape(t)}</li>" for t in lines)
-    message.add_alternative(f"<html><body><h2>{html.escape(title(entries, period))}</h2><ul>{items}</ul></body></html>\n",
+    message.add_alternative(f"<html><body><h2>{html.escape(title(entries, period))}</h2><ul>{items}</ul><p>{html.escape(hints)}</p></body></html>\n",
                             subtype="html")
     return message

@@ -114,11 +114,23 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Level:
+    """An escalation level: its actions run once the SLO still burns `after_s` after the episode opened (0: at once)."""
+    after_s: float
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Runbook:
     name: str
     description: str
     match: dict = field(hash=False, compare=False)
     actions: tuple[Action, ...] = ()
+    escalation: tuple[Level, ...] = ()
+
+    def level_of(self, action: str) -> int:
+        """The level an action belongs to; 0 (at once) when no escalation names it."""
+        return next((n for n, level in enumerate(self.escalation) if action in level.actions and level.after_s > 0), 0)
 
     def matches(self, facts: dict) -> bool:
         """facts: service, slo, status, severity (page/ticket/none), shape, peak_burn_rate."""
@@ -208,7 +220,20 @@ def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None)
                     if a.get("rate_limit") else None,
                     quiet_hours=quiet(a.get("quiet_hours"), f"spec.actions.{number}.quiet_hours"),
                 ))
-            runbooks.append(Runbook(name, doc["metadata"].get("description", ""), spec["match"], tuple(actions)))
+            levels = []
+            names_seen: list[str] = []
+            for number, level in enumerate(spec.get("escalation") or []):
+                after = duration(level.get("after"), 0.0, f"spec.escalation.{number}.after")
+                if levels and after <= levels[-1].after_s:
+                    problems.append(f"{place}: spec.escalation.{number}.after: each level must come after the one before it")
+                for action_name in level["actions"]:
+                    if action_name not in {a.name for a in actions}:
+                        problems.append(f"{place}: spec.escalation.{number}.actions: {action_name!r} is not an action of this runbook")
+                    elif action_name in names_seen:
+                        problems.append(f"{place}: spec.escalation.{number}.actions: {action_name!r} is in an earlier level")
+                    names_seen.append(action_name)
+                levels.append(Level(after, tuple(level["actions"])))
+            runbooks.append(Runbook(name, doc["metadata"].get("description", ""), spec["match"], tuple(actions), tuple(levels)))
     names = [r.name for r in runbooks]
     problems += [f"runbook name {n!r} is defined more than once" for n in sorted({n for n in names if names.count(n) > 1})]
     if problems:
