@@ -414,6 +414,34 @@ def cmd_ack(args: argparse.Namespace) -> int:
     return _guarded("ack", body)
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    """Exit 0 when the service may deploy, 1 when it should freeze, with the reason as JSON."""
+    def body() -> int:
+        from slo_assets import layout
+        from slo_assets.slo.gate import GO, ServiceGate, verdict
+        from slo_assets.storage import Warehouse
+
+        store = Warehouse(args.warehouse)
+        months = layout.DEPLOY_GATE.partitions(store)
+        month = args.month or (months[-1] if months else None)
+        if month is None or month not in months:
+            raise InputError(f"--warehouse {args.warehouse}: no deploy_gate for {month or 'any month'} "
+                             f"(materialize it: slo-assets run, or the deploy_gate asset)")
+        document = json.loads(layout.DEPLOY_GATE.path(store, month).read_bytes())
+        gates = {g["service"]: ServiceGate.from_json(g) for g in document["services"]}
+        if args.service not in gates:
+            raise InputError(f"--service {args.service}: not a service of the {month} gate ({', '.join(sorted(gates)) or 'none'})")
+        gate = gates[args.service]
+        if args.slo is not None:
+            if args.slo not in {s.slo for s in gate.slos}:
+                raise InputError(f"--slo {args.slo}: not an SLO of service {args.service} ({', '.join(s.slo for s in gate.slos)})")
+            gate = gate.for_slo(args.slo)
+        print(json.dumps(verdict(gate, month), indent=1))
+        return 0 if gate.decision == GO else 1
+
+    return _guarded("gate", body)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slo-assets", description="SLOs from access logs, as a Dagster asset graph.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -474,6 +502,15 @@ def build_parser() -> argparse.ArgumentParser:
     ack.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
                      help="where the plans are (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
     ack.set_defaults(func=cmd_ack)
+
+    gate = commands.add_parser("gate", help="deploy gate: exit 0 when SERVICE may deploy, 1 when it should freeze "
+                                            "(its error-budget policy), with the reason as JSON; 2 on bad input")
+    gate.add_argument("--service", required=True)
+    gate.add_argument("--slo", help="judge this SLO of the service only")
+    gate.add_argument("--month", type=_month, help="YYYY-MM (default the newest month with a deploy_gate)")
+    gate.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
+                      help="where deploy_gate is (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
+    gate.set_defaults(func=cmd_gate)
 
     demo = commands.add_parser("demo", help="generate a sample month and materialize the asset graph for it")
     demo.add_argument("--month", type=_month, default=DEMO_MONTH)

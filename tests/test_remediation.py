@@ -88,6 +88,26 @@ def test_plan_names_the_injected_incidents_with_their_log_lines(month):
         assert entry["actions"] or entry["note"]
 
 
+def test_deploy_gate_asset_freezes_checkout_by_the_policy_in_its_spec(month, capsys):
+    from slo_assets.cli import main
+
+    base = month[0]
+    gate = json.loads((base / "wh" / layout.DEPLOY_GATE.relative("2026-02")).read_text())
+    services = {g["service"]: g for g in gate["services"]}
+    path = base / "wh" / layout.WINDOW_EVALUATIONS.relative("2026-02")
+    windows = [e for e in load_evaluations(path.read_bytes(), str(path)) if e.slo == "checkout-availability"]
+    # examples/slos.yaml: checkout-availability freezes below 25 % of its budget left, or while paging.
+    below = sorted(e.window for e in windows if e.error_budget.remaining_ratio is not None and e.error_budget.remaining_ratio < 0.25)
+    paging = sorted(e.window for e in windows if any(a.severity == "page" and a.end_ms >= e.window_end_ms for a in e.alerts))
+    reasons = services["checkout"]["reasons"]
+    assert sorted(r["window"] for r in reasons if r["kind"] == "budget_below_floor") == below and below  # the month failed
+    assert sorted(r["window"] for r in reasons if r["kind"] == "page_firing") == paging
+    assert services["checkout"]["decision"] == "freeze" and services["search"]["decision"] == "go"  # search declares no policy
+    assert main(["gate", "--service", "checkout", "--warehouse", str(base / "wh")]) == 1
+    assert json.loads(capsys.readouterr().out)["reasons"][0]["kind"] == "budget_below_floor"
+    assert main(["gate", "--service", "search", "--warehouse", str(base / "wh")]) == 0
+
+
 def run_remediation(resources: dict, instance, run_key: str, slo: str) -> bool:
     job = build_definitions(resources).resolve_job_def("remediation_job")
     config = {"ops": {"remediation_runs": {"config": {"run_key": run_key, "slos": [slo]}}}}

@@ -20,6 +20,7 @@ from slo_assets.remediation.actions import carry_out, carry_out_group, groups_in
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
 from slo_assets.slo.evaluation import load_evaluations
+from slo_assets.slo.gate import FREEZE, gate_document, service_gates
 from slo_assets.slo.chain import DAY_MS, by_slo, day_key, day_start_ms, month_days, next_month
 from slo_assets.slo.sli import MINUTE_SCHEMA, needed_columns
 
@@ -91,6 +92,31 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         check_results=[dg.AssetCheckResult(check_name=CHECK_PLAN_COVERS, passed=breached <= covered,
                                            metadata={"missing": dg.MetadataValue.json(sorted(breached - covered))})],
     )
+
+
+@dg.asset(
+    group_name="remediation",
+    partitions_def=monthly_partitions,
+    deps=[compliance_report, "window_evaluations"],
+    kinds={"json"},
+    code_version=REMEDIATION_CODE_VERSION,
+    owners=OWNERS,
+)
+def deploy_gate(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
+    """Per service: may it deploy (go) or should it freeze, by its SLOs' error-budget policy, with the reasons."""
+    month = context.partition_key
+    store = warehouse.store()
+    path = layout.WINDOW_EVALUATIONS.path(store, month)
+    gates = service_gates(slo_settings.load().slos, load_evaluations(path.read_bytes(), str(path)))
+    payload = json.dumps(gate_document(month, gates), indent=1).encode()
+    store.write_bytes_atomic(layout.DEPLOY_GATE.path(store, month), payload)
+    rows = [(g.service, g.decision, "; ".join(r.message for r in g.reasons) or "-") for g in gates]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(gates),
+        **written(store, layout.DEPLOY_GATE, month, len(payload)),
+        "frozen": sum(g.decision == FREEZE for g in gates),
+        "gates": dg.MetadataValue.md(table(["service", "decision", "reasons"], rows) if rows else "no service"),
+    })
 
 
 class RemediationRunConfig(dg.Config):
