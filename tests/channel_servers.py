@@ -147,10 +147,13 @@ class HttpChannel:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
     def open_alerts(self) -> set[str]:
-        """dedup keys triggered and not resolved, as PagerDuty would keep them."""
+        """dedup keys triggered and not resolved (acknowledged ones stay open), as PagerDuty would keep them."""
         open_keys: set[str] = set()
         for event in self.received:
-            (open_keys.add if event["event_action"] == "trigger" else open_keys.discard)(event["dedup_key"])
+            if event["event_action"] == "trigger":
+                open_keys.add(event["dedup_key"])
+            elif event["event_action"] == "resolve":
+                open_keys.discard(event["dedup_key"])
         return open_keys
 
     def close(self):

@@ -87,7 +87,7 @@ def test_an_ack_stops_the_climb_and_the_resolve_still_comes(tmp_path):
     runbooks = _runbooks(tmp_path)
     ack = Ack("f1", T0 + 10 * 60, "alice")
     episodes, seen = _walk(runbooks, [_evaluation(1, 0), _evaluation(2, 40), _evaluation(3, 130), _evaluation(4, 140, burning=False)], [ack])
-    assert seen == [[], [], [], [("resolve", ())]]
+    assert seen == [[("acknowledge", ())], [], [], [("resolve", ())]]  # acknowledged once, at the first tick that sees the ack
     assert next(iter(episodes.values())).acked_by == "alice"
     stale = Ack("2026-02/checkout-availability", T0 - 60, "bob")  # before the episode opened: not for it
     _, seen = _walk(runbooks, [_evaluation(1, 0), _evaluation(2, 40)], [stale])
@@ -166,7 +166,12 @@ def test_sensor_and_job_escalate_to_pagerduty_stop_on_ack_and_resolve(tmp_path, 
             assert (acked["period"], acked["slo"], acked["by"]) == ("2026-02", "checkout-availability", "alice")
             _evaluate(instance, warehouse, "v3", True, runbooks)  # the 2 h level is not due yet; after the ack it never is
             after_ack = sensor_tick(climbed.cursor)
-            assert after_ack.run_requests == [] and json.loads(after_ack.cursor)["episodes"]["2026-02/checkout-availability"]["acked_by"] == "alice"
+            (request,) = after_ack.run_requests  # the page is acknowledged in PagerDuty; no level climbs any more
+            assert request.run_key == "escalation:2026-02/checkout-availability:1:acknowledge"
+            assert json.loads(after_ack.cursor)["episodes"]["2026-02/checkout-availability"]["acked_by"] == "alice"
+            launch(request)
+            assert [e["event_action"] for e in pagerduty.received] == ["trigger", "acknowledge"]
+            assert sensor_tick(after_ack.cursor).run_requests == []
 
             _evaluate(instance, warehouse, "v4", False, runbooks)  # recovered: no plan entry any more
             resolved = sensor_tick(after_ack.cursor)
@@ -177,7 +182,8 @@ def test_sensor_and_job_escalate_to_pagerduty_stop_on_ack_and_resolve(tmp_path, 
     finally:
         slack.close()
         pagerduty.close()
-    assert [e["event_action"] for e in pagerduty.received] == ["trigger", "resolve"] and pagerduty.open_alerts() == set()
+    assert [e["event_action"] for e in pagerduty.received] == ["trigger", "acknowledge", "resolve"]
+    assert len({e["dedup_key"] for e in pagerduty.received}) == 1 and pagerduty.open_alerts() == set()
 
 
 def test_ack_names_a_breach_no_plan_has(tmp_path, capsys):

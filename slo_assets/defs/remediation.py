@@ -3,6 +3,7 @@ live in jobs.py, sensors.py and schedules.py)."""
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -16,7 +17,7 @@ from slo_assets.defs.resources import LogSource, Remediation, SloSettings, Wareh
 from slo_assets.defs.slo_chain import compliance_report
 from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
 from slo_assets.markdown import table
-from slo_assets.remediation.actions import carry_out, carry_out_group, groups_in_plan, missing_action, resolve_pagerduty
+from slo_assets.remediation.actions import carry_out, carry_out_group, groups_in_plan, follow_up_pagerduty, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
 from slo_assets.slo.evaluation import load_evaluations
@@ -124,7 +125,9 @@ class RemediationRunConfig(dg.Config):
     slos: list[str] = Field(default_factory=list, description="plan entries to act on; empty = all with actions")
     actions: list[str] = Field(default_factory=list, description="runbook/action to carry out (an escalation level); "
                                "empty = every action due at once (escalation level 0)")
-    resolve: bool = Field(default=False, description="the escalation episode of `slos` ended: resolve what their PagerDuty actions triggered")
+    pagerduty_event: Literal["", "acknowledge", "resolve"] = Field(
+        default="", description="the escalation episode of `slos` was acknowledged or ended: send this event for what their "
+                                "PagerDuty actions triggered, and nothing else")
 
 
 def _history(store) -> list[dict]:
@@ -167,11 +170,12 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
                                                               else levels.get((a["runbook"], a["name"]), 0) == 0)]}
                for e in plan["entries"] if not config.slos or e["slo"] in config.slos]
     outcomes = []
-    if config.resolve:
+    if config.pagerduty_event:
         entries = []
         for slo in config.slos:
             for action in (a for a in actions.values() if a.kind == "pagerduty"):
-                for outcome in resolve_pagerduty(action, month, slo, config.run_key, history, remediation.execute, secret_names=secret_names):
+                for outcome in follow_up_pagerduty(action, config.pagerduty_event, month, slo, config.run_key, history, remediation.execute,
+                                                   secret_names=secret_names):
                     outcomes.append(outcome.to_row())
                     history.append(outcome.to_row())
     # Message actions of one service and channel go out as one message (actions.groups_in_plan).

@@ -142,7 +142,7 @@ def escalation_requests(steps: list[Step]) -> list[dg.RunRequest]:
     return [dg.RunRequest(run_key=step.run_key, partition_key=step.period,
                           run_config={"ops": {"remediation_runs": {"config": {"run_key": step.run_key, "slos": [step.slo],
                                                                               "actions": list(step.actions),
-                                                                              "resolve": step.kind == "resolve"}}}},
+                                                                              "pagerduty_event": "" if step.kind == "level" else step.kind}}}},
                           tags={"slo_assets/slo": step.slo, "slo_assets/month": step.period, "slo_assets/escalation": step.kind})
             for step in steps]
 

@@ -617,10 +617,10 @@ def groups_in_plan(entries: list[dict], actions: Mapping[tuple[str, str], Action
     return order
 
 
-def resolve_pagerduty(action: Action, period: str, slo: str, run_key: str, history: list[dict], execute: bool,
-                      env: Mapping[str, str] | None = None, clock=time.time, secret_names: Iterable[str] = ()) -> list[Outcome]:
-    """A resolve event for each alert this PagerDuty action triggered for the SLO in the period (its
-    dedup_key as recorded), once each: an escalation episode ended."""
+def follow_up_pagerduty(action: Action, event_action: str, period: str, slo: str, run_key: str, history: list[dict], execute: bool,
+                        env: Mapping[str, str] | None = None, clock=time.time, secret_names: Iterable[str] = ()) -> list[Outcome]:
+    """An acknowledge or resolve event for each alert this PagerDuty action triggered for the SLO in
+    the period (its dedup_key as recorded), once each: an escalation episode was acknowledged or ended."""
     env = os.environ if env is None else env
     secrets = secret_values(action.secret_env_names() | set(secret_names), env)
     triggered = sorted({_detail(p).get("dedup_key") for p in history
@@ -628,17 +628,17 @@ def resolve_pagerduty(action: Action, period: str, slo: str, run_key: str, histo
                         and _detail(p).get("event_action") == "trigger"} - {None})
     outcomes = []
     for dedup in triggered:
-        key = idempotency_key(dedup, action.runbook, f"{action.name}#resolve")
+        key = idempotency_key(dedup, action.runbook, f"{action.name}#{event_action}")
         started = clock()
         if any(p["idempotency_key"] == key and p["status"] == OK for p in history):
-            status, reason, attempts, detail = DONE_BEFORE, "already resolved", 0, {}
+            status, reason, attempts, detail = DONE_BEFORE, f"{event_action} already sent", 0, {}
         elif not execute:
-            status, reason, attempts, detail = DRY_RUN, None, 0, {"would_resolve": dedup}
+            status, reason, attempts, detail = DRY_RUN, None, 0, {f"would_{event_action}": dedup}
         else:
-            status, reason, attempts, detail = send_pagerduty(action, "resolve", {"slo": slo, "fingerprint": ""}, period, env, dedup=dedup)
+            status, reason, attempts, detail = send_pagerduty(action, event_action, {"slo": slo, "fingerprint": ""}, period, env, dedup=dedup)
         outcomes.append(Outcome(period, slo, action.runbook, action.name, action.kind, status, redact(reason, secrets), attempts,
                                 now_iso(started), now_iso(clock()), key, run_key, not execute,
-                                redact({**detail, "channel": action.channel(), "dedup_key": dedup}, secrets)))
+                                redact({**detail, "channel": action.channel(), "dedup_key": dedup, "event_action": event_action}, secrets)))
     return outcomes
 
 

@@ -6,7 +6,8 @@ and the plan written from it) whose plan entry for the SLO is still burning at t
 the SLO no longer burns or has no plan entry. Level 0 (no `after`) is what the remediation run does
 at once. Level n fires at the first evaluation made at or after open + `after` in which the SLO
 still burns, once per episode, unless the episode was acknowledged (`slo-assets ack`) after it
-opened. A resolved episode whose actions paged asks for a resolve run (PagerDuty resolve events).
+opened. An acknowledged episode asks for an acknowledge run, a resolved one for a resolve run (the
+PagerDuty events for the alerts its actions triggered).
 
 `tick` is a pure function of the episodes so far, the newest evaluation of each month, the acks and
 the runbooks: the same inputs give the same episodes and the same steps, whose run keys make a
@@ -63,7 +64,7 @@ class Step:
     run_key: str
     period: str
     slo: str
-    kind: str  # "level" or "resolve"
+    kind: str  # "level", "acknowledge" or "resolve"
     actions: tuple[str, ...]  # "runbook/action"
     note: str
 
@@ -109,6 +110,8 @@ def tick(episodes: dict[str, Episode], evaluations: list[Evaluation], acks: list
             for ack in acks:
                 if episode.acked_s is None and _matches(ack, episode):
                     episode.acked_s, episode.acked_by = ack.at_s, ack.by
+                    steps.append(Step(f"escalation:{episode.key}:{episode.number}:acknowledge", episode.period, slo, "acknowledge", (),
+                                      f"{episode.key} acknowledged by {ack.by or 'someone'}: the escalation stops"))
             if episode.acked_s is not None:
                 continue
             for runbook_name in entry.get("runbooks") or []:
