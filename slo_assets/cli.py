@@ -263,6 +263,13 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
     if outcome.failed_checks:
         print("  failed checks: " + ", ".join(outcome.failed_checks))
     from slo_assets import layout
+    from slo_assets.storage import Warehouse
+
+    gate_path = layout.DEPLOY_GATE.path(Warehouse(request.warehouse), compliance["period"])
+    if gate_path.exists():
+        gates = json.loads(gate_path.read_bytes())["services"]
+        print("  deploy gate (slo-assets gate --service S): " + ", ".join(
+            f"{g['service']} {g['decision']}" + (f" ({g['reasons'][0]['message']})" if g["reasons"] else "") for g in gates))
 
     print("\n" + "\n".join(f"  {where['out'] / layout.file_name(dataset)}" for dataset in layout.PUBLISHED))
     print(f"  warehouse: {request.warehouse.resolve()}   instance: {where['instance']}")
