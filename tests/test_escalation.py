@@ -77,6 +77,23 @@ def test_a_tick_repeated_on_the_same_evaluations_asks_for_nothing_more(tmp_path)
     assert again == episodes
 
 
+def test_levels_due_together_for_one_service_are_one_run(tmp_path):
+    from slo_assets.defs.sensors import escalation_requests
+
+    runbooks = _runbooks(tmp_path)
+    entries = [{**_entry(slo, fingerprint=fp), "service": service, "runbooks": ["escalate"], "burning_at_end": True}
+               for slo, fp, service in (("pay", "f1", "checkout"), ("pay-latency", "f2", "checkout"), ("find", "f3", "search"))]
+    episodes, _ = tick({}, [Evaluation("2026-02", 1, T0, tuple(entries))], [], runbooks)
+    _, steps = tick(episodes, [Evaluation("2026-02", 2, T0 + 31 * 60, tuple(entries))], [], runbooks)
+    assert len(steps) == 3
+    checkout, search = escalation_requests(steps)
+    config = checkout.run_config["ops"]["remediation_runs"]["config"]
+    assert (config["slos"], config["actions"], config["pagerduty_event"]) == (["pay", "pay-latency"], ["escalate/page"], "")
+    assert checkout.run_key.startswith("escalation:2026-02:checkout:escalate#1:") and checkout.tags["slo_assets/service"] == "checkout"
+    assert search.run_key == "escalation:2026-02/find:1:escalate#1"  # alone: its own step's key
+    assert [r.run_key for r in escalation_requests(steps)] == [checkout.run_key, search.run_key]  # the same steps, the same keys
+
+
 def test_a_breach_that_stops_burning_resolves_before_paging(tmp_path):
     _, seen = _walk(_runbooks(tmp_path), [_evaluation(1, 0), _evaluation(2, 35, burning=False), _evaluation(3, 70)])
     # resolved at 35 min: no page; burning again at 70 min is a new episode, whose clock starts there

@@ -17,6 +17,7 @@ from slo_assets.remediation.escalation import (
     Step,
     episodes_from_json,
     episodes_to_json,
+    grouped,
     tick,
 )
 from slo_assets.remediation.plan import ReportSeen, triage_reports
@@ -139,12 +140,17 @@ def _newest_evaluations(instance, store) -> list[Evaluation]:
 
 
 def escalation_requests(steps: list[Step]) -> list[dg.RunRequest]:
-    return [dg.RunRequest(run_key=step.run_key, partition_key=step.period,
-                          run_config={"ops": {"remediation_runs": {"config": {"run_key": step.run_key, "slos": [step.slo],
-                                                                              "actions": list(step.actions),
-                                                                              "pagerduty_event": "" if step.kind == "level" else step.kind}}}},
-                          tags={"slo_assets/slo": step.slo, "slo_assets/month": step.period, "slo_assets/escalation": step.kind})
-            for step in steps]
+    """One run per group of steps (escalation.grouped): a level's actions for the SLOs of one service, or one episode's PagerDuty follow-up."""
+    requests = []
+    for run_key, members in grouped(steps):
+        first = members[0]
+        config = {"run_key": run_key, "slos": sorted({s.slo for s in members}),
+                  "actions": sorted({a for s in members for a in s.actions}),
+                  "pagerduty_event": "" if first.kind == "level" else first.kind}
+        requests.append(dg.RunRequest(run_key=run_key, partition_key=first.period, run_config={"ops": {"remediation_runs": {"config": config}}},
+                                      tags={"slo_assets/slos": str(len(config["slos"])), "slo_assets/month": first.period,
+                                            "slo_assets/escalation": first.kind, "slo_assets/service": first.service}))
+    return requests
 
 
 @dg.sensor(job=remediation_job, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60,

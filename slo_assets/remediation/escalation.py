@@ -16,6 +16,7 @@ repeated step harmless. The state lives in the sensor's cursor (the instance).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 
 from slo_assets.remediation.runbooks import Runbook
@@ -67,6 +68,26 @@ class Step:
     kind: str  # "level", "acknowledge" or "resolve"
     actions: tuple[str, ...]  # "runbook/action"
     note: str
+    service: str = ""
+    marker: str = ""  # "runbook#level" of a level step
+
+
+def grouped(steps: list[Step]) -> list[tuple[str, list[Step]]]:
+    """Level steps of one service, runbook and level in one tick go out as one run (its messages
+    grouped, like the first level's); acknowledge and resolve steps stay one per episode. Each group
+    has a run key made of its steps' keys, so the same tick's group is never launched twice."""
+    groups: dict[tuple, list[Step]] = {}
+    for step in steps:
+        key = (step.period, step.service, step.marker) if step.kind == "level" else (step.run_key,)
+        groups.setdefault(key, []).append(step)
+    out = []
+    for key, members in groups.items():
+        if len(members) == 1:
+            out.append((members[0].run_key, members))
+        else:
+            digest = hashlib.sha256("|".join(sorted(s.run_key for s in members)).encode()).hexdigest()[:16]
+            out.append((f"escalation:{key[0]}:{key[1]}:{key[2]}:{digest}", members))
+    return out
 
 
 def burning(entry: dict | None) -> bool:
@@ -124,7 +145,7 @@ def tick(episodes: dict[str, Episode], evaluations: list[Evaluation], acks: list
                     steps.append(Step(f"escalation:{episode.key}:{episode.number}:{marker}", episode.period, slo, "level",
                                       tuple(f"{runbook_name}/{a}" for a in level.actions),
                                       f"{episode.key} still burns {(evaluation.evaluated_s - episode.opened_s) / 60:.0f} min after "
-                                      f"it opened: level {number} of {runbook_name}"))
+                                      f"it opened: level {number} of {runbook_name}", entry["service"], marker))
     return episodes, steps
 
 
