@@ -273,6 +273,13 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
     if outcome.failed_checks:
         print("  failed checks: " + ", ".join(outcome.failed_checks))
     from slo_assets import layout
+    from slo_assets.storage import Warehouse
+
+    gate_path = layout.DEPLOY_GATE.path(Warehouse(request.warehouse), compliance["period"])
+    if gate_path.exists():
+        gates = json.loads(gate_path.read_bytes())["services"]
+        print("  deploy gate (slo-assets gate --service S): " + ", ".join(
+            f"{g['service']} {g['decision']}" + (f" ({g['reasons'][0]['message']})" if g["reasons"] else "") for g in gates))
 
     print("\n" + "\n".join(f"  {where['out'] / layout.file_name(dataset)}" for dataset in layout.PUBLISHED))
     print(f"  warehouse: {request.warehouse.resolve()}   instance: {where['instance']}")
@@ -432,6 +439,73 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _guarded("demo", body)
 
 
+BREACH_FORM = re.compile(r"[0-9a-f]{16}|\d{4}-\d{2}/[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def find_breach(store, breach: str) -> tuple[str, dict] | None:
+    """(month, plan entry) of the newest plan naming the breach: its fingerprint, or month/slo."""
+    from slo_assets import layout
+
+    for month in reversed(layout.REMEDIATION_PLAN.partitions(store)):
+        plan = json.loads(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
+        for entry in plan["entries"]:
+            if breach in (entry["fingerprint"], f"{month}/{entry['slo']}"):
+                return month, entry
+    return None
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    """Acknowledge a breach: its escalation climbs no further (escalation_sensor reads the ack)."""
+    def body() -> int:
+        import dagster as dg
+
+        from slo_assets.orchestrate import instance_from_env
+        from slo_assets.storage import Warehouse
+
+        if not BREACH_FORM.fullmatch(args.breach):
+            raise InputError(f"BREACH {args.breach!r}: give a plan entry's fingerprint (16 hex digits) or MONTH/SLO, e.g. 2026-02/checkout-availability")
+        found = find_breach(Warehouse(args.warehouse), args.breach)
+        if found is None:
+            raise InputError(f"BREACH {args.breach}: no remediation plan under --warehouse {args.warehouse} names it")
+        month, entry = found
+        instance = instance_from_env(_project_root() / INSTANCE_CONFIG)
+        instance.report_runless_asset_event(dg.AssetObservation(
+            asset_key="breach_acks", metadata={"breach": args.breach, "by": args.by, "period": month, "slo": entry["slo"]}))
+        print(json.dumps({"acknowledged": args.breach, "period": month, "slo": entry["slo"], "fingerprint": entry["fingerprint"],
+                          "by": args.by, "instance": instance.root_directory}))
+        return 0
+
+    return _guarded("ack", body)
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    """Exit 0 when the service may deploy, 1 when it should freeze, with the reason as JSON."""
+    def body() -> int:
+        from slo_assets import layout
+        from slo_assets.slo.gate import GO, ServiceGate, verdict
+        from slo_assets.storage import Warehouse
+
+        store = Warehouse(args.warehouse)
+        months = layout.DEPLOY_GATE.partitions(store)
+        month = args.month or (months[-1] if months else None)
+        if month is None or month not in months:
+            raise InputError(f"--warehouse {args.warehouse}: no deploy_gate for {month or 'any month'} "
+                             f"(materialize it: slo-assets run, or the deploy_gate asset)")
+        document = json.loads(layout.DEPLOY_GATE.path(store, month).read_bytes())
+        gates = {g["service"]: ServiceGate.from_json(g) for g in document["services"]}
+        if args.service not in gates:
+            raise InputError(f"--service {args.service}: not a service of the {month} gate ({', '.join(sorted(gates)) or 'none'})")
+        gate = gates[args.service]
+        if args.slo is not None:
+            if args.slo not in {s.slo for s in gate.slos}:
+                raise InputError(f"--slo {args.slo}: not an SLO of service {args.service} ({', '.join(s.slo for s in gate.slos)})")
+            gate = gate.for_slo(args.slo)
+        print(json.dumps(verdict(gate, month), indent=1))
+        return 0 if gate.decision == GO else 1
+
+    return _guarded("gate", body)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slo-assets", description="SLOs from access logs, as a Dagster asset graph.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -493,6 +567,22 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
                         help="the warehouse the months were run into (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
     review.set_defaults(func=cmd_review)
+
+    ack = commands.add_parser("ack", help="acknowledge a breach: its escalation stops (recorded in the instance, $DAGSTER_HOME)")
+    ack.add_argument("breach", help="the plan entry's fingerprint, or MONTH/SLO")
+    ack.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who acknowledges (default $USER)")
+    ack.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
+                     help="where the plans are (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
+    ack.set_defaults(func=cmd_ack)
+
+    gate = commands.add_parser("gate", help="deploy gate: exit 0 when SERVICE may deploy, 1 when it should freeze "
+                                            "(its error-budget policy), with the reason as JSON; 2 on bad input")
+    gate.add_argument("--service", required=True)
+    gate.add_argument("--slo", help="judge this SLO of the service only")
+    gate.add_argument("--month", type=_month, help="YYYY-MM (default the newest month with a deploy_gate)")
+    gate.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
+                      help="where deploy_gate is (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
+    gate.set_defaults(func=cmd_gate)
 
     demo = commands.add_parser("demo", help="generate a sample month and materialize the asset graph for it")
     demo.add_argument("--month", type=_month, default=DEMO_MONTH)

@@ -12,16 +12,16 @@ from slo_assets.defs.automation import AUTOMATION_SENSORS, with_automation
 from slo_assets.defs.ingestion import INDEX_CHECKS, log_file_index, parsed_logs
 from slo_assets.defs.jobs import JOBS
 from slo_assets.defs.outputs import OUTPUT_ASSETS
-from slo_assets.defs.remediation import learning_record, remediation_plan, remediation_runs
+from slo_assets.defs.remediation import deploy_gate, learning_record, remediation_plan, remediation_runs
 from slo_assets.defs.resources import default_resources
 from slo_assets.defs.reviews import REVIEW_ASSETS
 from slo_assets.defs.schedules import SCHEDULES
-from slo_assets.defs.sensors import remediation_sensor
+from slo_assets.defs.sensors import breach_acks, escalation_sensor, remediation_sensor
 from slo_assets.defs.slo_chain import compliance_report, error_budgets, sli_metrics, sli_minutely, slo_specs, slo_targets
 
 ALL_ASSETS = [log_file_index, parsed_logs, sli_minutely, slo_specs, sli_metrics, slo_targets, error_budgets, compliance_report,
-              remediation_plan, *OUTPUT_ASSETS, remediation_runs, learning_record, *REVIEW_ASSETS]
-SENSORS = [remediation_sensor, *AUTOMATION_SENSORS]
+              remediation_plan, deploy_gate, *OUTPUT_ASSETS, remediation_runs, learning_record, breach_acks, *REVIEW_ASSETS]
+SENSORS = [remediation_sensor, escalation_sensor, *AUTOMATION_SENSORS]
 
 
 def build_definitions(overrides: Mapping[str, dg.ConfigurableResource] | None = None) -> dg.Definitions:

@@ -153,7 +153,7 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
                 progress.step(day, f"{outcome.days[day].rows:,} rows, {outcome.days[day].quarantined:,} quarantined")
         progress.note(days_note(month, outcome))
         run("monthly_chain_job", month, partition=month)
-        progress.step(month, "sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan, outputs")
+        progress.step(month, "sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan, deploy_gate, outputs")
     finally:
         progress.end()
         outcome.seconds = time.perf_counter() - started

@@ -144,7 +144,7 @@ def _month_through_the_daemon(tmp_path: Path, instance_config: Path, extra_env: 
             finished = _wait(remediated, deadline, daemon, "the sensor's remediation runs", log)
         assert all(r.is_success for r in finished), log.read_text()[-3000:]
         keys = {r.tags.get("dagster/run_key") for r in finished}
-        assert any(k and k.startswith(f"remediation:{MONTH}:checkout-availability:") for k in keys)
+        assert any(k and k.startswith(f"remediation:{MONTH}:checkout:") for k in keys)
         assert all(r.tags.get("dagster/partition") == MONTH for r in finished)
         assert layout.REMEDIATION_RUNS.path(_store(warehouse), MONTH).exists()
         for dataset in layout.PUBLISHED:  # each published file by its own asset, in a backfill run

@@ -19,7 +19,7 @@ MATRIX = ROOT / "tests" / "data" / "matrix"
 MONTH = "2026-11"
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
 PARTITION_OF = {"day": DAYS[0], "month": MONTH, "quarter": "2026-10", "year": "2026"}  # the month's quarter and year
-ASSETS_WITHOUT_FILES = {"slo_specs"}  # an observation of the spec files: its data version is their hash
+ASSETS_WITHOUT_FILES = {"slo_specs", "breach_acks"}  # observations: of the spec files (their hash), of acks (in the instance)
 
 
 def test_every_dataset_is_an_asset_and_every_asset_has_its_dataset():

@@ -88,6 +88,26 @@ def test_plan_names_the_injected_incidents_with_their_log_lines(month):
         assert entry["actions"] or entry["note"]
 
 
+def test_deploy_gate_asset_freezes_checkout_by_the_policy_in_its_spec(month, capsys):
+    from slo_assets.cli import main
+
+    base = month[0]
+    gate = json.loads((base / "wh" / layout.DEPLOY_GATE.relative("2026-02")).read_text())
+    services = {g["service"]: g for g in gate["services"]}
+    path = base / "wh" / layout.WINDOW_EVALUATIONS.relative("2026-02")
+    windows = [e for e in load_evaluations(path.read_bytes(), str(path)) if e.slo == "checkout-availability"]
+    # examples/slos.yaml: checkout-availability freezes below 25 % of its budget left, or while paging.
+    below = sorted(e.window for e in windows if e.error_budget.remaining_ratio is not None and e.error_budget.remaining_ratio < 0.25)
+    paging = sorted(e.window for e in windows if any(a.severity == "page" and a.end_ms >= e.window_end_ms for a in e.alerts))
+    reasons = services["checkout"]["reasons"]
+    assert sorted(r["window"] for r in reasons if r["kind"] == "budget_below_floor") == below and below  # the month failed
+    assert sorted(r["window"] for r in reasons if r["kind"] == "page_firing") == paging
+    assert services["checkout"]["decision"] == "freeze" and services["search"]["decision"] == "go"  # search declares no policy
+    assert main(["gate", "--service", "checkout", "--warehouse", str(base / "wh")]) == 1
+    assert json.loads(capsys.readouterr().out)["reasons"][0]["kind"] == "budget_below_floor"
+    assert main(["gate", "--service", "search", "--warehouse", str(base / "wh")]) == 0
+
+
 def run_remediation(resources: dict, instance, run_key: str, slo: str) -> bool:
     job = build_definitions(resources).resolve_job_def("remediation_job")
     config = {"ops": {"remediation_runs": {"config": {"run_key": run_key, "slos": [slo]}}}}
@@ -117,7 +137,11 @@ def test_sensor_launches_once_per_breach_and_again_when_worse(month):
     with dg.build_sensor_context(instance=instance, resources=sensor_resources, cursor="0") as context:
         first = remediation_sensor(context)
     keys = [r.run_key for r in first.run_requests]
-    assert len(keys) == sum(bool(e["actions"]) for e in plan["entries"]) and len(set(keys)) == len(keys)
+    # One run per service with breaches, covering each of its SLOs with actions (their messages are grouped).
+    services = {e["service"] for e in plan["entries"] if e["actions"]}
+    assert len(keys) == len(services) and len(set(keys)) == len(keys)
+    assert sorted(s for r in first.run_requests for s in r.run_config["ops"]["remediation_runs"]["config"]["slos"]) == \
+        sorted(e["slo"] for e in plan["entries"] if e["actions"])
     assert all(k.startswith("remediation:2026-02:") for k in keys)
     with dg.build_sensor_context(instance=instance, resources=sensor_resources, cursor=first.cursor) as context:
         again = remediation_sensor(context)
@@ -138,7 +162,7 @@ def test_sensor_launches_once_per_breach_and_again_when_worse(month):
     with dg.build_sensor_context(instance=instance, resources=sensor_resources, cursor=unchanged.cursor) as context:
         worse = remediation_sensor(context)
     new_keys = [r.run_key for r in worse.run_requests if r.run_key not in keys]
-    assert len(new_keys) == 1 and new_keys[0].startswith("remediation:2026-02:search-availability:")
+    assert len(new_keys) == 1 and new_keys[0].startswith("remediation:2026-02:search:")
     assert next(r for r in worse.run_requests if r.run_key == new_keys[0]).tags["slo_assets/status"] == "failed"
 
 

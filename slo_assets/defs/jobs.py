@@ -18,7 +18,8 @@ def _assets(*keys: str) -> dg.AssetSelection:
 
 
 DAILY_KEYS = ("parsed_logs", "sli_minutely")
-MONTHLY_KEYS = ("sli_metrics", "slo_targets", "error_budgets", "compliance_report", "remediation_plan", *OUTPUT_KEYS)
+MONTHLY_KEYS = ("sli_metrics", "slo_targets", "error_budgets", "compliance_report", "remediation_plan", "deploy_gate",
+                *OUTPUT_KEYS)
 
 # Every job executes in its run's own process: a process per step would only re-import the code
 # (seconds per step, measured: a month's chain took 23-27 s multiprocess, 8-9 s in process). The daily

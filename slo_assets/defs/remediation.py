@@ -3,6 +3,7 @@ live in jobs.py, sensors.py and schedules.py)."""
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -16,14 +17,16 @@ from slo_assets.defs.resources import LogSource, Remediation, SloSettings, Wareh
 from slo_assets.defs.slo_chain import compliance_report
 from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
 from slo_assets.markdown import table
-from slo_assets.remediation.actions import carry_out, missing_action
+from slo_assets.remediation.actions import carry_out, carry_out_group, groups_in_plan, follow_up_pagerduty, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
 from slo_assets.slo.evaluation import load_evaluations
+from slo_assets.slo.gate import FREEZE, gate_document, service_gates
 from slo_assets.slo.chain import DAY_MS, by_slo, day_key, day_start_ms, month_days, next_month
 from slo_assets.slo.sli import MINUTE_SCHEMA, needed_columns
 
-REMEDIATION_CODE_VERSION = "remediation-1"
+REMEDIATION_CODE_VERSION = "remediation-2"  # 2: plan entries say whether the SLO burns at the end
+GATE_CODE_VERSION = "gate-1"  # the deploy gate's own: a change to it leaves the plans fresh
 CHECK_PLAN_COVERS = "plan_covers_every_breach"
 
 
@@ -95,9 +98,39 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     )
 
 
+@dg.asset(
+    group_name="remediation",
+    partitions_def=monthly_partitions,
+    deps=[compliance_report, "window_evaluations"],
+    kinds={"json"},
+    code_version=GATE_CODE_VERSION,
+    owners=OWNERS,
+)
+def deploy_gate(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
+    """Per service: may it deploy (go) or should it freeze, by its SLOs' error-budget policy, with the reasons."""
+    month = context.partition_key
+    store = warehouse.store()
+    path = layout.WINDOW_EVALUATIONS.path(store, month)
+    gates = service_gates(slo_settings.load().slos, load_evaluations(path.read_bytes(), str(path)))
+    payload = json.dumps(gate_document(month, gates), indent=1).encode()
+    store.write_bytes_atomic(layout.DEPLOY_GATE.path(store, month), payload)
+    rows = [(g.service, g.decision, "; ".join(r.message for r in g.reasons) or "-") for g in gates]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(gates),
+        **written(store, layout.DEPLOY_GATE, month, len(payload)),
+        "frozen": sum(g.decision == FREEZE for g in gates),
+        "gates": dg.MetadataValue.md(table(["service", "decision", "reasons"], rows) if rows else "no service"),
+    })
+
+
 class RemediationRunConfig(dg.Config):
     run_key: str = Field(default="manual", description="the breach this run acts on (the sensor's run key)")
     slos: list[str] = Field(default_factory=list, description="plan entries to act on; empty = all with actions")
+    actions: list[str] = Field(default_factory=list, description="runbook/action to carry out (an escalation level); "
+                               "empty = every action due at once (escalation level 0)")
+    pagerduty_event: Literal["", "acknowledge", "resolve"] = Field(
+        default="", description="the escalation episode of `slos` was acknowledged or ended: send this event for what their "
+                                "PagerDuty actions triggered, and nothing else")
 
 
 def _history(store) -> list[dict]:
@@ -129,21 +162,36 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
     store = warehouse.store()
     plan = json.loads(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
     history = _history(store)
-    actions = {(a.runbook, a.name): a for runbook in remediation.runbooks() for a in runbook.actions}
+    runbooks = remediation.runbooks()
+    actions = {(a.runbook, a.name): a for runbook in runbooks for a in runbook.actions}
     # Every runbook's secrets are redacted from every outcome, not only the acting one's.
     secret_names = set().union(*(a.secret_env_names() for a in actions.values()))
+    levels = {(r.name, a.name): r.level_of(a.name) for r in runbooks for a in r.actions}
+    wanted = set(config.actions)
+    # A normal run does what is due at once; an escalation run only its level's actions.
+    entries = [{**e, "actions": [a for a in e["actions"] if (f"{a['runbook']}/{a['name']}" in wanted if wanted
+                                                              else levels.get((a["runbook"], a["name"]), 0) == 0)]}
+               for e in plan["entries"] if not config.slos or e["slo"] in config.slos]
     outcomes = []
-    for entry in plan["entries"]:
-        if config.slos and entry["slo"] not in config.slos:
-            continue
-        for described in entry["actions"]:
-            action = actions.get((described["runbook"], described["name"]))
-            if action is None:  # the runbooks changed since the plan was written
-                outcome = missing_action(described, entry, month, config.run_key, not remediation.execute)
-            else:
-                outcome = carry_out(action, entry, month, config.run_key, history, execute=remediation.execute,
-                                    secret_names=secret_names)
-            context.log.info(f"{entry['slo']}: {outcome.runbook}/{outcome.action} -> {outcome.status} {outcome.reason or ''}")
+    if config.pagerduty_event:
+        entries = []
+        for slo in config.slos:
+            for action in (a for a in actions.values() if a.kind == "pagerduty"):
+                for outcome in follow_up_pagerduty(action, config.pagerduty_event, month, slo, config.run_key, history, remediation.execute,
+                                                   secret_names=secret_names):
+                    outcomes.append(outcome.to_row())
+                    history.append(outcome.to_row())
+    # Message actions of one service and channel go out as one message (actions.groups_in_plan).
+    for shape, items in groups_in_plan(entries, actions):
+        if shape == "missing":  # the runbooks changed since the plan was written
+            done = [missing_action(described, entry, month, config.run_key, not remediation.execute) for described, entry in items]
+        elif shape == "group":
+            done = carry_out_group(items, month, config.run_key, history, execute=remediation.execute, secret_names=secret_names)
+        else:
+            (action, entry), = items
+            done = [carry_out(action, entry, month, config.run_key, history, execute=remediation.execute, secret_names=secret_names)]
+        for outcome in done:
+            context.log.info(f"{outcome.slo}: {outcome.runbook}/{outcome.action} -> {outcome.status} {outcome.reason or ''}")
             outcomes.append(outcome.to_row())
             history.append(outcome.to_row())
     target = layout.REMEDIATION_RUNS.path(store, month)

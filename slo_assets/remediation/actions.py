@@ -1,4 +1,7 @@
-"""Carry out runbook actions: notify, webhook, command, annotate. Dry-run unless told to execute.
+"""Carry out runbook actions: notify, webhook, command, annotate, and the channels slack, pagerduty
+and email (messages built in channels.py). Dry-run unless told to execute. Message actions of one
+service and channel go out as one message (`carry_out_group`), after the checks against fatigue:
+done before, cooldown, quiet hours, the channel's rate limit.
 
 HTTP goes through requests, one POST per attempt (retried on 5xx, connection errors and timeouts,
 with exponential backoff), never following a redirect, within a total deadline per attempt that a
@@ -12,16 +15,20 @@ redacted from every outcome by one function, `redact`.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
+import smtplib
 import socket
+import ssl
 import subprocess
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -30,11 +37,20 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from slo_assets.remediation.runbooks import Action, inside_root
+from slo_assets.remediation.channels import (
+    PAGERDUTY_EVENTS_URL,
+    breach_id,
+    email_message,
+    pagerduty_event,
+    slack_message,
+)
+from slo_assets.remediation.runbooks import MESSAGE_KINDS, Action, inside_root
 from slo_assets.slo.budget import epoch_ms
 
 OK, FAILED, DRY_RUN, COOLDOWN, DONE_BEFORE = "ok", "failed", "dry_run", "skipped_cooldown", "skipped_already_done"
+QUIET_HOURS, RATE_LIMITED = "skipped_quiet_hours", "skipped_rate_limit"
 RETRY_STATUSES = (500, 502, 503, 504)
+THROTTLED_RETRY_STATUSES = (429, *RETRY_STATUSES)
 MAX_BODY_BYTES = 64 * 1024
 OUTPUT_CHARS = 2000
 EXCERPT_BYTES = 300
@@ -65,9 +81,10 @@ class Outcome:
         return asdict(self)
 
 
-def idempotency_key(run_key: str, runbook: str, action: str) -> str:
-    """Same breach (run key), same runbook action: same key."""
-    return hashlib.sha256(f"{run_key}|{runbook}|{action}".encode()).hexdigest()[:24]
+def idempotency_key(breach: str, runbook: str, action: str) -> str:
+    """Same breach (channels.breach_id: period, SLO, fingerprint), same runbook action: same key,
+    whichever run carries it out."""
+    return hashlib.sha256(f"{breach}|{runbook}|{action}".encode()).hexdigest()[:24]
 
 
 def _summary(entry: dict, period: str) -> str:
@@ -245,7 +262,9 @@ def _post_once(url: str, body: dict, headers: dict, timeout_s: float) -> _Answer
     return answer
 
 
-def _post(action: Action, body: dict, env: Mapping[str, str]) -> tuple[str, str | None, int, dict]:
+def _post(action: Action, body: dict, env: Mapping[str, str], retry_statuses: tuple[int, ...] = RETRY_STATUSES
+          ) -> tuple[str, str | None, int, dict]:
+    """notify, webhook and slack: the URL in url_env, headers from headers_env."""
     url_env = action.spec["url_env"]
     url = env.get(url_env)
     if not url:
@@ -255,7 +274,12 @@ def _post(action: Action, body: dict, env: Mapping[str, str]) -> tuple[str, str 
         if name not in env:
             return FAILED, f"environment variable {name} (header {header}) is not set", 0, {}
         headers[header] = env[name]
-    detail: dict = {"url_env": url_env}
+    return _post_with_retries(action, url, {"url_env": url_env}, body, headers, retry_statuses)
+
+
+def _post_with_retries(action: Action, url: str, where: dict, body: dict, headers: dict,
+                       retry_statuses: tuple[int, ...]) -> tuple[str, str | None, int, dict]:
+    detail: dict = dict(where)
     for attempt in range(1, action.attempts + 1):
         answer = _post_once(url, body, headers, action.timeout_s)
         if answer.timed_out:
@@ -263,7 +287,7 @@ def _post(action: Action, body: dict, env: Mapping[str, str]) -> tuple[str, str 
         elif answer.error:
             reason = f"{answer.error} after {attempt} attempt(s)"
         else:
-            detail = {"url_env": url_env, "http_status": answer.status, "body_bytes_read": answer.body_bytes_read}
+            detail = {**where, "http_status": answer.status, "body_bytes_read": answer.body_bytes_read}
             if answer.location_host is not None:
                 # Following could carry the configured headers (secrets) to another host: never.
                 return FAILED, f"HTTP {answer.status}: redirect to {answer.location_host} not followed", attempt, detail
@@ -271,11 +295,82 @@ def _post(action: Action, body: dict, env: Mapping[str, str]) -> tuple[str, str 
                 return OK, None, attempt, detail
             reason = f"HTTP {answer.status}"
             detail["response_excerpt"] = answer.excerpt.decode("utf-8", "replace")
-            if answer.status not in RETRY_STATUSES:
+            if answer.status not in retry_statuses:
                 return FAILED, reason, attempt, detail
         if attempt < action.attempts:
             time.sleep(action.backoff_s * 2 ** (attempt - 1))
     return FAILED, reason, action.attempts, detail
+
+
+def pagerduty_url(action: Action, env: Mapping[str, str]) -> str:
+    return (env.get(action.spec["url_env"]) if action.spec.get("url_env") else None) or PAGERDUTY_EVENTS_URL
+
+
+def send_pagerduty(action: Action, event_action: str, entry: dict, period: str, env: Mapping[str, str],
+                   dedup: str | None = None) -> tuple[str, str | None, int, dict]:
+    """One Events API v2 event (trigger, acknowledge or resolve); 429 and 5xx are retried, as PagerDuty
+    asks; the same dedup_key makes a repeated trigger update the one alert. `dedup`: the key of an
+    acknowledge or resolve for a breach whose entry is gone (the key recorded at its trigger)."""
+    key_env = action.spec["routing_key_env"]
+    if not env.get(key_env):
+        return FAILED, f"environment variable {key_env} is not set", 0, {}
+    event = pagerduty_event(event_action, env[key_env], period, entry, action.spec.get("severity"), action.spec.get("source", "slo-assets"))
+    if dedup is not None and event_action != "trigger":
+        event["dedup_key"] = dedup
+    where = {"routing_key_env": key_env, "event_action": event_action, "dedup_key": event["dedup_key"]}
+    return _post_with_retries(action, pagerduty_url(action, env), where, event, {"Content-Type": "application/json"},
+                              THROTTLED_RETRY_STATUSES)
+
+
+def _smtp_server(action: Action, env: Mapping[str, str]) -> tuple[str, int] | str:
+    """(host, port) from server_env, or the reason it cannot be used."""
+    name = action.spec["server_env"]
+    value = env.get(name)
+    host, _, port = (value or "").rpartition(":")
+    if not value:
+        return f"environment variable {name} is not set"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"environment variable {name} is not host:port"
+    return host.strip("[]"), int(port)
+
+
+def send_email(action: Action, message: EmailMessage, env: Mapping[str, str]) -> tuple[str, str | None, int, dict]:
+    """One message over SMTP (STARTTLS first when asked, then login when asked). A 4xx answer, a
+    dropped connection or a timeout is retried; a 5xx answer or a refused recipient is not."""
+    server = _smtp_server(action, env)
+    if isinstance(server, str):
+        return FAILED, server, 0, {}
+    spec = action.spec
+    login = (env.get(spec["username_env"]), env.get(spec["password_env"])) if spec.get("username_env") else None
+    if login and not all(login):
+        return FAILED, f"environment variable {spec['username_env']} or {spec['password_env']} is not set", 0, {}
+    where = {"server_env": spec["server_env"], "recipients": len(spec["to"]), "starttls": bool(spec.get("starttls"))}
+    reason = None
+    for attempt in range(1, action.attempts + 1):
+        try:
+            with smtplib.SMTP(server[0], server[1], timeout=action.timeout_s) as smtp:
+                if spec.get("starttls"):
+                    cafile = env.get(spec["ca_file_env"]) if spec.get("ca_file_env") else None
+                    smtp.starttls(context=ssl.create_default_context(cafile=cafile))
+                if login:
+                    smtp.login(*login)
+                refused = smtp.send_message(message, from_addr=spec["from"], to_addrs=spec["to"])
+            return OK, None, attempt, {**where, "refused": sorted(refused)}
+        except smtplib.SMTPRecipientsRefused as exc:
+            return FAILED, f"every recipient refused ({len(exc.recipients)})", attempt, where
+        except smtplib.SMTPNotSupportedError as exc:
+            return FAILED, f"SMTP: {exc} (nothing was sent)", attempt, where
+        except smtplib.SMTPResponseException as exc:
+            reason = f"SMTP {exc.smtp_code} after {attempt} attempt(s)"
+            if not 400 <= exc.smtp_code < 500:
+                return FAILED, reason, attempt, where
+        except ssl.SSLError as exc:
+            return FAILED, f"TLS: {exc.reason or type(exc).__name__} (nothing was sent)", attempt, where
+        except (OSError, smtplib.SMTPException) as exc:  # SMTPServerDisconnected, refused connections, timeouts
+            reason = f"{type(exc).__name__} after {attempt} attempt(s)"
+        if attempt < action.attempts:
+            time.sleep(action.backoff_s * 2 ** (attempt - 1))
+    return FAILED, reason, action.attempts, where
 
 
 def _kill_group(process: subprocess.Popen) -> tuple[bytes, bytes]:
@@ -345,13 +440,133 @@ def _in_cooldown(action: Action, slo: str, history: list[dict], now: float, dry_
     return False
 
 
+def _detail(row: dict) -> dict:
+    """A stored outcome's detail: a dict fresh, a JSON string once read back from the warehouse."""
+    detail = row.get("detail")
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            return {}
+    return detail if isinstance(detail, dict) else {}
+
+
+def messages_sent(channel: str, history: list[dict], since_s: float, dry_run: bool) -> int:
+    """Distinct messages to `channel` finished at or after `since_s` (a grouped message counts once)."""
+    counted = (OK, DRY_RUN) if dry_run else (OK,)
+    ids = {_detail(p).get("message_id") for p in history
+           if p["status"] in counted and _detail(p).get("channel") == channel and epoch_ms(p["finished_at"]) / 1000 >= since_s}
+    return len(ids - {None})
+
+
+def _group_message(action: Action, entries: list[dict], period: str, message_id: str, moment_s: float):
+    """What a message action sends for these entries (one service's breaches)."""
+    if action.kind == "slack":
+        return slack_message(entries, period)
+    if action.kind == "email":
+        return email_message(entries, period, action.spec["from"], action.spec["to"], message_id, moment_s)
+    if len(entries) == 1:  # notify
+        return payload(action, entries[0], period)
+    return {"text": "\n".join(_summary(e, period) for e in entries)}
+
+
+def _dry_message(action: Action, message, entry: dict, period: str) -> dict:
+    if action.kind == "email":
+        return {"would_send_via_env": action.spec["server_env"], "to": action.spec["to"], "subject": message["Subject"],
+                "text": message.get_body(("plain",)).get_content()}
+    if action.kind == "pagerduty":
+        event = pagerduty_event("trigger", f"[from {action.spec['routing_key_env']}]", period, entry, action.spec.get("severity"),
+                                action.spec.get("source", "slo-assets"))
+        return {"would_post_to_env": action.spec.get("url_env") or PAGERDUTY_EVENTS_URL, "event": event}
+    return {"would_post_to_env": action.spec["url_env"], "payload": message}
+
+
+def carry_out_group(items: list[tuple[Action, dict]], period: str, run_key: str, history: list[dict], execute: bool,
+                    env: Mapping[str, str] | None = None, clock=time.time, secret_names: Iterable[str] = ()) -> list[Outcome]:
+    """Message actions of one channel for the breaches of one service in one evaluation.
+
+    Each (action, entry) is checked on its own (done before, cooldown, quiet hours); those left go
+    out as one message (PagerDuty: one event per breach, its dedup_key being the breach's) unless the
+    channel's rate limit is reached. Every item gets its outcome; the message's detail names the
+    channel, the message id and the SLOs it carried."""
+    env = os.environ if env is None else env
+    names = set(secret_names).union(*(a.secret_env_names() for a, _ in items))
+    secrets = secret_values(names, env)
+    started = clock()
+    outcomes: list[Outcome | None] = [None] * len(items)
+
+    def outcome(index: int, status: str, reason: str | None, attempts: int, detail: dict) -> Outcome:
+        action, entry = items[index]
+        key = idempotency_key(breach_id(period, entry), action.runbook, action.name)
+        return Outcome(period, entry["slo"], action.runbook, action.name, action.kind, status, redact(reason, secrets), attempts,
+                       now_iso(started), now_iso(clock()), key, run_key, not execute, redact(detail, secrets))
+
+    going: list[int] = []
+    for index, (action, entry) in enumerate(items):
+        key = idempotency_key(breach_id(period, entry), action.runbook, action.name)
+        quiet_until = action.quiet_hours.quiet_until(started) if action.quiet_hours else None
+        if any(p["idempotency_key"] == key and p["status"] == OK for p in history):
+            outcomes[index] = outcome(index, DONE_BEFORE, "this action already ran for this breach", 0, {})
+        elif _in_cooldown(action, entry["slo"], history, started, not execute):
+            outcomes[index] = outcome(index, COOLDOWN, f"ran for {entry['slo']} less than {action.cooldown_s:g} s ago", 0, {})
+        elif quiet_until is not None and entry["severity"] not in action.quiet_hours.allow_severity:
+            outcomes[index] = outcome(index, QUIET_HOURS, f"quiet hours until {quiet_until.isoformat(timespec='minutes')} "
+                                                          f"({action.quiet_hours.timezone}); severity {entry['severity']} waits", 0, {})
+        else:
+            going.append(index)
+    if going:
+        lead = items[going[0]][0]
+        channel = lead.channel()
+        limits = [a.rate_limit for a, _ in (items[i] for i in going) if a.rate_limit]
+        limit = min(limits, key=lambda r: r.messages / r.per_s) if limits else None
+        already = messages_sent(channel, history, started - limit.per_s, not execute) if limit else 0
+        if limit and already >= limit.messages:
+            for index in going:
+                outcomes[index] = outcome(index, RATE_LIMITED, f"channel {channel}: {already} messages in the last "
+                                                               f"{limit.per_s:g} s (limit {limit.messages})", 0, {"channel": channel})
+        else:
+            _deliver(lead, [items[i] for i in going], going, period, execute, env, started, channel, outcome, outcomes)
+    return [o for o in outcomes if o is not None]
+
+
+def _deliver(lead: Action, group: list[tuple[Action, dict]], indexes: list[int], period: str, execute: bool,
+             env: Mapping[str, str], started: float, channel: str, outcome, outcomes: list) -> None:
+    """Send the group's message with the lead action's settings (timeout, retry); record each item."""
+    entries = list({e["slo"]: e for _, e in group}.values())
+    slos = [e["slo"] for e in entries]
+    if lead.kind == "pagerduty":  # one event per breach: PagerDuty groups alerts by its dedup_key
+        for entry in entries:
+            mine = [i for i, (_, e) in zip(indexes, group, strict=True) if e["slo"] == entry["slo"]]
+            message_id = idempotency_key(breach_id(period, entry), channel, "trigger")
+            if execute:
+                status, reason, attempts, detail = send_pagerduty(lead, "trigger", entry, period, env)
+            else:
+                status, reason, attempts, detail = DRY_RUN, None, 0, _dry_message(lead, None, entry, period)
+            for index in mine:
+                outcomes[index] = outcome(index, status, reason, attempts, {**detail, "channel": channel, "message_id": message_id,
+                                                                            "group": [entry["slo"]]})
+        return
+    message_id = hashlib.sha256("|".join(sorted(breach_id(period, e) for e in entries) + [channel]).encode()).hexdigest()[:24]
+    message = _group_message(lead, entries, period, message_id, started)
+    if not execute:
+        status, reason, attempts, detail = DRY_RUN, None, 0, _dry_message(lead, message, entries[0], period)
+    elif lead.kind == "email":
+        status, reason, attempts, detail = send_email(lead, message, env)
+    else:  # Slack answers 429 when it throttles a webhook: worth another attempt, as PagerDuty's
+        status, reason, attempts, detail = _post(lead, message, env, THROTTLED_RETRY_STATUSES if lead.kind == "slack" else RETRY_STATUSES)
+    for index in indexes:
+        outcomes[index] = outcome(index, status, reason, attempts, {**detail, "channel": channel, "message_id": message_id, "group": slos})
+
+
 def carry_out(action: Action, entry: dict, period: str, run_key: str, history: list[dict], execute: bool,
               env: Mapping[str, str] | None = None, clock=time.time, secret_names: Iterable[str] = ()) -> Outcome:
     """One action for one plan entry: done before (same idempotency key), cooldown, dry run, or for real.
     `secret_names`: further secret variables (e.g. of every runbook) to redact besides the action's own."""
+    if action.kind in MESSAGE_KINDS and not (action.kind == "notify" and action.spec.get("format") == "json"):
+        return carry_out_group([(action, entry)], period, run_key, history, execute, env, clock, secret_names)[0]
     env = os.environ if env is None else env
     secrets = secret_values(action.secret_env_names() | set(secret_names), env)
-    key = idempotency_key(run_key, action.runbook, action.name)
+    key = idempotency_key(breach_id(period, entry), action.runbook, action.name)
     started = clock()
 
     def outcome(status: str, reason: str | None, attempts: int, detail: dict) -> Outcome:
@@ -381,10 +596,56 @@ def carry_out(action: Action, entry: dict, period: str, run_key: str, history: l
     return outcome(OK, None, 1, {"text": action.spec.get("text", "")})
 
 
+def groups_in_plan(entries: list[dict], actions: Mapping[tuple[str, str], Action]) -> list[tuple[str, list]]:
+    """The plan's (action, entry) pairs in the order they run: each command, webhook and annotate
+    alone, each message action with the others of its service and channel (placed at the first)."""
+    order: list[tuple[str, list]] = []
+    grouped: dict[tuple[str, str], list] = {}
+    for entry in entries:
+        for described in entry["actions"]:
+            action = actions.get((described["runbook"], described["name"]))
+            if action is None:
+                order.append(("missing", [(described, entry)]))
+            elif action.kind in MESSAGE_KINDS and not (action.kind == "notify" and action.spec.get("format") == "json"):
+                key = (entry["service"], action.channel())
+                if key not in grouped:
+                    grouped[key] = []
+                    order.append(("group", grouped[key]))
+                grouped[key].append((action, entry))
+            else:
+                order.append(("single", [(action, entry)]))
+    return order
+
+
+def follow_up_pagerduty(action: Action, event_action: str, period: str, slo: str, run_key: str, history: list[dict], execute: bool,
+                        env: Mapping[str, str] | None = None, clock=time.time, secret_names: Iterable[str] = ()) -> list[Outcome]:
+    """An acknowledge or resolve event for each alert this PagerDuty action triggered for the SLO in
+    the period (its dedup_key as recorded), once each: an escalation episode was acknowledged or ended."""
+    env = os.environ if env is None else env
+    secrets = secret_values(action.secret_env_names() | set(secret_names), env)
+    triggered = sorted({_detail(p).get("dedup_key") for p in history
+                        if (p["period"], p["slo"], p["runbook"], p["action"], p["status"]) == (period, slo, action.runbook, action.name, OK)
+                        and _detail(p).get("event_action") == "trigger"} - {None})
+    outcomes = []
+    for dedup in triggered:
+        key = idempotency_key(dedup, action.runbook, f"{action.name}#{event_action}")
+        started = clock()
+        if any(p["idempotency_key"] == key and p["status"] == OK for p in history):
+            status, reason, attempts, detail = DONE_BEFORE, f"{event_action} already sent", 0, {}
+        elif not execute:
+            status, reason, attempts, detail = DRY_RUN, None, 0, {f"would_{event_action}": dedup}
+        else:
+            status, reason, attempts, detail = send_pagerduty(action, event_action, {"slo": slo, "fingerprint": ""}, period, env, dedup=dedup)
+        outcomes.append(Outcome(period, slo, action.runbook, action.name, action.kind, status, redact(reason, secrets), attempts,
+                                now_iso(started), now_iso(clock()), key, run_key, not execute,
+                                redact({**detail, "channel": action.channel(), "dedup_key": dedup, "event_action": event_action}, secrets)))
+    return outcomes
+
+
 def missing_action(described: dict, entry: dict, period: str, run_key: str, dry_run: bool) -> Outcome:
     """The outcome of a planned action that the runbooks no longer define: failed, with the reason."""
     moment = now_iso()
-    key = idempotency_key(run_key, described["runbook"], described["name"])
+    key = idempotency_key(breach_id(period, entry), described["runbook"], described["name"])
     return Outcome(period, entry["slo"], described["runbook"], described["name"], described["kind"], FAILED,
                    "the action is no longer in the runbooks; re-materialize remediation_plan", 0, moment, moment, key,
                    run_key, dry_run)

@@ -130,6 +130,9 @@ def build_plan(period: str, slos: list[Slo], evaluations: list[WindowEvaluation]
             "windows": [{"objective": e.objective, "window": e.window, "status": e.status, "sli": e.sli,
                          "target": e.target, "remaining_ratio": e.error_budget.remaining_ratio} for e in mine],
             "fingerprint": fingerprint(period, slo.name, worst, incidents),
+            # An alert still firing at the last minute evaluated: escalation climbs only while this holds.
+            "burning_at_end": any(a.end_ms >= e.window_end_ms for e in mine for a in e.alerts),
+            "evaluated_until": iso(max(e.window_end_ms for e in mine)),
             "incidents": incidents,
             "runbooks": [r.name for r in matched],
             "actions": actions,

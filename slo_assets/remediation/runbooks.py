@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from jsonschema import Draft7Validator
@@ -16,6 +18,8 @@ from slo_assets.durations import DurationError, duration_seconds
 from slo_assets.errors import DefinitionError
 
 DEFAULT_TIMEOUT_S = 10.0
+# Kinds that send a message to people: grouped per service and channel, rate-limited, quiet hours.
+MESSAGE_KINDS = ("notify", "slack", "email", "pagerduty")
 
 
 class RunbookError(DefinitionError):
@@ -33,6 +37,39 @@ def inside_root(directory: Path, root: Path) -> bool:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    messages: int
+    per_s: float
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """[start, end) local minutes of the day in `timezone`; end <= start wraps past midnight."""
+    start_min: int
+    end_min: int
+    timezone: str = "UTC"
+    allow_severity: tuple[str, ...] = ("page",)
+
+    def _inside(self, minute: int) -> bool:
+        if self.start_min < self.end_min:
+            return self.start_min <= minute < self.end_min
+        return minute >= self.start_min or minute < self.end_min
+
+    def quiet_until(self, moment_s: float) -> datetime | None:
+        """The end of the quiet period `moment_s` falls in (aware, local), or None outside one."""
+        local = datetime.fromtimestamp(moment_s, UTC).astimezone(ZoneInfo(self.timezone))
+        if not self._inside(local.hour * 60 + local.minute):
+            return None
+        end = local.replace(hour=self.end_min // 60, minute=self.end_min % 60, second=0, microsecond=0)
+        return end if end > local else end + timedelta(days=1)
+
+
+def _clock_minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+@dataclass(frozen=True)
 class Action:
     runbook: str
     kind: str
@@ -46,6 +83,17 @@ class Action:
     # without a root (an Action built in code) a command runs where the process runs and may not set cwd.
     cwd: str | None = None
     cwd_root: str | None = None
+    rate_limit: RateLimit | None = None
+    quiet_hours: QuietHours | None = None
+
+    def channel(self) -> str:
+        """Where a message goes, by the variables naming it: actions sharing it share its rate limit
+        and their messages about one service are sent once."""
+        if self.kind == "email":
+            return f"email:{self.spec['server_env']}:{','.join(sorted(self.spec['to']))}"
+        if self.kind == "pagerduty":
+            return f"pagerduty:{self.spec['routing_key_env']}"
+        return f"{self.kind}:{self.spec.get('url_env', '')}"
 
     def env_names(self) -> list[str]:
         """The variables a command gets: env_allow (names or {name, secret}) and secret_env."""
@@ -54,7 +102,7 @@ class Action:
 
     def secret_env_names(self) -> set[str]:
         """Variables whose values are secrets: url_env, headers_env, env_allow entries marked secret, secret_env."""
-        names = {self.spec["url_env"]} if self.spec.get("url_env") else set()
+        names = {self.spec[k] for k in ("url_env", "routing_key_env", "password_env") if self.spec.get(k)}
         names |= set((self.spec.get("headers_env") or {}).values())
         names |= {e["name"] for e in self.spec.get("env_allow") or [] if isinstance(e, dict) and e.get("secret")}
         return names | set(self.spec.get("secret_env") or [])
@@ -66,11 +114,23 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Level:
+    """An escalation level: its actions run once the SLO still burns `after_s` after the episode opened (0: at once)."""
+    after_s: float
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Runbook:
     name: str
     description: str
     match: dict = field(hash=False, compare=False)
     actions: tuple[Action, ...] = ()
+    escalation: tuple[Level, ...] = ()
+
+    def level_of(self, action: str) -> int:
+        """The level an action belongs to; 0 (at once) when no escalation names it."""
+        return next((n for n, level in enumerate(self.escalation) if action in level.actions and level.after_s > 0), 0)
 
     def matches(self, facts: dict) -> bool:
         """facts: service, slo, status, severity (page/ticket/none), shape, peak_burn_rate."""
@@ -131,6 +191,19 @@ def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None)
                     return default
 
             default_cooldown = duration(spec.get("cooldown"), 0.0, "spec.cooldown")
+
+            def quiet(value: dict | None, field_path: str, place=place) -> QuietHours | None:
+                if not value:
+                    return None
+                zone = value.get("timezone", "UTC")
+                try:
+                    ZoneInfo(zone)
+                except (ZoneInfoNotFoundError, ValueError):
+                    problems.append(f"{place}: {field_path}.timezone: {zone!r} is not an IANA time zone")
+                    return None
+                return QuietHours(_clock_minutes(value["start"]), _clock_minutes(value["end"]), zone,
+                                  tuple(value.get("allow_severity", ["page"])))
+
             actions = []
             for number, a in enumerate(spec["actions"]):
                 cwd, problem = _command_cwd(a, folder, root) if a["kind"] == "command" else (None, None)
@@ -143,8 +216,24 @@ def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None)
                     attempts=(a.get("retry") or {}).get("attempts", 1),
                     backoff_s=duration((a.get("retry") or {}).get("backoff"), 1.0, f"spec.actions.{number}.retry.backoff"),
                     cwd=cwd, cwd_root=str(root) if cwd is not None else None,
+                    rate_limit=RateLimit(a["rate_limit"]["messages"], duration(a["rate_limit"]["per"], 0.0, f"spec.actions.{number}.rate_limit.per"))
+                    if a.get("rate_limit") else None,
+                    quiet_hours=quiet(a.get("quiet_hours"), f"spec.actions.{number}.quiet_hours"),
                 ))
-            runbooks.append(Runbook(name, doc["metadata"].get("description", ""), spec["match"], tuple(actions)))
+            levels = []
+            names_seen: list[str] = []
+            for number, level in enumerate(spec.get("escalation") or []):
+                after = duration(level.get("after"), 0.0, f"spec.escalation.{number}.after")
+                if levels and after <= levels[-1].after_s:
+                    problems.append(f"{place}: spec.escalation.{number}.after: each level must come after the one before it")
+                for action_name in level["actions"]:
+                    if action_name not in {a.name for a in actions}:
+                        problems.append(f"{place}: spec.escalation.{number}.actions: {action_name!r} is not an action of this runbook")
+                    elif action_name in names_seen:
+                        problems.append(f"{place}: spec.escalation.{number}.actions: {action_name!r} is in an earlier level")
+                    names_seen.append(action_name)
+                levels.append(Level(after, tuple(level["actions"])))
+            runbooks.append(Runbook(name, doc["metadata"].get("description", ""), spec["match"], tuple(actions), tuple(levels)))
     names = [r.name for r in runbooks]
     problems += [f"runbook name {n!r} is defined more than once" for n in sorted({n for n in names if names.count(n) > 1})]
     if problems:

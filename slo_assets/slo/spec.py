@@ -39,7 +39,11 @@ ANNOTATION_MAINTENANCE = "slo-assets.dev/maintenance"  # "start/end[,start/end..
 ANNOTATION_ERRORS = "slo-assets.dev/promql-errors"  # PromQL for the generated rules (outputs/rules.py)
 ANNOTATION_TOTAL = "slo-assets.dev/promql-total"
 ANNOTATION_RUNBOOK = "slo-assets.dev/runbook-url"
-ANNOTATIONS = (ANNOTATION_WINDOWS, ANNOTATION_MAINTENANCE, ANNOTATION_ERRORS, ANNOTATION_TOTAL, ANNOTATION_RUNBOOK)
+# The error-budget policy of the deploy gate (slo_assets/slo/gate.py): freeze below this budget left, or while paging.
+ANNOTATION_FREEZE_BELOW = "slo-assets.dev/deploy-freeze-below"  # "25%" or "0.25" of the budget remaining
+ANNOTATION_FREEZE_ON_PAGE = "slo-assets.dev/deploy-freeze-on-page"  # "true" (default once a policy is declared) or "false"
+ANNOTATIONS = (ANNOTATION_WINDOWS, ANNOTATION_MAINTENANCE, ANNOTATION_ERRORS, ANNOTATION_TOTAL, ANNOTATION_RUNBOOK,
+               ANNOTATION_FREEZE_BELOW, ANNOTATION_FREEZE_ON_PAGE)
 KINDS = ("SLO", "SLI", "AlertPolicy", "AlertCondition", "Service", "DataSource", "AlertNotificationTarget")
 
 # The keys each level may hold: OpenSLO v1's (schemas/v1/parts), where we read that level.
@@ -238,6 +242,15 @@ class Slo:
     alert_policies: tuple[str, ...]
     maintenance: tuple[tuple[datetime, datetime], ...]
     source: str  # file:document
+    deploy_gate: DeployGate | None = None  # the error-budget policy deploys obey, when the spec declares one
+
+
+@dataclass(frozen=True)
+class DeployGate:
+    """Freeze deploys while any window's remaining budget ratio is below `budget_floor` (None: no
+    floor), or while a page alert fires at the end of the data (`freeze_on_page`)."""
+    budget_floor: float | None
+    freeze_on_page: bool
 
 
 @dataclass
@@ -493,6 +506,25 @@ def _windows(d: _Doc, spec: dict, annotations: dict) -> tuple[TimeWindow, ...]:
                 continue
             windows.append(TimeWindow(token, True, days))
     return tuple(dict.fromkeys(windows)) if ok else ()
+
+
+def _deploy_gate(d: _Doc, annotations: dict) -> DeployGate | None:
+    floor_text, page_text = annotations.get(ANNOTATION_FREEZE_BELOW), annotations.get(ANNOTATION_FREEZE_ON_PAGE)
+    if floor_text is None and page_text is None:
+        return None
+    floor = None
+    if floor_text is not None:
+        text = str(floor_text).strip()
+        try:
+            floor = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            floor = None
+        if floor is None or not 0 <= floor <= 1:
+            d.error(f"metadata.annotations.{ANNOTATION_FREEZE_BELOW}", f"must be a share of the budget like \"25%\" or \"0.25\", not {floor_text!r}")
+            floor = None
+    if page_text is not None and str(page_text).lower() not in ("true", "false"):
+        d.error(f"metadata.annotations.{ANNOTATION_FREEZE_ON_PAGE}", f"must be \"true\" or \"false\", not {page_text!r}")
+    return DeployGate(floor, str(page_text).lower() != "false" if page_text is not None else True)
 
 
 def _annotations(d: _Doc, metadata: dict) -> dict:
@@ -866,4 +898,5 @@ def _slo(d: _Doc, slis: dict[str, Indicator | None], specs: SpecSet, broken_poli
         alert_policies=tuple(policies),
         maintenance=maintenance,
         source=f"{d.path.name}:{d.number}",
+        deploy_gate=_deploy_gate(d, annotations),
     )
