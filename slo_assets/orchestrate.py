@@ -14,6 +14,7 @@ import dagster as dg
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.day_runs import RANGE_END_TAG, RANGE_START_TAG
 from slo_assets.defs.ingestion import read_index
+from slo_assets.defs.jobs import executor_choice
 from slo_assets.defs.partitions import RANGE
 from slo_assets.ingest.index import index_summary, mostly_rejected_files
 from slo_assets.progress import PlainProgress, Progress
@@ -78,6 +79,25 @@ def _quiet(level: str) -> dict:
     return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
+def resource_config(resources: dict) -> dict:
+    """The resources as run config: a run on another executor carries them to the processes that
+    rebuild the job from the code location (Celery workers), whose own defaults come from their environment."""
+    return {"resources": {key: {"config": resource.model_dump()} for key, resource in resources.items()}}
+
+
+def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, run_config: dict, tags: dict,
+             partition: str | None, resources: dict):
+    """Run `job` in this process, or, on the Celery executor, as a run whose steps the workers execute."""
+    if executor_choice() == "in_process":
+        return defs.resolve_job_def(job).execute_in_process(
+            instance=instance, partition_key=partition, run_config=run_config, raise_on_error=False, tags=tags)
+    recon = dg.build_reconstructable_job("slo_assets.definitions", "job_named", reconstructable_args=(job,))
+    partition_tags = {"dagster/partition": partition} if partition else {}
+    with dg.execute_job(recon, instance=instance, run_config={**run_config, **resource_config(resources)},
+                        tags={**tags, **partition_tags}, raise_on_error=False) as result:
+        return result
+
+
 def index_note(summary: IndexSummary) -> str:
     text = (f"log files: {summary.files} read, {summary.lines:,} lines: {summary.rows:,} rows, "
             f"{summary.quarantined_lines:,} quarantined, {summary.blank_lines:,} blank")
@@ -111,8 +131,7 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         run_tags = dict(tags)
         if days_range is not None:  # one run for the range, as a single-run backfill launches it
             run_tags.update({RANGE_START_TAG: days_range[0], RANGE_END_TAG: days_range[1]})
-        result = defs.resolve_job_def(job).execute_in_process(
-            instance=instance, partition_key=partition, run_config=_quiet(log_level), raise_on_error=False, tags=run_tags)
+        result = _execute(defs, job, instance, _quiet(log_level), run_tags, partition, resources)
         outcome.run_ids.append(result.run_id)
         if not result.success:
             outcome.failed_runs.append(f"{label}: {_failure_reason(result)}")
