@@ -39,13 +39,18 @@ def executor_choice() -> str:
 def job_executor() -> dg.ExecutorDefinition:
     """The executor of every job: in process by default; with SLO_ASSETS_EXECUTOR=celery, dagster-celery
     sends each step to the Celery workers listening on the broker named by SLO_ASSETS_CELERY_BROKER
-    (results through SLO_ASSETS_CELERY_BACKEND), both read when a run starts."""
+    (results through SLO_ASSETS_CELERY_BACKEND, default the broker); the executor's config names the
+    variables, read when a run starts, rather than holding the URLs."""
     if executor_choice() == "in_process":
         return dg.in_process_executor
-    from dagster_celery import celery_executor
-
-    return celery_executor.configured({"broker": {"env": CELERY_BROKER_SETTING}, "backend": {"env": CELERY_BACKEND_SETTING}},
-                                      name="celery")
+    if not os.environ.get(CELERY_BROKER_SETTING):
+        raise SettingError(f"{EXECUTOR_SETTING}=celery needs {CELERY_BROKER_SETTING}, the broker URL (e.g. redis://127.0.0.1:6379/0)")
+    try:
+        from dagster_celery import celery_executor
+    except ImportError as error:
+        raise SettingError(f"{EXECUTOR_SETTING}=celery needs dagster-celery: pip install -e '.[celery]'") from error
+    backend = CELERY_BACKEND_SETTING if os.environ.get(CELERY_BACKEND_SETTING) else CELERY_BROKER_SETTING
+    return celery_executor.configured({"broker": {"env": CELERY_BROKER_SETTING}, "backend": {"env": backend}}, name="celery")
 
 
 # Every job executes in its run's own process unless SLO_ASSETS_EXECUTOR says otherwise: a process per
