@@ -14,7 +14,6 @@ import dagster as dg
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.day_runs import RANGE_END_TAG, RANGE_START_TAG
 from slo_assets.defs.ingestion import read_index
-from slo_assets.defs.jobs import executor_choice
 from slo_assets.defs.partitions import RANGE
 from slo_assets.ingest.index import index_summary, mostly_rejected_files
 from slo_assets.progress import PlainProgress, Progress
@@ -87,9 +86,11 @@ def resource_config(resources: dict) -> dict:
 
 def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, run_config: dict, tags: dict,
              partition: str | None, resources: dict):
-    """Run `job` in this process, or, on the Celery executor, as a run whose steps the workers execute."""
-    if executor_choice() == "in_process":
-        return defs.resolve_job_def(job).execute_in_process(
+    """Run `job` in this process when its executor is in-process, else (Celery) as a run of the job
+    rebuilt from the code location, whose executor sends the steps to the workers."""
+    job_def = defs.resolve_job_def(job)
+    if job_def.executor_def.name == dg.in_process_executor.name:
+        return job_def.execute_in_process(
             instance=instance, partition_key=partition, run_config=run_config, raise_on_error=False, tags=tags)
     recon = dg.build_reconstructable_job("slo_assets.definitions", "job_named", reconstructable_args=(job,))
     partition_tags = {"dagster/partition": partition} if partition else {}
