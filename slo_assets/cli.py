@@ -112,7 +112,7 @@ class RunRequest:
     logs: Path
     specs: list[Path]
     out: Path
-    warehouse: Path
+    warehouse: str  # a resolved local folder or an fsspec URL (s3://bucket/prefix)
     fmt: str = "auto"
     service_regex: str | None = None
     service: str | None = None
@@ -128,7 +128,7 @@ def _prepare_environment(request: RunRequest) -> None:
     """Point the partitions at this run's warehouse and month before the definitions are imported."""
     from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, WAREHOUSE_SETTING
 
-    os.environ[WAREHOUSE_SETTING] = str(request.warehouse.resolve())
+    os.environ[WAREHOUSE_SETTING] = request.warehouse
     os.environ[EARLIEST_MONTH_SETTING] = request.month
 
 
@@ -161,7 +161,7 @@ def _resources(request: RunRequest) -> dict:
         raise InputError(str(error)) from error
     return {
         "log_source": log_source,
-        "warehouse": WarehouseResource(base=str(request.warehouse.resolve())),
+        "warehouse": WarehouseResource(base=request.warehouse, stage_dir=stage_dir(request.warehouse)),
         "slo_settings": SloSettings(spec_paths=[str(p.resolve()) for p in request.specs],
                                     **({} if request.alert_min_bad_events is None else {"alert_min_bad_events": request.alert_min_bad_events})),
         "remediation": remediation,
@@ -175,7 +175,7 @@ def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
     from slo_assets import layout
     from slo_assets.storage import Warehouse
 
-    store = Warehouse(request.warehouse.resolve())
+    store = Warehouse(request.warehouse)
     target = request.out / request.month
     request.out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{request.month}.partial-", dir=request.out))
@@ -212,6 +212,50 @@ def _check_writable(option: str, folder: Path) -> None:
         raise InputError(f"{option} {folder}: cannot write there ({type(error).__name__}: {error.strerror or error})") from error
 
 
+def _is_url(warehouse: str) -> bool:
+    from fsspec.core import split_protocol
+
+    from slo_assets.storage import LOCAL_PROTOCOLS
+
+    return (split_protocol(warehouse)[0] or "") not in LOCAL_PROTOCOLS
+
+
+def warehouse_location(value: str) -> str:
+    """A warehouse argument as the resources take it: an fsspec URL unchanged, a local folder made absolute."""
+    return value if _is_url(value) else str(Path(value.removeprefix("file://")).resolve())
+
+
+def stage_dir(warehouse: str) -> str:
+    """The local parse cache: $SLO_ASSETS_STAGE_DIR, else <warehouse>/_staging on local disk, else
+    data/staging under the working folder (an object store cannot hold it)."""
+    from slo_assets.defs.resources import STAGE_SETTING
+
+    chosen = os.environ.get(STAGE_SETTING)
+    if chosen:
+        return str(Path(chosen).resolve())
+    return str(Path("data", "staging").resolve()) if _is_url(warehouse) else ""
+
+
+def _check_warehouse(warehouse: str) -> None:
+    """A local warehouse folder takes a file; an object store warehouse takes (and drops) a probe
+    object: bad credentials, a missing bucket or a missing fsspec package, said before any run."""
+    from slo_assets.storage import Warehouse
+
+    try:
+        store = Warehouse(warehouse)
+    except (ImportError, ValueError) as error:
+        raise InputError(f"--warehouse {warehouse}: {error}") from error
+    if store.is_local:
+        _check_writable("--warehouse", Path(warehouse))
+        return
+    probe = store.path(f".slo-assets-probe-{os.getpid()}")
+    try:
+        store.write_bytes_atomic(probe, b"")
+        probe.unlink()
+    except Exception as error:  # botocore, aiohttp, permission: each says what went wrong in its message
+        raise InputError(f"--warehouse {warehouse}: cannot write there ({type(error).__name__}: {error})") from error
+
+
 def _run_month(request: RunRequest, project: Path):
     from slo_assets.slo.spec import load_specs
 
@@ -223,7 +267,7 @@ def _run_month(request: RunRequest, project: Path):
         raise InputError(f"--out {request.out}: is a file, not a folder")
     load_specs(request.specs)  # SpecError names file, document and field before anything runs
     clock.pinned()  # SLO_ASSETS_NOW: one line now rather than a failure inside a run
-    _check_writable("--warehouse", request.warehouse)
+    _check_warehouse(request.warehouse)
     _check_writable("--out", request.out)
     _prepare_environment(request)
     from slo_assets.defs.partitions import RANGE
@@ -282,10 +326,12 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
             f"{g['service']} {g['decision']}" + (f" ({g['reasons'][0]['message']})" if g["reasons"] else "") for g in gates))
 
     print("\n" + "\n".join(f"  {where['out'] / layout.file_name(dataset)}" for dataset in layout.PUBLISHED))
-    print(f"  warehouse: {request.warehouse.resolve()}   instance: {where['instance']}")
+    print(f"  warehouse: {request.warehouse}   instance: {where['instance']}")
     print("\nopen the UI on this month's data (binds 127.0.0.1 only):")
-    env = {"DAGSTER_HOME": where["instance"], "SLO_ASSETS_WAREHOUSE": request.warehouse.resolve(),
+    env = {"DAGSTER_HOME": where["instance"], "SLO_ASSETS_WAREHOUSE": request.warehouse,
            "SLO_ASSETS_LOG_DIR": request.logs.resolve(), "SLO_ASSETS_SPECS": ",".join(str(p.resolve()) for p in request.specs)}
+    if stage_dir(request.warehouse):
+        env["SLO_ASSETS_STAGE_DIR"] = stage_dir(request.warehouse)
     checkout = Path(__file__).resolve().parents[1]  # the pyproject.toml with [tool.dg] beside this code (a source checkout)
     project = checkout if (checkout / "pyproject.toml").exists() else Path.cwd()
     print("  " + " ".join(f"{k}={shlex.quote(str(v))}" for k, v in env.items())
@@ -333,7 +379,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     request = RunRequest(month=args.month, logs=Path(args.logs), specs=[Path(s) for s in args.spec], out=out,
-                         warehouse=Path(args.warehouse or default_warehouse()), fmt=args.format,
+                         warehouse=warehouse_location(args.warehouse or default_warehouse()), fmt=args.format,
                          service_regex=args.service_regex, service=args.service, log_format=args.log_format,
                          include=args.include or [], exclude=args.exclude or [], alert_min_bad_events=args.alert_min_bad_events,
                          runbooks=[Path(r) for r in args.runbooks or []], verbose=args.verbose)
@@ -428,7 +474,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not spec.exists():
         spec = Path(__file__).resolve().parents[1] / "examples" / "slos.yaml"
     print(f"materializing every asset for {args.month} (specs: {spec})", flush=True)
-    request = RunRequest(month=args.month, logs=logs, specs=[spec], out=root / "out", warehouse=root / "data" / "warehouse",
+    request = RunRequest(month=args.month, logs=logs, specs=[spec], out=root / "out", warehouse=str(root / "data" / "warehouse"),
                          verbose=args.verbose)
 
     def body() -> int:
@@ -537,8 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--month", type=_month, required=True, help="YYYY-MM")
     run.add_argument("--out", required=True, help="writes OUT/YYYY-MM/: compliance.json, error_budgets.json, remediation_plan.json, "
                                                   "slo_metrics.prom, alerts.rules.yml, two Grafana dashboards (grafana-*.json), report.html")
-    run.add_argument("--warehouse", help="Parquet warehouse folder (default $SLO_ASSETS_WAREHOUSE, else "
-                                         "data/warehouse: the one the code location reads)")
+    run.add_argument("--warehouse", help="Parquet warehouse: a folder or an fsspec URL such as s3://bucket/prefix (default "
+                                         "$SLO_ASSETS_WAREHOUSE, else data/warehouse: the one the code location reads)")
     run.add_argument("--format", default="auto", help="auto (sniff each file), jsonl or combined")
     run.add_argument("--log-format", help="how text lines are written: a preset (combined, upstreaminfo, main) or an nginx "
                                           "log_format / Apache LogFormat string, e.g. '$remote_addr - [$time_local] \"$request\" $status $request_time'")

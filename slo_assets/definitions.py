@@ -31,3 +31,9 @@ def build_definitions(overrides: Mapping[str, dg.ConfigurableResource] | None = 
 
 
 defs = build_definitions()
+
+
+def job_named(name: str) -> dg.JobDefinition:
+    """A job of the code location, rebuilt by name in another process (dg.build_reconstructable_job):
+    how the Celery executor's workers and the run that feeds them load the same job."""
+    return defs.resolve_job_def(name)

@@ -78,12 +78,32 @@ def _quiet(level: str) -> dict:
     return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
+def resource_config(resources: dict) -> dict:
+    """The resources as run config: a run on another executor carries them to the processes that
+    rebuild the job from the code location (Celery workers), whose own defaults come from their environment."""
+    return {"resources": {key: {"config": resource.model_dump()} for key, resource in resources.items()}}
+
+
+def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, run_config: dict, tags: dict,
+             partition: str | None, resources: dict):
+    """Run `job` in this process when its executor is in-process, else (Celery) as a run of the job
+    rebuilt from the code location, whose executor sends the steps to the workers."""
+    job_def = defs.resolve_job_def(job)
+    if job_def.executor_def.name == dg.in_process_executor.name:
+        return job_def.execute_in_process(
+            instance=instance, partition_key=partition, run_config=run_config, raise_on_error=False, tags=tags)
+    recon = dg.build_reconstructable_job("slo_assets.definitions", "job_named", reconstructable_args=(job,))
+    partition_tags = {"dagster/partition": partition} if partition else {}
+    with dg.execute_job(recon, instance=instance, run_config={**run_config, **resource_config(resources)},
+                        tags={**tags, **partition_tags}, raise_on_error=False) as result:
+        return result
+
+
 def materialize_review(key: str, resources: dict, instance: dg.DagsterInstance, log_level: str = "CRITICAL") -> str | None:
     """One run of quarterly_review (key: the quarter's first month) or yearly_review (key: YYYY); None when it
     succeeded, else the reason in one line."""
     job = "yearly_review_job" if len(key) == 4 else "quarterly_review_job"
-    result = build_definitions(resources).resolve_job_def(job).execute_in_process(
-        instance=instance, partition_key=key, run_config=_quiet(log_level), raise_on_error=False, tags={"slo_assets/period": key})
+    result = _execute(build_definitions(resources), job, instance, _quiet(log_level), {"slo_assets/period": key}, key, resources)
     return None if result.success else f"{failure_reason(result)} (run {result.run_id} in the Dagster UI)"
 
 
@@ -120,8 +140,7 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         run_tags = dict(tags)
         if days_range is not None:  # one run for the range, as a single-run backfill launches it
             run_tags.update({RANGE_START_TAG: days_range[0], RANGE_END_TAG: days_range[1]})
-        result = defs.resolve_job_def(job).execute_in_process(
-            instance=instance, partition_key=partition, run_config=_quiet(log_level), raise_on_error=False, tags=run_tags)
+        result = _execute(defs, job, instance, _quiet(log_level), run_tags, partition, resources)
         outcome.run_ids.append(result.run_id)
         if not result.success:
             outcome.failed_runs.append(f"{label}: {failure_reason(result)}")

@@ -1,14 +1,18 @@
 """The warehouse: Parquet files under a base folder that may be local or any fsspec URL.
 
-Every write is atomic: the bytes go to a temporary name beside the target and are renamed into
-place, so a reader (or a crash) never sees half a file. Object stores publish an object whole,
-so there the upload itself is the atomic step.
+Every write is atomic. On local disk the bytes go to a temporary name beside the target and are
+renamed into place, so a reader (or a crash) never sees half a file. An object store has no rename
+(s3fs copies, then deletes) and a streamed upload that fails is still committed when its file is
+closed, so there each final object is built whole first (in memory, or a local temporary file for a
+streamed table) and published by one upload call: S3 shows an object only once its PUT (or, above
+s3fs's 100 MB threshold, its multipart upload) completes, so readers see the old object or the new.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -39,10 +43,10 @@ class Warehouse:
         return self.root.joinpath(*parts)
 
     def write_bytes_atomic(self, target: UPath, payload: bytes) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not self.is_local:
-            target.write_bytes(payload)
+        if not self.is_local:  # no folders to make (s3fs's mkdir would create a missing bucket)
+            target.fs.pipe_file(target.path, payload)  # one upload: the object appears whole or not at all
             return
+        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(str(target)).with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
         try:
             with open(tmp, "wb") as handle:
@@ -66,23 +70,23 @@ class Warehouse:
         """Write the concatenation of `tables` atomically as Parquet without holding the file or the
         whole table in memory: the same row groups, so the same bytes, as write_table of the
         concatenation. Returns (bytes, sha256 of the file)."""
+        if not self.is_local:  # built whole in a local file, then one upload of it
+            with tempfile.NamedTemporaryFile(prefix=".slo-assets-upload-", suffix=".parquet") as spool:
+                size, digest = _write_parquet(spool, schema, tables, row_group_size)
+                spool.flush()
+                target.fs.put_file(spool.name, target.path)
+            return size, digest
         target.parent.mkdir(parents=True, exist_ok=True)
-        local = Path(str(target)).with_name(f".{target.name}.tmp-{uuid.uuid4().hex}") if self.is_local else None
+        local = Path(str(target)).with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
         try:
-            with (open(local, "wb") if local else target.open("wb")) as handle:
-                sink = _HashingSink(handle)
-                with pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS) as writer:
-                    for group in _row_groups(tables, schema, row_group_size):
-                        writer.write_table(group, row_group_size=row_group_size)
-                if local:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            if local:
-                os.replace(local, str(target))
+            with open(local, "wb") as handle:
+                size, digest = _write_parquet(handle, schema, tables, row_group_size)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(local, str(target))
         finally:
-            if local:
-                local.unlink(missing_ok=True)
-        return sink.size, sink.digest.hexdigest()
+            local.unlink(missing_ok=True)
+        return size, digest
 
     def read_table(self, target: UPath, **kwargs) -> pa.Table:
         if self.is_local:
@@ -91,6 +95,15 @@ class Warehouse:
 
     def exists(self, target: UPath) -> bool:
         return target.exists()
+
+
+def _write_parquet(handle, schema: pa.Schema, tables: Iterable[pa.Table], row_group_size: int) -> tuple[int, str]:
+    """Stream `tables` as one Parquet file into the open binary `handle`; return (bytes, sha256)."""
+    sink = _HashingSink(handle)
+    with pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS) as writer:
+        for group in _row_groups(tables, schema, row_group_size):
+            writer.write_table(group, row_group_size=row_group_size)
+    return sink.size, sink.digest.hexdigest()
 
 
 def _row_groups(tables: Iterable[pa.Table], schema: pa.Schema, size: int) -> Iterator[pa.Table]:

@@ -91,6 +91,24 @@ def test_quarantine_check_fails_above_threshold(resources, tmp_path):
     assert check.metadata["by_reason"].value == {"invalid_json": 10}
 
 
+def test_a_day_whose_parse_is_not_in_this_parse_cache_fails_naming_the_file(tmp_path):
+    """Workers that do not share the parse cache: the day fails, it is not written as a day without requests."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "x.jsonl").write_text('{"ts":"2026-10-10T10:00:00Z","service":"a","status":200}\n' * 5)
+    indexed = {"log_source": LogSource(root=str(logs)), "warehouse": WarehouseResource(base=str(tmp_path / "wh"))}
+    assert observe_index(indexed).success
+    elsewhere = {**indexed, "warehouse": WarehouseResource(base=str(tmp_path / "wh"), stage_dir=str(tmp_path / "other_cache"))}
+    run = dg.materialize([log_file_index, parsed_logs], selection=[parsed_logs], partition_key=DAY, resources=elsewhere,
+                         raise_on_error=False)
+    assert not run.success
+    failure = next(e for e in run.all_events if e.is_step_failure).step_failure_data.error
+    message = (failure.cause or failure).message
+    assert "MissingStageError" in (failure.cause or failure).cls_name
+    assert f"x.jsonl: indexed, but its parse {tmp_path / 'other_cache'}" in message
+    assert not (tmp_path / "wh" / "parsed_logs" / f"{DAY}.parquet").exists()
+
+
 def test_warehouse_on_an_fsspec_url(sample_month, tmp_path):
     import fsspec
 

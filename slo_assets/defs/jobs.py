@@ -1,10 +1,12 @@
 """The jobs of the code location. Selections name assets by key, so a job does not change when an asset
 moves into a multi_asset; the sibling outputs a multi_asset cannot leave out come along."""
 
+import os
 import warnings
 
 import dagster as dg
 
+from slo_assets.clock import SettingError
 from slo_assets.defs.outputs import OUTPUT_KEYS
 
 # daily_job joins the file index (an observation, which has no backfill policy) to the single-run daily
@@ -21,29 +23,62 @@ DAILY_KEYS = ("parsed_logs", "sli_minutely")
 MONTHLY_KEYS = ("sli_metrics", "slo_targets", "error_budgets", "compliance_report", "remediation_plan", "deploy_gate",
                 *OUTPUT_KEYS)
 
-# Every job executes in its run's own process: a process per step would only re-import the code
-# (seconds per step, measured: a month's chain took 23-27 s multiprocess, 8-9 s in process). The daily
-# assets take a backfill's whole range of days in one run (BackfillPolicy.single_run, day_runs.py).
+EXECUTOR_SETTING = "SLO_ASSETS_EXECUTOR"
+CELERY_BROKER_SETTING = "SLO_ASSETS_CELERY_BROKER"
+CELERY_BACKEND_SETTING = "SLO_ASSETS_CELERY_BACKEND"
+EXECUTORS = ("in_process", "celery")
+
+
+def executor_choice() -> str:
+    """Which executor every job runs on, from $SLO_ASSETS_EXECUTOR (read when the definitions are imported)."""
+    choice = os.environ.get(EXECUTOR_SETTING, "").strip() or "in_process"
+    if choice not in EXECUTORS:
+        raise SettingError(f"{EXECUTOR_SETTING}={choice!r}: must be one of {', '.join(EXECUTORS)}")
+    return choice
+
+
+def job_executor() -> dg.ExecutorDefinition:
+    """The executor of every job: in process by default; with SLO_ASSETS_EXECUTOR=celery, dagster-celery
+    sends each step to the Celery workers listening on the broker named by SLO_ASSETS_CELERY_BROKER
+    (results through SLO_ASSETS_CELERY_BACKEND, default the broker); the executor's config names the
+    variables, read when a run starts, rather than holding the URLs."""
+    if executor_choice() == "in_process":
+        return dg.in_process_executor
+    if not os.environ.get(CELERY_BROKER_SETTING):
+        raise SettingError(f"{EXECUTOR_SETTING}=celery needs {CELERY_BROKER_SETTING}, the broker URL (e.g. redis://127.0.0.1:6379/0)")
+    try:
+        from dagster_celery import celery_executor
+    except ImportError as error:
+        raise SettingError(f"{EXECUTOR_SETTING}=celery needs dagster-celery: pip install -e '.[celery]'") from error
+    backend = CELERY_BACKEND_SETTING if os.environ.get(CELERY_BACKEND_SETTING) else CELERY_BROKER_SETTING
+    return celery_executor.configured({"broker": {"env": CELERY_BROKER_SETTING}, "backend": {"env": backend}}, name="celery")
+
+
+# Every job executes in its run's own process unless SLO_ASSETS_EXECUTOR says otherwise: a process per
+# step would only re-import the code (seconds per step, measured: a month's chain took 23-27 s
+# multiprocess, 8-9 s in process). The daily assets take a backfill's whole range of days in one run
+# (BackfillPolicy.single_run, day_runs.py), so on Celery a month's days are one step per asset.
+EXECUTOR = job_executor()
 observe_specs_job = dg.define_asset_job("observe_specs_job", selection=_assets("slo_specs"), description="hash the OpenSLO spec files",
-                                        executor_def=dg.in_process_executor)
-observe_job = dg.define_asset_job("observe_job", selection=_assets("slo_specs", "log_file_index"), executor_def=dg.in_process_executor,
+                                        executor_def=EXECUTOR)
+observe_job = dg.define_asset_job("observe_job", selection=_assets("slo_specs", "log_file_index"), executor_def=EXECUTOR,
                                   description="hash the OpenSLO spec files and index the log files, in one run")
 index_job = dg.define_asset_job("index_job", selection=_assets("log_file_index"),
-                                description="index log files, parsing new or changed ones", executor_def=dg.in_process_executor)
+                                description="index log files, parsing new or changed ones", executor_def=EXECUTOR)
 ingest_job = dg.define_asset_job("ingest_job", selection=_assets(*DAILY_KEYS),
-                                 description="parse a day of logs, or a range of days in one run, and compute their SLI inputs", executor_def=dg.in_process_executor)
-daily_job = dg.define_asset_job("daily_job", selection=_assets("log_file_index", *DAILY_KEYS), executor_def=dg.in_process_executor,
+                                 description="parse a day of logs, or a range of days in one run, and compute their SLI inputs", executor_def=EXECUTOR)
+daily_job = dg.define_asset_job("daily_job", selection=_assets("log_file_index", *DAILY_KEYS), executor_def=EXECUTOR,
                                 description="refresh the file index, then parse one day and compute its SLI inputs")
 monthly_chain_job = dg.define_asset_job(
-    "monthly_chain_job", selection=_assets(*MONTHLY_KEYS), executor_def=dg.in_process_executor,
+    "monthly_chain_job", selection=_assets(*MONTHLY_KEYS), executor_def=EXECUTOR,
     description="SLI metrics, targets, error budgets, compliance, remediation plan and the published outputs for one month (to date)")
 remediation_job = dg.define_asset_job("remediation_job", selection=_assets("remediation_runs", "learning_record"),
-                                      executor_def=dg.in_process_executor,
+                                      executor_def=EXECUTOR,
                                       description="carry out the remediation plan of a month (dry run unless remediation.execute)")
 
-quarterly_review_job = dg.define_asset_job("quarterly_review_job", selection=_assets("quarterly_review"), executor_def=dg.in_process_executor,
+quarterly_review_job = dg.define_asset_job("quarterly_review_job", selection=_assets("quarterly_review"), executor_def=EXECUTOR,
                                            description="review a quarter (partition: its first month) from its evaluated months")
-yearly_review_job = dg.define_asset_job("yearly_review_job", selection=_assets("yearly_review"), executor_def=dg.in_process_executor,
+yearly_review_job = dg.define_asset_job("yearly_review_job", selection=_assets("yearly_review"), executor_def=EXECUTOR,
                                         description="review a year from its evaluated months")
 JOBS = [observe_specs_job, observe_job, index_job, ingest_job, daily_job, monthly_chain_job, remediation_job,
         quarterly_review_job, yearly_review_job]

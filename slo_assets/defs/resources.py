@@ -23,6 +23,7 @@ def project_file(relative: str) -> str:
     return str(here if here.exists() or here.is_absolute() else SOURCE_ROOT / relative)
 DEFAULT_WAREHOUSE = "data/warehouse"
 WAREHOUSE_SETTING = "SLO_ASSETS_WAREHOUSE"
+STAGE_SETTING = "SLO_ASSETS_STAGE_DIR"  # the local parse cache; required when the warehouse is an object store
 # Read by defs/partitions.py when it is imported: set them before importing the definitions.
 START_SETTING = "SLO_ASSETS_START_DATE"
 EARLIEST_MONTH_SETTING = "SLO_ASSETS_EARLIEST_MONTH"
@@ -158,7 +159,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
     specs = os.environ.get("SLO_ASSETS_SPECS")
     return {
         "log_source": LogSource(root=os.environ.get("SLO_ASSETS_LOG_DIR", DEFAULT_LOG_DIR)),
-        "warehouse": WarehouseResource(base=default_warehouse()),
+        "warehouse": WarehouseResource(base=default_warehouse(), stage_dir=os.environ.get(STAGE_SETTING, "")),
         "slo_settings": SloSettings(spec_paths=specs.split(",") if specs else [project_file(DEFAULT_SPECS)]),
         "remediation": Remediation(),
     }

@@ -397,6 +397,11 @@ def files_for_window(index: pl.DataFrame, start_ms: int, end_ms: int) -> pl.Data
     ).sort("path")
 
 
+class MissingStageError(RuntimeError):
+    """A file the index says is parsed has no parse in the cache this process sees (a parse cache not
+    shared between the workers that index and ingest, or deleted since): its days would read as empty."""
+
+
 @dataclass
 class Day:
     rows: pa.Table  # canonical columns with source_file and source_line
@@ -414,6 +419,10 @@ def assemble_day(index: pl.DataFrame, stage_root: Path, day_start_ms: int, day_e
     row_parts, bad_parts, files = [], [], []
     for entry in files_for_window(index, day_start_ms, end_ms).iter_rows(named=True):
         stage_dir = stage_root / entry["stage_key"]
+        if not (stage_dir / STATS_FILE).exists():
+            raise MissingStageError(f"{entry['path']}: indexed, but its parse {stage_dir} is missing; the parse cache "
+                                    f"(warehouse.stage_dir) must be the folder log_file_index wrote, shared by every worker; "
+                                    f"re-run log_file_index to parse the file again")
         rows = read_stage_rows(stage_dir, day_start_ms, end_ms)
         bad = read_stage_quarantine(stage_dir, day_start_ms, end_ms)
         if rows.num_rows == 0 and bad.height == 0:

@@ -427,7 +427,7 @@ def sli_metrics(specs: SpecSet, minutes: pl.DataFrame, latency: pl.DataFrame | S
         operations.group_by("slo", "operation")
         .agg(pl.col("good").sum(), pl.col("total").sum(), pl.col("total").filter(pl.col("status") >= 500).sum().alias("server_errors"))
         .with_columns((pl.col("good") / pl.col("total")).alias("sli"), (pl.col("total") - pl.col("good")).alias("bad"))
-        .sort("slo", "bad", descending=[False, True])
+        .sort("slo", "bad", "operation", descending=[False, True, False])  # ties by name: the same bytes every run
     )
     return metrics, by_operation
 

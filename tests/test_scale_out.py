@@ -1,0 +1,208 @@
+"""Scale out on existing engines, exercised: the warehouse on an S3 API server, and the jobs on the
+Celery executor with Redis. One module, so its servers start once on one xdist worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from slo_assets import layout
+from slo_assets.generate import write_logs
+from tests import scale_servers
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.xdist_group("scale_out")
+
+MONTH = "2026-02"
+SPEC = ROOT / "examples" / "slos.yaml"
+BUCKET = "slo-warehouse"
+
+
+@pytest.fixture(scope="module")
+def s3_env():
+    with scale_servers.s3_server(BUCKET) as env:
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)  # s3fs in this process reads the same variables a user sets
+        try:
+            yield env
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def small_month(tmp_path_factory) -> Path:
+    """A February of 900 requests with the four injected incidents: a few hundred lines a week."""
+    logs = tmp_path_factory.mktemp("scale_logs")
+    write_logs(logs, MONTH, 900, "jsonl", seed=16)
+    return logs
+
+
+def _published(folder: Path) -> dict[str, bytes]:
+    """The month's published files, with the one thing that differs between two runs, the time they
+    were made (compliance.json's generated_at, also in the report), blanked."""
+    generated_at = json.loads((folder / "compliance.json").read_text())["generated_at"].encode()
+    return {layout.file_name(d): (folder / layout.file_name(d)).read_bytes().replace(generated_at, b"<generated_at>")
+            for d in layout.PUBLISHED}
+
+
+@pytest.fixture(scope="module")
+def local_month(small_month, tmp_path_factory) -> Path:
+    """The month run in process into a local warehouse: what every other engine must reproduce."""
+    project = tmp_path_factory.mktemp("local_project")
+    done = run_cli(["run", "--logs", str(small_month), "--spec", str(SPEC), "--month", MONTH, "--out", "out",
+                    "--warehouse", str(project / "warehouse")], project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return project
+
+
+def _s3():
+    import s3fs
+
+    return s3fs.S3FileSystem()  # endpoint and keys from the environment, as a user's would be
+
+
+def test_a_month_on_s3_equals_the_local_month(s3_env, small_month, local_month, tmp_path):
+    done = run_cli(["run", "--logs", str(small_month), "--spec", str(SPEC), "--month", MONTH, "--out", "out",
+                    "--warehouse", f"s3://{BUCKET}/slo"], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"warehouse: s3://{BUCKET}/slo" in done.stdout and "SLO_ASSETS_STAGE_DIR=" in done.stdout
+
+    assert _published(tmp_path / "out" / MONTH) == _published(local_month / "out" / MONTH)
+    fs = _s3()
+    objects = {path.removeprefix(f"{BUCKET}/slo/") for path in fs.find(f"{BUCKET}/slo")}
+    warehouse = local_month / "warehouse"
+    files = {str(p.relative_to(warehouse)) for p in warehouse.rglob("*") if p.is_file() and "_staging" not in p.parts}
+    assert objects == files  # the same tables, no temporary or probe object left behind
+    stamps = {side: json.loads(folder.read_text())["generated_at"].encode()  # when each month's documents were made
+              for side, folder in (("s3", tmp_path / "out" / MONTH / "compliance.json"),
+                                   ("local", local_month / "out" / MONTH / "compliance.json"))}
+    differing = sorted(key for key in files if fs.cat_file(f"{BUCKET}/slo/{key}").replace(stamps["s3"], b"<generated_at>")
+                       != (warehouse / key).read_bytes().replace(stamps["local"], b"<generated_at>"))
+    assert differing == []  # every table and document byte for byte, but the time it was made
+    assert (tmp_path / "data" / "staging").is_dir()  # the parse cache stays local
+
+
+def test_a_warehouse_bucket_that_does_not_exist_is_one_line_and_exit_2(s3_env, small_month, tmp_path):
+    done = run_cli(["run", "--logs", str(small_month), "--spec", str(SPEC), "--month", MONTH, "--out", "out",
+                    "--warehouse", "s3://no-such-bucket/slo"], tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--warehouse s3://no-such-bucket/slo: cannot write there" in done.stderr
+    assert "Traceback" not in done.stderr and s3_env["AWS_SECRET_ACCESS_KEY"] not in done.stderr
+
+
+def _table(rows: int, value: int) -> pa.Table:
+    return pa.table({"n": pa.array(range(rows), pa.int64()), "v": pa.array([value] * rows, pa.int64())})
+
+
+def test_a_failure_in_the_middle_of_a_streamed_write_leaves_the_old_object(s3_env):
+    from slo_assets.storage import Warehouse
+
+    store = Warehouse(f"s3://{BUCKET}/atomic")
+    target = store.path("streamed.parquet")
+    store.write_table(target, _table(10, 1))
+    old = _s3().cat_file(target.path)
+
+    def chunks_then_failure():
+        for _ in range(3):  # three row groups reach the writer before the failure
+            yield _table(1_000, 2)
+        raise OSError("disk gone mid-write")
+
+    with pytest.raises(OSError, match="disk gone"):
+        store.write_tables(target, _table(0, 0).schema, chunks_then_failure(), row_group_size=1_000)
+    assert _s3().cat_file(target.path) == old
+    store.write_tables(target, _table(0, 0).schema, [_table(1_000, 3)] * 3, row_group_size=1_000)
+    assert store.read_table(target).num_rows == 3_000
+
+
+WRITER = """
+import sys, time
+import pyarrow as pa
+from slo_assets.storage import Warehouse
+
+store = Warehouse(sys.argv[1])
+def groups():
+    for i in range(4):
+        yield pa.table({"n": pa.array(range(50_000), pa.int64()), "v": pa.array([2] * 50_000, pa.int64())})
+        if i == 1:
+            open(sys.argv[2], "w").close()  # half the row groups written: the parent kills us now
+            time.sleep(60)
+store.write_tables(store.path("killed.parquet"), pa.schema([("n", pa.int64()), ("v", pa.int64())]), groups(),
+                   row_group_size=50_000)
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_the_old_object(s3_env, tmp_path):
+    from slo_assets.storage import Warehouse
+
+    store = Warehouse(f"s3://{BUCKET}/atomic")
+    target = store.path("killed.parquet")
+    store.write_table(target, _table(10, 1))
+    old = _s3().cat_file(target.path)
+    halfway = tmp_path / "halfway"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, f"s3://{BUCKET}/atomic", str(halfway)], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not halfway.exists() and writer.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert halfway.exists(), "the writer never got half way"
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait(timeout=10)
+    finally:
+        if writer.poll() is None:
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.wait(timeout=10)
+    assert writer.returncode == -signal.SIGKILL
+    assert _s3().cat_file(target.path) == old
+    assert store.read_table(target).column("v").to_pylist() == [1] * 10
+
+
+def _celery_steps(home: Path) -> dict[str, set[str]]:
+    """Worker name -> the step keys it ran, from the engine events dagster-celery reports per step."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        ran: dict[str, set[str]] = {}
+        for run in instance.get_runs():
+            for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+                metadata = entry.dagster_event.engine_event_data.metadata
+                worker = metadata.get("Celery worker")
+                if worker is not None:
+                    ran.setdefault(worker.value, set()).add(entry.step_key)
+        steps = {entry.step_key for run in instance.get_runs()
+                 for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)}
+    return ran, steps
+
+
+@pytest.mark.skipif(not scale_servers.redis_available(), reason="redis-server is not installed (.ci/run installs it)")
+def test_a_month_on_two_celery_workers_equals_the_in_process_month(small_month, local_month, tmp_path):
+    from slo_assets.defs import jobs
+
+    home = tmp_path / ".dagster_home"
+    home.mkdir()
+    with scale_servers.redis_server() as redis_url:
+        # what a user sets for the CLI and the workers alike: the executor, the broker, one instance, the partitions' start
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "DAGSTER_HOME": str(home), jobs.EXECUTOR_SETTING: "celery",
+               jobs.CELERY_BROKER_SETTING: redis_url, jobs.CELERY_BACKEND_SETTING: redis_url, "SLO_ASSETS_EARLIEST_MONTH": MONTH}
+        with scale_servers.celery_workers(2, redis_url, env, tmp_path / "workers") as workers:
+            done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "run", "--logs", str(small_month), "--spec", str(SPEC),
+                                   "--month", MONTH, "--out", "out", "--warehouse", str(tmp_path / "warehouse")],
+                                  check=False, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _published(tmp_path / "out" / MONTH) == _published(local_month / "out" / MONTH)
+    ran, steps = _celery_steps(home)
+    assert set(ran) == set(workers), ran  # both workers ran steps
+    assert set().union(*ran.values()) == steps  # and every step that ran, ran on a worker
+    assert {"parsed_logs", "compliance_report"} <= {step.split(".")[0] for step in steps}
