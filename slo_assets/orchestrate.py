@@ -70,7 +70,9 @@ def _failure_reason(result) -> str:
             error = event.step_failure_data.error
             cause = error.cause or error
             lines = [line.strip() for line in (cause.message or error.message or "").splitlines() if line.strip()]
-            return f"{event.step_key}: {lines[0] if lines else cause.cls_name}"
+            # a line ending in ':' announces what follows (a blocking check names itself on the next line)
+            first = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else cause.cls_name)
+            return f"{event.step_key}: {first}"
     return "the run failed"
 
 

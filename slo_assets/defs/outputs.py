@@ -94,8 +94,8 @@ def render_rules(inputs: Inputs) -> Rendered:
 
 OUTPUTS: tuple[Output, ...] = (
     Output(layout.REPORT_HTML, "The month's self-contained HTML report: status, budget burn-down and SLI charts, alerts, "
-           "incidents and actions per SLO window", ("compliance_report", "error_budgets", "budget_series", "remediation_plan",
-                                                    "remediation_runs", "learning_record"),
+           "incidents and actions per SLO window", ("compliance_report", "error_budgets", "budget_series", "slo_targets",
+                                                    "remediation_plan", "remediation_runs", "learning_record"),
            render_report, frozenset({"html"})),
     Output(layout.PROMETHEUS_EXPOSITION, "Prometheus text exposition of the month's SLIs, budgets, burn rates and "
            "statuses (for the node exporter's textfile collector)", ("compliance_report", "error_budgets"),
