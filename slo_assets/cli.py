@@ -122,6 +122,7 @@ class RunRequest:
     alert_min_bad_events: int | None = None
     coverage_floor: float | None = None
     block_below_coverage_floor: bool = False
+    prove_rules: bool = False
     runbooks: list[Path] = field(default_factory=list)
     verbose: bool = False
 
@@ -240,7 +241,13 @@ def _run_month(request: RunRequest, project: Path):
     from slo_assets.progress import for_stream
 
     instance = instance_from_env(project / INSTANCE_CONFIG)
-    outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose))
+    if request.prove_rules:
+        from slo_assets.defs.rules_proof import PROMTOOL
+
+        if PROMTOOL is None:
+            raise InputError("--prove-rules needs promtool (Debian package prometheus)")
+    outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose),
+                                prove_rules=request.prove_rules)
     if outcome.failed_runs:
         raise InputError("runs failed (the Dagster UI shows each run; instance " + instance.root_directory + "):\n  "
                          + "\n  ".join(outcome.failed_runs))
@@ -284,6 +291,9 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
     summary = compliance["summary"]
     print(f"  summary: {summary['met']} met, {summary['at_risk']} at risk, {summary['failed']} failed, "
           f"{summary['insufficient_data']} insufficient data")
+    for proof in outcome.rules_proof:
+        print(f"  rules proof: {proof['slos_proven']} SLOs proven by promtool at {proof['alert_tests']} alert tests, "
+              f"{proof['firings']} replayed firings ({proof['firings_not_sampled']} not sampled), {proof['slos_not_provable']} not provable")
     if outcome.failed_checks:
         print("  failed checks: " + ", ".join(outcome.failed_checks))
     from slo_assets import layout
@@ -344,6 +354,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                          service_regex=args.service_regex, service=args.service, log_format=args.log_format,
                          include=args.include or [], exclude=args.exclude or [], alert_min_bad_events=args.alert_min_bad_events,
                          coverage_floor=args.coverage_floor, block_below_coverage_floor=args.block_below_coverage_floor,
+                         prove_rules=args.prove_rules,
                          runbooks=[Path(r) for r in args.runbooks or []], verbose=args.verbose)
 
     def body() -> int:
@@ -444,6 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="measured share of a window's minutes below F (0-1, default 0.95): the status notes it")
     run.add_argument("--block-below-coverage-floor", action="store_true",
                      help="a window under the coverage floor stops the outputs from being published (exit 2)")
+    run.add_argument("--prove-rules", action="store_true",
+                     help="after the month, prove alerts.rules.yml against the replay with promtool test rules")
     run.add_argument("--service-regex", help="path regex with a (?P<service>...) group")
     run.add_argument("--service", help="a fixed service name for every request (logs of one service)")
     run.add_argument("--runbooks", action="append", help="runbook YAML file (repeatable; default examples/runbooks.yaml)")

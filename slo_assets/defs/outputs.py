@@ -25,7 +25,7 @@ from slo_assets.defs.warehouse_io import written
 from slo_assets.slo.evaluation import MonthEvaluations
 from slo_assets.storage import Warehouse
 
-OUTPUTS_CODE_VERSION = "outputs-1"
+OUTPUTS_CODE_VERSION = "outputs-2"  # 2: confidence, coverage and target risk shown
 
 
 @dataclass(frozen=True)
