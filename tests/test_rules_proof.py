@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import polars as pl
 import pytest
+import yaml
 
 from slo_assets.outputs.rules import build_rules, render, spec_annotations
 from slo_assets.slo import chain as C
@@ -120,6 +121,9 @@ def test_rules_and_replay_agree_at_every_sampled_minute(month, tmp_path):
     outcome = run_promtool(PROMTOOL, tmp_path, render(rules), proofs)
     assert outcome.agreed, [d.text() for d in outcome.disagreements] + list(outcome.errors)
     assert outcome.checks == 2 * len(proofs[0].sampled)
+    # the sli group before the alerts group at every step (promtool's own order is arbitrary)
+    written = yaml.safe_load((tmp_path / "proof.yml").read_text())
+    assert written["group_eval_order"] == ["slo-shop-availability-sli", "slo-shop-availability-alerts"]
 
 
 @needs_promtool

@@ -249,12 +249,13 @@ class ProofOutcome:
         return not self.disagreements and not self.errors
 
 
-def proven_groups(rules_text: str, slos: set[str]) -> str:
-    """The rule groups of `slos` from a rules file: an SLO not proven (e.g. timeslices) reads the same
-    service series, and its alerts would show up beside the proven ones."""
+def proven_groups(rules_text: str, slos: set[str]) -> tuple[str, list[str]]:
+    """The rule groups of `slos` from a rules file, and their names in the file's order: an SLO not
+    proven (e.g. timeslices) reads the same service series, and its alerts would show up beside the
+    proven ones."""
     document = yaml.safe_load(rules_text) or {}
     groups = [g for g in document.get("groups") or [] if {r.get("labels", {}).get("slo") for r in g.get("rules") or []} <= slos]
-    return yaml.safe_dump({"groups": groups}, sort_keys=False, width=1 << 30)
+    return yaml.safe_dump({"groups": groups}, sort_keys=False, width=1 << 30), [g["name"] for g in groups]
 
 
 def run_promtool(promtool: str, folder: Path, rules_text: str, proofs: list[SloProof]) -> ProofOutcome:
@@ -264,7 +265,11 @@ def run_promtool(promtool: str, folder: Path, rules_text: str, proofs: list[SloP
     if document is None:
         return ProofOutcome(tuple(proofs), (), (), 0)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "alerts.rules.yml").write_text(proven_groups(rules_text, {p.slo for p in proofs if p.skipped is None}))
+    text, names = proven_groups(rules_text, {p.slo for p in proofs if p.skipped is None})
+    (folder / "alerts.rules.yml").write_text(text)
+    # promtool evaluates groups in no fixed order unless told: an alert group evaluated before its recording
+    # rules at a step would read them 15 minutes old, beyond the 5-minute lookback, and never fire
+    document["group_eval_order"] = names
     (folder / "proof.yml").write_text(yaml.safe_dump(document, sort_keys=False, width=1 << 30))
     checks = len(document["tests"][0]["alert_rule_test"])
     done = subprocess.run([promtool, "test", "rules", "proof.yml"], cwd=folder, capture_output=True, text=True,
