@@ -38,6 +38,16 @@ def _period(value: str) -> str:
     raise argparse.ArgumentTypeError(f"period must be YYYY-Qn (a quarter) or YYYY (a year), not {value!r}")
 
 
+def _ratio(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, not {value!r}")
+    return number
+
+
 def _project_root() -> Path:
     """The project folder (holding deploy/dagster.yaml): the current one when it has it, else the source checkout."""
     here = Path.cwd()
@@ -120,6 +130,9 @@ class RunRequest:
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     alert_min_bad_events: int | None = None
+    coverage_floor: float | None = None
+    block_below_coverage_floor: bool = False
+    prove_rules: bool = False
     runbooks: list[Path] = field(default_factory=list)
     verbose: bool = False
 
@@ -163,7 +176,9 @@ def _resources(request: RunRequest) -> dict:
         "log_source": log_source,
         "warehouse": WarehouseResource(base=request.warehouse, stage_dir=stage_dir(request.warehouse)),
         "slo_settings": SloSettings(spec_paths=[str(p.resolve()) for p in request.specs],
-                                    **({} if request.alert_min_bad_events is None else {"alert_min_bad_events": request.alert_min_bad_events})),
+                                    block_outputs_below_coverage_floor=request.block_below_coverage_floor,
+                                    **({} if request.alert_min_bad_events is None else {"alert_min_bad_events": request.alert_min_bad_events}),
+                                    **({} if request.coverage_floor is None else {"coverage_floor": request.coverage_floor})),
         "remediation": remediation,
     }
 
@@ -280,7 +295,13 @@ def _run_month(request: RunRequest, project: Path):
     from slo_assets.progress import for_stream
 
     instance = instance_from_env(project / INSTANCE_CONFIG)
-    outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose))
+    if request.prove_rules:
+        from slo_assets.defs.rules_proof import PROMTOOL
+
+        if PROMTOOL is None:
+            raise InputError("--prove-rules needs promtool (Debian package prometheus)")
+    outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose),
+                                prove_rules=request.prove_rules)
     if outcome.failed_runs:
         raise InputError("runs failed (the Dagster UI shows each run; instance " + instance.root_directory + "):\n  "
                          + "\n  ".join(outcome.failed_runs))
@@ -298,6 +319,16 @@ def _rejected_line(outcome) -> str | None:
     return f"{note}. Are these logs what --format says? (auto sniffs each file; see docs/log-formats.md){files}"
 
 
+def _honesty_text(window) -> str:
+    """What the line adds when a window's figure is weaker than it looks: not significant, under the coverage floor."""
+    notes = []
+    if window.confidence is not None and not window.confidence.significant:
+        notes.append("not significant")
+    if window.status_note:
+        notes.append(window.status_note)
+    return f"  ({'; '.join(notes)})" if notes else ""
+
+
 def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -> None:
     compliance = documents["compliance_report"]
     print(f"{compliance['period']}: {len(outcome.run_ids)} runs in {outcome.seconds:.1f} s, "
@@ -310,10 +341,13 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
         left = "n/a" if left is None else f"{left * 100:.1f}%"
         objective = window.objective_name or window.objective  # two objectives of one SLO read apart
         print(f"  {window.status:<17} {window.slo:<28} {window.window:<14} SLI {sli:<10} target {window.target * 100:g}%  "
-              f"budget left {left:<8} {objective}")
+              f"budget left {left:<8} {objective}" + _honesty_text(window))
     summary = compliance["summary"]
     print(f"  summary: {summary['met']} met, {summary['at_risk']} at risk, {summary['failed']} failed, "
           f"{summary['insufficient_data']} insufficient data")
+    for proof in outcome.rules_proof:
+        print(f"  rules proof: {proof['slos_proven']} SLOs proven by promtool at {proof['alert_tests']} alert tests, "
+              f"{proof['firings']} replayed firings ({proof['firings_not_sampled']} not sampled), {proof['slos_not_provable']} not provable")
     if outcome.failed_checks:
         print("  failed checks: " + ", ".join(outcome.failed_checks))
     from slo_assets import layout
@@ -382,6 +416,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                          warehouse=warehouse_location(args.warehouse or default_warehouse()), fmt=args.format,
                          service_regex=args.service_regex, service=args.service, log_format=args.log_format,
                          include=args.include or [], exclude=args.exclude or [], alert_min_bad_events=args.alert_min_bad_events,
+                         coverage_floor=args.coverage_floor, block_below_coverage_floor=args.block_below_coverage_floor,
+                         prove_rules=args.prove_rules,
                          runbooks=[Path(r) for r in args.runbooks or []], verbose=args.verbose)
 
     def body() -> int:
@@ -592,6 +628,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--exclude", action="append", metavar="GLOB", help="never read files matching (repeatable; adds to the defaults)")
     run.add_argument("--alert-min-bad-events", type=int, metavar="N",
                      help="low-traffic gate: an alert fires only with N bad events in its long window (default 3, 0 = off)")
+    run.add_argument("--coverage-floor", type=_ratio, metavar="F",
+                     help="measured share of a window's minutes below F (0-1, default 0.95): the status notes it")
+    run.add_argument("--block-below-coverage-floor", action="store_true",
+                     help="a window under the coverage floor stops the outputs from being published (exit 2)")
+    run.add_argument("--prove-rules", action="store_true",
+                     help="after the month, prove alerts.rules.yml against the replay with promtool test rules")
     run.add_argument("--service-regex", help="path regex with a (?P<service>...) group")
     run.add_argument("--service", help="a fixed service name for every request (logs of one service)")
     run.add_argument("--runbooks", action="append", help="runbook YAML file (repeatable; default examples/runbooks.yaml)")

@@ -15,6 +15,7 @@ from slo_assets.defs.outputs import OUTPUT_ASSETS
 from slo_assets.defs.remediation import deploy_gate, learning_record, remediation_plan, remediation_runs
 from slo_assets.defs.resources import default_resources
 from slo_assets.defs.reviews import REVIEW_ASSETS
+from slo_assets.defs.rules_proof import RULES_CHECKS
 from slo_assets.defs.schedules import SCHEDULES
 from slo_assets.defs.sensors import breach_acks, escalation_sensor, remediation_sensor
 from slo_assets.defs.slo_chain import compliance_report, error_budgets, sli_metrics, sli_minutely, slo_specs, slo_targets
@@ -26,7 +27,7 @@ SENSORS = [remediation_sensor, escalation_sensor, *AUTOMATION_SENSORS]
 
 def build_definitions(overrides: Mapping[str, dg.ConfigurableResource] | None = None) -> dg.Definitions:
     """The same graph bound to the default resources, some replaced by key (the CLI's logs, specs and warehouse)."""
-    return dg.Definitions(assets=with_automation(ALL_ASSETS), asset_checks=INDEX_CHECKS, jobs=JOBS, schedules=SCHEDULES, sensors=SENSORS,
+    return dg.Definitions(assets=with_automation(ALL_ASSETS), asset_checks=[*INDEX_CHECKS, *RULES_CHECKS], jobs=JOBS, schedules=SCHEDULES, sensors=SENSORS,
                           resources={**default_resources(), **(overrides or {})})
 
 

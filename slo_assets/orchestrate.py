@@ -48,6 +48,7 @@ class MonthRun:
     days: dict[str, DayRun] = field(default_factory=dict)  # the month's days run (never after today)
     failed_checks: list[str] = field(default_factory=list)
     failed_runs: list[str] = field(default_factory=list)
+    rules_proof: list[dict] = field(default_factory=list)  # the rules proof check's metadata, when it ran
     index: IndexSummary | None = None
     rejected_files: list[str] = field(default_factory=list)  # "path: 30 of 30 lines rejected: invalid_json"
     seconds: float = 0.0
@@ -70,7 +71,9 @@ def failure_reason(result) -> str:
             error = event.step_failure_data.error
             cause = error.cause or error
             lines = [line.strip() for line in (cause.message or error.message or "").splitlines() if line.strip()]
-            return f"{event.step_key}: {lines[0] if lines else cause.cls_name}"
+            # a line ending in ':' announces what follows (a blocking check names itself on the next line)
+            first = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else cause.cls_name)
+            return f"{event.step_key}: {first}"
     return "the run failed"
 
 
@@ -123,7 +126,7 @@ def index_note(summary: IndexSummary) -> str:
 
 
 def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance, progress: Progress | None = None,
-                      log_level: str = "CRITICAL", days: list[str] | None = None) -> MonthRun:
+                      log_level: str = "CRITICAL", days: list[str] | None = None, prove_rules: bool = False) -> MonthRun:
     """Observe the specs, index the logs, then every day of `month` up to today (parsed_logs +
     sli_minutely) and the monthly chain. Every step is a run in `instance`, tagged with the month.
     Dagster's own console log is silenced to `log_level`: failures come back in `failed_runs`, one
@@ -171,8 +174,11 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
                 outcome.days[day] = DayRun(rows=_value(meta, "dagster/row_count") or 0, quarantined=_value(meta, "quarantined_lines") or 0)
                 progress.step(day, f"{outcome.days[day].rows:,} rows, {outcome.days[day].quarantined:,} quarantined")
         progress.note(days_note(month, outcome))
-        run("monthly_chain_job", month, partition=month)
+        chain = run("monthly_chain_job", month, partition=month)
         progress.step(month, "sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan, deploy_gate, outputs")
+        if prove_rules and chain.success:  # promtool over the published rules: its own run (defs/rules_proof.py)
+            proof = run("prove_rules_job", f"{month} rules proof", partition=month)
+            outcome.rules_proof = [{key: _value(e.metadata, key) for key in e.metadata} for e in proof.get_asset_check_evaluations()]
     finally:
         progress.end()
         outcome.seconds = time.perf_counter() - started

@@ -72,11 +72,14 @@ def test_an_updated_day_requests_its_month_and_nothing_changed_requests_nothing(
     tick()
     _materialize(instance, daily, DAYS)
     after_days = tick()
-    assert after_days["sli_metrics"] == after_days["slo_targets"] == {"2026-02"}  # the month of those days
+    assert after_days["sli_metrics"] == {"2026-02"}  # the month of those days
+    # slo_targets bootstraps next month's risk over its month and the two before: February's days feed April's
+    assert after_days["slo_targets"] == {"2026-02", "2026-03", "2026-04"}
     # Rolling windows of March's budgets reach back into February: lineage says so, and so does automation.
-    assert after_days["error_budgets"] == after_days["compliance_report"] == {"2026-02", "2026-03"}
+    assert after_days["error_budgets"] == {"2026-02", "2026-03"}
+    assert after_days["compliance_report"] == {"2026-02", "2026-03", "2026-04"}  # it shows April's slo_targets
     assert set(after_days) == set(monthly)  # and no day again
-    _materialize(instance, monthly, ["2026-02", "2026-03"])
+    _materialize(instance, monthly, ["2026-02", "2026-03", "2026-04"])
     assert tick() == {} and tick() == {}  # everything handled, nothing changed
 
     _materialize(instance, ["sli_minutely"], ["2026-02-03"])  # one day re-written by hand

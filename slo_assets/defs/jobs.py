@@ -69,16 +69,21 @@ ingest_job = dg.define_asset_job("ingest_job", selection=_assets(*DAILY_KEYS),
                                  description="parse a day of logs, or a range of days in one run, and compute their SLI inputs", executor_def=EXECUTOR)
 daily_job = dg.define_asset_job("daily_job", selection=_assets("log_file_index", *DAILY_KEYS), executor_def=EXECUTOR,
                                 description="refresh the file index, then parse one day and compute its SLI inputs")
+# the rules proof (defs/rules_proof.py) runs on its own: promtool costs seconds per month
+RULES_PROOF = dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("alert_rules"), "rules_agree_with_replay"))
 monthly_chain_job = dg.define_asset_job(
-    "monthly_chain_job", selection=_assets(*MONTHLY_KEYS), executor_def=EXECUTOR,
+    "monthly_chain_job", selection=_assets(*MONTHLY_KEYS) - RULES_PROOF, executor_def=EXECUTOR,
     description="SLI metrics, targets, error budgets, compliance, remediation plan and the published outputs for one month (to date)")
 remediation_job = dg.define_asset_job("remediation_job", selection=_assets("remediation_runs", "learning_record"),
                                       executor_def=EXECUTOR,
                                       description="carry out the remediation plan of a month (dry run unless remediation.execute)")
 
+# alert_rules again (its rendering is cheap) with its proof: a job of a check alone has no partitions to run
+prove_rules_job = dg.define_asset_job("prove_rules_job", selection=_assets("alert_rules"), executor_def=EXECUTOR,
+                                      description="render a month's alert rules and prove them against its replay with promtool test rules")
 quarterly_review_job = dg.define_asset_job("quarterly_review_job", selection=_assets("quarterly_review"), executor_def=EXECUTOR,
                                            description="review a quarter (partition: its first month) from its evaluated months")
 yearly_review_job = dg.define_asset_job("yearly_review_job", selection=_assets("yearly_review"), executor_def=EXECUTOR,
                                         description="review a year from its evaluated months")
-JOBS = [observe_specs_job, observe_job, index_job, ingest_job, daily_job, monthly_chain_job, remediation_job,
+JOBS = [prove_rules_job, observe_specs_job, observe_job, index_job, ingest_job, daily_job, monthly_chain_job, remediation_job,
         quarterly_review_job, yearly_review_job]

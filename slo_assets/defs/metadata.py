@@ -3,8 +3,11 @@
 import dagster as dg
 
 from slo_assets import canonical
+from slo_assets.slo.chain import LADDER
+from slo_assets.slo.risk import rung_label
 
 OWNERS = ["team:sre"]
+RUNGS = [rung_label(rung) for rung in LADDER]  # slo_targets' risk columns: one pair per rung
 
 
 def columns(*items: tuple[str, str, str]) -> dict:
@@ -57,4 +60,8 @@ SLO_TARGETS = columns(
     ("basis", "string", "ladder or below the ladder"), ("achieved_in_all_months", "bool", "recommendation held every month"),
     ("months_below_recommendation", "string", "months that missed it"),
     ("recommended_latency_threshold_ms", "float64", "latency SLOs: quantile at target x 1.1"),
+    ("risk_days", "int64", "days next month was bootstrapped from (this month and the two before)"),
+    ("budget_unit", "string", "events (Occurrences) or minutes (timeslices)"),
+    *((f"p_meet_{label.replace('.', '_')}", "float64", f"probability of meeting {label} % next month") for label in RUNGS),
+    *((f"budget_{label.replace('.', '_')}", "float64", f"bad events or minutes {label} % allows in a month") for label in RUNGS),
 )

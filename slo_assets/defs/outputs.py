@@ -26,7 +26,7 @@ from slo_assets.defs.warehouse_io import written
 from slo_assets.slo.evaluation import MonthEvaluations
 from slo_assets.storage import Warehouse
 
-OUTPUTS_CODE_VERSION = "outputs-1"
+OUTPUTS_CODE_VERSION = "outputs-2"  # 2: confidence, coverage and target risk shown
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,8 @@ def _render_dashboard(pick: Callable) -> Callable[[Inputs], Rendered]:
 
 OUTPUTS: tuple[Output, ...] = (
     Output(layout.REPORT_HTML, "The month's self-contained HTML report: status, budget burn-down and SLI charts, alerts, "
-           "incidents and actions per SLO window", ("compliance_report", "error_budgets", "budget_series", "remediation_plan",
-                                                    "remediation_runs", "learning_record"),
+           "incidents and actions per SLO window", ("compliance_report", "error_budgets", "budget_series", "slo_targets",
+                                                    "remediation_plan", "remediation_runs", "learning_record"),
            render_report, frozenset({"html"})),
     Output(layout.PROMETHEUS_EXPOSITION, "Prometheus text exposition of the month's SLIs, budgets, burn rates and "
            "statuses (for the node exporter's textfile collector)", ("compliance_report", "error_budgets"),

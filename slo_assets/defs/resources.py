@@ -103,6 +103,12 @@ class SloSettings(dg.ConfigurableResource):
     maintenance: list[str] = Field(default_factory=list, description="'start/end' ISO-8601 instants excluded from every budget")
     forecast_seed: int = Field(default=20260101, description="seed of the Monte Carlo forecast")
     simulations: int = Field(default=10_000, description="Monte Carlo runs")
+    coverage_floor: float = Field(default=0.95, ge=0, le=1, description="measured share of a window's minutes below this: "
+                                  "the status notes it and the coverage_above_floor check fails")
+    coverage_min_missing_events: float = Field(default=10.0, gt=0, description="a run of empty minutes is unmeasured when its "
+                                               "history expected this many requests in it")
+    block_outputs_below_coverage_floor: bool = Field(default=False, description="a window under the coverage floor stops "
+                                                     "report.html, slo_metrics.prom and alerts.rules.yml from being published")
 
     def load(self):
         """The spec set, parsed once per process while the files' bytes stay the same: every asset of
@@ -133,6 +139,8 @@ class SloSettings(dg.ConfigurableResource):
             alert_min_bad_events=self.alert_min_bad_events,
             forecast_seed=self.forecast_seed,
             simulations=self.simulations,
+            coverage_floor=self.coverage_floor,
+            coverage_min_missing_events=self.coverage_min_missing_events,
             maintenance=tuple((int(a.timestamp() * 1000), int(b.timestamp() * 1000)) for a, b in windows),
         )
 

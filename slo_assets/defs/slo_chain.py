@@ -20,12 +20,13 @@ from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
 from slo_assets.markdown import frame_table, table
 from slo_assets.slo import chain as C
+from slo_assets.slo import risk as R
 from slo_assets.slo.evaluation import budget_inconsistencies, budget_rows, dump_evaluations, load_evaluations, most_consumed_first
 from slo_assets.slo.quantiles import day_sources, write_value_counts
 from slo_assets.slo.sli import MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
 
 # Bump when the SLO math changes what these assets write: Dagster then marks them stale.
-CHAIN_CODE_VERSION = "chain-2"
+CHAIN_CODE_VERSION = "chain-3"  # 3: confidence, coverage and status notes per window
 
 CHECK_GOOD_LE_TOTAL = "good_not_above_total"
 CHECK_TOTALS_MATCH = "totals_match_parsed_rows"
@@ -34,7 +35,9 @@ CHECK_ALL_DAYS = "closed_month_has_every_day"
 CHECK_BUDGET_CONSISTENT = "consumed_ratio_matches_sli"
 CHECK_EVERY_SLO = "every_slo_window_reported"
 CHECK_LADDER = "recommendations_on_ladder"
+CHECK_COVERAGE = "coverage_above_floor"
 STATUS_ROWS = 100  # compliance_report's status table in the UI
+RISK_MONTHS = 3  # slo_targets bootstraps next month over the days of this month and the two before
 
 
 # observable_source_asset is beta in Dagster 1.13; it is the means the design asks for (the spec
@@ -139,6 +142,14 @@ def _period(month: str, present: list[str]) -> C.Period:
     return C.Period(month, start, end, min(end, last))
 
 
+def _months_back(month: str, count: int) -> list[str]:
+    """`count` months ending with `month`, oldest first."""
+    months = [month]
+    while len(months) < count:
+        months.insert(0, C.previous_month(months[0]))
+    return months
+
+
 def _lookback_days(month: str) -> list[str]:
     return C.month_days(C.previous_month(month)) + C.month_days(month)
 
@@ -213,7 +224,8 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     group_name="slo",
     partitions_def=monthly_partitions,
     # every month of sli_metrics up to this one is its history; the same month's is the one that changes it
-    deps=["sli_metrics", "sli_latency_monthly", slo_specs],
+    # the minute aggregates of the month and the two before: the days the target risks are bootstrapped over
+    deps=["sli_metrics", "sli_latency_monthly", days_of_month("sli_minutely", months_before=RISK_MONTHS - 1), slo_specs],
     kinds={"polars", "parquet"},
     code_version=CHAIN_CODE_VERSION,
     owners=OWNERS,
@@ -229,7 +241,10 @@ def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                for earlier in layout.SLI_METRICS.partitions(store) if earlier <= month]
     history_frame = pl.concat(history) if history else pl.DataFrame(schema={"slo": pl.String, "good": pl.Int64, "total": pl.Int64, "month": pl.String})
     latency = day_sources(store, [layout.SLI_LATENCY_MONTHLY.path(store, month)])  # streamed, never whole
-    targets = C.recommend_targets(specs, history_frame, latency)
+    risk_days = [d for m in _months_back(month, RISK_MONTHS) for d in C.month_days(m)]
+    minutes, present = read_days(store, layout.SLI_MINUTELY, risk_days, MINUTE_SCHEMA)
+    risks = C.target_risks(specs, minutes, present, slo_settings.chain_settings())
+    targets = C.with_risks(C.recommend_targets(specs, history_frame, latency), risks)
     size, digest = store.write_table(layout.SLO_TARGETS.path(store, month), targets.to_arrow())
     off_ladder = targets.filter(pl.col("basis") != "ladder").height
     not_achieved = targets.filter(pl.col("achieved_in_all_months").eq(False)).height
@@ -239,7 +254,9 @@ def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
             "dagster/row_count": targets.height,
             "months_of_history": history_frame["month"].n_unique() if history_frame.height else 0,
             **written(store, layout.SLO_TARGETS, month, size),
-            "targets": dg.MetadataValue.md(frame_table(targets.drop("service"), limit=100)),
+            "targets": dg.MetadataValue.md(frame_table(targets.drop("service", *C.RISK_COLUMNS), limit=100)),
+            "days_bootstrapped": len(present),
+            "target_risk": dg.MetadataValue.md(table(R.risk_headers(C.LADDER), R.risk_rows(risks[:STATUS_ROWS]))),
         },
         check_results=[dg.AssetCheckResult(
             check_name=CHECK_LADDER, passed=not_achieved == 0, severity=dg.AssetCheckSeverity.WARN,
@@ -247,8 +264,10 @@ def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     )
 
 
-# the previous month too: the alert windows reach back before the month starts
-BUDGET_DEPS = [days_of_month("sli_minutely", months_before=1), slo_specs]
+# the previous month too: the alert windows and the coverage's 4 weeks of history reach back before
+# the month starts; the parsed and quarantined line counts give each window's quarantine share
+BUDGET_DEPS = [days_of_month("sli_minutely", months_before=1), days_of_month("parsed_logs", months_before=1),
+               days_of_month("quarantine", months_before=1), slo_specs]
 
 
 @dg.multi_asset(
@@ -275,7 +294,8 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     period = _period(month, present)
     from slo_assets.outputs import charts, sparklines
 
-    evaluations, series = C.evaluate_with_series(specs, minutes, period, slo_settings.chain_settings())
+    lines = _lines_per_day(store, _lookback_days(month))
+    evaluations, series = C.evaluate_with_series(specs, minutes, period, slo_settings.chain_settings(), lines)
     provenance = {"spec_hash": specs.content_hash, "code_version": CHAIN_CODE_VERSION}
     document = C.error_budgets_document(evaluations, period, provenance)
     rows = budget_rows(evaluations)
@@ -312,22 +332,30 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     )
 
 
-def _data_quality(store, month: str, period: C.Period) -> dict:
-    rows = quarantined = 0
-    rows_per_day: dict[str, int] = {}
-    for day in C.month_days(month):
+def _row_count(store, path) -> int:
+    return pq.ParquetFile(str(path) if store.is_local else path.open("rb")).metadata.num_rows
+
+
+def _lines_per_day(store, days: list[str]) -> C.LinesPerDay:
+    """(parsed rows, quarantined lines) of each day with a parsed_logs partition, from the files' footers."""
+    counts = {}
+    for day in days:
         parsed = layout.PARSED_LOGS.path(store, day)
         if parsed.exists():
-            rows_per_day[day] = pq.ParquetFile(str(parsed) if store.is_local else parsed.open("rb")).metadata.num_rows
-            rows += rows_per_day[day]
             bad = layout.QUARANTINE.path(store, day)
-            if bad.exists():
-                quarantined += pq.ParquetFile(str(bad) if store.is_local else bad.open("rb")).metadata.num_rows
+            counts[day] = (_row_count(store, parsed), _row_count(store, bad) if bad.exists() else 0)
+    return counts
+
+
+def _data_quality(store, month: str, period: C.Period) -> dict:
+    counts = _lines_per_day(store, C.month_days(month))
+    rows = sum(r for r, _ in counts.values())
+    quarantined = sum(q for _, q in counts.values())
     lines = rows + quarantined
     expected = [d for d in C.month_days(month) if d < C.day_key(period.as_of_ms)]
     return {"lines_read": lines, "rows": rows, "quarantined_lines": quarantined,
             "quarantine_ratio": round(quarantined / lines, 9) if lines else 0.0,
-            **C.day_coverage(expected, rows_per_day)}
+            **C.day_coverage(expected, {day: r for day, (r, _) in counts.items()})}
 
 
 @dg.asset(
@@ -340,7 +368,11 @@ def _data_quality(store, month: str, period: C.Period) -> dict:
     kinds={"json"},
     code_version=CHAIN_CODE_VERSION,
     owners=OWNERS,
-    check_specs=[dg.AssetCheckSpec(CHECK_EVERY_SLO, asset="compliance_report", description="every SLO x objective x window of the spec is reported")],
+    check_specs=[dg.AssetCheckSpec(CHECK_EVERY_SLO, asset="compliance_report", description="every SLO x objective x window of the spec is reported"),
+                 # blocking, but it stops the outputs only with slo_settings.block_outputs_below_coverage_floor (its
+                 # failure is an ERROR then, a WARN otherwise)
+                 dg.AssetCheckSpec(CHECK_COVERAGE, asset="compliance_report", blocking=True,
+                                   description="every SLO window measured at least the coverage floor of its minutes")],
 )
 def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
     """Per SLO window status met / at_risk / failed / insufficient_data, deficit, trend, health score per service."""
@@ -377,6 +409,8 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     status_rows = [(e.slo, e.objective, e.window, e.status, e.sli, e.target, e.error_budget.remaining_ratio, entry["trend"]["direction"])
                    for e, entry in ((evaluations[i], document["slos"][i]) for i in shown)]
     stable = {k: v for k, v in document.items() if k != "generated_at"}
+    under_floor = [(e.label, e.coverage.unmeasured_minutes, f"{e.coverage.unmeasured_ratio * 100:.1f} %", e.status_note)
+                   for e in evaluations if e.coverage is not None and e.coverage.below_floor]
     return dg.MaterializeResult(
         data_version=dg.DataVersion(hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:24]),
         metadata={
@@ -395,5 +429,12 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_EVERY_SLO, passed=expected == reported,
                                            metadata={"expected": len(expected), "reported": len(reported),
-                                                     "missing": dg.MetadataValue.json(sorted(map(list, expected - reported)))})],
+                                                     "missing": dg.MetadataValue.json(sorted(map(list, expected - reported)))}),
+                       dg.AssetCheckResult(
+                           check_name=CHECK_COVERAGE, passed=not under_floor,
+                           severity=dg.AssetCheckSeverity.ERROR if slo_settings.block_outputs_below_coverage_floor else dg.AssetCheckSeverity.WARN,
+                           description=f"{len(under_floor)} SLO window(s) under the coverage floor {slo_settings.coverage_floor:g}" if under_floor else None,
+                           metadata={"floor": slo_settings.coverage_floor, "windows_under_floor": len(under_floor),
+                                     "under_floor": dg.MetadataValue.md(table(["SLO window", "unmeasured minutes", "unmeasured", "status"], under_floor[:STATUS_ROWS])
+                                                                        if under_floor else "none")})],
     )

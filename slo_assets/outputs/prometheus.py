@@ -13,6 +13,12 @@ Metric names (labels slo, service, objective, window; window is the SLO window, 
 | slo_status | gauge | 1 for the window's status (label status), 0 for the others |
 | slo_alert_firings_total | counter | replayed multiwindow alert firings, label severity |
 | slo_alerts_held_back_total | counter | firings the low-traffic gate held back, label severity |
+| slo_sli_lower_ratio, slo_sli_upper_ratio | gauge | the SLI's 95 % Wilson interval (over events, or over slices) |
+| slo_sli_significant | gauge | 0 when the interval holds the target (the status could go either way), else 1 |
+| slo_window_minutes, slo_unmeasured_minutes | gauge | the window's minutes, and those without data although traffic was expected |
+| slo_unmeasured_ratio | gauge | unmeasured / window minutes |
+| slo_quarantine_ratio | gauge | quarantined lines / lines read on the window's days |
+| slo_coverage_below_floor | gauge | 1 when the measured share of the window is under the coverage floor |
 
 A window without an SLI (no event: insufficient_data) has no slo_sli_ratio and no budget ratio
 samples, and a null burn rate has no slo_burn_rate sample: absent, never NaN. Its slo_status has
@@ -48,6 +54,16 @@ class _SloCollector:
         status = GaugeMetricFamily("slo_status", "1 for the SLO window's status", labels=[*LABELS, "status"])
         firings = CounterMetricFamily("slo_alert_firings", "Replayed multiwindow burn-rate alert firings", labels=[*LABELS, "severity"])
         held = CounterMetricFamily("slo_alerts_held_back", "Alert firings the low-traffic gate held back", labels=[*LABELS, "severity"])
+        honesty = {
+            "low": GaugeMetricFamily("slo_sli_lower_ratio", "Lower end of the SLI's 95% Wilson interval", labels=LABELS),
+            "high": GaugeMetricFamily("slo_sli_upper_ratio", "Upper end of the SLI's 95% Wilson interval", labels=LABELS),
+            "significant": GaugeMetricFamily("slo_sli_significant", "0 when the SLI's interval holds the target", labels=LABELS),
+            "minutes": GaugeMetricFamily("slo_window_minutes", "Minutes in the SLO window", labels=LABELS),
+            "unmeasured": GaugeMetricFamily("slo_unmeasured_minutes", "Minutes without data although traffic was expected", labels=LABELS),
+            "unmeasured_ratio": GaugeMetricFamily("slo_unmeasured_ratio", "Unmeasured share of the window's minutes", labels=LABELS),
+            "quarantine": GaugeMetricFamily("slo_quarantine_ratio", "Quarantined share of the lines of the window's days", labels=LABELS),
+            "below_floor": GaugeMetricFamily("slo_coverage_below_floor", "1 when the window is under the coverage floor", labels=LABELS),
+        }
         for window in self.month.windows:
             labels = [window.slo, window.service, window.objective, window.window]
             for key, value in (("sli", window.sli), ("target", window.target),
@@ -62,6 +78,18 @@ class _SloCollector:
             for burn_window, rate in window.burn_rates.items():
                 if rate is not None:
                     burn.add_metric([*labels, burn_window], float(rate))
+            if window.confidence is not None:
+                honesty["low"].add_metric(labels, window.confidence.low)
+                honesty["high"].add_metric(labels, window.confidence.high)
+                honesty["significant"].add_metric(labels, 1.0 if window.confidence.significant else 0.0)
+            if window.coverage is not None:
+                coverage = window.coverage
+                honesty["minutes"].add_metric(labels, float(coverage.window_minutes))
+                honesty["unmeasured"].add_metric(labels, float(coverage.unmeasured_minutes))
+                honesty["unmeasured_ratio"].add_metric(labels, float(coverage.unmeasured_ratio))
+                if coverage.quarantine_ratio is not None:
+                    honesty["quarantine"].add_metric(labels, float(coverage.quarantine_ratio))
+                honesty["below_floor"].add_metric(labels, 1.0 if coverage.below_floor else 0.0)
             for severity in ("page", "ticket"):
                 firings.add_metric([*labels, severity], float(window.alert_count(severity)))
                 held.add_metric([*labels, severity], float(window.held_back_count(severity)))
@@ -71,7 +99,7 @@ class _SloCollector:
                 health.add_metric([service.service], float(service.health_score))
         as_of = GaugeMetricFamily("slo_report_as_of_timestamp_seconds", "End of the data the figures describe", labels=["period"])
         as_of.add_metric([self.month.period], self.month.as_of_ms / 1000)
-        yield from (*gauges.values(), burn, good, total, status, firings, held, health, as_of)
+        yield from (*gauges.values(), burn, good, total, status, firings, held, *honesty.values(), health, as_of)
 
 
 def exposition(month: MonthEvaluations) -> bytes:

@@ -21,7 +21,8 @@ import polars as pl
 from slo_assets import layout
 from slo_assets.calendar import DAY_MS, iso, month_range_ms
 from slo_assets.outputs import svg_charts
-from slo_assets.slo.chain import by_window
+from slo_assets.slo.chain import LADDER, by_window, risks_from_targets
+from slo_assets.slo.risk import risk_headers, risk_rows
 from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation, most_consumed_first
 from slo_assets.storage import Warehouse
 
@@ -39,6 +40,7 @@ class MonthDocuments:
     plan: dict | None = None
     runs: pl.DataFrame | None = None
     learning: pl.DataFrame | None = None
+    targets: pl.DataFrame | None = None  # slo_targets: recommendations and each rung's risk
 
 
 class ReportError(ValueError):
@@ -70,7 +72,7 @@ def load_month(store: Warehouse, month: str) -> MonthDocuments:
     except ValueError as error:
         raise ReportError(str(error)) from error
     return MonthDocuments(month, evaluations, series, document(layout.REMEDIATION_PLAN)[0], frame(layout.REMEDIATION_RUNS, month),
-                          frame(layout.LEARNING_RECORD, month))
+                          frame(layout.LEARNING_RECORD, month), frame(layout.SLO_TARGETS, month))
 
 
 def _pct(value, digits: int = 3) -> str:
@@ -118,6 +120,44 @@ def _table(headers: list[str], rows: list[list], css: str = "") -> str:
 
 def _badge(status: str) -> Markup:
     return Markup(f'<span class="badge {escape(status)}">{escape(STATUS_LABELS.get(status, status))}</span>')
+
+
+def _status_cell(window: WindowEvaluation) -> Markup:
+    """The badge, and the coverage note when the window is under its coverage floor."""
+    if window.status_note is None:
+        return _badge(window.status)
+    return Markup(f'{_badge(window.status)} <span class="note">{escape(window.status_note)}</span>')
+
+
+def _interval_text(window: WindowEvaluation) -> str:
+    """The SLI's 95 % interval, marked when it holds the target (the status could go either way)."""
+    c = window.confidence
+    if c is None:
+        return "n/a"
+    return f"{_pct(c.low)} – {_pct(c.high)}" + ("" if c.significant else " (not significant)")
+
+
+def _unmeasured_text(window: WindowEvaluation) -> str:
+    c = window.coverage
+    if c is None:
+        return "n/a"
+    return f"{c.unmeasured_minutes:,} min ({c.unmeasured_ratio * 100:.1f}%)"
+
+
+def _coverage_text(window: WindowEvaluation) -> str:
+    c, interval = window.coverage, window.confidence
+    parts = []
+    if interval is not None:
+        parts.append(f"95% interval of the SLI {_pct(interval.low)} – {_pct(interval.high)} over {_num(interval.trials)} "
+                     f"{'events' if interval.method == 'wilson' else 'slices'}"
+                     + ("" if interval.significant else ": it holds the target, the status is not significant"))
+    if c is not None:
+        text = (f"{_plural(c.unmeasured_minutes, 'minute')} of {c.window_minutes:,} unmeasured ({c.unmeasured_ratio * 100:.1f}%, "
+                f"{_plural(c.gaps, 'gap')}), {c.minutes_without_history:,} without 4 weeks of history")
+        if c.quarantine_ratio is not None:
+            text += f"; {c.quarantined_lines:,} of {_plural(c.lines, 'line')} quarantined ({c.quarantine_ratio * 100:.3f}%)"
+        parts.append(text)
+    return ". ".join(parts) + "." if parts else ""
 
 
 def _anchor(window: WindowEvaluation) -> str:
@@ -171,8 +211,8 @@ def _summary_section(docs: MonthDocuments) -> str:
     cards = "".join(f'<div class="card {k}"><div class="n">{month.status_counts[k]}</div><div>{STATUS_LABELS[k]}</div></div>'
                     for k in ("met", "at_risk", "failed", "insufficient_data"))
     attention = _worst_first([w for w in windows if w.status in ATTENTION])
-    rows = [[Markup(f'<a href="#{_anchor(w)}">{escape(w.label)}</a>'), w.service, _badge(w.status), _pct(w.sli), _pct(w.target, 2),
-             _pct(w.error_budget.remaining_ratio, 1), w.alert_count("page"), w.alert_count("ticket")]
+    rows = [[Markup(f'<a href="#{_anchor(w)}">{escape(w.label)}</a>'), w.service, _status_cell(w), _pct(w.sli), _interval_text(w),
+             _unmeasured_text(w), _pct(w.target, 2), _pct(w.error_budget.remaining_ratio, 1), w.alert_count("page"), w.alert_count("ticket")]
             for w in attention[:MAX_ATTENTION_ROWS]]
     by_status = {v.service: {s: 0 for s in STATUS_LABELS} for v in month.services}
     for w in windows:
@@ -193,7 +233,8 @@ def _summary_section(docs: MonthDocuments) -> str:
     caption = (f"Error budget consumed by the {len(drawn)} SLO windows that spent the most (of {len(windows)}; "
                "dashed: 50 / 80 / 100%)")
     attention_html = ("<p>No SLO window failed or is at risk.</p>" if not attention else
-                      _table(["SLO window", "service", "status", "SLI", "target", "budget left", "page alerts", "ticket alerts"], rows)
+                      _table(["SLO window", "service", "status", "SLI", "95% interval", "unmeasured", "target", "budget left",
+                              "page alerts", "ticket alerts"], rows)
                       + _more(len(rows), len(attention), "window needing attention", "each service's section"))
     return (
         f'<section id="summary"><h2>Summary</h2><div class="cards">{cards}{figure}{why}'
@@ -301,7 +342,7 @@ def _budget_text(window: WindowEvaluation) -> str:
     return (f"{window.service}: SLI {_pct(window.sli)} against {_pct(window.target, 2)} ({window.budgeting_method}), "
             f"{_num(window.good)} good of {_num(window.total)}; budget allowed {_num(budget.allowed)}, consumed "
             f"{_num(budget.consumed)} ({_pct(budget.consumed_ratio, 1)}). Window {iso(window.window_start_ms)} → "
-            f"{iso(window.window_end_ms)}.")
+            f"{iso(window.window_end_ms)}. " + _coverage_text(window)).rstrip()
 
 
 NO_EVENT = "No event in this window: no SLI and no budget figure."
@@ -316,7 +357,7 @@ def _window_section(window: WindowEvaluation, part: pl.DataFrame, period_end_ms:
     start, end = window.window_start_ms, window.window_end_ms
     forecast = window.forecast
     alerts = [(a.severity, a.start_ms, a.end_ms) for a in window.alerts]
-    html = [f'<section class="slo" id="{escape(_anchor(window))}"><h3>{escape(window.label)} {_badge(window.status)}</h3>',
+    html = [f'<section class="slo" id="{escape(_anchor(window))}"><h3>{escape(window.label)} {_status_cell(window)}</h3>',
             f"<p>{escape(_budget_text(window))}</p>",
             f'<p class="no-figure">{NO_EVENT}</p>' if window.events == 0 else "",
             _figure(svg_charts.burn_down(ts, drawn["remaining_ratio"].to_list(), start, end, period_end_ms,
@@ -349,7 +390,8 @@ def _window_row(window: WindowEvaluation) -> list:
             lines.insert(0, NO_EVENT)
         note = Markup("<details><summary>" + ("no events" if window.events == 0 else "figures") + "</summary>"
                       + "".join(f"<p>{escape(line)}</p>" for line in lines) + "</details>")
-    return [name, _badge(window.status), _pct(window.sli), _pct(window.target, 2), _pct(window.error_budget.remaining_ratio, 1),
+    return [name, _status_cell(window), _pct(window.sli), _interval_text(window), _unmeasured_text(window), _pct(window.target, 2),
+            _pct(window.error_budget.remaining_ratio, 1),
             window.alert_count("page"), window.alert_count("ticket"), window.low_traffic_gate.held_back, note]
 
 
@@ -358,7 +400,7 @@ def _service_section(docs: MonthDocuments, service: str, windows: list[WindowEva
     attention = [w for w in windows if w.status in ATTENTION]
     html = [f'<section class="service" id="{escape(_service_anchor(service))}"><h2>{escape(service)}</h2>',
             f"<p>{_plural(len(windows), 'SLO window')}, {len(attention)} failed or at risk.</p>",
-            _table(["SLO window", "status", "SLI", "target", "budget left", "page alerts", "ticket alerts",
+            _table(["SLO window", "status", "SLI", "95% interval", "unmeasured", "target", "budget left", "page alerts", "ticket alerts",
                     "held back (low traffic)", ""], [_window_row(w) for w in windows], "windows")]
     empty = docs.series.clear()
     html += [_window_section(w, parts.get(w.key, empty), period_end_ms, plan_by_slo) for w in attention]
@@ -379,7 +421,7 @@ CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:1rem 2rem;color:#222}
 h1{margin-bottom:.2rem} .meta{color:#666;font-size:.85rem} h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;margin:.5rem 0;font-size:.85rem} th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
-th{background:#f5f5f5} .badge{border-radius:.6rem;padding:.05rem .5rem;color:#fff;font-size:.8rem;vertical-align:middle}
+th{background:#f5f5f5} .note{color:#8a5a00;font-size:.8rem} .badge{border-radius:.6rem;padding:.05rem .5rem;color:#fff;font-size:.8rem;vertical-align:middle}
 .cards{display:flex;gap:.8rem;flex-wrap:wrap;margin:.5rem 0}.card{color:#fff;background:#455a64;border-radius:.4rem;padding:.5rem 1rem;min-width:7rem}
 .met{background:#2e7d32}.at_risk{background:#f9a825}.failed{background:#c62828}.insufficient_data{background:#9e9e9e}
 .card .n{font-size:1.6rem;font-weight:600} figure.chart{margin:.6rem 0} figure.chart svg{max-width:100%;height:auto}
@@ -387,6 +429,22 @@ figcaption{color:#666;font-size:.8rem} pre{background:#f7f7f7;padding:.5rem;over
 nav a{margin-right:.8rem} details{margin:.3rem 0} .more{color:#666;font-size:.8rem;font-style:italic}
 table.windows details p{margin:.2rem 0;max-width:60rem} section.slo{border-left:3px solid #eee;padding-left:.8rem}
 """
+
+
+MAX_TARGET_ROWS = 100
+
+
+def _targets_section(docs: MonthDocuments) -> str:
+    """Each SLO objective's ladder: the probability of meeting each rung next month and the budget it allows."""
+    risks = risks_from_targets(docs.targets) if docs.targets is not None else []
+    if not risks:
+        return ""
+    rows = risk_rows(risks[:MAX_TARGET_ROWS])
+    return ('<section id="targets"><h2>Targets with a stated risk</h2><p>Probability of meeting each target next month, '
+            "simulated as months of 30 days drawn with replacement from the history's days (column days; fixed seed), "
+            "and the bad events or minutes the target allows in the mean simulated month.</p>"
+            + _table(risk_headers(LADDER), rows)
+            + _more(len(rows), len(risks), "SLO objective", "slo_targets in the warehouse") + "</section>")
 
 
 def render(docs: MonthDocuments) -> str:
@@ -409,7 +467,7 @@ def render(docs: MonthDocuments) -> str:
         f"<h1>SLO report: {escape(docs.month)}</h1>"
         f"<p class=\"meta\">{escape(state)} · generated {escape(month.generated_at)} · spec {escape(month.spec_hash)} · "
         f"code {escape(month.code_version)}</p><nav>{nav}</nav>"
-        + _summary_section(docs) + sections
+        + _summary_section(docs) + _targets_section(docs) + sections
         + "<footer class=\"meta\"><p>Input data versions: "
         + escape(", ".join(f"{k}={v}" for k, v in sorted(month.input_data_versions.items())))
         + "</p></footer></body></html>\n"

@@ -19,7 +19,10 @@ import polars as pl
 from slo_assets.calendar import (DAY_MS, MINUTE_MS, day_key, day_start_ms, iso, iso_datetime, month_days,  # noqa: F401
                                  month_range_ms, next_month, now_iso, previous_month)
 from slo_assets.slo import budget as B
+from slo_assets.slo import coverage as CV
 from slo_assets.slo import evaluation as E
+from slo_assets.slo import risk as R
+from slo_assets.slo.confidence import window_confidence
 from slo_assets.slo.evaluation import WindowEvaluation
 from slo_assets.slo.quantiles import Chunks, frame_chunks, quantiles_by_slo
 from slo_assets.slo.spec import Objective, Slo, SpecSet, TimeWindow
@@ -75,6 +78,8 @@ class Settings:
     forecast_seed: int = 20260101
     simulations: int = 10_000
     maintenance: tuple[tuple[int, int], ...] = ()  # (start_ms, end_ms) for every SLO
+    coverage_floor: float = CV.DEFAULT_FLOOR  # measured share of a window's minutes below this: the status notes it
+    coverage_min_missing_events: float = CV.DEFAULT_MIN_MISSING_EVENTS  # a run of empty minutes missing this many is unmeasured
 
 
 def by_slo(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -205,6 +210,24 @@ def window_data(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.
                       units(slo.budgeting_method, objective, good, total, excluded, offset), total, excluded)
 
 
+LinesPerDay = dict[str, tuple[int, int]]  # day -> (parsed rows, quarantined lines)
+
+
+def window_coverage(part: pl.DataFrame | None, data: WindowData, settings: Settings,
+                    lines_per_day: LinesPerDay | None = None) -> CV.Coverage:
+    """The window's coverage (slo_assets.slo.coverage) from one SLO's minute rows, the 4 weeks
+    before the window as its history; quarantined lines from `lines_per_day` when given."""
+    history_start = data.win_start - data.win_start % (60 * MINUTE_MS) - CV.HISTORY_WEEKS * 7 * DAY_MS
+    _, totals, _ = dense(part, history_start, data.win_end)
+    offset = (data.win_start - history_start) // MINUTE_MS
+    lines = None
+    if lines_per_day is not None:
+        days = [day_key(ms) for ms in range(day_start_ms(day_key(data.win_start)), data.win_end, DAY_MS)]
+        lines = (sum(lines_per_day.get(d, (0, 0))[0] for d in days), sum(lines_per_day.get(d, (0, 0))[1] for d in days))
+    return CV.window_coverage(totals, offset, data.excluded[data.offset:], lines, settings.coverage_floor,
+                              settings.coverage_min_missing_events)
+
+
 SERIES_STEP_MINUTES = 5
 SERIES_SCHEMA = {"ts": pl.Int64, "good": pl.Float64, "total": pl.Float64, "remaining_ratio": pl.Float64,
                  "burn_1h": pl.Float64, "burn_6h": pl.Float64}
@@ -238,10 +261,13 @@ def _series_columns(data: WindowData, target: Decimal, step_minutes: int = SERIE
 
 
 def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
-             settings: Settings, policies: dict | None = None, data: WindowData | None = None) -> WindowEvaluation:
-    """Everything about one (SLO, objective, window): SLI, budget, burn rates, alerts, thresholds, forecast.
-    `minutes`: this SLO's minute rows (slo, minute, good, total, server_errors)."""
+             settings: Settings, policies: dict | None = None, data: WindowData | None = None,
+             coverage: CV.Coverage | None = None) -> WindowEvaluation:
+    """Everything about one (SLO, objective, window): SLI, confidence, coverage, budget, burn rates,
+    alerts, thresholds, forecast. `minutes`: this SLO's minute rows (slo, minute, good, total,
+    server_errors); `coverage`: computed from them when not given."""
     data = data or window_data(slo, objective, window, minutes, period, settings)
+    coverage = coverage or window_coverage(minutes, data, settings)
     win_start, win_end, replay_start, offset = data.win_start, data.win_end, data.replay_start, data.offset
     u, total, excluded = data.units, data.total, data.excluded
     raw_total_in_window = int(total[offset:].sum())
@@ -305,6 +331,9 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
         policy_alerts=tuple(policy_alerts),
         thresholds=tuple(E.ThresholdCrossing(p, ms) for p, ms in crossings.items()),
         forecast=_forecast(outlook, crossings.get(100)),
+        confidence=window_confidence(slo.budgeting_method, float(good_sum), float(total_sum), float(objective.target)),
+        coverage=coverage,
+        status_note=CV.status_note(status, coverage),
     )
 
 
@@ -360,13 +389,15 @@ def _deficit(value: Decimal | None, target: Decimal, budget: B.Budget) -> E.Defi
     return E.Deficit(B.as_number(target - value), B.as_number(budget.consumed - budget.allowed))
 
 
-def evaluate_all(specs: SpecSet, minutes: pl.DataFrame, period: Period, settings: Settings) -> list[WindowEvaluation]:
-    return evaluate_with_series(specs, minutes, period, settings)[0]
+def evaluate_all(specs: SpecSet, minutes: pl.DataFrame, period: Period, settings: Settings,
+                 lines_per_day: LinesPerDay | None = None) -> list[WindowEvaluation]:
+    return evaluate_with_series(specs, minutes, period, settings, lines_per_day)[0]
 
 
-def evaluate_with_series(specs: SpecSet, minutes: pl.DataFrame, period: Period,
-                         settings: Settings) -> tuple[list[WindowEvaluation], pl.DataFrame]:
-    """Every SLO window's evaluation, and all their chart series in one frame (slo, objective, window, ...)."""
+def evaluate_with_series(specs: SpecSet, minutes: pl.DataFrame, period: Period, settings: Settings,
+                         lines_per_day: LinesPerDay | None = None) -> tuple[list[WindowEvaluation], pl.DataFrame]:
+    """Every SLO window's evaluation, and all their chart series in one frame (slo, objective, window, ...).
+    `lines_per_day`: parsed rows and quarantined lines per day, for the windows' quarantine share."""
     policies = {name: policy.conditions for name, policy in specs.policies.items()}
     parts = by_slo(minutes)
     evaluations, columns, keys = [], [], []
@@ -374,7 +405,8 @@ def evaluate_with_series(specs: SpecSet, minutes: pl.DataFrame, period: Period,
         for objective in slo.objectives:
             for window in slo.windows:
                 data = window_data(slo, objective, window, parts.get(slo.name), period, settings)
-                evaluations.append(evaluate(slo, objective, window, None, period, settings, policies, data))
+                coverage = window_coverage(parts.get(slo.name), data, settings, lines_per_day)
+                evaluations.append(evaluate(slo, objective, window, None, period, settings, policies, data, coverage))
                 columns.append(_series_columns(data, objective.target))
                 keys.append((slo.name, objective.key, window.label))
     # one frame from the windows' arrays: the key columns are gathered by window number, not broadcast per window
@@ -487,9 +519,58 @@ def recommend_targets(specs: SpecSet, history: pl.DataFrame, latency: pl.DataFra
                                                    "achieved_in_all_months": pl.Boolean, "basis": pl.String})
 
 
+def _column(prefix: str, rung: Decimal) -> str:
+    return f"{prefix}_{R.rung_label(rung).replace('.', '_')}"
+
+
+RISK_COLUMNS = {"risk_days": pl.Int64, "budget_unit": pl.String,
+                **{_column("p_meet", rung): pl.Float64 for rung in LADDER}, **{_column("budget", rung): pl.Float64 for rung in LADDER}}
+
+
+def target_risks(specs: SpecSet, minutes: pl.DataFrame, days: list[str], settings: Settings) -> list[R.TargetRisk]:
+    """Per SLO objective, each ladder rung's probability of being met next month and the budget it
+    allows, bootstrapped over `days` (the days with SLI inputs; slo_assets.slo.risk)."""
+    days = sorted(days)
+    start = day_start_ms(days[0]) if days else 0
+    span = (day_start_ms(days[-1]) + DAY_MS - start) // DAY_MS if days else 0
+    present = np.array([(day_start_ms(d) - start) // DAY_MS for d in days], dtype=np.int64)
+    parts = by_slo(minutes)
+    risks = []
+    for slo in specs.slos:
+        good, total, _ = dense(parts.get(slo.name), start, start + span * DAY_MS)
+        windows = settings.maintenance + tuple((int(a.timestamp() * 1000), int(b.timestamp() * 1000)) for a, b in slo.maintenance)
+        excluded = maintenance_mask(start, len(total), windows)
+        for objective in slo.objectives:
+            u = units(slo.budgeting_method, objective, good, total, excluded)
+            slices = slo.budgeting_method != "Occurrences"
+            rungs = R.bootstrap_rungs(R.daily_sums(u.good, span)[present], R.daily_sums(u.total, span)[present], LADDER,
+                                      settings.forecast_seed, settings.simulations,
+                                      objective.time_slice_minutes if slices else 1)
+            risks.append(R.TargetRisk(slo.name, objective.key, len(days), "minutes" if slices else "events", rungs))
+    return risks
+
+
+def with_risks(targets: pl.DataFrame, risks: list[R.TargetRisk]) -> pl.DataFrame:
+    """slo_targets' rows with each rung's probability (p_meet_99_9 ...) and allowed budget (budget_99_9 ...)."""
+    rows = [{"slo": r.slo, "objective": r.objective, "risk_days": r.days, "budget_unit": r.unit,
+             **{_column("p_meet", rung.target): rung.probability for rung in r.rungs},
+             **{_column("budget", rung.target): rung.budget for rung in r.rungs}} for r in risks]
+    frame = pl.DataFrame(rows, schema={"slo": pl.String, "objective": pl.String, **RISK_COLUMNS})
+    return targets.join(frame, on=["slo", "objective"], how="left")
+
+
+def risks_from_targets(targets: pl.DataFrame) -> list[R.TargetRisk]:
+    """The TargetRisk rows back from slo_targets' table (with_risks' columns), for the report."""
+    if "risk_days" not in targets.columns:
+        return []
+    return [R.TargetRisk(row["slo"], row["objective"], row["risk_days"] or 0, row["budget_unit"] or "events",
+                         tuple(R.RungRisk(rung, row[_column("p_meet", rung)], row[_column("budget", rung)]) for rung in LADDER))
+            for row in targets.iter_rows(named=True)]
+
+
 COMPLIANCE_KEYS = ("slo", "display_name", "service", "objective", "objective_name", "window", "label", "target",
-                   "budgeting_method", "good", "total", "events", "sli", "error_budget", "status", "deficit", "slices",
-                   "maintenance_excluded_events")
+                   "budgeting_method", "good", "total", "events", "sli", "confidence", "coverage", "error_budget", "status",
+                   "status_note", "deficit", "slices", "maintenance_excluded_events")
 ERROR_BUDGETS_KEYS = ("slo", "service", "objective", "objective_name", "window", "label", "window_start", "window_end",
                       "lists_period", "target", "budgeting_method", "good", "total", "sli", "error_budget", "burn_rates", "alerts",
                       "low_traffic_gate", "alerts_held_back", "policy_alerts", "thresholds", "forecast", "status")

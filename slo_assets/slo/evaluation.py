@@ -20,6 +20,8 @@ from typing import Literal
 import polars as pl
 
 from slo_assets.calendar import epoch_ms, iso
+from slo_assets.slo.confidence import Confidence
+from slo_assets.slo.coverage import Coverage
 
 Number = int | float
 Status = Literal["met", "at_risk", "failed", "insufficient_data"]
@@ -250,6 +252,9 @@ class WindowEvaluation:
     policy_alerts: tuple[PolicyAlert, ...]
     thresholds: tuple[ThresholdCrossing, ...]
     forecast: Forecast
+    confidence: Confidence | None = None  # the SLI's interval; None without a unit
+    coverage: Coverage | None = None  # unmeasured minutes and quarantined lines of the window
+    status_note: str | None = None  # "met, 6.2 % of minutes unmeasured" when coverage is under its floor
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -275,7 +280,10 @@ class WindowEvaluation:
             "objective_name": self.objective_name, "window": self.window, "label": self.label,
             "window_start": start, "window_end": end, "lists_period": {"start": start, "end": end},
             "target": self.target, "budgeting_method": self.budgeting_method, "events": self.events, "good": self.good,
-            "total": self.total, "sli": self.sli, "error_budget": self.error_budget.to_json(), "status": self.status,
+            "total": self.total, "sli": self.sli,
+            "confidence": None if self.confidence is None else self.confidence.to_json(),
+            "coverage": None if self.coverage is None else self.coverage.to_json(),
+            "error_budget": self.error_budget.to_json(), "status": self.status, "status_note": self.status_note,
             "deficit": None if self.deficit is None else self.deficit.to_json(),
             "slices": None if self.slices is None else self.slices.to_json(),
             "maintenance_excluded_events": self.maintenance_excluded_events,
@@ -310,6 +318,8 @@ class WindowEvaluation:
             policy_alerts=tuple(PolicyAlert.from_json(p) for p in data["policy_alerts"]),
             thresholds=tuple(ThresholdCrossing.from_json(t) for t in data["thresholds"]),
             forecast=Forecast.from_json(data["forecast"]),
+            confidence=Confidence.from_json(data.get("confidence")), coverage=Coverage.from_json(data.get("coverage")),
+            status_note=data.get("status_note"),
         )
 
 

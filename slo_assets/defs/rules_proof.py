@@ -1,0 +1,87 @@
+"""The check that the published alert rules page when the replay says they would (slo_assets.slo.rules_proof).
+
+Declared only where promtool is installed (Debian package prometheus), and run by its own job,
+`prove_rules_job`, for a month already materialized: promtool evaluates every rule at every
+15 minutes of the month, seconds per month, which every run of the monthly chain would pay.
+"""
+
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import dagster as dg
+
+from slo_assets import layout
+from slo_assets.defs.partitions import monthly_partitions
+from slo_assets.defs.resources import SloSettings, WarehouseResource
+from slo_assets.defs.warehouse_io import read_days
+from slo_assets.markdown import table
+from slo_assets.slo import chain as C
+from slo_assets.slo.rules_proof import run_promtool, slo_proof
+from slo_assets.slo.sli import MINUTE_SCHEMA
+
+CHECK_RULES_AGREE = "rules_agree_with_replay"
+RULES_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("alert_rules"), CHECK_RULES_AGREE)
+PROMTOOL = shutil.which("promtool")
+SHOWN = 100
+
+
+# A partitioned asset check is a preview in Dagster 1.13; the proof is per month, so it is the means, and
+# its PreviewWarning is silenced here and only here.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    _check = dg.asset_check(asset="alert_rules", name=CHECK_RULES_AGREE, partitions_def=monthly_partitions,
+                            description="promtool test rules: the published rules fire exactly where the replay (without "
+                                        "its low-traffic gate) fires, at sampled minutes inside and around each firing")
+
+
+def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                            slo_settings: SloSettings) -> dg.AssetCheckResult:
+    from slo_assets.defs.slo_chain import _lookback_days, _period
+    from slo_assets.outputs.rules import build_rules, spec_annotations
+
+    month = context.partition_key
+    store = warehouse.store()
+    published = layout.ALERT_RULES.path(store, month)
+    if not published.exists():
+        raise dg.Failure(f"alert_rules for {month} is missing ({published}): materialize the monthly chain first")
+    specs = slo_settings.load()
+    annotations = spec_annotations([Path(p) for p in slo_settings.spec_paths])
+    rules = build_rules(specs, annotations)
+    minutes, present = read_days(store, layout.SLI_MINUTELY, _lookback_days(month), MINUTE_SCHEMA)
+    period = _period(month, present)
+    parts = C.by_slo(minutes)
+    settings = slo_settings.chain_settings()
+    alerts = {}
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                alerts.setdefault(rule["labels"]["slo"], []).append(rule)
+    proofs = [slo_proof(slo, alerts.get(slo.name, []), annotations.get(slo.name, {}), parts.get(slo.name), period, settings)
+              for slo in specs.slos if slo.name in alerts]
+    with tempfile.TemporaryDirectory(prefix="slo-rules-proof-") as folder:
+        outcome = run_promtool(PROMTOOL, Path(folder), published.read_text(), proofs)
+    proven = [p for p in proofs if p.skipped is None]
+    found = outcome.disagreements
+    return dg.AssetCheckResult(
+        passed=outcome.agreed,
+        description=(f"{len(found)} disagreement(s); first: {found[0].text()}" if found else
+                     outcome.errors[0] if outcome.errors else None),
+        metadata={
+            "slos_proven": len(proven), "slos_not_provable": len(proofs) - len(proven),
+            "alert_tests": outcome.checks, "firings": sum(p.firings for p in proven),
+            "firings_not_sampled": sum(p.unsampled_firings for p in proven),
+            "disagreements": dg.MetadataValue.md(table(["SLO", "minute", "alert", "replay", "rules"],
+                                                       [(d.slo, d.minute, d.alertname, d.replay, d.rules) for d in found[:SHOWN]])
+                                                 if found else "none"),
+            "not_provable": dg.MetadataValue.md(table(["SLO", "why"], [(p.slo, p.skipped) for p in proofs if p.skipped][:SHOWN])),
+        },
+    )
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    rules_agree_with_replay = _check(_rules_agree_with_replay)
+
+RULES_CHECKS = [rules_agree_with_replay] if PROMTOOL else []
