@@ -55,7 +55,7 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.execution.backfill import PartitionBackfill
 from slo_assets.definitions import defs
-from slo_assets.defs.partitions import daily_partitions
+from slo_assets.defs.partitions import daily_partitions, monthly_partitions
 
 month = sys.argv[1]
 instance = dg.DagsterInstance.get()
@@ -67,6 +67,8 @@ for key in graph.materializable_asset_keys:
     partitions = graph.get(key).partitions_def
     if key.to_user_string() in ("remediation_runs", "learning_record") or partitions is None:
         continue  # the action layer is the sensor's
+    if partitions not in (daily_partitions, monthly_partitions):
+        continue  # the quarter's and the year's reviews: not a month's backfill
     names = [day for day in daily_partitions.get_partition_keys() if day.startswith(month)] if partitions == daily_partitions else [month]
     wanted |= {AssetKeyPartitionKey(key, name) for name in names}
 backfill = PartitionBackfill.from_asset_graph_subset(
