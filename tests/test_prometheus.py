@@ -65,3 +65,15 @@ def test_an_idle_window_has_absent_ratios_not_nan_and_counts_held_back_alerts():
     assert status["insufficient_data"] == 1 and status["met"] == 0
     held = {s.labels["severity"]: s.value for s in families["slo_alerts_held_back"].samples if not s.name.endswith("_created")}
     assert held == {"page": 1.0, "ticket": 0.0}
+
+
+def test_latency_percentiles_are_exposed_in_seconds_and_absent_without_a_timed_request():
+    from slo_assets.slo.quantiles import LatencyPercentiles
+
+    latency = {"api": LatencyPercentiles("api", 40.0, 120.5, 300.0, 1000),
+               "idle": LatencyPercentiles("idle", None, None, None, 0),
+               "elsewhere": LatencyPercentiles("elsewhere", 1.0, 2.0, 3.0, 3)}  # no window of the month: not exposed
+    families = {f.name: f for f in text_string_to_metric_families(exposition(MONTH, latency).decode())}
+    samples = {(s.labels["slo"], s.labels["service"], s.labels["quantile"]): s.value for s in families["slo_latency_seconds"].samples}
+    assert samples == {("api", "web", "0.5"): 0.04, ("api", "web", "0.95"): 0.1205, ("api", "web", "0.99"): 0.3}
+    assert "slo_latency_seconds" in exposition(MONTH).decode()  # declared even when there are none (HELP and TYPE)

@@ -244,3 +244,22 @@ def test_charts_have_a_bounded_number_of_points_whatever_the_series_length():
     assert len(points) == len(ts[::56]) and chart.startswith("<svg") and chart.endswith("</svg>")
     spans = svg_charts.merged_spans([(0, 10), (12, 20), (100, 110)], gap_ms=5)
     assert spans == [(0, 20), (100, 110)]
+
+
+def test_latency_slos_show_their_exact_percentiles_in_the_report_and_the_exposition(incident_month):
+    """p50/p95/p99 of each latency SLO, as sli_metrics computed them, in report.html and slo_metrics.prom."""
+    import polars as pl
+    from prometheus_client.parser import text_string_to_metric_families
+
+    html, base = _report(incident_month)
+    metrics = pl.read_parquet(base / "out" / "warehouse" / "sli_metrics" / "2026-02.parquet").filter(pl.col("kind") == "latency")
+    assert metrics.height >= 1 and "<h3>Latency percentiles</h3>" in html
+    exposed = {(s.labels["slo"], s.labels["quantile"]): s.value
+               for f in text_string_to_metric_families((base / "out" / "2026-02" / "slo_metrics.prom").read_text())
+               if f.name == "slo_latency_seconds" for s in f.samples}
+    for row in metrics.iter_rows(named=True):
+        cells = "".join(f"<td>{row[c]:,.1f} ms</td>" for c in ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms"))
+        assert f"<td>{row['slo']}</td>{cells}<td>{row['latency_samples']:,}</td>" in html
+        for quantile, column in (("0.5", "latency_p50_ms"), ("0.95", "latency_p95_ms"), ("0.99", "latency_p99_ms")):
+            assert exposed[(row["slo"], quantile)] == pytest.approx(row[column] / 1000)
+    assert {slo for slo, _ in exposed} == set(metrics["slo"])  # availability SLOs have none

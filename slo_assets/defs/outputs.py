@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from slo_assets import layout
 from slo_assets.calendar import iso
@@ -26,7 +27,7 @@ from slo_assets.defs.warehouse_io import written
 from slo_assets.slo.evaluation import MonthEvaluations
 from slo_assets.storage import Warehouse
 
-OUTPUTS_CODE_VERSION = "outputs-2"  # 2: confidence, coverage and target risk shown
+OUTPUTS_CODE_VERSION = "outputs-3"  # 2: confidence, coverage and target risk shown; 3: latency percentiles
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,12 @@ def render_report(inputs: Inputs) -> Rendered:
 def render_exposition(inputs: Inputs) -> Rendered:
     from slo_assets.outputs.prometheus import exposition
 
+    from slo_assets.slo.quantiles import latency_percentiles
+
     month = MonthEvaluations.from_documents(inputs.document(layout.COMPLIANCE_REPORT), inputs.document(layout.ERROR_BUDGETS))
-    payload = exposition(month)
+    metrics = layout.SLI_METRICS.path(inputs.store, inputs.month)
+    latency = latency_percentiles(pl.from_arrow(inputs.store.read_table(metrics))) if metrics.exists() else {}
+    payload = exposition(month, latency)
     samples = sum(1 for line in payload.splitlines() if line and not line.startswith(b"#"))
     return Rendered(payload, f"{samples} samples for {len(month.windows)} SLO windows")
 
@@ -104,11 +109,13 @@ def _render_dashboard(pick: Callable) -> Callable[[Inputs], Rendered]:
 
 OUTPUTS: tuple[Output, ...] = (
     Output(layout.REPORT_HTML, "The month's self-contained HTML report: status, budget burn-down and SLI charts, alerts, "
-           "incidents and actions per SLO window", ("compliance_report", "error_budgets", "budget_series", "slo_targets",
-                                                    "remediation_plan", "remediation_runs", "learning_record"),
+           "incidents and actions per SLO window, latency percentiles", ("compliance_report", "error_budgets", "budget_series",
+                                                    "slo_targets", "sli_metrics", "remediation_plan", "remediation_runs",
+                                                    "learning_record"),
            render_report, frozenset({"html"})),
     Output(layout.PROMETHEUS_EXPOSITION, "Prometheus text exposition of the month's SLIs, budgets, burn rates and "
-           "statuses (for the node exporter's textfile collector)", ("compliance_report", "error_budgets"),
+           "statuses, and the latency SLOs' percentiles (for the node exporter's textfile collector)",
+           ("compliance_report", "error_budgets", "sli_metrics"),
            render_exposition, frozenset({"prometheus"})),
     # published with the month's report, so it is refreshed (and automated) with it
     Output(layout.ALERT_RULES, "Prometheus recording and multiwindow burn-rate alerting rules for the spec in force",

@@ -115,6 +115,10 @@ def tracking_dashboard(specs: SpecSet) -> gd.Dashboard:
         timeseries.Panel().title("Burn rate at the end of the data (batch)").span(12).height(8)
         .description("Burn rate over each alert window at the end of the report's data, from the logs")
         .with_target(_query(f"slo_burn_rate{{{SELECT}}}", "{{slo}} {{burn_window}}")))
+    board = board.with_panel(
+        timeseries.Panel().title("Latency percentiles (latency SLOs)").span(24).height(7).unit("s")
+        .description("Exact p50, p95 and p99 of each latency SLO's timed requests over the month, from the logs")
+        .with_target(_query(f"slo_latency_seconds{{{SELECT}}}", "{{slo}} p{{quantile}}")))
     board = board.with_row(gd.Row("Alerts"))
     board = board.with_panel(
         table.Panel().title("Burn-rate alerts firing").span(12).height(8)

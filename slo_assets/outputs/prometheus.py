@@ -25,21 +25,26 @@ samples, and a null burn rate has no slo_burn_rate sample: absent, never NaN. It
 status="insufficient_data" at 1 and its event counters are 0.
 | slo_service_health_score | gauge | 0-100 per service |
 | slo_report_as_of_timestamp_seconds | gauge | end of the data the figures describe |
+| slo_latency_seconds | gauge | a latency SLO's exact p50/p95/p99 over the month (labels slo, service, quantile 0.5/0.95/0.99); none without a timed request |
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from slo_assets.slo.evaluation import STATUSES, MonthEvaluations
+from slo_assets.slo.quantiles import LatencyPercentiles
 
 LABELS = ["slo", "service", "objective", "window"]
 
 
 class _SloCollector:
-    def __init__(self, month: MonthEvaluations) -> None:
+    def __init__(self, month: MonthEvaluations, latency: Mapping[str, LatencyPercentiles]) -> None:
         self.month = month
+        self.latency = latency
 
     def collect(self):
         gauges = {
@@ -99,11 +104,19 @@ class _SloCollector:
                 health.add_metric([service.service], float(service.health_score))
         as_of = GaugeMetricFamily("slo_report_as_of_timestamp_seconds", "End of the data the figures describe", labels=["period"])
         as_of.add_metric([self.month.period], self.month.as_of_ms / 1000)
-        yield from (*gauges.values(), burn, good, total, status, firings, held, *honesty.values(), health, as_of)
+        percentiles = GaugeMetricFamily("slo_latency_seconds", "Exact latency percentile of the latency SLO's timed requests "
+                                        "over the month", labels=["slo", "service", "quantile"])
+        services = {w.slo: w.service for w in self.month.windows}
+        for slo, measured in sorted(self.latency.items()):
+            for quantile, milliseconds in measured.values():
+                if milliseconds is not None and slo in services:
+                    percentiles.add_metric([slo, services[slo], quantile], milliseconds / 1000)
+        yield from (*gauges.values(), burn, good, total, status, firings, held, *honesty.values(), health, as_of, percentiles)
 
 
-def exposition(month: MonthEvaluations) -> bytes:
-    """The Prometheus text format of a month's evaluations (MonthEvaluations.from_documents reads the documents)."""
+def exposition(month: MonthEvaluations, latency: Mapping[str, LatencyPercentiles] | None = None) -> bytes:
+    """The Prometheus text format of a month's evaluations (MonthEvaluations.from_documents reads the documents)
+    and of its latency SLOs' percentiles (quantiles.latency_percentiles reads sli_metrics)."""
     registry = CollectorRegistry()
-    registry.register(_SloCollector(month))
+    registry.register(_SloCollector(month, latency or {}))
     return generate_latest(registry)

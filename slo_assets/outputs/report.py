@@ -12,6 +12,7 @@ tables (tables capped, the JSON documents list everything).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -24,6 +25,7 @@ from slo_assets.outputs import svg_charts
 from slo_assets.slo.chain import LADDER, by_window, risks_from_targets
 from slo_assets.slo.risk import risk_headers, risk_rows
 from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation, most_consumed_first
+from slo_assets.slo.quantiles import LatencyPercentiles, latency_percentiles
 from slo_assets.storage import Warehouse
 
 STATUS_LABELS = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}
@@ -41,6 +43,7 @@ class MonthDocuments:
     runs: pl.DataFrame | None = None
     learning: pl.DataFrame | None = None
     targets: pl.DataFrame | None = None  # slo_targets: recommendations and each rung's risk
+    latency: Mapping[str, LatencyPercentiles] | None = None  # the latency SLOs' p50/p95/p99 (sli_metrics)
 
 
 class ReportError(ValueError):
@@ -72,7 +75,8 @@ def load_month(store: Warehouse, month: str) -> MonthDocuments:
     except ValueError as error:
         raise ReportError(str(error)) from error
     return MonthDocuments(month, evaluations, series, document(layout.REMEDIATION_PLAN)[0], frame(layout.REMEDIATION_RUNS, month),
-                          frame(layout.LEARNING_RECORD, month), frame(layout.SLO_TARGETS, month))
+                          frame(layout.LEARNING_RECORD, month), frame(layout.SLO_TARGETS, month),
+                          latency_percentiles(frame(layout.SLI_METRICS, month)))
 
 
 def _pct(value, digits: int = 3) -> str:
@@ -395,6 +399,20 @@ def _window_row(window: WindowEvaluation) -> list:
             window.alert_count("page"), window.alert_count("ticket"), window.low_traffic_gate.held_back, note]
 
 
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.1f} ms"
+
+
+def _latency_table(latency: Mapping[str, LatencyPercentiles], windows: list[WindowEvaluation]) -> str:
+    """The service's latency SLOs: exact p50, p95 and p99 of their requests over the month."""
+    shown = [latency[slo] for slo in dict.fromkeys(w.slo for w in windows) if slo in latency]
+    if not shown:
+        return ""
+    rows = [(p.slo, _ms(p.p50_ms), _ms(p.p95_ms), _ms(p.p99_ms), f"{p.samples:,}") for p in shown]
+    return ("<h3>Latency percentiles</h3><p class=\"meta\">Exact, over the month's requests with a duration that the SLO counts.</p>"
+            + _table(["SLO", "p50", "p95", "p99", "requests timed"], rows))
+
+
 def _service_section(docs: MonthDocuments, service: str, windows: list[WindowEvaluation], parts: dict, period_end_ms: int,
                      plan_by_slo: dict) -> str:
     attention = [w for w in windows if w.status in ATTENTION]
@@ -402,6 +420,7 @@ def _service_section(docs: MonthDocuments, service: str, windows: list[WindowEva
             f"<p>{_plural(len(windows), 'SLO window')}, {len(attention)} failed or at risk.</p>",
             _table(["SLO window", "status", "SLI", "95% interval", "unmeasured", "target", "budget left", "page alerts", "ticket alerts",
                     "held back (low traffic)", ""], [_window_row(w) for w in windows], "windows")]
+    html.append(_latency_table(docs.latency or {}, windows))
     empty = docs.series.clear()
     html += [_window_section(w, parts.get(w.key, empty), period_end_ms, plan_by_slo) for w in attention]
     for slo in dict.fromkeys(w.slo for w in windows):  # the plan, runs and learning belong to the SLO: shown once

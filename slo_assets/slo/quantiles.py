@@ -295,3 +295,33 @@ def _pass(sources: Sequence[Chunks], to_split: list[_Bucket], to_gather: list[_B
         np.add.at(summed, inverse, counts)
         gathered[name] = (unique, summed)
     return histograms, gathered
+
+
+@dataclass(frozen=True)
+class LatencyPercentiles:
+    """A latency SLO's exact p50/p95/p99 over the month's requests with a duration (sli_metrics)."""
+
+    slo: str
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    samples: int
+
+    def values(self) -> tuple[tuple[str, float | None], ...]:
+        """(quantile label, milliseconds) in order: 0.5, 0.95, 0.99."""
+        return (("0.5", self.p50_ms), ("0.95", self.p95_ms), ("0.99", self.p99_ms))
+
+
+def latency_percentiles(metrics: pl.DataFrame | None) -> dict[str, LatencyPercentiles]:
+    """The latency SLOs' percentiles from a month's sli_metrics table (none without one)."""
+    if metrics is None or metrics.is_empty():
+        return {}
+
+    def number(value) -> float | None:
+        return None if value is None or math.isnan(value) else float(value)
+
+    rows = metrics.filter(pl.col("kind") == "latency").select("slo", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+                                                               "latency_samples")
+    return {slo: LatencyPercentiles(slo, number(p50), number(p95), number(p99), int(samples or 0))
+            for slo, p50, p95, p99, samples in rows.iter_rows()}
+
