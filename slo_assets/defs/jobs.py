@@ -18,7 +18,7 @@ def _assets(*keys: str) -> dg.AssetSelection:
 
 
 DAILY_KEYS = ("parsed_logs", "sli_minutely")
-MONTHLY_KEYS = ("sli_metrics", "slo_targets", "error_budgets", "compliance_report", "remediation_plan", "deploy_gate",
+MONTHLY_KEYS = ("sli_metrics", "slo_targets", "error_budgets", "compliance_report", "remediation_plan", "deploy_gate", "alert_backtest",
                 *OUTPUT_KEYS)
 
 # Every job executes in its run's own process: a process per step would only re-import the code
