@@ -17,6 +17,7 @@ import pytest
 
 from slo_assets.calendar import MINUTE_MS, iso, month_range_ms
 from slo_assets.slo import backtest as T
+from slo_assets.slo import budget as B
 from slo_assets.slo import chain as C
 from slo_assets.slo.spec import load_specs
 
@@ -128,6 +129,30 @@ def test_a_noise_page_only_without_the_gate_and_a_miss_under_every_policy(result
     document = T.document(result, {})
     assert [m["start"] for m in document["misses"]] == ["2026-11-25T00:00:00Z"] * 3
     assert "| 2026-11 | tiers, no gate | 1.17 | 0.7 | 3 | 2 | 8.5 | 15.3 |" in T.markdown(result.scores())
+
+
+def test_the_gated_tiers_fire_what_the_chain_replays(result, tmp_path):
+    """One replay: the backtest's 'tiers, gate 3' alerts are error_budgets' alerts for the calendar window."""
+    spec = tmp_path / "slos.yaml"
+    spec.write_text(SPEC)
+    frame, _, _ = hand_month()
+    period = C.Period(MONTH, *month_range_ms(MONTH), month_range_ms(MONTH)[1])
+    (evaluation,) = C.evaluate_all(load_specs([spec]), frame, period, C.Settings())
+    assert len(evaluation.alerts) == result.records["tiers, gate 3"].alerts == 3
+    assert len(evaluation.alerts_held_back) == 2  # B, on both page tiers
+
+
+def test_a_page_overlapping_no_episode_is_noise():
+    """A page whose run holds no minute above the allowance (burn built up by minutes at the allowance)."""
+    page = B.Firing("page", "1h", "5m", Decimal("14.4"), 10 * MINUTE_MS, 20 * MINUTE_MS, 20.0)
+    ticket = B.Firing("ticket", "1d", "2h", Decimal(3), 10 * MINUTE_MS, 20 * MINUTE_MS, 20.0)
+    policy = T.policies([], C.Settings())[0]
+    found = [T.Episode(30, 31, 8.0)]  # after the page ended
+    record = T.score_window(policy, [page, ticket], found, np.zeros(40), 100.0, 0, 40, ("s", "o", "w"))
+    assert (record.alerts, record.pages, record.noise_pages) == (2, 1, 1)
+    assert record.outcomes[0].paged_at_ms is None and record.outcomes[0].spent == pytest.approx(0.08)
+    touching = T.score_window(policy, [page], [T.Episode(19, 25, 2.0)], np.zeros(40), 100.0, 0, 40, ("s", "o", "w"))
+    assert touching.noise_pages == 0 and touching.outcomes[0].delay_minutes == 0  # already paging at its first minute
 
 
 def test_minutes_without_traffic_neither_extend_nor_break_an_episode():
