@@ -514,7 +514,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         from slo_assets.defs.resources import DEFAULT_SPECS, project_file
         from slo_assets.defs.warehouse_io import read_days
         from slo_assets.slo import backtest as T
-        from slo_assets.slo.chain import Settings
+        from slo_assets.slo.chain import Settings, data_period
         from slo_assets.slo.sli import MINUTE_SCHEMA
         from slo_assets.slo.spec import load_specs
         from slo_assets.storage import Warehouse
@@ -542,7 +542,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         results = []
         for month in months:
             minutes, days = read_days(store, layout.SLI_MINUTELY, month_days(previous_month(month)) + month_days(month), MINUTE_SCHEMA)
-            results.append(T.backtest_month(specs, minutes, T.data_period(month, days), settings, chosen))
+            results.append(T.backtest_month(specs, minutes, data_period(month, days), settings, chosen))
         scores = [s for r in results for s in r.scores()] + (T.pooled(results) if len(results) > 1 else [])
         if args.json:
             print(json.dumps({"months": months, "policies": [p.to_json() for p in chosen], "rows": [s.to_json() for s in scores],

@@ -48,7 +48,7 @@ def alert_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, wa
     except T.PairError as error:
         raise dg.Failure(f"alert_backtest config: {error}") from None
     minutes, present = read_days(store, layout.SLI_MINUTELY, C.month_days(C.previous_month(month)) + C.month_days(month), MINUTE_SCHEMA)
-    period = T.data_period(month, present)
+    period = C.data_period(month, present)
     if period is None:
         raise dg.Failure(f"no sli_minutely partitions for {month}: materialize its days first")
     settings = slo_settings.chain_settings()

@@ -18,7 +18,7 @@ from fractions import Fraction
 import numpy as np
 import polars as pl
 
-from slo_assets.calendar import DAY_MS, MINUTE_MS, day_start_ms, iso, month_range_ms
+from slo_assets.calendar import MINUTE_MS, iso
 from slo_assets.durations import DurationError, duration_minutes
 from slo_assets.markdown import table
 from slo_assets.slo import budget as B
@@ -258,15 +258,6 @@ class MonthBacktest:
 
     def scores(self) -> list[PolicyScore]:
         return [score(self.records[p.name], self.month) for p in self.policies]
-
-
-def data_period(month: str, present_days: Sequence[str]) -> C.Period | None:
-    """The month as far as its minute aggregates go (through the last day present), None without any."""
-    start, end = month_range_ms(month)
-    days = [d for d in present_days if d.startswith(month)]
-    if not days:
-        return None
-    return C.Period(month, start, end, min(end, day_start_ms(max(days)) + DAY_MS))
 
 
 def backtest_month(specs: SpecSet, minutes: pl.DataFrame, period: C.Period, settings: C.Settings,
