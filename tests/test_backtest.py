@@ -221,3 +221,30 @@ def test_backtest_through_the_cli_on_a_generated_month(tmp_path):
                           (("--warehouse", str(tmp_path / "nothing")), "no sli_minutely")):
         bad = cli(tmp_path, "backtest", "--warehouse", str(warehouse), "--spec", str(spec), *args, env=now)
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+
+
+@pytest.mark.xdist_group("incident_month")  # shares the session's generated February with its four injected incidents
+def test_the_injected_error_bursts_are_paged_episodes(incident_month):
+    from slo_assets import layout
+    from slo_assets.calendar import epoch_ms, month_days
+    from slo_assets.defs.warehouse_io import read_days
+    from slo_assets.slo.sli import MINUTE_SCHEMA
+    from slo_assets.storage import Warehouse
+
+    truth, _, _, _, base = incident_month
+    store = Warehouse(base / "out" / "warehouse")
+    written = json.loads(layout.ALERT_BACKTEST.path(store, "2026-02").read_bytes())
+    specs = load_specs([Path(__file__).resolve().parents[1] / "examples" / "slos.yaml"])
+    minutes, days = read_days(store, layout.SLI_MINUTELY, month_days("2026-01") + month_days("2026-02"), MINUTE_SCHEMA)
+    settings = C.Settings()
+    result = T.backtest_month(specs, minutes, C.data_period("2026-02", days), settings, T.policies([], settings))
+    assert [s.to_json() for s in result.scores()] == written["rows"]  # the asset wrote what the core computes
+    service = {slo.name: slo.service for slo in specs.slos}
+    bursts = [i for i in truth["incidents"] if i["kind"] == "error_burst"]
+    assert len(bursts) == 3
+    for burst in bursts:
+        start, end = epoch_ms(burst["start"]), epoch_ms(burst["end"])
+        inside = [o for o in result.records["tiers, gate 3"].outcomes if service[o.slo] == burst["service"] and start <= o.start_ms < end]
+        assert inside, burst
+        paged = [o.paged_at_ms for o in inside if o.paged_at_ms is not None]
+        assert paged and start <= min(paged) < end, burst  # paged during the burst, never before it
