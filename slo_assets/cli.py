@@ -522,7 +522,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         try:
             pairs = [T.parse_pair(text) for text in args.pair or []]
         except T.PairError as error:
-            raise InputError(str(error)) from None
+            raise InputError(f"--pair {error}") from None
         specs_env = os.environ.get("SLO_ASSETS_SPECS")
         spec_paths = args.spec or (specs_env.split(",") if specs_env else [project_file(DEFAULT_SPECS)])
         specs = load_specs([Path(p) for p in spec_paths])

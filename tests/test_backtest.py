@@ -248,3 +248,12 @@ def test_the_injected_error_bursts_are_paged_episodes(incident_month):
         assert inside, burst
         paged = [o.paged_at_ms for o in inside if o.paged_at_ms is not None]
         assert paged and start <= min(paged) < end, burst  # paged during the burst, never before it
+
+
+def test_the_chart_shows_every_policy_side_by_side(result):
+    from slo_assets.outputs import svg_charts
+
+    image = svg_charts.policy_bars([(s.policy, s.pages_per_week, s.noise_pages, s.misses) for s in result.scores()])
+    assert image.count('<rect class="pw"') == 3 and "tiers, no gate" in image
+    assert "0.7 pages/week, 2 noise, 1 missed" in image and "0.23 pages/week, 0 noise, 1 missed" in image
+    assert "no policy" in svg_charts.policy_bars([])

@@ -17,6 +17,7 @@ from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import read_days, written
+from slo_assets.outputs import sparklines, svg_charts
 from slo_assets.slo import backtest as T
 from slo_assets.slo import chain as C
 from slo_assets.slo.sli import MINUTE_SCHEMA
@@ -46,7 +47,7 @@ def alert_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, wa
     try:
         pairs = [T.parse_pair(text) for text in config.pairs]
     except T.PairError as error:
-        raise dg.Failure(f"alert_backtest config: {error}") from None
+        raise dg.Failure(f"alert_backtest config: pairs: {error}") from None
     minutes, present = read_days(store, layout.SLI_MINUTELY, C.month_days(C.previous_month(month)) + C.month_days(month), MINUTE_SCHEMA)
     period = C.data_period(month, present)
     if period is None:
@@ -61,4 +62,6 @@ def alert_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, wa
         **written(store, layout.ALERT_BACKTEST, month, len(payload)),
         "as_of": C.B.iso(period.as_of_ms),
         "backtest": dg.MetadataValue.md(T.markdown(scores)),
+        "pages_per_week": dg.MetadataValue.md(sparklines.markdown(svg_charts.standalone(svg_charts.policy_bars(
+            [(s.policy, s.pages_per_week, s.noise_pages, s.misses) for s in scores])), "pages per week by alert policy")),
     })

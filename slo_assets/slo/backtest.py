@@ -63,21 +63,21 @@ def parse_pair(text: str) -> WindowPair:
     """`30m/5m:10`: long window 30 minutes, short window 5 minutes, page at a burn rate above 10."""
     found = PAIR_FORM.fullmatch(text.strip())
     if not found:
-        raise PairError(f"--pair {text!r}: write LONG/SHORT:FACTOR, e.g. 30m/5m:10")
+        raise PairError(f"{text!r}: write LONG/SHORT:FACTOR, e.g. 30m/5m:10")
     minutes = {}
     for field in ("long", "short"):
         try:
             minutes[field] = duration_minutes(found.group(field))
         except DurationError as error:
-            raise PairError(f"--pair {text!r}: {field} window: {error}") from None
+            raise PairError(f"{text!r}: {field} window: {error}") from None
     if minutes["short"] >= minutes["long"]:
-        raise PairError(f"--pair {text!r}: short window {found.group('short')} must be shorter than long {found.group('long')}")
+        raise PairError(f"{text!r}: short window {found.group('short')} must be shorter than long {found.group('long')}")
     try:
         factor = Decimal(found.group("factor"))
     except InvalidOperation:
         factor = Decimal("NaN")
     if not factor.is_finite() or factor <= 0:
-        raise PairError(f"--pair {text!r}: factor {found.group('factor')!r} must be a number above 0, e.g. 14.4")
+        raise PairError(f"{text!r}: factor {found.group('factor')!r} must be a number above 0, e.g. 14.4")
     return WindowPair(found.group("long"), found.group("short"), minutes["long"], minutes["short"], Fraction(factor))
 
 
