@@ -27,8 +27,8 @@ from slo_assets.slo.burn_windows import AlertTier, alert_tiers
 from slo_assets.slo.spec import SpecSet
 
 SCHEMA_VERSION = 1
-NOISE_BELOW = Fraction(1, 100)  # a page on an episode that spent less of the budget is noise
-MISS_ABOVE = Fraction(10, 100)  # an episode that spent more and never paged is a miss
+NOISE_BELOW = 0.01  # a page on an episode that spent less of the budget is noise
+MISS_ABOVE = 0.10  # an episode that spent more and never paged is a miss
 PAIR_FORM = re.compile(r"(?P<long>[^/:]+)/(?P<short>[^/:]+):(?P<factor>[^/:]+)")
 
 
@@ -222,13 +222,28 @@ def score(record: PolicyRecord, months: str) -> PolicyScore:
                        record.noise_pages, sum(o.missed for o in record.outcomes))
 
 
+def _marked(runs: Sequence[tuple[int, int]], size: int) -> np.ndarray:
+    """Minutes covered by [start, end) index runs, as a boolean mask of `size` minutes."""
+    edges = np.zeros(size + 1, dtype=np.int64)
+    for start, end in runs:
+        edges[max(start, 0)] += 1
+        edges[min(end, size)] -= 1
+    return np.cumsum(edges[:size]) > 0
+
+
 def score_window(policy: Policy, firings: Sequence[B.Firing], found: Sequence[Episode], bad: np.ndarray, allowed: float,
                  first_minute_ms: int, minutes: int, key: tuple[str, str, str]) -> PolicyRecord:
     """One policy's firings in one SLO window against its episodes. A page detects an episode when it
-    is firing at some minute of it; it is noise when every episode it overlaps spent < 1 % (or it overlaps none)."""
+    is firing at some minute of it; it is noise when every episode it overlaps spent < 1 % (or it overlaps none).
+    Linear in minutes, episodes and pages: a month at low traffic has hundreds of each."""
+    size = len(bad)
     cumulative = np.concatenate([[0], np.cumsum(bad)])
     pages = [((f.start_ms - first_minute_ms) // MINUTE_MS, (f.end_ms - first_minute_ms) // MINUTE_MS)
              for f in firings if f.severity == "page"]
+    paging = _marked(pages, size)
+    # the first paging minute at or after each minute (size when none)
+    ahead = np.where(paging, np.arange(size), size)
+    next_paging = np.minimum.accumulate(ahead[::-1])[::-1] if size else ahead
 
     def share(units: float) -> float | None:
         return None if allowed <= 0 else units / allowed
@@ -236,16 +251,16 @@ def score_window(policy: Policy, firings: Sequence[B.Firing], found: Sequence[Ep
     record = PolicyRecord(policy.name, minutes=minutes, windows=1, alerts=len(firings), pages=len(pages))
     spent = [share(e.bad) for e in found]
     for episode, episode_spent in zip(found, spent, strict=True):
-        overlapping = [max(start, episode.first) for start, end in pages if start <= episode.last and end > episode.first]
-        paged = min(overlapping, default=None)
+        at = int(next_paging[episode.first])
+        paged = at if at <= episode.last else None
         record.outcomes.append(EpisodeOutcome(
             *key, first_minute_ms + episode.first * MINUTE_MS, first_minute_ms + (episode.last + 1) * MINUTE_MS, episode_spent,
             None if paged is None else first_minute_ms + paged * MINUTE_MS,
             None if paged is None else share(float(cumulative[paged + 1] - cumulative[episode.first]))))
-    for start, end in pages:
-        touched = [s for e, s in zip(found, spent, strict=True) if start <= e.last and end > e.first]
-        if all(s is not None and s < NOISE_BELOW for s in touched):
-            record.noise_pages += 1
+    # a page is not noise when it overlaps a minute of an episode that spent 1 % or more (or whose share is unknown)
+    significant = _marked([(e.first, e.last + 1) for e, s in zip(found, spent, strict=True) if s is None or s >= NOISE_BELOW], size)
+    covered = np.concatenate([[0], np.cumsum(significant)])
+    record.noise_pages = sum(int(covered[min(end, size)] - covered[max(start, 0)]) == 0 for start, end in pages)
     return record
 
 
@@ -332,6 +347,6 @@ def missed(result: MonthBacktest) -> list[dict]:
 def document(result: MonthBacktest, provenance: dict) -> dict:
     """The month's backtest as the alert_backtest JSON table (docs/outputs.md)."""
     return {"schema_version": SCHEMA_VERSION, "period": result.month, "as_of": iso(result.as_of_ms), **provenance,
-            "noise_below": float(NOISE_BELOW), "miss_above": float(MISS_ABOVE),
+            "noise_below": NOISE_BELOW, "miss_above": MISS_ABOVE,
             "policies": [p.to_json() for p in result.policies],
             "rows": [s.to_json() for s in result.scores()], "misses": missed(result)}
