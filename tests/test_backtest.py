@@ -148,10 +148,10 @@ def test_a_page_overlapping_no_episode_is_noise():
     ticket = B.Firing("ticket", "1d", "2h", Decimal(3), 10 * MINUTE_MS, 20 * MINUTE_MS, 20.0)
     policy = T.policies([], C.Settings())[0]
     found = [T.Episode(30, 31, 8.0)]  # after the page ended
-    record = T.score_window(policy, [page, ticket], found, np.zeros(40), 100.0, 0, 40, ("s", "o", "w"))
+    record = T.score_window(policy, [page, ticket], found, np.zeros(40), 100.0, 0, ("s", "o", "w"))
     assert (record.alerts, record.pages, record.noise_pages) == (2, 1, 1)
     assert record.outcomes[0].paged_at_ms is None and record.outcomes[0].spent == pytest.approx(0.08)
-    touching = T.score_window(policy, [page], [T.Episode(19, 25, 2.0)], np.zeros(40), 100.0, 0, 40, ("s", "o", "w"))
+    touching = T.score_window(policy, [page], [T.Episode(19, 25, 2.0)], np.zeros(40), 100.0, 0, ("s", "o", "w"))
     assert touching.noise_pages == 0 and touching.outcomes[0].delay_minutes == 0  # already paging at its first minute
 
 
@@ -257,3 +257,11 @@ def test_the_chart_shows_every_policy_side_by_side(result):
     assert image.count('<rect class="pw"') == 3 and "tiers, no gate" in image
     assert "0.7 pages/week, 2 noise, 1 missed" in image and "0.23 pages/week, 0 noise, 1 missed" in image
     assert "no policy" in svg_charts.policy_bars([])
+
+
+def test_months_are_pooled_not_averaged(result):
+    later = T.MonthBacktest("2026-12", result.as_of_ms, result.policies, result.records)
+    (gated, *_) = T.pooled([result, later])
+    assert gated.months == "2026-11..2026-12" and (gated.alerts, gated.pages, gated.episodes, gated.misses) == (6, 2, 6, 2)
+    assert gated.weeks == pytest.approx(60 / 7, abs=1e-4) and gated.delay_median_minutes == 17
+    assert T.pooled([]) == []

@@ -162,8 +162,8 @@ class PolicyRecord:
     """What one policy did over some SLO windows and minutes: summed over windows and months."""
 
     policy: str
-    minutes: int = 0  # minutes replayed, per SLO window
-    windows: int = 0
+    minutes: int = 0  # minutes replayed: each month's span once (the same for every SLO window of it)
+    windows: int = 0  # SLO windows replayed, summed over the months
     alerts: int = 0
     pages: int = 0
     noise_pages: int = 0
@@ -213,7 +213,7 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def score(record: PolicyRecord, months: str) -> PolicyScore:
-    weeks = record.minutes / max(record.windows, 1) / (7 * 1440)
+    weeks = record.minutes / (7 * 1440)
     paged = [o for o in record.outcomes if o.paged_at_ms is not None]
     delays = [float(o.delay_minutes) for o in paged]
     spent = [o.spent_before_page for o in paged if o.spent_before_page is not None]
@@ -232,7 +232,7 @@ def _marked(runs: Sequence[tuple[int, int]], size: int) -> np.ndarray:
 
 
 def score_window(policy: Policy, firings: Sequence[B.Firing], found: Sequence[Episode], bad: np.ndarray, allowed: float,
-                 first_minute_ms: int, minutes: int, key: tuple[str, str, str]) -> PolicyRecord:
+                 first_minute_ms: int, key: tuple[str, str, str]) -> PolicyRecord:
     """One policy's firings in one SLO window against its episodes. A page detects an episode when it
     is firing at some minute of it; it is noise when every episode it overlaps spent < 1 % (or it overlaps none).
     Linear in minutes, episodes and pages: a month at low traffic has hundreds of each."""
@@ -248,7 +248,7 @@ def score_window(policy: Policy, firings: Sequence[B.Firing], found: Sequence[Ep
     def share(units: float) -> float | None:
         return None if allowed <= 0 else units / allowed
 
-    record = PolicyRecord(policy.name, minutes=minutes, windows=1, alerts=len(firings), pages=len(pages))
+    record = PolicyRecord(policy.name, windows=1, alerts=len(firings), pages=len(pages))
     spent = [share(e.bad) for e in found]
     for episode, episode_spent in zip(found, spent, strict=True):
         at = int(next_paging[episode.first])
@@ -283,7 +283,7 @@ def backtest_month(specs: SpecSet, minutes: pl.DataFrame, period: C.Period, sett
     and its budget is (1 - target) x the month's units scaled to the window's length (a calendar
     window: the whole month)."""
     parts = C.by_slo(minutes)
-    records = {p.name: PolicyRecord(p.name) for p in chosen}
+    records = {p.name: PolicyRecord(p.name, minutes=(period.as_of_ms - period.start_ms) // MINUTE_MS) for p in chosen}
     for slo in specs.slos:
         for objective in slo.objectives:
             for window in slo.windows:
@@ -299,7 +299,7 @@ def backtest_month(specs: SpecSet, minutes: pl.DataFrame, period: C.Period, sett
                     replay = B.replay_with_gate(good, total, data.replay_start, data.offset, objective.target, window.days,
                                                 policy.min_events, policy.min_bad_events, tiers=policy.tiers, sums=data.sums)
                     records[policy.name].add(score_window(policy, replay.firings, found, total - good, allowed,
-                                                          data.replay_start, span, key))
+                                                          data.replay_start, key))
     return MonthBacktest(period.month, period.as_of_ms, tuple(chosen), records)
 
 
