@@ -588,6 +588,54 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return _guarded("gate", body)
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Score each alert policy against the burn episodes of every month in the warehouse (or those asked)."""
+    def body() -> int:
+        from slo_assets import layout
+        from slo_assets.calendar import month_days, previous_month
+        from slo_assets.defs.resources import DEFAULT_SPECS, project_file
+        from slo_assets.defs.warehouse_io import read_days
+        from slo_assets.slo import backtest as T
+        from slo_assets.slo.chain import Settings, data_period
+        from slo_assets.slo.sli import MINUTE_SCHEMA
+        from slo_assets.slo.spec import load_specs
+        from slo_assets.storage import Warehouse
+
+        try:
+            pairs = [T.parse_pair(text) for text in args.pair or []]
+        except T.PairError as error:
+            raise InputError(f"--pair {error}") from None
+        specs_env = os.environ.get("SLO_ASSETS_SPECS")
+        spec_paths = args.spec or (specs_env.split(",") if specs_env else [project_file(DEFAULT_SPECS)])
+        specs = load_specs([Path(p) for p in spec_paths])
+        store = Warehouse(args.warehouse)
+        present = layout.SLI_MINUTELY.partitions(store)
+        available = sorted({day[:7] for day in present})
+        if not available:
+            raise InputError(f"--warehouse {args.warehouse}: no sli_minutely day files (run a month first: slo-assets run)")
+        months = sorted(set(args.month)) if args.month else available
+        for month in months:
+            if month not in available:
+                raise InputError(f"--month {month}: no sli_minutely day files for it in {args.warehouse} "
+                                 f"(months there: {', '.join(available)})")
+        gate = args.alert_min_bad_events
+        settings = Settings() if gate is None else Settings(alert_min_bad_events=gate)
+        chosen = T.policies(pairs, settings)
+        results = []
+        for month in months:
+            minutes, days = read_days(store, layout.SLI_MINUTELY, month_days(previous_month(month)) + month_days(month), MINUTE_SCHEMA)
+            results.append(T.backtest_month(specs, minutes, data_period(month, days), settings, chosen))
+        scores = [s for r in results for s in r.scores()] + (T.pooled(results) if len(results) > 1 else [])
+        if args.json:
+            print(json.dumps({"months": months, "policies": [p.to_json() for p in chosen], "rows": [s.to_json() for s in scores],
+                              "misses": [m | {"period": r.month} for r in results for m in T.missed(r)]}, indent=1))
+        else:
+            print(T.markdown(scores))
+        return 0
+
+    return _guarded("backtest", body)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slo-assets", description="SLOs from access logs, as a Dagster asset graph.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -671,6 +719,20 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
                       help="where deploy_gate is (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
     gate.set_defaults(func=cmd_gate)
+
+    backtest = commands.add_parser("backtest", help="score each alert policy (the burn-rate tiers with the low-traffic gate on "
+                                                    "and off, extra window pairs) against the burn episodes of every month "
+                                                    "in the warehouse: alerts and pages per week, detection delay, noise, misses")
+    backtest.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
+                          help="the warehouse the months were run into (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
+    backtest.add_argument("--month", type=_month, action="append", help="YYYY-MM (repeatable; default every month with sli_minutely)")
+    backtest.add_argument("--pair", action="append", metavar="LONG/SHORT:FACTOR",
+                          help="an extra policy paging when both windows burn above FACTOR, e.g. 30m/5m:10 (repeatable)")
+    backtest.add_argument("--spec", action="append", help="OpenSLO YAML file (repeatable; default $SLO_ASSETS_SPECS or examples/slos.yaml)")
+    backtest.add_argument("--alert-min-bad-events", type=int, metavar="N",
+                          help="the low-traffic gate of the 'gate on' policies (default 3)")
+    backtest.add_argument("--json", action="store_true", help="print the table as JSON")
+    backtest.set_defaults(func=cmd_backtest)
 
     demo = commands.add_parser("demo", help="generate a sample month and materialize the asset graph for it")
     demo.add_argument("--month", type=_month, default=DEMO_MONTH)

@@ -94,6 +94,7 @@ ERROR_BUDGET_TABLE = _month("error_budget_table")
 REMEDIATION_RUNS = _month("remediation_runs")
 LEARNING_RECORD = _month("learning_record")
 DEPLOY_GATE = _month("deploy_gate", "json")  # per service: may it deploy (slo-assets gate reads it)
+ALERT_BACKTEST = _month("alert_backtest", "json")  # each alert policy scored against the month's burn episodes
 # The documents and files people open, one folder per month.
 ERROR_BUDGETS = _published("error_budgets", "error_budgets.json")
 COMPLIANCE_REPORT = _published("compliance_report", "compliance.json")
@@ -112,7 +113,7 @@ YEARLY_REVIEW_HTML = Dataset("yearly_review", "year", "reviews/years/{partition}
 DATASETS: tuple[Dataset, ...] = (
     LOG_FILE_INDEX, PARSED_LOGS, QUARANTINE, SLI_MINUTELY, SLI_LATENCY, SLI_OPERATIONS, SLI_METRICS,
     SLI_OPERATIONS_MONTHLY, SLI_LATENCY_MONTHLY, SLO_TARGETS, BUDGET_SERIES, WINDOW_EVALUATIONS, ERROR_BUDGET_TABLE,
-    REMEDIATION_RUNS, LEARNING_RECORD, DEPLOY_GATE, ERROR_BUDGETS, COMPLIANCE_REPORT, REMEDIATION_PLAN, REPORT_HTML,
+    REMEDIATION_RUNS, LEARNING_RECORD, DEPLOY_GATE, ALERT_BACKTEST, ERROR_BUDGETS, COMPLIANCE_REPORT, REMEDIATION_PLAN, REPORT_HTML,
     PROMETHEUS_EXPOSITION, ALERT_RULES, GRAFANA_TRACKING, GRAFANA_COMPLIANCE,
     QUARTERLY_REVIEW, QUARTERLY_REVIEW_HTML, YEARLY_REVIEW, YEARLY_REVIEW_HTML,
 )

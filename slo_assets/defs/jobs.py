@@ -20,7 +20,7 @@ def _assets(*keys: str) -> dg.AssetSelection:
 
 
 DAILY_KEYS = ("parsed_logs", "sli_minutely")
-MONTHLY_KEYS = ("sli_metrics", "slo_targets", "error_budgets", "compliance_report", "remediation_plan", "deploy_gate",
+MONTHLY_KEYS = ("sli_metrics", "slo_targets", "error_budgets", "compliance_report", "remediation_plan", "deploy_gate", "alert_backtest",
                 *OUTPUT_KEYS)
 
 EXECUTOR_SETTING = "SLO_ASSETS_EXECUTOR"

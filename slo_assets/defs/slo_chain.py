@@ -134,12 +134,10 @@ def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
 def _period(month: str, present: list[str]) -> C.Period:
     """The month as far as its data goes: through the last day with SLI inputs (the month end once all are there)."""
-    start, end = C.month_range_ms(month)
-    month_days = [d for d in present if d.startswith(month)]
-    if not month_days:
+    period = C.data_period(month, present)
+    if period is None:
         raise dg.Failure(f"no sli_minutely partitions for {month}: materialize its days first")
-    last = C.day_start_ms(max(month_days)) + C.DAY_MS
-    return C.Period(month, start, end, min(end, last))
+    return period
 
 
 def _months_back(month: str, count: int) -> list[str]:

@@ -37,7 +37,7 @@ svg.c .one{stroke:#333;stroke-dasharray:1 2} svg.c .th50{stroke:#f9a825;stroke-d
 svg.c .th80{stroke:#ef6c00;stroke-dasharray:4 3} svg.c .th100{stroke:#c62828;stroke-dasharray:4 3}
 svg.c .tgt{stroke:#333;stroke-dasharray:4 3} svg.c .ok{fill:#2e7d32} svg.c .bad{fill:#c62828}
 svg.c .page{fill:#c62828;opacity:.25} svg.c .ticket{fill:#ef6c00;opacity:.25}
-svg.c .met{fill:#2e7d32} svg.c .at_risk{fill:#f9a825} svg.c .failed{fill:#c62828} svg.c .insufficient_data{fill:#9e9e9e}
+svg.c .pw{fill:#1565c0} svg.c .met{fill:#2e7d32} svg.c .at_risk{fill:#f9a825} svg.c .failed{fill:#c62828} svg.c .insufficient_data{fill:#9e9e9e}
 """
 
 
@@ -221,6 +221,28 @@ def consumed_bars(rows: Sequence[tuple[str, str, float | None]]) -> str:
     if not rows:
         parts.append(_text(WIDTH / 2, TOP + 10, "no SLO window", anchor="middle"))
     return _svg("".join(parts), "Error budget consumed (%), dashed: 50 / 80 / 100 %", "error budget consumed per SLO window", height)
+
+
+def policy_bars(rows: Sequence[tuple[str, float | None, int, int]]) -> str:
+    """Pages per week per alert policy as horizontal bars, each with its noise pages and misses:
+    (policy, pages per week, noise pages, misses) rows (the backtest, side by side)."""
+    bar, left = 16, 220
+    height = TOP + bar * max(1, len(rows)) + BOTTOM
+    most = max((r[1] or 0 for r in rows), default=0) or 1
+    scale = (WIDTH - left - 200) / most
+    parts = []
+    for index, (policy, per_week, noise, misses) in enumerate(rows):
+        y = TOP + index * bar
+        value = per_week or 0
+        shown = policy if len(policy) <= 36 else policy[:35] + "…"
+        parts.append(_text(left - 4, y + bar - 4, shown, anchor="end")
+                     + f'<rect class="pw" x="{left}" y="{y + 2}" width="{_n(max(0.5, value * scale))}" height="{bar - 4}"/>'
+                     + _text(left + value * scale + 3, y + bar - 4,
+                             f"{'n/a' if per_week is None else f'{per_week:g}'} pages/week, {noise} noise, {misses} missed"))
+    if not rows:
+        parts.append(_text(WIDTH / 2, TOP + 10, "no policy", anchor="middle"))
+    return _svg("".join(parts), "Pages per week by alert policy, with noise pages and missed episodes",
+                "pages per week by alert policy", height)
 
 
 STATUS_TEXT = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}

@@ -68,6 +68,16 @@ class Period:
         return self.as_of_ms >= self.end_ms
 
 
+def data_period(month: str, present_days: Sequence[str]) -> Period | None:
+    """The month as far as its minute aggregates go (through the last day present, the month end once
+    all are there); None when no day of it is present."""
+    start, end = month_range_ms(month)
+    days = [d for d in present_days if d.startswith(month)]
+    if not days:
+        return None
+    return Period(month, start, end, min(end, day_start_ms(max(days)) + DAY_MS))
+
+
 @dataclass(frozen=True)
 class Settings:
     min_events: int = 100  # below this an SLO window is insufficient_data
