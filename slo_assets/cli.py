@@ -459,6 +459,9 @@ def cmd_review(args: argparse.Namespace) -> int:
         from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, WAREHOUSE_SETTING
         from slo_assets.storage import Warehouse
 
+        if not _is_url(str(warehouse)) and not warehouse.is_dir():
+            raise InputError(f"--warehouse {warehouse}: {'not a folder' if warehouse.exists() else 'does not exist'}")
+        _check_writable("--out", out)
         store = Warehouse(warehouse.resolve())
         months = period_months(key)
         run_months = [m for m in months if layout.COMPLIANCE_REPORT.path(store, m).exists()]

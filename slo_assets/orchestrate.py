@@ -149,7 +149,9 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
             outcome.failed_runs.append(f"{label}: {failure_reason(result)}")
         for evaluation in result.get_asset_check_evaluations():
             if not evaluation.passed:
-                outcome.failed_checks.append(f"{label}: {evaluation.check_name}")
+                failed_days = _value(evaluation.metadata, "failed_days")  # a range run's check names the days it failed on
+                where = ", ".join(failed_days) if isinstance(failed_days, list) and failed_days else label
+                outcome.failed_checks.append(f"{where}: {evaluation.check_name}")
         return result
 
     try:

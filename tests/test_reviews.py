@@ -146,3 +146,8 @@ def test_review_of_months_run_before_2020_through_the_cli(tmp_path):
     assert empty.returncode == 2 and "no month of 2016 Q2" in empty.stderr
     wrong = _cli(tmp_path, "review", "--period", "Q1-2015", "--out", "out", "--warehouse", "wh", now=now)
     assert wrong.returncode == 2 and "YYYY-Qn" in wrong.stderr
+    missing = _cli(tmp_path, "review", "--period", "2015-Q1", "--out", "out", "--warehouse", "nowhere", now=now)
+    assert missing.returncode == 2 and "--warehouse nowhere: does not exist" in missing.stderr
+    (tmp_path / "a-file").write_text("not a folder")
+    blocked = _cli(tmp_path, "review", "--period", "2015-Q1", "--out", "a-file", "--warehouse", "wh", now=now)
+    assert blocked.returncode == 2 and "--out a-file: cannot write there" in blocked.stderr
