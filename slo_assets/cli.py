@@ -28,6 +28,13 @@ def _month(value: str) -> str:
     return value
 
 
+def _count(value: str) -> int:
+    """A whole number of events, 0 or more."""
+    if not re.fullmatch(r"\d+", value.strip()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, not {value!r}")
+    return int(value)
+
+
 def _period(value: str) -> str:
     """YYYY-Qn or YYYY, as the review's partition key: a quarter's first month (2026-Q4 -> 2026-10), or the year."""
     quarter = re.fullmatch(r"(\d{4})-Q([1-4])", value)
@@ -677,7 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           "log_format / Apache LogFormat string, e.g. '$remote_addr - [$time_local] \"$request\" $status $request_time'")
     run.add_argument("--include", action="append", metavar="GLOB", help="read only files matching (repeatable; default every file)")
     run.add_argument("--exclude", action="append", metavar="GLOB", help="never read files matching (repeatable; adds to the defaults)")
-    run.add_argument("--alert-min-bad-events", type=int, metavar="N",
+    run.add_argument("--alert-min-bad-events", type=_count, metavar="N",
                      help="low-traffic gate: an alert fires only with N bad events in its long window (default 3, 0 = off)")
     run.add_argument("--coverage-floor", type=_ratio, metavar="F",
                      help="measured share of a window's minutes below F (0-1, default 0.95): the status notes it")
@@ -732,7 +739,7 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--pair", action="append", metavar="LONG/SHORT:FACTOR",
                           help="an extra policy paging when both windows burn above FACTOR, e.g. 30m/5m:10 (repeatable)")
     backtest.add_argument("--spec", action="append", help="OpenSLO YAML file (repeatable; default $SLO_ASSETS_SPECS or examples/slos.yaml)")
-    backtest.add_argument("--alert-min-bad-events", type=int, metavar="N",
+    backtest.add_argument("--alert-min-bad-events", type=_count, metavar="N",
                           help="the low-traffic gate of the 'gate on' policies (default 3)")
     backtest.add_argument("--json", action="store_true", help="print the table as JSON")
     backtest.set_defaults(func=cmd_backtest)

@@ -265,3 +265,15 @@ def test_months_are_pooled_not_averaged(result):
     assert gated.months == "2026-11..2026-12" and (gated.alerts, gated.pages, gated.episodes, gated.misses) == (6, 2, 6, 2)
     assert gated.weeks == pytest.approx(60 / 7, abs=1e-4) and gated.delay_median_minutes == 17
     assert T.pooled([]) == []
+
+
+@pytest.mark.parametrize("command", ["backtest", "run"])
+def test_a_negative_or_fractional_event_floor_is_refused_by_name(command, capsys):
+    from slo_assets.cli import build_parser
+
+    for value in ("-5", "1.5", "many"):
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args([command, "--alert-min-bad-events", value] +
+                                      (["--logs", "l", "--spec", "s", "--month", "2026-10", "--out", "o"] if command == "run" else []))
+        assert exit_.value.code == 2
+        assert "--alert-min-bad-events: expected a whole number, 0 or more" in capsys.readouterr().err

@@ -88,6 +88,18 @@ def test_a_page_that_ended_and_a_budget_at_the_floor_let_deploys_go(slos):
     assert checkout.decision == "go" and checkout.reasons == []
 
 
+def test_a_go_without_any_event_says_that_nothing_was_judged(slos):
+    from slo_assets.slo.gate import verdict
+
+    idle = [_window("pay", "checkout", "1M", None), _window("pay-latency", "checkout", "1M", None)]
+    (checkout, search) = service_gates(list(slos.values()), idle)
+    assert checkout.decision == "go"
+    assert verdict(checkout, "2026-02")["note"] == "no event in any window of the service's SLOs with a policy: nothing was judged"
+    assert verdict(search, "2026-02")["note"].startswith("no SLO of this service declares a deploy policy")
+    busy = [_window("pay", "checkout", "1M", 0.9), _window("pay-latency", "checkout", "1M", None)]
+    assert verdict(service_gates(list(slos.values()), busy)[0], "2026-02")["note"] is None
+
+
 def _warehouse(tmp_path: Path, slos, evaluations) -> Path:
     warehouse = tmp_path / "wh"
     path = warehouse / layout.DEPLOY_GATE.relative("2026-02")

@@ -102,9 +102,16 @@ def gate_document(period: str, gates: list[ServiceGate]) -> dict:
 
 def verdict(gate: ServiceGate, period: str) -> dict:
     """What `slo-assets gate` prints: the decision and why, in one JSON object."""
-    declared = [s.slo for s in gate.slos if s.policy is not None]
+    declared = [s for s in gate.slos if s.policy is not None]
+    if not declared:
+        note = "no SLO of this service declares a deploy policy (slo-assets.dev/deploy-freeze-below)"
+    elif gate.decision == GO and all(s.remaining_ratio is None for s in declared):
+        # a go that rests on no traffic at all: the policy had nothing to judge, and the caller should know
+        note = "no event in any window of the service's SLOs with a policy: nothing was judged"
+    else:
+        note = None
     return {"service": gate.service, "period": period, "decision": gate.decision, "deploy": gate.decision == GO,
             "reasons": [asdict(r) for r in gate.reasons],
-            "note": None if declared else "no SLO of this service declares a deploy policy (slo-assets.dev/deploy-freeze-below)",
+            "note": note,
             "slos": [{"slo": s.slo, "decision": s.decision, "remaining_ratio": s.remaining_ratio, "policy": s.policy} for s in gate.slos],
             "evaluated_until": gate.evaluated_until}
