@@ -110,3 +110,35 @@ def test_triage_skips_a_superseded_report_at_once_and_a_stale_plan_after_the_bou
     assert "superseded" in soon.notes[0] and "waiting" in soon.notes[1]
     late = triage_reports(reports, plans.get, None, now_s=1000.0 + 601, wait_s=600)
     assert late.cursor == 3 and "remediation_plan is of another report (jan-was-rerun)" in late.skipped[0]
+
+
+def test_a_report_waits_for_its_run_to_finish_so_the_outputs_are_written_before_any_remediation(tmp_path):
+    """The month run materializes compliance_report, then its plan and the outputs (report.html reads
+    remediation runs): the sensor launches nothing while that run is going, whatever the plan says."""
+    from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+
+    warehouse = tmp_path / "wh"
+    with dg.instance_for_test() as instance:
+        start = _tick(instance, warehouse, wait_minutes=60).cursor
+        run = instance.add_run(DagsterRun(job_name="monthly_chain_job", run_id="month-run", status=DagsterRunStatus.STARTED))
+        materialization = dg.AssetMaterialization(asset_key="compliance_report", partition="2026-01", tags={"dagster/data_version": "v-jan"})
+        instance.report_dagster_event(DagsterEvent(DagsterEventType.ASSET_MATERIALIZATION.value, job_name="monthly_chain_job",
+                                                   event_specific_data=StepMaterializationData(materialization)), run_id=run.run_id)
+        _plan(warehouse, "2026-01", "v-jan")  # the plan is already written; report.html is not yet
+        waiting = _tick(instance, warehouse, wait_minutes=0, cursor=start)
+        assert waiting.run_requests == [] and waiting.cursor == start
+        assert "waiting for the run that materialized report" in waiting.skip_reason.skip_message
+
+        instance.report_run_failed(run)  # finished, well or not: its outputs are what they will be
+        launched = _tick(instance, warehouse, wait_minutes=0, cursor=start)
+        assert [r.run_key for r in launched.run_requests] == [_key("2026-01")]
+
+
+def test_triage_waits_for_a_report_whose_run_is_in_progress_unless_a_newer_one_supersedes_it():
+    plans = {"2026-01": {"compliance_data_version": "b"}}
+    running = triage_reports([ReportSeen(1, "2026-01", "b", 1000.0, run_in_progress=True)], plans.get, None, now_s=99999.0, wait_s=0)
+    assert running.ready == [] and running.cursor is None and "still being written" in running.notes[0]
+    superseded = triage_reports([ReportSeen(1, "2026-01", "a", 1000.0, run_in_progress=True), ReportSeen(2, "2026-01", "b", 1000.0)],
+                                plans.get, None, now_s=1060.0, wait_s=600)
+    assert [r.storage_id for r, _ in superseded.ready] == [2] and superseded.cursor == 2

@@ -87,18 +87,25 @@ def _start_here(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     return dg.SensorResult(run_requests=[], cursor=str(cursor), skip_reason=dg.SkipReason(message))
 
 
+def _run_in_progress(instance, run_id: str) -> bool:
+    run = instance.get_run_by_id(run_id) if run_id else None
+    return run is not None and not run.is_finished
+
+
 @dg.sensor(job=remediation_job, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
            description="launches remediation_job once per service and breaches when compliance_report is materialized")
 def remediation_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
                        remediation: Remediation) -> dg.SensorResult:
     if not context.cursor:
         return _start_here(context)
-    # The plan is written right after the report in the same run; a report whose plan does not match
-    # its data version waits up to remediation.plan_wait_minutes, then is skipped (triage_reports).
+    # A report waits for its run to finish (report.html is rendered without any remediation run beside
+    # it); the plan is written right after the report in that run, and a report whose plan does not
+    # match its data version waits up to remediation.plan_wait_minutes, then is skipped (triage_reports).
     cursor = int(context.cursor)
     records = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=COMPLIANCE_REPORT, after_storage_id=cursor), limit=100, ascending=True).records
-    reports = [ReportSeen(r.storage_id, r.partition_key, (r.asset_materialization.tags or {}).get("dagster/data_version"), r.timestamp)
+    reports = [ReportSeen(r.storage_id, r.partition_key, (r.asset_materialization.tags or {}).get("dagster/data_version"), r.timestamp,
+                          _run_in_progress(context.instance, r.run_id))
                for r in records]
     triage = triage_reports(reports, _plan_reader(warehouse.store()), cursor, time.time(), remediation.plan_wait_minutes * 60)
     for note in triage.notes:

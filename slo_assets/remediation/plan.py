@@ -150,6 +150,9 @@ class ReportSeen:
     month: str
     data_version: str | None
     materialized_at: float  # epoch seconds
+    # The run that materialized it is still going: the month's outputs (report.html among them) are
+    # still being written from it, and remediation must not write runs beside them (they would show).
+    run_in_progress: bool = False
 
 
 @dataclass
@@ -167,7 +170,9 @@ def triage_reports(reports: list[ReportSeen], read_plan: Callable[[str], dict | 
     A report whose plan is missing waits at most `wait_s` after it was materialized, then is skipped
     with a note; one superseded by a newer report of the same month is skipped at once (its plan will
     never match). The cursor passes every report handled or skipped up to the first that still
-    waits; reports after a waiting one are handled anyway (their run keys make repeats harmless)."""
+    waits; reports after a waiting one are handled anyway (their run keys make repeats harmless).
+    A report whose run is still in progress waits for it, however long: remediation acts on a month
+    whose outputs are all written, so report.html never depends on which of the two came first."""
     triage = SensorTriage(cursor=cursor)
     newest = {}
     for report in reports:
@@ -176,6 +181,11 @@ def triage_reports(reports: list[ReportSeen], read_plan: Callable[[str], dict | 
     for report in sorted(reports, key=lambda r: r.storage_id):
         plan = read_plan(report.month)
         age_min = max(0.0, now_s - report.materialized_at) / 60
+        if report.run_in_progress and report.storage_id == newest[report.month]:
+            triage.notes.append(f"{report.month}: waiting for the run that materialized report {report.storage_id} to finish "
+                                "(the month's outputs are still being written)")
+            blocked = True
+            continue
         if plan is not None and plan.get("compliance_data_version") == report.data_version:
             triage.ready.append((report, plan))
         elif report.storage_id < newest[report.month]:
