@@ -326,6 +326,48 @@ def _rejected_line(outcome) -> str | None:
     return f"{note}. Are these logs what --format says? (auto sniffs each file; see docs/log-formats.md){files}"
 
 
+def _nothing_measured(outcome, documents: dict, request: RunRequest) -> str | None:
+    """Why the month measured nothing when the user must act: no log file read at all, or requests
+    read of which no SLO counted one (a service name or filter that matches nothing)."""
+    index = outcome.index
+    if index is not None and index.files == 0:
+        not_read = len(index.skipped) + len(index.unreadable)
+        listed = f" ({not_read} file(s) not read, listed above)" if not_read else " (the folder holds no file)"
+        return (f"--logs {request.logs}: no log file was read{listed}, so nothing was measured. "
+                "Check --logs, --include and --exclude (docs/log-formats.md)")
+    from slo_assets.slo.evaluation import MonthEvaluations
+
+    rows = documents["compliance_report"]["data_quality"]["rows"]
+    windows = MonthEvaluations.from_documents(documents["compliance_report"], documents["error_budgets"]).windows
+    if not rows or not windows or any(w.total for w in windows):
+        return None
+    wanted = sorted({w.service for w in windows})
+    seen = _services_in_month(request, documents["compliance_report"]["period"])
+    return (f"none of the {rows:,} requests of {documents['compliance_report']['period']} counted for any SLO: the SLOs measure "
+            f"service(s) {', '.join(wanted)}; the logs hold {', '.join(seen[:10]) or 'no service name'}"
+            f"{' ...' if len(seen) > 10 else ''}. Check each SLO's service and filters (slo-assets validate), or "
+            "--service / --service-regex")
+
+
+def _services_in_month(request: RunRequest, month: str) -> list[str]:
+    """The service names in the month's parsed days, most requests first."""
+    from collections import Counter
+
+    import pyarrow.compute as pc
+
+    from slo_assets import layout
+    from slo_assets.calendar import month_days
+    from slo_assets.storage import Warehouse
+
+    store, counts = Warehouse(request.warehouse), Counter()
+    for day in month_days(month):
+        path = layout.PARSED_LOGS.path(store, day)
+        if path.exists():
+            for pair in pc.value_counts(store.read_table(path, columns=["service"]).column("service")).to_pylist():
+                counts[pair["values"]] += pair["counts"]
+    return [service for service, _ in counts.most_common()]
+
+
 def _honesty_text(window) -> str:
     """What the line adds when a window's figure is weaker than it looks: not significant, under the coverage floor."""
     notes = []
@@ -430,10 +472,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     def body() -> int:
         outcome, documents, where = _run_month(request, _project_root())
         _print_summary(outcome, documents, where, request)
-        rejected = _rejected_line(outcome)
-        if rejected:
-            print(f"slo-assets run: {rejected}", file=sys.stderr)
-            return 2
+        for problem in (_rejected_line(outcome), _nothing_measured(outcome, documents, request)):
+            if problem:
+                print(f"slo-assets run: {problem}", file=sys.stderr)
+                return 2
         if args.fail_on_breach and documents["compliance_report"]["summary"]["failed"]:
             return 3
         return 0

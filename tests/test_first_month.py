@@ -113,7 +113,9 @@ def test_one_day_of_traffic_seen_on_the_15th(tmp_path):
 
 def test_the_running_month_without_traffic_runs_through_today_and_reports_insufficient_data(tmp_path):
     month = datetime.now(UTC).strftime("%Y-%m")  # on the 1st its daily partitions end today, not tomorrow
-    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs").mkdir()  # a log of January 2026 only: read, and nothing of it in the running month
+    (tmp_path / "logs" / "access.log").write_text(
+        '10.0.0.1 - - [15/Jan/2026:10:00:00 +0000] "GET /site/ HTTP/1.1" 200 12 "-" "curl/8"\n')
     done = run(tmp_path, tmp_path / "logs", month)
     assert done.returncode == 0, done.stdout + done.stderr
     compliance, budgets = documents(tmp_path, month)
@@ -124,6 +126,25 @@ def test_the_running_month_without_traffic_runs_through_today_and_reports_insuff
     html = (tmp_path / "out" / month / "report.html").read_text()
     assert "1970" not in html and "insufficient" in html.lower()
     assert "0 with data" in done.stdout
+
+
+def test_a_month_that_measured_nothing_the_user_must_fix_exits_2_naming_why(tmp_path):
+    """A folder with no readable log, and requests no SLO counts (a service name that matches none):
+    the outputs are written, and the exit and one line say what to check."""
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "core.bin").write_bytes(b"\x00\x01binary")
+    nothing = run(tmp_path, tmp_path / "logs", "2026-11", now="2026-11-15T00:00:00Z")
+    assert nothing.returncode == 2, nothing.stdout + nothing.stderr
+    assert "no log file was read (1 file(s) not read, listed above)" in nothing.stderr and "core.bin" in nothing.stdout
+    documents(tmp_path, "2026-11")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "pay.jsonl").write_text("".join(
+        f'{{"ts": "2026-11-02T10:{m:02d}:00Z", "service": "payments", "method": "GET", "path": "/pay", "status": 200}}\n'
+        for m in range(3)))
+    unmatched = run(tmp_path, tmp_path / "other", "2026-11", now="2026-11-15T00:00:00Z")
+    assert unmatched.returncode == 2, unmatched.stdout + unmatched.stderr
+    assert "none of the 3 requests of 2026-11 counted for any SLO" in unmatched.stderr
+    assert "the logs hold payments" in unmatched.stderr and "idle" in unmatched.stderr  # the spec's services are named
 
 
 def test_months_outside_the_partitions_get_one_clear_line(tmp_path):
