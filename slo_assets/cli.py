@@ -93,7 +93,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         print(f"{len(error.problems)} problem(s)", file=sys.stderr)
-        return 1
+        return 2  # as run and rules exit on the same problems
     for warning in specs.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     windows = sum(len(s.objectives) * len(s.windows) for s in specs.slos)
@@ -245,6 +245,21 @@ def _is_url(warehouse: str) -> bool:
 def warehouse_location(value: str) -> str:
     """A warehouse argument as the resources take it: an fsspec URL unchanged, a local folder made absolute."""
     return value if _is_url(value) else str(Path(value.removeprefix("file://")).resolve())
+
+
+def existing_warehouse(value: str | os.PathLike):
+    """The warehouse a command reads: a local folder must exist (a typo is not an empty warehouse)."""
+    from slo_assets.storage import Warehouse
+
+    if not _is_url(str(value)):
+        folder = Path(str(value).removeprefix("file://"))
+        if not folder.is_dir():
+            raise InputError(f"--warehouse {value}: {'not a folder' if folder.exists() else 'does not exist'}")
+        return Warehouse(folder.resolve())
+    try:
+        return Warehouse(str(value))
+    except (ImportError, ValueError) as error:
+        raise InputError(f"--warehouse {value}: {error}") from error
 
 
 def stage_dir(warehouse: str) -> str:
@@ -485,13 +500,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from slo_assets.outputs.report import ReportError, write_report
-    from slo_assets.storage import Warehouse
 
     out = Path(args.out)
     target = out if out.suffix in (".html", ".htm") else out / args.month / "report.html"
     try:
-        size = write_report(Warehouse(args.warehouse), args.month, target)
-    except ReportError as error:
+        size = write_report(existing_warehouse(args.warehouse), args.month, target)
+    except (ReportError, InputError) as error:
         print(f"slo-assets report: {error}", file=sys.stderr)
         return 2
     print(f"wrote {target} ({size / 1024:.0f} KiB)")
@@ -506,12 +520,9 @@ def cmd_review(args: argparse.Namespace) -> int:
         from slo_assets import layout
         from slo_assets.calendar import period_label, period_months
         from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, WAREHOUSE_SETTING
-        from slo_assets.storage import Warehouse
 
-        if not _is_url(str(warehouse)) and not warehouse.is_dir():
-            raise InputError(f"--warehouse {warehouse}: {'not a folder' if warehouse.exists() else 'does not exist'}")
+        store = existing_warehouse(warehouse)
         _check_writable("--out", out)
-        store = Warehouse(warehouse.resolve())
         months = period_months(key)
         run_months = [m for m in months if layout.COMPLIANCE_REPORT.path(store, m).exists()]
         if not run_months:
@@ -594,11 +605,12 @@ def cmd_ack(args: argparse.Namespace) -> int:
         import dagster as dg
 
         from slo_assets.orchestrate import instance_from_env
-        from slo_assets.storage import Warehouse
 
         if not BREACH_FORM.fullmatch(args.breach):
             raise InputError(f"BREACH {args.breach!r}: give a plan entry's fingerprint (16 hex digits) or MONTH/SLO, e.g. 2026-02/checkout-availability")
-        found = find_breach(Warehouse(args.warehouse), args.breach)
+        if not args.by.strip() or not args.by.isprintable():
+            raise InputError(f"--by {args.by!r}: name who acknowledges (a person or team, printable text)")
+        found = find_breach(existing_warehouse(args.warehouse), args.breach)
         if found is None:
             raise InputError(f"BREACH {args.breach}: no remediation plan under --warehouse {args.warehouse} names it")
         month, entry = found
@@ -615,11 +627,10 @@ def cmd_ack(args: argparse.Namespace) -> int:
 def cmd_gate(args: argparse.Namespace) -> int:
     """Exit 0 when the service may deploy, 1 when it should freeze, with the reason as JSON."""
     def body() -> int:
-        from slo_assets import layout
+        from slo_assets import clock, layout
         from slo_assets.slo.gate import GO, ServiceGate, verdict
-        from slo_assets.storage import Warehouse
 
-        store = Warehouse(args.warehouse)
+        store = existing_warehouse(args.warehouse)
         months = layout.DEPLOY_GATE.partitions(store)
         month = args.month or (months[-1] if months else None)
         if month is None or month not in months:
@@ -634,7 +645,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
             if args.slo not in {s.slo for s in gate.slos}:
                 raise InputError(f"--slo {args.slo}: not an SLO of service {args.service} ({', '.join(s.slo for s in gate.slos)})")
             gate = gate.for_slo(args.slo)
-        print(json.dumps(verdict(gate, month), indent=1))
+        answer = verdict(gate, month, clock.now())
+        print(json.dumps(answer, indent=1))
+        if answer["stale"]:
+            print(f"slo-assets gate: warning: {answer['stale']}", file=sys.stderr)
         return 0 if gate.decision == GO else 1
 
     return _guarded("gate", body)
@@ -651,7 +665,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         from slo_assets.slo.chain import Settings, data_period
         from slo_assets.slo.sli import MINUTE_SCHEMA
         from slo_assets.slo.spec import load_specs
-        from slo_assets.storage import Warehouse
 
         try:
             pairs = [T.parse_pair(text) for text in args.pair or []]
@@ -660,7 +673,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         specs_env = os.environ.get("SLO_ASSETS_SPECS")
         spec_paths = args.spec or (specs_env.split(",") if specs_env else [project_file(DEFAULT_SPECS)])
         specs = load_specs([Path(p) for p in spec_paths])
-        store = Warehouse(args.warehouse)
+        store = existing_warehouse(args.warehouse)
         present = layout.SLI_MINUTELY.partitions(store)
         available = sorted({day[:7] for day in present})
         if not available:

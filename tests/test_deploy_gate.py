@@ -121,3 +121,15 @@ def test_gate_exits_1_with_the_reason_0_when_deploys_go_and_2_on_bad_input(tmp_p
     assert main(["gate", "--service", "nope", "--warehouse", warehouse]) == 2
     assert "not a service of the 2026-02 gate (checkout, search)" in capsys.readouterr().err
     assert main(["gate", "--service", "checkout", "--month", "2026-03", "--warehouse", warehouse]) == 2
+
+
+def test_a_gate_on_data_older_than_a_day_and_two_hours_says_it_is_stale():
+    from datetime import UTC, datetime
+
+    from slo_assets.slo.gate import staleness
+
+    until = "2026-02-04T00:00:00Z"
+    assert staleness(until, datetime(2026, 2, 5, 2, 0, 0, tzinfo=UTC)) is None  # exactly 26 h: still fresh
+    late = staleness(until, datetime(2026, 2, 5, 2, 0, 1, tzinfo=UTC))
+    assert late.startswith("the gate judges data until 2026-02-04T00:00:00Z, 26 h before now")
+    assert staleness(None, datetime(2026, 2, 5, tzinfo=UTC)) is None  # nothing evaluated: the note says so already

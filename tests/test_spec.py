@@ -136,7 +136,7 @@ def test_validate_command(tmp_path, capsys):
     assert "ok: 5 SLOs" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
     bad.write_text(BASE.replace("target: 0.999", "target: 2"))
-    assert main(["validate", str(bad)]) == 1
+    assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"{bad}: document 1 (SLO api-availability): spec.objectives[0].target" in err
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 import dagster as dg
 
 from slo_assets.defs.outputs import OUTPUT_KEYS
+from slo_assets.slo.gate import STALE_AFTER
 
 DAILY_KEYS = frozenset({"parsed_logs", "quarantine", "sli_minutely", "sli_latency", "sli_operations"})
 MONTHLY_KEYS = frozenset({
@@ -20,7 +21,7 @@ MONTHLY_KEYS = frozenset({
 # What people open: the compliance report and the published outputs of a month; and the deploy gate CI/CD reads.
 FRESH_KEYS = frozenset({"compliance_report", "error_budgets", "remediation_plan", "deploy_gate", *OUTPUT_KEYS})
 # The month to date is refreshed once a day (00:45 UTC); 26 h leaves two hours for a late run.
-FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
+FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=STALE_AFTER, warn_window=STALE_AFTER - timedelta(hours=1))
 
 AUTOMATION_TAG = "slo_assets/automation"
 DAILY, MONTHLY = "daily", "monthly"

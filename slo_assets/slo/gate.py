@@ -9,6 +9,7 @@ may always deploy, and its gate says so.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 
 from slo_assets.calendar import iso
 from slo_assets.slo.evaluation import WindowEvaluation
@@ -16,6 +17,9 @@ from slo_assets.slo.spec import Slo
 
 SCHEMA_VERSION = 1
 GO, FREEZE = "go", "freeze"
+# The month to date is refreshed daily: older than this, the published outputs (and so the gate) are
+# stale. The outputs' freshness policy (defs/automation.py) fails after the same.
+STALE_AFTER = timedelta(hours=26)
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,20 @@ def gate_document(period: str, gates: list[ServiceGate]) -> dict:
     return {"schema_version": SCHEMA_VERSION, "period": period, "services": [g.to_json() for g in gates]}
 
 
-def verdict(gate: ServiceGate, period: str) -> dict:
-    """What `slo-assets gate` prints: the decision and why, in one JSON object."""
+def staleness(evaluated_until: str | None, now: datetime) -> str | None:
+    """A sentence when the gate judged data older than STALE_AFTER (the month was not run again)."""
+    if evaluated_until is None:
+        return None
+    age = now - datetime.fromisoformat(evaluated_until.replace("Z", "+00:00"))
+    if age <= STALE_AFTER:
+        return None
+    return (f"the gate judges data until {evaluated_until}, {age.total_seconds() / 3600:.0f} h before now: run the "
+            "current month again (slo-assets run, or the monthly schedule) for a decision on recent traffic")
+
+
+def verdict(gate: ServiceGate, period: str, now: datetime | None = None) -> dict:
+    """What `slo-assets gate` prints: the decision and why, in one JSON object; `stale` says when the
+    data judged is older than STALE_AFTER at `now`."""
     declared = [s for s in gate.slos if s.policy is not None]
     if not declared:
         note = "no SLO of this service declares a deploy policy (slo-assets.dev/deploy-freeze-below)"
@@ -114,4 +130,5 @@ def verdict(gate: ServiceGate, period: str) -> dict:
             "reasons": [asdict(r) for r in gate.reasons],
             "note": note,
             "slos": [{"slo": s.slo, "decision": s.decision, "remaining_ratio": s.remaining_ratio, "policy": s.policy} for s in gate.slos],
-            "evaluated_until": gate.evaluated_until}
+            "evaluated_until": gate.evaluated_until,
+            "stale": None if now is None else staleness(gate.evaluated_until, now)}
