@@ -520,6 +520,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         from slo_assets import layout
         from slo_assets.calendar import period_label, period_months
         from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, WAREHOUSE_SETTING
+        from slo_assets.storage import write_file_atomic
 
         store = existing_warehouse(warehouse)
         _check_writable("--out", out)
@@ -528,35 +529,30 @@ def cmd_review(args: argparse.Namespace) -> int:
         if not run_months:
             raise InputError(f"no month of {period_label(key)} ({months[0]} to {months[-1]}) was run into {warehouse}: "
                              "run `slo-assets run --month YYYY-MM` for its months first")
-        os.environ[WAREHOUSE_SETTING] = str(warehouse.resolve())
+        location = warehouse_location(str(warehouse))  # a local folder made absolute, an object store URL as it is
+        os.environ[WAREHOUSE_SETTING] = location
         os.environ[EARLIEST_MONTH_SETTING] = months[0]
         from slo_assets.defs.resources import WarehouseResource
         from slo_assets.orchestrate import instance_from_env, materialize_review
 
         instance = instance_from_env(_project_root() / INSTANCE_CONFIG)
-        failed = materialize_review(key, {"warehouse": WarehouseResource(base=str(warehouse.resolve()))}, instance)
+        failed = materialize_review(key, {"warehouse": WarehouseResource(base=location)}, instance)
         if failed:
             raise InputError(f"the review run failed: {failed}")
         yearly = len(key) == 4
         target = out / "reviews" / period_label(key).replace(" ", "-")
-        target.mkdir(parents=True, exist_ok=True)
-        pair = (layout.YEARLY_REVIEW, layout.YEARLY_REVIEW_HTML) if yearly else (layout.QUARTERLY_REVIEW, layout.QUARTERLY_REVIEW_HTML)
-        for dataset in pair:
-            _write_atomic(target / layout.file_name(dataset), dataset.path(store, key).read_bytes())
-        summary = json.loads((target / "review.json").read_text())["summary"]
+        document, page = (layout.YEARLY_REVIEW, layout.YEARLY_REVIEW_HTML) if yearly else (layout.QUARTERLY_REVIEW, layout.QUARTERLY_REVIEW_HTML)
+        review = document.path(store, key).read_bytes()
+        write_file_atomic(target / layout.file_name(document), review)
+        write_file_atomic(target / layout.file_name(page), page.path(store, key).read_bytes())
+        summary = json.loads(review)["summary"]
         compliance = "n/a" if summary["compliance_percent"] is None else f"{summary['compliance_percent']:g}%"
         print(f"{period_label(key)}: {len(run_months)} of {len(months)} months run; compliance {compliance}; "
               f"{summary['incidents']} incidents; degrading: {', '.join(summary['degrading']) or 'none'}")
-        print(f"  {target / 'review.html'}\n  {target / 'review.json'}")
+        print(f"  {target / layout.file_name(page)}\n  {target / layout.file_name(document)}")
         return 0
 
     return _guarded("review", body)
-
-
-def _write_atomic(target: Path, payload: bytes) -> None:
-    scratch = target.with_name(f".{target.name}.partial")
-    scratch.write_bytes(payload)
-    os.replace(scratch, target)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -46,16 +46,7 @@ class Warehouse:
         if not self.is_local:  # no folders to make (s3fs's mkdir would create a missing bucket)
             target.fs.pipe_file(target.path, payload)  # one upload: the object appears whole or not at all
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(str(target)).with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
-        try:
-            with open(tmp, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, str(target))
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_file_atomic(Path(str(target)), payload)
 
     def write_table(self, target: UPath, table: pa.Table, row_group_size: int = 256_000) -> tuple[int, str]:
         """Write `table` atomically as Parquet; return (bytes, sha256 of the file)."""
@@ -95,6 +86,20 @@ class Warehouse:
 
     def exists(self, target: UPath) -> bool:
         return target.exists()
+
+
+def write_file_atomic(target: Path, payload: bytes) -> None:
+    """A local file replaced whole or not at all: written beside it, synced, then renamed over it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write_parquet(handle, schema: pa.Schema, tables: Iterable[pa.Table], row_group_size: int) -> tuple[int, str]:
