@@ -20,24 +20,10 @@ from slo_assets.slo import backtest as T
 from slo_assets.slo import budget as B
 from slo_assets.slo import chain as C
 from slo_assets.slo.spec import load_specs
+from tests.openslo import availability_slo
 
 MONTH = "2026-11"  # 30 days, 43 200 minutes
-SPEC = """apiVersion: openslo/v1
-kind: SLO
-metadata: {name: api-availability}
-spec:
-  service: api
-  budgetingMethod: Occurrences
-  timeWindow: [{duration: 1M, isRolling: false, calendar: {startTime: "2020-01-01 00:00:00", timeZone: Etc/UTC}}]
-  indicator:
-    metadata: {name: api-availability}
-    spec:
-      ratioMetric:
-        counter: true
-        good: {metricSource: {type: logs, spec: {filter: {service: api, status: {lt: 500}}}}}
-        total: {metricSource: {type: logs, spec: {filter: {service: api}}}}
-  objectives: [{displayName: 99% succeed, target: 0.99}]
-"""
+SPEC = availability_slo("api-availability", "api", "99% succeed", 0.99)
 
 
 def minute(text: str) -> int:
@@ -218,7 +204,8 @@ def test_backtest_through_the_cli_on_a_generated_month(tmp_path):
     table = cli(tmp_path, "backtest", "--warehouse", str(warehouse), "--spec", str(spec), "--month", "2026-02", env=now)
     assert table.returncode == 0 and "| 2026-02 | tiers, gate 3 |" in table.stdout
     for args, message in ((("--pair", "5m/30m:10"), "--pair '5m/30m:10'"), (("--month", "2026-05"), "--month 2026-05"),
-                          (("--warehouse", str(tmp_path / "nothing")), "no sli_minutely")):
+                          (("--warehouse", str(tmp_path / "nothing")), "does not exist"),
+                          (("--warehouse", str(tmp_path)), "no sli_minutely")):  # a folder, but no month run into it
         bad = cli(tmp_path, "backtest", "--warehouse", str(warehouse), "--spec", str(spec), *args, env=now)
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr
 

@@ -26,6 +26,7 @@ from slo_assets.slo.chain import LADDER
 from slo_assets.slo.confidence import straddles, wilson_interval, window_confidence
 from slo_assets.slo.coverage import status_note, unmeasured_mask, window_coverage
 from slo_assets.slo.risk import bootstrap_rungs
+from tests.openslo import availability_slo, spec_file
 from tests.test_first_month import run as run_matrix
 
 MONTH_START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -33,55 +34,9 @@ MINUTES = 30 * 1440
 GAP = range(27 * 1440 + 600, 27 * 1440 + 720)  # 2026-11-28 10:00 .. 11:59
 BAD = [i for i in range(MINUTES) if i % 200 == 0]
 
-SPEC = """\
-apiVersion: openslo/v1
-kind: SLO
-metadata: {name: shop-availability}
-spec:
-  service: shop
-  budgetingMethod: Occurrences
-  timeWindow: [{duration: 1M, isRolling: false, calendar: {startTime: "2020-01-01 00:00:00", timeZone: Etc/UTC}}]
-  indicator:
-    metadata: {name: shop-availability}
-    spec:
-      ratioMetric:
-        counter: true
-        good: {metricSource: {type: logs, spec: {filter: {service: shop, status: {lt: 500}}}}}
-        total: {metricSource: {type: logs, spec: {filter: {service: shop}}}}
-  objectives: [{displayName: 99% succeed, target: 0.99}]
----
-apiVersion: openslo/v1
-kind: SLO
-metadata: {name: shop-minutes}
-spec:
-  service: shop
-  budgetingMethod: Timeslices
-  timeWindow: [{duration: 1M, isRolling: false, calendar: {startTime: "2020-01-01 00:00:00", timeZone: Etc/UTC}}]
-  indicator:
-    metadata: {name: shop-minutes}
-    spec:
-      ratioMetric:
-        counter: true
-        good: {metricSource: {type: logs, spec: {filter: {service: shop, status: {lt: 500}}}}}
-        total: {metricSource: {type: logs, spec: {filter: {service: shop}}}}
-  objectives: [{displayName: 99% of minutes healthy, target: 0.99, timeSliceTarget: 0.9, timeSliceWindow: 1m}]
----
-apiVersion: openslo/v1
-kind: SLO
-metadata: {name: tiny-availability}
-spec:
-  service: tiny
-  budgetingMethod: Occurrences
-  timeWindow: [{duration: 1M, isRolling: false, calendar: {startTime: "2020-01-01 00:00:00", timeZone: Etc/UTC}}]
-  indicator:
-    metadata: {name: tiny-availability}
-    spec:
-      ratioMetric:
-        counter: true
-        good: {metricSource: {type: logs, spec: {filter: {service: tiny, status: {lt: 500}}}}}
-        total: {metricSource: {type: logs, spec: {filter: {service: tiny}}}}
-  objectives: [{displayName: 99% succeed, target: 0.99}]
-"""
+SPEC = spec_file(availability_slo("shop-availability", "shop", "99% succeed", 0.99),
+                 availability_slo("shop-minutes", "shop", "99% of minutes healthy", 0.99, slice_target=0.9),
+                 availability_slo("tiny-availability", "tiny", "99% succeed", 0.99))
 
 
 def run(tmp: Path, logs: Path, month: str, *extra: str):

@@ -22,43 +22,13 @@ from slo_assets.slo.rules_proof import (
     slo_proof,
 )
 from slo_assets.slo.spec import load_specs
+from tests.openslo import availability_slo, spec_file
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None and not os.environ.get("CI"),
                                     reason="promtool not installed (Debian package prometheus; .ci/run installs it)")
-SPEC = """\
-apiVersion: openslo/v1
-kind: SLO
-metadata: {name: shop-availability}
-spec:
-  service: shop
-  budgetingMethod: Occurrences
-  timeWindow: [{duration: 1M, isRolling: false, calendar: {startTime: "2020-01-01 00:00:00", timeZone: Etc/UTC}}]
-  indicator:
-    metadata: {name: shop-availability}
-    spec:
-      ratioMetric:
-        counter: true
-        good: {metricSource: {type: logs, spec: {filter: {service: shop, status: {lt: 500}}}}}
-        total: {metricSource: {type: logs, spec: {filter: {service: shop}}}}
-  objectives: [{displayName: 99.9% succeed, target: 0.999}]
----
-apiVersion: openslo/v1
-kind: SLO
-metadata: {name: shop-minutes}
-spec:
-  service: shop
-  budgetingMethod: Timeslices
-  timeWindow: [{duration: 1M, isRolling: false, calendar: {startTime: "2020-01-01 00:00:00", timeZone: Etc/UTC}}]
-  indicator:
-    metadata: {name: shop-minutes}
-    spec:
-      ratioMetric:
-        counter: true
-        good: {metricSource: {type: logs, spec: {filter: {service: shop, status: {lt: 500}}}}}
-        total: {metricSource: {type: logs, spec: {filter: {service: shop}}}}
-  objectives: [{displayName: 99% of minutes, target: 0.99, timeSliceTarget: 0.9, timeSliceWindow: 1m}]
-"""
+SPEC = spec_file(availability_slo("shop-availability", "shop", "99.9% succeed", 0.999),
+                 availability_slo("shop-minutes", "shop", "99% of minutes", 0.99, slice_target=0.9))
 START, END = C.month_range_ms("2026-11")
 AS_OF = START + 12 * C.DAY_MS  # the month to 2026-11-13: 3 + 12 days of series keep promtool to seconds
 INCIDENT = 10 * 1440 + 600  # 2026-11-11 10:00, minutes from the month start
