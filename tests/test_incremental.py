@@ -246,3 +246,57 @@ def test_checkpoints_round_trip_and_a_damaged_file_is_named(tmp_path):
         C.loads(b"{not json", "wh/log_file_checkpoints.json")
     with pytest.raises(C.CheckpointError, match="entry 1: fields"):
         C.loads(b'{"version": 1, "files": [{"path": "a"}]}', "wh/log_file_checkpoints.json")
+
+
+def _data_version(instance, asset: str, day: str) -> str:
+    import dagster as dg
+
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[day]), limit=1)
+    return records.records[0].asset_materialization.tags["dagster/data_version"]
+
+
+def test_through_the_assets_a_grown_file_gives_the_versions_and_files_of_a_fresh_warehouse(tmp_path):
+    """index_job and parsed_logs, as a refresh runs them: the grown file is read from the checkpoint
+    the warehouse holds, and the day's versions and Parquet equal those of a warehouse that never saw it."""
+    from slo_assets.defs.ingestion import _last_observed, read_checkpoints
+    from tests.test_late_files import Logs
+
+    (tmp_path / "live").mkdir()
+    live = Logs(tmp_path / "live")
+    access = live.root / "access.log"
+    access.write_text(text(1, 300))
+    assert live.observe() == {DAYS[0]}
+    live.ingest(DAYS[0])
+    known, problem = read_checkpoints(live.resources["warehouse"])
+    assert problem is None and [(c.path, c.lines) for c in known] == [("access.log", 300)]
+    with open(access, "a") as log:
+        log.write(text(301, 460) + line(461)[:15])
+    assert live.observe() == set(DAYS)
+    assert live.stale() == {DAYS[0]}  # its file grew; the second day is new
+    for day in DAYS:
+        live.ingest(day)
+    known, _ = read_checkpoints(live.resources["warehouse"])
+    assert [(c.path, c.lines) for c in known] == [("access.log", 460)]
+
+    (tmp_path / "fresh").mkdir()
+    fresh = Logs(tmp_path / "fresh")
+    shutil.copyfile(access, fresh.root / "access.log")
+    assert fresh.observe() == set(DAYS)
+    for day in DAYS:
+        fresh.ingest(day)
+    assert _last_observed(live.instance, DAYS) == _last_observed(fresh.instance, DAYS)
+    for day in DAYS:
+        for folder in ("parsed_logs", "quarantine"):
+            assert (live.warehouse / folder / f"{day}.parquet").read_bytes() == (fresh.warehouse / folder / f"{day}.parquet").read_bytes()
+        assert _data_version(live.instance, "parsed_logs", day) == _data_version(fresh.instance, "parsed_logs", day)
+    assert live.rows(DAYS[1]) == sum(1 for n in range(400, 461) if n % 41 and n % 17)
+
+
+def test_an_unreadable_checkpoint_file_means_full_parses_with_a_warning(tmp_path):
+    from slo_assets.defs.ingestion import read_checkpoints
+    from slo_assets.defs.resources import WarehouseResource
+
+    (tmp_path / "log_file_checkpoints.json").write_text('{"version": 9, "files": []}')
+    known, problem = read_checkpoints(WarehouseResource(base=str(tmp_path)))
+    assert known == [] and problem == (f"{tmp_path}/log_file_checkpoints.json: version 9, expected 1; "
+                                       "every changed file is parsed in full")
