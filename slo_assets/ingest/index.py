@@ -21,8 +21,7 @@ import pyarrow as pa
 
 from slo_assets import canonical
 from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, ParseConfig
-from slo_assets.ingest import checkpoint as checkpoints_
-from slo_assets.ingest.checkpoint import FileCheckpoint
+from slo_assets.ingest.checkpoint import FileCheckpoint, candidates, still_holds, take
 from slo_assets.ingest.files import START_POINT, ContentDigest, discover_files, fingerprint, is_gzip, os_reason, scan_plain, sniff
 from slo_assets.ingest.staging import (
     DAY_MS,
@@ -153,9 +152,9 @@ def _resume_of(path: Path, rel: str, stat, known: list[FileCheckpoint], stage_ro
     try:
         if is_gzip(path):
             return None
-        for candidate in checkpoints_.candidates(path, rel, stat, known):
+        for candidate in candidates(path, rel, stat, known):
             stats_path = stage_root / candidate.stage_key / STATS_FILE
-            if not stats_path.exists() or not checkpoints_.still_holds(path, stat.st_size, candidate):
+            if not stats_path.exists() or not still_holds(path, stat.st_size, candidate):
                 continue
             base = StageStats.load(stats_path)
             if config.format in ("auto", base.format) and candidate.stage_key.endswith(stage_key("", base.format, config)):
@@ -173,7 +172,7 @@ def _checkpoint_of(path: Path, rel: str, stat, scan: _Scan, key: str, stats: Sta
         return None
     lines = sum(s.stats.lines for s in stats.segments if s.end is not None and s.end <= offset)
     try:
-        return checkpoints_.take(path, rel, stat, offset, lines, points[-1], key)
+        return take(path, rel, stat, offset, lines, points[-1], key)
     except OSError:
         return None
 

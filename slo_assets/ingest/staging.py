@@ -91,7 +91,7 @@ class StageStats:
         """Bytes of whole lines before the segments' first incomplete one (all of them, sealed)."""
         end = 0
         for segment in self.segments:
-            if not segment.ends_line:
+            if not segment.ends_line or segment.end is None:
                 break
             end = segment.end
         return end
