@@ -300,3 +300,29 @@ def test_an_unreadable_checkpoint_file_means_full_parses_with_a_warning(tmp_path
     known, problem = read_checkpoints(WarehouseResource(base=str(tmp_path)))
     assert known == [] and problem == (f"{tmp_path}/log_file_checkpoints.json: version 9, expected 1; "
                                        "every changed file is parsed in full")
+
+
+def combined(number: int) -> str:
+    """Line `number` of a combined-format access.log on the first day; every 23rd is cut short."""
+    if number % 23 == 0:
+        return f'10.0.0.1 - - [04/Oct/2026:10:{number % 60:02d}:00 +0000] "GET /a/{number}\n'
+    return (f'10.0.0.{number % 250} - - [04/Oct/2026:{number // 60 % 24:02d}:{number % 60:02d}:00 +0000] '
+            f'"GET /shop/item/{number} HTTP/1.1" {500 if number % 7 == 0 else 200} 512 "-" "curl/8"\n')
+
+
+def test_a_growing_combined_log_equals_its_full_parse(tmp_path, parsed):
+    live = Live(tmp_path)
+    access = live.root / "access.log"
+    access.write_text("".join(combined(n) for n in range(1, 201)))
+    live.refresh()
+    appended = "".join(combined(n) for n in range(201, 260))
+    for piece in (appended[:1000], appended[1000:1001], appended[1001:]):  # the first two cut a line
+        with open(access, "a") as log:
+            log.write(piece)
+        parsed.clear()
+        build = live.refresh()
+        assert build.extended == ["access.log"] and parsed[0][0] > 200  # never from the first line
+        assert_same_as_full(live, build)
+    day = assemble_day(live.index, live.stage, day_ms(DAYS[0]))
+    assert day.rows.num_rows == sum(1 for n in range(1, 260) if n % 23)
+    assert day.quarantine["source_line"].to_pylist() == [n for n in range(1, 260) if n % 23 == 0]
