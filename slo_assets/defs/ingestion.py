@@ -94,8 +94,9 @@ with warnings.catch_warnings():
         group_name="ingestion",
         partitions_def=daily_partitions,
         metadata=LOG_FILE_INDEX,
-        description="The raw log files, per UTC day. Observing them fingerprints every file (sha256; a stat for "
-                    "unchanged ones), parses new or changed files once into the stage cache, writes "
+        description="The raw log files, per UTC day. Observing them fingerprints every file (chained sha256; a stat for "
+                    "unchanged ones), parses new or changed files once into the stage cache (a file that only grew: "
+                    "just its appended bytes, from log_file_checkpoints.json), writes "
                     "log_file_index.parquet, and gives each day a data version from the files holding its lines: "
                     "a late, grown, replaced or removed file marks exactly its days' parsed_logs stale.",
     )
