@@ -79,6 +79,8 @@ def _published(key: str, file: str) -> Dataset:
 
 
 LOG_FILE_INDEX = Dataset("log_file_index", "none", "log_file_index.parquet")
+# Where each plain log file was parsed to, so a grown one is parsed from there (ingest/checkpoint.py).
+LOG_FILE_CHECKPOINTS = Dataset("log_file_index", "none", "log_file_checkpoints.json")
 PARSED_LOGS = _day("parsed_logs")
 QUARANTINE = _day("quarantine")
 SLI_MINUTELY = _day("sli_minutely")
@@ -111,7 +113,7 @@ YEARLY_REVIEW = Dataset("yearly_review", "year", "reviews/years/{partition}/revi
 YEARLY_REVIEW_HTML = Dataset("yearly_review", "year", "reviews/years/{partition}/review.html")
 
 DATASETS: tuple[Dataset, ...] = (
-    LOG_FILE_INDEX, PARSED_LOGS, QUARANTINE, SLI_MINUTELY, SLI_LATENCY, SLI_OPERATIONS, SLI_METRICS,
+    LOG_FILE_INDEX, LOG_FILE_CHECKPOINTS, PARSED_LOGS, QUARANTINE, SLI_MINUTELY, SLI_LATENCY, SLI_OPERATIONS, SLI_METRICS,
     SLI_OPERATIONS_MONTHLY, SLI_LATENCY_MONTHLY, SLO_TARGETS, BUDGET_SERIES, WINDOW_EVALUATIONS, ERROR_BUDGET_TABLE,
     REMEDIATION_RUNS, LEARNING_RECORD, DEPLOY_GATE, ALERT_BACKTEST, ERROR_BUDGETS, COMPLIANCE_REPORT, REMEDIATION_PLAN, REPORT_HTML,
     PROMETHEUS_EXPOSITION, ALERT_RULES, GRAFANA_TRACKING, GRAFANA_COMPLIANCE,

@@ -15,6 +15,7 @@ from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS, QUARAN
 from slo_assets.defs.partitions import daily_partitions
 from slo_assets.defs.resources import LogSource, WarehouseResource
 from slo_assets.defs.warehouse_io import written
+from slo_assets.ingest import checkpoint as checkpoints
 from slo_assets.ingest.index import (
     NO_FILES_VERSION,
     MOSTLY_REJECTED_SHARE,
@@ -50,6 +51,18 @@ def read_index(warehouse: WarehouseResource) -> pl.DataFrame | None:
     return pl.from_arrow(store.read_table(target)) if target.exists() else None
 
 
+def read_checkpoints(warehouse: WarehouseResource) -> tuple[list[checkpoints.FileCheckpoint], str | None]:
+    """The checkpoints the last observation wrote, and why none are used when the file is unreadable."""
+    store = warehouse.store()
+    target = layout.LOG_FILE_CHECKPOINTS.path(store)
+    if not target.exists():
+        return [], None
+    try:
+        return checkpoints.loads(target.read_bytes(), str(target)), None
+    except (checkpoints.CheckpointError, OSError) as error:
+        return [], f"{error}; every changed file is parsed in full"
+
+
 def _last_observed(instance: dg.DagsterInstance, days: list[str], batch: int = 500) -> dict[str, str]:
     """The data version Dagster last recorded for each of `days` of log_file_index (newest first;
     days asked in batches to keep the SQL parameter lists short)."""
@@ -81,13 +94,17 @@ with warnings.catch_warnings():
         group_name="ingestion",
         partitions_def=daily_partitions,
         metadata=LOG_FILE_INDEX,
-        description="The raw log files, per UTC day. Observing them fingerprints every file (sha256; a stat for "
-                    "unchanged ones), parses new or changed files once into the stage cache, writes "
+        description="The raw log files, per UTC day. Observing them fingerprints every file (chained sha256; a stat for "
+                    "unchanged ones), parses new or changed files once into the stage cache (a file that only grew: "
+                    "just its appended bytes, from log_file_checkpoints.json), writes "
                     "log_file_index.parquet, and gives each day a data version from the files holding its lines: "
                     "a late, grown, replaced or removed file marks exactly its days' parsed_logs stale.",
     )
     def log_file_index(context, log_source: LogSource, warehouse: WarehouseResource) -> dg.DataVersionsByPartition:
         previous = read_index(warehouse)
+        known, unusable = read_checkpoints(warehouse)
+        if unusable:
+            context.log.warning(unusable)
         build = build_index(
             root=log_source.root,
             stage_root=warehouse.stage_root(),
@@ -96,9 +113,11 @@ with warnings.catch_warnings():
             exclude=tuple(log_source.exclude),
             previous=previous,
             follow_symlinks=log_source.follow_symlinks,
+            checkpoints=known,
         )
         store = warehouse.store()
         store.write_table(layout.LOG_FILE_INDEX.path(store), build.index.to_arrow())
+        store.write_bytes_atomic(layout.LOG_FILE_CHECKPOINTS.path(store), checkpoints.dumps(build.checkpoints))
         versions = day_versions(build.index)
         gone = set(day_versions(previous)) - set(versions) if previous is not None and "days" in previous.columns else set()
         versions.update({day: NO_FILES_VERSION for day in gone})
@@ -110,7 +129,8 @@ with warnings.catch_warnings():
         summary = index_summary(build.index, first_day, last_day)
         outside = len(versions) - len(valid)
         context.log.info(
-            f"indexed {summary.files} files ({len(build.staged)} parsed now, {build.reused} reused), "
+            f"indexed {summary.files} files ({len(build.staged)} parsed now, {len(build.extended)} of them from a checkpoint, "
+            f"{build.reused} reused), "
             f"{summary.rows} rows, {summary.quarantined_lines} quarantined lines; "
             f"{len(changed)} of {len(valid)} days have new data versions"
             + (f"; {outside} days outside the partitions ({first_day} to {last_day}): {summary.outside_rows} rows, "

@@ -29,7 +29,7 @@ LOG_FILE_INDEX = columns(
     ("status", "string", "read, salvaged (damaged gzip read up to the damage), skipped or unreadable"),
     ("problem", "string", "why it was salvaged, skipped or unreadable"),
     ("size_bytes", "int64", "size"), ("mtime_ns", "int64", "mtime"),
-    ("fingerprint", "string", "sha256 of the content (decompressed)"), ("format", "string", "jsonl, combined or unknown"),
+    ("fingerprint", "string", "chained sha256 of the content (decompressed), 1 MiB blocks"), ("format", "string", "jsonl, combined or unknown"),
     ("compressed", "bool", "gzip"), ("stage_key", "string", "parse cache key (content + settings)"),
     ("lines", "int64", "lines read"), ("blank_lines", "int64", "blank lines"), ("rows", "int64", "valid rows"),
     ("quarantined", "int64", "quarantined lines"), ("unplaced", "int64", "quarantined lines with no time: in no day"),

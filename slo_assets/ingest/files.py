@@ -158,6 +158,7 @@ class ContentReport:
 
     damage: str | None = None
     content_bytes: int = 0  # decompressed bytes delivered
+    ends_line: bool = False  # the last byte delivered is a newline
 
 
 def _inflate(handle, report: ContentReport, feed_bytes: int, engine, skip: int = 0) -> Iterator[bytes]:
@@ -202,17 +203,23 @@ def _inflate(handle, report: ContentReport, feed_bytes: int, engine, skip: int =
         report.damage = f"gzip truncated: the stream ends after {delivered:,} bytes of content, before its end marker"
 
 
-def iter_content(path: Path, report: ContentReport | None = None, read_bytes: int = READ_BYTES) -> Iterator[bytes]:
+def iter_content(path: Path, report: ContentReport | None = None, read_bytes: int = READ_BYTES,
+                 start: int = 0, stop: int | None = None) -> Iterator[bytes]:
     """The file's content (decompressed if gzip) in blocks. A damaged gzip yields what precedes the
-    damage and records why in `report` (without a report, damage raises OSError)."""
+    damage and records why in `report` (without a report, damage raises OSError). Of a plain file,
+    only bytes [start, stop) when given (a gzip is always read whole)."""
     strict = report is None
     report = ContentReport() if report is None else report
     with open(path, "rb") as handle:
         head = handle.read(2)
         handle.seek(0)
         if head != GZIP_MAGIC:
-            while block := handle.read(read_bytes):
+            handle.seek(start)
+            left = None if stop is None else stop - start
+            while (left is None or left > 0) and (block := handle.read(read_bytes if left is None else min(read_bytes, left))):
                 report.content_bytes += len(block)
+                report.ends_line = block.endswith(b"\n")
+                left = None if left is None else left - len(block)
                 yield block
         else:
             yield from _gzip_content(handle, report)
@@ -224,6 +231,7 @@ def _gzip_content(handle, report: ContentReport) -> Iterator[bytes]:
     try:
         for block in _inflate(handle, report, GZIP_FEED_BYTES, fast_zlib):
             report.content_bytes += len(block)
+            report.ends_line = block.endswith(b"\n")
             yield block
         return
     except (fast_zlib.error, zlib.error) as error:
@@ -234,6 +242,7 @@ def _gzip_content(handle, report: ContentReport) -> Iterator[bytes]:
     try:
         for block in _inflate(handle, ContentReport(), SALVAGE_FEED_BYTES, zlib, skip=report.content_bytes):
             report.content_bytes += len(block)
+            report.ends_line = block.endswith(b"\n")
             yield block
         report.damage = f"gzip corrupt after {report.content_bytes:,} bytes of content: {fast_error}"
     except zlib.error as error:
@@ -247,26 +256,113 @@ def open_text_bytes(path: Path):
     return io.BytesIO(b"".join(iter_content(path)))
 
 
-def fingerprint(path: Path) -> str:
-    """sha256 of the file's content, decompressed if gzip: a file and its gzip copy (rotation with
-    compression) get one fingerprint, so the copy is recognised as a duplicate and read once."""
+# The content fingerprint is a chain over DIGEST_BLOCK_BYTES blocks, so that a grown file's can be
+# extended from a saved state without reading the file again: state(0) = sha256(DIGEST_SEED),
+# state(i + 1) = sha256("B" + state(i) + block i), fingerprint = sha256("F" + state(n) + the bytes
+# after the last whole block). 2: this chain (1: sha256 of the whole content).
+FINGERPRINT_VERSION = "2"
+DIGEST_BLOCK_BYTES = 1 << 20
+DIGEST_SEED = f"slo-assets content fingerprint {FINGERPRINT_VERSION}".encode()
+
+
+@dataclass(frozen=True)
+class ChainPoint:
+    """The fingerprint chain's state over the content's first `offset` bytes (a whole number of blocks)."""
+
+    offset: int
+    state: str  # hex
+
+
+START_POINT = ChainPoint(0, hashlib.sha256(DIGEST_SEED).hexdigest())
+
+
+class ContentDigest:
+    """The chained fingerprint of content fed in order from `start`; also where the last line ended."""
+
+    def __init__(self, start: ChainPoint = START_POINT) -> None:
+        self.points = [start]  # the state at every block boundary passed
+        self._state = bytes.fromhex(start.state)
+        self._pending = bytearray()
+        self.size = start.offset
+        self.lines_end: int | None = None  # offset after the last newline fed, None before any
+
+    def update(self, data: bytes) -> None:
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            self.lines_end = self.size + cut + 1
+        self.size += len(data)
+        view = memoryview(data)
+        while view:
+            room = DIGEST_BLOCK_BYTES - len(self._pending)
+            if not self._pending and len(view) >= DIGEST_BLOCK_BYTES:
+                block, view = view[:DIGEST_BLOCK_BYTES], view[DIGEST_BLOCK_BYTES:]
+            else:
+                self._pending += view[:room]
+                view = view[room:]
+                if len(self._pending) < DIGEST_BLOCK_BYTES:
+                    break
+                block, self._pending = self._pending, bytearray()
+            step = hashlib.sha256(b"B")
+            step.update(self._state)
+            step.update(block)
+            self._state = step.digest()
+            self.points.append(ChainPoint(self.points[-1].offset + DIGEST_BLOCK_BYTES, self._state.hex()))
+
+    def hexdigest(self) -> str:
+        final = hashlib.sha256(b"F")
+        final.update(self._state)
+        final.update(self._pending)
+        return final.hexdigest()
+
+    def point_before(self, offset: int) -> ChainPoint:
+        """The last block boundary at or before `offset`: where a later scan can start."""
+        return next(p for p in reversed(self.points) if p.offset <= offset)
+
+
+def scan_plain(path: Path, start: ChainPoint = START_POINT, stop: int | None = None) -> ContentDigest:
+    """The fingerprint of a plain file's first `stop` bytes (all of it without `stop`), reading only
+    from `start`: the caller vouches for the bytes before it."""
+    digest = ContentDigest(start)
     with open(path, "rb") as handle:
-        if handle.read(2) != GZIP_MAGIC:
-            handle.seek(0)
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    digest = hashlib.sha256()
+        handle.seek(start.offset)
+        left = None if stop is None else stop - start.offset
+        while left is None or left > 0:
+            block = handle.read(READ_BYTES if left is None else min(READ_BYTES, left))
+            if not block:
+                break
+            digest.update(block)
+            left = None if left is None else left - len(block)
+    if stop is not None and digest.size != stop:
+        raise OSError(f"the file shrank while read: {digest.size:,} of {stop:,} bytes")
+    return digest
+
+
+def fingerprint(path: Path) -> str:
+    """The chained fingerprint of the file's content, decompressed if gzip: a file and its gzip copy
+    (rotation with compression) get one fingerprint, so the copy is recognised as a duplicate and read once."""
+    if not is_gzip(path):
+        return scan_plain(path).hexdigest()
+    digest = ContentDigest()
     for block in iter_content(path, ContentReport()):
         digest.update(block)
     return digest.hexdigest()
 
 
-def iter_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES, report: ContentReport | None = None) -> Iterator[bytes]:
+def read_range(path: Path, start: int, stop: int) -> bytes:
+    """Bytes [start, stop) of a plain file (fewer if it is shorter)."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        return handle.read(max(0, stop - start))
+
+
+def iter_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES, report: ContentReport | None = None,
+                start: int = 0, stop: int | None = None) -> Iterator[bytes]:
     """Whole lines, about `chunk_bytes` at a time; the last line gets a newline if it had none.
     When the content is damaged (see `iter_content`), the incomplete line before the damage is
-    dropped and counted in `report.damage`."""
+    dropped and counted in `report.damage`. `start` and `stop` as for `iter_content`."""
     carry: list[bytes] = []
     carried = 0
-    for block in iter_content(path, report, read_bytes=min(chunk_bytes, CHUNK_BYTES)):
+    for block in iter_content(path, report, read_bytes=min(chunk_bytes, CHUNK_BYTES), start=start, stop=stop):
         carry.append(block)
         carried += len(block)
         if carried < chunk_bytes:

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,11 +21,13 @@ import pyarrow as pa
 
 from slo_assets import canonical
 from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, ParseConfig
-from slo_assets.ingest.files import discover_files, fingerprint, is_gzip, os_reason, sniff
+from slo_assets.ingest.checkpoint import FileCheckpoint, candidates, still_holds, take
+from slo_assets.ingest.files import START_POINT, ContentDigest, discover_files, fingerprint, is_gzip, os_reason, scan_plain, sniff
 from slo_assets.ingest.staging import (
     DAY_MS,
     STATS_FILE,
     StageStats,
+    extend_stage,
     read_stage_quarantine,
     read_stage_rows,
     stage_file,
@@ -72,6 +74,8 @@ class IndexBuild:
     staged: list[str]  # files parsed in this build
     reused: int  # files whose stage already existed
     duplicates: list[tuple[str, str]]  # (path, duplicate of)
+    checkpoints: list[FileCheckpoint] = field(default_factory=list)  # of the plain files read, for the next build
+    extended: list[str] = field(default_factory=list)  # of `staged`: parsed from a checkpoint, appended bytes only
 
 
 def _unchanged(previous: pl.DataFrame | None) -> dict[tuple[str, int, int], dict]:
@@ -81,29 +85,96 @@ def _unchanged(previous: pl.DataFrame | None) -> dict[tuple[str, int, int], dict
     return {(r["path"], r["size_bytes"], r["mtime_ns"]): r for r in staged.iter_rows(named=True)}
 
 
-def _stage_one(path: Path, fmt: str, config: ParseConfig, stage_dir: Path) -> StageStats | str:
-    """The file's stage stats, or the reason it could not be read (OSError: gone, no permission)."""
+@dataclass(frozen=True)
+class _Resume:
+    """A changed file that only grew since `checkpoint`, whose stage `base` it extends."""
+
+    checkpoint: FileCheckpoint
+    base: StageStats
+
+
+@dataclass(frozen=True)
+class _Job:
+    path: Path
+    fmt: str
+    stage_dir: Path
+    stop: int | None  # the plain file's size when stat'ed: what is parsed and fingerprinted
+    lines_end: int | None
+    resume: _Resume | None
+
+
+def _stage_one(job: _Job, config: ParseConfig, stage_root: Path) -> tuple[StageStats | str, bool]:
+    """The file's stage stats and whether only its appended bytes were parsed, or the reason it
+    could not be read (OSError: gone, no permission)."""
     try:
-        return stage_file(path, fmt, config, stage_dir)
+        if job.resume is not None:
+            stats = extend_stage(job.path, stage_root / job.resume.checkpoint.stage_key, job.resume.base, job.stage_dir,
+                                 job.resume.checkpoint.offset, job.stop, job.lines_end, config)
+            if stats is not None:
+                return stats, True
+        return stage_file(job.path, job.fmt, config, job.stage_dir, stop=job.stop, lines_end=job.lines_end), False
     except OSError as error:
-        return os_reason(error)
+        return os_reason(error), False
 
 
-def _stage_all(pending: list[tuple[Path, str, Path]], config: ParseConfig, workers: int) -> list[StageStats | str]:
+def _stage_all(pending: list[_Job], config: ParseConfig, stage_root: Path, workers: int) -> list[tuple[StageStats | str, bool]]:
     """Stage files on `workers` threads. Polars and Arrow do the work without holding the GIL, so
     threads use every core like processes did, without a second of imports per worker process and
     without a copy of the libraries' memory in each."""
     if workers <= 1 or len(pending) < 2:
-        return [_stage_one(path, fmt, config, stage_dir) for path, fmt, stage_dir in pending]
+        return [_stage_one(job, config, stage_root) for job in pending]
     with ThreadPoolExecutor(max_workers=min(workers, len(pending)), thread_name_prefix="stage") as pool:
-        return list(pool.map(lambda job: _stage_one(job[0], job[1], config, job[2]), pending))
+        return list(pool.map(lambda job: _stage_one(job, config, stage_root), pending))
 
 
-def _safe_fingerprint(path: Path) -> str | OSError:
+@dataclass(frozen=True)
+class _Scan:
+    digest: str
+    content: ContentDigest | None  # of a plain file: the chain points and where its last line ended
+
+
+def _safe_scan(path: Path, size: int, resume: _Resume | None) -> _Scan | OSError:
+    """The file's fingerprint; of a plain file only its first `size` bytes, read from the checkpoint's
+    chain point when it grew."""
     try:
-        return fingerprint(path)
+        if resume is None and is_gzip(path):
+            return _Scan(fingerprint(path), None)
+        content = scan_plain(path, resume.checkpoint.chain if resume else START_POINT, stop=size)
+        return _Scan(content.hexdigest(), content)
     except OSError as error:
         return error
+
+
+def _resume_of(path: Path, rel: str, stat, known: list[FileCheckpoint], stage_root: Path, config: ParseConfig) -> _Resume | None:
+    """The first checkpoint this file only grew from, with a stage parsed with today's settings."""
+    if not known:
+        return None
+    try:
+        if is_gzip(path):
+            return None
+        for candidate in candidates(path, rel, stat, known):
+            stats_path = stage_root / candidate.stage_key / STATS_FILE
+            if not stats_path.exists() or not still_holds(path, stat.st_size, candidate):
+                continue
+            base = StageStats.load(stats_path)
+            if config.format in ("auto", base.format) and candidate.stage_key.endswith(stage_key("", base.format, config)):
+                return _Resume(candidate, base)
+    except OSError:  # read in full, where the error is reported
+        return None
+    return None
+
+
+def _checkpoint_of(path: Path, rel: str, stat, scan: _Scan, key: str, stats: StageStats) -> FileCheckpoint | None:
+    """Where the next parse of this plain file may start: after the stage's segments of whole lines."""
+    offset = stats.lines_end
+    points = [] if scan.content is None else [p for p in scan.content.points if p.offset <= offset]
+    if not offset or not points:
+        return None
+    lines = sum(s.stats.lines for s in stats.segments if s.end is not None and s.end <= offset)
+    try:
+        return take(path, rel, stat, offset, lines, points[-1], key)
+    except OSError:
+        return None
 
 
 def _problem_record(rel: str, status: str, problem: str, stat=None) -> dict:
@@ -113,8 +184,10 @@ def _problem_record(rel: str, status: str, problem: str, stat=None) -> dict:
 
 def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tuple[str, ...] = DEFAULT_INCLUDE,
                 previous: pl.DataFrame | None = None, follow_symlinks: bool = False,
-                workers: int | None = None, exclude: tuple[str, ...] = DEFAULT_EXCLUDE) -> IndexBuild:
-    """Index every entry under `root`, staging (in parallel) the log files that are new or changed.
+                workers: int | None = None, exclude: tuple[str, ...] = DEFAULT_EXCLUDE,
+                checkpoints: list[FileCheckpoint] | None = None) -> IndexBuild:
+    """Index every entry under `root`, staging (in parallel) the log files that are new or changed;
+    a plain file that only grew since one of `checkpoints` has just its appended bytes parsed.
 
     One bad file never stops the others: an unreadable one is recorded with its reason, a damaged
     gzip is read up to the damage, a file that is no log (by its content) is listed as skipped."""
@@ -139,12 +212,15 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
         return None
 
     cached_of = {rel: is_cached(rel, stat) for _, rel, stat in found}
+    known_checkpoints = list(checkpoints or [])
+    resume_of = {rel: _resume_of(path, rel, stat, known_checkpoints, stage_root, config)
+                 for path, rel, stat in found if cached_of[rel] is None}
     # hashlib releases the GIL: fingerprint new files on all cores.
-    to_hash = [path for path, rel, _ in found if cached_of[rel] is None]
+    to_hash = [(path, stat.st_size, resume_of[rel]) for path, rel, stat in found if cached_of[rel] is None]
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as threads:
-        digests = dict(zip(to_hash, threads.map(_safe_fingerprint, to_hash), strict=True))
+        scans = dict(zip([job[0] for job in to_hash], threads.map(lambda job: _safe_scan(*job), to_hash), strict=True))
     entries: list[dict | tuple] = []
-    pending: list[tuple[Path, str, Path]] = []
+    pending: list[_Job] = []
     reused = 0
     for path, rel, stat in found:
         cached = cached_of[rel]
@@ -152,39 +228,50 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
             entries.append(dict(cached))
             reused += 1
             continue
-        digest = digests[path]
+        scan = scans[path]
         try:
-            if isinstance(digest, OSError):
-                raise digest
+            if isinstance(scan, OSError):
+                raise scan
             sniffed = sniff(path, config.format)
             compressed = is_gzip(path)
         except OSError as error:
             problems.append(_problem_record(rel, UNREADABLE, os_reason(error), stat))
             continue
         if sniffed.skip_reason is not None:
-            problems.append({**_problem_record(rel, SKIPPED, sniffed.skip_reason, stat), "fingerprint": digest,
+            problems.append({**_problem_record(rel, SKIPPED, sniffed.skip_reason, stat), "fingerprint": scan.digest,
                              "compressed": compressed})
             continue
-        key = stage_key(digest, sniffed.format, config)
+        key = stage_key(scan.digest, sniffed.format, config)
         stage_dir = stage_root / key
-        if (stage_dir / STATS_FILE).exists() or any(p[2] == stage_dir for p in pending):
+        resume = resume_of[rel]
+        lines_end = None
+        if scan.content is not None:  # no newline read: the last line ended at the checkpoint, or there is none
+            lines_end = scan.content.lines_end if scan.content.lines_end is not None else (resume.checkpoint.offset if resume else 0)
+        if (stage_dir / STATS_FILE).exists() or any(job.stage_dir == stage_dir for job in pending):
             reused += 1
         else:
-            pending.append((path, sniffed.format, stage_dir))
-        entries.append((rel, stat, digest, sniffed.format, compressed, key))
-    staged = _stage_all(pending, config, workers or os.cpu_count() or 1)
-    stats_of = {stage_dir.name: stats for (_, _, stage_dir), stats in zip(pending, staged, strict=True)}
+            usable = resume if resume is not None and resume.base.format == sniffed.format else None
+            pending.append(_Job(path, sniffed.format, stage_dir, stat.st_size if scan.content else None, lines_end, usable))
+        entries.append((rel, path, stat, scan, sniffed.format, compressed, key))
+    staged = _stage_all(pending, config, stage_root, workers or os.cpu_count() or 1)
+    stats_of = {job.stage_dir.name: stats for job, (stats, _) in zip(pending, staged, strict=True)}
+    extended = [job.path.relative_to(root).as_posix() for job, (_, was_extended) in zip(pending, staged, strict=True) if was_extended]
 
-    records, duplicates = [], []
+    records, duplicates, new_checkpoints = [], [], []
+    kept_checkpoint = {c.path: c for c in known_checkpoints}
     owner_of: dict[str, str] = {}
     for entry in entries:
         if isinstance(entry, tuple):
-            rel, stat, digest, fmt, compressed, key = entry
+            rel, path, stat, scan, fmt, compressed, key = entry
             stats = stats_of.get(key) or StageStats.load(stage_root / key / STATS_FILE)
             if isinstance(stats, str):  # the read failed part way: nothing of it is staged
                 records.append(_problem_record(rel, UNREADABLE, stats, stat))
                 continue
-            entry = _record(rel, stat, digest, fmt, compressed, key, stats)
+            if (taken := _checkpoint_of(path, rel, stat, scan, key, stats)) is not None:
+                new_checkpoints.append(taken)
+            entry = _record(rel, stat, scan.digest, fmt, compressed, key, stats)
+        elif (old := kept_checkpoint.get(entry["path"])) is not None and old.stage_key == entry["stage_key"]:
+            new_checkpoints.append(old)  # unchanged since
         entry["duplicate_of"] = owner_of.get(entry["fingerprint"])
         if entry["duplicate_of"]:
             duplicates.append((entry["path"], entry["duplicate_of"]))
@@ -194,8 +281,8 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
     records += problems
     records.sort(key=lambda r: r["path"])
     index = pl.DataFrame(records, schema=INDEX_SCHEMA) if records else pl.DataFrame(schema=INDEX_SCHEMA)
-    return IndexBuild(index=index, staged=[p.relative_to(root).as_posix() for p, _, _ in pending], reused=reused,
-                      duplicates=duplicates)
+    return IndexBuild(index=index, staged=[job.path.relative_to(root).as_posix() for job in pending], reused=reused,
+                      duplicates=duplicates, checkpoints=sorted(new_checkpoints, key=lambda c: c.path), extended=extended)
 
 
 def _same_settings(cached: dict, config: ParseConfig) -> bool:
