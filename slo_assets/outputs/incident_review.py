@@ -57,7 +57,7 @@ def _timeline(review: IncidentReview) -> str:
     for f in review.firings:
         windows = ", ".join(md(w) for w in f.windows)
         events.append((f.start_ms, 1, (f"**{md(f.severity)} alert fires**: {md(f.long_window)}/{md(f.short_window)} burn rate above "
-                                       f"{f.threshold:g}× (SLO windows {windows}; peak {f.peak_burn_rate:.2f}×).")))
+                                       f"{' / '.join(f'{t:.4g}×' for t in f.thresholds)} (SLO windows {windows}; peak {f.peak_burn_rate:.2f}×).")))
         events.append((f.end_ms, 3, (f"{md(f.severity)} alert {md(f.long_window)}/{md(f.short_window)} clears "
                                      f"(fired {_minutes(f.end_ms - f.start_ms)}, {f.bad_minutes} of those minutes over the allowance).")))
     for percent, at in review.thresholds:

@@ -54,11 +54,12 @@ def incident_id(slo: str, start: str) -> str:
 
 @dataclass(frozen=True)
 class Firing:
-    """One alert firing of the incident, with the SLO windows it fired in."""
+    """One alert firing of the incident: a tier over one span, with the SLO windows (and objectives) it
+    fired in; their thresholds differ with the window's length (14.4x of a 30-day budget, 13.44x of 28 days)."""
     severity: str
     long_window: str
     short_window: str
-    threshold: float
+    thresholds: tuple[float, ...]
     start_ms: int
     end_ms: int
     peak_burn_rate: float
@@ -161,14 +162,18 @@ def impact_span(good: np.ndarray, total: np.ndarray, target: Decimal, origin_ms:
 
 
 def _firings(evaluations: list[WindowEvaluation], start_ms: int, end_ms: int) -> list[tuple]:
-    """The alert firings in [start, end], one per tier and span whatever the windows that replayed it."""
-    found: dict[tuple, list[str]] = {}
+    """The alert firings in [start, end] as (start, severity, long, short, end), thresholds, peak, windows:
+    one per tier and span whatever the windows and objectives that replayed it."""
+    found: dict[tuple, tuple[set, list, list]] = {}
     for e in evaluations:
         for a in e.alerts:
             if a.start_ms <= end_ms and a.end_ms >= start_ms:
-                key = (a.start_ms, a.severity, a.long_window, a.short_window, float(a.burn_rate_threshold), a.end_ms, a.peak_burn_rate)
-                found.setdefault(key, []).append(e.window)
-    return sorted((key, tuple(dict.fromkeys(windows))) for key, windows in found.items())
+                thresholds, peaks, windows = found.setdefault((a.start_ms, a.severity, a.long_window, a.short_window, a.end_ms),
+                                                              (set(), [], []))
+                thresholds.add(float(a.burn_rate_threshold))
+                peaks.append(a.peak_burn_rate)
+                windows.append(e.window)
+    return [(key, tuple(sorted(t)), max(p), tuple(dict.fromkeys(w))) for key, (t, p, w) in sorted(found.items())]
 
 
 def _budget_window(slo: Slo, evaluations: list[WindowEvaluation]) -> WindowEvaluation | None:
@@ -277,7 +282,7 @@ def build_reviews(period: str, slos: list[Slo], evaluations: list[WindowEvaluati
         for incident, taken in zip(incidents, actions, strict=True):
             start, end = epoch_ms(incident["start"]), epoch_ms(incident["end"])
             raw = _firings(mine, start, end)
-            lookback = max((duration_minutes(key[2]) for key, _ in raw), default=60) * MINUTE_MS
+            lookback = max((duration_minutes(key[2]) for key, *_ in raw), default=60) * MINUTE_MS
             origin = start - lookback
             limit = max(end, data_end_ms) + QUIET_MINUTES * MINUTE_MS
             good, total, _ = dense(minutes_by_slo.get(slo.name), origin, limit)
@@ -288,8 +293,8 @@ def build_reviews(period: str, slos: list[Slo], evaluations: list[WindowEvaluati
             def minutes_over(a_ms: int, b_ms: int, over=over, origin=origin) -> int:
                 return int(over[max(0, (a_ms - origin) // MINUTE_MS):max(0, (b_ms - origin) // MINUTE_MS)].sum())
 
-            firings = [Firing(sev, long, short, threshold, s, e, peak, windows, minutes_over(s, e))
-                       for (s, sev, long, short, threshold, e, peak), windows in raw]
+            firings = [Firing(sev, long, short, thresholds, s, e, peak, windows, minutes_over(s, e))
+                       for (s, sev, long, short, e), thresholds, peak, windows in raw]
             facts = diagnose(slo, {"_start": first_bad, "_end": impact_end, "severity": incident["severity"],
                                    "peak_burn_rate": incident["peak_burn_rate"]}, minutes_by_slo.get(slo.name), bad_rows, log_root)
             allowed = None if budget is None else float(budget.error_budget.allowed)
