@@ -144,6 +144,7 @@ PARSED_LOGS = Table(
         Column("path", pa.string(), True, Checks(), "request path without query string"),
         Column("status", pa.int32(), False, Checks(ge=100, le=599), "HTTP status, 100-599"),
         Column("duration_ms", pa.float64(), True, Checks(ge=0), "request duration, null when the format has none"),
+        Column("client", pa.string(), True, _TEXT, "client address or user, null when the format has none"),
         Column("source_file", pa.string(), False, _TEXT, "log file relative to the log folder"),
         Column("source_line", pa.int64(), False, Checks(ge=1), "1-based line number"),
     ),

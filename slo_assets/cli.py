@@ -205,6 +205,12 @@ def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
         documents = {}
         for dataset in layout.PUBLISHED:
             source = dataset.path(store, request.month)
+            if dataset.has_members:  # the incident review drafts: as many as the month has incidents, maybe none
+                for member in dataset.members(store, request.month):
+                    copy = scratch / layout.file_name(dataset, member)
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    copy.write_bytes(dataset.path(store, request.month, member).read_bytes())
+                continue
             if not source.exists():
                 raise InputError(f"{source} was not written: the monthly chain did not finish (see the runs in the Dagster UI)")
             payload = source.read_bytes()
@@ -222,6 +228,19 @@ def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
     return documents, target
+
+
+def _members_text(dataset, folder: Path) -> str:
+    """What a published folder holds: the incident review drafts, or why there is none."""
+    from slo_assets import layout
+
+    if not dataset.has_members:
+        return ""
+    drafts = sorted((folder / layout.file_name(dataset)).glob("*.md"))
+    if not drafts:
+        return "/ (no incident this month: no review draft)"
+    return f"/ ({len(drafts)} incident review draft{'s' if len(drafts) != 1 else ''}: {', '.join(d.name for d in drafts[:3])}" + (
+        ", ...)" if len(drafts) > 3 else ")")
 
 
 def _check_writable(option: str, folder: Path) -> None:
@@ -423,7 +442,8 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
         print("  deploy gate (slo-assets gate --service S): " + ", ".join(
             f"{g['service']} {g['decision']}" + (f" ({g['reasons'][0]['message']})" if g["reasons"] else "") for g in gates))
 
-    print("\n" + "\n".join(f"  {where['out'] / layout.file_name(dataset)}" for dataset in layout.PUBLISHED))
+    print("\n" + "\n".join(f"  {where['out'] / layout.file_name(dataset)}" + _members_text(dataset, where['out'])
+                            for dataset in layout.PUBLISHED))
     print(f"  warehouse: {request.warehouse}   instance: {where['instance']}")
     print("\nopen the UI on this month's data (binds 127.0.0.1 only):")
     env = {"DAGSTER_HOME": where["instance"], "SLO_ASSETS_WAREHOUSE": request.warehouse,

@@ -10,6 +10,7 @@ import dagster as dg
 
 from slo_assets.defs.automation import AUTOMATION_SENSORS, with_automation
 from slo_assets.defs.backtest import alert_backtest
+from slo_assets.defs.incident_reviews import incident_reviews
 from slo_assets.defs.ingestion import INDEX_CHECKS, log_file_index, parsed_logs
 from slo_assets.defs.jobs import JOBS
 from slo_assets.defs.outputs import OUTPUT_ASSETS
@@ -22,7 +23,7 @@ from slo_assets.defs.sensors import breach_acks, escalation_sensor, remediation_
 from slo_assets.defs.slo_chain import compliance_report, error_budgets, sli_metrics, sli_minutely, slo_specs, slo_targets
 
 ALL_ASSETS = [log_file_index, parsed_logs, sli_minutely, slo_specs, sli_metrics, slo_targets, error_budgets, compliance_report,
-              remediation_plan, deploy_gate, alert_backtest, *OUTPUT_ASSETS, remediation_runs, learning_record, breach_acks, *REVIEW_ASSETS]
+              remediation_plan, deploy_gate, alert_backtest, *OUTPUT_ASSETS, remediation_runs, learning_record, incident_reviews, breach_acks, *REVIEW_ASSETS]
 SENSORS = [remediation_sensor, escalation_sensor, *AUTOMATION_SENSORS]
 
 

@@ -25,30 +25,57 @@ OUTPUTS = "outputs"
 _PARTITION = {"day": r"\d{4}-\d{2}-\d{2}", "month": r"\d{4}-\d{2}", "quarter": r"\d{4}-(?:01|04|07|10)", "year": r"\d{4}", "none": ""}
 
 
+# A file among several of one partition (an incident's review draft): `{member}` in the template.
+MEMBER = "{member}"
+MEMBER_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """One asset's files: `template` holds `{partition}` unless the asset has one file."""
+    """One asset's files: `template` holds `{partition}` unless the asset has one file, and `{member}`
+    when a partition has several files in one folder."""
 
     key: str
     grain: Grain
     template: str
 
-    def relative(self, partition: str | None = None) -> str:
+    @property
+    def has_members(self) -> bool:
+        return MEMBER in self.template
+
+    def relative(self, partition: str | None = None, member: str | None = None) -> str:
+        """The file's path; for a dataset with members and no `member`, the folder holding them."""
+        template = self.template
+        if self.has_members:
+            if member is None:
+                template = template.rsplit("/", 1)[0]
+            elif not re.fullmatch(MEMBER_NAME, member):
+                raise ValueError(f"{self.key}: {member!r} is not a file name ({MEMBER_NAME})")
         if self.grain == "none":
-            return self.template
+            return template.format(member=member)
         if not partition or not re.fullmatch(_PARTITION[self.grain], partition):
             raise ValueError(f"{self.key}: partition {partition!r} is not a {self.grain} key")
-        return self.template.format(partition=partition)
+        return template.format(partition=partition, member=member)
 
-    def path(self, store: Warehouse, partition: str | None = None) -> UPath:
-        return store.path(*self.relative(partition).split("/"))
+    def path(self, store: Warehouse, partition: str | None = None, member: str | None = None) -> UPath:
+        return store.path(*self.relative(partition, member).split("/"))
+
+    def members(self, store: Warehouse, partition: str | None = None) -> list[str]:
+        """The members written for a partition, sorted (a dataset with members only)."""
+        folder = self.path(store, partition)
+        if not folder.exists():
+            return []
+        head, _, tail = self.template.rsplit("/", 1)[-1].partition(MEMBER)
+        pattern = re.compile(re.escape(head) + f"({MEMBER_NAME})" + re.escape(tail))
+        return sorted(m.group(1) for p in folder.iterdir() if (m := pattern.fullmatch(p.name)))
 
     def exists(self, store: Warehouse, partition: str | None = None) -> bool:
         return self.path(store, partition).exists()
 
     def _pattern(self) -> re.Pattern:
         """The template as a regex whose one group is the partition."""
-        return re.compile(re.escape(self.template).replace(re.escape("{partition}"), f"({_PARTITION[self.grain]})"))
+        return re.compile(re.escape(self.template).replace(re.escape("{partition}"), f"({_PARTITION[self.grain]})")
+                          .replace(re.escape(MEMBER), f"(?:{MEMBER_NAME})"))
 
     def partitions(self, store: Warehouse) -> list[str]:
         """The partitions with a file, sorted (for readers of every month so far)."""
@@ -56,6 +83,8 @@ class Dataset:
         folder = store.path(*head.strip("/").split("/")) if head.strip("/") else store.root
         if not folder.exists():
             return []
+        if self.has_members:  # a partition is there when it has a member
+            return sorted(p.name for p in folder.glob("*") if re.fullmatch(_PARTITION[self.grain], p.name) and self.members(store, p.name))
         # a file per partition (sli_metrics/<month>.parquet), or a folder per partition (outputs/<month>/<file>)
         per_folder = tail if "/" in tail else ""
         found = (m.group(1) for p in folder.glob("*") if (m := self._pattern().fullmatch(head + p.name + per_folder)))
@@ -106,6 +135,8 @@ PROMETHEUS_EXPOSITION = _published("prometheus_exposition", "slo_metrics.prom")
 ALERT_RULES = _published("alert_rules", "alerts.rules.yml")
 GRAFANA_TRACKING = _published("grafana_slo_tracking", "grafana-slo-tracking.json")
 GRAFANA_COMPLIANCE = _published("grafana_slo_compliance", "grafana-slo-compliance.json")
+# One Markdown review draft per incident of the month, beside the report that links to them.
+INCIDENT_REVIEWS = _published("incident_reviews", f"reviews/{MEMBER}.md")
 # The reviews of a quarter and of a year: a document and its page, written together by one asset.
 QUARTERLY_REVIEW = Dataset("quarterly_review", "quarter", "reviews/quarters/{partition}/review.json")
 QUARTERLY_REVIEW_HTML = Dataset("quarterly_review", "quarter", "reviews/quarters/{partition}/review.html")
@@ -116,12 +147,13 @@ DATASETS: tuple[Dataset, ...] = (
     LOG_FILE_INDEX, LOG_FILE_CHECKPOINTS, PARSED_LOGS, QUARANTINE, SLI_MINUTELY, SLI_LATENCY, SLI_OPERATIONS, SLI_METRICS,
     SLI_OPERATIONS_MONTHLY, SLI_LATENCY_MONTHLY, SLO_TARGETS, BUDGET_SERIES, WINDOW_EVALUATIONS, ERROR_BUDGET_TABLE,
     REMEDIATION_RUNS, LEARNING_RECORD, DEPLOY_GATE, ALERT_BACKTEST, ERROR_BUDGETS, COMPLIANCE_REPORT, REMEDIATION_PLAN, REPORT_HTML,
-    PROMETHEUS_EXPOSITION, ALERT_RULES, GRAFANA_TRACKING, GRAFANA_COMPLIANCE,
+    PROMETHEUS_EXPOSITION, ALERT_RULES, GRAFANA_TRACKING, GRAFANA_COMPLIANCE, INCIDENT_REVIEWS,
     QUARTERLY_REVIEW, QUARTERLY_REVIEW_HTML, YEARLY_REVIEW, YEARLY_REVIEW_HTML,
 )
-# In the order `slo-assets run` lists them.
+# In the order `slo-assets run` lists them. Each is one file, but INCIDENT_REVIEWS: the month's drafts,
+# none in a month without an incident.
 PUBLISHED: tuple[Dataset, ...] = (COMPLIANCE_REPORT, ERROR_BUDGETS, REMEDIATION_PLAN, PROMETHEUS_EXPOSITION, ALERT_RULES,
-                                  GRAFANA_TRACKING, GRAFANA_COMPLIANCE, REPORT_HTML)
+                                  GRAFANA_TRACKING, GRAFANA_COMPLIANCE, REPORT_HTML, INCIDENT_REVIEWS)
 
 
 def by_key(key: str) -> Dataset:
@@ -135,7 +167,11 @@ def published_folder(store: Warehouse, month: str) -> UPath:
     return store.path(OUTPUTS, month)
 
 
-def file_name(dataset: Dataset) -> str:
+def file_name(dataset: Dataset, member: str | None = None) -> str:
+    """The file's name; with members, the member's path below the month's folder (reviews/<id>.md)."""
+    if dataset.has_members:
+        below = dataset.template.split("{partition}/", 1)[1]
+        return below.rsplit("/", 1)[0] if member is None else below.format(member=member)
     return dataset.template.rsplit("/", 1)[-1]
 
 

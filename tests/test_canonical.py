@@ -56,7 +56,7 @@ def test_the_forms_agree_on_types_and_nullability():
 
 def test_type_names_are_written_as_the_readme_writes_them():
     assert [c.type_name for c in TABLE.columns] == [
-        "timestamp[ms, UTC]", "string", "string", "string", "string", "int32", "float64", "string", "int64"]
+        "timestamp[ms, UTC]", "string", "string", "string", "string", "int32", "float64", "string", "string", "int64"]
 
 
 def test_the_files_stay_nullable_at_the_arrow_level():

@@ -19,7 +19,7 @@ def _request(tmp_path: Path) -> cli.RunRequest:
     store = Warehouse(warehouse)
     for dataset in layout.PUBLISHED:
         text = json.dumps({"name": dataset.key}) if dataset.template.endswith(".json") else f"{dataset.key}\n"
-        store.write_bytes_atomic(dataset.path(store, "2026-02"), text.encode())
+        store.write_bytes_atomic(dataset.path(store, "2026-02", "shop-20260210T1006Z" if dataset.has_members else None), text.encode())
     return cli.RunRequest(month="2026-02", logs=tmp_path, specs=[ROOT / "examples" / "slos.yaml"], out=tmp_path / "out",
                           warehouse=warehouse)
 
@@ -36,8 +36,9 @@ def test_outputs_replace_the_previous_ones_whole(tmp_path):
     assert documents["compliance_report"] == {"name": "compliance_report"}
     assert sorted(p.name for p in target.iterdir()) == ["alerts.rules.yml", "compliance.json", "error_budgets.json",
                                                          "grafana-slo-compliance.json", "grafana-slo-tracking.json",
-                                                         "remediation_plan.json", "report.html", "slo_metrics.prom"]
+                                                         "remediation_plan.json", "report.html", "reviews", "slo_metrics.prom"]
     assert (target / "report.html").read_text() == "report_html\n"
+    assert [p.name for p in (target / "reviews").iterdir()] == ["shop-20260210T1006Z.md"]
     assert _leftovers(request.out) == []
 
 

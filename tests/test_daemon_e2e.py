@@ -189,6 +189,10 @@ def _outputs_equal_those_of_run(tmp_path: Path, daemon_warehouse: Path) -> None:
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     for dataset in layout.PUBLISHED:
+        if dataset.has_members:  # the review drafts: the same incidents, the same facts (the actions aside: the CLI runs none)
+            members = dataset.members(_store(daemon_warehouse), MONTH)
+            assert sorted(p.stem for p in (tmp_path / "out" / MONTH / layout.file_name(dataset)).glob("*.md")) == members
+            continue
         name = layout.file_name(dataset)
         ours = (tmp_path / "out" / MONTH / name).read_bytes()
         theirs = dataset.path(_store(daemon_warehouse), MONTH).read_bytes()

@@ -38,7 +38,12 @@ def run(tmp_path: Path, logs: Path, month: str, *extra: str, now: str | None = N
 
 def documents(tmp_path: Path, month: str) -> tuple[dict, dict]:
     out = tmp_path / "out" / month
-    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    plan = json.loads((out / "remediation_plan.json").read_text())
+    incidents = [i for e in plan["entries"] for i in e["incidents"]]
+    # a review draft per incident of the plan, in reviews/; no folder in a month without one
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS + (("reviews",) if incidents else ()))
+    if incidents:
+        assert len(list((out / "reviews").glob("*.md"))) == len(incidents)
     for board in ("tracking", "compliance"):  # every window kind's spec gives both dashboards
         assert json.loads((out / f"grafana-slo-{board}.json").read_text())["uid"] == f"slo-assets-{board}"
     return json.loads((out / "compliance.json").read_text()), json.loads((out / "error_budgets.json").read_text())

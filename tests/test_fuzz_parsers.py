@@ -29,7 +29,7 @@ def _json_line(draw_values: dict) -> bytes:
 
 json_objects = st.fixed_dictionaries(
     {"ts": TIMESTAMPS, "service": TEXT, "status": STATUSES},
-    optional={"duration_ms": DURATIONS, "path": TEXT, "method": TEXT, "extra": st.recursive(st.none() | st.integers(), lambda c: st.lists(c, max_size=3), max_leaves=5)},
+    optional={"duration_ms": DURATIONS, "path": TEXT, "method": TEXT, "client": TEXT, "extra": st.recursive(st.none() | st.integers(), lambda c: st.lists(c, max_size=3), max_leaves=5)},
 ).map(_json_line)
 clf_lines = st.builds(
     lambda ip, day, zone, request, status, size, rt: f'{ip} - - [{day} {zone}] "{request}" {status} {size} "-" "ua" {rt}'.encode(),
@@ -57,6 +57,7 @@ def _check(chunk: bytes, fmt: str) -> None:
         assert row["duration_ms"] is None or (math.isfinite(row["duration_ms"]) and row["duration_ms"] >= 0)
         assert TS_MIN_MS <= row["ts"].timestamp() * 1000 <= TS_MAX_MS
         assert row["service"]
+        assert row["client"] is None or row["client"] not in ("", "-")
     assert all(result.quarantine["reason"].is_not_null())
     assert all(len(raw.encode("utf-8", "surrogatepass")) <= 4 * 512 for raw in result.quarantine["raw"].to_list())
 
@@ -99,7 +100,9 @@ ISO_VARIANTS = st.sampled_from([
 SCALARS = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6)
 VALUES = SCALARS | st.lists(SCALARS, max_size=2) | st.dictionaries(st.sampled_from(["a", "status"]), SCALARS, max_size=2)
 TEXT_VALUES = st.sampled_from(["checkout", "/shop/cart/1", "GET", "", "3ds", "-x", "{x", "[1]", "true"]) | VALUES
-KEYS = ["ts", "service", "operation", "method", "path", "status", "duration_ms", "extra"]
+KEYS = ["ts", "service", "operation", "method", "path", "status", "duration_ms", "client", "extra"]
+# Addresses and user names, and what polars prints for numbers: decoded again only when they may not be strings.
+CLIENT_VALUES = st.sampled_from(["10.0.0.1", "::1", "2001:db8::1", "alice", "42", "1.50", "-0", "1E2", "-", ""]) | VALUES
 
 
 @st.composite
@@ -113,6 +116,8 @@ def json_object_lines(draw) -> bytes:
             value = draw(st.sampled_from([200, 503, "200", 200.0, 2e2, 200.5, True, "OK", 99]) | VALUES)
         elif key == "duration_ms":
             value = draw(st.sampled_from([12.5, "12", "12ms", -1, 0, True]) | VALUES)
+        elif key == "client":
+            value = draw(CLIENT_VALUES | st.sampled_from([1.50, 1e2, -0.0, 12345678901234567890]))
         else:
             value = draw(TEXT_VALUES)
         pairs.append(f"{json.dumps(key)}:{json.dumps(value)}")

@@ -68,7 +68,7 @@ def test_day_partition_materializes_with_checks_and_stable_version(resources, sa
     written = tmp_path / "warehouse" / "parsed_logs" / f"{DAY}.parquet"
     table = pq.read_table(written)
     assert table.num_rows == truth["by_day"][DAY]
-    assert table.column_names == ["ts", "service", "operation", "method", "path", "status", "duration_ms", "source_file", "source_line"]
+    assert table.column_names == ["ts", "service", "operation", "method", "path", "status", "duration_ms", "client", "source_file", "source_line"]
     content = written.read_bytes()
 
     again = dg.materialize([log_file_index, parsed_logs], selection=[parsed_logs], partition_key=DAY, resources=resources, instance=instance)

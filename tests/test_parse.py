@@ -281,3 +281,34 @@ def test_a_number_in_the_detail_is_shown_as_written_whatever_the_neighbours():
         for fast in (True, False):
             result = P.parse_chunk(chunk, 1, "jsonl", ParseConfig(), fast=fast)
             assert result.quarantine.filter(pl.col("reason") == P.DURATION_INVALID)["detail"].to_list() == ["duration: -1"], (chunk, fast)
+
+
+def _clients(chunk: bytes, fmt: str, **config) -> list:
+    """The client of each row, the same on the fast and the careful path."""
+    found = [P.parse_chunk(chunk, 1, fmt, ParseConfig(**config), fast=fast).rows["client"].to_list() for fast in (True, False)]
+    assert found[0] == found[1]
+    return found[0]
+
+
+def test_json_client_is_the_client_field_or_the_configured_one():
+    line = '{{"ts":"2026-10-15T12:00:0{n}Z","service":"a","status":200{extra}}}'
+    lines = [line.format(n=n, extra=extra) for n, extra in enumerate(
+        [',"client":"10.0.0.1"', ',"client":42', ',"client":1.50', ',"client":{"ip":"x"}', ',"client":"-"', ',"client":""', "",
+         ',"ip":"10.0.0.9"'])]
+    chunk = ("\n".join(lines) + "\n").encode()
+    # numbers as written; an object, "-", "" and an absent field are no client; the line is kept
+    assert _clients(chunk, "jsonl") == ["10.0.0.1", "42", "1.50", None, None, None, None, None]
+    assert _clients(chunk, "jsonl", json_fields={"client": "ip"}) == [None] * 7 + ["10.0.0.9"]
+
+
+def test_text_logs_take_the_client_from_remote_addr():
+    combined = b'10.1.2.3 - - [04/Mar/2025:10:00:00 +0000] "GET / HTTP/1.1" 200 1\n- - - [04/Mar/2025:10:00:01 +0000] "GET / HTTP/1.1" 200 1\n'
+    assert _clients(combined, "combined") == ["10.1.2.3", None]
+    assert _clients(combined, "combined", log_format="combined") == ["10.1.2.3", None]
+    nginx = b'10.1.2.3 - - [04/Mar/2025:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua" "-" 0.1\n'
+    assert _clients(nginx, "combined", log_format="main") == ["10.1.2.3"]
+    apache = b'10.1.2.4 [04/Mar/2025:10:00:00 +0000] "GET / HTTP/1.1" 200\n'
+    assert _clients(apache, "combined", log_format='%h %t \\"%r\\" %>s') == ["10.1.2.4"]
+    assert _clients(apache, "combined", log_format='%a %t \\"%r\\" %>s') == ["10.1.2.4"]
+    # a format without an address has no client
+    assert _clients(b'[04/Mar/2025:10:00:00 +0000] "GET / HTTP/1.1" 200\n', "combined", log_format='%t \\"%r\\" %>s') == [None]

@@ -358,6 +358,7 @@ def test_plan_reads_exactly_each_slos_bad_rows_from_the_days_it_keeps(tmp_path):
         "method": ["GET"] * n, "path": ["/x"] * n,
         "status": pl.Series([(200, 503, 404, 500, 201, 502, 200)[i % 7] for i in range(n)], dtype=pl.Int32),
         "duration_ms": [None if i % 11 == 0 else float((i * 37) % 400) for i in range(n)],
+        "client": [None if i % 13 == 0 else f"10.0.0.{i % 4}" for i in range(n)],
         "source_file": ["access.log"] * n,
         "source_line": pl.Series(range(1, n + 1), dtype=pl.Int64),
     })
@@ -372,5 +373,6 @@ def test_plan_reads_exactly_each_slos_bad_rows_from_the_days_it_keeps(tmp_path):
             got = read(slo, start, end)
             assert got.height == expected.height, (slo.name, start, end)
             assert got["source_line"].to_list() == expected["source_line"].to_list()
+            assert got["client"].to_list() == expected["client"].to_list()
     assert any(read(slo, *windows[0]).height for slo in slos)
 

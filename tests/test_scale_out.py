@@ -53,8 +53,9 @@ def _published(folder: Path) -> dict[str, bytes]:
     """The month's published files, with the one thing that differs between two runs, the time they
     were made (compliance.json's generated_at, also in the report), blanked."""
     generated_at = json.loads((folder / "compliance.json").read_text())["generated_at"].encode()
-    return {layout.file_name(d): (folder / layout.file_name(d)).read_bytes().replace(generated_at, b"<generated_at>")
-            for d in layout.PUBLISHED}
+    files = [p for d in layout.PUBLISHED
+             for p in (sorted((folder / layout.file_name(d)).glob("*")) if d.has_members else [folder / layout.file_name(d)])]
+    return {p.relative_to(folder).as_posix(): p.read_bytes().replace(generated_at, b"<generated_at>") for p in files}
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ DAILY_KEYS = frozenset({"parsed_logs", "quarantine", "sli_minutely", "sli_latenc
 MONTHLY_KEYS = frozenset({
     "sli_metrics", "sli_operations_monthly", "sli_latency_monthly", "slo_targets", "budget_series", "window_evaluations",
     "error_budget_table", "error_budgets", "compliance_report", "remediation_plan", "deploy_gate", "alert_backtest", *OUTPUT_KEYS,
+    "incident_reviews",
 })
 # What people open: the compliance report and the published outputs of a month; and the deploy gate CI/CD reads.
 FRESH_KEYS = frozenset({"compliance_report", "error_budgets", "remediation_plan", "deploy_gate", *OUTPUT_KEYS})

@@ -31,7 +31,7 @@ from slo_assets.markdown import frame_table, table
 from slo_assets.schemas import ParsedLogs
 
 # Bump when the asset's logic changes what it writes, so Dagster marks outputs stale.
-INGEST_CODE_VERSION = "ingest-1"
+INGEST_CODE_VERSION = "ingest-2"  # 2: parsed_logs has the client column
 
 CHECK_FILES_UNIQUE = "log_file_contents_unique"
 CHECK_SCHEMA = "parsed_logs_match_schema"

@@ -21,7 +21,7 @@ def _assets(*keys: str) -> dg.AssetSelection:
 
 DAILY_KEYS = ("parsed_logs", "sli_minutely")
 MONTHLY_KEYS = ("sli_metrics", "slo_targets", "error_budgets", "compliance_report", "remediation_plan", "deploy_gate", "alert_backtest",
-                *OUTPUT_KEYS)
+                *OUTPUT_KEYS, "incident_reviews")
 
 EXECUTOR_SETTING = "SLO_ASSETS_EXECUTOR"
 CELERY_BROKER_SETTING = "SLO_ASSETS_CELERY_BROKER"
@@ -74,9 +74,10 @@ RULES_PROOF = dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("alert_rules
 monthly_chain_job = dg.define_asset_job(
     "monthly_chain_job", selection=_assets(*MONTHLY_KEYS) - RULES_PROOF, executor_def=EXECUTOR,
     description="SLI metrics, targets, error budgets, compliance, remediation plan and the published outputs for one month (to date)")
-remediation_job = dg.define_asset_job("remediation_job", selection=_assets("remediation_runs", "learning_record"),
+remediation_job = dg.define_asset_job("remediation_job", selection=_assets("remediation_runs", "learning_record", "incident_reviews"),
                                       executor_def=EXECUTOR,
-                                      description="carry out the remediation plan of a month (dry run unless remediation.execute)")
+                                      description="carry out the remediation plan of a month (dry run unless remediation.execute), "
+                                                  "and write its incident review drafts again with the actions")
 
 # alert_rules again (its rendering is cheap) with its proof: a job of a check alone has no partitions to run
 prove_rules_job = dg.define_asset_job("prove_rules_job", selection=_assets("alert_rules"), executor_def=EXECUTOR,

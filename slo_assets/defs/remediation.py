@@ -7,6 +7,7 @@ from typing import Literal
 
 import dagster as dg
 import polars as pl
+import pyarrow as pa
 from pydantic import Field
 
 from slo_assets import layout
@@ -25,30 +26,39 @@ from slo_assets.slo.gate import FREEZE, gate_document, service_gates
 from slo_assets.slo.chain import DAY_MS, by_slo, day_key, day_start_ms, month_days, next_month
 from slo_assets.slo.sli import MINUTE_SCHEMA, needed_columns
 
-REMEDIATION_CODE_VERSION = "remediation-2"  # 2: plan entries say whether the SLO burns at the end
+REMEDIATION_CODE_VERSION = "remediation-3"  # 2: plan entries say whether the SLO burns at the end; 3: incidents count their clients
 GATE_CODE_VERSION = "gate-1"  # the deploy gate's own: a change to it leaves the plans fresh
 CHECK_PLAN_COVERS = "plan_covers_every_breach"
+
+
+def _read_day(store, path, columns: list[str]) -> pl.DataFrame:
+    """A parsed day's columns; a day parsed before the client column existed reads with a null client."""
+    try:
+        return pl.from_arrow(store.read_table(path, columns=columns))
+    except pa.ArrowInvalid:
+        frame = pl.from_arrow(store.read_table(path, columns=[c for c in columns if c != "client"]))
+        return frame.with_columns(pl.lit(None, dtype=pl.String).alias("client")) if "client" in columns else frame
 
 
 def _bad_rows(store, slos):
     """A callback reading the bad requests of one SLO in [start, end) from the parsed days it spans.
     Each day is read once per plan, with only the columns the filters and the diagnosis use, and only its
     rows that are bad for some SLO are kept: a busy month's plan holds its bad requests, not its days."""
-    columns = sorted(set(needed_columns(slos)) | {"source_file", "source_line"})
+    columns = sorted(set(needed_columns(slos)) | {"source_file", "source_line", "client"})
     bad_for_any = pl.any_horizontal([s.indicator.total_expr() & ~s.indicator.good_expr() for s in slos]) if slos else pl.lit(False)
     days: dict[str, pl.DataFrame | None] = {}
 
     def day_rows(day: str) -> pl.DataFrame | None:
         if day not in days:
             path = layout.PARSED_LOGS.path(store, day)
-            days[day] = pl.from_arrow(store.read_table(path, columns=columns)).filter(bad_for_any) if path.exists() else None
+            days[day] = _read_day(store, path, columns).filter(bad_for_any) if path.exists() else None
         return days[day]
 
     def read(slo, start_ms: int, end_ms: int) -> pl.DataFrame:
         frames = [f for ms in range(start_ms - start_ms % DAY_MS, end_ms, DAY_MS) if (f := day_rows(day_key(ms))) is not None]
         if not frames:
             return pl.DataFrame(schema={"ts": pl.Datetime("ms", "UTC"), "operation": pl.String, "status": pl.Int32,
-                                        "source_file": pl.String, "source_line": pl.Int64})
+                                        "source_file": pl.String, "source_line": pl.Int64, "client": pl.String})
         epoch = pl.col("ts").dt.epoch("ms")
         return pl.concat(frames).filter(epoch.is_between(start_ms, end_ms - 1) & slo.indicator.total_expr() & ~slo.indicator.good_expr())
     return read

@@ -23,6 +23,7 @@ DEFAULT_JSON_FIELDS = {
     "path": "path",
     "status": "status",
     "duration": "duration_ms",
+    "client": "client",  # the client address or user: e.g. remote_addr, ip, user
 }
 DEFAULT_SERVICE_REGEX = r"^/(?P<service>[^/?#]+)/"
 # Every file is sniffed by content (logs rotate under any name); the exclusions are files that are

@@ -516,7 +516,7 @@ def assemble_day(index: pl.DataFrame, stage_root: Path, day_start_ms: int, day_e
             continue
         files.append(entry["path"])
         source = pl.repeat(entry["path"], rows.num_rows, dtype=pl.String, eager=True).to_arrow()
-        row_parts.append(rows.add_column(7, "source_file", source).select(PARSED_SCHEMA.names))
+        row_parts.append(rows.add_column(PARSED_SCHEMA.names.index("source_file"), "source_file", source).select(PARSED_SCHEMA.names))
         if bad.height:
             bad_parts.append(bad.with_columns(pl.lit(entry["path"]).alias("source_file")).to_arrow())
     rows = pa.concat_tables(row_parts).cast(PARSED_SCHEMA) if row_parts else PARSED_SCHEMA.empty_table()

@@ -50,9 +50,10 @@ _NGINX_ROLES: dict[str, tuple[str, str | None]] = {
     "status": ("status", None),
     "request_time": ("duration", "s"),
     "upstream_response_time": ("duration_list", "s"),
+    "remote_addr": ("client", None),
 }
 _NGINX_SKIPPED = {
-    "remote_addr", "remote_user", "remote_port", "realip_remote_addr", "binary_remote_addr", "body_bytes_sent",
+    "remote_user", "remote_port", "realip_remote_addr", "binary_remote_addr", "body_bytes_sent",
     "bytes_sent", "request_length", "connection", "connection_requests", "pipe", "host", "hostname", "server_name",
     "server_addr", "server_port", "server_protocol", "scheme", "https", "args", "query_string", "is_args",
     "request_id", "req_id", "proxy_upstream_name", "proxy_alternative_upstream_name", "proxy_add_x_forwarded_for",
@@ -72,8 +73,10 @@ _APACHE_ROLES: dict[str, tuple[str, str | None]] = {
     "<s": ("status", None),
     "D": ("duration", "us"),
     "T": ("duration", "s"),
+    "a": ("client", None),  # the client IP
+    "h": ("client", None),  # the remote host (its IP unless HostnameLookups)
 }
-_APACHE_SKIPPED = set("aABbfhHklLpPqRSuvVXIO") | {"%"}
+_APACHE_SKIPPED = set("ABbfHklLpPqRSuvVXIO") | {"%"}
 _APACHE_HEADERS = set("ioenCxaPp")  # %{Name}i and friends
 _APACHE_T_UNITS = {"ms": "ms", "us": "us", "s": "s"}
 
@@ -88,7 +91,7 @@ _QUOTED_VALUE = r'(?:[^"\\]|\\.)*'
 @dataclass(frozen=True)
 class LineFormat:
     """A compiled format: `regex` has the named groups `_m` (always, to tell a match), and those of
-    `fields` (time, request, method, target, status, duration)."""
+    `fields` (time, request, method, target, status, duration, client)."""
 
     source: str
     dialect: str  # "nginx" or "apache"

@@ -172,7 +172,7 @@ def _all_lines_series(lines: _Lines) -> pl.Series:
 # ---------------------------------------------------------------- JSON lines
 
 
-_JSON_FIELDS = ("ts", "service", "operation", "method", "path", "status", "duration")
+_JSON_FIELDS = ("ts", "service", "operation", "method", "path", "status", "duration", "client")
 
 
 def _json_schema(config: ParseConfig, typed: bool = False) -> dict[str, pl.DataType]:
@@ -194,6 +194,7 @@ def _rename_json(frame: pl.DataFrame, config: ParseConfig) -> pl.DataFrame:
         pl.col(names["path"]).alias("target"),
         pl.col(names["status"]).alias("status"),
         pl.col(names["duration"]).alias("duration"),
+        pl.col(names["client"]).alias("client"),
     )
     return _numeric(frame)
 
@@ -241,6 +242,10 @@ _TEXT_FIELDS = ("service", "operation", "method", "path")
 # A text field from polars that may not be a JSON string (object, array, number, boolean): such
 # lines are decoded again in Python, which knows the type and keeps numbers as written.
 _MAYBE_NOT_STRING = r"^(?:[-0-9\[{]|true$|false$)"
+# The client field is informative, not a text field: an object or array there is no client (null),
+# not a bad line. Only what polars prints for a JSON number, object, array or boolean is decoded
+# again (an address such as 10.0.0.1 is not), so logs full of addresses stay on the fast path.
+_CLIENT_MAYBE_NOT_STRING = r"^(?:-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$|[\[{]|true$|false$)"
 
 
 def _json_text(value) -> str | None:
@@ -258,6 +263,7 @@ def _json_text(value) -> str | None:
 def _json_slow(lines: _Lines, indices: np.ndarray, config: ParseConfig, bad: list) -> tuple[pl.DataFrame, np.ndarray, list[int]]:
     """Line by line: valid objects become string columns; others go to `bad`. Returns blanks too."""
     fields = list(_json_schema(config))
+    client_field = config.json_field("client")
     columns: dict[str, list] = {name: [] for name in fields}
     kept, blanks = [], []
     for index in indices.tolist():
@@ -281,7 +287,8 @@ def _json_slow(lines: _Lines, indices: np.ndarray, config: ParseConfig, bad: lis
             bad.append((index, FIELD_NOT_TEXT, f"{not_text}: {written}"))
             continue
         for name in fields:
-            columns[name].append(_json_text(value.get(name)))
+            item = value.get(name)
+            columns[name].append(None if name == client_field and isinstance(item, dict | list) else _json_text(item))
         kept.append(index)
     frame = pl.DataFrame(columns, schema=_json_schema(config))
     return frame, np.array(kept, dtype=np.int64), blanks
@@ -291,8 +298,9 @@ def _recheck(lines: _Lines, indices: np.ndarray, frame: pl.DataFrame, config: Pa
     """[(frame, indices)] of a polars read, where rows whose text fields may not have been JSON
     strings are decoded again by the Python path (type known, numbers as written)."""
     # one expression per column: polars runs them in parallel (half the time of one any_horizontal)
-    flags = frame.select(pl.col(config.json_field(name)).str.contains(_MAYBE_NOT_STRING).fill_null(False).alias(f"_{i}")
-                         for i, name in enumerate(_TEXT_FIELDS))
+    patterns = [(name, _MAYBE_NOT_STRING) for name in _TEXT_FIELDS] + [("client", _CLIENT_MAYBE_NOT_STRING)]
+    flags = frame.select(pl.col(config.json_field(name)).str.contains(pattern).fill_null(False).alias(f"_{i}")
+                         for i, (name, pattern) in enumerate(patterns))
     mask = np.logical_or.reduce([flags[column].to_numpy() for column in flags.columns])
     if not mask.any():
         return [(frame, indices)]
@@ -412,6 +420,7 @@ def _parse_combined(lines: _Lines, nonblank: np.ndarray, bad: list) -> tuple[pl.
             pl.col("status"),
             pl.when(pl.col("_token").str.contains(REQUEST_TIME_LIKE))
             .then(pl.col("_token").str.strip_prefix("rt=").str.strip_prefix("request_time=")).alias("duration"),
+            pl.col("client"),
         )
         .collect()
     )
@@ -485,6 +494,7 @@ def _parse_line_format(lines: _Lines, nonblank: np.ndarray, line_format: LineFor
         *_request_columns("request" in fields),
         pl.col("status"),
         duration.alias("duration"),
+        (pl.col("client") if "client" in fields else pl.lit(None, dtype=pl.String)).alias("client"),
     ).collect()
     return _numeric(matched), whitespace
 
@@ -492,7 +502,7 @@ def _parse_line_format(lines: _Lines, nonblank: np.ndarray, line_format: LineFor
 def _empty_raw() -> pl.DataFrame:
     return pl.DataFrame(schema={
         "ts_raw": pl.String, "service_raw": pl.String, "operation_raw": pl.String, "method": pl.String,
-        "target": pl.String, "status": pl.Int64, "duration": pl.Float64, "status_raw": pl.String,
+        "target": pl.String, "status": pl.Int64, "duration": pl.Float64, "client": pl.String, "status_raw": pl.String,
         "duration_raw": pl.String, "_idx": pl.Int64,
     })
 
@@ -672,6 +682,8 @@ def _typed(frame: pl.DataFrame, time_kind: str, duration_factor: float, config: 
         "path",
         pl.col("status").cast(pl.Int32),
         "duration_ms",
+        # "-" is how servers write an absent value; an empty client is none either
+        pl.when(~pl.col("client").is_in(["", "-"])).then(pl.col("client")).alias("client"),
         "_idx",
     ).collect()
     in_range = pl.col("ts_ms").is_between(TS_MIN_MS, TS_MAX_MS) & pl.col("ts_ms").is_not_nan()

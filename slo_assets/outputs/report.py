@@ -22,6 +22,7 @@ import polars as pl
 from slo_assets import layout
 from slo_assets.calendar import DAY_MS, iso, month_range_ms
 from slo_assets.outputs import svg_charts
+from slo_assets.remediation.incident_review import incident_id
 from slo_assets.slo.chain import LADDER, by_window, risks_from_targets
 from slo_assets.slo.risk import risk_headers, risk_rows
 from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation, most_consumed_first
@@ -305,6 +306,12 @@ def _window_incidents(entry: dict | None, window: WindowEvaluation) -> list[dict
     return [i for i in entry["incidents"] if any(start < i["end"] and end > i["start"] for start, end in spans)]
 
 
+def _review_link(slo: str, incident: dict) -> Markup:
+    """The incident's review draft, beside the report (incident_reviews writes one per plan incident)."""
+    name = layout.file_name(layout.INCIDENT_REVIEWS, incident_id(slo, incident["start"]))
+    return Markup(f'<a class="review" href="{escape(name)}">review draft</a>')
+
+
 def _incidents(incidents: list[dict], window: WindowEvaluation) -> str:
     out = [f"<h4>Incidents in this window, {escape(_period_text(window))} ({len(incidents)})</h4>"]
     if not incidents:
@@ -313,13 +320,25 @@ def _incidents(incidents: list[dict], window: WindowEvaluation) -> str:
         codes = ", ".join(f"{c['status']}×{c['bad_events']}" for c in incident.get("top_status_codes", []))
         ops = ", ".join(f"{o['operation']} ×{o['bad_events']}" for o in incident.get("top_operations", []))
         lines = "\n".join(f"{line['source']}  {line['raw']}" for line in incident.get("sample_lines", []))
+        clients = (incident.get("clients") or {}).get("distinct")
+        clients = "unknown (the logs carry no client field)" if clients is None else f"{clients:,}"
         out.append(
             f'<details><summary>{escape(incident["severity"])}: {escape(incident["start"])} → {escape(incident["end"])}, '
-            f'{_plural(incident["bad_events"], "bad event")}, peak burn {_num(incident.get("peak_burn_rate"), 2)}</summary>'
-            f"<p>Status codes: {escape(codes) or 'n/a'}. Operations: {escape(ops) or 'n/a'}.</p>"
+            f'{_plural(incident["bad_events"], "bad event")}, peak burn {_num(incident.get("peak_burn_rate"), 2)} · '
+            f'{_review_link(window.slo, incident)}</summary>'
+            f"<p>Status codes: {escape(codes) or 'n/a'}. Operations: {escape(ops) or 'n/a'}. Distinct clients: {escape(clients)}.</p>"
             f"<pre>{escape(lines)}</pre></details>")
     out.append(_more(min(len(incidents), MAX_ALERT_ROWS), len(incidents), "incident", "remediation_plan.json"))
     return "".join(out)
+
+
+def _review_drafts(entry: dict | None) -> str:
+    """Every incident of the SLO with its review draft, whatever its windows' status (a met SLO may have paged)."""
+    if not entry or not entry.get("incidents"):
+        return ""
+    rows = [[i["severity"], i["start"], i["end"], i["bad_events"], _review_link(entry["slo"], i)] for i in entry["incidents"]]
+    return (f"<h4>Incidents of {escape(entry['slo'])} and their review drafts</h4>"
+            + _table(["severity", "start", "end", "bad events", "draft"], rows))
 
 
 def _plan_actions(entry: dict | None) -> str:
@@ -424,6 +443,7 @@ def _service_section(docs: MonthDocuments, service: str, windows: list[WindowEva
     empty = docs.series.clear()
     html += [_window_section(w, parts.get(w.key, empty), period_end_ms, plan_by_slo) for w in attention]
     for slo in dict.fromkeys(w.slo for w in windows):  # the plan, runs and learning belong to the SLO: shown once
+        html.append(_review_drafts(plan_by_slo.get(slo)))
         html.append(_plan_actions(plan_by_slo.get(slo)))
         runs = _frame_rows(docs.runs, slo, RUN_COLUMNS)
         if runs:

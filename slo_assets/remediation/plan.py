@@ -23,6 +23,7 @@ from slo_assets.slo.spec import Slo
 SCHEMA_VERSION = 1
 STATUS_RANK = {"failed": 3, "at_risk": 2, "met": 1, "insufficient_data": 0}
 SAMPLE_LINES = 5
+TOP_CLIENTS = 3
 RAW_BYTES = 512
 MERGE_GAP_MS = 5 * MINUTE_MS
 
@@ -73,6 +74,8 @@ def diagnose(slo: Slo, incident: dict, minutes: pl.DataFrame | None, bad_rows: C
     top_operations = rows.group_by("operation").len().sort(["len", "operation"], descending=[True, False]).head(5)
     top_status = rows.group_by("status").len().sort(["len", "status"], descending=[True, False]).head(5)
     samples = rows.sort("ts", "source_file", "source_line").head(SAMPLE_LINES)
+    clients = rows["client"].drop_nulls() if "client" in rows.columns else pl.Series("client", [], dtype=pl.String)
+    top_clients = clients.value_counts(name="len").sort(["len", "client"], descending=[True, False]).head(TOP_CLIENTS)
     wanted: dict[str, set[int]] = {}
     for r in samples.iter_rows(named=True):
         wanted.setdefault(r["source_file"], set()).add(r["source_line"])
@@ -87,6 +90,9 @@ def diagnose(slo: Slo, incident: dict, minutes: pl.DataFrame | None, bad_rows: C
         "peak_burn_rate": round(incident["peak_burn_rate"], 3),
         "top_operations": [{"operation": o, "bad_events": n} for o, n in top_operations.iter_rows()],
         "top_status_codes": [{"status": s, "bad_events": n} for s, n in top_status.iter_rows()],
+        # Distinct clients among the bad requests; None when none of them has a client (the logs carry none).
+        "clients": {"distinct": clients.n_unique() if clients.len() else None, "bad_requests_without_client": rows.height - clients.len(),
+                    "top": [{"client": c, "bad_events": n} for c, n in top_clients.iter_rows()]},
         "sample_lines": [{"source": f"{r['source_file']}:{r['source_line']}", "raw": raw.get((r["source_file"], r["source_line"]))}
                          for r in samples.iter_rows(named=True)],
     }
