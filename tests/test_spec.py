@@ -10,6 +10,7 @@ import pytest
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
+from slo_assets.calendar import epoch_ms
 from slo_assets.cli import main
 from slo_assets.slo.spec import SpecError, load_specs, load_yaml_documents
 from tests.conftest import SHARED
@@ -107,7 +108,11 @@ def test_indicator_ref_windows_and_annotations(tmp_path):
     path.write_text(text)
     slo = load_specs([path]).slos[0]
     assert [w.label for w in slo.windows] == ["28d-rolling", "7d-rolling"]
-    assert [(a.isoformat(), b.isoformat()) for a, b in slo.maintenance] == [("2026-10-05T02:00:00+00:00", "2026-10-05T04:00:00+00:00")]
+    # the annotation is sugar for a one-off Exclude adjustment of this SLO
+    (adjustment,) = slo.adjustments
+    assert (adjustment.name, adjustment.effect, adjustment.rrule) == ("slo-assets.dev/maintenance[0]", "Exclude", None)
+    assert adjustment.events(0, 2**62) == [(epoch_ms("2026-10-05T02:00:00Z"), epoch_ms("2026-10-05T04:00:00Z"))]
+    assert adjustment.source == "a.yaml:1 metadata.annotations.slo-assets.dev/maintenance"
     missing_ref = BASE.replace(INDICATOR, "  indicatorRef: nowhere\n")
     assert any("spec.indicatorRef" in p and "no kind: SLI named 'nowhere'" in p for p in _problems(tmp_path, missing_ref))
 
