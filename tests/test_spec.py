@@ -1,4 +1,5 @@
-"""OpenSLO specs: shipped examples conform to the official v1 schemas; errors name file, document and field."""
+"""OpenSLO specs: shipped examples conform to the official v1 schemas (the v2alpha BudgetAdjustment
+aside); errors name file, document and field."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def test_shipped_specs_conform_to_the_official_schema_and_load(path):
     documents = load_yaml_documents(path)
     assert documents
     for index, document in enumerate(documents):
+        if document["kind"] == "BudgetAdjustment":  # an OpenSLO v2alpha kind: the v1 schemas have no place for it
+            assert document["apiVersion"] == "openslo.com/v2alpha"
+            continue
         errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
         assert errors == [], f"{path.name} document {index}"
     specs = load_specs([path])

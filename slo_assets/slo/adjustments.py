@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
-from dateutil.rrule import SECONDLY, rrule, rrulestr
+from dateutil.rrule import rrule, rrulestr
 
 from slo_assets.calendar import MINUTE_MS, iso
 from slo_assets.durations import render_duration
@@ -63,7 +63,7 @@ def parse_rrule(text: str, start: datetime) -> rrule:
         rule = rrulestr(value, dtstart=start)
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"{text!r} is not an RFC 5545 RRULE like {RRULE_EXAMPLE}: {exc}") from None
-    if rule._freq == SECONDLY:
+    if "FREQ=SECONDLY" in value.upper():
         raise ValueError(f"{text!r}: FREQ=SECONDLY repeats within a minute; the SLIs are per minute")
     first = rule.after(start, inc=True)
     if first != start:

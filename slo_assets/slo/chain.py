@@ -224,34 +224,40 @@ def window_data(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.
                       effects.excluded, good, adjustments)
 
 
-def adjustment_audits(slo: Slo, objective: Objective, data: WindowData, budget: B.Budget) -> tuple[E.AdjustmentAudit, ...]:
-    """What each adjustment with an event in the window did there: its events, minutes and requests,
-    and the budget it returned: the units the window would have consumed without it (the other
-    adjustments kept) minus those it consumed, and the window's consumed ratio without it."""
-    audits = []
+def adjusted_budget(slo: Slo, objective: Objective, data: WindowData, budget: B.Budget) -> E.AdjustedBudget | None:
+    """The window's budget without adjustments, and what each adjustment with an event in it returned
+    (E.AdjustmentAudit: applied in order, Exclude first, so the returns add up). None without an event."""
     start, size, offset = data.replay_start, len(data.total), data.offset
-    for index, adjustment in enumerate(data.adjustments):
-        events = adjustment.events(data.win_start, data.win_end)
-        if not events:
-            continue
-        own = A.event_mask(events, start, size)[offset:]
-        others = A.minute_effects(data.adjustments[:index] + data.adjustments[index + 1:], start, size)
-        without = units(slo.budgeting_method, objective, others.good(data.good, data.total), data.total, others.excluded, offset)
-        good_without, total_without = _exact(without.good[offset:].sum()), _exact(without.total[offset:].sum())
-        if int(data.total[offset:].sum()) == 0:
-            good_without = total_without = Decimal(0)
-        budget_without = B.error_budget(good_without, total_without, objective.target)
-        requests = data.total[offset:][own]
-        slices = None
-        if slo.budgeting_method != "Occurrences":  # the window's slices holding one of its minutes
-            width, lead = objective.time_slice_minutes, offset % objective.time_slice_minutes
-            number = (np.flatnonzero(own) + offset - lead) // width
-            slices = int(np.unique(number[number < (size - lead) // width]).size)
-        audits.append(E.AdjustmentAudit(
-            adjustment.name, adjustment.effect, len(events), int(own.sum()), int(requests.sum()),
-            int((requests - data.good[offset:][own]).sum()), slices,
-            B.as_number(budget_without.consumed - budget.consumed), B.as_number(budget_without.consumed_ratio)))
-    return tuple(audits)
+    ordered = sorted(data.adjustments, key=lambda a: a.effect != A.EXCLUDE)
+    present = [(a, a.events(data.win_start, data.win_end)) for a in ordered]
+    if not any(events for _, events in present):
+        return None
+    empty = int(data.total[offset:].sum()) == 0
+
+    def consumed(applied: list[A.BudgetAdjustment]) -> B.Budget:
+        effects = A.minute_effects(applied, start, size)
+        u = units(slo.budgeting_method, objective, effects.good(data.good, data.total), data.total, effects.excluded, offset)
+        good, total = (Decimal(0), Decimal(0)) if empty else (_exact(u.good[offset:].sum()), _exact(u.total[offset:].sum()))
+        return B.error_budget(good, total, objective.target)
+
+    unadjusted = before = consumed([])
+    audits = []
+    for index, (adjustment, events) in enumerate(present):
+        after = consumed([a for a, _ in present[:index + 1]]) if index + 1 < len(present) else budget
+        if events:
+            own = A.event_mask(events, start, size)[offset:]
+            requests = data.total[offset:][own]
+            slices = None
+            if slo.budgeting_method != "Occurrences":  # the window's slices holding one of its minutes
+                width = objective.time_slice_minutes
+                lead = offset % width
+                number = (np.flatnonzero(own) + offset - lead) // width
+                slices = int(np.unique(number[number < (size - lead) // width]).size)
+            audits.append(E.AdjustmentAudit(
+                adjustment.name, adjustment.effect, len(events), int(own.sum()), int(requests.sum()),
+                int((requests - data.good[offset:][own]).sum()), slices, B.as_number(before.consumed - after.consumed)))
+        before = after
+    return E.AdjustedBudget(E.ErrorBudget(**unadjusted.to_json()), tuple(audits))
 
 
 LinesPerDay = dict[str, tuple[int, int]]  # day -> (parsed rows, quarantined lines)
@@ -368,7 +374,7 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
         deficit=_deficit(value, objective.target, budget),
         slices=E.Slices(u.slices, u.empty_slices) if slo.budgeting_method != "Occurrences" else None,
         maintenance_excluded_events=int(total[offset:][excluded[offset:]].sum()),
-        budget_adjustments=adjustment_audits(slo, objective, data, budget) if data.adjustments else (),
+        budget_adjustments=adjusted_budget(slo, objective, data, budget) if data.adjustments else None,
         burn_rates=burn,
         alerts=tuple(_alert(f) for f in replay.firings),
         low_traffic_gate=E.LowTrafficGate(settings.alert_min_bad_events, settings.alert_min_events, len(replay.held_back)),
