@@ -15,7 +15,15 @@ import pytest
 from slo_assets.calendar import epoch_ms, iso
 from slo_assets.slo import adjustments as A
 from slo_assets.slo import chain as C
-from slo_assets.slo.spec import Filter, Indicator, Objective, Slo, SpecError, TimeWindow, load_specs
+from slo_assets.slo.spec import (
+    Filter,
+    Indicator,
+    Objective,
+    Slo,
+    SpecError,
+    TimeWindow,
+    load_specs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SLO = """apiVersion: openslo/v1
@@ -213,15 +221,15 @@ def test_a_label_selector_picks_slos_by_their_labels(tmp_path):
     assert all(len(s.adjustments) == 1 for s in specs.slos)
     nobody = _load(tmp_path, SLO + selector.replace("team: core", "team: storage"))
     assert nobody.slos[0].adjustments == ()
-    assert nobody.warnings == [f"{tmp_path / 'spec.yaml'}: document 2 (BudgetAdjustment weekly-migration): spec.sloSelector: "
-                               "selects no SLO: no SLO has the labels {'team': 'storage'}"]
+    assert nobody.warnings == [(f"{tmp_path / 'spec.yaml'}: document 2 (BudgetAdjustment weekly-migration): spec.sloSelector: "
+                                "selects no SLO: no SLO has the labels {'team': 'storage'}")]
 
 
 @pytest.mark.parametrize(("change", "field", "message"), [
     (("FREQ=WEEKLY;BYDAY=SA", "FREQ=WEEKLY;BYDAY=XX"), "spec.rrule", "is not an RFC 5545 RRULE like FREQ=WEEKLY;BYDAY=SU: invalid 'BYDAY': XX"),
     (("FREQ=WEEKLY;BYDAY=SA", "BYDAY=SA"), "spec.rrule", "has no FREQ"),
-    (("FREQ=WEEKLY;BYDAY=SA", "FREQ=WEEKLY;BYDAY=SU"), "spec.rrule", "does not repeat startTime 2026-01-31T23:00:00+00:00 "
-                                                                     "(its first event at 2026-02-01T23:00:00+00:00)"),
+    (("FREQ=WEEKLY;BYDAY=SA", "FREQ=WEEKLY;BYDAY=SU"), "spec.rrule",
+     "does not repeat startTime 2026-01-31T23:00:00+00:00 (its first event at 2026-02-01T23:00:00+00:00)"),
     (("FREQ=WEEKLY;BYDAY=SA", "FREQ=WEEKLY;UNTIL=20260301"), "spec.rrule", "UNTIL values must be specified in UTC"),
     (("FREQ=WEEKLY;BYDAY=SA", "FREQ=SECONDLY"), "spec.rrule", "repeats within a minute"),
     (("FREQ=WEEKLY;BYDAY=SA", "'DTSTART:20260131T230000Z\\nRRULE:FREQ=WEEKLY'"), "spec.rrule", "one RRULE value"),
@@ -243,11 +251,9 @@ def test_a_bad_adjustment_names_file_document_and_field(tmp_path, change, field,
 
 def test_an_adjustment_of_an_unknown_slo_names_it(tmp_path):
     problems = _problems(tmp_path, SLO + WEEKLY.replace("slos: [api-availability]", "slos: [api-availabilty, gone]"))
-    assert problems == [
-        f"{tmp_path / 'spec.yaml'}: document 2 (BudgetAdjustment weekly-migration): spec.slos[0]: "
-        "no kind: SLO named 'api-availabilty'; did you mean api-availability?",
-        f"{tmp_path / 'spec.yaml'}: document 2 (BudgetAdjustment weekly-migration): spec.slos[1]: "
-        "no kind: SLO named 'gone'; expected one of api-availability"]
+    place = f"{tmp_path / 'spec.yaml'}: document 2 (BudgetAdjustment weekly-migration)"
+    assert problems == [f"{place}: spec.slos[0]: no kind: SLO named 'api-availabilty'; did you mean api-availability?",
+                        f"{place}: spec.slos[1]: no kind: SLO named 'gone'; expected one of api-availability"]
 
 
 def test_the_example_adjusts_the_search_slos_and_an_edit_makes_the_months_stale(tmp_path):
