@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slo_assets.calendar import epoch_ms, iso
 from slo_assets.slo import adjustments as A
@@ -191,6 +193,20 @@ def test_exclude_and_count_as_good_on_the_same_minutes(method):
     both = _evaluate(method, (_adjustment("count", A.COUNT_AS_GOOD), _adjustment("drop", A.EXCLUDE)))
     assert (both.total, both.good) == (excluded.total, excluded.good)
     assert [(a.adjustment, a.budget_returned) for a in both.budget_adjustments.adjustments] == [("drop", returned), ("count", 0)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(950, 1080), st.integers(1, 60), st.sampled_from(A.EFFECTS)), min_size=1, max_size=4),
+       st.sampled_from(["Occurrences", "Timeslices"]))
+def test_the_returns_add_up_to_what_the_adjustments_returned_together(events, method):
+    """However adjustments overlap, their returns sum to the unadjusted minus the adjusted consumption."""
+    adjustments = tuple(A.BudgetAdjustment(f"a{i}", effect, MONTH_START + start * C.MINUTE_MS, length * C.MINUTE_MS)
+                        for i, (start, length, effect) in enumerate(events))
+    result = _evaluate(method, adjustments)
+    audit = result.budget_adjustments
+    assert sum(a.budget_returned for a in audit.adjustments) == pytest.approx(audit.unadjusted.consumed - result.error_budget.consumed)
+    assert all(a.budget_returned >= 0 for a in audit.adjustments)
+    assert [a.effect for a in audit.adjustments] == sorted((a.effect for a in audit.adjustments), key=lambda e: e != A.EXCLUDE)
 
 
 def test_the_maintenance_annotation_is_an_exclude_adjustment(tmp_path):
