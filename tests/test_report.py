@@ -47,6 +47,27 @@ def test_report_is_self_contained_and_covers_the_month(incident_month):
     assert first_page["start"] in html
 
 
+def test_report_audits_the_budget_adjustments(incident_month):
+    """examples/slos.yaml's weekly reindex (Sundays 03:00-04:00 UTC) adjusts both search SLOs: in
+    February 2026 its events are on the 1st, 8th, 15th and 22nd."""
+    html, _ = _report(incident_month)
+    _, compliance, _, _, _ = incident_month
+    adjusted = [e for e in compliance["slos"] if e["budget_adjustments"] is not None]
+    assert sorted(e["slo"] for e in adjusted) == ["search-availability", "search-minutes-healthy"]
+    for entry in adjusted:
+        (audit,) = entry["budget_adjustments"]["adjustments"]
+        assert (audit["adjustment"], audit["effect"], audit["events"], audit["minutes"]) == ("search-weekly-reindex", "Exclude", 4, 240)
+        assert audit["requests"] > 0 and entry["maintenance_excluded_events"] == audit["requests"]
+        unadjusted = entry["budget_adjustments"]["unadjusted_error_budget"]
+        assert unadjusted["consumed"] - audit["budget_returned"] == pytest.approx(entry["error_budget"]["consumed"])
+    (listed,) = compliance["budget_adjustments"]
+    assert (listed["name"], listed["slos"]) == ("search-weekly-reindex", ["search-availability", "search-minutes-healthy"])
+    assert [e["start"] for e in listed["events"]] == ["2026-02-01T03:00:00Z", "2026-02-08T03:00:00Z", "2026-02-15T03:00:00Z",
+                                                       "2026-02-22T03:00:00Z"]
+    assert '<section id="adjustments"><h2>Budget adjustments</h2>' in html and '<a href="#adjustments">' in html
+    assert html.count("<td>search-weekly-reindex</td>") == 2
+
+
 def _needing_attention(windows: list[dict]) -> int:
     return sum(w["status"] in ("failed", "at_risk") for w in windows)
 

@@ -122,8 +122,13 @@ def test_timeslices_count_empty_slices_as_good():
 
 
 def test_maintenance_minutes_are_excluded():
-    mask = C.maintenance_mask(MONTH_START, 10, ((MONTH_START + 2 * C.MINUTE_MS, MONTH_START + 4 * C.MINUTE_MS),))
+    from slo_assets.slo.adjustments import event_mask
+
+    mask = event_mask([(MONTH_START + 2 * C.MINUTE_MS, MONTH_START + 4 * C.MINUTE_MS)], MONTH_START, 10)
     assert mask.tolist() == [False, False, True, True] + [False] * 6
+    # a minute an event touches is adjusted whole: 02:30 to 04:00:01 covers minutes 2, 3 and 4
+    touched = event_mask([(MONTH_START + 150_000, MONTH_START + 4 * C.MINUTE_MS + 1_000)], MONTH_START, 10)
+    assert touched.tolist() == [False, False, True, True, True] + [False] * 5
 
 
 def test_exact_quantiles_match_numpy_linear():

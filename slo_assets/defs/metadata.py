@@ -47,8 +47,11 @@ SLI_MINUTELY = columns(
 )
 SLI_METRICS = columns(
     ("slo", "string", "SLO name"), ("service", "string", "service"), ("kind", "string", "availability or latency"),
-    ("budgeting_method", "string", "Occurrences, Timeslices, RatioTimeslices"), ("good", "int64", "good events"),
-    ("total", "int64", "events"), ("sli", "float64", "good / total"), ("availability", "float64", "non-5xx share"),
+    ("budgeting_method", "string", "Occurrences, Timeslices, RatioTimeslices"),
+    ("good", "int64", "good events, budget adjustments applied"), ("total", "int64", "events, budget adjustments applied"),
+    ("sli", "float64", "good / total"),
+    ("adjusted_events", "int64", "events in minutes a budget adjustment excludes or counts as good"),
+    ("availability", "float64", "non-5xx share of every event"),
     ("latency_p50_ms", "float64", "exact, linear interpolation"), ("latency_p95_ms", "float64", "exact"),
     ("latency_p99_ms", "float64", "exact"), ("latency_samples", "int64", "durations counted"),
     ("minutes_with_traffic", "int64", "minutes with events"), ("timeslice_sli", "string", "per objective, timeslice SLOs"),

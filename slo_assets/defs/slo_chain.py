@@ -26,7 +26,7 @@ from slo_assets.slo.quantiles import day_sources, write_value_counts
 from slo_assets.slo.sli import MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
 
 # Bump when the SLO math changes what these assets write: Dagster then marks them stale.
-CHAIN_CODE_VERSION = "chain-3"  # 3: confidence, coverage and status notes per window
+CHAIN_CODE_VERSION = "chain-4"  # 3: confidence, coverage and status notes per window; 4: budget adjustments
 
 CHECK_GOOD_LE_TOTAL = "good_not_above_total"
 CHECK_TOTALS_MATCH = "totals_match_parsed_rows"
@@ -389,7 +389,7 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     before = layout.COMPLIANCE_REPORT.path(store, C.previous_month(month))
     if before.exists():
         previous = C.previous_slis(json.loads(before.read_bytes()))
-    maintenance = C.maintenance_windows(slo_settings.chain_settings(), specs.slos)
+    maintenance = C.maintenance_windows(slo_settings.chain_settings(), specs.slos, period)
     provenance = {
         "spec_hash": specs.content_hash,
         "spec_files": {k.split("/")[-1]: v for k, v in specs.files.items()},
@@ -397,7 +397,8 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         "ingest_code_version": INGEST_CODE_VERSION,
         "input_data_versions": input_versions(context, [("error_budgets", month), ("sli_metrics", month), ("slo_targets", month), ("slo_specs", None)]),
     }
-    document = C.compliance(evaluations, previous, period, _data_quality(store, month, period), provenance, maintenance)
+    document = C.compliance(evaluations, previous, period, _data_quality(store, month, period), provenance, maintenance,
+                            C.budget_adjustments(specs.slos, period))
     payload = json.dumps(document, indent=1).encode()
     store.write_bytes_atomic(layout.COMPLIANCE_REPORT.path(store, month), payload)
     expected = {(s.name, o.key, w.label) for s in specs.slos for o in s.objectives for w in s.windows}

@@ -486,6 +486,32 @@ def _targets_section(docs: MonthDocuments) -> str:
             + _more(len(rows), len(risks), "SLO objective", "slo_targets in the warehouse") + "</section>")
 
 
+MAX_ADJUSTMENT_ROWS = 100
+ADJUSTMENT_EFFECTS = {"Exclude": "excluded", "CountAsGood": "counted as good"}
+
+
+def _adjustments_section(docs: MonthDocuments) -> str:
+    """What each budget adjustment returned in each SLO window it has an event in."""
+    rows = []
+    for w in docs.evaluations.windows:
+        adjusted = w.budget_adjustments
+        unit = "events" if w.budgeting_method == "Occurrences" else "slices"
+        for a in adjusted.adjustments if adjusted is not None else ():
+            rows.append([Markup(f'<a href="#{escape(_anchor(w))}">{escape(w.label)}</a>'), a.adjustment,
+                         ADJUSTMENT_EFFECTS.get(a.effect, a.effect), a.events, f"{a.minutes:,}", f"{a.requests:,}",
+                         f"{a.bad_requests:,}", "n/a" if a.slices is None else f"{a.slices:,}", f"{_num(a.budget_returned)} {unit}",
+                         f"{_pct(adjusted.unadjusted.consumed_ratio, 1)} → {_pct(w.error_budget.consumed_ratio, 1)}"])
+    if not rows:
+        return ""
+    return ('<section id="adjustments"><h2>Budget adjustments</h2><p>Known, accepted unreliability declared in the spec: '
+            "its minutes are excluded from the budget, or their requests counted as good. Per SLO window, the budget each "
+            "adjustment returned (the bad units it took out; Exclude adjustments apply first, so a minute two share is "
+            "credited once), and the window's budget consumed without any adjustment and with them.</p>"
+            + _table(["SLO window", "adjustment", "effect", "events", "minutes", "requests", "bad requests", "slices",
+                      "budget returned", "budget consumed: unadjusted → adjusted"], rows[:MAX_ADJUSTMENT_ROWS])
+            + _more(min(len(rows), MAX_ADJUSTMENT_ROWS), len(rows), "adjustment row", "compliance.json") + "</section>")
+
+
 def render(docs: MonthDocuments) -> str:
     """The report of a month: pure, the same documents give the same bytes."""
     month = docs.evaluations
@@ -497,7 +523,9 @@ def render(docs: MonthDocuments) -> str:
         services.setdefault(window.service, []).append(window)
     ordered = sorted(services)
     sections = "".join(_service_section(docs, s, services[s], parts, period_end_ms, plan_by_slo) for s in ordered)
-    nav = '<a href="#summary">Summary</a>' + "".join(f'<a href="#{escape(_service_anchor(s))}">{escape(s)}</a>' for s in ordered)
+    adjusted = any(w.budget_adjustments is not None for w in month.windows)
+    nav = ('<a href="#summary">Summary</a>' + ('<a href="#adjustments">Budget adjustments</a>' if adjusted else "")
+           + "".join(f'<a href="#{escape(_service_anchor(s))}">{escape(s)}</a>' for s in ordered))
     state = "closed month" if month.period_complete else f"month to date, as of {iso(month.as_of_ms)}"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -506,7 +534,7 @@ def render(docs: MonthDocuments) -> str:
         f"<h1>SLO report: {escape(docs.month)}</h1>"
         f"<p class=\"meta\">{escape(state)} · generated {escape(month.generated_at)} · spec {escape(month.spec_hash)} · "
         f"code {escape(month.code_version)}</p><nav>{nav}</nav>"
-        + _summary_section(docs) + _targets_section(docs) + sections
+        + _summary_section(docs) + _targets_section(docs) + _adjustments_section(docs) + sections
         + "<footer class=\"meta\"><p>Input data versions: "
         + escape(", ".join(f"{k}={v}" for k, v in sorted(month.input_data_versions.items())))
         + "</p></footer></body></html>\n"

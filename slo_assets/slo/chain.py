@@ -18,6 +18,7 @@ import polars as pl
 # The calendar names stay importable from here for the assets that use them; slo_assets.calendar defines them.
 from slo_assets.calendar import (DAY_MS, MINUTE_MS, day_key, day_start_ms, iso, iso_datetime, month_days,  # noqa: F401
                                  month_range_ms, next_month, now_iso, previous_month)
+from slo_assets.slo import adjustments as A
 from slo_assets.slo import budget as B
 from slo_assets.slo import coverage as CV
 from slo_assets.slo import evaluation as E
@@ -127,14 +128,14 @@ def dense(part: pl.DataFrame | None, start_ms: int, end_ms: int) -> tuple[np.nda
     return good, total, errors
 
 
-def maintenance_mask(start_ms: int, size: int, windows: tuple[tuple[int, int], ...]) -> np.ndarray:
-    mask = np.zeros(size, dtype=bool)
-    for begin, end in windows:
-        lo = max(0, (begin - start_ms) // MINUTE_MS)
-        hi = min(size, -(-(end - start_ms) // MINUTE_MS))
-        if hi > lo:
-            mask[lo:hi] = True
-    return mask
+SETTINGS_MAINTENANCE = "slo_settings.maintenance"
+
+
+def slo_adjustments(slo: Slo, settings: Settings) -> tuple[A.BudgetAdjustment, ...]:
+    """Every budget adjustment of the SLO: the settings' maintenance windows (all SLOs), then its own."""
+    shared = tuple(A.BudgetAdjustment(f"{SETTINGS_MAINTENANCE}[{i}]", A.EXCLUDE, start, end - start, source=SETTINGS_MAINTENANCE)
+                   for i, (start, end) in enumerate(settings.maintenance))
+    return shared + slo.adjustments
 
 
 @dataclass
@@ -200,7 +201,9 @@ class WindowData:
     offset: int  # minute index of win_start
     units: Units
     total: np.ndarray  # raw events per minute
-    excluded: np.ndarray  # maintenance minutes
+    excluded: np.ndarray  # minutes an Exclude adjustment removes
+    good: np.ndarray | None = None  # raw good events per minute (the audit recomputes the units without each adjustment)
+    adjustments: tuple[A.BudgetAdjustment, ...] = ()
 
     @cached_property
     def sums(self) -> B.Sums:
@@ -213,11 +216,48 @@ def window_data(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.
     win_start, win_end = window_bounds(window, period)
     replay_start = min(win_start, period.start_ms) - LOOKBACK_DAYS * DAY_MS
     good, total, _ = dense(minutes, replay_start, win_end)
-    windows = settings.maintenance + tuple((int(a.timestamp() * 1000), int(b.timestamp() * 1000)) for a, b in slo.maintenance)
-    excluded = maintenance_mask(replay_start, len(total), windows)
+    adjustments = slo_adjustments(slo, settings)
+    effects = A.minute_effects(adjustments, replay_start, len(total))
     offset = (win_start - replay_start) // MINUTE_MS
     return WindowData(win_start, win_end, replay_start, offset,
-                      units(slo.budgeting_method, objective, good, total, excluded, offset), total, excluded)
+                      units(slo.budgeting_method, objective, effects.good(good, total), total, effects.excluded, offset), total,
+                      effects.excluded, good, adjustments)
+
+
+def adjusted_budget(slo: Slo, objective: Objective, data: WindowData, budget: B.Budget) -> E.AdjustedBudget | None:
+    """The window's budget without adjustments, and what each adjustment with an event in it returned
+    (E.AdjustmentAudit: applied in order, Exclude first, so the returns add up). None without an event."""
+    start, size, offset = data.replay_start, len(data.total), data.offset
+    ordered = sorted(data.adjustments, key=lambda a: a.effect != A.EXCLUDE)
+    present = [(a, a.events(data.win_start, data.win_end)) for a in ordered]
+    if not any(events for _, events in present):
+        return None
+    empty = int(data.total[offset:].sum()) == 0
+
+    def consumed(applied: list[A.BudgetAdjustment]) -> B.Budget:
+        effects = A.minute_effects(applied, start, size)
+        u = units(slo.budgeting_method, objective, effects.good(data.good, data.total), data.total, effects.excluded, offset)
+        good, total = (Decimal(0), Decimal(0)) if empty else (_exact(u.good[offset:].sum()), _exact(u.total[offset:].sum()))
+        return B.error_budget(good, total, objective.target)
+
+    unadjusted = before = consumed([])
+    audits = []
+    for index, (adjustment, events) in enumerate(present):
+        after = consumed([a for a, _ in present[:index + 1]]) if index + 1 < len(present) else budget
+        if events:
+            own = A.event_mask(events, start, size)[offset:]
+            requests = data.total[offset:][own]
+            slices = None
+            if slo.budgeting_method != "Occurrences":  # the window's slices holding one of its minutes
+                width = objective.time_slice_minutes
+                lead = offset % width
+                number = (np.flatnonzero(own) + offset - lead) // width
+                slices = int(np.unique(number[number < (size - lead) // width]).size)
+            audits.append(E.AdjustmentAudit(
+                adjustment.name, adjustment.effect, len(events), int(own.sum()), int(requests.sum()),
+                int((requests - data.good[offset:][own]).sum()), slices, B.as_number(before.consumed - after.consumed)))
+        before = after
+    return E.AdjustedBudget(E.ErrorBudget(**unadjusted.to_json()), tuple(audits))
 
 
 LinesPerDay = dict[str, tuple[int, int]]  # day -> (parsed rows, quarantined lines)
@@ -334,6 +374,7 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
         deficit=_deficit(value, objective.target, budget),
         slices=E.Slices(u.slices, u.empty_slices) if slo.budgeting_method != "Occurrences" else None,
         maintenance_excluded_events=int(total[offset:][excluded[offset:]].sum()),
+        budget_adjustments=adjusted_budget(slo, objective, data, budget) if data.adjustments else None,
         burn_rates=burn,
         alerts=tuple(_alert(f) for f in replay.firings),
         low_traffic_gate=E.LowTrafficGate(settings.alert_min_bad_events, settings.alert_min_events, len(replay.held_back)),
@@ -443,22 +484,23 @@ def sli_metrics(specs: SpecSet, minutes: pl.DataFrame, latency: pl.DataFrame | S
     minute_parts = by_slo(minutes)
     latencies = quantiles_by_slo(latency_sources(latency), {slo.name: QUANTILES for slo in specs.slos})
     for slo in specs.slos:
-        good, total, errors = dense(minute_parts.get(slo.name), period.start_ms, period.as_of_ms)
+        raw_good, raw_total, errors = dense(minute_parts.get(slo.name), period.start_ms, period.as_of_ms)
+        good, total, effects = A.adjusted(raw_good, raw_total, slo_adjustments(slo, settings), period.start_ms)
         p50, p95, p99 = latencies[slo.name].values
         record = {
             "slo": slo.name, "service": slo.service, "kind": slo.indicator.kind(), "budgeting_method": slo.budgeting_method,
             "good": int(good.sum()), "total": int(total.sum()),
             "sli": B.as_number(B.sli(int(good.sum()), int(total.sum()))),
-            "availability": B.as_number(B.sli(int(total.sum() - errors.sum()), int(total.sum()))),
+            "adjusted_events": int(raw_total[effects.excluded | effects.counted_good].sum()),
+            "availability": B.as_number(B.sli(int(raw_total.sum() - errors.sum()), int(raw_total.sum()))),
             "latency_p50_ms": p50, "latency_p95_ms": p95, "latency_p99_ms": p99,
             "latency_samples": latencies[slo.name].samples,
-            "minutes_with_traffic": int((total > 0).sum()),
+            "minutes_with_traffic": int((raw_total > 0).sum()),
         }
         slices = {}
         if slo.budgeting_method != "Occurrences":
-            excluded = np.zeros(len(total), dtype=bool)
             for objective in slo.objectives:
-                u = units(slo.budgeting_method, objective, good, total, excluded)
+                u = units(slo.budgeting_method, objective, good, raw_total, effects.excluded)
                 slices[objective.key] = B.as_number(B.sli(_exact(u.good.sum()), _exact(u.total.sum())))
         record["timeslice_sli"] = str(slices) if slices else None
         records.append(record)
@@ -548,10 +590,9 @@ def target_risks(specs: SpecSet, minutes: pl.DataFrame, days: list[str], setting
     risks = []
     for slo in specs.slos:
         good, total, _ = dense(parts.get(slo.name), start, start + span * DAY_MS)
-        windows = settings.maintenance + tuple((int(a.timestamp() * 1000), int(b.timestamp() * 1000)) for a, b in slo.maintenance)
-        excluded = maintenance_mask(start, len(total), windows)
+        effects = A.minute_effects(slo_adjustments(slo, settings), start, len(total))
         for objective in slo.objectives:
-            u = units(slo.budgeting_method, objective, good, total, excluded)
+            u = units(slo.budgeting_method, objective, effects.good(good, total), total, effects.excluded)
             slices = slo.budgeting_method != "Occurrences"
             rungs = R.bootstrap_rungs(R.daily_sums(u.good, span)[present], R.daily_sums(u.total, span)[present], LADDER,
                                       settings.forecast_seed, settings.simulations,
@@ -580,14 +621,14 @@ def risks_from_targets(targets: pl.DataFrame) -> list[R.TargetRisk]:
 
 COMPLIANCE_KEYS = ("slo", "display_name", "service", "objective", "objective_name", "window", "label", "target",
                    "budgeting_method", "good", "total", "events", "sli", "confidence", "coverage", "error_budget", "status",
-                   "status_note", "deficit", "slices", "maintenance_excluded_events")
+                   "status_note", "deficit", "slices", "maintenance_excluded_events", "budget_adjustments")
 ERROR_BUDGETS_KEYS = ("slo", "service", "objective", "objective_name", "window", "label", "window_start", "window_end",
                       "lists_period", "target", "budgeting_method", "good", "total", "sli", "error_budget", "burn_rates", "alerts",
                       "low_traffic_gate", "alerts_held_back", "policy_alerts", "thresholds", "forecast", "status")
 
 
 def compliance(evaluations: list[WindowEvaluation], previous: dict[tuple, float | None], period: Period, data_quality: dict,
-               provenance: dict, maintenance: list[dict]) -> dict:
+               provenance: dict, maintenance: list[dict], adjustments: list[dict] | None = None) -> dict:
     """The compliance document: per SLO window status and trend, per service health, summary."""
     slos = []
     for item in evaluations:
@@ -623,6 +664,7 @@ def compliance(evaluations: list[WindowEvaluation], previous: dict[tuple, float 
         "summary": {**counts, "slo_windows": len(slos),
                     "compliance_percent": None if judged == 0 else round(100 * (counts["met"] + counts["at_risk"]) / judged, 2)},
         "maintenance_windows": maintenance,
+        "budget_adjustments": adjustments or [],
         "data_quality": data_quality,
     }
 
@@ -650,7 +692,22 @@ def data_as_of(evaluations: list[WindowEvaluation], month: str) -> int:
     return max((e.window_end_ms for e in evaluations), default=month_range_ms(month)[1])
 
 
-def maintenance_windows(settings: Settings, slos: list[Slo]) -> list[dict]:
-    """The compliance document's maintenance windows: the settings' (all SLOs) then each SLO's own."""
+def maintenance_windows(settings: Settings, slos: list[Slo], period: Period) -> list[dict]:
+    """The compliance document's maintenance windows: the settings' (all SLOs), then the events of
+    each SLO's Exclude adjustments in the period (its maintenance annotation's and its BudgetAdjustments')."""
     shared = [{"start": iso(a), "end": iso(b), "scope": "all SLOs"} for a, b in settings.maintenance]
-    return shared + [{"start": iso_datetime(a), "end": iso_datetime(b), "scope": s.name} for s in slos for a, b in s.maintenance]
+    return shared + [{"start": iso(a), "end": iso(b), "scope": s.name, "adjustment": adjustment.name}
+                     for s in slos for adjustment in s.adjustments if adjustment.effect == A.EXCLUDE
+                     for a, b in adjustment.events(period.start_ms, period.end_ms)]
+
+
+def budget_adjustments(slos: list[Slo], period: Period) -> list[dict]:
+    """The compliance document's budget adjustments: each one (settings' aside), the SLOs it applies
+    to and its events in the period."""
+    found: dict[tuple[str, str], tuple[A.BudgetAdjustment, list[str]]] = {}
+    for slo in slos:
+        for adjustment in slo.adjustments:
+            found.setdefault((adjustment.name, adjustment.source), (adjustment, []))[1].append(slo.name)
+    return [{**adjustment.to_json(), "slos": names,
+             "events": [{"start": iso(a), "end": iso(b)} for a, b in adjustment.events(period.start_ms, period.end_ms)]}
+            for adjustment, names in found.values()]

@@ -222,6 +222,51 @@ class Deficit:
 
 
 @dataclass(frozen=True)
+class AdjustmentAudit:
+    """What one budget adjustment did in one SLO window: its events there, the minutes and requests
+    they cover, and the budget it returned. Adjustments apply in order, Exclude ones first (they win
+    a shared minute), then CountAsGood ones, each in declaration order; an adjustment returned the
+    budget units consumed with those before it minus those consumed once it applies too. So the
+    returns add up to what all of them returned, and a minute two share is credited to the first."""
+
+    adjustment: str
+    effect: str  # Exclude or CountAsGood
+    events: int  # the adjustment's events overlapping the window
+    minutes: int  # the window's minutes they cover
+    requests: int  # requests in those minutes (the SLO's total events)
+    bad_requests: int  # of them, those the SLI counts bad
+    slices: int | None  # the window's slices holding one of those minutes (timeslice methods)
+    budget_returned: Number  # budget units (events or slices)
+
+    def to_json(self) -> dict:
+        return {"adjustment": self.adjustment, "effect": self.effect, "events": self.events, "minutes": self.minutes,
+                "requests": self.requests, "bad_requests": self.bad_requests, "slices": self.slices,
+                "budget_returned": self.budget_returned}
+
+    @classmethod
+    def from_json(cls, data: dict) -> AdjustmentAudit:
+        return cls(data["adjustment"], data["effect"], data["events"], data["minutes"], data["requests"], data["bad_requests"],
+                   data["slices"], data["budget_returned"])
+
+
+@dataclass(frozen=True)
+class AdjustedBudget:
+    """A window's budget without any adjustment beside what each adjustment returned."""
+
+    unadjusted: ErrorBudget  # the window's budget had no adjustment been declared
+    adjustments: tuple[AdjustmentAudit, ...]  # those with an event in the window, in the order they apply
+
+    def to_json(self) -> dict:
+        return {"unadjusted_error_budget": self.unadjusted.to_json(), "adjustments": [a.to_json() for a in self.adjustments]}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> AdjustedBudget | None:
+        if data is None:
+            return None
+        return cls(ErrorBudget.from_json(data["unadjusted_error_budget"]), tuple(AdjustmentAudit.from_json(a) for a in data["adjustments"]))
+
+
+@dataclass(frozen=True)
 class WindowEvaluation:
     """Everything about one (SLO, objective, window) for one period."""
 
@@ -255,6 +300,7 @@ class WindowEvaluation:
     confidence: Confidence | None = None  # the SLI's interval; None without a unit
     coverage: Coverage | None = None  # unmeasured minutes and quarantined lines of the window
     status_note: str | None = None  # "met, 6.2 % of minutes unmeasured" when coverage is under its floor
+    budget_adjustments: AdjustedBudget | None = None  # None: no adjustment has an event in the window
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -274,6 +320,7 @@ class WindowEvaluation:
             "alerts_held_back": lambda: [h.to_json() for h in self.alerts_held_back],
             "policy_alerts": lambda: [p.to_json() for p in self.policy_alerts],
             "thresholds": lambda: [t.to_json() for t in self.thresholds],
+            "budget_adjustments": lambda: None if self.budget_adjustments is None else self.budget_adjustments.to_json(),
         }
         whole = {
             "slo": self.slo, "display_name": self.display_name, "service": self.service, "objective": self.objective,
@@ -287,6 +334,7 @@ class WindowEvaluation:
             "deficit": None if self.deficit is None else self.deficit.to_json(),
             "slices": None if self.slices is None else self.slices.to_json(),
             "maintenance_excluded_events": self.maintenance_excluded_events,
+            "budget_adjustments": None,
             "burn_rates": self.burn_rates.to_json(),
             "alerts": None,
             "low_traffic_gate": self.low_traffic_gate.to_json(),
@@ -320,6 +368,7 @@ class WindowEvaluation:
             forecast=Forecast.from_json(data["forecast"]),
             confidence=Confidence.from_json(data.get("confidence")), coverage=Coverage.from_json(data.get("coverage")),
             status_note=data.get("status_note"),
+            budget_adjustments=AdjustedBudget.from_json(data.get("budget_adjustments")),
         )
 
 

@@ -96,8 +96,8 @@ def why_not_provable(slo: Slo, annotations: dict, good: np.ndarray, total: np.nd
         return "latency SLO: the rules read histogram buckets the minute aggregates do not hold"
     if ANNOTATION_ERRORS in annotations or ANNOTATION_TOTAL in annotations:
         return "its own PromQL: the series it reads are not known"
-    if maintenance or slo.maintenance:
-        return "maintenance windows: the rules know none"
+    if maintenance or slo.adjustments:
+        return "budget adjustments (maintenance windows): the rules know none"
     if not np.array_equal(good, total - errors):
         return "its good events are not the requests without a 5xx, which the rules count"
     return None

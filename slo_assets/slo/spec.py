@@ -12,12 +12,13 @@ reject later (validate and run agree).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,9 +26,15 @@ import polars as pl
 import yaml
 
 from slo_assets import canonical
-from slo_assets.durations import DurationError, duration_days, duration_minutes
+from slo_assets.durations import (
+    DurationError,
+    duration_days,
+    duration_minutes,
+    parse_duration,
+)
 from slo_assets.errors import DefinitionError
 from slo_assets.regex_engine import regex_problem
+from slo_assets.slo.adjustments import EFFECTS, EXCLUDE, BudgetAdjustment, parse_rrule
 
 # Filters may name every canonical column but the time and the line number, typed as the column is.
 FILTER_FIELDS = {c.name: c.python_type for c in canonical.PARSED_LOGS.columns if c.name not in ("ts", "source_line")}
@@ -44,7 +51,9 @@ ANNOTATION_FREEZE_BELOW = "slo-assets.dev/deploy-freeze-below"  # "25%" or "0.25
 ANNOTATION_FREEZE_ON_PAGE = "slo-assets.dev/deploy-freeze-on-page"  # "true" (default once a policy is declared) or "false"
 ANNOTATIONS = (ANNOTATION_WINDOWS, ANNOTATION_MAINTENANCE, ANNOTATION_ERRORS, ANNOTATION_TOTAL, ANNOTATION_RUNBOOK,
                ANNOTATION_FREEZE_BELOW, ANNOTATION_FREEZE_ON_PAGE)
-KINDS = ("SLO", "SLI", "AlertPolicy", "AlertCondition", "Service", "DataSource", "AlertNotificationTarget")
+KINDS = ("SLO", "SLI", "AlertPolicy", "AlertCondition", "Service", "DataSource", "AlertNotificationTarget", "BudgetAdjustment")
+API_V1 = "openslo/v1"
+API_V2ALPHA = "openslo.com/v2alpha"  # BudgetAdjustment exists in OpenSLO's v2alpha only
 
 # The keys each level may hold: OpenSLO v1's (schemas/v1/parts), where we read that level.
 DOCUMENT_KEYS = ("apiVersion", "kind", "metadata", "spec")
@@ -67,9 +76,14 @@ TARGET_ITEM_KEYS = ("targetRef", "kind", "metadata", "spec")
 SERVICE_SPEC_KEYS = ("description",)
 DATASOURCE_SPEC_KEYS = ("type", "connectionDetails")
 NOTIFICATION_TARGET_SPEC_KEYS = ("description", "target")
+# v2alpha's BudgetAdjustment (startTime, endTime or duration), with an RFC 5545 rrule as Nobl9's has it,
+# what its events do, and the SLOs it applies to (by name, or by their metadata.labels).
+BUDGET_ADJUSTMENT_SPEC_KEYS = ("description", "startTime", "endTime", "duration", "rrule", "effect", "slos", "sloSelector")
+SLO_SELECTOR_KEYS = ("matchLabels",)
 # A month partition reads its own days and the previous month's (error_budgets' partition mapping),
 # so a rolling window ending at the month end can reach back at most 28 days plus that month.
 MAX_ROLLING_DAYS = 31
+_MILLISECOND = timedelta(milliseconds=1)
 # Prometheus histograms count requests at or under a bucket bound (`le`), so that is what rules can express.
 LATENCY_RULES_NEED = "a latency SLO needs a duration_ms lte/lt bound in good (or gt/gte in bad) to match an le histogram bucket"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.|/\\-]*[a-z0-9]*$")
@@ -240,7 +254,7 @@ class Slo:
     objectives: tuple[Objective, ...]
     windows: tuple[TimeWindow, ...]
     alert_policies: tuple[str, ...]
-    maintenance: tuple[tuple[datetime, datetime], ...]
+    adjustments: tuple[BudgetAdjustment, ...]  # its maintenance annotation's, then the BudgetAdjustments that select it
     source: str  # file:document
     deploy_gate: DeployGate | None = None  # the error-budget policy deploys obey, when the spec declares one
 
@@ -553,11 +567,122 @@ def _annotations(d: _Doc, metadata: dict) -> dict:
     return annotations
 
 
-def _maintenance(d: _Doc, annotations: dict) -> tuple[tuple[datetime, datetime], ...]:
+def _maintenance(d: _Doc, annotations: dict) -> tuple[BudgetAdjustment, ...]:
+    """The maintenance annotation as what it is sugar for: one-off Exclude adjustments of this SLO."""
     raw = annotations.get(ANNOTATION_MAINTENANCE)
     if not raw:
         return ()
-    return parse_maintenance(str(raw), lambda message: d.error(f"metadata.annotations.{ANNOTATION_MAINTENANCE}", message))
+    where = f"metadata.annotations.{ANNOTATION_MAINTENANCE}"
+    windows = parse_maintenance(str(raw), lambda message: d.error(where, message))
+    return maintenance_adjustments(windows, ANNOTATION_MAINTENANCE, f"{d.path.name}:{d.number} {where}")
+
+
+def maintenance_adjustments(windows: tuple[tuple[datetime, datetime], ...], name: str, source: str) -> tuple[BudgetAdjustment, ...]:
+    """Maintenance windows (start, end) as one-off Exclude adjustments named name[0], name[1], ..."""
+    return tuple(BudgetAdjustment(f"{name}[{i}]", EXCLUDE, _ms(start), _ms(end) - _ms(start), source=source)
+                 for i, (start, end) in enumerate(windows))
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _budget_adjustment(d: _Doc) -> tuple[BudgetAdjustment, tuple[str, ...], dict[str, str] | None] | None:
+    """A kind: BudgetAdjustment document: the adjustment, the SLO names it gives and its label selector."""
+    spec = d.mapping(d.doc, "spec", "spec", BUDGET_ADJUSTMENT_SPEC_KEYS)
+    if spec is None:
+        return None
+    description = d.get(spec, "description", "spec.description", str, required=False, default="")
+    start_text = d.get(spec, "startTime", "spec.startTime", str)
+    start = None
+    if start_text is not None:
+        try:
+            start = _instant(start_text)
+        except ValueError:
+            d.error("spec.startTime", f"{start_text!r} is not an ISO-8601 instant like 2026-01-31T23:00:00Z (the first event's start)")
+    duration_ms = None
+    if ("endTime" in spec) == ("duration" in spec):
+        d.error("spec", "needs exactly one of endTime and duration (each event's length)")
+    elif "duration" in spec:
+        text = d.get(spec, "duration", "spec.duration", str)
+        try:
+            duration_ms = parse_duration(text) // _MILLISECOND if text is not None else None
+        except DurationError as exc:
+            d.error("spec.duration", str(exc))
+    else:
+        end_text = d.get(spec, "endTime", "spec.endTime", str)
+        try:
+            end = _instant(end_text) if end_text is not None else None
+        except ValueError:
+            d.error("spec.endTime", f"{end_text!r} is not an ISO-8601 instant like 2026-02-01T01:00:00Z")
+            end = None
+        if end is not None and start is not None:
+            if end <= start:
+                d.error("spec.endTime", f"{end_text!r} is not after startTime {start_text!r}")
+            else:
+                duration_ms = _ms(end) - _ms(start)
+    rule = d.get(spec, "rrule", "spec.rrule", str, required=False)
+    rule_ok = True
+    if rule is not None and start is not None:
+        try:
+            parse_rrule(rule, start)
+        except ValueError as exc:
+            d.error("spec.rrule", str(exc))
+            rule_ok = False
+    effect = d.get(spec, "effect", "spec.effect", str)
+    if effect is not None and effect not in EFFECTS:
+        d.error("spec.effect", f"unknown effect {effect!r}{did_you_mean(effect, EFFECTS)} "
+                               f"({EFFECTS[0]}: its minutes count neither as good nor as total; {EFFECTS[1]}: their events count as good)")
+        effect = None
+    names = d.get(spec, "slos", "spec.slos", list, required=False, default=[])
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            d.error(f"spec.slos[{i}]", f"must be an SLO name, not {name!r}")
+    selector = d.mapping(spec, "sloSelector", "spec.sloSelector", SLO_SELECTOR_KEYS, required=False)
+    labels = None
+    if selector is not None:
+        labels = d.get(selector, "matchLabels", "spec.sloSelector.matchLabels", dict)
+        for key, value in (labels or {}).items():
+            if not isinstance(value, str):
+                d.error(f"spec.sloSelector.matchLabels.{key}", f"must be a label value (a string), not {value!r}")
+    if not names and not selector:
+        d.error("spec", "needs slos (SLO names) or sloSelector ({matchLabels: {label: value}}): the SLOs it adjusts")
+    if None in (start, duration_ms, effect) or not rule_ok:
+        return None
+    adjustment = BudgetAdjustment(d.name, effect, _ms(start), duration_ms, rule, description, f"{d.path.name}:{d.number}")
+    return adjustment, tuple(n for n in names if isinstance(n, str)), labels
+
+
+def _labels_match(labels, selector: dict) -> bool:
+    """Every selector label on the SLO: its value, or one of its values (OpenSLO labels may be lists)."""
+    labels = labels if isinstance(labels, dict) else {}
+    for key, value in selector.items():
+        have = labels.get(key)
+        if not (have == value or (isinstance(have, list) and value in have)):
+            return False
+    return True
+
+
+def _attach_adjustments(specs: SpecSet, slo_docs: list[_Doc], adjustment_docs: list[_Doc]) -> None:
+    """Each BudgetAdjustment onto the SLOs it names or selects (in document order)."""
+    defined = {d.name: d.doc.get("metadata", {}).get("labels") for d in slo_docs}
+    chosen: dict[str, list[BudgetAdjustment]] = {}
+    for d in adjustment_docs:
+        read = _budget_adjustment(d)
+        names = d.doc.get("spec", {}).get("slos") if isinstance(d.doc.get("spec"), dict) else None
+        for i, name in enumerate(names if isinstance(names, list) else []):
+            if isinstance(name, str) and name not in defined:
+                d.error(f"spec.slos[{i}]", f"no kind: SLO named {name!r}{did_you_mean(name, defined) if defined else ''}")
+        if read is None:
+            continue
+        adjustment, named, selector = read
+        targets = [n for n in defined if n in named or (selector is not None and _labels_match(defined[n], selector))]
+        if selector is not None and not any(_labels_match(labels, selector) for labels in defined.values()):
+            d.warn("spec.sloSelector", f"selects no SLO: no SLO has the labels {selector}")
+        for name in targets:
+            chosen.setdefault(name, []).append(adjustment)
+    specs.slos[:] = [dataclasses.replace(s, adjustments=s.adjustments + tuple(chosen[s.name])) if s.name in chosen else s
+                     for s in specs.slos]
 
 
 def parse_maintenance(text: str, error) -> tuple[tuple[datetime, datetime], ...]:
@@ -711,8 +836,11 @@ def _document(d: _Doc, doc) -> str | None:
     if not isinstance(doc, dict):
         d.error("(document)", f"must be a mapping, not {type(doc).__name__}")
         return None
-    if doc.get("apiVersion") != "openslo/v1":
-        d.error("apiVersion", f"must be openslo/v1, not {doc.get('apiVersion')!r}")
+    expected = API_V2ALPHA if doc.get("kind") == "BudgetAdjustment" else API_V1
+    if doc.get("apiVersion") != expected:
+        why = {API_V2ALPHA: " (BudgetAdjustment is an OpenSLO v2alpha kind)", API_V1: f" ({API_V2ALPHA} is read for kind BudgetAdjustment only)"}
+        d.error("apiVersion", f"must be {expected}, not {doc.get('apiVersion')!r}"
+                + (why[expected] if doc.get("apiVersion") in (API_V1, API_V2ALPHA) else ""))
         return None
     d.known_keys(doc, DOCUMENT_KEYS, "")
     kind = doc.get("kind")
@@ -741,7 +869,7 @@ def load_specs(paths: list[Path]) -> SpecSet:
     slis: dict[str, Indicator | None] = {}
     conditions: dict[str, AlertCondition | None] = {}
     broken_policies: set[str] = set()
-    slo_docs, policy_docs = [], []
+    slo_docs, policy_docs, adjustment_docs = [], [], []
     first_seen: dict[tuple[str, str], _Doc] = {}
     for path in paths:
         path = Path(path)
@@ -777,6 +905,8 @@ def load_specs(paths: list[Path]) -> SpecSet:
                 specs.services[name] = d.get(spec, "description", "spec.description", str, required=False, default="")
             elif kind == "DataSource":
                 d.mapping(doc, "spec", "spec", DATASOURCE_SPEC_KEYS)
+            elif kind == "BudgetAdjustment":
+                adjustment_docs.append(d)
             else:
                 d.mapping(doc, "spec", "spec", NOTIFICATION_TARGET_SPEC_KEYS)
     for d in policy_docs:
@@ -789,6 +919,7 @@ def load_specs(paths: list[Path]) -> SpecSet:
         slo = _slo(d, slis, specs, broken_policies)
         if slo:
             specs.slos.append(slo)
+    _attach_adjustments(specs, slo_docs, adjustment_docs)
     if problems:
         raise SpecError(problems)
     if not specs.slos:
@@ -896,7 +1027,7 @@ def _slo(d: _Doc, slis: dict[str, Indicator | None], specs: SpecSet, broken_poli
         objectives=objectives,
         windows=windows,
         alert_policies=tuple(policies),
-        maintenance=maintenance,
+        adjustments=maintenance,
         source=f"{d.path.name}:{d.number}",
         deploy_gate=_deploy_gate(d, annotations),
     )
