@@ -147,14 +147,26 @@ def _evaluate(per_minute: np.ndarray, objective: Objective, settings: C.Settings
     return C.evaluate(slo, objective, slo.windows[0], minutes, C.Period(MONTH, START, END, END), settings)
 
 
-def test_an_all_empty_window_has_no_sli_but_its_slices_burn():
+def test_an_all_empty_window_is_not_measured():
     objective = _objective("gte", "0.01", 60)
     result = _evaluate(np.zeros(30 * 1440, dtype=np.int64), objective)
-    # no request at all: no SLI, as for every SLO (the logs cannot tell a stopped service from lost logs)
+    # no request at all: no SLI, as for every SLO; and no slice, since a throughput is measured from its first request
     assert (result.sli, result.status, result.events, result.good, result.total) == (None, "insufficient_data", 0, 0, 0)
-    assert result.slices.total == 720 and result.slices.empty_counted_good == 0
-    assert result.alerts  # every hour is a bad slice: the burn-rate tiers page
+    assert (result.slices.total, result.slices.empty_counted_good, result.alerts, result.budget_alerts) == (0, 0, (), ())
     assert result.throughput.to_json() == {"op": "gte", "value": 0.01, "slice_minutes": 60, "mean_requests_per_second": 0.0}
+
+
+def test_slices_before_the_first_request_are_no_units_and_empty_ones_after_it_are_bad():
+    # 1 rps over 1-minute slices: nothing, then 60, then nothing: the first two slices are not measured,
+    # the last one is an empty slice of a service seen before: rate 0, bad
+    units = _units(_objective("gte", "1"), [0, 0, 60, 0])
+    assert (units.good.tolist(), units.total.tolist(), units.slices) == ([0, 0, 1, 0], [0, 0, 1, 1], 2)
+    # the month after a month of traffic: its empty lookback-free window is judged from the earlier request
+    per_minute = np.zeros(30 * 1440, dtype=np.int64)
+    per_minute[0] = 3600  # one burst in the first minute, then silence
+    result = _evaluate(per_minute, objective := _objective("gte", "0.01", 60))
+    assert (result.good, result.total, result.status) == (1, 720, "failed") and result.alerts
+    assert objective.slice_good(36, 60) and not objective.slice_good(35, 60)
 
 
 def test_a_mixed_month():
@@ -225,3 +237,65 @@ def test_latency_threshold_violated_over_five_minutes():
     assert [(a.name, a.start_ms // C.MINUTE_MS, a.end_ms // C.MINUTE_MS, a.value) for a in found] == [
         ("latency_threshold_violated", 10, 15, pytest.approx(1.2))]
     assert not B.budget_state_alerts(units, units, events, fast, 0, 0, Decimal("0.99"), min_bad_events=7)
+
+
+def test_the_documents_the_exposition_and_the_report_show_a_throughput_window():
+    from slo_assets.outputs import report
+    from slo_assets.outputs.prometheus import exposition
+    from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation
+
+    per_minute = np.full(30 * 1440, 2, dtype=np.int64)  # 2 requests a minute: 120 an hour, good against 36
+    per_minute[100 * 60: 103 * 60] = 0  # hours 100-102 empty: 3 bad slices of 720, 3 of 7.2 allowed
+    result = _evaluate(per_minute, _objective("gte", "0.01", 60))
+    period = C.Period(MONTH, START, END, END)
+    quality = {"lines_read": 0, "rows": 0, "quarantined_lines": 0, "quarantine_ratio": 0.0, **C.day_coverage(C.month_days(MONTH), {})}
+    provenance = {"spec_hash": "x", "code_version": "c"}
+    compliance = C.compliance([result], {}, period, quality, provenance, [])
+    budgets = C.error_budgets_document([result], period, provenance)
+    entry = budgets["slos"][0]
+    assert entry["throughput"] == {"op": "gte", "value": 0.01, "slice_minutes": 60,
+                                   "mean_requests_per_second": round(2 * (30 * 1440 - 180) / (30 * 86400), 6)}
+    # A slice is a unit at its last minute; the budget so far after n slices with b bad is 1 - b / (0.01 n).
+    # Hour 100's end: b = 1, n = 101: 1 - 1/1.01 < 10 % left, critical; hour 101's end: 2 of 102, violated.
+    # With b = 3: violated while n < 300 (to hour 299's end), critical while 3 > 0.009 n (n <= 333),
+    # then warning while 3 > 0.007 n (n <= 428).
+    def at(minute: int) -> str:
+        return C.iso(START + minute * C.MINUTE_MS)
+
+    assert [(a["alert"], a["start"], a["end"]) for a in entry["budget_alerts"]] == [
+        ("budget_critical", at(100 * 60 + 59), at(333 * 60 + 59)), ("slo_violated", at(101 * 60 + 59), at(299 * 60 + 59)),
+        ("budget_warning", at(333 * 60 + 59), at(428 * 60 + 59))]
+    assert result.error_budget.remaining_ratio == pytest.approx(1 - 3 / 7.2)  # the month ends with 58 % left
+    month = MonthEvaluations.from_documents(compliance, budgets)
+    (window,) = month.windows
+    assert window == WindowEvaluation.from_json(result.to_json()) and window.throughput == result.throughput
+    text = exposition(month).decode()
+    def series(name: str, **extra: str) -> str:  # labels sorted, as prometheus_client writes them
+        pairs = {"objective": "o", "service": "api", "slo": "t", "window": "1M-calendar", **extra}
+        return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(pairs.items())) + "}"
+
+    assert f"{series('slo_throughput_requests_per_second')} {entry['throughput']['mean_requests_per_second']}" in text
+    assert f"{series('slo_throughput_threshold_requests_per_second', op='gte')} 0.01" in text
+    assert f"{series('slo_budget_alert_firings_total', alert='slo_violated', severity='page')} 1.0" in text
+    assert f"{series('slo_budget_alert_firings_total', alert='high_burn_rate', severity='ticket')} 0.0" in text
+    assert "latency_threshold_violated" not in text  # not a latency SLO
+    assert "a 60-minute slice is good at at least 0.01 requests/second" in report._budget_text(window)
+    assert report._budget_alerts_text(window) == (
+        f"Budget-state alerts: error budget critical (under 10% left) 1 time, first at {at(100 * 60 + 59)}; error budget "
+        f"warning (10-30% left) 1 time, first at {at(333 * 60 + 59)}; SLO violated (SLI below target so far) 1 time, "
+        f"first at {at(101 * 60 + 59)}.")
+
+
+def test_the_report_lists_when_each_budget_alert_would_have_fired():
+    from slo_assets.outputs import report
+
+    per_minute = np.full(30 * 1440, 2, dtype=np.int64)
+    per_minute[10 * 60: 20 * 60] = 0  # hours 10-19 empty: 10 bad slices, more than the 7.2 allowed
+    result = _evaluate(per_minute, _objective("gte", "0.01", 60))
+    first = {a.alert: a for a in reversed(result.budget_alerts)}
+    # hour 10's end: 1 bad of 11 slices so far; allowed 0.11: remaining 1 - 1/0.11 < 0, violated (and critical)
+    assert first["slo_violated"].start_ms == START + (10 * 60 + 59) * C.MINUTE_MS
+    assert first["budget_critical"].start_ms == first["slo_violated"].start_ms
+    html = report._budget_alerts_table(result)
+    assert "SLO violated (SLI below target so far)" in html and "error budget critical (under 10% left)" in html
+    assert report._budget_alerts_text(result).startswith("Budget-state alerts: error budget critical (under 10% left) ")

@@ -155,7 +155,9 @@ def units(method: str, objective: Objective, good: np.ndarray, total: np.ndarray
 
     A slice wholly in maintenance is no unit. Under a ratio an empty slice has no failed request and
     counts good; under a throughput objective (`objective.op`) an empty slice has rate 0, judged as
-    any other, and a partly excluded slice's rate is over its live minutes only."""
+    any other, and a partly excluded slice's rate is over its live minutes only. A throughput is
+    measured from the series' first request on: the minutes before it (before the logs begin, e.g.
+    the lookback of the first month loaded) are no slices, so they never page."""
     good = np.where(excluded, 0, good)
     total = np.where(excluded, 0, total)
     if method == "Occurrences":
@@ -166,7 +168,11 @@ def units(method: str, objective: Objective, good: np.ndarray, total: np.ndarray
     cut = slice(lead, lead + count * width)
     g = good[cut].reshape(count, width).sum(axis=1)
     t = total[cut].reshape(count, width).sum(axis=1)
-    live_minutes = (~excluded[cut]).reshape(count, width).sum(axis=1)
+    measured = ~excluded
+    if objective.op is not None:
+        seen = np.flatnonzero(total)
+        measured = measured & (np.arange(len(total)) >= (seen[0] if len(seen) else len(total)))
+    live_minutes = measured[cut].reshape(count, width).sum(axis=1)
     live = live_minutes > 0
     empty = (t == 0) & live
     if objective.op is not None:  # throughput: the slice's request rate against the threshold
