@@ -27,7 +27,7 @@ from slo_assets.defs.warehouse_io import written
 from slo_assets.slo.evaluation import MonthEvaluations
 from slo_assets.storage import Warehouse
 
-OUTPUTS_CODE_VERSION = "outputs-3"  # 2: confidence, coverage and target risk shown; 3: latency percentiles
+OUTPUTS_CODE_VERSION = "outputs-4"  # 2: confidence, coverage and target risk shown; 3: latency percentiles; 4: budget-state alerts, throughput
 
 
 @dataclass(frozen=True)
