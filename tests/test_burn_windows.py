@@ -42,8 +42,11 @@ def test_rules_record_every_window_and_alert_on_every_tier():
     specs = load_specs([ROOT / "tests" / "data" / "specs" / "valid.yaml"])
     built = rules.build_rules(specs, {})
     names = [r.get("record") or r.get("alert") for g in built["groups"] for r in g["rules"]]
-    assert {n for n in names if n.startswith("slo:")} == {f"slo:sli_error:ratio_rate{w.label}" for w in load_burn_windows().windows}
-    pairs = {(r["labels"]["long_window"], r["labels"]["short_window"]) for g in built["groups"] for r in g["rules"] if "alert" in r}
+    periods = {f"{slo.windows[0].days}d" for slo in specs.slos}  # the budget-state alerts' window
+    assert {n for n in names if n.startswith("slo:sli_error")} == {f"slo:sli_error:ratio_rate{w}" for w in
+                                                                  {w.label for w in load_burn_windows().windows} | periods}
+    pairs = {(r["labels"]["long_window"], r["labels"]["short_window"]) for g in built["groups"] for r in g["rules"]
+             if r.get("alert", "").startswith("SLOBurnRate")}
     assert pairs == {(t.long, t.short) for t in load_burn_windows().tiers}
 
 

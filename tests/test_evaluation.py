@@ -116,7 +116,7 @@ def test_the_documents_keep_their_fields():
         "lists_period", "target", "budgeting_method", "events", "good", "total", "sli", "confidence", "coverage", "error_budget",
             "status", "status_note", "deficit",
         "slices", "maintenance_excluded_events", "budget_adjustments", "burn_rates", "alerts", "low_traffic_gate", "alerts_held_back",
-        "policy_alerts", "thresholds", "forecast"]
+        "policy_alerts", "budget_alerts", "thresholds", "forecast", "throughput"]
     # the report and the exposition read a month back from the two documents: the same evaluations
     month = MonthEvaluations.from_documents({**compliance, "generated_at": "g", "data_quality": {}}, budgets)
     assert list(month.windows) == evaluations

@@ -93,7 +93,8 @@ def test_rules_and_replay_agree_at_every_sampled_minute(month, tmp_path):
     assert outcome.checks == 2 * len(proofs[0].sampled)
     # the sli group before the alerts group at every step (promtool's own order is arbitrary)
     written = yaml.safe_load((tmp_path / "proof.yml").read_text())
-    assert written["group_eval_order"] == ["slo-shop-availability-sli", "slo-shop-availability-alerts"]
+    assert written["group_eval_order"] == ["slo-shop-availability-sli", "slo-shop-availability-alerts",
+                                           "slo-shop-availability-budget"]
 
 
 @needs_promtool

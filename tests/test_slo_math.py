@@ -113,7 +113,7 @@ def test_timeslices_count_empty_slices_as_good():
     good = np.array([100, 98, 0, 0, 0] + [0] * 5 + [50, 50, 50, 50, 49], dtype=np.int64)
     units = C.units("Timeslices", objective, good, total, np.zeros(15, dtype=bool))
     # slice 1: 198/200 = 0.99 -> good; slice 2 empty -> good (reported); slice 3: 249/250 = 0.996 -> good
-    assert (units.slices, units.empty_slices, int(units.good.sum()), int(units.total.sum())) == (3, 1, 3, 3)
+    assert (units.slices, units.empty_counted_good, int(units.good.sum()), int(units.total.sum())) == (3, 1, 3, 3)
     strict = Objective("o", "o", Decimal("0.9"), time_slice_target=Decimal("0.999"), time_slice_minutes=5)
     units = C.units("Timeslices", strict, good, total, np.zeros(15, dtype=bool))
     assert int(units.good.sum()) == 1  # only the empty slice

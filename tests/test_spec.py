@@ -142,7 +142,7 @@ def test_filters_are_data_not_code(tmp_path):
 
 def test_validate_command(tmp_path, capsys):
     assert main(["validate", *map(str, SHIPPED)]) == 0
-    assert "ok: 5 SLOs" in capsys.readouterr().out
+    assert "ok: 6 SLOs" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
     bad.write_text(BASE.replace("target: 0.999", "target: 2"))
     assert main(["validate", str(bad)]) == 2

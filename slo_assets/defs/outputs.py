@@ -27,7 +27,7 @@ from slo_assets.defs.warehouse_io import written
 from slo_assets.slo.evaluation import MonthEvaluations
 from slo_assets.storage import Warehouse
 
-OUTPUTS_CODE_VERSION = "outputs-4"  # 2: confidence, coverage and target risk shown; 3: latency percentiles; 4: review drafts linked
+OUTPUTS_CODE_VERSION = "outputs-5"  # 2: confidence, coverage and target risk shown; 3: latency percentiles; 4: review drafts linked; 5: budget-state alerts, throughput, budget adjustments
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ Metric names (labels slo, service, objective, window; window is the SLO window, 
 | slo_status | gauge | 1 for the window's status (label status), 0 for the others |
 | slo_alert_firings_total | counter | replayed multiwindow alert firings, label severity |
 | slo_alerts_held_back_total | counter | firings the low-traffic gate held back, label severity |
+| slo_budget_alert_firings_total | counter | replayed budget-state alert firings, labels alert (budget_critical, budget_warning, slo_violated, high_burn_rate, latency_threshold_violated) and severity |
+| slo_throughput_requests_per_second | gauge | a throughput objective's mean request rate over the window (events / window seconds) |
+| slo_throughput_threshold_requests_per_second | gauge | a throughput objective's slice threshold, label op (gte, gt, lte, lt) |
 | slo_sli_lower_ratio, slo_sli_upper_ratio | gauge | the SLI's 95 % Wilson interval (over events, or over slices) |
 | slo_sli_significant | gauge | 0 when the interval holds the target (the status could go either way), else 1 |
 | slo_window_minutes, slo_unmeasured_minutes | gauge | the window's minutes, and those without data although traffic was expected |
@@ -35,6 +38,7 @@ from collections.abc import Mapping
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from slo_assets.slo.budget import BUDGET_ALERTS
 from slo_assets.slo.evaluation import STATUSES, MonthEvaluations
 from slo_assets.slo.quantiles import LatencyPercentiles
 
@@ -59,6 +63,12 @@ class _SloCollector:
         status = GaugeMetricFamily("slo_status", "1 for the SLO window's status", labels=[*LABELS, "status"])
         firings = CounterMetricFamily("slo_alert_firings", "Replayed multiwindow burn-rate alert firings", labels=[*LABELS, "severity"])
         held = CounterMetricFamily("slo_alerts_held_back", "Alert firings the low-traffic gate held back", labels=[*LABELS, "severity"])
+        budget_alerts = CounterMetricFamily("slo_budget_alert_firings", "Replayed budget-state alert firings",
+                                            labels=[*LABELS, "alert", "severity"])
+        mean_rate = GaugeMetricFamily("slo_throughput_requests_per_second", "Mean request rate over the SLO window (throughput SLOs)",
+                                 labels=LABELS)
+        threshold = GaugeMetricFamily("slo_throughput_threshold_requests_per_second",
+                                      "Request rate a throughput slice is judged against", labels=[*LABELS, "op"])
         honesty = {
             "low": GaugeMetricFamily("slo_sli_lower_ratio", "Lower end of the SLI's 95% Wilson interval", labels=LABELS),
             "high": GaugeMetricFamily("slo_sli_upper_ratio", "Upper end of the SLI's 95% Wilson interval", labels=LABELS),
@@ -69,6 +79,7 @@ class _SloCollector:
             "quarantine": GaugeMetricFamily("slo_quarantine_ratio", "Quarantined share of the lines of the window's days", labels=LABELS),
             "below_floor": GaugeMetricFamily("slo_coverage_below_floor", "1 when the window is under the coverage floor", labels=LABELS),
         }
+        latency_slos = set(self.latency)  # only latency SLOs have a latency threshold alert
         for window in self.month.windows:
             labels = [window.slo, window.service, window.objective, window.window]
             for key, value in (("sli", window.sli), ("target", window.target),
@@ -98,6 +109,13 @@ class _SloCollector:
             for severity in ("page", "ticket"):
                 firings.add_metric([*labels, severity], float(window.alert_count(severity)))
                 held.add_metric([*labels, severity], float(window.held_back_count(severity)))
+            for name, severity in BUDGET_ALERTS.items():
+                if name != "latency_threshold_violated" or window.slo in latency_slos or any(a.alert == name for a in window.budget_alerts):
+                    budget_alerts.add_metric([*labels, name, severity], float(sum(a.alert == name for a in window.budget_alerts)))
+            if window.throughput is not None:
+                if window.throughput.mean_rate is not None:
+                    mean_rate.add_metric(labels, float(window.throughput.mean_rate))
+                threshold.add_metric([*labels, window.throughput.op], float(window.throughput.value))
         health = GaugeMetricFamily("slo_service_health_score", "Service health 0-100 (mean remaining budget)", labels=["service"])
         for service in self.month.services:
             if service.health_score is not None:
@@ -111,7 +129,8 @@ class _SloCollector:
             for quantile, milliseconds in measured.values():
                 if milliseconds is not None and slo in services:
                     percentiles.add_metric([slo, services[slo], quantile], milliseconds / 1000)
-        yield from (*gauges.values(), burn, good, total, status, firings, held, *honesty.values(), health, as_of, percentiles)
+        yield from (*gauges.values(), burn, good, total, status, firings, held, budget_alerts, mean_rate, threshold, *honesty.values(),
+                    health, as_of, percentiles)
 
 
 def exposition(month: MonthEvaluations, latency: Mapping[str, LatencyPercentiles] | None = None) -> bytes:

@@ -23,10 +23,15 @@ from slo_assets import layout
 from slo_assets.calendar import DAY_MS, iso, month_range_ms
 from slo_assets.outputs import svg_charts
 from slo_assets.remediation.incident_review import incident_id
+from slo_assets.slo import budget as B
 from slo_assets.slo.chain import LADDER, by_window, risks_from_targets
-from slo_assets.slo.risk import risk_headers, risk_rows
-from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation, most_consumed_first
+from slo_assets.slo.evaluation import (
+    MonthEvaluations,
+    WindowEvaluation,
+    most_consumed_first,
+)
 from slo_assets.slo.quantiles import LatencyPercentiles, latency_percentiles
+from slo_assets.slo.risk import risk_headers, risk_rows
 from slo_assets.storage import Warehouse
 
 STATUS_LABELS = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}
@@ -279,6 +284,56 @@ def _alerts_table(window: WindowEvaluation) -> str:
     return "".join(out)
 
 
+BUDGET_ALERT_LABELS = {  # what each budget-state alert means (docs/concepts.md, "Budget-state alerts")
+    "budget_critical": f"error budget critical (under {float(B.BUDGET_CRITICAL_BELOW) * 100:g}% left)",
+    "budget_warning": f"error budget warning ({float(B.BUDGET_CRITICAL_BELOW) * 100:g}-{float(B.BUDGET_WARNING_BELOW) * 100:g}% left)",
+    "slo_violated": "SLO violated (SLI below target so far)",
+    "high_burn_rate": f"high burn rate (over {float(B.HIGH_BURN_RATE):g}x for {B.HIGH_BURN_LONG}, still over it for {B.HIGH_BURN_SHORT})",
+    "latency_threshold_violated": f"latency threshold violated (over {B.LATENCY_WINDOW})",
+}
+
+
+def _budget_alert_value(alert) -> str:
+    if alert.alert in ("high_burn_rate", "latency_threshold_violated"):
+        return f"peak burn rate {_num(alert.value, 2)}"
+    return f"lowest budget left {_pct(alert.value, 1)}"
+
+
+def _budget_alerts_table(window: WindowEvaluation) -> str:
+    """When each budget-state alert would have fired, over the window's own period."""
+    period = escape(_period_text(window))
+    alerts = window.budget_alerts
+    if not alerts:
+        return f"<h4>Budget-state alerts, {period}</h4><p>None would have fired.</p>"
+    rows = [[BUDGET_ALERT_LABELS.get(a.alert, a.alert), a.severity, iso(a.start_ms), iso(a.end_ms), a.minutes, _budget_alert_value(a)]
+            for a in alerts[:MAX_ALERT_ROWS]]
+    return (f"<h4>Budget-state alerts, {period}</h4>"
+            + _table(["alert", "severity", "start", "end", "minutes", "worst"], rows)
+            + _more(len(rows), len(alerts), "budget-state alert", "error_budgets.json"))
+
+
+def _budget_alerts_text(window: WindowEvaluation) -> str:
+    """The budget-state alerts in one line: each kind, how often and when it first fired."""
+    if not window.budget_alerts:
+        return "Budget-state alerts: none would have fired."
+    parts = []
+    for name in B.BUDGET_ALERTS:
+        runs = [a for a in window.budget_alerts if a.alert == name]
+        if runs:
+            parts.append(f"{BUDGET_ALERT_LABELS[name]} {_plural(len(runs), 'time')}, first at {iso(runs[0].start_ms)}")
+    return "Budget-state alerts: " + "; ".join(parts) + "."
+
+
+def _throughput_text(window: WindowEvaluation) -> str:
+    t = window.throughput
+    if t is None:
+        return ""
+    ops = {"gte": "at least", "gt": "more than", "lte": "at most", "lt": "less than"}
+    mean = "n/a" if t.mean_rate is None else f"{_num(t.mean_rate, 4)}"
+    return (f" Throughput: a {t.slice_minutes}-minute slice is good at {ops[t.op]} {_num(t.value, 6)} requests/second; "
+            f"the window's mean rate was {mean} requests/second.")
+
+
 def _thresholds_text(window: WindowEvaluation) -> str:
     parts = [f"{t.percent}% {'crossed at ' + iso(t.crossed_at_ms) if t.crossed_at_ms is not None else 'not crossed'}"
              for t in window.thresholds]
@@ -365,7 +420,7 @@ def _budget_text(window: WindowEvaluation) -> str:
     return (f"{window.service}: SLI {_pct(window.sli)} against {_pct(window.target, 2)} ({window.budgeting_method}), "
             f"{_num(window.good)} good of {_num(window.total)}; budget allowed {_num(budget.allowed)}, consumed "
             f"{_num(budget.consumed)} ({_pct(budget.consumed_ratio, 1)}). Window {iso(window.window_start_ms)} → "
-            f"{iso(window.window_end_ms)}. " + _coverage_text(window)).rstrip()
+            f"{iso(window.window_end_ms)}." + _throughput_text(window) + " " + _coverage_text(window)).rstrip()
 
 
 NO_EVENT = "No event in this window: no SLI and no budget figure."
@@ -392,7 +447,7 @@ def _window_section(window: WindowEvaluation, part: pl.DataFrame, period_end_ms:
             _figure(svg_charts.daily_sli(days, daily, float(window.target), start, end), "Daily SLI against the target"),
             f"<p class=\"forecast\">{escape(_forecast_text(window))}</p>",
             f"<p class=\"thresholds\">{escape(_thresholds_text(window))}</p>",
-            _alerts_table(window)]
+            _alerts_table(window), _budget_alerts_table(window)]
     entry = plan_by_slo.get(window.slo)
     if entry is not None:
         html.append(_incidents(_window_incidents(entry, window), window))
@@ -408,7 +463,7 @@ def _window_row(window: WindowEvaluation) -> list:
         note = Markup("<a href=\"#" + escape(_anchor(window)) + "\">details below</a>")
     else:
         name = Markup(f'<span id="{escape(_anchor(window))}">{escape(window.label)}</span>')
-        lines = [_budget_text(window), _forecast_text(window), _thresholds_text(window)]
+        lines = [_budget_text(window), _forecast_text(window), _thresholds_text(window), _budget_alerts_text(window)]
         if window.events == 0:
             lines.insert(0, NO_EVENT)
         note = Markup("<details><summary>" + ("no events" if window.events == 0 else "figures") + "</summary>"

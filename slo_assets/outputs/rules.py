@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from slo_assets.errors import DefinitionError
+from slo_assets.slo import budget as B
 from slo_assets.slo.burn_windows import alert_tiers, burn_window_minutes
 from slo_assets.slo.spec import ANNOTATION_ERRORS, ANNOTATION_RUNBOOK, ANNOTATION_TOTAL, LATENCY_RULES_NEED, Slo, SpecSet
 
@@ -62,24 +63,117 @@ def _record_name(window: str) -> str:
     return f"slo:sli_error:ratio_rate{window}"
 
 
+REMAINING_RECORD = "slo:error_budget_remaining:ratio"
+THROUGHPUT_RECORD = "slo:requests:rate"  # + the slice, e.g. slo:requests:rate1h
+THROUGHPUT_BAD_RECORD = "slo:throughput_slice_bad:bool"
+# A throughput slice is bad when its rate fails `op value`: the comparison that says so, per op.
+_BAD_WHEN = {"gte": "<", "gt": "<=", "lte": ">", "lt": ">="}
+
+
+def _number(value: Decimal) -> str:
+    return f"{value:f}".rstrip("0").rstrip(".") if "." in f"{value:f}" else f"{value:f}"
+
+
+def _slice_label(minutes: int) -> str:
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+def _throughput_records(slo: Slo, labels: dict, windows: tuple[str, ...]) -> list[dict]:
+    """A throughput SLO's recording rules: the request rate per slice (from the request counter the
+    other rules read), 1 where a slice's rate fails its objective, and its share over each window,
+    which stands in for the error ratio (the live form of the batch's slices: a trailing slice at
+    every evaluation)."""
+    service = _label(slo.service)
+    records, seen = [], set()
+    for objective in slo.objectives:
+        width = _slice_label(objective.time_slice_minutes)
+        if width not in seen:
+            seen.add(width)
+            records.append({"record": f"{THROUGHPUT_RECORD}{width}",
+                            "expr": f'sum(rate(http_requests_total{{service="{service}"}}[{width}]))', "labels": labels})
+        own = {**labels, "objective": objective.key}
+        selector = f'{{slo="{_label(slo.name)}"}}'
+        records.append({"record": THROUGHPUT_BAD_RECORD,
+                        "expr": f"{THROUGHPUT_RECORD}{width}{selector} {_BAD_WHEN[objective.op]} bool {_number(objective.value)}",
+                        "labels": own})
+        bad = f'{THROUGHPUT_BAD_RECORD}{{slo="{_label(slo.name)}",objective="{objective.key}"}}'
+        records += [{"record": _record_name(window), "expr": f"avg_over_time({bad}[{window}])", "labels": own} for window in windows]
+    return records
+
+
+def _selector(slo: Slo, objective) -> str:
+    """The series of one objective: a throughput SLO records its error ratios per objective, others per SLO."""
+    if slo.indicator.kind() == "throughput":
+        return f'{{slo="{_label(slo.name)}",objective="{objective.key}"}}'
+    return f'{{slo="{_label(slo.name)}"}}'
+
+
+def _budget_alerts(slo: Slo, objective, period: str, labels: dict, notes: dict) -> tuple[list[dict], list[dict]]:
+    """(recording, alerting) rules of the budget-state alerts of one objective, over its period's
+    error ratio (docs/concepts.md, "Budget-state alerts"). The alerts compare the error ratio with
+    exact decimal limits: remaining < r  <=>  error ratio > (1 - r) x (1 - target)."""
+    budget = 1 - objective.target
+    selector = _selector(slo, objective)
+    ratio = f"{_record_name(period)}{selector}"
+    own = {**labels, "objective": objective.key}
+    records = [{"record": REMAINING_RECORD, "expr": f"1 - {ratio} / {_number(budget)}", "labels": own}]
+    critical = _number((1 - B.BUDGET_CRITICAL_BELOW) * budget)
+    warning = _number((1 - B.BUDGET_WARNING_BELOW) * budget)
+    burn = _number(B.HIGH_BURN_RATE * budget)
+    name = slo.display_name
+
+    def alert(alert: str, key: str, expr: str, summary: str) -> dict:
+        annotations = {"summary": f"{name}: {summary}",
+                       "description": f"SLO {slo.name} ({objective.display_name}, target {objective.target}) over {period}."}
+        if ANNOTATION_RUNBOOK in notes:
+            annotations["runbook_url"] = notes[ANNOTATION_RUNBOOK]
+        return {"alert": alert, "expr": expr, "labels": {**own, "severity": B.BUDGET_ALERTS[key]}, "annotations": annotations}
+
+    alerts = [
+        alert("SLOErrorBudgetCritical", "budget_critical", f"{ratio} > {critical}",
+              f"under {float(B.BUDGET_CRITICAL_BELOW) * 100:g}% of the error budget left"),
+        alert("SLOErrorBudgetWarning", "budget_warning", f"{ratio} > {warning}\nand\n{ratio} <= {critical}",
+              f"{float(B.BUDGET_CRITICAL_BELOW) * 100:g}-{float(B.BUDGET_WARNING_BELOW) * 100:g}% of the error budget left"),
+        alert("SLOViolated", "slo_violated", f"{ratio} > {_number(budget)}", "SLI below target over the window so far"),
+        alert("SLOHighBurnRate", "high_burn_rate",
+              f"{_record_name(B.HIGH_BURN_LONG)}{selector} > {burn}\nand\n{_record_name(B.HIGH_BURN_SHORT)}{selector} > {burn}",
+              f"burn rate over {float(B.HIGH_BURN_RATE):g}x for {B.HIGH_BURN_LONG}, still over {B.HIGH_BURN_SHORT}"),
+    ]
+    if slo.indicator.kind() == "latency":
+        alerts.append(alert("SLOLatencyThresholdViolated", "latency_threshold_violated",
+                            f"{_record_name(B.LATENCY_WINDOW)}{selector} > {_number(budget)}",
+                            f"fewer than {float(objective.target) * 100:g}% of requests within the threshold over {B.LATENCY_WINDOW}"))
+    return records, alerts
+
+
 def build_rules(specs: SpecSet, annotations: dict[str, dict], page: bool = True, ticket: bool = True) -> dict:
     """{"groups": [...], "skipped": ["SLO: why", ...]}; `annotations`: SLO name -> its metadata annotations.
     `render` writes the groups as YAML and each skipped SLO as a comment."""
     groups, skipped = [], []
     for slo in specs.slos:
         notes = annotations.get(slo.name, {})
-        try:
-            errors, total = sli_queries(slo, notes)
-        except RulesError:
-            # the batch chain still judges this SLO; only live rules cannot express it
-            skipped.append(f"{slo.name} ({slo.source.replace(':', ' document ')}): {LATENCY_RULES_NEED}")
-            continue
         labels = {"slo": slo.name, "service": slo.service}
-        records = [{
-            "record": _record_name(window),
-            "expr": f"({errors.replace('{{window}}', window)})\n/\n({total.replace('{{window}}', window)})",
-            "labels": labels,
-        } for window in ALERT_WINDOWS]
+        period = f"{slo.windows[0].days}d"  # the budget-state alerts' window: the SLO's own period, as a range
+        windows = tuple(dict.fromkeys((*ALERT_WINDOWS, period)))
+        if slo.indicator.kind() == "throughput":
+            records = _throughput_records(slo, labels, windows)
+        else:
+            try:
+                errors, total = sli_queries(slo, notes)
+            except RulesError:
+                # the batch chain still judges this SLO; only live rules cannot express it
+                skipped.append(f"{slo.name} ({slo.source.replace(':', ' document ')}): {LATENCY_RULES_NEED}")
+                continue
+            records = [{
+                "record": _record_name(window),
+                "expr": f"({errors.replace('{{window}}', window)})\n/\n({total.replace('{{window}}', window)})",
+                "labels": labels,
+            } for window in windows]
+        budget_records, budget_alerts = [], []
+        for objective in slo.objectives:
+            more_records, more_alerts = _budget_alerts(slo, objective, period, labels, notes)
+            budget_records += more_records
+            budget_alerts += more_alerts
         alerts = []
         for objective in slo.objectives:
             budget = 1 - objective.target
@@ -89,7 +183,7 @@ def build_rules(specs: SpecSet, annotations: dict[str, dict], page: bool = True,
                         continue
                     factor = tier.factor(window.days)
                     limit = f"{factor * budget:f}".rstrip("0").rstrip(".")
-                    selector = f'{{slo="{_label(slo.name)}"}}'
+                    selector = _selector(slo, objective)
                     expr = (f"{_record_name(tier.long)}{selector} > {limit}\n"
                             f"and\n{_record_name(tier.short)}{selector} > {limit}")
                     annotations_out = {
@@ -107,9 +201,10 @@ def build_rules(specs: SpecSet, annotations: dict[str, dict], page: bool = True,
                                    "long_window": tier.long, "short_window": tier.short},
                         "annotations": annotations_out,
                     })
-        groups.append({"name": f"slo-{slo.name}-sli", "rules": records})
+        groups.append({"name": f"slo-{slo.name}-sli", "rules": records + budget_records})
         if alerts:
             groups.append({"name": f"slo-{slo.name}-alerts", "rules": alerts})
+        groups.append({"name": f"slo-{slo.name}-budget", "rules": budget_alerts})
     return {"groups": groups, "skipped": skipped}
 
 

@@ -131,8 +131,12 @@ def _above(good: np.ndarray, total: np.ndarray, target: Decimal, minutes: int, f
            min_events: int, sums: Sums | None = None) -> np.ndarray:
     """Exact test burn > factor, i.e. bad_w * 1 > factor * (1 - target) * total_w, per minute."""
     bad_w, total_w = (sums or Sums(good, total)).window(minutes)
-    limit = Fraction(factor) * Fraction(1 - target)
-    if np.issubdtype(bad_w.dtype, np.integer):
+    return _exceeds(bad_w, total_w, Fraction(factor) * Fraction(1 - target)) & (total_w > 0) & (total_w >= min_events)
+
+
+def _exceeds(bad_w: np.ndarray, total_w: np.ndarray, limit: Fraction) -> np.ndarray:
+    """Exact bad_w > limit * total_w per index: in integers for whole units, with a relative margin for fractional ones."""
+    if np.issubdtype(bad_w.dtype, np.integer) and np.issubdtype(total_w.dtype, np.integer):
         bound = 2**62
         # The guard covers the constants too: 0 * a denominator above 2**63 still overflows int64.
         fits = (limit.denominator < bound and limit.numerator < bound
@@ -144,7 +148,7 @@ def _above(good: np.ndarray, total: np.ndarray, target: Decimal, minutes: int, f
                              dtype=bool)
     else:  # RatioTimeslices: fractional units
         above = bad_w > float(limit) * total_w * (1 + 1e-12)
-    return above & (total_w > 0) & (total_w >= min_events)
+    return above
 
 
 @dataclass(frozen=True)
@@ -247,6 +251,82 @@ def replay_condition(good: np.ndarray, total: np.ndarray, first_minute_ms: int, 
             fire = start + alert_after - 1
             found.append((first_minute_ms + fire * MINUTE_MS, first_minute_ms + end * MINUTE_MS, float(rate[start:end].max())))
     return found
+
+
+# Budget-state alerts (docs/concepts.md, "Budget-state alerts"): one table the replay and the rules read.
+BUDGET_CRITICAL_BELOW = Decimal("0.1")  # remaining budget ratio under this: critical (exactly 10 % is warning)
+BUDGET_WARNING_BELOW = Decimal("0.3")  # remaining in [10 %, 30 %): warning
+HIGH_BURN_RATE = Decimal("1.5")  # sustained: above this over the last hour and still above it over the last 5 minutes
+HIGH_BURN_LONG, HIGH_BURN_SHORT = "1h", "5m"
+LATENCY_WINDOW = "5m"  # a latency SLO's threshold is violated when over this window fewer requests than the target are fast
+BUDGET_ALERTS = {  # name -> severity
+    "budget_critical": "page", "budget_warning": "ticket", "slo_violated": "page", "high_burn_rate": "ticket",
+    "latency_threshold_violated": "ticket",
+}
+
+
+@dataclass(frozen=True)
+class BudgetAlert:
+    """A run of minutes [start, end) during which one budget-state condition held; `value` is its
+    worst figure then: the lowest remaining ratio, or the highest burn rate (1h, or 5m for latency)."""
+
+    name: str
+    severity: str
+    start_ms: int
+    end_ms: int
+    value: float
+
+
+def budget_state_alerts(good: np.ndarray, total: np.ndarray, events: np.ndarray, event_good: np.ndarray | None,
+                        first_minute_ms: int, evaluate_from: int, target: Decimal, min_events: int = 0,
+                        min_bad_events: int = 0, sums: Sums | None = None) -> list[BudgetAlert]:
+    """Replay the budget-state alerts at every minute from index `evaluate_from` (the window start).
+
+    `good`/`total`: budget units per minute (events or slices), `events`: raw events per minute.
+    The budget at a minute is the window's so far (allowed = (1 - target) x units so far), as a live
+    system would have known it; the budget alerts hold only once the window has `min_events` events.
+    The high burn rate and the latency threshold hold only with `min_bad_events` bad units in their
+    window (the low-traffic gate of the burn-rate tiers). `event_good`: a latency SLO's fast requests
+    per minute (None for other SLOs, which get no latency alert)."""
+    sums = sums or Sums(good, total)
+    size = len(total)
+    found: list[BudgetAlert] = []
+    if size <= evaluate_from:
+        return found
+    bad_so_far = np.cumsum((total - good)[evaluate_from:])
+    units_so_far = np.cumsum(total[evaluate_from:])
+    judged = (np.cumsum(events[evaluate_from:]) >= max(min_events, 1)) & (units_so_far > 0)
+    allowed = Fraction(1 - target)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        remaining = 1 - bad_so_far / (float(allowed) * np.where(units_so_far > 0, units_so_far, 1))
+    # remaining < r  <=>  bad so far > (1 - r) x (1 - target) x units so far, compared exactly
+    below = {r: judged & _exceeds(bad_so_far, units_so_far, (1 - Fraction(r)) * allowed)
+             for r in (Decimal(0), BUDGET_CRITICAL_BELOW, BUDGET_WARNING_BELOW)}
+    states = {"slo_violated": below[Decimal(0)], "budget_critical": below[BUDGET_CRITICAL_BELOW],
+              "budget_warning": below[BUDGET_WARNING_BELOW] & ~below[BUDGET_CRITICAL_BELOW]}
+    for name, mask in states.items():
+        for start, end in _runs(mask):
+            found.append(BudgetAlert(name, BUDGET_ALERTS[name], first_minute_ms + (evaluate_from + start) * MINUTE_MS,
+                                     first_minute_ms + (evaluate_from + end) * MINUTE_MS, float(remaining[start:end].min())))
+
+    def gated(series_good: np.ndarray, series_total: np.ndarray, windows: tuple[str, ...], factor: Decimal, name: str) -> None:
+        series_sums = sums if series_good is good else Sums(series_good, series_total)
+        holds = np.ones(size, dtype=bool)
+        for label in windows:
+            holds &= _above(series_good, series_total, target, BURN_WINDOWS_MINUTES[label], factor, 0, series_sums)
+        minutes = BURN_WINDOWS_MINUTES[windows[0]]
+        if min_bad_events > 0:
+            holds &= series_sums.window(minutes)[0] >= min_bad_events - 1e-9
+        holds[:evaluate_from] = False
+        rate = series_sums.burn_rate(target, minutes)
+        for start, end in _runs(holds):
+            found.append(BudgetAlert(name, BUDGET_ALERTS[name], first_minute_ms + start * MINUTE_MS,
+                                     first_minute_ms + end * MINUTE_MS, float(rate[start:end].max())))
+
+    gated(good, total, (HIGH_BURN_LONG, HIGH_BURN_SHORT), HIGH_BURN_RATE, "high_burn_rate")
+    if event_good is not None:  # the requests themselves, whatever the budgeting method
+        gated(event_good, events, (LATENCY_WINDOW,), Decimal(1), "latency_threshold_violated")
+    return sorted(found, key=lambda a: (a.start_ms, a.name))
 
 
 def threshold_crossings(bad: np.ndarray, first_minute_ms: int, allowed: Decimal) -> dict[int, int | None]:

@@ -145,14 +145,20 @@ class Units:
     good: np.ndarray
     total: np.ndarray
     slices: int = 0
-    empty_slices: int = 0
+    empty_counted_good: int = 0  # the window's slices without a request that count good
 
 
 def units(method: str, objective: Objective, good: np.ndarray, total: np.ndarray, excluded: np.ndarray,
           window_offset: int = 0) -> Units:
     """Budget units per minute. Slices are cut from the window start (minute `window_offset`; the
-    minutes before it are the replay's lookback), and `slices`/`empty_slices` count only the
-    window's own slices: the lookback feeds the burn-rate windows, never the window's totals."""
+    minutes before it are the replay's lookback), and `slices`/`empty_counted_good` count only the
+    window's own slices: the lookback feeds the burn-rate windows, never the window's totals.
+
+    A slice wholly in maintenance is no unit. Under a ratio an empty slice has no failed request and
+    counts good; under a throughput objective (`objective.op`) an empty slice has rate 0, judged as
+    any other, and a partly excluded slice's rate is over its live minutes only. A throughput is
+    measured from the series' first request on: the minutes before it (before the logs begin, e.g.
+    the lookback of the first month loaded) are no slices, so they never page."""
     good = np.where(excluded, 0, good)
     total = np.where(excluded, 0, total)
     if method == "Occurrences":
@@ -163,9 +169,18 @@ def units(method: str, objective: Objective, good: np.ndarray, total: np.ndarray
     cut = slice(lead, lead + count * width)
     g = good[cut].reshape(count, width).sum(axis=1)
     t = total[cut].reshape(count, width).sum(axis=1)
-    live = ~excluded[cut].reshape(count, width).all(axis=1)
+    measured = ~excluded
+    if objective.op is not None:
+        seen = np.flatnonzero(total)
+        measured = measured & (np.arange(len(total)) >= (seen[0] if len(seen) else len(total)))
+    live_minutes = measured[cut].reshape(count, width).sum(axis=1)
+    live = live_minutes > 0
     empty = (t == 0) & live
-    if method == "Timeslices":
+    if objective.op is not None:  # throughput: the slice's request rate against the threshold
+        slice_good = objective.slice_good(t, live_minutes)
+        good_units = (slice_good & live).astype(np.int64)
+        empty = empty & slice_good
+    elif method == "Timeslices":
         ratio = Fraction(objective.time_slice_target)
         slice_good = (t == 0) | (g * ratio.denominator >= t * ratio.numerator)
         good_units = (slice_good & live).astype(np.int64)
@@ -204,6 +219,14 @@ class WindowData:
     excluded: np.ndarray  # minutes an Exclude adjustment removes
     good: np.ndarray | None = None  # raw good events per minute (the audit recomputes the units without each adjustment)
     adjustments: tuple[A.BudgetAdjustment, ...] = ()
+
+    @cached_property
+    def live_events(self) -> tuple[np.ndarray, np.ndarray]:
+        """(good, total) events per minute with the adjustments applied (excluded minutes hold none,
+        counted-as-good minutes are all good): what the latency alert judges."""
+        good = self.good if self.good is not None else np.zeros_like(self.total)
+        good = A.minute_effects(self.adjustments, self.replay_start, len(self.total)).good(good, self.total)
+        return np.where(self.excluded, 0, good), np.where(self.excluded, 0, self.total)
 
     @cached_property
     def sums(self) -> B.Sums:
@@ -344,6 +367,10 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
                                                       condition.alert_after_minutes, data.sums):
                 policy_alerts.append(E.PolicyAlert(name, condition.name, condition.severity, condition.threshold,
                                                    f"{condition.lookback_minutes}m", start, end, round(peak, 6)))
+    event_good, event_total = data.live_events
+    budget_alerts = B.budget_state_alerts(u.good, u.total, event_total, event_good if slo.indicator.kind() == "latency" else None,
+                                          replay_start, offset, objective.target, settings.min_events,
+                                          settings.alert_min_bad_events, data.sums)
     crossings = B.threshold_crossings(t_win - g_win, win_start, budget.allowed)
     days = max(1, -(-(win_end - win_start) // DAY_MS))
     day_index = np.arange(len(t_win)) // 1440
@@ -372,7 +399,7 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
         error_budget=E.ErrorBudget(**budget.to_json()),
         status=status,
         deficit=_deficit(value, objective.target, budget),
-        slices=E.Slices(u.slices, u.empty_slices) if slo.budgeting_method != "Occurrences" else None,
+        slices=E.Slices(u.slices, u.empty_counted_good) if slo.budgeting_method != "Occurrences" else None,
         maintenance_excluded_events=int(total[offset:][excluded[offset:]].sum()),
         budget_adjustments=adjusted_budget(slo, objective, data, budget) if data.adjustments else None,
         burn_rates=burn,
@@ -380,12 +407,23 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
         low_traffic_gate=E.LowTrafficGate(settings.alert_min_bad_events, settings.alert_min_events, len(replay.held_back)),
         alerts_held_back=tuple(_held_back(h) for h in replay.held_back),
         policy_alerts=tuple(policy_alerts),
+        budget_alerts=tuple(E.BudgetAlert(a.name, a.severity, a.start_ms, a.end_ms, round(a.value, 6)) for a in budget_alerts),
+        throughput=_throughput(objective, raw_total_in_window, win_start, win_end, u),
         thresholds=tuple(E.ThresholdCrossing(p, ms) for p, ms in crossings.items()),
         forecast=_forecast(outlook, crossings.get(100)),
         confidence=window_confidence(slo.budgeting_method, float(good_sum), float(total_sum), float(objective.target)),
         coverage=coverage,
         status_note=CV.status_note(status, coverage),
     )
+
+
+def _throughput(objective: Objective, events: int, win_start: int, win_end: int, u: Units) -> E.Throughput | None:
+    """A throughput objective's threshold and the window's mean request rate (events / window seconds)."""
+    if objective.op is None:
+        return None
+    seconds = (win_end - win_start) // 1000
+    return E.Throughput(objective.op, B.as_number(objective.value), objective.time_slice_minutes,
+                        round(events / seconds, 6) if seconds > 0 else None)
 
 
 def _alert(firing: B.Firing) -> E.Alert:
@@ -621,10 +659,11 @@ def risks_from_targets(targets: pl.DataFrame) -> list[R.TargetRisk]:
 
 COMPLIANCE_KEYS = ("slo", "display_name", "service", "objective", "objective_name", "window", "label", "target",
                    "budgeting_method", "good", "total", "events", "sli", "confidence", "coverage", "error_budget", "status",
-                   "status_note", "deficit", "slices", "maintenance_excluded_events", "budget_adjustments")
+                   "status_note", "deficit", "slices", "maintenance_excluded_events", "budget_adjustments", "throughput")
 ERROR_BUDGETS_KEYS = ("slo", "service", "objective", "objective_name", "window", "label", "window_start", "window_end",
                       "lists_period", "target", "budgeting_method", "good", "total", "sli", "error_budget", "burn_rates", "alerts",
-                      "low_traffic_gate", "alerts_held_back", "policy_alerts", "thresholds", "forecast", "status")
+                      "low_traffic_gate", "alerts_held_back", "policy_alerts", "budget_alerts", "thresholds", "forecast", "status",
+                      "throughput")
 
 
 def compliance(evaluations: list[WindowEvaluation], previous: dict[tuple, float | None], period: Period, data_quality: dict,

@@ -143,6 +143,48 @@ class PolicyAlert:
 
 
 @dataclass(frozen=True)
+class BudgetAlert:
+    """A replayed budget-state alert (budget_critical, budget_warning, slo_violated, high_burn_rate,
+    latency_threshold_violated): a run of minutes it held; `value` its worst figure then (the lowest
+    remaining budget ratio, or the highest burn rate)."""
+
+    alert: str
+    severity: str
+    start_ms: int
+    end_ms: int  # exclusive: the first minute it no longer held
+    value: float
+
+    @property
+    def minutes(self) -> int:
+        return (self.end_ms - self.start_ms) // 60_000
+
+    def to_json(self) -> dict:
+        return {"alert": self.alert, "severity": self.severity, "start": _iso_once(self.start_ms), "end": _iso_once(self.end_ms),
+                "minutes": self.minutes, "value": self.value}
+
+    @classmethod
+    def from_json(cls, data: dict) -> BudgetAlert:
+        return cls(data["alert"], data["severity"], epoch_ms(data["start"]), epoch_ms(data["end"]), data["value"])
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """A throughput objective: a slice is good when its requests per second `op` `value`."""
+
+    op: str
+    value: Number  # requests per second
+    slice_minutes: int
+    mean_rate: float | None  # the window's events / its seconds
+
+    def to_json(self) -> dict:
+        return {"op": self.op, "value": self.value, "slice_minutes": self.slice_minutes, "mean_requests_per_second": self.mean_rate}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> Throughput | None:
+        return None if data is None else cls(data["op"], data["value"], data["slice_minutes"], data["mean_requests_per_second"])
+
+
+@dataclass(frozen=True)
 class ThresholdCrossing:
     percent: int  # of the window's allowed budget consumed
     crossed_at_ms: int | None
@@ -301,6 +343,8 @@ class WindowEvaluation:
     coverage: Coverage | None = None  # unmeasured minutes and quarantined lines of the window
     status_note: str | None = None  # "met, 6.2 % of minutes unmeasured" when coverage is under its floor
     budget_adjustments: AdjustedBudget | None = None  # None: no adjustment has an event in the window
+    budget_alerts: tuple[BudgetAlert, ...] = ()  # the replayed budget-state alerts
+    throughput: Throughput | None = None  # a throughput objective's threshold and mean rate
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -319,6 +363,7 @@ class WindowEvaluation:
             "alerts": lambda: [a.to_json() for a in self.alerts],
             "alerts_held_back": lambda: [h.to_json() for h in self.alerts_held_back],
             "policy_alerts": lambda: [p.to_json() for p in self.policy_alerts],
+            "budget_alerts": lambda: [b.to_json() for b in self.budget_alerts],
             "thresholds": lambda: [t.to_json() for t in self.thresholds],
             "budget_adjustments": lambda: None if self.budget_adjustments is None else self.budget_adjustments.to_json(),
         }
@@ -340,8 +385,10 @@ class WindowEvaluation:
             "low_traffic_gate": self.low_traffic_gate.to_json(),
             "alerts_held_back": None,
             "policy_alerts": None,
+            "budget_alerts": None,
             "thresholds": None,
             "forecast": self.forecast.to_json(),
+            "throughput": None if self.throughput is None else self.throughput.to_json(),
         }
         for key, build in lists.items():
             if keys is None or key in keys:
@@ -369,6 +416,8 @@ class WindowEvaluation:
             confidence=Confidence.from_json(data.get("confidence")), coverage=Coverage.from_json(data.get("coverage")),
             status_note=data.get("status_note"),
             budget_adjustments=AdjustedBudget.from_json(data.get("budget_adjustments")),
+            budget_alerts=tuple(BudgetAlert.from_json(b) for b in data.get("budget_alerts") or ()),
+            throughput=Throughput.from_json(data.get("throughput")),
         )
 
 

@@ -163,7 +163,8 @@ def slo_proof(slo: Slo, alert_rules: list[dict], annotations: dict, part: pl.Dat
             firing[(objective.key, f.severity, f.long_window)][start:stop] = True
             runs.append((start, stop))
     minutes, unsampled = sampled_minutes(runs, offset, len(total))
-    by_key = {(r["labels"]["objective"], r["labels"]["severity"], r["labels"]["long_window"]): r for r in alert_rules}
+    by_key = {(r["labels"]["objective"], r["labels"]["severity"], r["labels"]["long_window"]): r for r in alert_rules
+              if "long_window" in r["labels"]}  # the burn-rate tiers; the budget-state alerts have no tier
     rules = tuple((firing[key], rule) for key, rule in by_key.items() if key in firing)
     service = slo.service.replace("\\", "\\\\").replace('"', '\\"')
     series = ({"series": f'http_requests_total{{service="{service}",code="200"}}', "values": _cumulative_samples(total - errors)},

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import polars as pl
@@ -62,6 +63,7 @@ SLO_SPEC_KEYS = ("description", "service", "indicator", "indicatorRef", "timeWin
 INDICATOR_KEYS = ("metadata", "spec")
 SLI_SPEC_KEYS = ("description", "ratioMetric", "thresholdMetric")
 RATIO_KEYS = ("counter", "good", "bad", "total")
+THRESHOLD_OPS = ("gte", "gt", "lte", "lt")  # OpenSLO's objective op for a threshold metric
 METRIC_KEYS = ("metricSource",)
 METRIC_SOURCE_KEYS = ("metricSourceRef", "type", "spec")
 LOGS_SPEC_KEYS = ("filter",)
@@ -173,10 +175,14 @@ class Filter:
 
 @dataclass(frozen=True)
 class Indicator:
+    """A ratio of requests (good or bad over total), or a throughput: a thresholdMetric counting the
+    requests `total` selects, judged per time slice by its rate against the objective's op and value."""
+
     name: str
     total: Filter
     good: Filter | None = None
     bad: Filter | None = None
+    throughput: bool = False
 
     def total_expr(self) -> pl.Expr:
         """The events: requests the `total` filter selects; for a latency SLI only those with a
@@ -187,19 +193,26 @@ class Indicator:
         return self.total.expr()
 
     def good_expr(self) -> pl.Expr:
-        """Good events are total events that pass `good` (or fail `bad`)."""
+        """Good events are total events that pass `good` (or fail `bad`); a throughput counts every
+        selected request (no request is bad: its slices are judged by their rate)."""
+        if self.throughput:
+            return self.total_expr()
         if self.good is not None:
             return self.total_expr() & self.good.expr()
         return self.total_expr() & ~self.bad.expr()
 
     def kind(self) -> str:
-        """'latency' when good is decided by duration, else 'availability'."""
-        decisive = (self.good or self.bad).fields()
-        return "latency" if "duration_ms" in decisive else "availability"
+        """'throughput' for a thresholdMetric, 'latency' when good is decided by duration, else 'availability'."""
+        if self.throughput:
+            return "throughput"
+        decisive = self.good or self.bad
+        return "latency" if decisive is not None and "duration_ms" in decisive.fields() else "availability"
 
     def latency_bound_ms(self) -> float | None:
         """The duration at or under which a request is good, as an `le` histogram bucket expresses it:
         an lte/lt bound in `good`, or a gt/gte bound in `bad`; None when there is neither."""
+        if self.throughput:
+            return None
         if self.good is not None:
             bounds = [c.value for c in self.good.conditions if c.field == "duration_ms" and c.op in ("lte", "lt")]
         else:
@@ -214,6 +227,15 @@ class Objective:
     target: Decimal
     time_slice_target: Decimal | None = None
     time_slice_minutes: int = 1
+    op: str | None = None  # a throughput objective: a slice is good when requests/second `op` `value`
+    value: Decimal | None = None  # requests per second
+
+    def slice_good(self, requests, live_minutes):
+        """A throughput slice is good when its rate, requests / (live minutes x 60 s), `op` `value`;
+        exact in integers (an empty slice has rate 0). Works on numpy arrays and on ints."""
+        rate = Fraction(self.value)
+        left, right = requests * rate.denominator, live_minutes * 60 * rate.numerator
+        return {"gte": left >= right, "gt": left > right, "lte": left <= right, "lt": left < right}[self.op]
 
 
 @dataclass(frozen=True)
@@ -436,9 +458,12 @@ def _indicator(d: _Doc, raw: dict, base: str, name: str) -> Indicator | None:
     if spec is None:
         return None
     d.get(spec, "description", _path(base, "spec.description"), str, required=False)
-    if "thresholdMetric" in spec:
-        d.error(_path(base, "spec.thresholdMetric"), "not supported for logs: use ratioMetric with a duration_ms filter in good")
+    if "thresholdMetric" in spec and "ratioMetric" in spec:
+        d.error(_path(base, "spec"), "has both thresholdMetric and ratioMetric; use one")
         return None
+    if "thresholdMetric" in spec:  # a throughput: the requests the filter selects, counted per slice
+        total = _metric_filter(d, spec, "thresholdMetric", _path(base, "spec"))
+        return None if total is None else Indicator(name=name, total=total, throughput=True)
     where = _path(base, "spec.ratioMetric")
     ratio = d.mapping(spec, "ratioMetric", where, RATIO_KEYS)
     if ratio is None:
@@ -724,7 +749,20 @@ def _slice_minutes(window) -> int:
     return int(window) // 60
 
 
-def _objectives(d: _Doc, spec: dict, method: str) -> tuple[Objective, ...]:
+def _threshold(d: _Doc, item: dict, where: str) -> tuple[str, Decimal] | None:
+    """A throughput objective's op and value (requests per second)."""
+    op = d.get(item, "op", f"{where}.op", str)
+    value = d.get(item, "value", f"{where}.value", float)
+    if op is not None and op not in THRESHOLD_OPS:
+        d.error(f"{where}.op", f"{op!r} is not one of {', '.join(THRESHOLD_OPS)}{did_you_mean(op, THRESHOLD_OPS)}")
+        return None
+    if value is not None and value < 0:
+        d.error(f"{where}.value", f"{value} requests per second cannot be negative")
+        return None
+    return None if op is None or value is None else (op, _decimal(value))
+
+
+def _objectives(d: _Doc, spec: dict, method: str, throughput: bool = False) -> tuple[Objective, ...]:
     raw = d.get(spec, "objectives", "spec.objectives", list)
     if not raw:
         if raw == []:
@@ -738,9 +776,15 @@ def _objectives(d: _Doc, spec: dict, method: str) -> tuple[Objective, ...]:
             ok = False
             continue
         d.known_keys(item, OBJECTIVE_KEYS, where)
+        threshold = None
+        if throughput:
+            threshold = _threshold(d, item, where)
+            if threshold is None:
+                ok = False
+                continue
         for key in ("op", "value"):
-            if key in item:  # OpenSLO's threshold-metric objectives; a ratio of logs has no use for them
-                d.warn(f"{where}.{key}", "applies to thresholdMetric SLIs, which logs SLOs do not support; ignored")
+            if key in item and not throughput:  # OpenSLO's threshold-metric objectives; a ratio has no use for them
+                d.warn(f"{where}.{key}", "applies to thresholdMetric (throughput) SLIs, not ratioMetric; ignored")
         target = d.get(item, "target", f"{where}.target", float)
         display = d.get(item, "displayName", f"{where}.displayName", str, required=False)
         if target is None or ("displayName" in item and display is None):
@@ -774,7 +818,8 @@ def _objectives(d: _Doc, spec: dict, method: str) -> tuple[Objective, ...]:
         elif "timeSliceTarget" in item or "timeSliceWindow" in item:
             d.warn(where, f"timeSliceTarget and timeSliceWindow apply to Timeslices budgeting, not {method}; ignored")
         key = re.sub(r"[^a-z0-9]+", "-", display.lower()).strip("-") or f"objective-{i}"
-        objectives.append(Objective(key, display, _decimal(target), slice_target, slice_minutes))
+        op, value = threshold or (None, None)
+        objectives.append(Objective(key, display, _decimal(target), slice_target, slice_minutes, op, value))
     keys = [o.key for o in objectives]
     if len(set(keys)) != len(keys):
         d.error("spec.objectives", f"objectives need distinct displayNames, got {keys}")
@@ -1003,7 +1048,12 @@ def _slo(d: _Doc, slis: dict[str, Indicator | None], specs: SpecSet, broken_poli
     if isinstance(spec.get("timeWindow"), list) and len(spec["timeWindow"]) > 1:
         d.warn("spec.timeWindow", "several timeWindow items are a slo-assets extension (the OpenSLO v1 schema allows one); "
                                   f"the {ANNOTATION_WINDOWS} annotation is portable")
-    objectives = _objectives(d, spec, method or "Occurrences")
+    throughput = indicator is not None and indicator.throughput
+    if throughput and method is not None and method != "Timeslices":
+        d.error("spec.budgetingMethod", f"{method}: a throughput SLI (thresholdMetric) is budgeted in Timeslices only "
+                                        "(a slice is good when its request rate meets the objective's op and value)")
+        method = None
+    objectives = _objectives(d, spec, method or "Occurrences", throughput)
     policies = d.get(spec, "alertPolicies", "spec.alertPolicies", list, required=False, default=[])
     for i, policy in enumerate(policies):
         if not isinstance(policy, str):
