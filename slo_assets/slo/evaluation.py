@@ -222,6 +222,21 @@ class Deficit:
 
 
 @dataclass(frozen=True)
+class ComponentWeight:
+    """A composite SLO's component: the SLO and its compositeWeight."""
+
+    slo: str
+    weight: Number
+
+    def to_json(self) -> dict:
+        return {"slo": self.slo, "weight": self.weight}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ComponentWeight:
+        return cls(data["slo"], data["weight"])
+
+
+@dataclass(frozen=True)
 class WindowEvaluation:
     """Everything about one (SLO, objective, window) for one period."""
 
@@ -255,6 +270,7 @@ class WindowEvaluation:
     confidence: Confidence | None = None  # the SLI's interval; None without a unit
     coverage: Coverage | None = None  # unmeasured minutes and quarantined lines of the window
     status_note: str | None = None  # "met, 6.2 % of minutes unmeasured" when coverage is under its floor
+    components: tuple[ComponentWeight, ...] = ()  # a composite SLO's; empty for a measured SLO
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -279,7 +295,8 @@ class WindowEvaluation:
             "slo": self.slo, "display_name": self.display_name, "service": self.service, "objective": self.objective,
             "objective_name": self.objective_name, "window": self.window, "label": self.label,
             "window_start": start, "window_end": end, "lists_period": {"start": start, "end": end},
-            "target": self.target, "budgeting_method": self.budgeting_method, "events": self.events, "good": self.good,
+            "target": self.target, "budgeting_method": self.budgeting_method,
+            "components": [c.to_json() for c in self.components], "events": self.events, "good": self.good,
             "total": self.total, "sli": self.sli,
             "confidence": None if self.confidence is None else self.confidence.to_json(),
             "coverage": None if self.coverage is None else self.coverage.to_json(),
@@ -320,6 +337,7 @@ class WindowEvaluation:
             forecast=Forecast.from_json(data["forecast"]),
             confidence=Confidence.from_json(data.get("confidence")), coverage=Coverage.from_json(data.get("coverage")),
             status_note=data.get("status_note"),
+            components=tuple(ComponentWeight.from_json(c) for c in data.get("components") or ()),
         )
 
 
