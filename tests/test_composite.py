@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+import yaml
 
 from slo_assets.slo import chain as C
 from slo_assets.slo.spec import SpecError, load_specs
+from tests.test_rules import PROMTOOL, needs_promtool
 
 MONTH_START, MONTH_END = C.month_range_ms("2026-09")  # 30 days
 PERIOD = C.Period("2026-09", MONTH_START, MONTH_END, MONTH_END)
@@ -202,3 +205,57 @@ def test_maintenance_of_a_component_excludes_only_its_events(tmp_path):
     minutes = pl.concat([_minutes("a", [99] * 10, [100] * 10), _minutes("b", [5] * 10, [10] * 10)])
     composite, _ = _composite_evaluation(specs, minutes)
     assert (composite.good, composite.total) == (990, 1000)
+
+
+def _rules(tmp_path: Path, text: str) -> dict:
+    from slo_assets.outputs.rules import build_rules, spec_annotations
+
+    path = tmp_path / "slos.yaml"
+    path.write_text(text)
+    return build_rules(load_specs([path]), spec_annotations([path]))
+
+
+def test_the_rules_record_the_weighted_ratio_and_skip_a_timeslices_composite(tmp_path):
+    rules = _rules(tmp_path, _slo("a", "a") + _slo("b", "b") + _composite(WEIGHTED))
+    [record] = [r for g in rules["groups"] if g["name"] == "slo-journey-sli" for r in g["rules"] if r["record"].endswith("rate1h")]
+    assert record["expr"] == (
+        '(\n  1 * (sum(rate(http_requests_total{service="a",code=~"5.."}[1h])) or vector(0))\n'
+        '  + 2 * (sum(rate(http_requests_total{service="b",code=~"5.."}[1h])) or vector(0))\n)\n/\n'
+        '(\n  1 * (sum(rate(http_requests_total{service="a"}[1h])) or vector(0))\n'
+        '  + 2 * (sum(rate(http_requests_total{service="b"}[1h])) or vector(0))\n)')
+    assert record["labels"] == {"slo": "journey", "service": "journey"}
+    page = [r for g in rules["groups"] if g["name"] == "slo-journey-alerts" for r in g["rules"] if r["labels"]["long_window"] == "1h"]
+    assert '{slo="journey"} > 1.44\n' in page[0]["expr"]  # 14.4 x (1 - 0.9)
+    slos = _slo("a", "a", "Timeslices", f"{{target: 0.999, {SLICES}}}") + _slo("b", "b", "Timeslices", f"{{target: 0.999, {SLICES}}}")
+    rules = _rules(tmp_path, slos + _composite(TIMESLICES, "Timeslices"))
+    assert not [g for g in rules["groups"] if "journey" in g["name"]]
+    assert rules["skipped"] == [("journey (slos.yaml document 3): a Timeslices composite needs each slice judged in every component "
+                                 "at the slice boundaries, which rule evaluations do not align to; the batch chain judges it")]
+
+
+@needs_promtool
+def test_promtool_evaluates_the_composite_ratio_on_the_hand_computed_numbers(tmp_path):
+    """The same numbers as the batch test, per minute: a 1000 requests, 10 failing (weight 1); b 100,
+    50 failing (weight 2): (10 + 2 x 50) / (1000 + 2 x 100) = 110 / 1200. Without b's failing
+    series at all, b counts 0 errors, not the whole ratio absent: 10 / 1200."""
+    from slo_assets.outputs.rules import render
+
+    (tmp_path / "alerts.rules.yml").write_text(render(_rules(tmp_path, _slo("a", "a") + _slo("b", "b") + _composite(WEIGHTED))))
+
+    def case(series: dict[str, int], ratio: float) -> dict:
+        return {
+            "interval": "1m",
+            "input_series": [{"series": f"http_requests_total{{{labels}}}", "values": f"0+{per_minute}x20"} for labels, per_minute in series.items()],
+            # promtool compares floats exactly and rate() rounds in the last bit: compared to 1e-9 of the ratio
+            "promql_expr_test": [{"expr": f'round(1200e6 * slo:sli_error:ratio_rate{window}{{slo="journey"}})', "eval_time": "15m",
+                                  "exp_samples": [{"labels": '{slo="journey",service="journey"}', "value": ratio}]}
+                                 for window in ("5m", "1h")],
+        }
+
+    both = {'service="a",code="200"': 990, 'service="a",code="500"': 10, 'service="b",code="200"': 50, 'service="b",code="500"': 50}
+    b_fine = {'service="a",code="200"': 990, 'service="a",code="500"': 10, 'service="b",code="200"': 100}
+    tests = {"rule_files": ["alerts.rules.yml"], "evaluation_interval": "1m", "tests": [case(both, 110e6), case(b_fine, 10e6)]}
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    done = subprocess.run([PROMTOOL, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout

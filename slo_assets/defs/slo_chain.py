@@ -26,7 +26,7 @@ from slo_assets.slo.quantiles import day_sources, write_value_counts
 from slo_assets.slo.sli import MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
 
 # Bump when the SLO math changes what these assets write: Dagster then marks them stale.
-CHAIN_CODE_VERSION = "chain-3"  # 3: confidence, coverage and status notes per window
+CHAIN_CODE_VERSION = "chain-4"  # 3: confidence, coverage and status notes per window; 4: composite SLOs
 
 CHECK_GOOD_LE_TOTAL = "good_not_above_total"
 CHECK_TOTALS_MATCH = "totals_match_parsed_rows"

@@ -13,6 +13,10 @@ the threshold from `http_request_duration_seconds_bucket{service, le}` (the thre
 histogram bucket boundary, in seconds). A latency SLO with no such bound (only a gt/gte in good)
 cannot be expressed with `le` buckets: it gets no rules, and the rules file says so in a comment
 (`load_specs` warns about it too, so `validate` and `rules` agree).
+
+A composite SLO of Occurrences records the weighted ratio of its components' queries,
+sum(w x errors) / sum(w x total), and alerts on it as on any SLO; a Timeslices composite gets a
+`# skipped` comment (TIMESLICES_COMPOSITE_NOTE says why).
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import yaml
 
 from slo_assets.errors import DefinitionError
 from slo_assets.slo.burn_windows import alert_tiers, burn_window_minutes
-from slo_assets.slo.spec import ANNOTATION_ERRORS, ANNOTATION_RUNBOOK, ANNOTATION_TOTAL, LATENCY_RULES_NEED, Slo, SpecSet
+from slo_assets.slo.spec import (ANNOTATION_ERRORS, ANNOTATION_RUNBOOK, ANNOTATION_TOTAL, LATENCY_RULES_NEED, CompositeSlo, Slo,
+                                 SpecSet)
 
 __all__ = ["ANNOTATION_ERRORS", "ANNOTATION_RUNBOOK", "ANNOTATION_TOTAL", "RulesError", "build_rules", "render",
            "sli_queries", "spec_annotations"]
@@ -66,51 +71,82 @@ def build_rules(specs: SpecSet, annotations: dict[str, dict], page: bool = True,
     """{"groups": [...], "skipped": ["SLO: why", ...]}; `annotations`: SLO name -> its metadata annotations.
     `render` writes the groups as YAML and each skipped SLO as a comment."""
     groups, skipped = [], []
+    queries: dict[str, tuple[str, str]] = {}  # the composites' components: each SLO's queries, derived once
     for slo in specs.slos:
-        notes = annotations.get(slo.name, {})
         try:
-            errors, total = sli_queries(slo, notes)
+            queries[slo.name] = sli_queries(slo, annotations.get(slo.name, {}))
         except RulesError:
             # the batch chain still judges this SLO; only live rules cannot express it
             skipped.append(f"{slo.name} ({slo.source.replace(':', ' document ')}): {LATENCY_RULES_NEED}")
             continue
-        labels = {"slo": slo.name, "service": slo.service}
-        records = [{
-            "record": _record_name(window),
-            "expr": f"({errors.replace('{{window}}', window)})\n/\n({total.replace('{{window}}', window)})",
-            "labels": labels,
-        } for window in ALERT_WINDOWS]
-        alerts = []
-        for objective in slo.objectives:
-            budget = 1 - objective.target
-            for window in slo.windows[:1]:  # alerts follow the SLO's own period (its first window)
-                for tier in alert_tiers():
-                    if (tier.severity == "page" and not page) or (tier.severity == "ticket" and not ticket):
-                        continue
-                    factor = tier.factor(window.days)
-                    limit = f"{factor * budget:f}".rstrip("0").rstrip(".")
-                    selector = f'{{slo="{_label(slo.name)}"}}'
-                    expr = (f"{_record_name(tier.long)}{selector} > {limit}\n"
-                            f"and\n{_record_name(tier.short)}{selector} > {limit}")
-                    annotations_out = {
-                        "summary": f"{slo.display_name}: error budget burning over {float(factor):g}x "
-                                   f"({tier.long} and {tier.short} windows)",
-                        "description": f"SLO {slo.name} ({objective.display_name}, target {objective.target}) would spend "
-                                       f"{float(tier.budget_fraction) * 100:g}% of its {window.duration} error budget within {tier.long}.",
-                    }
-                    if ANNOTATION_RUNBOOK in notes:
-                        annotations_out["runbook_url"] = notes[ANNOTATION_RUNBOOK]
-                    alerts.append({
-                        "alert": "SLOBurnRatePage" if tier.severity == "page" else "SLOBurnRateTicket",
-                        "expr": expr,
-                        "labels": {**labels, "objective": objective.key, "severity": tier.severity,
-                                   "long_window": tier.long, "short_window": tier.short},
-                        "annotations": annotations_out,
-                    })
-        groups.append({"name": f"slo-{slo.name}-sli", "rules": records})
-        if alerts:
-            groups.append({"name": f"slo-{slo.name}-alerts", "rules": alerts})
+        groups += _groups(slo, *queries[slo.name], annotations.get(slo.name, {}), page, ticket)
+    for composite in specs.composites:
+        where = f"{composite.name} ({composite.source.replace(':', ' document ')})"
+        if composite.budgeting_method != "Occurrences":
+            skipped.append(f"{where}: {TIMESLICES_COMPOSITE_NOTE}")
+            continue
+        missing = [c.slo for c in composite.components if c.slo not in queries]
+        if missing:
+            skipped.append(f"{where}: its component {', '.join(missing)} has no rules")
+            continue
+        errors, total = (_weighted(composite, [queries[c.slo][part] for c in composite.components]) for part in (0, 1))
+        groups += _groups(composite, errors, total, annotations.get(composite.name, {}), page, ticket)
     return {"groups": groups, "skipped": skipped}
+
+
+# A Timeslices composite's slice is bad when it is bad in any component: each component's ratio over
+# the slice compared with its slice target, then the share of bad slices over each alert window. The
+# slices are cut from the window start; rule evaluations are not aligned to them, so no recording rule
+# gives the batch figures.
+TIMESLICES_COMPOSITE_NOTE = ("a Timeslices composite needs each slice judged in every component at the slice boundaries, "
+                             "which rule evaluations do not align to; the batch chain judges it")
+
+
+def _weighted(composite: CompositeSlo, terms: list[str]) -> str:
+    """sum of weight x term: a component without a series counts 0 (`or vector(0)`), not the whole sum absent."""
+    lines = [f"{c.weight.normalize():f} * ({term} or vector(0))" for c, term in zip(composite.components, terms, strict=True)]
+    return "\n  " + "\n  + ".join(lines) + "\n"  # one term a line, inside the ratio's parentheses
+
+
+def _groups(slo: Slo | CompositeSlo, errors: str, total: str, notes: dict, page: bool, ticket: bool) -> list[dict]:
+    """The SLO's recording rules (error ratio over every alert window) and its alerts, as rule groups."""
+    labels = {"slo": slo.name, "service": slo.service}
+    records = [{
+        "record": _record_name(window),
+        "expr": f"({errors.replace('{{window}}', window)})\n/\n({total.replace('{{window}}', window)})",
+        "labels": labels,
+    } for window in ALERT_WINDOWS]
+    alerts = []
+    for objective in slo.objectives:
+        budget = 1 - objective.target
+        for window in slo.windows[:1]:  # alerts follow the SLO's own period (its first window)
+            for tier in alert_tiers():
+                if (tier.severity == "page" and not page) or (tier.severity == "ticket" and not ticket):
+                    continue
+                factor = tier.factor(window.days)
+                limit = f"{factor * budget:f}".rstrip("0").rstrip(".")
+                selector = f'{{slo="{_label(slo.name)}"}}'
+                expr = (f"{_record_name(tier.long)}{selector} > {limit}\n"
+                        f"and\n{_record_name(tier.short)}{selector} > {limit}")
+                annotations_out = {
+                    "summary": f"{slo.display_name}: error budget burning over {float(factor):g}x "
+                               f"({tier.long} and {tier.short} windows)",
+                    "description": f"SLO {slo.name} ({objective.display_name}, target {objective.target}) would spend "
+                                   f"{float(tier.budget_fraction) * 100:g}% of its {window.duration} error budget within {tier.long}.",
+                }
+                if ANNOTATION_RUNBOOK in notes:
+                    annotations_out["runbook_url"] = notes[ANNOTATION_RUNBOOK]
+                alerts.append({
+                    "alert": "SLOBurnRatePage" if tier.severity == "page" else "SLOBurnRateTicket",
+                    "expr": expr,
+                    "labels": {**labels, "objective": objective.key, "severity": tier.severity,
+                               "long_window": tier.long, "short_window": tier.short},
+                    "annotations": annotations_out,
+                })
+    groups = [{"name": f"slo-{slo.name}-sli", "rules": records}]
+    if alerts:
+        groups.append({"name": f"slo-{slo.name}-alerts", "rules": alerts})
+    return groups
 
 
 class _Literal(str):
