@@ -259,3 +259,30 @@ def test_promtool_evaluates_the_composite_ratio_on_the_hand_computed_numbers(tmp
     done = subprocess.run([PROMTOOL, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
+
+
+def test_the_composite_round_trips_and_shows_in_the_exposition_and_the_report(tmp_path):
+    import json
+
+    from slo_assets.outputs.prometheus import exposition
+    from slo_assets.outputs.report import MonthDocuments, render
+    from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation
+
+    specs = _load(tmp_path, _slo("a", "a") + _slo("b", "b") + _composite(WEIGHTED))
+    minutes = pl.concat([_minutes("a", [99] * 10, [100] * 10), _minutes("b", [5] * 10, [10] * 10)])
+    evaluations, series = C.evaluate_with_series(specs, minutes, PERIOD, C.Settings(simulations=100))
+    composite = evaluations[-1]
+    assert WindowEvaluation.from_json(json.loads(json.dumps(composite.to_json()))) == composite
+    quality = {"lines_read": 1100, "rows": 1100, "quarantined_lines": 0, "quarantine_ratio": 0.0,
+               **C.day_coverage(C.month_days("2026-09"), {"2026-09-01": 1100})}
+    provenance = {"spec_hash": "h", "code_version": "c", "input_data_versions": {}}
+    compliance = C.compliance(evaluations, {}, PERIOD, quality, provenance, [])
+    assert compliance["slos"][-1]["components"] == [{"slo": "a", "weight": 1}, {"slo": "b", "weight": 2}]
+    month = MonthEvaluations.from_documents(compliance, C.error_budgets_document(evaluations, PERIOD, provenance))
+    assert month.windows[-1] == composite
+    text = exposition(month).decode()
+    assert 'slo_composite_weight{component="b",service="journey",slo="journey"} 2.0' in text
+    assert 'slo_sli_ratio{objective="composite",service="journey",slo="journey",window="1M-calendar"} 0.9083333333333333' in text
+    html = render(MonthDocuments("2026-09", month, series))
+    assert "Composite of a (weight 1), b (weight 2): good and total are weight x events." in html
+    assert "Journey · composite 90% · 1M-calendar" in html

@@ -824,7 +824,7 @@ def load_specs(paths: list[Path]) -> SpecSet:
         else:
             broken_policies.add(d.name)
     # composites after the SLOs they name: their components must be measured SLOs
-    composite_docs = [d for d in slo_docs if _is_composite(d.doc)]
+    composite_docs = [d for d in slo_docs if is_composite(d.doc)]
     broken_slos = set()
     for d in slo_docs:
         if d in composite_docs:
@@ -956,7 +956,7 @@ def _alert_policy_names(d: _Doc, spec: dict, specs: SpecSet, broken_policies: se
     return policies
 
 
-def _is_composite(doc: dict) -> bool:
+def is_composite(doc: dict) -> bool:
     """OpenSLO v1: a composite SLO moves its indicators into objectives[] (indicator, indicatorRef, compositeWeight)."""
     spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
     objectives = spec.get("objectives") if isinstance(spec.get("objectives"), list) else []
