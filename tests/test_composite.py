@@ -286,3 +286,10 @@ def test_the_composite_round_trips_and_shows_in_the_exposition_and_the_report(tm
     html = render(MonthDocuments("2026-09", month, series))
     assert "Composite of a (weight 1), b (weight 2): good and total are weight x events." in html
     assert "Journey · composite 90% · 1M-calendar" in html
+
+
+def test_annotations_of_measured_slos_warn_on_a_composite(tmp_path):
+    extra = 'metadata: {name: journey, displayName: Journey, annotations: {slo-assets.dev/deploy-freeze-below: "25%"}}'
+    specs = _load(tmp_path, _slo("a", "a") + _slo("b", "b") + _composite(WEIGHTED).replace("metadata: {name: journey, displayName: Journey}", extra))
+    assert specs.warnings == [(f"{tmp_path / 'slos.yaml'}: document 3 (SLO journey): metadata.annotations.slo-assets.dev/deploy-freeze-below: "
+                               "has no effect on a composite SLO: give it on its component SLOs")]

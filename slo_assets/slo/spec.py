@@ -1038,6 +1038,9 @@ def _composite(d: _Doc, specs: SpecSet, broken_slos: set[str], composites: set[s
             ok = False
     policies = _alert_policy_names(d, spec, specs, broken_policies)
     maintenance = _maintenance(d, annotations)
+    for key in (ANNOTATION_FREEZE_BELOW, ANNOTATION_FREEZE_ON_PAGE, ANNOTATION_ERRORS, ANNOTATION_TOTAL):
+        if key in annotations:  # the gate and the rules' queries belong to the measured SLOs
+            d.warn(f"metadata.annotations.{key}", "has no effect on a composite SLO: give it on its component SLOs")
     if None in (service, method) or not objectives or not windows or not ok:
         return None
     first = objectives[0]
