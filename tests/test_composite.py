@@ -127,7 +127,10 @@ def test_weights_are_ignored_under_timeslices_with_a_warning(tmp_path):
     slos = _slo("a", "a", "Timeslices", f"{{target: 0.999, {SLICES}}}") + _slo("b", "b", "Timeslices", f"{{target: 0.999, {SLICES}}}")
     specs = _load(tmp_path, slos + _composite(TIMESLICES.replace(SLICES + "}\n", SLICES + ", compositeWeight: 3}\n", 1), "Timeslices"))
     assert specs.warnings == [(f"{tmp_path / 'slos.yaml'}: document 3 (SLO journey): spec.objectives[0].compositeWeight: has no effect "
-                               "under Timeslices: a composite slice is bad when it is bad in any component")]
+                               "under Timeslices: a composite slice is bad when it is bad in any component"),
+                              (f"{tmp_path / 'slos.yaml'}: document 3 (SLO journey): spec.budgetingMethod: no Prometheus rules for "
+                               "this composite: a Timeslices composite needs each slice judged in every component at the slice "
+                               "boundaries, which rule evaluations do not align to; the batch chain judges it")]
     assert not specs.composites[0].weighted
 
 

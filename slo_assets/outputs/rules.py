@@ -16,7 +16,7 @@ cannot be expressed with `le` buckets: it gets no rules, and the rules file says
 
 A composite SLO of Occurrences records the weighted ratio of its components' queries,
 sum(w x errors) / sum(w x total), and alerts on it as on any SLO; a Timeslices composite gets a
-`# skipped` comment (TIMESLICES_COMPOSITE_NOTE says why).
+`# skipped` comment (spec.TIMESLICES_COMPOSITE_NOTE says why).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import yaml
 
 from slo_assets.errors import DefinitionError
 from slo_assets.slo.burn_windows import alert_tiers, burn_window_minutes
-from slo_assets.slo.spec import (ANNOTATION_ERRORS, ANNOTATION_RUNBOOK, ANNOTATION_TOTAL, LATENCY_RULES_NEED, CompositeSlo, Slo,
-                                 SpecSet)
+from slo_assets.slo.spec import (ANNOTATION_ERRORS, ANNOTATION_RUNBOOK, ANNOTATION_TOTAL, LATENCY_RULES_NEED,
+                                 TIMESLICES_COMPOSITE_NOTE, CompositeSlo, Slo, SpecSet)
 
 __all__ = ["ANNOTATION_ERRORS", "ANNOTATION_RUNBOOK", "ANNOTATION_TOTAL", "RulesError", "build_rules", "render",
            "sli_queries", "spec_annotations"]
@@ -92,14 +92,6 @@ def build_rules(specs: SpecSet, annotations: dict[str, dict], page: bool = True,
         errors, total = (_weighted(composite, [queries[c.slo][part] for c in composite.components]) for part in (0, 1))
         groups += _groups(composite, errors, total, annotations.get(composite.name, {}), page, ticket)
     return {"groups": groups, "skipped": skipped}
-
-
-# A Timeslices composite's slice is bad when it is bad in any component: each component's ratio over
-# the slice compared with its slice target, then the share of bad slices over each alert window. The
-# slices are cut from the window start; rule evaluations are not aligned to them, so no recording rule
-# gives the batch figures.
-TIMESLICES_COMPOSITE_NOTE = ("a Timeslices composite needs each slice judged in every component at the slice boundaries, "
-                             "which rule evaluations do not align to; the batch chain judges it")
 
 
 def _weighted(composite: CompositeSlo, terms: list[str]) -> str:

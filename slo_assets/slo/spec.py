@@ -75,6 +75,12 @@ NOTIFICATION_TARGET_SPEC_KEYS = ("description", "target")
 MAX_ROLLING_DAYS = 31
 # Prometheus histograms count requests at or under a bucket bound (`le`), so that is what rules can express.
 LATENCY_RULES_NEED = "a latency SLO needs a duration_ms lte/lt bound in good (or gt/gte in bad) to match an le histogram bucket"
+# A Timeslices composite's slice is bad when it is bad in any component: each component's ratio over
+# the slice compared with its slice target, then the share of bad slices over each alert window. The
+# slices are cut from the window start; rule evaluations are not aligned to them, so no recording rule
+# gives the batch figures.
+TIMESLICES_COMPOSITE_NOTE = ("a Timeslices composite needs each slice judged in every component at the slice boundaries, "
+                             "which rule evaluations do not align to; the batch chain judges it")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.|/\\-]*[a-z0-9]*$")
 
 
@@ -1043,6 +1049,8 @@ def _composite(d: _Doc, specs: SpecSet, broken_slos: set[str], composites: set[s
             d.warn(f"metadata.annotations.{key}", "has no effect on a composite SLO: give it on its component SLOs")
     if None in (service, method) or not objectives or not windows or not ok:
         return None
+    if method == "Timeslices":  # validate and rules agree: the rules file lists it as skipped
+        d.warn("spec.budgetingMethod", f"no Prometheus rules for this composite: {TIMESLICES_COMPOSITE_NOTE}")
     first = objectives[0]
     objective = Objective("composite", f"composite {(first.target * 100).normalize():f}%", first.target, None, first.time_slice_minutes)
     return CompositeSlo(d.name, str(metadata.get("displayName", d.name)), service, description, method, objective,
