@@ -96,8 +96,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 2  # as run and rules exit on the same problems
     for warning in specs.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    windows = sum(len(s.objectives) * len(s.windows) for s in specs.slos)
-    print(f"ok: {len(specs.slos)} SLOs, {windows} SLO windows, {len(specs.policies)} alert policies in {len(args.files)} file(s)")
+    windows = sum(len(s.objectives) * len(s.windows) for s in [*specs.slos, *specs.composites])
+    composites = f", {len(specs.composites)} composite SLOs" if specs.composites else ""
+    print(f"ok: {len(specs.slos)} SLOs{composites}, {windows} SLO windows, {len(specs.policies)} alert policies in {len(args.files)} file(s)")
     return 0
 
 

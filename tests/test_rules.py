@@ -71,6 +71,9 @@ def test_promtool_unit_tests_page_at_15x_not_at_10x(tmp_path):
             "input_series": [
                 {"series": 'http_requests_total{service="checkout",code="200"}', "values": f"0+{1000 - errors_per_minute}x120"},
                 {"series": 'http_requests_total{service="checkout",code="500"}', "values": f"0+{errors_per_minute}x120"},
+                # healthy searches, weighted 2 in the composite storefront-journey, keep it under its page tiers:
+                # 15 / (1000 + 2 x 1000) = 0.5 %, a burn of 5
+                {"series": 'http_requests_total{service="search",code="200"}', "values": "0+1000x120"},
             ],
             "alert_rule_test": [{"eval_time": "90m", "alertname": "SLOBurnRatePage", "exp_alerts": alerts}],
         }

@@ -92,7 +92,9 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     plan["code_version"] = REMEDIATION_CODE_VERSION
     payload = json.dumps(plan, indent=1).encode()
     store.write_bytes_atomic(layout.REMEDIATION_PLAN.path(store, month), payload)
-    breached = {e.slo for e in evaluations if e.status in ("failed", "at_risk")}
+    # a composite is acted on through its component SLOs, the ones measured: the plan has entries for them only
+    breached = {e.slo for e in evaluations if e.status in ("failed", "at_risk") and not e.components}
+    composites = {e.slo: [c.slo for c in e.components] for e in evaluations if e.status in ("failed", "at_risk") and e.components}
     covered = {e["slo"] for e in plan["entries"]}
     rows = [(e["slo"], e["status"], e["severity"], len(e["incidents"]), ", ".join(a["name"] for a in e["actions"]) or e["note"])
             for e in plan["entries"]]
@@ -104,7 +106,8 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             "plan": dg.MetadataValue.md(table(["slo", "status", "severity", "incidents", "actions"], rows) if rows else "nothing to do"),
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_PLAN_COVERS, passed=breached <= covered,
-                                           metadata={"missing": dg.MetadataValue.json(sorted(breached - covered))})],
+                                           metadata={"missing": dg.MetadataValue.json(sorted(breached - covered)),
+                                                     "composites_breached": dg.MetadataValue.json(composites)})],
     )
 
 

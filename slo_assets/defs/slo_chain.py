@@ -26,7 +26,7 @@ from slo_assets.slo.quantiles import day_sources, write_value_counts
 from slo_assets.slo.sli import MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
 
 # Bump when the SLO math changes what these assets write: Dagster then marks them stale.
-CHAIN_CODE_VERSION = "chain-5"  # 3: confidence, coverage and status notes per window; 4: budget adjustments; 5: throughput SLOs, budget-state alerts
+CHAIN_CODE_VERSION = "chain-6"  # 3: confidence, coverage and status notes per window; 4: budget adjustments; 5: throughput SLOs, budget-state alerts; 6: composite SLOs
 
 CHECK_GOOD_LE_TOTAL = "good_not_above_total"
 CHECK_TOTALS_MATCH = "totals_match_parsed_rows"
@@ -50,11 +50,15 @@ with warnings.catch_warnings():
         specs = slo_settings.load()
         rows = [(s.name, s.service, s.budgeting_method, ", ".join(w.label for w in s.windows),
                  ", ".join(f"{o.display_name} ({o.target})" for o in s.objectives), s.source) for s in specs.slos]
+        rows += [(c.name, c.service, f"{c.budgeting_method}, composite of " + ", ".join(f"{p.slo} x{p.weight}" for p in c.components),
+                  ", ".join(w.label for w in c.windows), f"{c.objective.display_name} ({c.objective.target})", c.source)
+                 for c in specs.composites]
         return dg.ObserveResult(
             data_version=dg.DataVersion(specs.content_hash),
             metadata={
                 "files": dg.MetadataValue.json(specs.files),
                 "slos": len(specs.slos),
+                "composite_slos": len(specs.composites),
                 "alert_policies": len(specs.policies),
                 "warnings": dg.MetadataValue.json(specs.warnings),
                 "slo_table": dg.MetadataValue.md(table(["slo", "service", "budgeting", "windows", "objectives", "source"], rows)),
@@ -389,7 +393,7 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     before = layout.COMPLIANCE_REPORT.path(store, C.previous_month(month))
     if before.exists():
         previous = C.previous_slis(json.loads(before.read_bytes()))
-    maintenance = C.maintenance_windows(slo_settings.chain_settings(), specs.slos, period)
+    maintenance = C.maintenance_windows(slo_settings.chain_settings(), [*specs.slos, *specs.composites], period)
     provenance = {
         "spec_hash": specs.content_hash,
         "spec_files": {k.split("/")[-1]: v for k, v in specs.files.items()},
@@ -401,7 +405,7 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                             C.budget_adjustments(specs.slos, period))
     payload = json.dumps(document, indent=1).encode()
     store.write_bytes_atomic(layout.COMPLIANCE_REPORT.path(store, month), payload)
-    expected = {(s.name, o.key, w.label) for s in specs.slos for o in s.objectives for w in s.windows}
+    expected = {(s.name, o.key, w.label) for s in [*specs.slos, *specs.composites] for o in s.objectives for w in s.windows}
     reported = {(e["slo"], e["objective"], e["window"]) for e in document["slos"]}
     # the windows that consumed the most budget (the UI renders every row: 500 would be a wall); compliance.json has all
     shown = sorted(most_consumed_first(evaluations)[:STATUS_ROWS])

@@ -29,6 +29,9 @@ status="insufficient_data" at 1 and its event counters are 0.
 | slo_service_health_score | gauge | 0-100 per service |
 | slo_report_as_of_timestamp_seconds | gauge | end of the data the figures describe |
 | slo_latency_seconds | gauge | a latency SLO's exact p50/p95/p99 over the month (labels slo, service, quantile 0.5/0.95/0.99); none without a timed request |
+| slo_composite_weight | gauge | a composite SLO's compositeWeight per component (labels slo, service, component) |
+
+A composite SLO's windows carry the same metrics as any SLO's, over its weighted units.
 """
 
 from __future__ import annotations
@@ -129,8 +132,13 @@ class _SloCollector:
             for quantile, milliseconds in measured.values():
                 if milliseconds is not None and slo in services:
                     percentiles.add_metric([slo, services[slo], quantile], milliseconds / 1000)
+        weights = GaugeMetricFamily("slo_composite_weight", "compositeWeight of each component of a composite SLO",
+                                    labels=["slo", "service", "component"])
+        for slo, window in {w.slo: w for w in self.month.windows if w.components}.items():
+            for component in window.components:
+                weights.add_metric([slo, window.service, component.slo], float(component.weight))
         yield from (*gauges.values(), burn, good, total, status, firings, held, budget_alerts, mean_rate, threshold, *honesty.values(),
-                    health, as_of, percentiles)
+                    health, as_of, percentiles, weights)
 
 
 def exposition(month: MonthEvaluations, latency: Mapping[str, LatencyPercentiles] | None = None) -> bytes:

@@ -415,9 +415,19 @@ LEARNING_COLUMNS = ["runbook", "action", "reference", "sli_before", "sli_after",
                     "recovered", "minutes_to_recover"]
 
 
+def _composite_text(window: WindowEvaluation) -> str:
+    """What a composite SLO window is made of; empty for a measured SLO."""
+    if not window.components:
+        return ""
+    parts = ", ".join(f"{c.slo} (weight {_num(c.weight)})" for c in window.components)
+    how = ("good and total are weight x events" if window.budgeting_method == "Occurrences"
+           else "a slice is bad when it is bad in any component")
+    return f"Composite of {parts}: {how}. "
+
+
 def _budget_text(window: WindowEvaluation) -> str:
     budget = window.error_budget
-    return (f"{window.service}: SLI {_pct(window.sli)} against {_pct(window.target, 2)} ({window.budgeting_method}), "
+    return _composite_text(window) + (f"{window.service}: SLI {_pct(window.sli)} against {_pct(window.target, 2)} ({window.budgeting_method}), "
             f"{_num(window.good)} good of {_num(window.total)}; budget allowed {_num(budget.allowed)}, consumed "
             f"{_num(budget.consumed)} ({_pct(budget.consumed_ratio, 1)}). Window {iso(window.window_start_ms)} → "
             f"{iso(window.window_end_ms)}." + _throughput_text(window) + " " + _coverage_text(window)).rstrip()

@@ -13,6 +13,10 @@ the threshold from `http_request_duration_seconds_bucket{service, le}` (the thre
 histogram bucket boundary, in seconds). A latency SLO with no such bound (only a gt/gte in good)
 cannot be expressed with `le` buckets: it gets no rules, and the rules file says so in a comment
 (`load_specs` warns about it too, so `validate` and `rules` agree).
+
+A composite SLO of Occurrences records the weighted ratio of its components' queries,
+sum(w x errors) / sum(w x total), and alerts on it as on any SLO; a Timeslices composite gets a
+`# skipped` comment (spec.TIMESLICES_COMPOSITE_NOTE says why).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ import yaml
 from slo_assets.errors import DefinitionError
 from slo_assets.slo import budget as B
 from slo_assets.slo.burn_windows import alert_tiers, burn_window_minutes
-from slo_assets.slo.spec import ANNOTATION_ERRORS, ANNOTATION_RUNBOOK, ANNOTATION_TOTAL, LATENCY_RULES_NEED, Slo, SpecSet
+from slo_assets.slo.spec import (ANNOTATION_ERRORS, ANNOTATION_RUNBOOK, ANNOTATION_TOTAL, LATENCY_RULES_NEED,
+                                 TIMESLICES_COMPOSITE_NOTE, CompositeSlo, Slo, SpecSet)
 
 __all__ = ["ANNOTATION_ERRORS", "ANNOTATION_RUNBOOK", "ANNOTATION_TOTAL", "RulesError", "build_rules", "render",
            "sli_queries", "spec_annotations"]
@@ -101,14 +106,19 @@ def _throughput_records(slo: Slo, labels: dict, windows: tuple[str, ...]) -> lis
     return records
 
 
-def _selector(slo: Slo, objective) -> str:
+def _kind(slo: Slo | CompositeSlo) -> str:
+    """The indicator's kind; a composite's is its components' ratio ("ratio")."""
+    return slo.indicator.kind() if isinstance(slo, Slo) else "ratio"
+
+
+def _selector(slo: Slo | CompositeSlo, objective) -> str:
     """The series of one objective: a throughput SLO records its error ratios per objective, others per SLO."""
-    if slo.indicator.kind() == "throughput":
+    if _kind(slo) == "throughput":
         return f'{{slo="{_label(slo.name)}",objective="{objective.key}"}}'
     return f'{{slo="{_label(slo.name)}"}}'
 
 
-def _budget_alerts(slo: Slo, objective, period: str, labels: dict, notes: dict) -> tuple[list[dict], list[dict]]:
+def _budget_alerts(slo: Slo | CompositeSlo, objective, period: str, labels: dict, notes: dict) -> tuple[list[dict], list[dict]]:
     """(recording, alerting) rules of the budget-state alerts of one objective, over its period's
     error ratio (docs/concepts.md, "Budget-state alerts"). The alerts compare the error ratio with
     exact decimal limits: remaining < r  <=>  error ratio > (1 - r) x (1 - target)."""
@@ -139,7 +149,7 @@ def _budget_alerts(slo: Slo, objective, period: str, labels: dict, notes: dict) 
               f"{_record_name(B.HIGH_BURN_LONG)}{selector} > {burn}\nand\n{_record_name(B.HIGH_BURN_SHORT)}{selector} > {burn}",
               f"burn rate over {float(B.HIGH_BURN_RATE):g}x for {B.HIGH_BURN_LONG}, still over {B.HIGH_BURN_SHORT}"),
     ]
-    if slo.indicator.kind() == "latency":
+    if _kind(slo) == "latency":
         alerts.append(alert("SLOLatencyThresholdViolated", "latency_threshold_violated",
                             f"{_record_name(B.LATENCY_WINDOW)}{selector} > {_number(budget)}",
                             f"fewer than {float(objective.target) * 100:g}% of requests within the threshold over {B.LATENCY_WINDOW}"))
@@ -150,62 +160,91 @@ def build_rules(specs: SpecSet, annotations: dict[str, dict], page: bool = True,
     """{"groups": [...], "skipped": ["SLO: why", ...]}; `annotations`: SLO name -> its metadata annotations.
     `render` writes the groups as YAML and each skipped SLO as a comment."""
     groups, skipped = [], []
+    queries: dict[str, tuple[str, str]] = {}  # the composites' components: each SLO's queries, derived once
     for slo in specs.slos:
         notes = annotations.get(slo.name, {})
-        labels = {"slo": slo.name, "service": slo.service}
-        period = f"{slo.windows[0].days}d"  # the budget-state alerts' window: the SLO's own period, as a range
-        windows = tuple(dict.fromkeys((*ALERT_WINDOWS, period)))
         if slo.indicator.kind() == "throughput":
-            records = _throughput_records(slo, labels, windows)
-        else:
-            try:
-                errors, total = sli_queries(slo, notes)
-            except RulesError:
-                # the batch chain still judges this SLO; only live rules cannot express it
-                skipped.append(f"{slo.name} ({slo.source.replace(':', ' document ')}): {LATENCY_RULES_NEED}")
-                continue
-            records = [{
-                "record": _record_name(window),
-                "expr": f"({errors.replace('{{window}}', window)})\n/\n({total.replace('{{window}}', window)})",
-                "labels": labels,
-            } for window in windows]
-        budget_records, budget_alerts = [], []
-        for objective in slo.objectives:
-            more_records, more_alerts = _budget_alerts(slo, objective, period, labels, notes)
-            budget_records += more_records
-            budget_alerts += more_alerts
-        alerts = []
-        for objective in slo.objectives:
-            budget = 1 - objective.target
-            for window in slo.windows[:1]:  # alerts follow the SLO's own period (its first window)
-                for tier in alert_tiers():
-                    if (tier.severity == "page" and not page) or (tier.severity == "ticket" and not ticket):
-                        continue
-                    factor = tier.factor(window.days)
-                    limit = f"{factor * budget:f}".rstrip("0").rstrip(".")
-                    selector = _selector(slo, objective)
-                    expr = (f"{_record_name(tier.long)}{selector} > {limit}\n"
-                            f"and\n{_record_name(tier.short)}{selector} > {limit}")
-                    annotations_out = {
-                        "summary": f"{slo.display_name}: error budget burning over {float(factor):g}x "
-                                   f"({tier.long} and {tier.short} windows)",
-                        "description": f"SLO {slo.name} ({objective.display_name}, target {objective.target}) would spend "
-                                       f"{float(tier.budget_fraction) * 100:g}% of its {window.duration} error budget within {tier.long}.",
-                    }
-                    if ANNOTATION_RUNBOOK in notes:
-                        annotations_out["runbook_url"] = notes[ANNOTATION_RUNBOOK]
-                    alerts.append({
-                        "alert": "SLOBurnRatePage" if tier.severity == "page" else "SLOBurnRateTicket",
-                        "expr": expr,
-                        "labels": {**labels, "objective": objective.key, "severity": tier.severity,
-                                   "long_window": tier.long, "short_window": tier.short},
-                        "annotations": annotations_out,
-                    })
-        groups.append({"name": f"slo-{slo.name}-sli", "rules": records + budget_records})
-        if alerts:
-            groups.append({"name": f"slo-{slo.name}-alerts", "rules": alerts})
-        groups.append({"name": f"slo-{slo.name}-budget", "rules": budget_alerts})
+            groups += _groups(slo, lambda labels, windows, slo=slo: _throughput_records(slo, labels, windows), notes, page, ticket)
+            continue
+        try:
+            queries[slo.name] = sli_queries(slo, notes)
+        except RulesError:
+            # the batch chain still judges this SLO; only live rules cannot express it
+            skipped.append(f"{slo.name} ({slo.source.replace(':', ' document ')}): {LATENCY_RULES_NEED}")
+            continue
+        groups += _groups(slo, _ratio_records(*queries[slo.name]), notes, page, ticket)
+    for composite in specs.composites:
+        where = f"{composite.name} ({composite.source.replace(':', ' document ')})"
+        if composite.budgeting_method != "Occurrences":
+            skipped.append(f"{where}: {TIMESLICES_COMPOSITE_NOTE}")
+            continue
+        missing = [c.slo for c in composite.components if c.slo not in queries]
+        if missing:
+            skipped.append(f"{where}: its component {', '.join(missing)} has no rules")
+            continue
+        errors, total = (_weighted(composite, [queries[c.slo][part] for c in composite.components]) for part in (0, 1))
+        groups += _groups(composite, _ratio_records(errors, total), annotations.get(composite.name, {}), page, ticket)
     return {"groups": groups, "skipped": skipped}
+
+
+def _weighted(composite: CompositeSlo, terms: list[str]) -> str:
+    """sum of weight x term: a component without a series counts 0 (`or vector(0)`), not the whole sum absent."""
+    lines = [f"{c.weight.normalize():f} * ({term} or vector(0))" for c, term in zip(composite.components, terms, strict=True)]
+    return "\n  " + "\n  + ".join(lines) + "\n"  # one term a line, inside the ratio's parentheses
+
+
+def _ratio_records(errors: str, total: str):
+    """The error ratio's recording rules over each window, from its errors and total queries."""
+    def records(labels: dict, windows: tuple[str, ...]) -> list[dict]:
+        return [{"record": _record_name(window),
+                 "expr": f"({errors.replace('{{window}}', window)})\n/\n({total.replace('{{window}}', window)})",
+                 "labels": labels} for window in windows]
+    return records
+
+
+def _groups(slo: Slo | CompositeSlo, make_records, notes: dict, page: bool, ticket: bool) -> list[dict]:
+    """The SLO's recording rules (its error ratio over every alert window and its period, from
+    `make_records(labels, windows)`), its burn-rate alerts and its budget-state alerts, as rule groups."""
+    labels = {"slo": slo.name, "service": slo.service}
+    period = f"{slo.windows[0].days}d"  # the budget-state alerts' window: the SLO's own period, as a range
+    records = make_records(labels, tuple(dict.fromkeys((*ALERT_WINDOWS, period))))
+    budget_records, budget_alerts = [], []
+    for objective in slo.objectives:
+        more_records, more_alerts = _budget_alerts(slo, objective, period, labels, notes)
+        budget_records += more_records
+        budget_alerts += more_alerts
+    alerts = []
+    for objective in slo.objectives:
+        budget = 1 - objective.target
+        for window in slo.windows[:1]:  # alerts follow the SLO's own period (its first window)
+            for tier in alert_tiers():
+                if (tier.severity == "page" and not page) or (tier.severity == "ticket" and not ticket):
+                    continue
+                factor = tier.factor(window.days)
+                limit = f"{factor * budget:f}".rstrip("0").rstrip(".")
+                selector = _selector(slo, objective)
+                expr = (f"{_record_name(tier.long)}{selector} > {limit}\n"
+                        f"and\n{_record_name(tier.short)}{selector} > {limit}")
+                annotations_out = {
+                    "summary": f"{slo.display_name}: error budget burning over {float(factor):g}x "
+                               f"({tier.long} and {tier.short} windows)",
+                    "description": f"SLO {slo.name} ({objective.display_name}, target {objective.target}) would spend "
+                                   f"{float(tier.budget_fraction) * 100:g}% of its {window.duration} error budget within {tier.long}.",
+                }
+                if ANNOTATION_RUNBOOK in notes:
+                    annotations_out["runbook_url"] = notes[ANNOTATION_RUNBOOK]
+                alerts.append({
+                    "alert": "SLOBurnRatePage" if tier.severity == "page" else "SLOBurnRateTicket",
+                    "expr": expr,
+                    "labels": {**labels, "objective": objective.key, "severity": tier.severity,
+                               "long_window": tier.long, "short_window": tier.short},
+                    "annotations": annotations_out,
+                })
+    groups = [{"name": f"slo-{slo.name}-sli", "rules": records + budget_records}]
+    if alerts:
+        groups.append({"name": f"slo-{slo.name}-alerts", "rules": alerts})
+    groups.append({"name": f"slo-{slo.name}-budget", "rules": budget_alerts})
+    return groups
 
 
 class _Literal(str):

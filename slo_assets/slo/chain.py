@@ -7,7 +7,7 @@ outputs. Timestamps are epoch milliseconds (UTC) inside, ISO-8601 strings in the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import cached_property
 from fractions import Fraction
@@ -26,7 +26,7 @@ from slo_assets.slo import risk as R
 from slo_assets.slo.confidence import window_confidence
 from slo_assets.slo.evaluation import WindowEvaluation
 from slo_assets.slo.quantiles import Chunks, frame_chunks, quantiles_by_slo
-from slo_assets.slo.spec import Objective, Slo, SpecSet, TimeWindow
+from slo_assets.slo.spec import CompositeSlo, Objective, Slo, SpecSet, TimeWindow
 
 SCHEMA_VERSION = 1
 LOOKBACK_DAYS = 3  # the longest alert window: minutes before the period feed the replay's windows
@@ -131,7 +131,7 @@ def dense(part: pl.DataFrame | None, start_ms: int, end_ms: int) -> tuple[np.nda
 SETTINGS_MAINTENANCE = "slo_settings.maintenance"
 
 
-def slo_adjustments(slo: Slo, settings: Settings) -> tuple[A.BudgetAdjustment, ...]:
+def slo_adjustments(slo: Slo | CompositeSlo, settings: Settings) -> tuple[A.BudgetAdjustment, ...]:
     """Every budget adjustment of the SLO: the settings' maintenance windows (all SLOs), then its own."""
     shared = tuple(A.BudgetAdjustment(f"{SETTINGS_MAINTENANCE}[{i}]", A.EXCLUDE, start, end - start, source=SETTINGS_MAINTENANCE)
                    for i, (start, end) in enumerate(settings.maintenance))
@@ -283,6 +283,47 @@ def adjusted_budget(slo: Slo, objective: Objective, data: WindowData, budget: B.
     return E.AdjustedBudget(E.ErrorBudget(**unadjusted.to_json()), tuple(audits))
 
 
+def composite_window_data(composite: CompositeSlo, window: TimeWindow, parts: dict[str, pl.DataFrame],
+                          slos: dict[str, Slo], period: Period, settings: Settings) -> WindowData:
+    """A composite SLO window's budget units from its components' minute rows (`parts`, by SLO name).
+
+    Occurrences: per minute good = sum of weight x good, total = sum of weight x total, so the SLI is
+    sum(w good) / sum(w total). Timeslices: each component judges its slices with its own slice
+    target; a composite slice is bad when it is bad in any component (weights do not apply). Each
+    component is judged with its own budget adjustments and the composite's (and the settings'); the
+    composite's Exclude minutes are excluded for every component. `total` holds the components' events, unweighted."""
+    win_start, win_end = window_bounds(window, period)
+    replay_start = min(win_start, period.start_ms) - LOOKBACK_DAYS * DAY_MS
+    offset = (win_start - replay_start) // MINUTE_MS
+    size = max(0, (win_end - replay_start) // MINUTE_MS)
+    shared = slo_adjustments(composite, settings)
+    excluded = A.minute_effects(shared, replay_start, size).excluded
+    integral = all(c.weight == c.weight.to_integral_value() for c in composite.components)
+    dtype = np.int64 if integral else float
+    weighted_good, weighted_total = np.zeros(size, dtype=dtype), np.zeros(size, dtype=dtype)
+    events, bad_slices = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
+    for component in composite.components:
+        good, total, _ = dense(parts.get(component.slo), replay_start, win_end)
+        effects = A.minute_effects(shared + slos[component.slo].adjustments, replay_start, size)
+        own, good = effects.excluded, effects.good(good, total)
+        events += total
+        if composite.budgeting_method == "Occurrences":
+            weight = int(component.weight) if integral else float(component.weight)
+            weighted_good += weight * np.where(own, 0, good)
+            weighted_total += weight * np.where(own, 0, total)
+        else:
+            judged = units("Timeslices", replace(composite.objective, time_slice_target=component.time_slice_target),
+                           good, total, own, offset)
+            bad_slices = np.maximum(bad_slices, judged.total - judged.good)
+    if composite.budgeting_method == "Occurrences":
+        combined = units("Occurrences", composite.objective, weighted_good, weighted_total, excluded)
+    else:  # the composite's live slices (and the empty ones) over all events; bad where any component's slice is bad
+        live = units("Timeslices", replace(composite.objective, time_slice_target=Decimal(1)), np.zeros(size, dtype=np.int64),
+                     events, excluded, offset)
+        combined = Units(live.total - bad_slices, live.total, live.slices, live.empty_counted_good)
+    return WindowData(win_start, win_end, replay_start, offset, combined, events, excluded)
+
+
 LinesPerDay = dict[str, tuple[int, int]]  # day -> (parsed rows, quarantined lines)
 
 
@@ -333,12 +374,13 @@ def _series_columns(data: WindowData, target: Decimal, step_minutes: int = SERIE
             "good": good, "total": total, "remaining_ratio": remaining, "burn_1h": burn["1h"], "burn_6h": burn["6h"]}
 
 
-def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
+def evaluate(slo: Slo | CompositeSlo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
              settings: Settings, policies: dict | None = None, data: WindowData | None = None,
              coverage: CV.Coverage | None = None) -> WindowEvaluation:
     """Everything about one (SLO, objective, window): SLI, confidence, coverage, budget, burn rates,
     alerts, thresholds, forecast. `minutes`: this SLO's minute rows (slo, minute, good, total,
-    server_errors); `coverage`: computed from them when not given."""
+    server_errors); `coverage`: computed from them when not given. A composite comes with its
+    `data` (composite_window_data)."""
     data = data or window_data(slo, objective, window, minutes, period, settings)
     coverage = coverage or window_coverage(minutes, data, settings)
     win_start, win_end, replay_start, offset = data.win_start, data.win_end, data.replay_start, data.offset
@@ -411,7 +453,10 @@ def evaluate(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.Dat
         throughput=_throughput(objective, raw_total_in_window, win_start, win_end, u),
         thresholds=tuple(E.ThresholdCrossing(p, ms) for p, ms in crossings.items()),
         forecast=_forecast(outlook, crossings.get(100)),
-        confidence=window_confidence(slo.budgeting_method, float(good_sum), float(total_sum), float(objective.target)),
+        # weighted events are no independent trials: a Wilson interval over them would be false precision
+        confidence=None if isinstance(slo, CompositeSlo) and slo.weighted else
+        window_confidence(slo.budgeting_method, float(good_sum), float(total_sum), float(objective.target)),
+        components=tuple(E.ComponentWeight(c.slo, B.as_number(c.weight)) for c in slo.components) if isinstance(slo, CompositeSlo) else (),
         coverage=coverage,
         status_note=CV.status_note(status, coverage),
     )
@@ -490,14 +535,24 @@ def evaluate_with_series(specs: SpecSet, minutes: pl.DataFrame, period: Period, 
     policies = {name: policy.conditions for name, policy in specs.policies.items()}
     parts = by_slo(minutes)
     evaluations, columns, keys = [], [], []
+
+    def add(slo: Slo | CompositeSlo, objective: Objective, window: TimeWindow, data: WindowData, part: pl.DataFrame | None) -> None:
+        coverage = window_coverage(part, data, settings, lines_per_day)
+        evaluations.append(evaluate(slo, objective, window, None, period, settings, policies, data, coverage))
+        columns.append(_series_columns(data, objective.target))
+        keys.append((slo.name, objective.key, window.label))
+
     for slo in specs.slos:
         for objective in slo.objectives:
             for window in slo.windows:
-                data = window_data(slo, objective, window, parts.get(slo.name), period, settings)
-                coverage = window_coverage(parts.get(slo.name), data, settings, lines_per_day)
-                evaluations.append(evaluate(slo, objective, window, None, period, settings, policies, data, coverage))
-                columns.append(_series_columns(data, objective.target))
-                keys.append((slo.name, objective.key, window.label))
+                add(slo, objective, window, window_data(slo, objective, window, parts.get(slo.name), period, settings), parts.get(slo.name))
+    slos = {slo.name: slo for slo in specs.slos}
+    for composite in specs.composites:
+        # the coverage of the components' traffic together
+        found = [parts[c.slo] for c in composite.components if c.slo in parts]
+        part = pl.concat(found) if found else None
+        for window in composite.windows:
+            add(composite, composite.objective, window, composite_window_data(composite, window, parts, slos, period, settings), part)
     # one frame from the windows' arrays: the key columns are gathered by window number, not broadcast per window
     lengths = np.array([len(c["ts"]) for c in columns], dtype=np.int64)
     number = pl.Series(np.repeat(np.arange(len(keys), dtype=np.int64), lengths))
@@ -658,7 +713,7 @@ def risks_from_targets(targets: pl.DataFrame) -> list[R.TargetRisk]:
 
 
 COMPLIANCE_KEYS = ("slo", "display_name", "service", "objective", "objective_name", "window", "label", "target",
-                   "budgeting_method", "good", "total", "events", "sli", "confidence", "coverage", "error_budget", "status",
+                   "budgeting_method", "components", "good", "total", "events", "sli", "confidence", "coverage", "error_budget", "status",
                    "status_note", "deficit", "slices", "maintenance_excluded_events", "budget_adjustments", "throughput")
 ERROR_BUDGETS_KEYS = ("slo", "service", "objective", "objective_name", "window", "label", "window_start", "window_end",
                       "lists_period", "target", "budgeting_method", "good", "total", "sli", "error_budget", "burn_rates", "alerts",
@@ -731,7 +786,7 @@ def data_as_of(evaluations: list[WindowEvaluation], month: str) -> int:
     return max((e.window_end_ms for e in evaluations), default=month_range_ms(month)[1])
 
 
-def maintenance_windows(settings: Settings, slos: list[Slo], period: Period) -> list[dict]:
+def maintenance_windows(settings: Settings, slos: list[Slo | CompositeSlo], period: Period) -> list[dict]:
     """The compliance document's maintenance windows: the settings' (all SLOs), then the events of
     each SLO's Exclude adjustments in the period (its maintenance annotation's and its BudgetAdjustments')."""
     shared = [{"start": iso(a), "end": iso(b), "scope": "all SLOs"} for a, b in settings.maintenance]

@@ -309,6 +309,21 @@ class AdjustedBudget:
 
 
 @dataclass(frozen=True)
+class ComponentWeight:
+    """A composite SLO's component: the SLO and its compositeWeight."""
+
+    slo: str
+    weight: Number
+
+    def to_json(self) -> dict:
+        return {"slo": self.slo, "weight": self.weight}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ComponentWeight:
+        return cls(data["slo"], data["weight"])
+
+
+@dataclass(frozen=True)
 class WindowEvaluation:
     """Everything about one (SLO, objective, window) for one period."""
 
@@ -345,6 +360,7 @@ class WindowEvaluation:
     budget_adjustments: AdjustedBudget | None = None  # None: no adjustment has an event in the window
     budget_alerts: tuple[BudgetAlert, ...] = ()  # the replayed budget-state alerts
     throughput: Throughput | None = None  # a throughput objective's threshold and mean rate
+    components: tuple[ComponentWeight, ...] = ()  # a composite SLO's; empty for a measured SLO
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -371,7 +387,8 @@ class WindowEvaluation:
             "slo": self.slo, "display_name": self.display_name, "service": self.service, "objective": self.objective,
             "objective_name": self.objective_name, "window": self.window, "label": self.label,
             "window_start": start, "window_end": end, "lists_period": {"start": start, "end": end},
-            "target": self.target, "budgeting_method": self.budgeting_method, "events": self.events, "good": self.good,
+            "target": self.target, "budgeting_method": self.budgeting_method,
+            "components": [c.to_json() for c in self.components], "events": self.events, "good": self.good,
             "total": self.total, "sli": self.sli,
             "confidence": None if self.confidence is None else self.confidence.to_json(),
             "coverage": None if self.coverage is None else self.coverage.to_json(),
@@ -418,6 +435,7 @@ class WindowEvaluation:
             budget_adjustments=AdjustedBudget.from_json(data.get("budget_adjustments")),
             budget_alerts=tuple(BudgetAlert.from_json(b) for b in data.get("budget_alerts") or ()),
             throughput=Throughput.from_json(data.get("throughput")),
+            components=tuple(ComponentWeight.from_json(c) for c in data.get("components") or ()),
         )
 
 

@@ -69,7 +69,10 @@ METRIC_SOURCE_KEYS = ("metricSourceRef", "type", "spec")
 LOGS_SPEC_KEYS = ("filter",)
 WINDOW_KEYS = ("duration", "isRolling", "calendar")
 CALENDAR_KEYS = ("startTime", "timeZone")
-OBJECTIVE_KEYS = ("displayName", "op", "value", "target", "timeSliceTarget", "timeSliceWindow")
+OBJECTIVE_KEYS = ("displayName", "op", "value", "target", "timeSliceTarget", "timeSliceWindow", "indicator", "indicatorRef",
+                  "compositeWeight")
+COMPOSITE_KEYS = ("indicator", "indicatorRef", "compositeWeight")  # an objective with one of these makes a composite SLO
+COMPOSITE_METHODS = ("Occurrences", "Timeslices")
 ALERT_CONDITION_SPEC_KEYS = ("description", "severity", "condition")
 CONDITION_KEYS = ("kind", "op", "threshold", "lookbackWindow", "alertAfter")
 ALERT_POLICY_SPEC_KEYS = ("description", "alertWhenNoData", "alertWhenResolved", "alertWhenBreaching", "conditions", "notificationTargets")
@@ -88,6 +91,12 @@ MAX_ROLLING_DAYS = 31
 _MILLISECOND = timedelta(milliseconds=1)
 # Prometheus histograms count requests at or under a bucket bound (`le`), so that is what rules can express.
 LATENCY_RULES_NEED = "a latency SLO needs a duration_ms lte/lt bound in good (or gt/gte in bad) to match an le histogram bucket"
+# A Timeslices composite's slice is bad when it is bad in any component: each component's ratio over
+# the slice compared with its slice target, then the share of bad slices over each alert window. The
+# slices are cut from the window start; rule evaluations are not aligned to them, so no recording rule
+# gives the batch figures.
+TIMESLICES_COMPOSITE_NOTE = ("a Timeslices composite needs each slice judged in every component at the slice boundaries, "
+                             "which rule evaluations do not align to; the batch chain judges it")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.|/\\-]*[a-z0-9]*$")
 
 
@@ -282,6 +291,40 @@ class Slo:
 
 
 @dataclass(frozen=True)
+class Component:
+    """One objective of a composite SLO: the measured SLO it names (indicatorRef) and its weight."""
+    slo: str
+    weight: Decimal  # compositeWeight, default 1
+    time_slice_target: Decimal | None = None  # Timeslices: a slice of this component is good at this ratio
+
+
+@dataclass(frozen=True)
+class CompositeSlo:
+    """An OpenSLO v1 composite: no indicator of its own, objectives that each name a component SLO.
+    `objective` is its one target (the objectives share it) and slice width; docs/spec-format.md."""
+    name: str
+    display_name: str
+    service: str
+    description: str
+    budgeting_method: str  # Occurrences or Timeslices, the components' too
+    objective: Objective
+    components: tuple[Component, ...]
+    windows: tuple[TimeWindow, ...]
+    alert_policies: tuple[str, ...]
+    adjustments: tuple[BudgetAdjustment, ...]  # its maintenance annotation's, then the BudgetAdjustments that name it
+    source: str
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        return (self.objective,)
+
+    @property
+    def weighted(self) -> bool:
+        """Occurrences with a weight other than 1: the budget units are weighted events."""
+        return self.budgeting_method == "Occurrences" and any(c.weight != 1 for c in self.components)
+
+
+@dataclass(frozen=True)
 class DeployGate:
     """Freeze deploys while any window's remaining budget ratio is below `budget_floor` (None: no
     floor), or while a page alert fires at the end of the data (`freeze_on_page`)."""
@@ -292,6 +335,7 @@ class DeployGate:
 @dataclass
 class SpecSet:
     slos: list[Slo] = field(default_factory=list)
+    composites: list[CompositeSlo] = field(default_factory=list)  # evaluated from their component SLOs' minutes
     policies: dict[str, AlertPolicy] = field(default_factory=dict)
     services: dict[str, str] = field(default_factory=dict)  # name -> description
     files: dict[str, str] = field(default_factory=dict)  # path -> sha256
@@ -706,8 +750,9 @@ def _attach_adjustments(specs: SpecSet, slo_docs: list[_Doc], adjustment_docs: l
             d.warn("spec.sloSelector", f"selects no SLO: no SLO has the labels {selector}")
         for name in targets:
             chosen.setdefault(name, []).append(adjustment)
-    specs.slos[:] = [dataclasses.replace(s, adjustments=s.adjustments + tuple(chosen[s.name])) if s.name in chosen else s
-                     for s in specs.slos]
+    for found in (specs.slos, specs.composites):  # a composite is adjusted as a whole, beside its components' own
+        found[:] = [dataclasses.replace(s, adjustments=s.adjustments + tuple(chosen[s.name])) if s.name in chosen else s
+                    for s in found]
 
 
 def parse_maintenance(text: str, error) -> tuple[tuple[datetime, datetime], ...]:
@@ -960,10 +1005,21 @@ def load_specs(paths: list[Path]) -> SpecSet:
             specs.policies[policy.name] = policy
         else:
             broken_policies.add(d.name)
+    # composites after the SLOs they name: their components must be measured SLOs
+    composite_docs = [d for d in slo_docs if is_composite(d.doc)]
+    broken_slos = set()
     for d in slo_docs:
+        if d in composite_docs:
+            continue
         slo = _slo(d, slis, specs, broken_policies)
         if slo:
             specs.slos.append(slo)
+        else:
+            broken_slos.add(d.name)
+    for d in composite_docs:
+        composite = _composite(d, specs, broken_slos, {c.name for c in composite_docs}, broken_policies)
+        if composite:
+            specs.composites.append(composite)
     _attach_adjustments(specs, slo_docs, adjustment_docs)
     if problems:
         raise SpecError(problems)
@@ -1054,12 +1110,7 @@ def _slo(d: _Doc, slis: dict[str, Indicator | None], specs: SpecSet, broken_poli
                                         "(a slice is good when its request rate meets the objective's op and value)")
         method = None
     objectives = _objectives(d, spec, method or "Occurrences", throughput)
-    policies = d.get(spec, "alertPolicies", "spec.alertPolicies", list, required=False, default=[])
-    for i, policy in enumerate(policies):
-        if not isinstance(policy, str):
-            d.error(f"spec.alertPolicies[{i}]", f"must be an AlertPolicy name, not {policy!r}")
-        elif policy not in specs.policies and policy not in broken_policies:
-            d.error(f"spec.alertPolicies[{i}]", f"no kind: AlertPolicy named {policy!r}")
+    policies = _alert_policy_names(d, spec, specs, broken_policies)
     maintenance = _maintenance(d, annotations)
     if None in (service, method, indicator) or not objectives or not windows:
         return None
@@ -1081,3 +1132,108 @@ def _slo(d: _Doc, slis: dict[str, Indicator | None], specs: SpecSet, broken_poli
         source=f"{d.path.name}:{d.number}",
         deploy_gate=_deploy_gate(d, annotations),
     )
+
+
+def _alert_policy_names(d: _Doc, spec: dict, specs: SpecSet, broken_policies: set[str]) -> list:
+    policies = d.get(spec, "alertPolicies", "spec.alertPolicies", list, required=False, default=[])
+    for i, policy in enumerate(policies):
+        if not isinstance(policy, str):
+            d.error(f"spec.alertPolicies[{i}]", f"must be an AlertPolicy name, not {policy!r}")
+        elif policy not in specs.policies and policy not in broken_policies:
+            d.error(f"spec.alertPolicies[{i}]", f"no kind: AlertPolicy named {policy!r}")
+    return policies
+
+
+def is_composite(doc: dict) -> bool:
+    """OpenSLO v1: a composite SLO moves its indicators into objectives[] (indicator, indicatorRef, compositeWeight)."""
+    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+    objectives = spec.get("objectives") if isinstance(spec.get("objectives"), list) else []
+    return any(isinstance(item, dict) and any(key in item for key in COMPOSITE_KEYS) for item in objectives)
+
+
+def _composite(d: _Doc, specs: SpecSet, broken_slos: set[str], composites: set[str],
+               broken_policies: set[str]) -> CompositeSlo | None:
+    """A composite SLO: each objective names a measured SLO of the loaded files in indicatorRef, with
+    an optional compositeWeight; they share one budgeting method, one target and one slice width."""
+    doc = d.doc
+    spec = d.mapping(doc, "spec", "spec", SLO_SPEC_KEYS)
+    if spec is None:
+        return None
+    metadata = doc["metadata"]
+    annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), dict) else {}
+    service = d.get(spec, "service", "spec.service", str)
+    description = d.get(spec, "description", "spec.description", str, required=False, default="")
+    for key in ("indicator", "indicatorRef"):
+        if key in spec:
+            d.error(f"spec.{key}", "a composite SLO has no indicator of its own: each objective names its component "
+                                   "SLO in indicatorRef (OpenSLO v1 moves the indicator into objectives[])")
+    method = d.get(spec, "budgetingMethod", "spec.budgetingMethod", str)
+    if method is not None and method not in COMPOSITE_METHODS:
+        d.error("spec.budgetingMethod", f"{method!r}: a composite SLO budgets {' or '.join(COMPOSITE_METHODS)}")
+        method = None
+    windows = _windows(d, spec, annotations)
+    objectives = _objectives(d, spec, method or "Occurrences")
+    components, ok = [], True
+    for i, item in enumerate(spec.get("objectives") if isinstance(spec.get("objectives"), list) else []):
+        where = f"spec.objectives[{i}]"
+        if not isinstance(item, dict):
+            continue  # _objectives reported it
+        if "indicator" in item:
+            d.error(f"{where}.indicator", "a composite's component is an SLO of the loaded files, measured once: "
+                                          "declare it as its own SLO and give its name in indicatorRef")
+            ok = False
+            continue
+        ref = d.get(item, "indicatorRef", f"{where}.indicatorRef", str)
+        weight = d.get(item, "compositeWeight", f"{where}.compositeWeight", float, required=False, default=1)
+        if weight is not None and weight <= 0:
+            d.error(f"{where}.compositeWeight", f"{weight} must be above 0 (OpenSLO v1: (0.0, inf]; default 1)")
+            weight = None
+        if ref is None or weight is None:
+            ok = False
+            continue
+        component = next((s for s in specs.slos if s.name == ref), None)
+        if component is None:
+            ok = False
+            if ref in composites:
+                d.error(f"{where}.indicatorRef", f"{ref!r} is a composite SLO; a component is a measured SLO")
+            elif ref not in broken_slos:  # a broken SLO has its own message
+                d.error(f"{where}.indicatorRef", f"no kind: SLO named {ref!r} in the loaded files (a composite's components are SLOs)")
+            continue
+        if method is not None and component.budgeting_method != method:
+            d.error(f"{where}.indicatorRef", f"SLO {ref} budgets {component.budgeting_method} (its spec.budgetingMethod), "
+                                             f"this composite {method}: every component shares one budgeting method")
+            ok = False
+            continue
+        if any(c.slo == ref for c in components):
+            d.error(f"{where}.indicatorRef", f"names SLO {ref} a second time")
+            ok = False
+            continue
+        if method == "Timeslices" and weight != 1:
+            d.warn(f"{where}.compositeWeight", "has no effect under Timeslices: a composite slice is bad when it is bad in any component")
+        slice_target = objectives[i].time_slice_target if len(objectives) > i else None
+        components.append(Component(ref, _decimal(weight), slice_target))
+    if objectives and len(objectives) < 2:
+        d.error("spec.objectives", "a composite SLO needs at least two objectives, one per component")
+        ok = False
+    for i, objective in enumerate(objectives[1:], start=1):
+        if objective.target != objectives[0].target:
+            d.error(f"spec.objectives[{i}].target", f"{objective.target}: a composite has one target, every objective gives "
+                                                    f"the same ({objectives[0].target} in objectives[0])")
+            ok = False
+        if objective.time_slice_minutes != objectives[0].time_slice_minutes:
+            d.error(f"spec.objectives[{i}].timeSliceWindow", f"{objective.time_slice_minutes}m: the components' slices are judged "
+                                                             f"together, so they share one width ({objectives[0].time_slice_minutes}m)")
+            ok = False
+    policies = _alert_policy_names(d, spec, specs, broken_policies)
+    maintenance = _maintenance(d, annotations)
+    for key in (ANNOTATION_FREEZE_BELOW, ANNOTATION_FREEZE_ON_PAGE, ANNOTATION_ERRORS, ANNOTATION_TOTAL):
+        if key in annotations:  # the gate and the rules' queries belong to the measured SLOs
+            d.warn(f"metadata.annotations.{key}", "has no effect on a composite SLO: give it on its component SLOs")
+    if None in (service, method) or not objectives or not windows or not ok:
+        return None
+    if method == "Timeslices":  # validate and rules agree: the rules file lists it as skipped
+        d.warn("spec.budgetingMethod", f"no Prometheus rules for this composite: {TIMESLICES_COMPOSITE_NOTE}")
+    first = objectives[0]
+    objective = Objective("composite", f"composite {(first.target * 100).normalize():f}%", first.target, None, first.time_slice_minutes)
+    return CompositeSlo(d.name, str(metadata.get("displayName", d.name)), service, description, method, objective,
+                        tuple(components), windows, tuple(policies), maintenance, f"{d.path.name}:{d.number}")
