@@ -410,7 +410,7 @@ def evaluate(slo: Slo | CompositeSlo, objective: Objective, window: TimeWindow, 
                 policy_alerts.append(E.PolicyAlert(name, condition.name, condition.severity, condition.threshold,
                                                    f"{condition.lookback_minutes}m", start, end, round(peak, 6)))
     event_good, event_total = data.live_events
-    budget_alerts = B.budget_state_alerts(u.good, u.total, event_total, event_good if slo.indicator.kind() == "latency" else None,
+    budget_alerts = B.budget_state_alerts(u.good, u.total, event_total, event_good if isinstance(slo, Slo) and slo.indicator.kind() == "latency" else None,
                                           replay_start, offset, objective.target, settings.min_events,
                                           settings.alert_min_bad_events, data.sums)
     crossings = B.threshold_crossings(t_win - g_win, win_start, budget.allowed)
