@@ -45,6 +45,8 @@ def incident_reviews(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         raise dg.Failure(f"remediation_plan for {month} is missing ({plan_path}): materialize the monthly chain first")
     plan = json.loads(plan_path.read_bytes())
     evaluations_path = layout.WINDOW_EVALUATIONS.path(store, month)
+    if not evaluations_path.exists():
+        raise dg.Failure(f"window_evaluations for {month} is missing ({evaluations_path}): materialize the monthly chain first")
     evaluations = load_evaluations(evaluations_path.read_bytes(), str(evaluations_path))
     specs = slo_settings.load()
     minutes, _ = read_days(store, layout.SLI_MINUTELY, month_days(month), MINUTE_SCHEMA)
