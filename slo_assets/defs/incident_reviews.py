@@ -14,7 +14,7 @@ from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.remediation import _bad_rows
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
-from slo_assets.defs.warehouse_io import read_days, read_frame, written
+from slo_assets.defs.warehouse_io import read_days, read_frame, required_file, written
 from slo_assets.markdown import table
 from slo_assets.outputs.incident_review import render
 from slo_assets.remediation.incident_review import build_reviews
@@ -40,13 +40,8 @@ def incident_reviews(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     """A post-incident review draft per incident (Markdown): timeline, impact, where it failed, actions and open questions."""
     month = context.partition_key
     store = warehouse.store()
-    plan_path = layout.REMEDIATION_PLAN.path(store, month)
-    if not plan_path.exists():
-        raise dg.Failure(f"remediation_plan for {month} is missing ({plan_path}): materialize the monthly chain first")
-    plan = json.loads(plan_path.read_bytes())
-    evaluations_path = layout.WINDOW_EVALUATIONS.path(store, month)
-    if not evaluations_path.exists():
-        raise dg.Failure(f"window_evaluations for {month} is missing ({evaluations_path}): materialize the monthly chain first")
+    plan = json.loads(required_file(store, layout.REMEDIATION_PLAN, month).read_bytes())
+    evaluations_path = required_file(store, layout.WINDOW_EVALUATIONS, month)
     evaluations = load_evaluations(evaluations_path.read_bytes(), str(evaluations_path))
     specs = slo_settings.load()
     minutes, _ = read_days(store, layout.SLI_MINUTELY, month_days(month), MINUTE_SCHEMA)

@@ -23,7 +23,7 @@ from slo_assets.calendar import iso
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
-from slo_assets.defs.warehouse_io import written
+from slo_assets.defs.warehouse_io import required_file, written
 from slo_assets.slo.evaluation import MonthEvaluations
 from slo_assets.storage import Warehouse
 
@@ -39,10 +39,7 @@ class Inputs:
     slo_settings: SloSettings
 
     def document(self, dataset: layout.Dataset) -> dict:
-        target = dataset.path(self.store, self.month)
-        if not target.exists():
-            raise dg.Failure(f"{dataset.key} for {self.month} is missing ({target}): materialize the monthly chain first")
-        return json.loads(target.read_bytes())
+        return json.loads(required_file(self.store, dataset, self.month).read_bytes())
 
 
 @dataclass(frozen=True)

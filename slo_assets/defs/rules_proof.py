@@ -15,7 +15,7 @@ import dagster as dg
 from slo_assets import layout
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
-from slo_assets.defs.warehouse_io import read_days
+from slo_assets.defs.warehouse_io import read_days, required_file
 from slo_assets.markdown import table
 from slo_assets.slo import chain as C
 from slo_assets.slo.rules_proof import run_promtool, slo_proof
@@ -43,9 +43,7 @@ def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: 
 
     month = context.partition_key
     store = warehouse.store()
-    published = layout.ALERT_RULES.path(store, month)
-    if not published.exists():
-        raise dg.Failure(f"alert_rules for {month} is missing ({published}): materialize the monthly chain first")
+    published = required_file(store, layout.ALERT_RULES, month)
     specs = slo_settings.load()
     annotations = spec_annotations([Path(p) for p in slo_settings.spec_paths])
     rules = build_rules(specs, annotations)

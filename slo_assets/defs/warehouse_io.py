@@ -27,6 +27,14 @@ def read_frame(store, dataset: Dataset, partition: str | None, schema: dict | No
     return None if schema is None else pl.DataFrame(schema=schema)
 
 
+def required_file(store, dataset: Dataset, month: str):
+    """Where a monthly asset this step reads wrote its file; a clear failure when it never did."""
+    target = dataset.path(store, month)
+    if not target.exists():
+        raise dg.Failure(f"{dataset.key} for {month} is missing ({target}): materialize the monthly chain first")
+    return target
+
+
 def written(store, dataset: Dataset, partition: str | None, size: int) -> dict:
     """Where a materialization put its file, and how big it is: shown on the asset page."""
     return {"path": dg.MetadataValue.path(str(dataset.path(store, partition))), "bytes": size}
