@@ -12,7 +12,7 @@ from slo_assets.defs.automation import AUTOMATION_SENSORS, with_automation
 from slo_assets.defs.backtest import alert_backtest
 from slo_assets.defs.incident_reviews import incident_reviews
 from slo_assets.defs.ingestion import INDEX_CHECKS, log_file_index, parsed_logs
-from slo_assets.defs.jobs import JOBS
+from slo_assets.defs.jobs import EXECUTOR, JOBS
 from slo_assets.defs.outputs import OUTPUT_ASSETS
 from slo_assets.defs.remediation import deploy_gate, learning_record, remediation_plan, remediation_runs
 from slo_assets.defs.resources import default_resources
@@ -28,9 +28,12 @@ SENSORS = [remediation_sensor, escalation_sensor, *AUTOMATION_SENSORS]
 
 
 def build_definitions(overrides: Mapping[str, dg.ConfigurableResource] | None = None) -> dg.Definitions:
-    """The same graph bound to the default resources, some replaced by key (the CLI's logs, specs and warehouse)."""
+    """The same graph bound to the default resources, some replaced by key (the CLI's logs, specs and warehouse).
+
+    The executor is also the default of the implicit asset job, which runs what the UI materializes and
+    its backfills: without it they ran a process per step, each re-importing the code location."""
     return dg.Definitions(assets=with_automation(ALL_ASSETS), asset_checks=[*INDEX_CHECKS, *RULES_CHECKS], jobs=JOBS, schedules=SCHEDULES, sensors=SENSORS,
-                          resources={**default_resources(), **(overrides or {})})
+                          resources={**default_resources(), **(overrides or {})}, executor=EXECUTOR)
 
 
 defs = build_definitions()

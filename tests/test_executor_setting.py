@@ -16,7 +16,9 @@ EXECUTORS = """
 import json
 from slo_assets.definitions import defs
 from slo_assets.defs.jobs import JOBS
-print(json.dumps({job.name: defs.resolve_job_def(job.name).executor_def.name for job in JOBS}))
+# the implicit asset job runs what the UI materializes and its backfills
+implicit = defs.resolve_implicit_global_asset_job_def()
+print(json.dumps({job.name: defs.resolve_job_def(job.name).executor_def.name for job in [*JOBS, implicit]}))
 """
 
 
@@ -28,7 +30,7 @@ def _executors(**settings: str) -> dict[str, str]:
 
 
 JOB_NAMES = {"observe_specs_job", "observe_job", "index_job", "ingest_job", "daily_job", "monthly_chain_job", "remediation_job",
-             "prove_rules_job", "quarterly_review_job", "yearly_review_job"}
+             "prove_rules_job", "quarterly_review_job", "yearly_review_job", "__ASSET_JOB"}
 
 
 def test_every_job_runs_in_process_by_default():
