@@ -803,7 +803,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate.set_defaults(func=cmd_gate)
 
     backtest = commands.add_parser("backtest", help="score each alert policy (the burn-rate tiers with the low-traffic gate on "
-                                                    "and off, extra window pairs) against the burn episodes of every month "
+                                                    "and off, extra window pairs, the budget-state alerts) against the burn episodes of every month "
                                                     "in the warehouse: alerts and pages per week, detection delay, noise, misses")
     backtest.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
                           help="the warehouse the months were run into (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
