@@ -135,6 +135,7 @@ def test_a_noise_page_only_without_the_gate_and_a_miss_under_every_policy(result
     b = [o for o in result.records["tiers, no gate"].outcomes if iso(o.start_ms) == "2026-11-20T07:00:00Z"]
     assert b[0].delay_minutes == 0
     document = T.document(result, {})
+    assert [T.PolicyScore.from_json(row) for row in document["rows"]] == result.scores()  # what the run's summary prints back
     assert [m["start"] for m in document["misses"]] == ["2026-11-25T00:00:00Z"] * 4
     assert [r["policy"] for r in document["rows"]][-1] == "budget-state alerts" and document["policies"][-1]["kind"] == "budget_state"
     assert "| 2026-11 | tiers, no gate | 1.17 | 0.7 | 3 | 2 | 8.5 | 15.3 |" in T.markdown(result.scores())
@@ -259,6 +260,8 @@ def test_backtest_through_the_cli_on_a_generated_month(tmp_path):
     done = cli(tmp_path, "run", "--logs", str(tmp_path / "logs"), "--spec", str(spec), "--month", "2026-02",
                "--out", str(tmp_path / "out"), "--warehouse", str(warehouse), env=now)
     assert done.returncode == 0, done.stdout + done.stderr
+    # the run's summary (the demo's too) ends with the month's table, read from the asset's document
+    assert "alert-policy backtest" in done.stdout and "| 2026-02 | budget-state alerts |" in done.stdout
     written = json.loads((warehouse / "alert_backtest" / "2026-02.json").read_text())  # the asset ran with the month
     assert written["period"] == "2026-02" and written["code_version"] == "backtest-2"
     assert [r["policy"] for r in written["rows"]] == ["tiers, gate 3", "tiers, no gate", "budget-state alerts"]

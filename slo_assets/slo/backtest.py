@@ -233,6 +233,11 @@ class PolicyScore:
     def to_json(self) -> dict:
         return {**dataclasses.asdict(self), "alerts_per_week": self.alerts_per_week, "pages_per_week": self.pages_per_week}
 
+    @classmethod
+    def from_json(cls, row: dict) -> PolicyScore:
+        """A row of the alert_backtest document (to_json's fields; the per-week figures are derived)."""
+        return cls(**{field.name: row[field.name] for field in dataclasses.fields(cls)})
+
 
 def _percentile(values: list[float], q: float) -> float | None:
     return None if not values else round(float(np.percentile(values, q)), 6)
