@@ -207,8 +207,8 @@ def test_minutes_without_traffic_neither_extend_nor_break_an_episode():
 
 
 def test_an_episode_ends_after_five_healthy_minutes():
-    """Bad minutes 0, 5 and 11: four healthy minutes (1-4) join 0 and 5; five (6-10, one silent minute
-    between them not counted: 6-9 and 11 is six minutes later) end it."""
+    """Bad minutes 0, 5 and 12, minute 8 silent: the four healthy minutes 1-4 join 0 and 5; the five
+    healthy minutes 6, 7, 9, 10, 11 end the episode (the silent one is not counted)."""
     total = np.full(13, 10, dtype=np.int64)
     total[8] = 0  # silent: neither extends nor breaks
     bad = np.zeros_like(total)

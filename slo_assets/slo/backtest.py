@@ -33,7 +33,7 @@ MISS_ABOVE = 0.10  # an episode that spent more and never paged is a miss
 # An episode ends after this many minutes with traffic at or under the allowance: the shortest window
 # a tier reads (5m). Fewer healthy minutes between two bad ones are one burn; at a few requests a
 # minute, an error burst otherwise splits into dozens of one-minute episodes, each "detected" at
-# delay 0 by the page its first minute raised.
+# delay 0 by the page an earlier one raised.
 EPISODE_GAP_MINUTES = 5
 TIERS, BUDGET_STATE = "tiers", "budget_state"  # Policy.kind
 BUDGET_STATE_NAME = "budget-state alerts"
@@ -365,12 +365,16 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
+def table_rows(scores: Sequence[PolicyScore]) -> list[tuple]:
+    """The backtest table's cells under HEADERS, one row per (months, policy): the Markdown's and the report's."""
+    return [(s.months, s.policy, _number(s.alerts_per_week), _number(s.pages_per_week), s.episodes, s.paged_episodes,
+             _number(s.delay_median_minutes), _number(s.delay_p90_minutes), _percent(s.spent_before_page_median),
+             _percent(s.spent_before_page_p90), s.noise_pages, s.misses) for s in scores]
+
+
 def markdown(scores: Sequence[PolicyScore]) -> str:
     """The backtest table, one row per (months, policy)."""
-    return table(HEADERS, [(s.months, s.policy, _number(s.alerts_per_week), _number(s.pages_per_week), s.episodes,
-                            s.paged_episodes, _number(s.delay_median_minutes), _number(s.delay_p90_minutes),
-                            _percent(s.spent_before_page_median), _percent(s.spent_before_page_p90), s.noise_pages, s.misses)
-                           for s in scores])
+    return table(HEADERS, table_rows(scores))
 
 
 def missed(result: MonthBacktest) -> list[dict]:
