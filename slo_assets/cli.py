@@ -442,6 +442,12 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
         gates = json.loads(gate_path.read_bytes())["services"]
         print("  deploy gate (slo-assets gate --service S): " + ", ".join(
             f"{g['service']} {g['decision']}" + (f" ({g['reasons'][0]['message']})" if g["reasons"] else "") for g in gates))
+    backtest_path = layout.ALERT_BACKTEST.path(Warehouse(request.warehouse), compliance["period"])
+    if backtest_path.exists():
+        from slo_assets.slo import backtest as T
+
+        rows = [T.PolicyScore.from_json(row) for row in json.loads(backtest_path.read_bytes())["rows"]]
+        print("\n  alert-policy backtest (slo-assets backtest; docs/backtest.md):\n" + T.markdown(rows))
 
     print("\n" + "\n".join(f"  {where['out'] / layout.file_name(dataset)}" + _members_text(dataset, where['out'])
                             for dataset in layout.PUBLISHED))
@@ -803,7 +809,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate.set_defaults(func=cmd_gate)
 
     backtest = commands.add_parser("backtest", help="score each alert policy (the burn-rate tiers with the low-traffic gate on "
-                                                    "and off, extra window pairs) against the burn episodes of every month "
+                                                    "and off, extra window pairs, the budget-state alerts) against the burn episodes of every month "
                                                     "in the warehouse: alerts and pages per week, detection delay, noise, misses")
     backtest.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
                           help="the warehouse the months were run into (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")

@@ -57,6 +57,7 @@ def test_demo_materializes_a_month_into_a_sqlite_instance(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2026-02: 3 runs" in done.stdout  # specs and index, the 28 days in one run, the monthly chain
     assert "dg dev --target-path" in done.stdout and "-h 127.0.0.1" in done.stdout and "dagster dev" not in done.stdout
+    assert "| 2026-02 | tiers, gate 3 |" in done.stdout and "| 2026-02 | budget-state alerts |" in done.stdout  # the backtest table
     compliance = json.loads((project / "out" / "2026-02" / "compliance.json").read_text())
     assert compliance["period"] == "2026-02" and compliance["period_complete"] is True
     parsed = sorted((project / "data" / "warehouse" / "parsed_logs").glob("*.parquet"))

@@ -93,15 +93,14 @@ def test_report_command_rewrites_the_same_bytes(incident_month):
     assert missing.returncode == 2 and "2025-01" in missing.stderr
 
 
-def _idle_month_documents() -> "MonthDocuments":
-    """An idle month: no event in any window (an idle service, a filter matching nothing)."""
+def _idle_month_inputs():
+    """An idle month's compliance and error budgets documents and chart series: no event in any
+    window (an idle service, a filter matching nothing)."""
     from decimal import Decimal
 
     import polars as pl
 
-    from slo_assets.outputs.report import MonthDocuments
     from slo_assets.slo import chain as C
-    from slo_assets.slo.evaluation import MonthEvaluations
     from slo_assets.slo.sli import MINUTE_SCHEMA
     from slo_assets.slo.spec import Filter, Indicator, Objective, Slo, SpecSet, TimeWindow
 
@@ -117,6 +116,15 @@ def _idle_month_documents() -> "MonthDocuments":
     provenance = {"spec_hash": "h", "code_version": "c", "input_data_versions": {}}
     compliance = C.compliance(evaluations, {}, period, quality, provenance, [])
     budgets = C.error_budgets_document(evaluations, period, provenance)
+    return compliance, budgets, series
+
+
+def _idle_month_documents() -> "MonthDocuments":
+    """The idle month as the report reads it."""
+    from slo_assets.outputs.report import MonthDocuments
+    from slo_assets.slo.evaluation import MonthEvaluations
+
+    compliance, budgets, series = _idle_month_inputs()
     return MonthDocuments("2026-12", MonthEvaluations.from_documents(compliance, budgets), series)
 
 
@@ -132,6 +140,38 @@ def test_an_idle_month_renders_and_says_why_there_is_no_figure(tmp_path):
     assert "0 of 31 days with data; no data: 2026-12-01 → 2026-12-31 (31 days)" in html
     (tmp_path / "idle.html").write_text(html)
     _screenshot(tmp_path / "idle.html", tmp_path, "idle.png", 1)  # the summary chart: no window needs attention
+
+
+def test_the_backtest_table_closes_the_report_when_the_month_has_one(tmp_path):
+    import dataclasses
+    import json
+
+    from slo_assets import layout
+    from slo_assets.outputs.report import ReportError
+    from slo_assets.slo import backtest as T
+
+    docs = _idle_month_documents()
+    assert 'id="backtest"' not in render(docs)  # a month without alert_backtest
+    rows = [T.PolicyScore("tiers, gate 3", "2026-12", 4.4286, 56, 38, 214, 10, 4.0, 15.7, 0.0585, 0.2443, 0, 7),
+            T.PolicyScore("budget-state alerts", "2026-12", 4.4286, 65, 10, 214, 26, 0.0, 9.0, 0.0276, 0.2978, 0, 3)]
+    html = render(dataclasses.replace(docs, backtest=tuple(rows)))
+    section = html[html.index('<section id="backtest">'):]
+    assert '<a href="#backtest">' in html and section.index("</section>") < section.index("<footer")
+    assert "<td>budget-state alerts</td><td>14.68</td><td>2.26</td><td>214</td><td>26</td><td>0</td><td>9</td><td>2.76%</td>" in section
+    assert "<td>tiers, gate 3</td><td>12.65</td><td>8.58</td>" in section and "under 1% of the budget" in section
+    # the document read back from the warehouse; a damaged one is named
+    compliance, budgets, series = _idle_month_inputs()
+    store = Warehouse(tmp_path)
+    store.write_table(layout.BUDGET_SERIES.path(store, "2026-12"), series.to_arrow())
+    for dataset, document in ((layout.COMPLIANCE_REPORT, compliance), (layout.ERROR_BUDGETS, budgets)):
+        store.write_bytes_atomic(dataset.path(store, "2026-12"), json.dumps(document).encode())
+    path = layout.ALERT_BACKTEST.path(store, "2026-12")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"rows": [r.to_json() for r in rows]}))
+    assert load_month(store, "2026-12").backtest == tuple(rows)
+    path.write_text(json.dumps({"rows": [{"policy": "tiers"}]}))
+    with pytest.raises(ReportError, match="alert_backtest/2026-12.json: rows"):
+        load_month(store, "2026-12")
 
 
 def _screenshot(page: Path, tmp_path: Path, name: str, charts: int) -> Path:

@@ -22,7 +22,7 @@ from slo_assets.slo import backtest as T
 from slo_assets.slo import chain as C
 from slo_assets.slo.sli import MINUTE_SCHEMA
 
-BACKTEST_CODE_VERSION = "backtest-1"
+BACKTEST_CODE_VERSION = "backtest-2"
 
 
 class BacktestConfig(dg.Config):
@@ -36,8 +36,9 @@ class BacktestConfig(dg.Config):
     kinds={"json"},
     code_version=BACKTEST_CODE_VERSION,
     owners=OWNERS,
-    description="Each alert policy (the burn-rate tiers with the low-traffic gate on and off, extra window pairs) scored "
-                "against the month's burn episodes: alerts and pages per week, detection delay, noise, misses",
+    description="Each alert policy (the burn-rate tiers with the low-traffic gate on and off, extra window pairs, the "
+                "budget-state alerts) scored against the month's burn episodes: alerts and pages per week, detection delay, "
+                "noise, misses",
 )
 def alert_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, warehouse: WarehouseResource,
                    slo_settings: SloSettings) -> dg.MaterializeResult:

@@ -27,7 +27,7 @@ from slo_assets.defs.warehouse_io import required_file, written
 from slo_assets.slo.evaluation import MonthEvaluations
 from slo_assets.storage import Warehouse
 
-OUTPUTS_CODE_VERSION = "outputs-5"  # 2: confidence, coverage and target risk shown; 3: latency percentiles; 4: review drafts linked; 5: budget-state alerts, throughput, budget adjustments
+OUTPUTS_CODE_VERSION = "outputs-6"  # 2: confidence, coverage and target risk shown; 3: latency percentiles; 4: review drafts linked; 5: budget-state alerts, throughput, budget adjustments; 6: the alert-policy backtest in the report
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ OUTPUTS: tuple[Output, ...] = (
     Output(layout.REPORT_HTML, "The month's self-contained HTML report: status, budget burn-down and SLI charts, alerts, "
            "incidents and actions per SLO window, latency percentiles", ("compliance_report", "error_budgets", "budget_series",
                                                     "slo_targets", "sli_metrics", "remediation_plan", "remediation_runs",
-                                                    "learning_record"),
+                                                    "learning_record", "alert_backtest"),
            render_report, frozenset({"html"})),
     Output(layout.PROMETHEUS_EXPOSITION, "Prometheus text exposition of the month's SLIs, budgets, burn rates and "
            "statuses, and the latency SLOs' percentiles (for the node exporter's textfile collector)",

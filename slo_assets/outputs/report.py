@@ -23,6 +23,7 @@ from slo_assets import layout
 from slo_assets.calendar import DAY_MS, iso, month_range_ms
 from slo_assets.outputs import svg_charts
 from slo_assets.remediation.incident_review import incident_id
+from slo_assets.slo import backtest as T
 from slo_assets.slo import budget as B
 from slo_assets.slo.chain import LADDER, by_window, risks_from_targets
 from slo_assets.slo.evaluation import (
@@ -50,6 +51,7 @@ class MonthDocuments:
     learning: pl.DataFrame | None = None
     targets: pl.DataFrame | None = None  # slo_targets: recommendations and each rung's risk
     latency: Mapping[str, LatencyPercentiles] | None = None  # the latency SLOs' p50/p95/p99 (sli_metrics)
+    backtest: tuple[T.PolicyScore, ...] | None = None  # alert_backtest: each alert policy's row
 
 
 class ReportError(ValueError):
@@ -80,9 +82,14 @@ def load_month(store: Warehouse, month: str) -> MonthDocuments:
         evaluations = MonthEvaluations.from_documents(compliance, budgets, f"{compliance_path} / {budgets_path}")
     except ValueError as error:
         raise ReportError(str(error)) from error
+    backtest, backtest_path = document(layout.ALERT_BACKTEST)
+    try:
+        scores = None if backtest is None else tuple(T.PolicyScore.from_json(row) for row in backtest["rows"])
+    except (KeyError, TypeError) as error:
+        raise ReportError(f"{backtest_path}: rows: not an alert_backtest document (missing {error})") from None
     return MonthDocuments(month, evaluations, series, document(layout.REMEDIATION_PLAN)[0], frame(layout.REMEDIATION_RUNS, month),
                           frame(layout.LEARNING_RECORD, month), frame(layout.SLO_TARGETS, month),
-                          latency_percentiles(frame(layout.SLI_METRICS, month)))
+                          latency_percentiles(frame(layout.SLI_METRICS, month)), scores)
 
 
 def _pct(value, digits: int = 3) -> str:
@@ -577,6 +584,17 @@ def _adjustments_section(docs: MonthDocuments) -> str:
             + _more(min(len(rows), MAX_ADJUSTMENT_ROWS), len(rows), "adjustment row", "compliance.json") + "</section>")
 
 
+def _backtest_section(docs: MonthDocuments) -> str:
+    """The month's alert-policy backtest (alert_backtest), when it was run: one row per policy."""
+    if not docs.backtest:
+        return ""
+    return ('<section id="backtest"><h2>Alert-policy backtest</h2><p>Each alert policy (the burn-rate tiers with the '
+            "low-traffic gate on and off, the budget-state alerts) replayed over the month and scored against its burn "
+            "episodes: a page detects an episode when it fires during it; noise pages fire on episodes that spent under "
+            f"{T.NOISE_BELOW:.0%} of the budget, misses are episodes that spent over {T.MISS_ABOVE:.0%} and never paged "
+            "(docs/backtest.md).</p>" + _table(list(T.HEADERS), [list(row) for row in T.table_rows(docs.backtest)]) + "</section>")
+
+
 def render(docs: MonthDocuments) -> str:
     """The report of a month: pure, the same documents give the same bytes."""
     month = docs.evaluations
@@ -590,7 +608,8 @@ def render(docs: MonthDocuments) -> str:
     sections = "".join(_service_section(docs, s, services[s], parts, period_end_ms, plan_by_slo) for s in ordered)
     adjusted = any(w.budget_adjustments is not None for w in month.windows)
     nav = ('<a href="#summary">Summary</a>' + ('<a href="#adjustments">Budget adjustments</a>' if adjusted else "")
-           + "".join(f'<a href="#{escape(_service_anchor(s))}">{escape(s)}</a>' for s in ordered))
+           + "".join(f'<a href="#{escape(_service_anchor(s))}">{escape(s)}</a>' for s in ordered)
+           + ('<a href="#backtest">Alert-policy backtest</a>' if docs.backtest else ""))
     state = "closed month" if month.period_complete else f"month to date, as of {iso(month.as_of_ms)}"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -599,7 +618,7 @@ def render(docs: MonthDocuments) -> str:
         f"<h1>SLO report: {escape(docs.month)}</h1>"
         f"<p class=\"meta\">{escape(state)} · generated {escape(month.generated_at)} · spec {escape(month.spec_hash)} · "
         f"code {escape(month.code_version)}</p><nav>{nav}</nav>"
-        + _summary_section(docs) + _targets_section(docs) + _adjustments_section(docs) + sections
+        + _summary_section(docs) + _targets_section(docs) + _adjustments_section(docs) + sections + _backtest_section(docs)
         + "<footer class=\"meta\"><p>Input data versions: "
         + escape(", ".join(f"{k}={v}" for k, v in sorted(month.input_data_versions.items())))
         + "</p></footer></body></html>\n"

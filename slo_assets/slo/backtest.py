@@ -1,9 +1,10 @@
 """The alert-policy backtest: each alert policy replayed over a month's minute aggregates and scored
 against the month's burn episodes (docs/backtest.md defines every figure).
 
-A policy is a set of burn-rate tiers and a low-traffic gate. The replay is the chain's own
-(`chain.window_data` for the budget units, `budget.replay_with_gate` for the firings); this module
-only finds the episodes and scores the firings against them. Pure numpy over one month; no Dagster.
+A policy is a set of burn-rate tiers and a low-traffic gate, or the budget-state alerts. The replay
+is the chain's own (`chain.window_data` for the budget units, `budget.replay_with_gate` or
+`chain.replay_budget_alerts` for the firings); this module only finds the episodes and scores the
+firings against them. Pure numpy over one month; no Dagster.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ from slo_assets.slo.spec import SpecSet
 SCHEMA_VERSION = 1
 NOISE_BELOW = 0.01  # a page on an episode that spent less of the budget is noise
 MISS_ABOVE = 0.10  # an episode that spent more and never paged is a miss
+# An episode ends after this many minutes with traffic at or under the allowance: the shortest window
+# a tier reads (5m). Fewer healthy minutes between two bad ones are one burn; at a few requests a
+# minute, an error burst otherwise splits into dozens of one-minute episodes, each "detected" at
+# delay 0 by the page an earlier one raised.
+EPISODE_GAP_MINUTES = 5
+TIERS, BUDGET_STATE = "tiers", "budget_state"  # Policy.kind
+BUDGET_STATE_NAME = "budget-state alerts"
 PAIR_FORM = re.compile(r"(?P<long>[^/:]+)/(?P<short>[^/:]+):(?P<factor>[^/:]+)")
 
 
@@ -83,43 +91,56 @@ def parse_pair(text: str) -> WindowPair:
 
 @dataclass(frozen=True)
 class Policy:
-    """What pages: tiers (configured, or a pair) and the low-traffic gate (bad units in the long window; 0 = off)."""
+    """What pages. Kind TIERS: tiers (configured, or a pair) and the low-traffic gate (bad units in the
+    long window, events in it; 0 = off). Kind BUDGET_STATE: the budget-state alerts as the chain
+    replays them (no tiers; the gate holds back their tickets, `min_events` is the window's judging floor)."""
 
     name: str
     tiers: tuple[AlertTier | WindowPair, ...]
     min_bad_events: int
     min_events: int = 0
+    kind: str = TIERS
 
     def to_json(self) -> dict:
-        return {"name": self.name, "low_traffic_gate": {"min_bad_events": self.min_bad_events, "min_events": self.min_events},
+        if self.kind == BUDGET_STATE:
+            return {"name": self.name, "kind": self.kind, "low_traffic_gate": {"min_bad_events": self.min_bad_events},
+                    "min_events": self.min_events, "alerts": [{"alert": name, "severity": severity}
+                                                              for name, severity in B.BUDGET_ALERTS.items()]}
+        return {"name": self.name, "kind": self.kind,
+                "low_traffic_gate": {"min_bad_events": self.min_bad_events, "min_events": self.min_events},
                 "tiers": [{"severity": t.severity, "long_window": t.long, "short_window": t.short,
                            **({"burn_rate_threshold": B.as_number(t.factor(0))} if isinstance(t, WindowPair)
                               else {"budget_fraction": float(t.budget_fraction)})} for t in self.tiers]}
 
 
 def policies(pairs: Sequence[WindowPair], settings: C.Settings, tiers: tuple[AlertTier, ...] | None = None) -> tuple[Policy, ...]:
-    """The policies side by side: the configured tiers with the low-traffic gate on and off, then
-    each pair (with the gate on). `On` is the configured gate, or the default when it is set to 0."""
+    """The policies side by side: the configured tiers with the low-traffic gate on and off, each pair
+    (with the gate on), then the budget-state alerts (with the chain's settings: its gate and judging
+    floor). `On` is the configured gate, or the default when it is set to 0."""
     tiers = tiers or alert_tiers()
     gate = settings.alert_min_bad_events or C.DEFAULT_ALERT_MIN_BAD_EVENTS
     found = [Policy(f"tiers, gate {gate}", tiers, gate, settings.alert_min_events),
              Policy("tiers, no gate", tiers, 0, settings.alert_min_events)]
     found += [Policy(f"pair {pair.label}, gate {gate}", (pair,), gate, settings.alert_min_events) for pair in pairs]
+    found.append(Policy(BUDGET_STATE_NAME, (), settings.alert_min_bad_events, settings.min_events, BUDGET_STATE))
     return tuple(found)
 
 
 @dataclass(frozen=True)
 class Episode:
-    """A maximal run of minutes whose error ratio exceeds the allowance (1 - target); minutes without
-    traffic inside it neither extend nor break it. Indexes are minutes of the replay's series."""
+    """A maximal run of minutes whose error ratio exceeds the allowance (1 - target), broken only by
+    EPISODE_GAP_MINUTES minutes with traffic at or under it; minutes without traffic neither extend
+    nor break it. Indexes are minutes of the replay's series."""
 
     first: int  # first minute above the allowance
     last: int  # last minute above the allowance
     bad: float  # bad units from first through last
 
 
-def episodes(good: np.ndarray, total: np.ndarray, target: Decimal, evaluate_from: int = 0) -> list[Episode]:
-    """The burn episodes of a unit series from minute `evaluate_from` on (the exact test bad > (1 - target) x total)."""
+def episodes(good: np.ndarray, total: np.ndarray, target: Decimal, evaluate_from: int = 0,
+             gap_minutes: int = EPISODE_GAP_MINUTES) -> list[Episode]:
+    """The burn episodes of a unit series from minute `evaluate_from` on (the exact test bad > (1 - target) x total):
+    runs of minutes above the allowance, joined across fewer than `gap_minutes` minutes with traffic at or under it."""
     bad = total - good
     allowance = Fraction(1 - target)
     if np.issubdtype(bad.dtype, np.integer):
@@ -127,10 +148,15 @@ def episodes(good: np.ndarray, total: np.ndarray, target: Decimal, evaluate_from
     else:  # RatioTimeslices: fractional units
         above = bad > float(allowance) * total * (1 + 1e-12)
     traffic = np.flatnonzero(total[evaluate_from:] > 0) + evaluate_from  # the minutes that say anything
+    burning = np.flatnonzero(above[traffic])  # positions among the minutes with traffic
+    if not len(burning):
+        return []
+    breaks = np.flatnonzero(np.diff(burning) > gap_minutes)  # gap_minutes healthy minutes or more in between
+    starts, ends = np.concatenate([[0], breaks + 1]), np.concatenate([breaks, [len(burning) - 1]])
     cumulative = np.concatenate([[0], np.cumsum(bad)])
     found = []
-    for start, end in B._runs(above[traffic]):
-        first, last = int(traffic[start]), int(traffic[end - 1])
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        first, last = int(traffic[burning[start]]), int(traffic[burning[end]])
         found.append(Episode(first, last, float(cumulative[last + 1] - cumulative[first])))
     return found
 
@@ -207,6 +233,11 @@ class PolicyScore:
     def to_json(self) -> dict:
         return {**dataclasses.asdict(self), "alerts_per_week": self.alerts_per_week, "pages_per_week": self.pages_per_week}
 
+    @classmethod
+    def from_json(cls, row: dict) -> PolicyScore:
+        """A row of the alert_backtest document (to_json's fields; the per-week figures are derived)."""
+        return cls(**{field.name: row[field.name] for field in dataclasses.fields(cls)})
+
 
 def _percentile(values: list[float], q: float) -> float | None:
     return None if not values else round(float(np.percentile(values, q)), 6)
@@ -231,9 +262,10 @@ def _marked(runs: Sequence[tuple[int, int]], size: int) -> np.ndarray:
     return np.cumsum(edges[:size]) > 0
 
 
-def score_window(policy: Policy, firings: Sequence[B.Firing], found: Sequence[Episode], bad: np.ndarray, allowed: float,
+def score_window(policy: Policy, firings: Sequence[B.Firing | B.BudgetAlert], found: Sequence[Episode], bad: np.ndarray, allowed: float,
                  first_minute_ms: int, key: tuple[str, str, str]) -> PolicyRecord:
-    """One policy's firings in one SLO window against its episodes. A page detects an episode when it
+    """One policy's firings (burn-rate or budget-state: their severity and [start, end) only) in one
+    SLO window against its episodes. A page detects an episode when it
     is firing at some minute of it; it is noise when every episode it overlaps spent < 1 % (or it overlaps none).
     Linear in minutes, episodes and pages: a month at low traffic has hundreds of each."""
     size = len(bad)
@@ -281,7 +313,8 @@ def backtest_month(specs: SpecSet, minutes: pl.DataFrame, period: C.Period, sett
     lookback before it (chain.LOOKBACK_DAYS). Every window is replayed over the calendar month (a
     rolling window too, so that months never overlap); its period length sets the tiers' factors,
     and its budget is (1 - target) x the month's units scaled to the window's length (a calendar
-    window: the whole month)."""
+    window: the whole month). The budget-state alerts judge the budget of the month so far, as the
+    chain does for a calendar window, whatever the window (docs/backtest.md)."""
     parts = C.by_slo(minutes)
     records = {p.name: PolicyRecord(p.name, minutes=(period.as_of_ms - period.start_ms) // MINUTE_MS) for p in chosen}
     for slo in specs.slos:
@@ -296,10 +329,13 @@ def backtest_month(specs: SpecSet, minutes: pl.DataFrame, period: C.Period, sett
                 found = episodes(good, total, objective.target, data.offset)
                 key = (slo.name, objective.key, window.label)
                 for policy in chosen:
-                    replay = B.replay_with_gate(good, total, data.replay_start, data.offset, objective.target, window.days,
-                                                policy.min_events, policy.min_bad_events, tiers=policy.tiers, sums=data.sums)
-                    records[policy.name].add(score_window(policy, replay.firings, found, total - good, allowed,
-                                                          data.replay_start, key))
+                    if policy.kind == BUDGET_STATE:
+                        fired = C.replay_budget_alerts(slo, objective, data, dataclasses.replace(
+                            settings, min_events=policy.min_events, alert_min_bad_events=policy.min_bad_events))
+                    else:
+                        fired = B.replay_with_gate(good, total, data.replay_start, data.offset, objective.target, window.days,
+                                                   policy.min_events, policy.min_bad_events, tiers=policy.tiers, sums=data.sums).firings
+                    records[policy.name].add(score_window(policy, fired, found, total - good, allowed, data.replay_start, key))
     return MonthBacktest(period.month, period.as_of_ms, tuple(chosen), records)
 
 
@@ -329,12 +365,16 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
+def table_rows(scores: Sequence[PolicyScore]) -> list[tuple]:
+    """The backtest table's cells under HEADERS, one row per (months, policy): the Markdown's and the report's."""
+    return [(s.months, s.policy, _number(s.alerts_per_week), _number(s.pages_per_week), s.episodes, s.paged_episodes,
+             _number(s.delay_median_minutes), _number(s.delay_p90_minutes), _percent(s.spent_before_page_median),
+             _percent(s.spent_before_page_p90), s.noise_pages, s.misses) for s in scores]
+
+
 def markdown(scores: Sequence[PolicyScore]) -> str:
     """The backtest table, one row per (months, policy)."""
-    return table(HEADERS, [(s.months, s.policy, _number(s.alerts_per_week), _number(s.pages_per_week), s.episodes,
-                            s.paged_episodes, _number(s.delay_median_minutes), _number(s.delay_p90_minutes),
-                            _percent(s.spent_before_page_median), _percent(s.spent_before_page_p90), s.noise_pages, s.misses)
-                           for s in scores])
+    return table(HEADERS, table_rows(scores))
 
 
 def missed(result: MonthBacktest) -> list[dict]:

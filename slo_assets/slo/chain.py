@@ -374,6 +374,15 @@ def _series_columns(data: WindowData, target: Decimal, step_minutes: int = SERIE
             "good": good, "total": total, "remaining_ratio": remaining, "burn_1h": burn["1h"], "burn_6h": burn["6h"]}
 
 
+def replay_budget_alerts(slo: Slo | CompositeSlo, objective: Objective, data: WindowData, settings: Settings) -> list[B.BudgetAlert]:
+    """One SLO window's budget-state alerts, replayed from its start: the budget units, the live
+    events (a latency SLO's fast ones too), the judging floor and the low-traffic gate."""
+    event_good, event_total = data.live_events
+    latency = isinstance(slo, Slo) and slo.indicator.kind() == "latency"
+    return B.budget_state_alerts(data.units.good, data.units.total, event_total, event_good if latency else None, data.replay_start,
+                                 data.offset, objective.target, settings.min_events, settings.alert_min_bad_events, data.sums)
+
+
 def evaluate(slo: Slo | CompositeSlo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
              settings: Settings, policies: dict | None = None, data: WindowData | None = None,
              coverage: CV.Coverage | None = None) -> WindowEvaluation:
@@ -409,10 +418,7 @@ def evaluate(slo: Slo | CompositeSlo, objective: Objective, window: TimeWindow, 
                                                       condition.alert_after_minutes, data.sums):
                 policy_alerts.append(E.PolicyAlert(name, condition.name, condition.severity, condition.threshold,
                                                    f"{condition.lookback_minutes}m", start, end, round(peak, 6)))
-    event_good, event_total = data.live_events
-    budget_alerts = B.budget_state_alerts(u.good, u.total, event_total, event_good if isinstance(slo, Slo) and slo.indicator.kind() == "latency" else None,
-                                          replay_start, offset, objective.target, settings.min_events,
-                                          settings.alert_min_bad_events, data.sums)
+    budget_alerts = replay_budget_alerts(slo, objective, data, settings)
     crossings = B.threshold_crossings(t_win - g_win, win_start, budget.allowed)
     days = max(1, -(-(win_end - win_start) // DAY_MS))
     day_index = np.arange(len(t_win)) // 1440
