@@ -14,6 +14,7 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.dagster_run import DagsterRun
 
 from slo_assets.clock import SettingError
+from slo_assets.definitions import build_definitions
 from slo_assets.defs.jobs import monthly_chain_job
 from slo_assets.defs.live_outputs import LIVE_TAG, live_outputs_sensor
 from slo_assets.defs.resources import (
@@ -78,6 +79,8 @@ def test_a_changed_day_refreshes_once_per_interval_and_nothing_changed_refreshes
     assert request.run_key == f"live-outputs:{MONTH}:5m:5973264"
     assert request.partition_key == MONTH and request.tags[LIVE_TAG] == request.run_key
     assert monthly_chain_job.name == live_outputs_sensor.job_name
+    job = build_definitions().resolve_job_def(live_outputs_sensor.job_name)  # the month is a partition of the job
+    assert job.partitions_def.has_partition_key(request.partition_key)
     assert "no new day data" in live.tick("14T12:01:30").skip_reason.skip_message  # handled, nothing new
 
     _day(instance, "sli_minutely", "2026-10-14")  # the live day again, within the interval
