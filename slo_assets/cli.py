@@ -724,6 +724,65 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return _guarded("backtest", body)
 
 
+def _port(value: str) -> int:
+    """A TCP port, 0 (any free one, printed) to 65535."""
+    if not re.fullmatch(r"\d{1,5}", value.strip()) or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, not {value!r}")
+    return int(value)
+
+
+def _month_or_current(value: str) -> str:
+    return value if value == "current" else _month(value)
+
+
+def cmd_serve_metrics(args: argparse.Namespace) -> int:
+    """Serve a month's slo_metrics.prom on /metrics until SIGTERM or Ctrl-C."""
+    def body() -> int:
+        import signal
+        import threading
+
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        from slo_assets import clock, layout
+        from slo_assets.outputs.metrics_server import ExpositionCollector, is_loopback
+
+        if not is_loopback(args.host) and not args.allow_remote:
+            raise InputError(f"--host {args.host}: not a loopback address; the exposition has no authentication, so "
+                             "binding other interfaces needs --allow-remote (or keep 127.0.0.1 behind a proxy)")
+        store = existing_warehouse(args.warehouse)
+        fixed = None if args.month == "current" else args.month
+
+        def locate() -> tuple[str, object]:
+            month = fixed or clock.today().strftime("%Y-%m")  # the running month, again at each scrape
+            return month, layout.PROMETHEUS_EXPOSITION.path(store, month)
+
+        month, path = locate()
+        if fixed and not path.exists():
+            raise InputError(f"--month {fixed}: no exposition in --warehouse {args.warehouse} ({path}): materialize the "
+                             "month first (slo-assets run, or the prometheus_exposition asset)")
+        registry = CollectorRegistry()  # only the exposition: no process or Python metrics of this server
+        registry.register(ExpositionCollector(locate, notify=lambda message: print(message, file=sys.stderr, flush=True)))
+        try:
+            server, _ = start_http_server(args.port, addr=args.host, registry=registry)
+        except OSError as error:
+            raise InputError(f"--port {args.port}: cannot listen on {args.host} ({error.strerror or error}); another "
+                             "exporter there? choose another --port") from None
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda number, frame: stop.set())
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"serving {month if fixed else 'the running month'} on http://{host}:{server.server_port}/metrics "
+              "(SIGTERM or Ctrl-C stops)", flush=True)
+        while not stop.wait(0.5):
+            pass
+        server.shutdown()
+        server.server_close()
+        print("slo-assets serve-metrics: stopped", file=sys.stderr)
+        return 0
+
+    return _guarded("serve-metrics", body)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slo-assets", description="SLOs from access logs, as a Dagster asset graph.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -821,6 +880,17 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the low-traffic gate of the 'gate on' policies (default 3)")
     backtest.add_argument("--json", action="store_true", help="print the table as JSON")
     backtest.set_defaults(func=cmd_backtest)
+
+    serve = commands.add_parser("serve-metrics", help="serve a month's slo_metrics.prom on /metrics for Prometheus to scrape "
+                                                      "(re-read at each scrape), with slo_assets_exposition_age_seconds")
+    serve.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
+                       help="the warehouse the month is materialized into (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
+    serve.add_argument("--month", type=_month_or_current, default="current",
+                       help="YYYY-MM, or current (default): the running month, followed across month ends")
+    serve.add_argument("--port", type=_port, default=9464, help="TCP port (default 9464; 0 picks a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1; others need --allow-remote)")
+    serve.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    serve.set_defaults(func=cmd_serve_metrics)
 
     demo = commands.add_parser("demo", help="generate a sample month and materialize the asset graph for it")
     demo.add_argument("--month", type=_month, default=DEMO_MONTH)

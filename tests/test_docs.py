@@ -17,7 +17,7 @@ pytestmark = pytest.mark.xdist_group("incident_month")  # shares the session fix
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-SERVERS = ("dagster-daemon run", "dagster-webserver", "dagster dev", "dg dev")
+SERVERS = ("dagster-daemon run", "dagster-webserver", "dagster dev", "dg dev", "serve-metrics")
 # Superseded by `dg dev`, `dg launch` and `dg check defs`: they print a SupersessionWarning.
 SUPERSEDED = ("dagster dev", "dagster asset materialize", "dagster job execute", "dagster definitions validate")
 
@@ -60,6 +60,9 @@ def test_every_command_in_the_docs_runs(doc, project):
         script, servers = split_servers(block)
         assert not any(old in block for old in SUPERSEDED), block
         for server in servers:
+            if "serve-metrics" in server:  # the exposition's server binds 127.0.0.1 unless told otherwise
+                assert "--allow-remote" not in server and ("--host" not in server or "--host 127.0.0.1" in server), server
+                continue
             if "dg dev" not in server:  # dg reads the project from pyproject.toml, not a workspace file
                 assert "-w workspace.yaml" in server, server
             if "webserver" in server or " dev" in server:

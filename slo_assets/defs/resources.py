@@ -9,7 +9,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from slo_assets.clock import SettingError
 from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, DEFAULT_JSON_FIELDS, DEFAULT_SERVICE_REGEX, ParseConfig
+from slo_assets.outputs.refresh import DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES, check_minutes
 from slo_assets.remediation.runbooks import load_runbooks
 from slo_assets.storage import Warehouse
 
@@ -162,6 +164,25 @@ class Remediation(dg.ConfigurableResource):
         return load_runbooks([Path(p) for p in self.runbook_paths], self.allowed_cwd_root)
 
 
+LIVE_REFRESH_SETTING = "SLO_ASSETS_LIVE_REFRESH_MINUTES"
+
+
+def live_refresh_minutes() -> int:
+    """$SLO_ASSETS_LIVE_REFRESH_MINUTES, else the default; a bad value is a SettingError naming it."""
+    text = os.environ.get(LIVE_REFRESH_SETTING, "").strip()
+    try:
+        return check_minutes(LIVE_REFRESH_SETTING, text) if text else DEFAULT_MINUTES
+    except ValueError as error:
+        raise SettingError(str(error)) from error
+
+
+class LiveOutputs(dg.ConfigurableResource):
+    """How often live_outputs_sensor refreshes the running month's chain and outputs while its days change."""
+
+    refresh_minutes: int = Field(default=DEFAULT_MINUTES, ge=MIN_MINUTES, le=MAX_MINUTES,
+                                 description="at most one refresh of the month to date per this many minutes")
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """The one resource set: what the code location binds, and what the CLI and tests override by key."""
     specs = os.environ.get("SLO_ASSETS_SPECS")
@@ -170,4 +191,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "warehouse": WarehouseResource(base=default_warehouse(), stage_dir=os.environ.get(STAGE_SETTING, "")),
         "slo_settings": SloSettings(spec_paths=specs.split(",") if specs else [project_file(DEFAULT_SPECS)]),
         "remediation": Remediation(),
+        "live_outputs": LiveOutputs(refresh_minutes=live_refresh_minutes()),
     }
