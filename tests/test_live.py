@@ -3,6 +3,7 @@ alerts at the latest minutes exactly as the month's replay judges those minutes.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def test_a_file_grown_over_ticks_counts_as_one_full_parse(logs, specs):
     text = minute_lines(0, 50, 3) + minute_lines(1, 40, 0) + minute_lines(2, 60, 10)
     cuts = [0, 1234, 1235, 4000, len(text) - 7, len(text)]  # mid-line cuts: the partial line is held
     state, reads = None, []
-    for number, (a, b) in enumerate(zip(cuts, cuts[1:], strict=False)):
+    for number, (a, b) in enumerate(itertools.pairwise(cuts)):
         append(log, text[a:b])
         result = L.tick(state, source(logs), specs, SETTINGS, START + (number + 1) * 1000, no_history)
         state = result.state
@@ -150,9 +151,9 @@ def replay_runs(specs, frame: pl.DataFrame, as_of_ms: int) -> list[tuple[L.Alert
         for objective in slo.objectives:
             for window in slo.windows:
                 e = C.evaluate(slo, objective, window, frame, period, SETTINGS)
-                key = lambda alert: L.AlertKey(slo.name, objective.key, window.label, alert)  # noqa: E731
-                runs += [(key(f"{a.severity} {a.long_window}/{a.short_window}"), a.start_ms, a.end_ms) for a in e.alerts]
-                runs += [(key(b.alert), b.start_ms, b.end_ms) for b in e.budget_alerts]
+                named = [(f"{a.severity} {a.long_window}/{a.short_window}", a.start_ms, a.end_ms) for a in e.alerts]
+                named += [(b.alert, b.start_ms, b.end_ms) for b in e.budget_alerts]
+                runs += [(L.AlertKey(slo.name, objective.key, window.label, name), start, end) for name, start, end in named]
     return runs
 
 
