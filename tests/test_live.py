@@ -241,3 +241,66 @@ def test_the_state_survives_a_restart_between_every_tick(logs, specs, tmp_path):
     assert counts(store.load()) == counts(kept[-1].state)
     files = sorted(p.name for p in (tmp_path / "warehouse" / "_staging" / "live" / "minutes").iterdir())
     assert files == [f"{START // 3_600_000 * 3_600_000 + h * 3_600_000}.{g}.json" for h, g in ((0, 1), (1, 10))]
+
+
+WEBHOOK_RUNBOOK = """apiVersion: slo-assets/v1
+kind: Runbook
+metadata: {name: live-pages}
+spec:
+  match: {severity: page}
+  actions:
+    - {kind: webhook, name: page-hook, url_env: T_LIVE_HOOK}
+"""
+
+
+def test_the_sensor_asks_once_per_episode_and_the_run_sends_it_once(logs, specs, tmp_path, monkeypatch):
+    """The sensor under a real instance: a run request per firing episode, keyed by it; the run sends the
+    webhook through the runbook and records it in remediation_runs; the same episode never goes twice."""
+    from slo_assets.defs import live as live_defs
+    from slo_assets.defs.live import live_alert_job, live_tick_sensor
+    from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
+    from slo_assets.definitions import build_definitions
+    from slo_assets import layout
+    from tests.channel_servers import HttpChannel
+    import dagster as dg
+
+    hook = HttpChannel("webhook")
+    monkeypatch.setenv("T_LIVE_HOOK", hook.url)
+    runbooks = tmp_path / "runbooks.yaml"
+    runbooks.write_text(WEBHOOK_RUNBOOK)
+    warehouse = tmp_path / "warehouse"
+    resources = {"warehouse": WarehouseResource(base=str(warehouse)), "log_source": LogSource(root=str(logs)),
+                 "slo_settings": SloSettings(spec_paths=[str(tmp_path / "slos.yaml")]),
+                 "remediation": Remediation(runbook_paths=[str(runbooks)], execute=True)}
+    log = logs / "access.log"
+    minute = START + 600 * MINUTE_MS
+    now = minute + 30_000
+    monkeypatch.setattr(live_defs, "now_ms", lambda: now)
+    log.write_text("".join(line(minute - 60 * MINUTE_MS + i * 600) for i in range(6000)))  # a clean hour, 100 a minute
+    try:
+        with dg.instance_for_test() as instance:
+            def tick():
+                with dg.build_sensor_context(instance=instance, resources=resources) as context:
+                    return live_tick_sensor(context)
+
+            assert tick().run_requests == []
+            append(log, "".join(line(now - 1000 + i, 503) for i in range(200)))  # 200 failures in the last second
+            first = tick()
+            keys = sorted(r.run_key for r in first.run_requests)
+            assert "page 1h/5m" in " ".join(keys) and all(k.startswith("live:api-availability:") for k in keys)
+            assert int(first.cursor) == 2  # the state's generation: saved in the warehouse before the runs are asked for
+            again = tick()
+            assert sorted(r.run_key for r in again.run_requests) == keys  # asked again; Dagster launches a run key once
+            defs = build_definitions(resources)
+            job = defs.resolve_job_def(live_alert_job.name)
+            page = next(r for r in first.run_requests if "page 1h/5m" in r.run_key)
+            assert job.execute_in_process(run_config=page.run_config, instance=instance, tags=page.tags).success
+            assert job.execute_in_process(run_config=page.run_config, instance=instance).success  # a repeat: done before
+            (body,) = hook.received
+            assert body["slo"] == "api-availability" and body["severity"] == "page"
+            assert body["incidents"][0]["bad_events"] == 200
+            runs = pl.from_arrow(Warehouse(warehouse).read_table(layout.REMEDIATION_RUNS.path(Warehouse(warehouse), iso(minute)[:7])))
+            assert runs["status"].to_list() == ["ok", "skipped_already_done"]
+            assert set(runs["run_key"]) == {page.run_key}
+    finally:
+        hook.close()

@@ -25,7 +25,7 @@ class LiveAlert:
     start_ms: int
     evaluated_until_ms: int
     value: float  # peak long-window burn rate, or the lowest remaining budget ratio
-    bad_events: int  # since the start
+    bad_events: int  # that made it hold: in the tier's long window, or the window so far for a budget alert
 
     def to_config(self) -> dict:
         return asdict(self)

@@ -73,6 +73,7 @@ class Episode:
     start_ms: int
     value: float  # peak long-window burn rate, or the lowest remaining budget ratio (LOWEST_IS_WORST)
     end_ms: int | None = None  # the first minute it no longer held; None while it holds
+    bad_units: float = 0.0  # what made it hold at the latest minute judged (_held_runs)
 
     @property
     def run_key(self) -> str:
@@ -83,12 +84,12 @@ class Episode:
     def to_json(self) -> dict:
         k = self.key
         return {"slo": k.slo, "objective": k.objective, "window": k.window, "alert": k.alert, "severity": self.severity,
-                "start_ms": self.start_ms, "value": self.value, "end_ms": self.end_ms}
+                "start_ms": self.start_ms, "value": self.value, "end_ms": self.end_ms, "bad_units": self.bad_units}
 
     @staticmethod
     def from_json(data: dict) -> Episode:
         return Episode(AlertKey(data["slo"], data["objective"], data["window"], data["alert"]), data["severity"],
-                       data["start_ms"], data["value"], data["end_ms"])
+                       data["start_ms"], data["value"], data["end_ms"], data["bad_units"])
 
 
 @dataclass
@@ -236,9 +237,11 @@ def _count(state: LiveState, rows: pl.DataFrame, specs: SpecSet) -> tuple[int, i
 
 
 def _held_runs(slo: Slo, objective: Objective, window: TimeWindow, series: Dense, period: C.Period, settings: C.Settings,
-               from_ms: int) -> list[tuple[str, str, int, int, float]]:
-    """(alert, severity, start, end, figure) of every run of minutes from `from_ms` on where a tier or
-    a budget-state alert holds, by the chain's replay over the same minutes."""
+               from_ms: int) -> list[tuple[str, str, int, int, float, float]]:
+    """(alert, severity, start, end, figure, bad) of every run of minutes from `from_ms` on where a tier
+    or a budget-state alert holds, by the chain's replay over the same minutes. `bad`: the bad units
+    that made it hold at the latest minute: in the tier's long window, in the window so far for a
+    budget alert, in the last hour (high burn rate) or the last 5 minutes' requests (latency)."""
     data = C.window_data(slo, objective, window, None, period, settings, series=series.window)
     u = data.units
     if not len(u.total):
@@ -246,14 +249,21 @@ def _held_runs(slo: Slo, objective: Objective, window: TimeWindow, series: Dense
     first = max(data.offset, (from_ms - data.replay_start) // MINUTE_MS)
     replay = B.replay_with_gate(u.good, u.total, data.replay_start, first, objective.target, window.days,
                                 settings.alert_min_events, settings.alert_min_bad_events, sums=data.sums)
-    runs = [(f"{f.severity} {f.long_window}/{f.short_window}", f.severity, f.start_ms, f.end_ms, f.peak_burn_rate)
-            for f in replay.firings]
+
+    def bad_in(minutes: int) -> float:
+        return float(data.sums.window(minutes)[0][-1])
+
+    runs = [(f"{f.severity} {f.long_window}/{f.short_window}", f.severity, f.start_ms, f.end_ms, f.peak_burn_rate,
+             bad_in(B.BURN_WINDOWS_MINUTES[f.long_window])) for f in replay.firings]
     event_good, event_total = data.live_events
     latency = slo.indicator.kind() == "latency"
+    bad = {"high_burn_rate": bad_in(B.BURN_WINDOWS_MINUTES[B.HIGH_BURN_LONG]),
+           "latency_threshold_violated": float((event_total - event_good)[-B.BURN_WINDOWS_MINUTES[B.LATENCY_WINDOW]:].sum())}
+    so_far = float((u.total - u.good)[data.offset:].sum())
     for alert in B.budget_state_alerts(u.good, u.total, event_total, event_good if latency else None, data.replay_start,
                                        data.offset, objective.target, settings.min_events, settings.alert_min_bad_events, data.sums):
         if alert.end_ms > from_ms:  # the budget is the window's so far: judged from its start, kept from `from_ms`
-            runs.append((alert.name, alert.severity, max(alert.start_ms, from_ms), alert.end_ms, alert.value))
+            runs.append((alert.name, alert.severity, max(alert.start_ms, from_ms), alert.end_ms, alert.value, bad.get(alert.name, so_far)))
     return runs
 
 
@@ -276,12 +286,12 @@ def evaluate(state: LiveState, specs: SpecSet, settings: C.Settings, from_ms: in
             continue
         for objective in slo.objectives:
             for window in slo.windows:
-                for alert, severity, start, end, figure in _held_runs(slo, objective, window, series, period, settings, from_ms):
+                for alert, severity, start, end, figure, bad in _held_runs(slo, objective, window, series, period, settings, from_ms):
                     key = AlertKey(slo.name, objective.key, window.label, alert)
                     before = state.final_open.get(key)
                     if start == from_ms and before is not None:
                         start, figure = before.start_ms, _worse(alert, before.value, figure)
-                    episode = Episode(key, severity, start, figure, None if end >= end_ms else end)
+                    episode = Episode(key, severity, start, figure, None if end >= end_ms else end, bad)
                     seen.append(episode)
                     if start <= minute_ms - MINUTE_MS < end:
                         final_open[key] = episode
@@ -318,7 +328,7 @@ def tick(state: LiveState | None, source: TailSource, specs: SpecSet, settings: 
     fired = [e for e in seen if e.run_key not in state.notified]
     for episode in fired:
         state.notified[episode.run_key] = episode.start_ms
-    resolved = [Episode(e.key, e.severity, e.start_ms, e.value, end_ms if e.end_ms is None else e.end_ms)
+    resolved = [Episode(e.key, e.severity, e.start_ms, e.value, end_ms if e.end_ms is None else e.end_ms, e.bad_units)
                 for key, e in previous.items() if key not in now_open]
     state.final_open, state.open, state.evaluated_to_ms = final_open, now_open, minute_ms
     state.notified = {k: s for k, s in state.notified.items() if s >= minute_ms - NOTIFIED_KEEP_MS}
@@ -335,15 +345,6 @@ def _prune(state: LiveState) -> None:
     for by_minute in state.minutes.values():
         for minute in [m for m in by_minute if m < start]:
             del by_minute[minute]
-
-
-def alert_bad_events(state: LiveState, episode: Episode, until_ms: int) -> int:
-    """Bad events of the episode's SLO from its start to `until_ms` (what the notification reports)."""
-    series = state.dense.get(episode.key.slo)
-    if series is None:
-        return 0
-    good, total = series.window(episode.start_ms, until_ms)
-    return int((total - good).sum())
 
 
 def episode_status(episode: Episode, firing: list[Episode]) -> str:
