@@ -256,13 +256,19 @@ spec:
 def test_the_sensor_asks_once_per_episode_and_the_run_sends_it_once(logs, specs, tmp_path, monkeypatch):
     """The sensor under a real instance: a run request per firing episode, keyed by it; the run sends the
     webhook through the runbook and records it in remediation_runs; the same episode never goes twice."""
+    import dagster as dg
+
+    from slo_assets import layout
+    from slo_assets.definitions import build_definitions
     from slo_assets.defs import live as live_defs
     from slo_assets.defs.live import live_alert_job, live_tick_sensor
-    from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
-    from slo_assets.definitions import build_definitions
-    from slo_assets import layout
+    from slo_assets.defs.resources import (
+        LogSource,
+        Remediation,
+        SloSettings,
+        WarehouseResource,
+    )
     from tests.channel_servers import HttpChannel
-    import dagster as dg
 
     hook = HttpChannel("webhook")
     monkeypatch.setenv("T_LIVE_HOOK", hook.url)

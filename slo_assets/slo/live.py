@@ -312,8 +312,7 @@ def tick(state: LiveState | None, source: TailSource, specs: SpecSet, settings: 
         fresh = LiveState(started_day=day_key(now_ms), spec_hash=specs.content_hash)
         if state is not None:
             fresh.evaluated_to_ms, fresh.final_open, fresh.open = state.evaluated_to_ms, state.final_open, state.open
-            fresh.notified, fresh.generation, fresh.shards = state.notified, state.generation, state.shards
-            fresh.shards = {}
+            fresh.notified, fresh.generation, fresh.shards = state.notified, state.generation, state.shards  # old files go at the save
         state = fresh
     end_ms = minute_ms + MINUTE_MS
     if state.dense_range is None or not (state.dense_range[0] <= minute_ms < state.dense_range[1]) or set(state.dense) != {
@@ -331,7 +330,8 @@ def tick(state: LiveState | None, source: TailSource, specs: SpecSet, settings: 
     resolved = [Episode(e.key, e.severity, e.start_ms, e.value, end_ms if e.end_ms is None else e.end_ms, e.bad_units)
                 for key, e in previous.items() if key not in now_open]
     state.final_open, state.open, state.evaluated_to_ms = final_open, now_open, minute_ms
-    state.notified = {k: s for k, s in state.notified.items() if s >= minute_ms - NOTIFIED_KEEP_MS}
+    still = {e.run_key for e in now_open.values()}
+    state.notified = {k: s for k, s in state.notified.items() if s >= minute_ms - NOTIFIED_KEEP_MS or k in still}
     _prune(state)
     return TickResult(state, fired, resolved, sorted(now_open.values(), key=lambda e: (e.start_ms, e.key.text())), tail.files,
                       tail.skipped, early, updated, sorted(hours), from_ms, minute_ms)
