@@ -310,3 +310,22 @@ def test_the_sensor_asks_once_per_episode_and_the_run_sends_it_once(logs, specs,
             assert set(runs["run_key"]) == {page.run_key}
     finally:
         hook.close()
+
+
+def test_the_interval_is_30_s_to_1_h_and_live_mode_is_off_unless_asked():
+    from slo_assets.defs.live import (
+        live_enabled,
+        live_interval_seconds,
+        live_tick_sensor,
+    )
+    from slo_assets.errors import DefinitionError
+
+    assert live_interval_seconds({}) == 60
+    assert [live_interval_seconds({"SLO_ASSETS_LIVE_INTERVAL": v}) for v in ("30", "3600")] == [30, 3600]
+    for wrong in ("29", "3601", "1m", "-30", "30.5"):
+        with pytest.raises(DefinitionError) as error:
+            live_interval_seconds({"SLO_ASSETS_LIVE_INTERVAL": wrong})
+        assert "SLO_ASSETS_LIVE_INTERVAL" in str(error.value) and repr(wrong) in str(error.value)
+    assert not live_enabled({}) and live_enabled({"SLO_ASSETS_LIVE": "on"})
+    if not live_enabled():
+        assert live_tick_sensor.default_status.value == "STOPPED"
