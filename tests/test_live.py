@@ -176,13 +176,14 @@ def test_live_tick_by_tick_is_the_replay_of_the_same_minutes(logs, tmp_path, see
     log = logs / "access.log"
     log.write_text("".join(minute_lines(m, int(requests[m]), int(bad[m])) for m in range(first)))  # today so far
     first_ms = START + first * MINUTE_MS
-    state, fired, final_open = None, [], {}
+    state, fired, resolved, final_open = None, [], [], {}
     for m in range(first, minutes):
         lines = minute_lines(m, int(requests[m]), int(bad[m])).splitlines(keepends=True)
         for part, second in ((lines[:len(lines) // 2], 0), (lines[len(lines) // 2:], 30)):
             result = L.tick(state, source(logs), specs, SETTINGS, START + m * MINUTE_MS + second * 1000, no_history)
             state = result.state
             fired += result.fired
+            resolved += result.resolved
             append(log, "".join(part))
         final_open[m - 1] = {k: e.start_ms for k, e in state.final_open.items()}
     frame = full_parse_frame(logs, specs)
@@ -197,6 +198,12 @@ def test_live_tick_by_tick_is_the_replay_of_the_same_minutes(logs, tmp_path, see
     for key, start, end in runs:
         if end > first_ms and start < START + (minutes - 1) * MINUTE_MS:
             assert (key, max(start, first_ms)) in starts, (key, iso(start))
+    # an episode the replay ends before the last closed minute was resolved live at the same minute
+    ends = {(e.key, e.start_ms): e.end_ms for e in resolved}
+    ended = [(key, start, end) for key, start, end in runs if first_ms < end < START + (minutes - 1) * MINUTE_MS]
+    assert ended, "some episode ends"
+    for key, start, end in ended:
+        assert ends.get((key, max(start, first_ms))) == end, (key, iso(start), iso(end))
 
 
 def full_parse_frame(logs: Path, specs) -> pl.DataFrame:

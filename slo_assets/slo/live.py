@@ -327,7 +327,8 @@ def tick(state: LiveState | None, source: TailSource, specs: SpecSet, settings: 
     fired = [e for e in seen if e.run_key not in state.notified]
     for episode in fired:
         state.notified[episode.run_key] = episode.start_ms
-    resolved = [Episode(e.key, e.severity, e.start_ms, e.value, end_ms if e.end_ms is None else e.end_ms, e.bad_units)
+    ended = {(e.key, e.start_ms): e for e in seen if e.end_ms is not None}  # the minute it stopped, when judged in this tick
+    resolved = [ended.get((key, e.start_ms)) or Episode(e.key, e.severity, e.start_ms, e.value, from_ms, e.bad_units)
                 for key, e in previous.items() if key not in now_open]
     state.final_open, state.open, state.evaluated_to_ms = final_open, now_open, minute_ms
     still = {e.run_key for e in now_open.values()}
