@@ -13,6 +13,7 @@ from slo_assets.defs.backtest import alert_backtest
 from slo_assets.defs.incident_reviews import incident_reviews
 from slo_assets.defs.ingestion import INDEX_CHECKS, log_file_index, parsed_logs
 from slo_assets.defs.jobs import EXECUTOR, JOBS
+from slo_assets.defs.live import live_alert_job, live_tick_sensor
 from slo_assets.defs.live_outputs import live_outputs_sensor
 from slo_assets.defs.outputs import OUTPUT_ASSETS
 from slo_assets.defs.remediation import deploy_gate, learning_record, remediation_plan, remediation_runs
@@ -25,7 +26,7 @@ from slo_assets.defs.slo_chain import compliance_report, error_budgets, sli_metr
 
 ALL_ASSETS = [log_file_index, parsed_logs, sli_minutely, slo_specs, sli_metrics, slo_targets, error_budgets, compliance_report,
               remediation_plan, deploy_gate, alert_backtest, *OUTPUT_ASSETS, remediation_runs, learning_record, incident_reviews, breach_acks, *REVIEW_ASSETS]
-SENSORS = [remediation_sensor, escalation_sensor, *AUTOMATION_SENSORS, live_outputs_sensor]
+SENSORS = [remediation_sensor, escalation_sensor, live_tick_sensor, *AUTOMATION_SENSORS, live_outputs_sensor]
 
 
 def build_definitions(overrides: Mapping[str, dg.ConfigurableResource] | None = None) -> dg.Definitions:
@@ -33,8 +34,8 @@ def build_definitions(overrides: Mapping[str, dg.ConfigurableResource] | None = 
 
     The executor is also the default of the implicit asset job, which runs what the UI materializes and
     its backfills: without it they ran a process per step, each re-importing the code location."""
-    return dg.Definitions(assets=with_automation(ALL_ASSETS), asset_checks=[*INDEX_CHECKS, *RULES_CHECKS], jobs=JOBS, schedules=SCHEDULES, sensors=SENSORS,
-                          resources={**default_resources(), **(overrides or {})}, executor=EXECUTOR)
+    return dg.Definitions(assets=with_automation(ALL_ASSETS), asset_checks=[*INDEX_CHECKS, *RULES_CHECKS], jobs=[*JOBS, live_alert_job],
+                          schedules=SCHEDULES, sensors=SENSORS, resources={**default_resources(), **(overrides or {})}, executor=EXECUTOR)
 
 
 defs = build_definitions()

@@ -21,6 +21,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -92,12 +93,23 @@ def slack_errors(message) -> list[str]:
     return errors
 
 
+WEBHOOK_FIELDS = ("period", "slo", "service", "status", "severity", "fingerprint", "incidents", "summary")
+
+
+def webhook_errors(body) -> list[str]:
+    """What a runbook webhook's JSON body (actions.payload) lacks (empty: valid)."""
+    if not isinstance(body, dict):
+        return ["the body must be a JSON object"]
+    return [f"{name} is required" for name in WEBHOOK_FIELDS if name not in body]
+
+
 @dataclass
 class HttpChannel:
     """A threaded HTTP server; `fail_with` answers the first requests with these statuses."""
-    kind: str  # "pagerduty" or "slack"
+    kind: str  # "pagerduty", "slack" or "webhook" (a runbook webhook's JSON body)
     fail_with: list[int] = field(default_factory=list)
     received: list[dict] = field(default_factory=list)  # every valid body, in order
+    received_at: list[float] = field(default_factory=list)  # time.time() of each, for delivery delays
     rejected: list[list[str]] = field(default_factory=list)
     echo: bool = False  # answer a 400 that repeats the body (as some services do), to test redaction
 
@@ -115,13 +127,14 @@ class HttpChannel:
                 except ValueError:
                     body = None
                 errors = ["Content-Type must be application/json"] if self.headers.get("Content-Type") != "application/json" else []
-                errors += pagerduty_errors(body) if channel.kind == "pagerduty" else slack_errors(body)
+                errors += {"pagerduty": pagerduty_errors, "webhook": webhook_errors}.get(channel.kind, slack_errors)(body)
                 if errors or channel.echo:
                     channel.rejected.append(errors)
                     answer = {"status": "invalid event", "errors": errors, "echo": raw.decode()} if channel.echo else {"errors": errors}
                     self._answer(400, json.dumps(answer).encode())
                     return
                 channel.received.append(body)
+                channel.received_at.append(time.time())
                 if channel.kind == "pagerduty":
                     self._answer(202, json.dumps({"status": "success", "message": "Event processed",
                                                   "dedup_key": body.get("dedup_key")}).encode())

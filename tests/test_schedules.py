@@ -27,7 +27,8 @@ def test_schedules_target_the_right_partitions():
     assert _request(month_close_schedule, "2027-01-01T02:30:00").partition_key == "2026-12"
     names = {s.name for s in defs.schedules}
     assert names == {"daily_ingest_schedule", "month_to_date_schedule", "month_close_schedule"}
-    assert {s.name for s in defs.sensors} == {"remediation_sensor", "escalation_sensor", "daily_automation_sensor", "monthly_automation_sensor"}
+    assert {s.name for s in defs.sensors} == {"remediation_sensor", "escalation_sensor", "live_tick_sensor", "live_outputs_sensor",
+                                             "daily_automation_sensor", "monthly_automation_sensor"}
 
 
 def test_daily_job_refreshes_the_index_then_one_day(tmp_path):

@@ -146,7 +146,7 @@ class RemediationRunConfig(dg.Config):
                                 "PagerDuty actions triggered, and nothing else")
 
 
-def _history(store) -> list[dict]:
+def action_history(store) -> list[dict]:
     """Every action outcome so far, of every month: cooldowns and idempotency look across months."""
     rows = []
     for month in layout.REMEDIATION_RUNS.partitions(store):
@@ -158,6 +158,37 @@ def learning_history(store) -> pl.DataFrame | None:
     """Every month's learning record, one table (None before the first)."""
     months = [read_frame(store, layout.LEARNING_RECORD, month) for month in layout.LEARNING_RECORD.partitions(store)]
     return pl.concat(months, how="diagonal_relaxed") if months else None
+
+
+def act_on(context, entries: list[dict], actions: dict, month: str, run_key: str, history: list[dict], execute: bool,
+           secret_names: set[str]) -> list[dict]:
+    """Carry out the entries' actions in plan order (message actions of one service and channel as
+    one message, actions.groups_in_plan); each outcome is logged and added to `history`."""
+    outcomes = []
+    for shape, items in groups_in_plan(entries, actions):
+        if shape == "missing":  # the runbooks changed since the plan was written
+            done = [missing_action(described, entry, month, run_key, not execute) for described, entry in items]
+        elif shape == "group":
+            done = carry_out_group(items, month, run_key, history, execute=execute, secret_names=secret_names)
+        else:
+            (action, entry), = items
+            done = [carry_out(action, entry, month, run_key, history, execute=execute, secret_names=secret_names)]
+        for outcome in done:
+            context.log.info(f"{outcome.slo}: {outcome.runbook}/{outcome.action} -> {outcome.status} {outcome.reason or ''}")
+            outcomes.append(outcome.to_row())
+            history.append(outcome.to_row())
+    return outcomes
+
+
+def record_outcomes(store, month: str, outcomes: list[dict]) -> list[dict]:
+    """Append the outcomes to the month's remediation_runs (the history every cooldown reads); all its rows."""
+    target = layout.REMEDIATION_RUNS.path(store, month)
+    previous = pl.from_arrow(store.read_table(target)).to_dicts() if target.exists() else []
+    rows = previous + outcomes
+    frame = pl.DataFrame([{**r, "detail": json.dumps(r["detail"]) if isinstance(r["detail"], dict) else r["detail"]} for r in rows])
+    if frame.height:
+        store.write_table(target, frame.to_arrow())
+    return rows
 
 
 @dg.asset(
@@ -174,7 +205,7 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
     month = context.partition_key
     store = warehouse.store()
     plan = json.loads(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
-    history = _history(store)
+    history = action_history(store)
     runbooks = remediation.runbooks()
     actions = {(a.runbook, a.name): a for runbook in runbooks for a in runbook.actions}
     # Every runbook's secrets are redacted from every outcome, not only the acting one's.
@@ -194,25 +225,8 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
                                                    secret_names=secret_names):
                     outcomes.append(outcome.to_row())
                     history.append(outcome.to_row())
-    # Message actions of one service and channel go out as one message (actions.groups_in_plan).
-    for shape, items in groups_in_plan(entries, actions):
-        if shape == "missing":  # the runbooks changed since the plan was written
-            done = [missing_action(described, entry, month, config.run_key, not remediation.execute) for described, entry in items]
-        elif shape == "group":
-            done = carry_out_group(items, month, config.run_key, history, execute=remediation.execute, secret_names=secret_names)
-        else:
-            (action, entry), = items
-            done = [carry_out(action, entry, month, config.run_key, history, execute=remediation.execute, secret_names=secret_names)]
-        for outcome in done:
-            context.log.info(f"{outcome.slo}: {outcome.runbook}/{outcome.action} -> {outcome.status} {outcome.reason or ''}")
-            outcomes.append(outcome.to_row())
-            history.append(outcome.to_row())
-    target = layout.REMEDIATION_RUNS.path(store, month)
-    previous = pl.from_arrow(store.read_table(target)).to_dicts() if target.exists() else []
-    rows = previous + outcomes
-    frame = pl.DataFrame([{**r, "detail": json.dumps(r["detail"]) if isinstance(r["detail"], dict) else r["detail"]} for r in rows])
-    if frame.height:
-        store.write_table(target, frame.to_arrow())
+    outcomes += act_on(context, entries, actions, month, config.run_key, history, remediation.execute, secret_names)
+    rows = record_outcomes(store, month, outcomes)
     counts = {status: sum(o["status"] == status for o in outcomes) for status in {o["status"] for o in outcomes}}
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(rows),

@@ -6,7 +6,7 @@ outputs. Timestamps are epoch milliseconds (UTC) inside, ISO-8601 strings in the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import cached_property
@@ -235,10 +235,11 @@ class WindowData:
 
 
 def window_data(slo: Slo, objective: Objective, window: TimeWindow, minutes: pl.DataFrame | None, period: Period,
-                settings: Settings) -> WindowData:
+                settings: Settings, series: Callable[[int, int], tuple[np.ndarray, np.ndarray]] | None = None) -> WindowData:
+    """`series(start_ms, end_ms)`: good and total events per minute, instead of `minutes` (live mode keeps them dense)."""
     win_start, win_end = window_bounds(window, period)
     replay_start = min(win_start, period.start_ms) - LOOKBACK_DAYS * DAY_MS
-    good, total, _ = dense(minutes, replay_start, win_end)
+    good, total = series(replay_start, win_end) if series is not None else dense(minutes, replay_start, win_end)[:2]
     adjustments = slo_adjustments(slo, settings)
     effects = A.minute_effects(adjustments, replay_start, len(total))
     offset = (win_start - replay_start) // MINUTE_MS
