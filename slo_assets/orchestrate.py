@@ -22,6 +22,7 @@ from slo_assets.slo.chain import day_gaps, month_days
 
 if TYPE_CHECKING:
     from slo_assets.ingest.index import IndexSummary
+    from slo_assets.storage import Warehouse
 
 
 def instance_from_env(config: Path) -> dg.DagsterInstance:
@@ -129,25 +130,80 @@ def index_note(summary: IndexSummary) -> str:
 
 # The day assets of ingest_job: a day is run again unless every one is fresh and its file is in the warehouse.
 DAY_DATASETS = (layout.PARSED_LOGS, layout.QUARANTINE, layout.SLI_MINUTELY, layout.SLI_LATENCY, layout.SLI_OPERATIONS)
+DATA_VERSION_TAG = "dagster/data_version"
+CODE_VERSION_TAG = "dagster/code_version"
+INPUT_VERSION_TAG = "dagster/input_data_version/"
+INPUT_POINTER_TAG = "dagster/input_event_pointer/"
 
 
-def days_to_run(defs: dg.Definitions, instance: dg.DagsterInstance, store, days: list[str]) -> list[str]:
-    """The days among `days` whose day assets are not fresh in `instance` (Dagster's stale status, as
-    the UI shows it: never materialized, a new log_file_index or slo_specs version, a code version
-    bump) or whose files are missing from the warehouse `store` (another warehouse, a deleted file)."""
-    from dagster._core.definitions.data_version import (
-        CachingStaleStatusResolver,
-        StaleStatus,
-    )
-    from dagster._core.loader import LoadingContextForTest
+@dataclass(frozen=True)
+class Recorded:
+    """One materialization or observation of a day: its storage id and tags."""
 
-    on_disk = {dataset.key: set(dataset.partitions(store)) for dataset in DAY_DATASETS}
-    resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
-    # Dagster's own resolver (no public API in 1.13; tests/test_rerun.py pins its verdicts): one per
-    # multi-asset, whose siblings (quarantine, sli_latency, sli_operations) share its runs
-    return [day for day in days
-            if any(day not in found for found in on_disk.values())
-            or any(resolver.get_status(dg.AssetKey(key), day) != StaleStatus.FRESH for key in ("parsed_logs", "sli_minutely"))]
+    storage_id: int
+    tags: dict
+
+
+def _history(instance: dg.DagsterInstance, key: str, days: list[str], observed: bool) -> dict[str, list[Recorded]]:
+    """Every materialization (observation when `observed`) of `key` on `days`, per day, newest first."""
+    fetch = instance.fetch_observations if observed else instance.fetch_materializations
+    records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey(key), asset_partitions=days)
+    found: dict[str, list[Recorded]] = {}
+    cursor = None
+    while True:
+        page = fetch(records_filter, limit=1000, cursor=cursor)
+        for record in page.records:
+            event = record.asset_observation if observed else record.asset_materialization
+            if event is not None and event.partition is not None:
+                found.setdefault(event.partition, []).append(Recorded(record.storage_id, dict(event.tags or {})))
+        if not page.has_more:
+            return found
+        cursor = page.cursor
+
+
+def _updated_since(history: list[Recorded], pointer: str | None) -> bool:
+    """Whether the parent's day has a new data version since the event a child read (`pointer`, its
+    storage id): Dagster's test for a partitioned parent (the newest record after the pointer against
+    the newest at or before it)."""
+    if pointer is None:
+        return True
+    after = [r for r in history if r.storage_id > int(pointer)]
+    if not after:
+        return False
+    before = next((r for r in history if r.storage_id <= int(pointer)), None)
+    return after[0].tags.get(DATA_VERSION_TAG) != (before.tags.get(DATA_VERSION_TAG) if before else None)
+
+
+def _fresh(latest: Recorded | None, code_version: str, parent: str, parent_history: list[Recorded]) -> bool:
+    return (latest is not None and latest.tags.get(CODE_VERSION_TAG) == code_version
+            and not _updated_since(parent_history, latest.tags.get(INPUT_POINTER_TAG + parent)))
+
+
+def days_to_run(instance: dg.DagsterInstance, store: Warehouse, days: list[str]) -> list[str]:
+    """The days among `days` whose day assets are not fresh in `instance`, as the UI's stale status
+    has it (never materialized, a code version bump, a new log_file_index version of the day for
+    parsed_logs, a new parsed_logs version of the day or a new slo_specs version for sli_minutely),
+    or whose files are missing from the warehouse `store` (another warehouse, a deleted file).
+    parsed_logs and sli_minutely stand for their multi-assets, whose siblings share their runs.
+    Read in a few batched queries: Dagster's resolver asks several per day (seconds for a month)."""
+    from slo_assets.defs.ingestion import INGEST_CODE_VERSION
+    from slo_assets.defs.slo_chain import CHAIN_CODE_VERSION
+
+    on_disk = [set(dataset.partitions(store)) for dataset in DAY_DATASETS]
+    index = _history(instance, "log_file_index", days, observed=True)
+    parsed = _history(instance, "parsed_logs", days, observed=False)
+    minutely = _history(instance, "sli_minutely", days, observed=False)
+    specs = instance.fetch_observations(dg.AssetKey("slo_specs"), limit=1).records
+    specs_version = (specs[0].asset_observation.tags or {}).get(DATA_VERSION_TAG) if specs and specs[0].asset_observation else None
+
+    def fresh(day: str) -> bool:
+        parsed_latest = next(iter(parsed.get(day, [])), None)
+        minutely_latest = next(iter(minutely.get(day, [])), None)
+        return (_fresh(parsed_latest, INGEST_CODE_VERSION, "log_file_index", index.get(day, []))
+                and _fresh(minutely_latest, CHAIN_CODE_VERSION, "parsed_logs", parsed.get(day, []))
+                and minutely_latest.tags.get(INPUT_VERSION_TAG + "slo_specs") == specs_version)
+
+    return [day for day in days if any(day not in found for found in on_disk) or not fresh(day)]
 
 
 def last_day_runs(instance: dg.DagsterInstance, days: list[str]) -> dict[str, DayRun]:
@@ -210,7 +266,7 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         progress.note(index_note(outcome.index))
         for line in outcome.rejected_files:  # said now, not after the month: the settings are likely wrong
             progress.note(f"  mostly rejected: {line}")
-        stale = wanted if every_day else days_to_run(defs, instance, resources["warehouse"].store(), wanted)
+        stale = wanted if every_day else days_to_run(instance, resources["warehouse"].store(), wanted)
         previous = last_day_runs(instance, [day for day in wanted if day not in stale]) if len(stale) < len(wanted) else {}
         stale = [day for day in wanted if day not in previous]
         for day, figures in sorted(previous.items()):

@@ -117,3 +117,59 @@ def test_a_late_file_and_a_missing_day_file_bring_back_exactly_their_days(reruns
     assert (reruns["base"] / "wh" / "sli_latency" / "2026-10-20.parquet").exists()
     compliance = json.loads((reruns["base"] / "out" / MONTH / "compliance.json").read_text())
     assert compliance["data_quality"]["rows"] == 6_001
+
+
+def _line(day: str, status: int = 200) -> str:
+    return json.dumps({"ts": f"{day}T10:00:00Z", "service": "checkout", "method": "GET", "path": "/checkout/api/v1/cart",
+                       "status": status, "duration_ms": 5}) + "\n"
+
+
+def test_the_days_to_run_are_the_days_dagster_marks_stale_or_missing(tmp_path):
+    """days_to_run (batched) agrees with Dagster's own stale status per day: after a run, after a late
+    file, after a spec edit; a day without lines (the 3rd) stays fresh; a missing day file brings it back."""
+    from slo_assets.definitions import build_definitions
+    from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+    from slo_assets.orchestrate import days_to_run, materialize_month
+    from slo_assets.storage import Warehouse
+    from tests.conftest import stale_statuses
+
+    days = ["2026-10-01", "2026-10-02", "2026-10-03", "2026-10-04"]
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.jsonl").write_text(_line(days[0]) + _line(days[1], 503) + _line(days[3]))
+    spec = tmp_path / "slos.yaml"
+    spec.write_text((ROOT / "examples" / "slos.yaml").read_text())
+    resources = {"log_source": LogSource(root=str(tmp_path / "logs")), "warehouse": WarehouseResource(base=str(tmp_path / "wh")),
+                 "slo_settings": SloSettings(spec_paths=[str(spec)])}
+    defs = build_definitions(resources)
+    instance = dg.DagsterInstance.ephemeral()
+    store = Warehouse(tmp_path / "wh")
+
+    def dagster_says() -> list[str]:
+        keys = [(key, day) for day in days for key in ("parsed_logs", "sli_minutely")]
+        statuses = stale_statuses(instance, defs, keys)
+        return sorted({day for (_, day), status in zip(keys, statuses, strict=True) if status != "FRESH"})
+
+    def observe(job: str) -> None:
+        assert defs.resolve_job_def(job).execute_in_process(instance=instance).success
+
+    assert days_to_run(instance, store, days) == days == dagster_says()  # nothing materialized yet
+    first = materialize_month(MONTH, resources, instance, days=days)
+    assert not first.failed_runs and first.unchanged == []
+    assert days_to_run(instance, store, days) == [] == dagster_says()
+
+    (tmp_path / "logs" / "late.jsonl").write_text(_line(days[1]))
+    observe("index_job")
+    assert days_to_run(instance, store, days) == [days[1]] == dagster_says()
+    again = materialize_month(MONTH, resources, instance, days=days)
+    assert again.unchanged == [days[0], days[2], days[3]] and again.days[days[1]].rows == 2
+    assert days_to_run(instance, store, days) == [] == dagster_says()
+
+    spec.write_text(spec.read_text().replace("target: 0.999}", "target: 0.998}", 1))
+    observe("observe_specs_job")
+    assert days_to_run(instance, store, days) == days == dagster_says()  # sli_minutely counts what the specs select
+    materialize_month(MONTH, resources, instance, days=days)
+    assert days_to_run(instance, store, days) == [] == dagster_says()
+
+    layout_path = tmp_path / "wh" / "sli_operations" / f"{days[3]}.parquet"
+    layout_path.unlink()
+    assert days_to_run(instance, store, days) == [days[3]] and dagster_says() == []  # Dagster does not look at the files
