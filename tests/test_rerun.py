@@ -173,3 +173,7 @@ def test_the_days_to_run_are_the_days_dagster_marks_stale_or_missing(tmp_path):
     layout_path = tmp_path / "wh" / "sli_operations" / f"{days[3]}.parquet"
     layout_path.unlink()
     assert days_to_run(instance, store, days) == [days[3]] and dagster_says() == []  # Dagster does not look at the files
+    brought_back = materialize_month(MONTH, resources, instance, days=days)
+    assert brought_back.unchanged == [days[0], days[1], days[2]] and layout_path.exists()
+    forced = materialize_month(MONTH, resources, instance, days=days, every_day=True)  # `run --every-day`
+    assert forced.unchanged == [] and list(forced.days) == days and not forced.failed_runs
