@@ -143,6 +143,7 @@ class RunRequest:
     prove_rules: bool = False
     runbooks: list[Path] = field(default_factory=list)
     verbose: bool = False
+    every_day: bool = False  # run the days again even when nothing they are made from changed
 
 
 def _prepare_environment(request: RunRequest) -> None:
@@ -343,7 +344,7 @@ def _run_month(request: RunRequest, project: Path):
         if PROMTOOL is None:
             raise InputError("--prove-rules needs promtool (Debian package prometheus)")
     outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose),
-                                prove_rules=request.prove_rules)
+                                prove_rules=request.prove_rules, every_day=request.every_day)
     if outcome.failed_runs:
         raise InputError("runs failed (the Dagster UI shows each run; instance " + instance.root_directory + "):\n  "
                          + "\n  ".join(outcome.failed_runs))
@@ -509,7 +510,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                          include=args.include or [], exclude=args.exclude or [], alert_min_bad_events=args.alert_min_bad_events,
                          coverage_floor=args.coverage_floor, block_below_coverage_floor=args.block_below_coverage_floor,
                          prove_rules=args.prove_rules,
-                         runbooks=[Path(r) for r in args.runbooks or []], verbose=args.verbose)
+                         runbooks=[Path(r) for r in args.runbooks or []], verbose=args.verbose, every_day=args.every_day)
 
     def body() -> int:
         outcome, documents, where = _run_month(request, _project_root())
@@ -833,6 +834,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--service", help="a fixed service name for every request (logs of one service)")
     run.add_argument("--runbooks", action="append", help="runbook YAML file (repeatable; default examples/runbooks.yaml)")
     run.add_argument("--fail-on-breach", action="store_true", help="exit 3 when any SLO failed")
+    run.add_argument("--every-day", action="store_true",
+                     help="parse and measure every day again (default: only days whose logs, specs or code changed since their last run)")
     run.add_argument("-v", "--verbose", action="store_true", help="print each run as it finishes")
     run.set_defaults(func=cmd_run)
 

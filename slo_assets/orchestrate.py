@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from slo_assets import layout
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.day_runs import RANGE_END_TAG, RANGE_START_TAG
 from slo_assets.defs.ingestion import read_index
@@ -21,6 +22,7 @@ from slo_assets.slo.chain import day_gaps, month_days
 
 if TYPE_CHECKING:
     from slo_assets.ingest.index import IndexSummary
+    from slo_assets.storage import Warehouse
 
 
 def instance_from_env(config: Path) -> dg.DagsterInstance:
@@ -45,7 +47,8 @@ class DayRun:
 class MonthRun:
     month: str
     run_ids: list[str] = field(default_factory=list)
-    days: dict[str, DayRun] = field(default_factory=dict)  # the month's days run (never after today)
+    days: dict[str, DayRun] = field(default_factory=dict)  # the month's days run or unchanged (never after today)
+    unchanged: list[str] = field(default_factory=list)  # days not run again: nothing they are made from changed
     failed_checks: list[str] = field(default_factory=list)
     failed_runs: list[str] = field(default_factory=list)
     rules_proof: list[dict] = field(default_factory=list)  # the rules proof check's metadata, when it ran
@@ -125,12 +128,109 @@ def index_note(summary: IndexSummary) -> str:
     return "\n".join(lines)
 
 
+# The day assets of ingest_job: a day is run again unless every one is fresh and its file is in the warehouse.
+DAY_DATASETS = (layout.PARSED_LOGS, layout.QUARANTINE, layout.SLI_MINUTELY, layout.SLI_LATENCY, layout.SLI_OPERATIONS)
+DATA_VERSION_TAG = "dagster/data_version"
+CODE_VERSION_TAG = "dagster/code_version"
+INPUT_VERSION_TAG = "dagster/input_data_version/"
+INPUT_POINTER_TAG = "dagster/input_event_pointer/"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One materialization or observation of a day: its storage id and tags."""
+
+    storage_id: int
+    tags: dict
+
+
+def _history(instance: dg.DagsterInstance, key: str, days: list[str], observed: bool) -> dict[str, list[Recorded]]:
+    """Every materialization (observation when `observed`) of `key` on `days`, per day, newest first."""
+    fetch = instance.fetch_observations if observed else instance.fetch_materializations
+    records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey(key), asset_partitions=days)
+    found: dict[str, list[Recorded]] = {}
+    cursor = None
+    while True:
+        page = fetch(records_filter, limit=1000, cursor=cursor)
+        for record in page.records:
+            event = record.asset_observation if observed else record.asset_materialization
+            if event is not None and event.partition is not None:
+                found.setdefault(event.partition, []).append(Recorded(record.storage_id, dict(event.tags or {})))
+        if not page.has_more:
+            return found
+        cursor = page.cursor
+
+
+def _updated_since(history: list[Recorded], pointer: str | None) -> bool:
+    """Whether the parent's day has a new data version since the event a child read (`pointer`, its
+    storage id): Dagster's test for a partitioned parent (the newest record after the pointer against
+    the newest at or before it)."""
+    if pointer is None:
+        return True
+    after = [r for r in history if r.storage_id > int(pointer)]
+    if not after:
+        return False
+    before = next((r for r in history if r.storage_id <= int(pointer)), None)
+    return after[0].tags.get(DATA_VERSION_TAG) != (before.tags.get(DATA_VERSION_TAG) if before else None)
+
+
+def _fresh(latest: Recorded | None, code_version: str, parent: str, parent_history: list[Recorded]) -> bool:
+    return (latest is not None and latest.tags.get(CODE_VERSION_TAG) == code_version
+            and not _updated_since(parent_history, latest.tags.get(INPUT_POINTER_TAG + parent)))
+
+
+def days_to_run(instance: dg.DagsterInstance, store: Warehouse, days: list[str]) -> list[str]:
+    """The days among `days` whose day assets are not fresh in `instance`, as the UI's stale status
+    has it (never materialized, a code version bump, a new log_file_index version of the day for
+    parsed_logs, a new parsed_logs version of the day or a new slo_specs version for sli_minutely),
+    or whose files are missing from the warehouse `store` (another warehouse, a deleted file).
+    parsed_logs and sli_minutely stand for their multi-assets, whose siblings share their runs.
+    Read in a few batched queries: Dagster's resolver asks several per day (seconds for a month)."""
+    from slo_assets.defs.ingestion import INGEST_CODE_VERSION
+    from slo_assets.defs.slo_chain import CHAIN_CODE_VERSION
+
+    on_disk = [set(dataset.partitions(store)) for dataset in DAY_DATASETS]
+    index = _history(instance, "log_file_index", days, observed=True)
+    parsed = _history(instance, "parsed_logs", days, observed=False)
+    minutely = _history(instance, "sli_minutely", days, observed=False)
+    specs = instance.fetch_observations(dg.AssetKey("slo_specs"), limit=1).records
+    specs_version = (specs[0].asset_observation.tags or {}).get(DATA_VERSION_TAG) if specs and specs[0].asset_observation else None
+
+    def fresh(day: str) -> bool:
+        parsed_latest = next(iter(parsed.get(day, [])), None)
+        minutely_latest = next(iter(minutely.get(day, [])), None)
+        return (_fresh(parsed_latest, INGEST_CODE_VERSION, "log_file_index", index.get(day, []))
+                and _fresh(minutely_latest, CHAIN_CODE_VERSION, "parsed_logs", parsed.get(day, []))
+                and minutely_latest.tags.get(INPUT_VERSION_TAG + "slo_specs") == specs_version)
+
+    return [day for day in days if any(day not in found for found in on_disk) or not fresh(day)]
+
+
+def last_day_runs(instance: dg.DagsterInstance, days: list[str]) -> dict[str, DayRun]:
+    """Each day's figures from its latest parsed_logs materialization (a day not run again)."""
+    found: dict[str, DayRun] = {}
+    records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey("parsed_logs"), asset_partitions=days)
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(records_filter, limit=1000, cursor=cursor)
+        for record in page.records:  # newest first
+            event = record.asset_materialization
+            if event is not None and event.partition not in found:
+                found[event.partition] = DayRun(rows=_value(event.metadata, "dagster/row_count") or 0,
+                                                quarantined=_value(event.metadata, "quarantined_lines") or 0)
+        if not page.has_more or len(found) == len(days):
+            return found
+        cursor = page.cursor
+
+
 def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance, progress: Progress | None = None,
-                      log_level: str = "CRITICAL", days: list[str] | None = None, prove_rules: bool = False) -> MonthRun:
+                      log_level: str = "CRITICAL", days: list[str] | None = None, prove_rules: bool = False,
+                      every_day: bool = False) -> MonthRun:
     """Observe the specs, index the logs, then every day of `month` up to today (parsed_logs +
-    sli_minutely) and the monthly chain. Every step is a run in `instance`, tagged with the month.
-    Dagster's own console log is silenced to `log_level`: failures come back in `failed_runs`, one
-    line each, and every event stays in the instance for the UI."""
+    sli_minutely) that is not fresh (all of them with `every_day`), and the monthly chain. Every step
+    is a run in `instance`, tagged with the month. Dagster's own console log is silenced to
+    `log_level`: failures come back in `failed_runs`, one line each, and every event stays in the
+    instance for the UI."""
     progress = progress or PlainProgress(every_step=False)
     started = time.perf_counter()
     defs = build_definitions(resources)
@@ -166,7 +266,14 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         progress.note(index_note(outcome.index))
         for line in outcome.rejected_files:  # said now, not after the month: the settings are likely wrong
             progress.note(f"  mostly rejected: {line}")
-        for first, last in contiguous_ranges(wanted):
+        stale = wanted if every_day else days_to_run(instance, resources["warehouse"].store(), wanted)
+        previous = last_day_runs(instance, [day for day in wanted if day not in stale]) if len(stale) < len(wanted) else {}
+        stale = [day for day in wanted if day not in previous]
+        for day, figures in sorted(previous.items()):
+            outcome.unchanged.append(day)
+            outcome.days[day] = figures
+            progress.step(day, f"unchanged, {figures.rows:,} rows, {figures.quarantined:,} quarantined")
+        for first, last in contiguous_ranges(stale):
             label = first if first == last else f"{first} .. {last}"
             result = run("ingest_job", label, days_range=(first, last))
             metadata = {m.partition: m.metadata for m in result.asset_materializations_for_node("parsed_logs")
@@ -175,6 +282,7 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
                 meta = metadata.get(day, {})
                 outcome.days[day] = DayRun(rows=_value(meta, "dagster/row_count") or 0, quarantined=_value(meta, "quarantined_lines") or 0)
                 progress.step(day, f"{outcome.days[day].rows:,} rows, {outcome.days[day].quarantined:,} quarantined")
+        outcome.days = dict(sorted(outcome.days.items()))
         progress.note(days_note(month, outcome))
         chain = run("monthly_chain_job", month, partition=month)
         progress.step(month, "sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan, deploy_gate, outputs")
@@ -204,6 +312,8 @@ def days_note(month: str, outcome: MonthRun) -> str:
     present = outcome.days_with_data
     text = (f"days: {len(outcome.days)} of {len(month_days(month))} run (through {max(outcome.days) if outcome.days else '-'}), "
             f"{rows:,} rows, {quarantined:,} quarantined; {len(present)} with data")
+    if outcome.unchanged:
+        text += f"; {len(outcome.unchanged)} of them unchanged since their last run (not run again)"
     missing = day_gaps([day for day in outcome.days if day not in present])
     if present and missing:
         text += "; no data " + ", ".join(g["start"] if g["days"] == 1 else f"{g['start']} .. {g['end']}" for g in missing)

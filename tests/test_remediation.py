@@ -376,3 +376,24 @@ def test_plan_reads_exactly_each_slos_bad_rows_from_the_days_it_keeps(tmp_path):
             assert got["client"].to_list() == expected["client"].to_list()
     assert any(read(slo, *windows[0]).height for slo in slos)
 
+
+
+def test_sample_lines_are_read_by_number_across_blocks_gzip_or_not(tmp_path):
+    import gzip
+
+    from slo_assets.remediation.plan import lines_at, read_source_lines
+
+    content = b"one\ntwo\r\n\nfour" + b"x" * 600 + b"\nfive"  # CRLF, an empty line, a long line, no final newline
+    expected = {1: b"one", 2: b"two\r", 3: b"", 4: b"four" + b"x" * 600, 5: b"five"}
+    for size in (1, 2, 3, 5, 7, len(content)):  # block edges inside lines, on newlines, the whole at once
+        blocks = [content[i:i + size] for i in range(0, len(content), size)]
+        assert dict(lines_at(blocks, [1, 2, 3, 4, 5, 9])) == expected, size
+        assert list(lines_at(blocks, [3, 5])) == [(3, b""), (5, b"five")]
+    assert list(lines_at([b"a\n", b"b\n"], [2, 3])) == [(2, b"b")]  # a last line ending in a newline is not followed by an empty one
+    read = iter([b"a\nb\n", b"c\n"])
+    assert list(lines_at(read, [1])) == [(1, b"a")] and next(read) == b"c\n"  # stops at the last line asked for
+    (tmp_path / "plain.log").write_bytes(content)
+    (tmp_path / "rotated.log.gz").write_bytes(gzip.compress(b"\xff\xfe bad utf-8\nsecond\n"))
+    found = read_source_lines(tmp_path, {"plain.log": {2, 4}, "rotated.log.gz": {1, 2}, "gone.log": {1}})
+    assert found == {("plain.log", 2): "two", ("plain.log", 4): "four" + "x" * 508, ("rotated.log.gz", 1): "\\xff\\xfe bad utf-8",
+                     ("rotated.log.gz", 2): "second"}

@@ -249,13 +249,6 @@ def _gzip_content(handle, report: ContentReport) -> Iterator[bytes]:
         report.damage = f"gzip corrupt after {report.content_bytes:,} bytes of content: {error}"
 
 
-def open_text_bytes(path: Path):
-    """A binary stream of the file's decompressed content (for small files and tests)."""
-    import io
-
-    return io.BytesIO(b"".join(iter_content(path)))
-
-
 # The content fingerprint is a chain over DIGEST_BLOCK_BYTES blocks, so that a grown file's can be
 # extended from a saved state without reading the file again: state(0) = sha256(DIGEST_SEED),
 # state(i + 1) = sha256("B" + state(i) + block i), fingerprint = sha256("F" + state(n) + the bytes
