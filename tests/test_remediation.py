@@ -397,3 +397,27 @@ def test_sample_lines_are_read_by_number_across_blocks_gzip_or_not(tmp_path):
     found = read_source_lines(tmp_path, {"plain.log": {2, 4}, "rotated.log.gz": {1, 2}, "gone.log": {1}})
     assert found == {("plain.log", 2): "two", ("plain.log", 4): "four" + "x" * 508, ("rotated.log.gz", 1): "\\xff\\xfe bad utf-8",
                      ("rotated.log.gz", 2): "second"}
+
+
+APPEND_OUTCOMES = """
+import sys
+from slo_assets.defs.remediation import record_outcomes
+from slo_assets.storage import Warehouse
+base, writer, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for i in range(count):
+    record_outcomes(Warehouse(base), "2026-02", [{"run_key": f"{writer}-{i}", "action": "annotate", "status": "ok", "detail": {"n": i}}])
+"""
+
+
+def test_runs_appending_outcomes_at_once_lose_none(tmp_path):
+    """remediation_job and live_alert_job runs may record at the same moment: every row stays."""
+    import subprocess
+    import sys
+
+    import polars as pl
+
+    writers = [subprocess.Popen([sys.executable, "-c", APPEND_OUTCOMES, str(tmp_path / "wh"), name, "25"])
+               for name in ("monthly", "live")]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    keys = pl.read_parquet(tmp_path / "wh" / "remediation_runs" / "2026-02.parquet")["run_key"].to_list()
+    assert sorted(keys) == sorted(f"{name}-{i}" for name in ("monthly", "live") for i in range(25))

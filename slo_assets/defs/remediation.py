@@ -195,11 +195,13 @@ def act_on(context, entries: list[dict], actions: dict, month: str, run_key: str
 def record_outcomes(store, month: str, outcomes: list[dict]) -> list[dict]:
     """Append the outcomes to the month's remediation_runs (the history every cooldown reads); all its rows."""
     target = layout.REMEDIATION_RUNS.path(store, month)
-    previous = pl.from_arrow(store.read_table(target)).to_dicts() if target.exists() else []
-    rows = previous + outcomes
-    frame = pl.DataFrame([{**r, "detail": json.dumps(r["detail"]) if isinstance(r["detail"], dict) else r["detail"]} for r in rows])
-    if frame.height:
-        store.write_table(target, frame.to_arrow())
+    # remediation_job and live_alert_job runs may finish together: each appends under the lock
+    with store.exclusive(f"remediation_runs-{month}"):
+        previous = pl.from_arrow(store.read_table(target)).to_dicts() if target.exists() else []
+        rows = previous + outcomes
+        frame = pl.DataFrame([{**r, "detail": json.dumps(r["detail"]) if isinstance(r["detail"], dict) else r["detail"]} for r in rows])
+        if frame.height:
+            store.write_table(target, frame.to_arrow())
     return rows
 
 
