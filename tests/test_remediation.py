@@ -421,3 +421,20 @@ def test_runs_appending_outcomes_at_once_lose_none(tmp_path):
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
     keys = pl.read_parquet(tmp_path / "wh" / "remediation_runs" / "2026-02.parquet")["run_key"].to_list()
     assert sorted(keys) == sorted(f"{name}-{i}" for name in ("monthly", "live") for i in range(25))
+
+
+def test_the_daemon_takes_its_runbooks_and_the_execute_switch_from_the_environment(monkeypatch, tmp_path):
+    from slo_assets.clock import SettingError
+    from slo_assets.defs.resources import default_remediation
+
+    monkeypatch.delenv("SLO_ASSETS_RUNBOOKS", raising=False)
+    monkeypatch.delenv("SLO_ASSETS_REMEDIATION_EXECUTE", raising=False)
+    default = default_remediation()
+    assert default.execute is False and default.runbook_paths == Remediation().runbook_paths
+    monkeypatch.setenv("SLO_ASSETS_RUNBOOKS", f"{tmp_path}/a.yaml, {tmp_path}/b.yaml")
+    monkeypatch.setenv("SLO_ASSETS_REMEDIATION_EXECUTE", "On")
+    chosen = default_remediation()
+    assert chosen.execute is True and chosen.runbook_paths == [f"{tmp_path}/a.yaml", f"{tmp_path}/b.yaml"]
+    monkeypatch.setenv("SLO_ASSETS_REMEDIATION_EXECUTE", "maybe")
+    with pytest.raises(SettingError, match="SLO_ASSETS_REMEDIATION_EXECUTE='maybe': expected on or off"):
+        default_remediation()

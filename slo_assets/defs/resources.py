@@ -164,6 +164,22 @@ class Remediation(dg.ConfigurableResource):
         return load_runbooks([Path(p) for p in self.runbook_paths], self.allowed_cwd_root)
 
 
+RUNBOOKS_SETTING = "SLO_ASSETS_RUNBOOKS"
+EXECUTE_SETTING = "SLO_ASSETS_REMEDIATION_EXECUTE"
+SWITCH_VALUES = {"1": True, "on": True, "true": True, "yes": True, "0": False, "off": False, "false": False, "no": False}
+
+
+def default_remediation() -> Remediation:
+    """The daemon's remediation from $SLO_ASSETS_RUNBOOKS (comma-separated runbook files) and
+    $SLO_ASSETS_REMEDIATION_EXECUTE (on: carry the actions out; default off, a dry run); a bad switch
+    is a SettingError naming it."""
+    paths = [p.strip() for p in os.environ.get(RUNBOOKS_SETTING, "").split(",") if p.strip()]
+    switch = os.environ.get(EXECUTE_SETTING, "").strip().lower()
+    if switch and switch not in SWITCH_VALUES:
+        raise SettingError(f"{EXECUTE_SETTING}={switch!r}: expected on or off")
+    return Remediation(**({"runbook_paths": paths} if paths else {}), execute=SWITCH_VALUES.get(switch, False))
+
+
 LIVE_REFRESH_SETTING = "SLO_ASSETS_LIVE_REFRESH_MINUTES"
 
 
@@ -190,6 +206,6 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "log_source": LogSource(root=os.environ.get("SLO_ASSETS_LOG_DIR", DEFAULT_LOG_DIR)),
         "warehouse": WarehouseResource(base=default_warehouse(), stage_dir=os.environ.get(STAGE_SETTING, "")),
         "slo_settings": SloSettings(spec_paths=specs.split(",") if specs else [project_file(DEFAULT_SPECS)]),
-        "remediation": Remediation(),
+        "remediation": default_remediation(),
         "live_outputs": LiveOutputs(refresh_minutes=live_refresh_minutes()),
     }
