@@ -316,6 +316,9 @@ def test_the_sensor_asks_once_per_episode_and_the_run_sends_it_once(logs, specs,
             (body,) = hook.received
             assert body["slo"] == "api-availability" and body["severity"] == "page"
             assert body["incidents"][0]["bad_events"] == 200
+            # the body tells this page from the same burst's other windows and alerts
+            assert body["alert"] == "page 1h/5m" and body["window"] in page.run_key
+            assert f"live alert page 1h/5m over the {body['window']} window" in body["summary"]
             runs = pl.from_arrow(Warehouse(warehouse).read_table(layout.REMEDIATION_RUNS.path(Warehouse(warehouse), iso(minute)[:7])))
             assert runs["status"].to_list() == ["ok", "skipped_already_done"]
             assert set(runs["run_key"]) == {page.run_key}

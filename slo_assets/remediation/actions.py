@@ -41,6 +41,7 @@ from slo_assets.remediation.channels import (
     PAGERDUTY_EVENTS_URL,
     breach_id,
     email_message,
+    live_alert,
     pagerduty_event,
     slack_message,
 )
@@ -91,7 +92,9 @@ def _summary(entry: dict, period: str) -> str:
     incidents = entry.get("incidents") or []
     first = incidents[0] if incidents else None
     where = f", first incident {first['start']}..{first['end']} ({first['bad_events']} bad events)" if first else ""
-    return f"[{period}] SLO {entry['slo']} ({entry['service']}) is {entry['status']}{where}"
+    live = live_alert(entry)
+    alert = f": live alert {live['alert']} over the {live['window']} window" if live else ""
+    return f"[{period}] SLO {entry['slo']} ({entry['service']}) is {entry['status']}{alert}{where}"
 
 
 def payload(action: Action, entry: dict, period: str) -> dict:
@@ -100,7 +103,7 @@ def payload(action: Action, entry: dict, period: str) -> dict:
         return {"text": _summary(entry, period)}
     return {
         "period": period, "slo": entry["slo"], "service": entry["service"], "status": entry["status"],
-        "severity": entry["severity"], "fingerprint": entry["fingerprint"],
+        "severity": entry["severity"], "fingerprint": entry["fingerprint"], **live_alert(entry),
         "incidents": [{k: i[k] for k in ("start", "end", "bad_events", "peak_burn_rate")} for i in entry.get("incidents", [])],
         "summary": _summary(entry, period),
     }

@@ -43,11 +43,21 @@ def _remaining(entry: dict) -> float | None:
     return min(ratios) if ratios else None
 
 
+def live_alert(entry: dict) -> dict:
+    """A live alert's entry names its alert and SLO window (an SLO judged over several windows pages
+    once per window and alert); a month's breach names none: {}."""
+    if not entry.get("live_alert"):
+        return {}
+    return {"alert": entry["live_alert"], "window": (entry.get("windows") or [{}])[0].get("window")}
+
+
 def line(entry: dict) -> str:
     """One plain sentence on one breach."""
     incident = _first_incident(entry)
     remaining = _remaining(entry)
     parts = [f"{entry['slo']} is {entry['status']} (severity {entry['severity']})"]
+    if live := live_alert(entry):
+        parts.append(f"live alert {live['alert']} over the {live['window']} window")
     if remaining is not None:
         parts.append(f"budget remaining {remaining:.0%}")
     if incident:
@@ -90,7 +100,7 @@ def pagerduty_event(event_action: str, routing_key: str, period: str, entry: dic
         "component": entry["slo"],
         "group": entry["service"],
         "class": entry.get("shape") or "slo_breach",
-        "custom_details": {"period": period, "status": entry["status"], "fingerprint": entry["fingerprint"],
+        "custom_details": {"period": period, "status": entry["status"], "fingerprint": entry["fingerprint"], **live_alert(entry),
                            "budget_remaining_ratio": _remaining(entry),
                            "incidents": [{k: i.get(k) for k in ("start", "end", "bad_events", "peak_burn_rate")}
                                          for i in entry.get("incidents") or []]},
