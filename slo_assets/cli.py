@@ -448,7 +448,7 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
         from slo_assets.slo import backtest as T
 
         rows = [T.PolicyScore.from_json(row) for row in json.loads(backtest_path.read_bytes())["rows"]]
-        print("\n  alert-policy backtest (slo-assets backtest; docs/backtest.md):\n" + T.markdown(rows))
+        print("\n  alert-policy backtest (slo-assets backtest --warehouse W --spec S; docs/backtest.md):\n" + T.markdown(rows))
 
     print("\n" + "\n".join(f"  {where['out'] / layout.file_name(dataset)}" + _members_text(dataset, where['out'])
                             for dataset in layout.PUBLISHED))
@@ -710,10 +710,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         gate = args.alert_min_bad_events
         settings = Settings() if gate is None else Settings(alert_min_bad_events=gate)
         chosen = T.policies(pairs, settings)
-        results = []
+        results, measured = [], set()
         for month in months:
             minutes, days = read_days(store, layout.SLI_MINUTELY, month_days(previous_month(month)) + month_days(month), MINUTE_SCHEMA)
+            measured |= set(minutes["slo"].unique().to_list())
             results.append(T.backtest_month(specs, minutes, data_period(month, days), settings, chosen))
+        named = {slo.name for slo in specs.slos}
+        if not named & measured:  # another spec than the warehouse's: every row would read 0
+            raise InputError(f"--spec {','.join(map(str, spec_paths))}: none of its SLOs ({', '.join(sorted(named)) or 'none'}) has "
+                             f"minutes in {args.warehouse}, which holds {', '.join(sorted(measured)) or 'none'}: "
+                             "pass the spec the month was run with")
         scores = [s for r in results for s in r.scores()] + (T.pooled(results) if len(results) > 1 else [])
         if args.json:
             print(json.dumps({"months": months, "policies": [p.to_json() for p in chosen], "rows": [s.to_json() for s in scores],

@@ -282,6 +282,14 @@ def test_backtest_through_the_cli_on_a_generated_month(tmp_path):
                           (("--warehouse", str(tmp_path)), "no sli_minutely")):  # a folder, but no month run into it
         bad = cli(tmp_path, "backtest", "--warehouse", str(warehouse), "--spec", str(spec), *args, env=now)
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+    # another spec than the month was run with: one line naming both sides, not a table of zeros
+    from tests.openslo import availability_slo, spec_file
+
+    other = tmp_path / "other.yaml"
+    other.write_text(spec_file(availability_slo("payments-availability", "payments", "ok", 0.99)))
+    wrong = cli(tmp_path, "backtest", "--warehouse", str(warehouse), "--spec", str(other), env=now)
+    assert wrong.returncode == 2 and "none of its SLOs (payments-availability) has minutes" in wrong.stderr, wrong.stderr
+    assert "which holds" in wrong.stderr and "checkout-availability" in wrong.stderr, wrong.stderr
 
 
 @pytest.mark.xdist_group("incident_month")  # shares the session's generated February with its four injected incidents
