@@ -254,6 +254,43 @@ def test_the_state_survives_a_restart_between_every_tick(logs, specs, tmp_path):
     assert files == [f"{START // 3_600_000 * 3_600_000 + h * 3_600_000}.{g}.json" for h, g in ((0, 1), (1, 10))]
 
 
+def test_the_episodes_a_tick_fires_on_a_service_share_one_run_and_keep_it(logs, tmp_path):
+    """One run per service and tick: its key is made of the episodes it notifies, so it is the same at
+    every later tick and after a restart; episodes fired at another tick, or on another service, have
+    their own run. A state saved before runs were grouped keeps each episode's own key."""
+    path = tmp_path / "slos.yaml"
+    path.write_text(spec_file(availability_slo("api-availability", "api", "99.9% succeed", 0.999),
+                              availability_slo("api-lenient", "api", "99% succeed", 0.99)))
+    specs = load_specs([path])
+    results = burst_ticks(logs, specs)
+    run_of = {}
+    for number, result in enumerate(results):
+        assert {e.run_key for g in result.groups for e in g.episodes} == {e.run_key for e in [*result.fired, *result.firing]}
+        for group in result.groups:
+            assert group.service == "api"
+            new = [e for e in group.episodes if e in result.fired]
+            if new:  # made at this tick, of the episodes it fired
+                assert new == list(group.episodes) and group.run_key == L.group_run_key("api", new)
+            for episode in group.episodes:
+                assert run_of.setdefault(episode.run_key, group.run_key) == group.run_key, (number, episode.key.text())
+        fired_groups = {g.run_key for g in result.groups if any(e in result.fired for e in g.episodes)}
+        assert len(fired_groups) == (1 if result.fired else 0), number
+    fired = [(number, e) for number, r in enumerate(results) for e in r.fired]
+    assert {e.key.slo for _, e in fired} == {"api-availability", "api-lenient"}
+    assert len({number for number, _ in fired}) > 1  # some tick fires after another: a run of its own
+    for (n1, e1), (n2, e2) in itertools.combinations(fired, 2):
+        assert (run_of[e1.run_key] == run_of[e2.run_key]) == (n1 == n2), (e1.key.text(), e2.key.text())
+    store = L.LiveStore(Warehouse(tmp_path / "warehouse"))
+    (logs / "access.log").unlink()
+    restarted = burst_ticks(logs, specs, store)
+    assert [[g.run_key for g in r.groups] for r in restarted] == [[g.run_key for g in r.groups] for r in results]
+    old = L.state_to_json(results[-1].state)
+    del old["groups"]
+    before = L.state_from_json(old, "state.json")
+    episodes = results[-1].firing
+    assert [g.run_key for g in L.alert_groups(before, episodes, {"api-availability": "api"})] == [e.run_key for e in episodes]
+
+
 WEBHOOK_RUNBOOK = """apiVersion: slo-assets/v1
 kind: Runbook
 metadata: {name: live-pages}
@@ -261,12 +298,14 @@ spec:
   match: {severity: page}
   actions:
     - {kind: webhook, name: page-hook, url_env: T_LIVE_HOOK}
+    - {kind: slack, name: chat, url_env: T_LIVE_SLACK}
 """
 
 
-def test_the_sensor_asks_once_per_episode_and_the_run_sends_it_once(logs, specs, tmp_path, monkeypatch):
-    """The sensor under a real instance: a run request per firing episode, keyed by it; the run sends the
-    webhook through the runbook and records it in remediation_runs; the same episode never goes twice."""
+def test_the_sensor_asks_one_run_per_service_and_tick_and_it_sends_each_episode_once(logs, specs, tmp_path, monkeypatch):
+    """The sensor under a real instance: one run request for the episodes a tick fired on a service,
+    keyed by them; the run posts the webhook once per page episode, one Slack message naming every
+    page's alert and window, records them in remediation_runs, and never sends the same burst twice."""
     import dagster as dg
 
     from slo_assets import layout
@@ -281,8 +320,9 @@ def test_the_sensor_asks_once_per_episode_and_the_run_sends_it_once(logs, specs,
     )
     from tests.channel_servers import HttpChannel
 
-    hook = HttpChannel("webhook")
+    hook, slack = HttpChannel("webhook"), HttpChannel("slack")
     monkeypatch.setenv("T_LIVE_HOOK", hook.url)
+    monkeypatch.setenv("T_LIVE_SLACK", slack.url)
     runbooks = tmp_path / "runbooks.yaml"
     runbooks.write_text(WEBHOOK_RUNBOOK)
     warehouse = tmp_path / "warehouse"
@@ -303,27 +343,34 @@ def test_the_sensor_asks_once_per_episode_and_the_run_sends_it_once(logs, specs,
             assert tick().run_requests == []
             append(log, "".join(line(now - 1000 + i, 503) for i in range(200)))  # 200 failures in the last second
             first = tick()
-            keys = sorted(r.run_key for r in first.run_requests)
-            assert "page 1h/5m" in " ".join(keys) and all(k.startswith("live:api-availability:") for k in keys)
+            (request,) = first.run_requests  # every episode the burst fired on service api: one run
+            assert request.run_key.startswith(f"live:api:{iso(minute)}:") and request.tags["slo_assets/service"] == "api"
+            alerts = request.run_config["ops"]["live_alert_actions"]["config"]["alerts"]
+            pages = [a for a in alerts if a["severity"] == "page"]
+            assert any(a["alert"] == "page 1h/5m" for a in pages) and len({a["alert"] for a in pages}) > 1
+            assert len({a["run_key"] for a in alerts}) == len(alerts) == int(request.tags["slo_assets/alerts"])
             assert int(first.cursor) == 2  # the state's generation: saved in the warehouse before the runs are asked for
-            again = tick()
-            assert sorted(r.run_key for r in again.run_requests) == keys  # asked again; Dagster launches a run key once
-            defs = build_definitions(resources)
-            job = defs.resolve_job_def(live_alert_job.name)
-            page = next(r for r in first.run_requests if "page 1h/5m" in r.run_key)
-            assert job.execute_in_process(run_config=page.run_config, instance=instance, tags=page.tags).success
-            assert job.execute_in_process(run_config=page.run_config, instance=instance).success  # a repeat: done before
-            (body,) = hook.received
-            assert body["slo"] == "api-availability" and body["severity"] == "page"
-            assert body["incidents"][0]["bad_events"] == 200
-            # the body tells this page from the same burst's other windows and alerts
-            assert body["alert"] == "page 1h/5m" and body["window"] in page.run_key
-            assert f"live alert page 1h/5m over the {body['window']} window" in body["summary"]
+            assert [r.run_key for r in tick().run_requests] == [request.run_key]  # asked again; Dagster launches a run key once
+            job = build_definitions(resources).resolve_job_def(live_alert_job.name)
+            assert job.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags).success
+            assert job.execute_in_process(run_config=request.run_config, instance=instance).success  # a repeat: done before
+            # the webhook runs once per episode; each body tells its page from the burst's other windows and alerts
+            assert sorted((b["alert"], b["window"]) for b in hook.received) == sorted((a["alert"], a["window"]) for a in pages)
+            for body in hook.received:
+                assert body["slo"] == "api-availability" and body["severity"] == "page" and body["incidents"][0]["bad_events"] > 0
+                assert f"live alert {body['alert']} over the {body['window']} window" in body["summary"]
+            (message,) = slack.received  # the service's pages of this tick in one message
+            assert message["text"].startswith(f"[{MONTH}] api: api-availability ({len(pages)} alerts)")
+            sections = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
+            assert len(sections) == len(pages)
+            for a in pages:
+                assert sum(f"live alert {a['alert']} over the {a['window']} window" in t for t in sections) == 1
             runs = pl.from_arrow(Warehouse(warehouse).read_table(layout.REMEDIATION_RUNS.path(Warehouse(warehouse), iso(minute)[:7])))
-            assert runs["status"].to_list() == ["ok", "skipped_already_done"]
-            assert set(runs["run_key"]) == {page.run_key}
+            assert runs["status"].to_list() == ["ok"] * 2 * len(pages) + ["skipped_already_done"] * 2 * len(pages)
+            assert set(runs["run_key"]) == {request.run_key}
     finally:
         hook.close()
+        slack.close()
 
 
 def test_the_interval_is_30_s_to_1_h_and_live_mode_is_off_unless_asked():

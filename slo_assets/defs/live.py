@@ -1,6 +1,7 @@
 """live_tick_sensor: live mode, off unless turned on. Each tick reads the lines appended to the logs,
 updates today's minutes they fall in, judges the alerts at the latest minutes (slo_assets.slo.live)
-and launches live_alert_job once per new firing episode, by its run key.
+and launches live_alert_job once per service for the episodes that began firing in that tick (one
+message per channel, not one per episode), by a run key made of those episodes.
 
 The interval is SLO_ASSETS_LIVE_INTERVAL seconds (30 to 3600, default 60); SLO_ASSETS_LIVE=on makes
 the sensor start running with the daemon, else it is started in the UI or with
@@ -59,7 +60,7 @@ def live_enabled(environ=os.environ) -> bool:
 
 
 class LiveAlertConfig(dg.Config):
-    run_key: str
+    run_key: str  # the episode's
     slo: str
     objective: str
     window: str
@@ -72,29 +73,42 @@ class LiveAlertConfig(dg.Config):
     bad_events: int
 
 
-@dg.op(description="send a live alert through the runbooks' actions matching it; outcomes go to remediation_runs")
-def live_alert_actions(context: dg.OpExecutionContext, config: LiveAlertConfig, warehouse: WarehouseResource,
+class LiveAlertsConfig(dg.Config):
+    run_key: str  # the group's: the run's own key
+    service: str
+    month: str  # where the outcomes are recorded
+    alerts: list[LiveAlertConfig]
+
+
+@dg.op(description="send a service's live alerts of one tick through the runbooks' actions matching them (one message "
+                   "per channel); outcomes go to remediation_runs")
+def live_alert_actions(context: dg.OpExecutionContext, config: LiveAlertsConfig, warehouse: WarehouseResource,
                        slo_settings: SloSettings, remediation: Remediation) -> None:
-    alert = LiveAlert(**{f.name: getattr(config, f.name) for f in fields(LiveAlert)})
     store = warehouse.store()
-    slo = next((s for s in slo_settings.load().slos if s.name == alert.slo), None)
-    if slo is None:
-        context.log.warning(f"{alert.slo}: no such SLO in the specs any more; nothing sent for {alert.run_key}")
-        return
+    slos = {s.name: s for s in slo_settings.load().slos}
     runbooks = remediation.runbooks()
     learned = learning_history(store)
-    entry = live_entry(alert, slo, runbooks, runbook_scores(effectiveness(learned)) if learned is not None else None)
-    if not entry["actions"]:
-        context.log.warning(f"{alert.run_key}: {entry['note']}")
+    scores = runbook_scores(effectiveness(learned)) if learned is not None else None
+    entries = []
+    for given in config.alerts:
+        alert = LiveAlert(**{f.name: getattr(given, f.name) for f in fields(LiveAlert)})
+        if alert.slo not in slos:
+            context.log.warning(f"{alert.slo}: no such SLO in the specs any more; nothing sent for {alert.run_key}")
+            continue
+        entry = live_entry(alert, slos[alert.slo], runbooks, scores)
+        if not entry["actions"]:
+            context.log.warning(f"{alert.run_key}: {entry['note']}")
+        entries.append(entry)
     actions = {(a.runbook, a.name): a for runbook in runbooks for a in runbook.actions}
     secret_names = set().union(*(a.secret_env_names() for a in actions.values()))
-    outcomes = act_on(context, [entry], actions, alert.month, alert.run_key, action_history(store), remediation.execute, secret_names)
+    outcomes = act_on(context, entries, actions, config.month, config.run_key, action_history(store), remediation.execute, secret_names)
     if outcomes:
-        record_outcomes(store, alert.month, outcomes)
+        record_outcomes(store, config.month, outcomes)
 
 
 @dg.job(executor_def=dg.in_process_executor, tags={"slo_assets/live": "alert"},
-        description="notify one live alert episode (launched by live_tick_sensor with the episode's run key)")
+        description="notify a service's live alert episodes that began firing in one tick (launched by live_tick_sensor "
+                    "with a run key made of those episodes)")
 def live_alert_job():
     live_alert_actions()
 
@@ -123,13 +137,16 @@ def _day_reader(store):
     return read
 
 
-def alert_request(result: L.TickResult, episode: L.Episode) -> dg.RunRequest:
-    alert = LiveAlert(episode.run_key, episode.key.slo, episode.key.objective, episode.key.window, episode.key.alert,
-                      episode.severity, L.episode_status(episode, result.firing), episode.start_ms, result.evaluated_to_ms + MINUTE_MS,
-                      episode.value, round(episode.bad_units))
-    return dg.RunRequest(run_key=episode.run_key, run_config={"ops": {"live_alert_actions": {"config": alert.to_config()}}},
-                         tags={"slo_assets/slo": alert.slo, "slo_assets/alert": alert.alert, "slo_assets/severity": alert.severity,
-                               "slo_assets/month": alert.month})
+def alert_request(result: L.TickResult, group: L.AlertGroup) -> dg.RunRequest:
+    alerts = [LiveAlert(e.run_key, e.key.slo, e.key.objective, e.key.window, e.key.alert, e.severity,
+                        L.episode_status(e, result.firing), e.start_ms, result.evaluated_to_ms + MINUTE_MS, e.value,
+                        round(e.bad_units)) for e in group.episodes]
+    config = {"run_key": group.run_key, "service": group.service, "month": group.month, "alerts": [a.to_config() for a in alerts]}
+    severity = "page" if any(a.severity == "page" for a in alerts) else alerts[0].severity
+    return dg.RunRequest(run_key=group.run_key, run_config={"ops": {"live_alert_actions": {"config": config}}},
+                         tags={"slo_assets/service": group.service, "slo_assets/slo": ",".join(sorted({a.slo for a in alerts}))[:200],
+                               "slo_assets/alerts": str(len(alerts)), "slo_assets/severity": severity,
+                               "slo_assets/month": group.month})
 
 
 def run_tick(warehouse: WarehouseResource, log_source: LogSource, slo_settings: SloSettings, now_ms: int) -> L.TickResult:
@@ -174,11 +191,11 @@ def live_tick_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseRe
         context.log.info(f"not tailed: {path}: {why}")
     for episode in result.resolved:
         context.log.info(f"resolved: {episode.key.text()} from {iso(episode.start_ms)} to {iso(episode.end_ms)}")
-    # Every open episode is asked for each tick: Dagster launches a run key once, so a run lost between
-    # this tick's save and its launch is asked for again, and the same burst never notifies twice.
-    episodes = {e.run_key: e for e in [*result.fired, *result.firing]}
-    requests = [alert_request(result, e) for e in episodes.values()]
+    # The run of every open episode is asked for each tick: Dagster launches a run key once, so a run lost
+    # between this tick's save and its launch is asked for again, and the same burst never notifies twice.
+    requests = [alert_request(result, g) for g in result.groups]
+    run_of = {e.run_key: g.run_key for g in result.groups for e in g.episodes}
     for episode in result.fired:
-        context.log.info(f"firing: {episode.key.text()} ({episode.severity}) since {iso(episode.start_ms)}: run key {episode.run_key}")
+        context.log.info(f"firing: {episode.key.text()} ({episode.severity}) since {iso(episode.start_ms)}: run key {run_of[episode.run_key]}")
     return dg.SensorResult(run_requests=requests, cursor=str(result.state.generation),
                            skip_reason=None if requests else dg.SkipReason(f"no alert firing; {summary['lines_read']} lines read"))

@@ -535,11 +535,13 @@ def carry_out_group(items: list[tuple[Action, dict]], period: str, run_key: str,
 def _deliver(lead: Action, group: list[tuple[Action, dict]], indexes: list[int], period: str, execute: bool,
              env: Mapping[str, str], started: float, channel: str, outcome, outcomes: list) -> None:
     """Send the group's message with the lead action's settings (timeout, retry); record each item."""
-    entries = list({e["slo"]: e for _, e in group}.values())
-    slos = [e["slo"] for e in entries]
+    # One line per breach (a month's SLO, or a live episode: several may share an SLO), however many
+    # of the service's runbooks matched it.
+    entries = list({breach_id(period, e): e for _, e in group}.values())
+    slos = list(dict.fromkeys(e["slo"] for e in entries))
     if lead.kind == "pagerduty":  # one event per breach: PagerDuty groups alerts by its dedup_key
         for entry in entries:
-            mine = [i for i, (_, e) in zip(indexes, group, strict=True) if e["slo"] == entry["slo"]]
+            mine = [i for i, (_, e) in zip(indexes, group, strict=True) if breach_id(period, e) == breach_id(period, entry)]
             message_id = idempotency_key(breach_id(period, entry), channel, "trigger")
             if execute:
                 status, reason, attempts, detail = send_pagerduty(lead, "trigger", entry, period, env)

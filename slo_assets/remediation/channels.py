@@ -79,7 +79,10 @@ def worst_status(entries: list[dict]) -> str:
 
 def title(entries: list[dict], period: str) -> str:
     service = entries[0]["service"]
-    count = f"{len(entries)} SLOs" if len(entries) > 1 else entries[0]["slo"]
+    slos = dict.fromkeys(e["slo"] for e in entries)
+    count = f"{len(slos)} SLOs" if len(slos) > 1 else entries[0]["slo"]
+    if len(entries) > len(slos):  # live alerts: several windows or alerts of one SLO
+        count += f" ({len(entries)} alerts)"
     return f"[{period}] {service}: {count} {worst_status(entries)}"
 
 
@@ -122,6 +125,8 @@ def _slack_section(entry: dict) -> dict:
     incident = _first_incident(entry)
     remaining = _remaining(entry)
     text = f"*{slack_escape(entry['slo'])}* is *{entry['status']}* (severity {entry['severity']})"
+    if live := live_alert(entry):
+        text += f", live alert {slack_escape(live['alert'])} over the {slack_escape(live['window'])} window"
     if remaining is not None:
         text += f", budget remaining {remaining:.0%}"
     if incident:

@@ -15,6 +15,7 @@ once per month into dense arrays kept with the state; from that day on, from the
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,6 +93,50 @@ class Episode:
                        data["start_ms"], data["value"], data["end_ms"], data["bad_units"])
 
 
+@dataclass(frozen=True)
+class AlertGroup:
+    """The episodes of one service that started firing in one tick: one run notifies them, so a
+    channel sends one message per service and tick (actions.groups_in_plan), not one per episode."""
+
+    run_key: str
+    service: str
+    episodes: tuple[Episode, ...]  # those still open or fired in this tick
+
+    @property
+    def month(self) -> str:
+        """Of its episodes' starts (assign_groups keeps one month per run): where outcomes are recorded."""
+        return iso(min(e.start_ms for e in self.episodes))[:7]
+
+
+def group_run_key(service: str, episodes: list[Episode]) -> str:
+    """From the episodes alone: the same episodes, after a lost state, make the same key, so Dagster
+    still launches them once."""
+    digest = hashlib.sha256("|".join(sorted(e.run_key for e in episodes)).encode()).hexdigest()[:12]
+    return f"live:{service}:{iso(min(e.start_ms for e in episodes))}:{digest}"
+
+
+def assign_groups(state: LiveState, fired: list[Episode], service_of: dict[str, str]) -> None:
+    """Give this tick's new episodes their run: one per service and month of their start."""
+    batches: dict[tuple[str, str], list[Episode]] = {}
+    for episode in fired:
+        service = service_of.get(episode.key.slo, episode.key.slo)
+        batches.setdefault((service, iso(episode.start_ms)[:7]), []).append(episode)
+    for (service, _), episodes in batches.items():
+        key = group_run_key(service, episodes)
+        for episode in episodes:
+            state.groups[episode.run_key] = key
+
+
+def alert_groups(state: LiveState, episodes: list[Episode], service_of: dict[str, str]) -> list[AlertGroup]:
+    """The runs to ask for: each open or new episode under the run its tick gave it (an episode
+    notified before groups were kept is its own run, under its own key as then)."""
+    by_key: dict[str, list[Episode]] = {}
+    for episode in sorted({e.run_key: e for e in episodes}.values(), key=lambda e: (e.start_ms, e.key.text())):
+        by_key.setdefault(state.groups.get(episode.run_key, episode.run_key), []).append(episode)
+    return [AlertGroup(key, service_of.get(members[0].key.slo, members[0].key.slo), tuple(members))
+            for key, members in by_key.items()]
+
+
 @dataclass
 class Dense:
     """One SLO's good and total events per minute over [origin_ms, origin_ms + len * 1 min)."""
@@ -128,6 +173,7 @@ class LiveState:
     final_open: dict[AlertKey, Episode] = field(default_factory=dict)  # firing at the minute before evaluated_to_ms
     open: dict[AlertKey, Episode] = field(default_factory=dict)  # firing at evaluated_to_ms (as far as its lines went)
     notified: dict[str, int] = field(default_factory=dict)  # run key -> episode start ms
+    groups: dict[str, str] = field(default_factory=dict)  # episode run key -> the run key of the run notifying it
     generation: int = 0  # bumped by every save
     shards: dict[int, int] = field(default_factory=dict)  # hour ms -> generation of its minutes file
     # Not saved: rebuilt from the minutes and sli_minutely after a restart.
@@ -159,6 +205,7 @@ class TickResult:
     fired: list[Episode]  # new episodes (not notified before), some perhaps already ended within the tick
     resolved: list[Episode]  # open at the previous tick, no longer
     firing: list[Episode]  # open now
+    groups: list[AlertGroup]  # the runs notifying the fired and firing episodes
     files: list[FileRead]
     skipped: list[tuple[str, str]]
     rows_before_start: int  # tailed rows of days before started_day (those minutes come from sli_minutely)
@@ -181,7 +228,7 @@ class TickResult:
                 "held_bytes": sum(f.held_bytes for f in self.files), "bytes_read": self.bytes_read,
                 "rows_before_start": self.rows_before_start, "minutes_updated": self.minutes_updated,
                 "evaluated": f"{iso(self.evaluated_from_ms)}..{iso(self.evaluated_to_ms)}",
-                "fired": len(self.fired), "resolved": len(self.resolved), "firing": len(self.firing)}
+                "fired": len(self.fired), "resolved": len(self.resolved), "firing": len(self.firing), "runs": len(self.groups)}
 
 
 DayReader = Callable[[str], pl.DataFrame | None]  # a day's sli_minutely rows, None when it is not materialized
@@ -313,6 +360,7 @@ def tick(state: LiveState | None, source: TailSource, specs: SpecSet, settings: 
         if state is not None:
             fresh.evaluated_to_ms, fresh.final_open, fresh.open = state.evaluated_to_ms, state.final_open, state.open
             fresh.notified, fresh.generation, fresh.shards = state.notified, state.generation, state.shards  # old files go at the save
+            fresh.groups = state.groups
         state = fresh
     end_ms = minute_ms + MINUTE_MS
     if state.dense_range is None or not (state.dense_range[0] <= minute_ms < state.dense_range[1]) or set(state.dense) != {
@@ -327,14 +375,18 @@ def tick(state: LiveState | None, source: TailSource, specs: SpecSet, settings: 
     fired = [e for e in seen if e.run_key not in state.notified]
     for episode in fired:
         state.notified[episode.run_key] = episode.start_ms
+    service_of = {s.name: s.service for s in specs.slos}
+    assign_groups(state, fired, service_of)
     ended = {(e.key, e.start_ms): e for e in seen if e.end_ms is not None}  # the minute it stopped, when judged in this tick
     resolved = [ended.get((key, e.start_ms)) or Episode(e.key, e.severity, e.start_ms, e.value, from_ms, e.bad_units)
                 for key, e in previous.items() if key not in now_open]
     state.final_open, state.open, state.evaluated_to_ms = final_open, now_open, minute_ms
     still = {e.run_key for e in now_open.values()}
     state.notified = {k: s for k, s in state.notified.items() if s >= minute_ms - NOTIFIED_KEEP_MS or k in still}
+    state.groups = {k: g for k, g in state.groups.items() if k in state.notified}
     _prune(state)
-    return TickResult(state, fired, resolved, sorted(now_open.values(), key=lambda e: (e.start_ms, e.key.text())), tail.files,
+    firing = sorted(now_open.values(), key=lambda e: (e.start_ms, e.key.text()))
+    return TickResult(state, fired, resolved, firing, alert_groups(state, [*fired, *firing], service_of), tail.files,
                       tail.skipped, early, updated, sorted(hours), from_ms, minute_ms)
 
 
@@ -365,7 +417,7 @@ def state_to_json(state: LiveState) -> dict:
             "spec_hash": state.spec_hash,
             "cursors": [c.to_json() for c in state.cursors], "evaluated_to_ms": state.evaluated_to_ms,
             "final_open": [e.to_json() for e in state.final_open.values()], "open": [e.to_json() for e in state.open.values()],
-            "notified": state.notified, "shards": {str(h): g for h, g in sorted(state.shards.items())}}
+            "notified": state.notified, "groups": state.groups, "shards": {str(h): g for h, g in sorted(state.shards.items())}}
 
 
 def state_from_json(document: dict, source: str) -> LiveState:
@@ -377,6 +429,7 @@ def state_from_json(document: dict, source: str) -> LiveState:
         return LiveState(started_day=document["started_day"], spec_hash=document["spec_hash"], cursors=[FileCursor.from_json(c) for c in document["cursors"]],
                          evaluated_to_ms=document["evaluated_to_ms"], final_open={e.key: e for e in final_open},
                          open={e.key: e for e in now_open}, notified={str(k): int(v) for k, v in document["notified"].items()},
+                         groups={str(k): str(v) for k, v in document.get("groups", {}).items()},  # absent before groups
                          generation=int(document["generation"]), shards={int(h): int(g) for h, g in document["shards"].items()})
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         if isinstance(error, LiveStateError):
