@@ -174,7 +174,7 @@ def delivery(base: Path, quick: bool) -> dict:
             for row in pl.from_arrow(store.read_table(layout.REMEDIATION_RUNS.path(store, month))).to_dicts() if row["status"] == "ok"]
     return {"delivery_s": delay, "ticks_during_burst": ticks, "notifications": len(hook.received),
             "episodes": len(per_episode), "duplicates": sum(n - 1 for n in per_episode.values()),
-            "alerts": sorted(row["run_key"].split(":")[4] for row in sent)}
+            "alerts": sorted(body["alert"] for body in hook.received), "runs": len({row["run_key"] for row in sent})}
 
 
 def main() -> None:
@@ -192,7 +192,7 @@ def main() -> None:
     print(f"delivery: {'none received' if delay is None else f'{delay:.1f} s'} from the first burst line to the webhook "
           f"(tick {TICK_S} s); target <= 60 s: {'met' if delay is not None and delay <= 60 else 'MISSED'}")
     print(f"over {measured['ticks_during_burst']} ticks of the burst: {measured['notifications']} notifications for "
-          f"{measured['episodes']} episodes ({', '.join(measured['alerts'])}), {measured['duplicates']} duplicates; "
+          f"{measured['episodes']} episodes ({', '.join(measured['alerts'])}) in {measured['runs']} runs, {measured['duplicates']} duplicates; "
           f"target 0: {'met' if measured['duplicates'] == 0 else 'MISSED'}")
     print(json.dumps({"cost": [{"lines": n, "minutes_updated": m, "seconds": round(s, 3)} for n, m, s in costs],
                       "median_seconds_per_1000_lines": round(statistics.median(s / n * 1000 for n, _, s in costs), 4), **measured}))

@@ -319,6 +319,9 @@ def _run_month(request: RunRequest, project: Path):
 
     from slo_assets import clock
 
+    if request.logs.is_file():  # the folder is the unit of the file index: say how to read just this file
+        raise InputError(f"--logs {request.logs}: a file; --logs takes the folder the logs are in: "
+                         f"--logs {shlex.quote(str(request.logs.parent))} --include {shlex.quote(request.logs.name)}")
     if not request.logs.is_dir():
         raise InputError(f"--logs {request.logs}: not a folder")
     if request.out.exists() and not request.out.is_dir():

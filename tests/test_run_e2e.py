@@ -92,6 +92,12 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path):
     missing = run_cli(["run", "--logs", str(tmp_path / "nowhere"), "--spec", str(SPEC), "--month", "2026-02", "--out", str(tmp_path)], tmp_path)
     assert missing.returncode == 2 and "--logs" in missing.stderr and "not a folder" in missing.stderr
     (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "access log").write_text("")
+    a_file = run_cli(["run", "--logs", str(tmp_path / "logs" / "access log"), "--spec", str(SPEC), "--month", "2026-02",
+                      "--out", str(tmp_path)], tmp_path)
+    assert a_file.returncode == 2 and "Traceback" not in a_file.stderr
+    assert f"--logs {tmp_path / 'logs'} --include 'access log'" in a_file.stderr  # the command that reads just that file
+    (tmp_path / "logs" / "access log").unlink()
     bad_spec = tmp_path / "bad.yaml"
     bad_spec.write_text(SPEC.read_text().replace("target: 0.999}", "target: 9}", 1))
     invalid = run_cli(["run", "--logs", str(tmp_path / "logs"), "--spec", str(bad_spec), "--month", "2026-02", "--out", str(tmp_path)], tmp_path)
