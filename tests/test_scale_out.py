@@ -207,3 +207,52 @@ def test_a_month_on_two_celery_workers_equals_the_in_process_month(small_month, 
     assert set(ran) == set(workers), ran  # both workers ran steps
     assert set().union(*ran.values()) == steps  # and every step that ran, ran on a worker
     assert {"parsed_logs", "compliance_report"} <= {step.split(".")[0] for step in steps}
+
+
+def test_runs_appending_outcomes_to_an_s3_warehouse_at_once_lose_none(s3_env):
+    """remediation_job and live_alert_job runs may record at the same moment on an object store too:
+    the lock there is a claim object created only if absent, so every row stays."""
+    import polars as pl
+
+    from slo_assets.storage import Warehouse
+    from tests.test_remediation import APPEND_OUTCOMES
+
+    base = f"s3://{BUCKET}/appenders"
+    env = {**os.environ, **s3_env}
+    writers = [subprocess.Popen([sys.executable, "-c", APPEND_OUTCOMES, base, name, "15"], env=env, cwd=ROOT)
+               for name in ("monthly", "live")]
+    assert [w.wait(timeout=180) for w in writers] == [0, 0]
+    store = Warehouse(base)
+    keys = pl.from_arrow(store.read_table(layout.REMEDIATION_RUNS.path(store, "2026-02")))["run_key"].to_list()
+    assert sorted(keys) == sorted(f"{name}-{i}" for name in ("monthly", "live") for i in range(15))
+    assert not store.path("_staging", "locks", "remediation_runs-2026-02.lock").exists()  # released
+
+
+def test_an_object_store_lock_waits_for_its_holder_and_takes_over_a_dead_ones(s3_env):
+    import threading
+
+    from slo_assets.storage import Warehouse
+
+    store = Warehouse(f"s3://{BUCKET}/locking")
+    lock = store.path("_staging", "locks", "x.lock")
+    order, kept = [], []
+
+    def take_and_keep():  # a holder that never releases (as one that died would); kept, or collecting it releases
+        kept.append(store._object_lock(lock))
+        kept[0].__enter__()
+        order.append("waiter in")
+
+    with store._object_lock(lock):
+        waiter = threading.Thread(target=take_and_keep)
+        waiter.start()
+        time.sleep(0.5)
+        order.append("holder out")
+    waiter.join(timeout=10)
+    assert order == ["holder out", "waiter in"]  # the second taker waited for the release
+    with pytest.raises(TimeoutError, match="still held after 0.3 s"):  # the waiter holds it now, and never releases
+        with store._object_lock(lock, wait_s=0.3):
+            pass
+    lock.fs.pipe_file(lock.path, json.dumps({"token": "dead", "until_s": time.time() - 1}).encode())  # a holder died
+    with store._object_lock(lock):
+        assert json.loads(lock.read_bytes())["token"] != "dead"
+    assert not lock.exists()
