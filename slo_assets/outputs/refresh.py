@@ -1,5 +1,6 @@
 """When the running month's outputs are refreshed live: at most once every N minutes, only after the
-month's days changed since the last refresh, and never beside a refresh still running.
+month's days changed since the last refresh, and never beside a refresh still running; and when
+today's day is ingested again for them: its log files changed since its last run began.
 
 Pure: live_outputs_sensor (defs/live_outputs.py) reads the instance and the clock, asks `decide` and
 acts on its Decision. "Changed" is a storage id: Dagster numbers every event of the instance in
@@ -81,3 +82,30 @@ def decide(month: str, now_s: float, minutes: int, newest_data_id: int | None, d
                               f"from {_at(last.at_s + minutes * 60)} (every {minutes} min)", last)
     return Decision(run_key(month, minutes, now_s), f"{month}: new day data (storage id {newest_data_id}): refresh",
                     Refreshed(month, newest_data_id, now_s))
+
+
+@dataclass(frozen=True)
+class DayDecision:
+    run_key: str | None  # None: today's day is not ingested again now
+    reason: str
+
+
+def day_run_key(today: str, minutes: int, now_s: float) -> str:
+    return f"live-day:{today}:{minutes}m:{slot(now_s, minutes)}"
+
+
+def decide_day(today: str, now_s: float, minutes: int, newest_file_s: float | None, day_run_started_s: float | None,
+               day_running: bool) -> DayDecision:
+    """Whether to ingest today's day again, so the month's refresh has its newest lines.
+
+    newest_file_s: the newest modification time of the log files (None: no log file);
+    day_run_started_s: when the run that last materialized today's day began (None: never);
+    day_running: a run of today's day is queued or running (of any job: the schedule's, the UI's).
+    One run key per N-minute slot: Dagster launches it once, so at most one day run every N minutes."""
+    if newest_file_s is None:
+        return DayDecision(None, f"{today}: no log file to ingest")
+    if day_run_started_s is not None and newest_file_s <= day_run_started_s:
+        return DayDecision(None, f"{today}: no log file changed since its day run of {_at(day_run_started_s)}")
+    if day_running:
+        return DayDecision(None, f"{today}: a run of the day is queued or running; the files changed since wait for it")
+    return DayDecision(day_run_key(today, minutes, now_s), f"{today}: log files changed at {_at(newest_file_s)}: ingest the day")
