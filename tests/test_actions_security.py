@@ -291,16 +291,16 @@ def test_cwd_inside_the_root_runs_there_and_a_swapped_symlink_is_caught_at_run_t
 def test_no_cwd_runs_in_the_root_and_a_configured_root_widens_it(tmp_path):
     folder = tmp_path / "runbooks"
     folder.mkdir()
-    (tmp_path / "shared").mkdir()
+    (tmp_path / "sibling").mkdir()
     default = _only_action(_runbook(folder, "    - {kind: command, name: c, argv: [pwd], env_allow: [PATH]}\n"))
     ran = A.carry_out(default, ENTRY, "2026-02", "k", [], execute=True, env=PATH_ONLY)
     assert Path(ran.detail["stdout"].strip()).resolve() == folder.resolve()
-    path = _runbook(folder, "    - {kind: command, name: c, argv: [pwd], cwd: ../shared, env_allow: [PATH]}\n", name="wide")
+    path = _runbook(folder, "    - {kind: command, name: c, argv: [pwd], cwd: ../sibling, env_allow: [PATH]}\n", name="wide")
     with pytest.raises(RunbookError):
         load_runbooks([path])
     wide = _only_action(path, allowed_cwd_root=tmp_path)
     ran = A.carry_out(wide, ENTRY, "2026-02", "k", [], execute=True, env=PATH_ONLY)
-    assert ran.status == "ok" and Path(ran.detail["stdout"].strip()).resolve() == (tmp_path / "shared").resolve()
+    assert ran.status == "ok" and Path(ran.detail["stdout"].strip()).resolve() == (tmp_path / "sibling").resolve()
 
 
 def test_a_malformed_url_or_argument_is_a_failed_outcome_not_a_crash(tmp_path):

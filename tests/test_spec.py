@@ -3,36 +3,22 @@ aside); errors name file, document and field."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
 import pytest
-from jsonschema import Draft7Validator
-from referencing import Registry, Resource
-
 from slo_assets.calendar import epoch_ms
 from slo_assets.cli import main
+from slo_assets.openslo import official_validator
 from slo_assets.slo.spec import SpecError, is_composite, load_specs, load_yaml_documents
-from tests.conftest import SHARED
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = SHARED / "openslo" / "schemas" / "v1"
 SHIPPED = sorted((ROOT / "examples").glob("slos*.yaml"))
-
-
-def _validator() -> Draft7Validator:
-    resources = []
-    for path in [SCHEMAS / "openslo.schema.json", *sorted((SCHEMAS / "parts").glob("*.json"))]:
-        schema = json.loads(path.read_text())
-        resources.append((schema["$id"], Resource.from_contents(schema)))
-    registry = Registry().with_resources(resources)
-    return Draft7Validator(json.loads((SCHEMAS / "openslo.schema.json").read_text()), registry=registry)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_specs_conform_to_the_official_schema_and_load(path):
-    validator = _validator()
+    validator = official_validator()
     documents = load_yaml_documents(path)
     assert documents
     for index, document in enumerate(documents):
@@ -52,7 +38,7 @@ def test_shipped_specs_conform_to_the_official_schema_and_load(path):
 
 def test_schema_validator_rejects_a_bad_document():
     bad = {"apiVersion": "openslo/v1", "kind": "SLO", "metadata": {"name": "Bad Name"}, "spec": {"service": "x"}}
-    assert list(_validator().iter_errors(bad))
+    assert list(official_validator().iter_errors(bad))
 
 
 def test_timestamps_stay_strings(tmp_path):
