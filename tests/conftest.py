@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import SKIP_MISSING_SETTING, missing_reason, skip_missing
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 # Partitions start at the first month with data; the definitions the tests build in process cover
 # every month the fixtures use, as `slo-assets run` sets this for the month it runs.
 os.environ.setdefault("SLO_ASSETS_EARLIEST_MONTH", "2015-01")
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-APACHE_LOG = SHARED / "data" / "real" / "apache_semicomplete" / "apache_logs"
+# A real Apache combined log (10,000 lines of May 2015; its origin, licence and figures beside it).
+APACHE_LOG = Path(__file__).resolve().parent / "data" / "real" / "apache_logs"
 
 
 def pytest_collection_modifyitems(items):
@@ -25,6 +27,22 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs(tool): the test runs a program of tests/tools.py TOOLS")
+
+
+def pytest_runtest_setup(item):
+    """A test that needs a missing program fails naming what to install, or with
+    SLO_ASSETS_TEST_SKIP_MISSING=1 is skipped with that reason: never skipped silently."""
+    for mark in item.iter_markers("needs"):
+        reason = missing_reason(mark.args[0])
+        if reason is None:
+            continue
+        if skip_missing():
+            pytest.skip(f"{reason} ({SKIP_MISSING_SETTING}=1)")
+        pytest.fail(f"{reason}; or set {SKIP_MISSING_SETTING}=1 to skip the tests that need it", pytrace=False)
 
 
 def stale_statuses(instance, defs, keys: list[tuple[str, str]]) -> list[str]:

@@ -21,8 +21,10 @@ def _binary(name: str) -> str | None:
     return candidates[-1] if candidates else None
 
 
-def available() -> bool:
-    return bool(_binary("initdb") and _binary("pg_ctl") and (os.geteuid() != 0 or shutil.which("runuser")))
+def initdb_path() -> str | None:
+    """Where initdb is, when the server programs are there and can be run (as root, through runuser)."""
+    usable = _binary("pg_ctl") and (os.geteuid() != 0 or shutil.which("runuser"))
+    return _binary("initdb") if usable else None
 
 
 def _free_port() -> int:

@@ -71,10 +71,6 @@ def s3_server(bucket: str = "slo-warehouse"):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def redis_available() -> bool:
-    return shutil.which("redis-server") is not None
-
-
 @contextmanager
 def redis_server():
     """Yields the redis:// URL of a fresh server without persistence, its data folder temporary."""

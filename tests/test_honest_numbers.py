@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from slo_assets.slo.coverage import status_note, unmeasured_mask, window_coverag
 from slo_assets.slo.risk import bootstrap_rungs
 from tests.openslo import availability_slo, spec_file
 from tests.test_first_month import run as run_matrix
+from tests.tools import needs, tool_path
 
 MONTH_START = datetime(2026, 11, 1, tzinfo=UTC)
 MINUTES = 30 * 1440
@@ -158,7 +158,7 @@ def november(tmp_path_factory):
     _write_logs(tmp / "logs")
     (tmp / "slos.yaml").write_text(SPEC)
     done = run(tmp, tmp / "logs", "2026-11", "--warehouse", str(tmp / "warehouse"),
-               "--coverage-floor", "0.999", *(["--prove-rules"] if shutil.which("promtool") else []))
+               "--coverage-floor", "0.999", *(["--prove-rules"] if tool_path("promtool") else []))
     assert done.returncode == 0, done.stdout + done.stderr
     out = tmp / "out" / "2026-11"
     compliance = json.loads((out / "compliance.json").read_text())
@@ -226,7 +226,7 @@ def test_slo_targets_state_each_rungs_risk(november):
     assert "<td>shop-minutes</td><td>99-of-minutes-healthy</td><td>30</td><td>100.0%, 432.0 minutes</td>" in report
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (Debian package prometheus)")
+@needs("promtool")
 def test_the_run_proves_its_rules_with_promtool(november):
     stdout = november[3]
     # shop-availability and tiny-availability are proven (2 SLOs); shop-minutes counts slices, the rules requests.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from slo_assets.outputs.report import load_month, render
 from slo_assets.storage import Warehouse
 from tests.conftest import run_cli
+from tests.tools import needs, tool_path
 
 pytestmark = pytest.mark.xdist_group("incident_month")  # shares the session fixture: one worker builds it
 
@@ -128,6 +128,7 @@ def _idle_month_documents() -> "MonthDocuments":
     return MonthDocuments("2026-12", MonthEvaluations.from_documents(compliance, budgets), series)
 
 
+@needs("chromium")
 def test_an_idle_month_renders_and_says_why_there_is_no_figure(tmp_path):
     docs = _idle_month_documents()
     assert docs.evaluations.compliance_percent is None
@@ -176,11 +177,7 @@ def test_the_backtest_table_closes_the_report_when_the_month_has_one(tmp_path):
 
 def _screenshot(page: Path, tmp_path: Path, name: str, charts: int) -> Path:
     """Render `page` in headless Chromium: a screenshot (kept under SLO_ASSETS_SCREENSHOTS if set) and the DOM."""
-    browser = _chromium()
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run installs Debian's chromium")
-        pytest.skip("chromium not installed (apt-get install chromium)")
+    browser = tool_path("chromium")
     common = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
     keep = os.environ.get("SLO_ASSETS_SCREENSHOTS")
     screenshot = Path(keep) / name if keep else tmp_path / name
@@ -192,16 +189,9 @@ def _screenshot(page: Path, tmp_path: Path, name: str, charts: int) -> Path:
     return screenshot
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
+@needs("chromium")
 def test_report_renders_in_headless_chromium(incident_month, tmp_path):
-    browser = _chromium()
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run installs Debian's chromium")
-        pytest.skip("chromium not installed (apt-get install chromium)")
+    browser = tool_path("chromium")
     _, base = _report(incident_month)
     url = (base / "out" / "2026-02" / "report.html").as_uri()
     profile = tmp_path / "profile"

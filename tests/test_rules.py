@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from slo_assets.cli import main
 from slo_assets.outputs.rules import build_rules, render, spec_annotations
 from slo_assets.slo.spec import load_specs
+from tests.tools import needs, tool_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "examples" / "slos.yaml"
-PROMTOOL = shutil.which("promtool")
-# Under CI, .ci/run installs promtool, so a missing one is a failure there, not a skip.
-needs_promtool = pytest.mark.skipif(PROMTOOL is None and not os.environ.get("CI"),
-                                    reason="promtool not installed (Debian package prometheus; .ci/run installs it)")
+PROMTOOL = tool_path("promtool")
+needs_promtool = needs("promtool")
 
 
 def _rules(**options) -> dict:

@@ -4,8 +4,6 @@ changed threshold that makes them disagree, naming the SLO, the minute and both 
 
 from __future__ import annotations
 
-import os
-import shutil
 
 import numpy as np
 import polars as pl
@@ -23,10 +21,10 @@ from slo_assets.slo.rules_proof import (
 )
 from slo_assets.slo.spec import load_specs
 from tests.openslo import availability_slo, spec_file
+from tests.tools import needs, tool_path
 
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(PROMTOOL is None and not os.environ.get("CI"),
-                                    reason="promtool not installed (Debian package prometheus; .ci/run installs it)")
+PROMTOOL = tool_path("promtool")
+needs_promtool = needs("promtool")
 SPEC = spec_file(availability_slo("shop-availability", "shop", "99.9% succeed", 0.999),
                  availability_slo("shop-minutes", "shop", "99% of minutes", 0.99, slice_target=0.9))
 START, END = C.month_range_ms("2026-11")

@@ -18,6 +18,7 @@ from slo_assets import layout
 from slo_assets.generate import write_logs
 from tests import scale_servers
 from tests.conftest import ROOT, run_cli
+from tests.tools import needs
 
 pytestmark = pytest.mark.xdist_group("scale_out")
 
@@ -187,7 +188,7 @@ def _celery_steps(home: Path) -> dict[str, set[str]]:
     return ran, steps
 
 
-@pytest.mark.skipif(not scale_servers.redis_available(), reason="redis-server is not installed (.ci/run installs it)")
+@needs("redis-server")
 def test_a_month_on_two_celery_workers_equals_the_in_process_month(small_month, local_month, tmp_path):
     from slo_assets.defs import jobs
 
