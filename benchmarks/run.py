@@ -6,7 +6,7 @@ For each month (generated once, cached in ~/.cache/slo-assets/bench, 31 days of 
 - `cat` of its files to /dev/null: the floor (page cache);
 - benchmarks/duckdb_month.py: per-minute counts and daily exact quantiles in DuckDB (the baseline);
 - `slo-assets run --spec examples/slos.yaml --month 2026-10`: a fresh process, a fresh instance
-  (its own DAGSTER_HOME with deploy/dagster.yaml) and a fresh warehouse, outputs included.
+  (its own DAGSTER_HOME with the project's dagster.yaml) and a fresh warehouse, outputs included.
 Each in a fresh process, in turn, medians over --repeat. Then the same command again, in a fresh
 process on the same instance, warehouse and unchanged logs: the month's report from parsed partitions
 (the days are fresh, so only the index observation and the monthly chain run; target under 30 s).
@@ -78,7 +78,7 @@ def run_slo_assets(logs: Path, scratch: Path, breakdowns: list[dict], again: lis
     (its seconds and breakdown appended to `again`)."""
     home = scratch / "home"
     home.mkdir()
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "SLO_ASSETS_NOW": "2026-11-15T00:00:00Z",
            "GX_ANALYTICS_ENABLED": "false", "DAGSTER_DISABLE_TELEMETRY": "1"}
     command = [str(SLO_ASSETS), "run", "--logs", str(logs), "--spec", str(ROOT / "examples" / "slos.yaml"),

@@ -4,7 +4,7 @@
 
 The month (generated once, cached in ~/.cache/slo-assets/bench, 31 days of October 2026; the issue
 asks for 6,000,000 events, `--events 6000000`) runs, in turn, in a fresh `slo-assets run` process with
-a fresh instance (its own DAGSTER_HOME with deploy/dagster.yaml) and a fresh warehouse:
+a fresh instance (its own DAGSTER_HOME with the project's dagster.yaml) and a fresh warehouse:
 - in process (the default executor);
 - SLO_ASSETS_EXECUTOR=celery with 1 worker, then with 2 workers (`--pool solo`, one task each at a
   time), against a fresh redis-server on 127.0.0.1 on a free port; workers and Redis are started
@@ -56,7 +56,7 @@ def step_stats(home: Path) -> tuple[int, float]:
 def run_month(logs: Path, scratch: Path, workers: int) -> dict:
     home = scratch / "home"
     home.mkdir()
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "SLO_ASSETS_NOW": "2026-11-15T00:00:00Z", "GX_ANALYTICS_ENABLED": "false",
            "DAGSTER_DISABLE_TELEMETRY": "1", "SLO_ASSETS_EARLIEST_MONTH": ingest.MONTH,
            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}

@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-export GX_ANALYTICS_ENABLED=false DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
+# The instance is this folder's dagster.yaml (its storage under .dagster_home/), unless DAGSTER_HOME says otherwise.
+export GX_ANALYTICS_ENABLED=false DAGSTER_HOME="${DAGSTER_HOME:-$PWD}"
 exec .venv/bin/slo-assets demo "$@"

@@ -17,9 +17,8 @@ from pathlib import Path
 DEMO_MONTH = "2026-10"
 DEMO_EVENTS = 200_000
 DEMO_SEED = 42
-# The instance settings copied into a new $DAGSTER_HOME. Not at the project root: `dg dev` runs
-# there and warns about a dagster.yaml it would not read.
-INSTANCE_CONFIG = Path("deploy") / "dagster.yaml"
+# The instance settings, at the project root, which is DAGSTER_HOME unless it is set (slo_assets/defs/instance.py).
+INSTANCE_CONFIG = Path("dagster.yaml")
 
 
 def _month(value: str) -> str:
@@ -56,7 +55,7 @@ def _ratio(value: str) -> float:
 
 
 def _project_root() -> Path:
-    """The project folder (holding deploy/dagster.yaml): the current one when it has it, else the source checkout."""
+    """The project folder (holding dagster.yaml): the current one when it has it, else the source checkout."""
     here = Path.cwd()
     if (here / INSTANCE_CONFIG).exists():
         return here
@@ -328,6 +327,11 @@ def _run_month(request: RunRequest, project: Path):
         raise InputError(f"--out {request.out}: is a file, not a folder")
     load_specs(request.specs)  # SpecError names file, document and field before anything runs
     clock.pinned()  # SLO_ASSETS_NOW: one line now rather than a failure inside a run
+    if request.prove_rules:
+        from slo_assets.slo.rules_proof import PROMTOOL_INSTALL, find_promtool
+
+        if find_promtool() is None:
+            raise InputError(f"--prove-rules needs promtool, which is not installed: {PROMTOOL_INSTALL}")
     _check_warehouse(request.warehouse)
     _check_writable("--out", request.out)
     _prepare_environment(request)
@@ -341,18 +345,13 @@ def _run_month(request: RunRequest, project: Path):
     from slo_assets.progress import for_stream
 
     instance = instance_from_env(project / INSTANCE_CONFIG)
-    if request.prove_rules:
-        from slo_assets.defs.rules_proof import PROMTOOL
-
-        if PROMTOOL is None:
-            raise InputError("--prove-rules needs promtool (Debian package prometheus)")
     outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose),
                                 prove_rules=request.prove_rules, every_day=request.every_day)
     if outcome.failed_runs:
-        raise InputError("runs failed (the Dagster UI shows each run; instance " + instance.root_directory + "):\n  "
+        raise InputError("runs failed (the Dagster UI shows each run; DAGSTER_HOME " + os.environ["DAGSTER_HOME"] + "):\n  "
                          + "\n  ".join(outcome.failed_runs))
     documents, target = _write_outputs(request)
-    return outcome, documents, {"instance": instance.root_directory, "out": target}
+    return outcome, documents, {"instance": os.environ["DAGSTER_HOME"], "out": target}  # set by instance_from_env
 
 
 def _rejected_line(outcome) -> str | None:
@@ -455,7 +454,7 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
 
     print("\n" + "\n".join(f"  {where['out'] / layout.file_name(dataset)}" + _members_text(dataset, where['out'])
                             for dataset in layout.PUBLISHED))
-    print(f"  warehouse: {request.warehouse}   instance: {where['instance']}")
+    print(f"  warehouse: {request.warehouse}   instance: DAGSTER_HOME={where['instance']}")
     print("\nopen the UI on this month's data (binds 127.0.0.1 only):")
     env = {"DAGSTER_HOME": where["instance"], "SLO_ASSETS_WAREHOUSE": request.warehouse,
            "SLO_ASSETS_LOG_DIR": request.logs.resolve(), "SLO_ASSETS_SPECS": ",".join(str(p.resolve()) for p in request.specs)}

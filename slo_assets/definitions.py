@@ -4,6 +4,7 @@ This module only assembles: jobs, schedules, sensors, automation and resources e
 module under slo_assets/defs/.
 """
 
+import warnings
 from collections.abc import Mapping
 
 import dagster as dg
@@ -23,6 +24,10 @@ from slo_assets.defs.rules_proof import RULES_CHECKS
 from slo_assets.defs.schedules import SCHEDULES
 from slo_assets.defs.sensors import breach_acks, escalation_sensor, remediation_sensor
 from slo_assets.defs.slo_chain import compliance_report, error_budgets, sli_metrics, sli_minutely, slo_specs, slo_targets
+
+# Dagster copies every sensor when it binds the resources (SensorDefinition.with_attributes), passing
+# its empty `owners` on, and warns at every load that the parameter is in beta: no sensor here sets it.
+warnings.filterwarnings("ignore", message=r"Parameter `owners` of initializer `SensorDefinition.__init__` is currently in beta")
 
 ALL_ASSETS = [log_file_index, parsed_logs, sli_minutely, slo_specs, sli_metrics, slo_targets, error_budgets, compliance_report,
               remediation_plan, deploy_gate, alert_backtest, *OUTPUT_ASSETS, remediation_runs, learning_record, incident_reviews, breach_acks, *REVIEW_ASSETS]

@@ -26,10 +26,9 @@ if TYPE_CHECKING:
 
 
 def instance_from_env(config: Path) -> dg.DagsterInstance:
-    """The instance in $DAGSTER_HOME, defaulting to .dagster_home in the project holding `config`
-    (deploy/dagster.yaml), which a new home gets a copy of."""
-    project_root = config.parents[1]
-    home = Path(os.environ.get("DAGSTER_HOME") or project_root / ".dagster_home").resolve()
+    """The instance in $DAGSTER_HOME, defaulting to the project folder holding `config` (its
+    dagster.yaml, storing under .dagster_home/); a home chosen elsewhere gets a copy of that file."""
+    home = Path(os.environ.get("DAGSTER_HOME") or config.parent).resolve()
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists() and config.exists():
         (home / "dagster.yaml").write_text(config.read_text())

@@ -21,7 +21,8 @@ from dagster._core.execution.backfill import BulkActionStatus
 
 from slo_assets import layout
 from tests.dagster_daemon import running_daemon
-from tests.postgres_server import available, postgres_server
+from tests.postgres_server import postgres_server
+from tests.tools import needs
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = "2026-02"
@@ -81,17 +82,13 @@ print(len(wanted))
 
 # Each storage on its own xdist worker: the two runs mostly wait on the daemon's subprocesses.
 @pytest.mark.parametrize("storage", [pytest.param("sqlite", marks=pytest.mark.xdist_group("daemon_sqlite")),
-                                     pytest.param("postgres", marks=pytest.mark.xdist_group("daemon_postgres"))])
+                                     pytest.param("postgres", marks=[pytest.mark.xdist_group("daemon_postgres"), needs("postgresql")])])
 def test_a_month_through_the_daemon_materializes_the_outputs_and_remediates(tmp_path, storage):
-    if storage == "postgres" and not available():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed: .ci/run installs Debian's postgresql")
-        pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql)")
     if storage == "postgres":
         with postgres_server() as pg_env:
             _month_through_the_daemon(tmp_path, ROOT / "deploy" / "dagster-postgres.yaml", pg_env)
     else:
-        warehouse = _month_through_the_daemon(tmp_path, ROOT / "deploy" / "dagster.yaml", {})
+        warehouse = _month_through_the_daemon(tmp_path, ROOT / "dagster.yaml", {})
         _outputs_equal_those_of_run(tmp_path, warehouse)
 
 

@@ -46,7 +46,7 @@ def project(incident_month, tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("docs_project")
     shutil.copytree(base / "logs", project / "logs")
     shutil.copytree(base / "out", project / "out")
-    for name in ("examples", "workspace.yaml", "deploy", "pyproject.toml"):
+    for name in ("examples", "workspace.yaml", "dagster.yaml", "deploy", "pyproject.toml"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, project / name)
     (project / "slo_assets").symlink_to(ROOT / "slo_assets")  # dg finds the project's package beside pyproject.toml

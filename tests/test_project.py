@@ -49,14 +49,13 @@ print(json.dumps([f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})
 def test_demo_materializes_a_month_into_a_sqlite_instance(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
-    (project / "deploy").mkdir(exist_ok=True)
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", project / "deploy" / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(project / ".dagster_home"), "GX_ANALYTICS_ENABLED": "false"}
+    shutil.copy(ROOT / "dagster.yaml", project / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | {"GX_ANALYTICS_ENABLED": "false"}  # the default home
     done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "demo", "--month", "2026-02", "--events", "20000"],
                           capture_output=True, text=True, cwd=project, env=env, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2026-02: 3 runs" in done.stdout  # specs and index, the 28 days in one run, the monthly chain
-    assert "dg dev --target-path" in done.stdout and "-h 127.0.0.1" in done.stdout and "dagster dev" not in done.stdout
+    assert f"DAGSTER_HOME={project.resolve()} " in done.stdout and "dg dev --target-path" in done.stdout and "-h 127.0.0.1" in done.stdout and "dagster dev" not in done.stdout
     assert "| 2026-02 | tiers, gate 3 |" in done.stdout and "| 2026-02 | budget-state alerts |" in done.stdout  # the backtest table
     compliance = json.loads((project / "out" / "2026-02" / "compliance.json").read_text())
     assert compliance["period"] == "2026-02" and compliance["period_complete"] is True
@@ -68,7 +67,7 @@ def test_demo_materializes_a_month_into_a_sqlite_instance(tmp_path):
 
     from dagster import DagsterInstance
 
-    os.environ["DAGSTER_HOME"], previous = str(project / ".dagster_home"), os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"], previous = str(project), os.environ.get("DAGSTER_HOME")
     try:
         instance = DagsterInstance.get()
         records = instance.get_run_records()

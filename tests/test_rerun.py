@@ -66,7 +66,7 @@ def reruns(tmp_path_factory):
     write_logs(base / "logs", MONTH, 6_000, "jsonl", seed=17, incidents=2)
     home = base / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text((ROOT / "deploy" / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
     saved = os.environ.get("DAGSTER_HOME")
     try:
         first = _run(base)

@@ -123,7 +123,7 @@ def _cli(tmp_path: Path, *args: str, now: str) -> subprocess.CompletedProcess:
 
 def test_review_of_months_run_before_2020_through_the_cli(tmp_path):
     (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "dagster.yaml").write_text((ROOT / "deploy" / "dagster.yaml").read_text())
+    (tmp_path / "home" / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
     now = "2026-11-15T00:00:00Z"
     for seed, month in enumerate(("2015-01", "2015-02")):
         write_logs(tmp_path / "logs" / month, month, 400, "jsonl", 11 + seed, incidents=1)

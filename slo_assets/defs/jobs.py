@@ -8,6 +8,7 @@ import dagster as dg
 
 from slo_assets.clock import SettingError
 from slo_assets.defs.outputs import OUTPUT_KEYS
+from slo_assets.defs.rules_proof import RULES_CHECK_KEY
 
 # daily_job joins the file index (an observation, which has no backfill policy) to the single-run daily
 # assets; Dagster then warns, at every load, that it falls back to one partition per run. The job is
@@ -70,7 +71,7 @@ ingest_job = dg.define_asset_job("ingest_job", selection=_assets(*DAILY_KEYS),
 daily_job = dg.define_asset_job("daily_job", selection=_assets("log_file_index", *DAILY_KEYS), executor_def=EXECUTOR,
                                 description="refresh the file index, then parse one day and compute its SLI inputs")
 # the rules proof (defs/rules_proof.py) runs on its own: promtool costs seconds per month
-RULES_PROOF = dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("alert_rules"), "rules_agree_with_replay"))
+RULES_PROOF = dg.AssetSelection.checks(RULES_CHECK_KEY)
 monthly_chain_job = dg.define_asset_job(
     "monthly_chain_job", selection=_assets(*MONTHLY_KEYS) - RULES_PROOF, executor_def=EXECUTOR,
     description="SLI metrics, targets, error budgets, compliance, remediation plan and the published outputs for one month (to date)")

@@ -1,11 +1,11 @@
 """The check that the published alert rules page when the replay says they would (slo_assets.slo.rules_proof).
 
-Declared only where promtool is installed (Debian package prometheus), and run by its own job,
-`prove_rules_job`, for a month already materialized: promtool evaluates every rule at every
-15 minutes of the month, seconds per month, which every run of the monthly chain would pay.
+Always declared, and run by its own job, `prove_rules_job`, for a month already materialized:
+promtool evaluates every rule at every 15 minutes of the month, seconds per month, which every run
+of the monthly chain would pay. Where promtool is not installed the check does not pass: it warns
+that the rules were not proven, why, and what to install.
 """
 
-import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -18,12 +18,11 @@ from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import read_days, required_file
 from slo_assets.markdown import table
 from slo_assets.slo import chain as C
-from slo_assets.slo.rules_proof import run_promtool, slo_proof
+from slo_assets.slo.rules_proof import PROMTOOL_INSTALL, find_promtool, run_promtool, slo_proof
 from slo_assets.slo.sli import MINUTE_SCHEMA
 
 CHECK_RULES_AGREE = "rules_agree_with_replay"
 RULES_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("alert_rules"), CHECK_RULES_AGREE)
-PROMTOOL = shutil.which("promtool")
 SHOWN = 100
 
 
@@ -41,6 +40,12 @@ def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: 
     from slo_assets.defs.slo_chain import _lookback_days, _period
     from slo_assets.outputs.rules import build_rules, spec_annotations
 
+    promtool = find_promtool()
+    if promtool is None:
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.WARN,
+            description=f"not proven: promtool is not installed; to prove the rules: {PROMTOOL_INSTALL}",
+            metadata={"promtool": "not installed", "install": PROMTOOL_INSTALL})
     month = context.partition_key
     store = warehouse.store()
     published = required_file(store, layout.ALERT_RULES, month)
@@ -59,7 +64,7 @@ def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: 
     proofs = [slo_proof(slo, alerts.get(slo.name, []), annotations.get(slo.name, {}), parts.get(slo.name), period, settings)
               for slo in specs.slos if slo.name in alerts]
     with tempfile.TemporaryDirectory(prefix="slo-rules-proof-") as folder:
-        outcome = run_promtool(PROMTOOL, Path(folder), published.read_text(), proofs)
+        outcome = run_promtool(promtool, Path(folder), published.read_text(), proofs)
     proven = [p for p in proofs if p.skipped is None]
     found = outcome.disagreements
     return dg.AssetCheckResult(
@@ -82,4 +87,4 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.PreviewWarning)
     rules_agree_with_replay = _check(_rules_agree_with_replay)
 
-RULES_CHECKS = [rules_agree_with_replay] if PROMTOOL else []
+RULES_CHECKS = [rules_agree_with_replay]

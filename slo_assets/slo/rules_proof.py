@@ -33,6 +33,7 @@ before and after it; and 12 evenly spread over the window.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,12 @@ EVAL_MINUTES = 15  # promtool evaluates every rule at every step: 15 minutes kee
 SPREAD_SAMPLES = 12
 ALERT_NAMES = {"page": "SLOBurnRatePage", "ticket": "SLOBurnRateTicket"}
 PROMTOOL_TIMEOUT_S = 600
+PROMTOOL_INSTALL = "apt-get install prometheus (Debian, Ubuntu), or Prometheus' own promtool on the PATH"
+
+
+def find_promtool() -> str | None:
+    """promtool's path, looked up when a proof is asked for: what is defined never depends on it."""
+    return shutil.which("promtool")
 
 
 @dataclass(frozen=True, eq=False)
