@@ -66,7 +66,7 @@ def in_process_baseline(base: Path, logs: Path, warehouse: Path) -> float:
     code = (
         "import time, dagster as dg\n"
         "from slo_assets.definitions import defs\n"
-        "from slo_assets.defs.day_runs import RANGE_END_TAG, RANGE_START_TAG\n"
+        "from slo_assets.defs.ingest.day_runs import RANGE_END_TAG, RANGE_START_TAG\n"
         "job = defs.resolve_job_def('ingest_job')\n"
         "instance = dg.DagsterInstance.get()\n"
         "quiet = {'loggers': {'console': {'config': {'log_level': 'WARNING'}}}}\n"

@@ -35,7 +35,7 @@ def ensure_parsed(events: int) -> Path:
     from slo_assets.ingest.config import ParseConfig
     from slo_assets.ingest.index import DAY_MS, assemble_day, build_index
     from slo_assets.slo.chain import month_range_ms
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
     logs = ingest.ensure_month("jsonl", events)
     warehouse = ingest.CACHE / f"parsed-jsonl-{events}"
@@ -63,11 +63,11 @@ def run_chain(parsed: Path, out: Path, days: list[str], opened: list[str]) -> di
     """The assets' code path: day inputs for `days` (others already in `out`), then the month."""
     import polars as pl
 
-    from slo_assets import layout
+    from slo_assets.warehouse import layout
     from slo_assets.slo import chain as C
     from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns
-    from slo_assets.slo.spec import load_specs
-    from slo_assets.storage import Warehouse
+    from slo_assets.openslo.spec import load_specs
+    from slo_assets.warehouse.storage import Warehouse
 
     specs = load_specs([SPEC])
     store = Warehouse(out)
@@ -128,7 +128,7 @@ def _sql_filter(filter_) -> str:
 def run_duckdb(parsed: Path, out: Path) -> dict:
     import duckdb
 
-    from slo_assets.slo.spec import load_specs
+    from slo_assets.openslo.spec import load_specs
 
     specs = load_specs([SPEC])
     con = duckdb.connect()

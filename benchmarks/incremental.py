@@ -53,7 +53,7 @@ class Setup:
         import dagster as dg
 
         from slo_assets.definitions import build_definitions
-        from slo_assets.defs.ingestion import log_file_index, parsed_logs
+        from slo_assets.defs.ingest.assets import log_file_index, parsed_logs
 
         defs = build_definitions(self.resources)
         started = time.perf_counter()

@@ -29,7 +29,7 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "slo-as
 
 
 def ensure_month(fmt: str, events: int) -> Path:
-    from slo_assets.generate import write_logs
+    from slo_assets.ingest.generate import write_logs
 
     folder = CACHE / f"{fmt}-{events}"
     if not (folder / "_truth.json").exists():
@@ -47,10 +47,10 @@ def log_files(folder: Path) -> list[str]:
 
 
 def work_slo_assets(logs: Path, out: Path) -> int:
-    from slo_assets.generate import month_bounds
+    from slo_assets.ingest.generate import month_bounds
     from slo_assets.ingest.config import ParseConfig
     from slo_assets.ingest.index import DAY_MS, assemble_day, build_index
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
     store = Warehouse(out)
     build = build_index(logs, out / "_staging", ParseConfig())

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/many_events.py [--events 30000000] [--baseline-events 6000000]
                                                [--baseline-rev ea20ce2] [--repeat 3] [--run]
 
-The month (31 days of October 2026, JSONL) is generated with slo_assets.generate.write_logs and
+The month (31 days of October 2026, JSONL) is generated with slo_assets.ingest.generate.write_logs and
 parsed with the ingest core once, then each day's SLI inputs (sli_minutely, sli_latency,
 sli_operations: what the daily asset writes) are built once; all of it is cached in
 ~/.cache/slo-assets/bench (30M events: about 5 GB of logs, 1.5 GB parsed; with less than 12 GB free
@@ -47,7 +47,7 @@ FREE_BYTES_FOR_30M = 12 * 2**30
 
 
 def _days() -> list[str]:
-    from slo_assets.calendar import month_days
+    from slo_assets.core.calendar import month_days
 
     return month_days(MONTH)
 
@@ -62,10 +62,10 @@ def ensure_sli(events: int) -> Path:
         return folder
     import polars as pl
 
-    from slo_assets import layout
+    from slo_assets.warehouse import layout
     from slo_assets.slo.sli import day_inputs, needed_columns
-    from slo_assets.slo.spec import load_specs
-    from slo_assets.storage import Warehouse
+    from slo_assets.openslo.spec import load_specs
+    from slo_assets.warehouse.storage import Warehouse
 
     print(f"building the SLI day files of {parsed} in {folder} (once) ...", file=sys.stderr, flush=True)
     specs, store = load_specs([SPEC]), Warehouse(folder)
@@ -94,12 +94,12 @@ def work_monthly(sli: Path, out: Path, today: bool) -> dict:
     """The monthly assets' code path; `today`: as the code before bounded-memory quantiles did it."""
     import polars as pl
 
-    from slo_assets import layout
+    from slo_assets.warehouse import layout
     from slo_assets.slo import chain as C
     from slo_assets.slo.evaluation import dump_evaluations
     from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA
-    from slo_assets.slo.spec import load_specs
-    from slo_assets.storage import Warehouse
+    from slo_assets.openslo.spec import load_specs
+    from slo_assets.warehouse.storage import Warehouse
 
     specs, store, target = load_specs([SPEC]), Warehouse(sli), Warehouse(out)
     days, settings = _days(), C.Settings()
@@ -155,7 +155,7 @@ def work_daily(sli: Path, parsed: Path) -> dict:
     import polars as pl
 
     from slo_assets.slo.sli import day_inputs, needed_columns, selected_counts
-    from slo_assets.slo.spec import load_specs
+    from slo_assets.openslo.spec import load_specs
 
     specs = load_specs([SPEC])
     biggest = max((parsed / "parsed_logs").glob("*.parquet"), key=lambda p: p.stat().st_size)

@@ -5,7 +5,7 @@
 
 The spec is generated here (10 services x up to 50 SLOs each: availability and latency,
 Occurrences, Timeslices and RatioTimeslices, calendar and rolling windows, some with an alert
-policy or extra report windows); the month's logs come from slo_assets.generate.write_logs, cached
+policy or extra report windows); the month's logs come from slo_assets.ingest.generate.write_logs, cached
 in ~/.cache/slo-assets/bench/. Each run is a fresh `slo-assets run` process with a fresh
 DAGSTER_HOME, warehouse and output folder. Reported: seconds, seconds per SLO, the peak RSS of the
 process tree (psutil, sampled every 50 ms), report.html's size, and each figure against the
@@ -35,7 +35,7 @@ MONTH = ingest.MONTH
 NOW = "2026-11-15T00:00:00Z"
 TARGET_SECONDS, TARGET_REPORT_BYTES, TARGET_RSS_MIB = 120, 5 * 10**6, 1536
 
-# What the generated logs hold (slo_assets.generate.SERVICES): service -> operations.
+# What the generated logs hold (slo_assets.ingest.generate.SERVICES): service -> operations.
 LOG_OPERATIONS = {
     "checkout": ("POST /checkout/api/v1/orders", "GET /checkout/api/v1/cart/{id}"),
     "search": ("GET /search/api/v1/query", "GET /search/api/v1/suggest"),

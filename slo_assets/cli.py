@@ -63,7 +63,7 @@ def _project_root() -> Path:
 
 
 def cmd_generate_logs(args: argparse.Namespace) -> int:
-    from slo_assets.generate import write_logs
+    from slo_assets.ingest.generate import write_logs
 
     truth = write_logs(Path(args.out), args.month, args.events, args.format, args.seed, incidents=args.incidents,
                        compress_rotated=not args.no_compress, malformed_ratio=args.malformed_ratio)
@@ -83,8 +83,8 @@ def _sample_is_current(logs: Path, month: str, events: int, seed: int) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from slo_assets.errors import DefinitionError
-    from slo_assets.slo.spec import load_specs
+    from slo_assets.core.errors import DefinitionError
+    from slo_assets.openslo.spec import load_specs
 
     try:
         specs = load_specs([Path(p) for p in args.files])
@@ -102,9 +102,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from slo_assets.errors import DefinitionError
+    from slo_assets.core.errors import DefinitionError
     from slo_assets.outputs.rules import build_rules, render, spec_annotations
-    from slo_assets.slo.spec import load_specs
+    from slo_assets.openslo.spec import load_specs
 
     paths = [Path(p) for p in args.files]
     try:
@@ -154,7 +154,7 @@ def _prepare_environment(request: RunRequest) -> None:
 
 
 def _resources(request: RunRequest) -> dict:
-    from slo_assets.defs.remediation import Remediation
+    from slo_assets.defs.remediation.assets import Remediation
     from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
     from slo_assets.ingest.config import DEFAULT_EXCLUDE, ConfigError
     from slo_assets.remediation.runbooks import RunbookError
@@ -195,8 +195,8 @@ def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
     """Copy the month's published files from the warehouse (where its assets wrote them) into
     OUT/YYYY-MM/, all or nothing: they go to a scratch folder beside it, swapped in once complete,
     so a failure leaves the previous outputs."""
-    from slo_assets import layout
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse import layout
+    from slo_assets.warehouse.storage import Warehouse
 
     store = Warehouse(request.warehouse)
     target = request.out / request.month
@@ -233,7 +233,7 @@ def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
 
 def _members_text(dataset, folder: Path) -> str:
     """What a published folder holds: the incident review drafts, or why there is none."""
-    from slo_assets import layout
+    from slo_assets.warehouse import layout
 
     if not dataset.has_members:
         return ""
@@ -257,7 +257,7 @@ def _check_writable(option: str, folder: Path) -> None:
 def _is_url(warehouse: str) -> bool:
     from fsspec.core import split_protocol
 
-    from slo_assets.storage import LOCAL_PROTOCOLS
+    from slo_assets.warehouse.storage import LOCAL_PROTOCOLS
 
     return (split_protocol(warehouse)[0] or "") not in LOCAL_PROTOCOLS
 
@@ -269,7 +269,7 @@ def warehouse_location(value: str) -> str:
 
 def existing_warehouse(value: str | os.PathLike):
     """The warehouse a command reads: a local folder must exist (a typo is not an empty warehouse)."""
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
     if not _is_url(str(value)):
         folder = Path(str(value).removeprefix("file://"))
@@ -296,7 +296,7 @@ def stage_dir(warehouse: str) -> str:
 def _check_warehouse(warehouse: str) -> None:
     """A local warehouse folder takes a file; an object store warehouse takes (and drops) a probe
     object: bad credentials, a missing bucket or a missing fsspec package, said before any run."""
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
     try:
         store = Warehouse(warehouse)
@@ -314,9 +314,9 @@ def _check_warehouse(warehouse: str) -> None:
 
 
 def _run_month(request: RunRequest, project: Path):
-    from slo_assets.slo.spec import load_specs
+    from slo_assets.openslo.spec import load_specs
 
-    from slo_assets import clock
+    from slo_assets.core import clock
 
     if request.logs.is_file():  # the folder is the unit of the file index: say how to read just this file
         raise InputError(f"--logs {request.logs}: a file; --logs takes the folder the logs are in: "
@@ -342,7 +342,7 @@ def _run_month(request: RunRequest, project: Path):
         raise InputError(reason)
     resources = _resources(request)
     from slo_assets.orchestrate import instance_from_env, materialize_month
-    from slo_assets.progress import for_stream
+    from slo_assets.core.progress import for_stream
 
     instance = instance_from_env(project / INSTANCE_CONFIG)
     outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose),
@@ -393,9 +393,9 @@ def _services_in_month(request: RunRequest, month: str) -> list[str]:
 
     import pyarrow.compute as pc
 
-    from slo_assets import layout
-    from slo_assets.calendar import month_days
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse import layout
+    from slo_assets.core.calendar import month_days
+    from slo_assets.warehouse.storage import Warehouse
 
     store, counts = Warehouse(request.warehouse), Counter()
     for day in month_days(month):
@@ -437,8 +437,8 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
               f"{proof['firings']} replayed firings ({proof['firings_not_sampled']} not sampled), {proof['slos_not_provable']} not provable")
     if outcome.failed_checks:
         print("  failed checks: " + ", ".join(outcome.failed_checks))
-    from slo_assets import layout
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse import layout
+    from slo_assets.warehouse.storage import Warehouse
 
     gate_path = layout.DEPLOY_GATE.path(Warehouse(request.warehouse), compliance["period"])
     if gate_path.exists():
@@ -470,7 +470,7 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
 def _input_errors() -> tuple[type[Exception], ...]:
     """Errors that mean bad input, each with a message naming what to fix. Imported only once a
     command failed, and never the partitions, which read their settings when imported."""
-    from slo_assets.clock import SettingError
+    from slo_assets.core.clock import SettingError
     from slo_assets.ingest.config import ConfigError
     from slo_assets.ingest.files import LogDiscoveryError
 
@@ -480,7 +480,7 @@ def _input_errors() -> tuple[type[Exception], ...]:
 def _guarded(command: str, body) -> int:
     """Run a command body; bad input exits 2 with its message, anything unexpected exits 1 with
     one line and the traceback in a file, never on the user's screen."""
-    from slo_assets.errors import DefinitionError
+    from slo_assets.core.errors import DefinitionError
 
     try:
         return body()
@@ -547,10 +547,10 @@ def cmd_review(args: argparse.Namespace) -> int:
     key, warehouse, out = args.period, Path(args.warehouse), Path(args.out)
 
     def body() -> int:
-        from slo_assets import layout
-        from slo_assets.calendar import period_label, period_months
+        from slo_assets.warehouse import layout
+        from slo_assets.core.calendar import period_label, period_months
         from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, WAREHOUSE_SETTING
-        from slo_assets.storage import write_file_atomic
+        from slo_assets.warehouse.storage import write_file_atomic
 
         store = existing_warehouse(warehouse)
         _check_writable("--out", out)
@@ -586,7 +586,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from slo_assets.generate import write_logs
+    from slo_assets.ingest.generate import write_logs
 
     root = _project_root()
     logs = root / "data" / "sample" / "logs"
@@ -615,7 +615,7 @@ BREACH_FORM = re.compile(r"[0-9a-f]{16}|\d{4}-\d{2}/[A-Za-z0-9][A-Za-z0-9._-]*")
 
 def find_breach(store, breach: str) -> tuple[str, dict] | None:
     """(month, plan entry) of the newest plan naming the breach: its fingerprint, or month/slo."""
-    from slo_assets import layout
+    from slo_assets.warehouse import layout
 
     for month in reversed(layout.REMEDIATION_PLAN.partitions(store)):
         plan = json.loads(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
@@ -653,7 +653,8 @@ def cmd_ack(args: argparse.Namespace) -> int:
 def cmd_gate(args: argparse.Namespace) -> int:
     """Exit 0 when the service may deploy, 1 when it should freeze, with the reason as JSON."""
     def body() -> int:
-        from slo_assets import clock, layout
+        from slo_assets.core import clock
+        from slo_assets.warehouse import layout
         from slo_assets.slo.gate import GO, ServiceGate, verdict
 
         store = existing_warehouse(args.warehouse)
@@ -683,14 +684,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Score each alert policy against the burn episodes of every month in the warehouse (or those asked)."""
     def body() -> int:
-        from slo_assets import layout
-        from slo_assets.calendar import month_days, previous_month
+        from slo_assets.warehouse import layout
+        from slo_assets.core.calendar import month_days, previous_month
         from slo_assets.defs.resources import DEFAULT_SPECS, project_file
         from slo_assets.defs.warehouse_io import read_days
         from slo_assets.slo import backtest as T
         from slo_assets.slo.chain import Settings, data_period
         from slo_assets.slo.sli import MINUTE_SCHEMA
-        from slo_assets.slo.spec import load_specs
+        from slo_assets.openslo.spec import load_specs
 
         try:
             pairs = [T.parse_pair(text) for text in args.pair or []]
@@ -752,7 +753,8 @@ def cmd_serve_metrics(args: argparse.Namespace) -> int:
 
         from prometheus_client import CollectorRegistry, start_http_server
 
-        from slo_assets import clock, layout
+        from slo_assets.core import clock
+        from slo_assets.warehouse import layout
         from slo_assets.outputs.metrics_server import ExpositionCollector, is_loopback
 
         if not is_loopback(args.host) and not args.allow_remote:

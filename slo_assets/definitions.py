@@ -1,7 +1,7 @@
 """The code location: every asset, check, job, schedule, sensor and resource slo-assets defines.
 
-This module only assembles: jobs, schedules, sensors, automation and resources each live in their own
-module under slo_assets/defs/.
+This module only assembles: the assets and checks of each domain folder under slo_assets/defs/, and
+the jobs, schedules, sensors, automation and resources of their own modules there.
 """
 
 import warnings
@@ -9,29 +9,22 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from slo_assets.defs.automation import AUTOMATION_SENSORS, with_automation
-from slo_assets.defs.backtest import alert_backtest
-from slo_assets.defs.incident_reviews import incident_reviews
-from slo_assets.defs.ingestion import INDEX_CHECKS, log_file_index, parsed_logs
+import slo_assets.defs as domains
+from slo_assets.defs.automation import with_automation
 from slo_assets.defs.jobs import EXECUTOR, JOBS
-from slo_assets.defs.live import live_alert_job, live_tick_sensor
-from slo_assets.defs.live_outputs import live_outputs_sensor
-from slo_assets.defs.outputs import OUTPUT_ASSETS
-from slo_assets.defs.remediation import deploy_gate, learning_record, remediation_plan, remediation_runs
+from slo_assets.defs.remediation.sensors import breach_acks
 from slo_assets.defs.resources import default_resources
-from slo_assets.defs.reviews import REVIEW_ASSETS
-from slo_assets.defs.rules_proof import RULES_CHECKS
 from slo_assets.defs.schedules import SCHEDULES
-from slo_assets.defs.sensors import breach_acks, escalation_sensor, remediation_sensor
-from slo_assets.defs.slo_chain import compliance_report, error_budgets, sli_metrics, sli_minutely, slo_specs, slo_targets
+from slo_assets.defs.sensors import SENSORS
 
 # Dagster copies every sensor when it binds the resources (SensorDefinition.with_attributes), passing
 # its empty `owners` on, and warns at every load that the parameter is in beta: no sensor here sets it.
 warnings.filterwarnings("ignore", message=r"Parameter `owners` of initializer `SensorDefinition.__init__` is currently in beta")
 
-ALL_ASSETS = [log_file_index, parsed_logs, sli_minutely, slo_specs, sli_metrics, slo_targets, error_budgets, compliance_report,
-              remediation_plan, deploy_gate, alert_backtest, *OUTPUT_ASSETS, remediation_runs, learning_record, incident_reviews, breach_acks, *REVIEW_ASSETS]
-SENSORS = [remediation_sensor, escalation_sensor, live_tick_sensor, *AUTOMATION_SENSORS, live_outputs_sensor]
+# Every asset and check written under defs/, found by Dagster's loader: adding one is adding its module.
+# The loader collects assets and checks, not AssetSpecs: breach_acks, a spec only observed, is named here.
+ALL_ASSETS = [*dg.load_assets_from_package_module(domains), breach_acks]
+ALL_CHECKS = dg.load_asset_checks_from_package_module(domains)
 
 
 def build_definitions(overrides: Mapping[str, dg.ConfigurableResource] | None = None) -> dg.Definitions:
@@ -39,7 +32,7 @@ def build_definitions(overrides: Mapping[str, dg.ConfigurableResource] | None = 
 
     The executor is also the default of the implicit asset job, which runs what the UI materializes and
     its backfills: without it they ran a process per step, each re-importing the code location."""
-    return dg.Definitions(assets=with_automation(ALL_ASSETS), asset_checks=[*INDEX_CHECKS, *RULES_CHECKS], jobs=[*JOBS, live_alert_job],
+    return dg.Definitions(assets=with_automation(ALL_ASSETS), asset_checks=ALL_CHECKS, jobs=JOBS,
                           schedules=SCHEDULES, sensors=SENSORS, resources={**default_resources(), **(overrides or {})}, executor=EXECUTOR)
 
 

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from slo_assets import layout
+from slo_assets.warehouse import layout
 from slo_assets.definitions import build_definitions
-from slo_assets.defs.day_runs import RANGE_END_TAG, RANGE_START_TAG
-from slo_assets.defs.ingestion import read_index
+from slo_assets.defs.ingest.day_runs import RANGE_END_TAG, RANGE_START_TAG
+from slo_assets.defs.ingest.assets import read_index
 from slo_assets.defs.partitions import RANGE
 from slo_assets.ingest.index import index_summary, mostly_rejected_files
-from slo_assets.progress import PlainProgress, Progress
+from slo_assets.core.progress import PlainProgress, Progress
 from slo_assets.slo.chain import day_gaps, month_days
 
 if TYPE_CHECKING:
     from slo_assets.ingest.index import IndexSummary
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
 
 def instance_from_env(config: Path) -> dg.DagsterInstance:
@@ -185,8 +185,8 @@ def days_to_run(instance: dg.DagsterInstance, store: Warehouse, days: list[str])
     or whose files are missing from the warehouse `store` (another warehouse, a deleted file).
     parsed_logs and sli_minutely stand for their multi-assets, whose siblings share their runs.
     Read in a few batched queries: Dagster's resolver asks several per day (seconds for a month)."""
-    from slo_assets.defs.ingestion import INGEST_CODE_VERSION
-    from slo_assets.defs.slo_chain import CHAIN_CODE_VERSION
+    from slo_assets.defs.ingest.assets import INGEST_CODE_VERSION
+    from slo_assets.defs.slo.assets import CHAIN_CODE_VERSION
 
     on_disk = [set(dataset.partitions(store)) for dataset in DAY_DATASETS]
     index = _history(instance, "log_file_index", days, observed=True)
@@ -285,7 +285,7 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         progress.note(days_note(month, outcome))
         chain = run("monthly_chain_job", month, partition=month)
         progress.step(month, "sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan, deploy_gate, outputs")
-        if prove_rules and chain.success:  # promtool over the published rules: its own run (defs/rules_proof.py)
+        if prove_rules and chain.success:  # promtool over the published rules: its own run (defs/outputs/rules_proof.py)
             proof = run("prove_rules_job", f"{month} rules proof", partition=month)
             outcome.rules_proof = [{key: _value(e.metadata, key) for key in e.metadata} for e in proof.get_asset_check_evaluations()]
     finally:

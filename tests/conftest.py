@@ -62,7 +62,7 @@ def day_ms(day: str) -> int:
 @pytest.fixture(scope="session")
 def sample_month(tmp_path_factory) -> Path:
     """A small generated month of JSON lines with injected incidents and malformed lines."""
-    from slo_assets.generate import write_logs
+    from slo_assets.ingest.generate import write_logs
 
     out = tmp_path_factory.mktemp("sample_logs")
     write_logs(out, "2026-10", 60_000, "jsonl", seed=11, malformed_ratio=0.002)
@@ -81,7 +81,7 @@ def run_cli(args: list[str], project: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def incident_month(tmp_path_factory):
     """`slo-assets run` on a generated February with the four injected incidents (shared by the e2e and report tests)."""
-    from slo_assets.generate import write_logs
+    from slo_assets.ingest.generate import write_logs
 
     base = tmp_path_factory.mktemp("incidents")
     truth = write_logs(base / "logs", "2026-02", 80_000, "jsonl", seed=5)

@@ -9,9 +9,9 @@ import json
 
 import dagster as dg
 
-from slo_assets import layout
+from slo_assets.warehouse import layout
 from slo_assets.defs.resources import Remediation, WarehouseResource
-from slo_assets.defs.sensors import remediation_sensor
+from slo_assets.defs.remediation.sensors import remediation_sensor
 from slo_assets.remediation.plan import ReportSeen, triage_reports
 
 

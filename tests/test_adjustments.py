@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slo_assets.calendar import epoch_ms, iso
-from slo_assets.slo import adjustments as A
+from slo_assets.core.calendar import epoch_ms, iso
+from slo_assets.openslo import adjustments as A
 from slo_assets.slo import chain as C
-from slo_assets.slo.spec import (
+from slo_assets.openslo.spec import (
     Filter,
     Indicator,
     Objective,

@@ -12,10 +12,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from slo_assets import layout
-from slo_assets.defs.remediation import remediation_runs
+from slo_assets.warehouse import layout
+from slo_assets.defs.remediation.assets import remediation_runs
 from slo_assets.defs.resources import Remediation, WarehouseResource
-from slo_assets.defs.sensors import breach_requests
+from slo_assets.defs.remediation.sensors import breach_requests
 from slo_assets.remediation import actions as A
 from slo_assets.remediation.runbooks import load_runbooks
 from tests.channel_servers import HttpChannel, SmtpChannel

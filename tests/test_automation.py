@@ -7,10 +7,22 @@ import dagster as dg
 import pytest
 
 from slo_assets.definitions import build_definitions
-from slo_assets.defs.automation import DAILY_KEYS, FRESH_KEYS, MONTHLY_KEYS, daily_automation_sensor, monthly_automation_sensor
+from slo_assets.defs.automation import (
+    AUTOMATION_TAG,
+    FRESH_KEYS,
+    daily_automation_sensor,
+    monthly_automation_sensor,
+)
 from slo_assets.defs.resources import WarehouseResource
 
 DAYS = ["2026-02-01", "2026-02-02", "2026-02-03"]
+# What automation refreshes, written out here: the code derives it from the partitions (automation.py).
+DAILY_KEYS = {"parsed_logs", "quarantine", "sli_minutely", "sli_latency", "sli_operations"}
+MONTHLY_KEYS = {
+    "sli_metrics", "sli_operations_monthly", "sli_latency_monthly", "slo_targets", "budget_series", "window_evaluations",
+    "error_budget_table", "error_budgets", "compliance_report", "remediation_plan", "deploy_gate", "alert_backtest",
+    "report_html", "prometheus_exposition", "alert_rules", "grafana_slo_tracking", "grafana_slo_compliance", "incident_reviews",
+}
 
 
 class Ticks:
@@ -95,3 +107,14 @@ def test_daily_automation_runs_by_default_monthly_is_turned_on_and_outputs_have_
     fresh = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).freshness_policy}
     assert fresh == FRESH_KEYS & {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert graph.get(dg.AssetKey("log_file_index")).automation_condition is None  # observed by index_job / the schedule
+
+
+def test_the_automated_sets_follow_the_partitions_and_the_jobs_select_them(tmp_path):
+    defs = build_definitions({"warehouse": WarehouseResource(base=str(tmp_path))})
+    graph = defs.resolve_asset_graph()
+    tagged = {value: {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).tags.get(AUTOMATION_TAG) == value}
+              for value in ("daily", "monthly")}
+    assert tagged == {"daily": DAILY_KEYS, "monthly": MONTHLY_KEYS}  # remediation_runs and learning_record act: never automated
+    selected = {name: {k.to_user_string() for k in defs.resolve_job_def(name).asset_layer.selected_asset_keys}
+                for name in ("ingest_job", "daily_job", "monthly_chain_job")}
+    assert selected == {"ingest_job": DAILY_KEYS, "daily_job": DAILY_KEYS | {"log_file_index"}, "monthly_chain_job": MONTHLY_KEYS}

@@ -15,11 +15,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from slo_assets.calendar import MINUTE_MS, iso, month_range_ms
+from slo_assets.core.calendar import MINUTE_MS, iso, month_range_ms
 from slo_assets.slo import backtest as T
 from slo_assets.slo import budget as B
 from slo_assets.slo import chain as C
-from slo_assets.slo.spec import load_specs
+from slo_assets.openslo.spec import load_specs
 from tests.openslo import availability_slo
 
 MONTH = "2026-11"  # 30 days, 43 200 minutes
@@ -249,7 +249,7 @@ def cli(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.Compl
 
 @pytest.mark.xdist_group("backtest_cli")
 def test_backtest_through_the_cli_on_a_generated_month(tmp_path):
-    from slo_assets.generate import write_logs
+    from slo_assets.ingest.generate import write_logs
 
     root = Path(__file__).resolve().parents[1]
     spec = root / "examples" / "slos.yaml"
@@ -294,11 +294,11 @@ def test_backtest_through_the_cli_on_a_generated_month(tmp_path):
 
 @pytest.mark.xdist_group("incident_month")  # shares the session's generated February with its four injected incidents
 def test_the_injected_error_bursts_are_paged_episodes(incident_month):
-    from slo_assets import layout
-    from slo_assets.calendar import epoch_ms, month_days
+    from slo_assets.warehouse import layout
+    from slo_assets.core.calendar import epoch_ms, month_days
     from slo_assets.defs.warehouse_io import read_days
     from slo_assets.slo.sli import MINUTE_SCHEMA
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
     truth, _, _, _, base = incident_month
     store = Warehouse(base / "out" / "warehouse")

@@ -1,4 +1,4 @@
-"""slo_assets.calendar: months, days, epoch milliseconds and ISO instants agree with each other."""
+"""slo_assets.core.calendar: months, days, epoch milliseconds and ISO instants agree with each other."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slo_assets import calendar as K
+from slo_assets.core import calendar as K
 
 MONTHS = [f"{year:04d}-{month:02d}" for year in range(1990, 2101) for month in range(1, 13)]
 

@@ -1,4 +1,4 @@
-"""The canonical tables are declared once (slo_assets/canonical.py); every generated form agrees."""
+"""The canonical tables are declared once (slo_assets/warehouse/canonical.py); every generated form agrees."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from slo_assets import canonical
+from slo_assets.warehouse import canonical
 from slo_assets.defs import metadata
 from slo_assets.ingest import index, parse
 from slo_assets.ingest.config import ParseConfig
-from slo_assets.schemas import ParsedLogs
+from slo_assets.warehouse.schemas import ParsedLogs
 from tests.conftest import day_ms
 
 TABLE = canonical.PARSED_LOGS
@@ -103,7 +103,7 @@ def test_the_generated_model_rejects_what_the_declaration_forbids(parsed_day):
 
 
 def test_the_expectation_suite_is_generated_from_the_declaration(parsed_day):
-    from slo_assets.quality import parsed_day_suite, validate_parsed_day
+    from slo_assets.warehouse.quality import parsed_day_suite, validate_parsed_day
 
     start = datetime.fromisoformat(DAY).replace(tzinfo=UTC)
     suite = parsed_day_suite(start, start + timedelta(days=1))
@@ -122,7 +122,7 @@ def test_the_expectation_suite_is_generated_from_the_declaration(parsed_day):
 
 
 def test_spec_filters_name_the_canonical_columns_with_their_types():
-    from slo_assets.slo.spec import FILTER_FIELDS
+    from slo_assets.openslo.spec import FILTER_FIELDS
 
     assert FILTER_FIELDS == {c.name: c.python_type for c in TABLE.columns if c.name not in ("ts", "source_line")}
     assert (FILTER_FIELDS["status"], FILTER_FIELDS["duration_ms"], FILTER_FIELDS["path"]) == (int, float, str)

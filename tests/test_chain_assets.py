@@ -8,10 +8,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from slo_assets import layout
+from slo_assets.warehouse import layout
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
-from slo_assets.generate import write_logs
+from slo_assets.ingest.generate import write_logs
 from slo_assets.orchestrate import materialize_month, month_days
 from tests.conftest import stale_statuses
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from slo_assets import cli, layout
-from slo_assets.storage import Warehouse
+from slo_assets import cli
+from slo_assets.warehouse import layout
+from slo_assets.warehouse.storage import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 

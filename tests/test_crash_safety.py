@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 WRITER = textwrap.dedent("""
     import sys, numpy as np, pyarrow as pa
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
     store, seed, rounds = Warehouse(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     rng = np.random.default_rng(seed)
     table = pa.table({"x": rng.random(3_000_000), "y": rng.integers(0, 1 << 40, 3_000_000)})

@@ -19,7 +19,7 @@ import dagster as dg
 import pytest
 from dagster._core.execution.backfill import BulkActionStatus
 
-from slo_assets import layout
+from slo_assets.warehouse import layout
 from tests.dagster_daemon import running_daemon
 from tests.postgres_server import postgres_server
 from tests.tools import needs
@@ -172,7 +172,7 @@ def _month_through_the_daemon(tmp_path: Path, instance_config: Path, extra_env: 
 
 
 def _store(root: Path):
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
     return Warehouse(root)
 

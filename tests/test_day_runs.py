@@ -8,8 +8,8 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slo_assets.defs.day_runs import combine_checks, range_version
-from slo_assets.defs.ingestion import day_sample
+from slo_assets.defs.ingest.day_runs import combine_checks, range_version
+from slo_assets.defs.ingest.assets import day_sample
 from slo_assets.orchestrate import contiguous_ranges
 
 

@@ -1,4 +1,4 @@
-"""Durations: one regex, one parser (slo_assets/durations.py), read by specs, runbooks and burn windows."""
+"""Durations: one regex, one parser (slo_assets/core/durations.py), read by specs, runbooks and burn windows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slo_assets.durations import (
+from slo_assets.core.durations import (
     DURATION_PATTERN,
     UNIT_SECONDS,
     DurationError,

@@ -11,11 +11,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from slo_assets import layout
+from slo_assets.warehouse import layout
 from slo_assets.cli import main
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.resources import Remediation, WarehouseResource
-from slo_assets.defs.sensors import escalation_sensor
+from slo_assets.defs.remediation.sensors import escalation_sensor
 from slo_assets.remediation.escalation import Ack, Evaluation, tick
 from slo_assets.remediation.runbooks import RunbookError, load_runbooks
 from tests.channel_servers import HttpChannel
@@ -78,7 +78,7 @@ def test_a_tick_repeated_on_the_same_evaluations_asks_for_nothing_more(tmp_path)
 
 
 def test_levels_due_together_for_one_service_are_one_run(tmp_path):
-    from slo_assets.defs.sensors import escalation_requests
+    from slo_assets.defs.remediation.sensors import escalation_requests
 
     runbooks = _runbooks(tmp_path)
     entries = [{**_entry(slo, fingerprint=fp), "service": service, "runbooks": ["escalate"], "burning_at_end": True}

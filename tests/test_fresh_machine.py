@@ -56,7 +56,7 @@ def test_the_definitions_are_the_same_with_and_without_promtool(tmp_path):
 
 
 def test_without_promtool_the_rules_proof_warns_that_nothing_was_proven(monkeypatch, tmp_path):
-    from slo_assets.defs.rules_proof import _rules_agree_with_replay
+    from slo_assets.defs.outputs.rules_proof import _rules_agree_with_replay
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no promtool there
     result = _rules_agree_with_replay(None, None, None)  # it asks for nothing before it looks for promtool

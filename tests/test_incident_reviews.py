@@ -22,7 +22,8 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from slo_assets import cli, layout
+from slo_assets import cli
+from slo_assets.warehouse import layout
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.resources import (
     LogSource,
@@ -41,7 +42,7 @@ from slo_assets.remediation.incident_review import (
     incident_id,
     over_allowance,
 )
-from slo_assets.storage import Warehouse
+from slo_assets.warehouse.storage import Warehouse
 
 MONTH, QUIET_MONTH = "2026-02", "2026-03"
 SPEC = """apiVersion: openslo/v1

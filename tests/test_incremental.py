@@ -13,7 +13,7 @@ from slo_assets.ingest import staging
 from slo_assets.ingest.config import ParseConfig
 from slo_assets.ingest.files import ChainPoint, ContentDigest, fingerprint, scan_plain
 from slo_assets.ingest.index import assemble_day, build_index, day_versions
-from slo_assets.storage import Warehouse
+from slo_assets.warehouse.storage import Warehouse
 from tests.conftest import day_ms
 
 DAYS = ["2026-10-04", "2026-10-05"]
@@ -258,7 +258,7 @@ def _data_version(instance, asset: str, day: str) -> str:
 def test_through_the_assets_a_grown_file_gives_the_versions_and_files_of_a_fresh_warehouse(tmp_path):
     """index_job and parsed_logs, as a refresh runs them: the grown file is read from the checkpoint
     the warehouse holds, and the day's versions and Parquet equal those of a warehouse that never saw it."""
-    from slo_assets.defs.ingestion import _last_observed, read_checkpoints
+    from slo_assets.defs.ingest.assets import _last_observed, read_checkpoints
     from tests.test_late_files import Logs
 
     (tmp_path / "live").mkdir()
@@ -293,7 +293,7 @@ def test_through_the_assets_a_grown_file_gives_the_versions_and_files_of_a_fresh
 
 
 def test_an_unreadable_checkpoint_file_means_full_parses_with_a_warning(tmp_path):
-    from slo_assets.defs.ingestion import read_checkpoints
+    from slo_assets.defs.ingest.assets import read_checkpoints
     from slo_assets.defs.resources import WarehouseResource
 
     (tmp_path / "log_file_checkpoints.json").write_text('{"version": 9, "files": []}')

@@ -9,7 +9,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from slo_assets.defs.ingestion import (
+from slo_assets.defs.ingest.assets import (
     CHECK_EXPECTATIONS,
     CHECK_QUARANTINE,
     CHECK_SCHEMA,
@@ -125,7 +125,7 @@ def test_warehouse_on_an_fsspec_url(sample_month, tmp_path):
 
 
 def test_index_observation_names_bad_files_and_its_checks_fail_where_the_user_must_act(tmp_path, monkeypatch):
-    from slo_assets.defs.ingestion import CHECK_FILES_READABLE, CHECK_LINES_ACCEPTED
+    from slo_assets.defs.ingest.assets import CHECK_FILES_READABLE, CHECK_LINES_ACCEPTED
 
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -176,7 +176,7 @@ def test_quarantine_check_says_how_many_lines_were_rejected_and_why(resources, t
 
 
 def test_an_empty_day_passes_its_expectations_without_running_them():
-    from slo_assets.defs.ingestion import CHECK_EXPECTATIONS, _expectations_check
+    from slo_assets.defs.ingest.assets import CHECK_EXPECTATIONS, _expectations_check
 
     result = _expectations_check(None, 0, datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 2, tzinfo=UTC))
     assert (result.check_name, result.passed, result.description) == (CHECK_EXPECTATIONS, True, "no rows: nothing to check")

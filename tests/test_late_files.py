@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from slo_assets.definitions import build_definitions
-from slo_assets.defs.ingestion import CHECK_FILES_UNIQUE, log_file_index, parsed_logs
+from slo_assets.defs.ingest.assets import CHECK_FILES_UNIQUE, log_file_index, parsed_logs
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from tests.conftest import stale_statuses
 
@@ -113,7 +113,7 @@ def test_a_removed_file_marks_its_days_stale_and_empties_them(logs):
 
 
 def test_last_observed_versions_read_in_batches_agree(logs):
-    from slo_assets.defs.ingestion import _last_observed
+    from slo_assets.defs.ingest.assets import _last_observed
 
     whole = _last_observed(logs.instance, DAYS)
     assert set(whole) == set(DAYS)

@@ -9,11 +9,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from slo_assets import layout
+from slo_assets.warehouse import layout
 from slo_assets.definitions import build_definitions, defs
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.orchestrate import materialize_month, materialize_review
-from slo_assets.storage import Warehouse
+from slo_assets.warehouse.storage import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 MATRIX = ROOT / "tests" / "data" / "matrix"
@@ -105,7 +105,7 @@ def test_each_materialization_points_at_its_file(warehouse):
 
 
 def test_output_assets_called_directly_write_the_published_files(warehouse):
-    from slo_assets.defs.outputs import OUTPUT_ASSETS
+    from slo_assets.defs.outputs.assets import OUTPUT_ASSETS
 
     root, instance, resources = warehouse
     store = Warehouse(root)

@@ -15,10 +15,10 @@ from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializa
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.dagster_run import DagsterRun
 
-from slo_assets.clock import SettingError
+from slo_assets.core.clock import SettingError
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.jobs import daily_job, monthly_chain_job
-from slo_assets.defs.live_outputs import LIVE_TAG, live_outputs_sensor
+from slo_assets.defs.live.outputs import LIVE_TAG, live_outputs_sensor
 from slo_assets.defs.resources import (
     LIVE_REFRESH_SETTING,
     LiveOutputs,

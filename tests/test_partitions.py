@@ -9,7 +9,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from slo_assets import clock, layout
+from slo_assets.core import clock
+from slo_assets.warehouse import layout
 from slo_assets.defs import partitions as P
 
 

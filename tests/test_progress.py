@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from slo_assets.progress import PlainProgress, RichProgress, for_stream
+from slo_assets.core.progress import PlainProgress, RichProgress, for_stream
 
 
 class Terminal(io.StringIO):

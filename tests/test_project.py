@@ -36,8 +36,8 @@ with warnings.catch_warnings(record=True) as caught:
     import dagster as dg
     dg.Definitions.validate_loadable(d.defs)
     d.defs.resolve_asset_graph()
-    import slo_assets.cli, slo_assets.orchestrate, slo_assets.schemas
-    slo_assets.schemas.ParsedLogs.to_schema()
+    import slo_assets.cli, slo_assets.orchestrate, slo_assets.warehouse.schemas
+    slo_assets.warehouse.schemas.ParsedLogs.to_schema()
 kinds = (DeprecationWarning, PendingDeprecationWarning, dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning)
 print(json.dumps([f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
                   for w in caught if issubclass(w.category, kinds) and "slo_assets" in w.filename]))

@@ -6,7 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dataclasses import replace
 
-from slo_assets.calendar import epoch_ms
+from slo_assets.core.calendar import epoch_ms
 from slo_assets.outputs.prometheus import exposition
 from slo_assets.slo.evaluation import (Alert, BurnRates, ErrorBudget, Forecast, HeldBackAlert, LowTrafficGate, MonthEvaluations,
                                        ServiceHealth, WindowEvaluation)

@@ -12,11 +12,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from slo_assets import layout
+from slo_assets.warehouse import layout
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
-from slo_assets.defs.sensors import remediation_sensor
-from slo_assets.generate import write_logs
+from slo_assets.defs.remediation.sensors import remediation_sensor
+from slo_assets.ingest.generate import write_logs
 from slo_assets.orchestrate import materialize_month
 from slo_assets.remediation import actions as A
 from slo_assets.remediation.runbooks import Action, RunbookError, load_runbooks
@@ -341,10 +341,10 @@ def test_plan_reads_exactly_each_slos_bad_rows_from_the_days_it_keeps(tmp_path):
     what filtering the whole parsed day gives (availability and latency SLOs, rows without a duration, edges)."""
     import polars as pl
 
-    from slo_assets import canonical
-    from slo_assets.defs.remediation import _bad_rows
-    from slo_assets.slo.spec import load_specs
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse import canonical
+    from slo_assets.defs.remediation.assets import _bad_rows
+    from slo_assets.openslo.spec import load_specs
+    from slo_assets.warehouse.storage import Warehouse
 
     slos = load_specs([ROOT / "examples" / "slos.yaml"]).slos
     store = Warehouse(tmp_path / "wh")
@@ -401,8 +401,8 @@ def test_sample_lines_are_read_by_number_across_blocks_gzip_or_not(tmp_path):
 
 APPEND_OUTCOMES = """
 import sys
-from slo_assets.defs.remediation import record_outcomes
-from slo_assets.storage import Warehouse
+from slo_assets.defs.remediation.assets import record_outcomes
+from slo_assets.warehouse.storage import Warehouse
 base, writer, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for i in range(count):
     record_outcomes(Warehouse(base), "2026-02", [{"run_key": f"{writer}-{i}", "action": "annotate", "status": "ok", "detail": {"n": i}}])
@@ -424,7 +424,7 @@ def test_runs_appending_outcomes_at_once_lose_none(tmp_path):
 
 
 def test_the_daemon_takes_its_runbooks_and_the_execute_switch_from_the_environment(monkeypatch, tmp_path):
-    from slo_assets.clock import SettingError
+    from slo_assets.core.clock import SettingError
     from slo_assets.defs.resources import default_remediation
 
     monkeypatch.delenv("SLO_ASSETS_RUNBOOKS", raising=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from slo_assets.outputs.report import load_month, render
-from slo_assets.storage import Warehouse
+from slo_assets.warehouse.storage import Warehouse
 from tests.conftest import run_cli
 from tests.tools import needs, tool_path
 
@@ -102,7 +102,7 @@ def _idle_month_inputs():
 
     from slo_assets.slo import chain as C
     from slo_assets.slo.sli import MINUTE_SCHEMA
-    from slo_assets.slo.spec import Filter, Indicator, Objective, Slo, SpecSet, TimeWindow
+    from slo_assets.openslo.spec import Filter, Indicator, Objective, Slo, SpecSet, TimeWindow
 
     windows = (TimeWindow("1M", False, 30), TimeWindow("7d", True, 7), TimeWindow("28d", True, 28))
     two = (Objective("fast", "99% within 150 ms", Decimal("0.99")), Objective("ok", "95% within 150 ms", Decimal("0.95")))
@@ -147,7 +147,7 @@ def test_the_backtest_table_closes_the_report_when_the_month_has_one(tmp_path):
     import dataclasses
     import json
 
-    from slo_assets import layout
+    from slo_assets.warehouse import layout
     from slo_assets.outputs.report import ReportError
     from slo_assets.slo import backtest as T
 
@@ -227,7 +227,7 @@ def test_the_burn_down_overview_has_one_colour_and_one_legend_entry_per_window()
     import re
     from urllib.parse import unquote
 
-    from slo_assets.calendar import month_range_ms
+    from slo_assets.core.calendar import month_range_ms
     from slo_assets.outputs import charts, svg_charts
 
     docs = _idle_month_documents()
@@ -250,7 +250,7 @@ def test_the_burn_down_overview_has_one_colour_and_one_legend_entry_per_window()
 
 
 def test_a_damaged_document_is_named_not_a_traceback(tmp_path):
-    from slo_assets import layout
+    from slo_assets.warehouse import layout
     from slo_assets.outputs.report import ReportError
 
     docs = _idle_month_documents()

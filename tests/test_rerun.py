@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from slo_assets.generate import write_logs
+from slo_assets.ingest.generate import write_logs
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = "2026-10"
@@ -130,7 +130,7 @@ def test_the_days_to_run_are_the_days_dagster_marks_stale_or_missing(tmp_path):
     from slo_assets.definitions import build_definitions
     from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
     from slo_assets.orchestrate import days_to_run, materialize_month
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
     from tests.conftest import stale_statuses
 
     days = ["2026-10-01", "2026-10-02", "2026-10-03", "2026-10-04"]

@@ -9,7 +9,7 @@ import yaml
 
 from slo_assets.cli import main
 from slo_assets.outputs.rules import build_rules, render, spec_annotations
-from slo_assets.slo.spec import load_specs
+from slo_assets.openslo.spec import load_specs
 from tests.tools import needs, tool_path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ from slo_assets.slo.rules_proof import (
     sampled_minutes,
     slo_proof,
 )
-from slo_assets.slo.spec import load_specs
+from slo_assets.openslo.spec import load_specs
 from tests.openslo import availability_slo, spec_file
 from tests.tools import needs, tool_path
 

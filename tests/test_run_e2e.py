@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_assets.generate import write_logs
+from slo_assets.ingest.generate import write_logs
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.xdist_group("incident_month")  # shares the session fixture: one worker builds it

@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from slo_assets import layout
-from slo_assets.generate import write_logs
+from slo_assets.warehouse import layout
+from slo_assets.ingest.generate import write_logs
 from tests import scale_servers
 from tests.conftest import ROOT, run_cli
 from tests.tools import needs
@@ -109,7 +109,7 @@ def _table(rows: int, value: int) -> pa.Table:
 
 
 def test_a_failure_in_the_middle_of_a_streamed_write_leaves_the_old_object(s3_env):
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
     store = Warehouse(f"s3://{BUCKET}/atomic")
     target = store.path("streamed.parquet")
@@ -131,7 +131,7 @@ def test_a_failure_in_the_middle_of_a_streamed_write_leaves_the_old_object(s3_en
 WRITER = """
 import sys, time
 import pyarrow as pa
-from slo_assets.storage import Warehouse
+from slo_assets.warehouse.storage import Warehouse
 
 store = Warehouse(sys.argv[1])
 def groups():
@@ -146,7 +146,7 @@ store.write_tables(store.path("killed.parquet"), pa.schema([("n", pa.int64()), (
 
 
 def test_a_writer_killed_mid_write_leaves_the_old_object(s3_env, tmp_path):
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
     store = Warehouse(f"s3://{BUCKET}/atomic")
     target = store.path("killed.parquet")
@@ -215,7 +215,7 @@ def test_runs_appending_outcomes_to_an_s3_warehouse_at_once_lose_none(s3_env):
     the lock there is a claim object created only if absent, so every row stays."""
     import polars as pl
 
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
     from tests.test_remediation import APPEND_OUTCOMES
 
     base = f"s3://{BUCKET}/appenders"
@@ -232,7 +232,7 @@ def test_runs_appending_outcomes_to_an_s3_warehouse_at_once_lose_none(s3_env):
 def test_an_object_store_lock_waits_for_its_holder_and_takes_over_a_dead_ones(s3_env):
     import threading
 
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
     store = Warehouse(f"s3://{BUCKET}/locking")
     lock = store.path("_staging", "locks", "x.lock")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from slo_assets.generate import write_logs
+from slo_assets.ingest.generate import write_logs
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cr3t-token-planted-4f1c"
@@ -39,7 +39,7 @@ spec:
     code = (
         "import dagster as dg\n"
         "from slo_assets.definitions import build_definitions\n"
-        "from slo_assets.defs.remediation import Remediation\n"
+        "from slo_assets.defs.remediation.assets import Remediation\n"
         "from slo_assets.defs.resources import WarehouseResource, default_resources\n"
         f"defs = build_definitions({{**default_resources(), 'warehouse': WarehouseResource(base={str(tmp_path / 'out' / 'warehouse')!r}),"
         f" 'remediation': Remediation(runbook_paths=[{str(runbooks)!r}], execute=True)}})\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from slo_assets.slo.sli import selected_counts
-from slo_assets.slo.spec import load_specs
+from slo_assets.openslo.spec import load_specs
 
 SPEC = Path(__file__).resolve().parent / "data" / "matrix" / "slos.yaml"
 
@@ -34,7 +34,7 @@ def test_month_latency_file_is_written_streaming_with_the_bytes_of_the_whole_fra
 
     from slo_assets.slo.quantiles import write_value_counts
     from slo_assets.slo.sli import LATENCY_SCHEMA
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
     store = Warehouse(tmp_path)
     rng = np.random.default_rng(3)
@@ -61,7 +61,7 @@ def test_streamed_parquet_has_the_bytes_of_one_write_for_any_split():
 
     import numpy as np
 
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
     store = Warehouse(tempfile.mkdtemp())
     rng = np.random.default_rng(5)

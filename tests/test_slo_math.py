@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from slo_assets.slo import budget as B
 from slo_assets.slo import chain as C
 from slo_assets.slo.sli import exact_quantiles
-from slo_assets.slo.spec import Objective
+from slo_assets.openslo.spec import Objective
 
 T999 = Decimal("0.999")
 MONTH_START, MONTH_END = C.month_range_ms("2026-09")  # 30 days
@@ -122,7 +122,7 @@ def test_timeslices_count_empty_slices_as_good():
 
 
 def test_maintenance_minutes_are_excluded():
-    from slo_assets.slo.adjustments import event_mask
+    from slo_assets.openslo.adjustments import event_mask
 
     mask = event_mask([(MONTH_START + 2 * C.MINUTE_MS, MONTH_START + 4 * C.MINUTE_MS)], MONTH_START, 10)
     assert mask.tolist() == [False, False, True, True] + [False] * 6
@@ -159,7 +159,7 @@ def test_forecast_days_to_exhaustion_and_reproducible_probability():
 
 def _evaluate_one(good: np.ndarray, total: np.ndarray, objective_target: Decimal, method: str = "Occurrences",
                   settings: C.Settings | None = None):
-    from slo_assets.slo.spec import Filter, Indicator, Slo, TimeWindow
+    from slo_assets.openslo.spec import Filter, Indicator, Slo, TimeWindow
 
     minutes = pl.DataFrame({
         "slo": ["s"] * len(total),
@@ -243,7 +243,7 @@ def test_maintenance_window_is_excluded_from_the_budget_and_reported():
 
 
 def test_chart_series_agree_with_the_evaluation():
-    from slo_assets.slo.spec import Filter, Indicator, Slo, TimeWindow
+    from slo_assets.openslo.spec import Filter, Indicator, Slo, TimeWindow
 
     total = np.full(MINUTES, 10, dtype=np.int64)
     good = total.copy()
@@ -364,7 +364,7 @@ def test_month_quantiles_edge_cases():
 def test_month_quantiles_from_parquet_day_files_skip_other_slos(tmp_path):
     """Day files read a row group at a time with the slo statistics as a row filter: same floats."""
     from slo_assets.slo.quantiles import parquet_chunks, quantiles_by_slo
-    from slo_assets.storage import Warehouse
+    from slo_assets.warehouse.storage import Warehouse
 
     store = Warehouse(tmp_path)
     rng = np.random.default_rng(7)
@@ -392,8 +392,8 @@ def test_month_metrics_and_targets_from_day_files_equal_the_whole_frame(tmp_path
 
     from slo_assets.slo.quantiles import day_sources
     from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA
-    from slo_assets.slo.spec import load_specs
-    from slo_assets.storage import Warehouse
+    from slo_assets.openslo.spec import load_specs
+    from slo_assets.warehouse.storage import Warehouse
 
     specs = load_specs([Path(__file__).resolve().parents[1] / "examples" / "slos.yaml"])
     store, rng = Warehouse(tmp_path), np.random.default_rng(11)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from slo_assets.calendar import epoch_ms
+from slo_assets.core.calendar import epoch_ms
 from slo_assets.cli import main
 from slo_assets.openslo import official_validator
-from slo_assets.slo.spec import SpecError, is_composite, load_specs, load_yaml_documents
+from slo_assets.openslo.spec import SpecError, is_composite, load_specs, load_yaml_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "examples").glob("slos*.yaml"))

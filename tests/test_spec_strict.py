@@ -14,11 +14,11 @@ import polars as pl
 import pytest
 
 from slo_assets.cli import _guarded, main
-from slo_assets.errors import DefinitionError
+from slo_assets.core.errors import DefinitionError
 from slo_assets.outputs.rules import RulesError, build_rules, render, spec_annotations
 from slo_assets.remediation.runbooks import RunbookError
 from slo_assets.slo.sli import day_inputs
-from slo_assets.slo.spec import SpecError, load_specs
+from slo_assets.openslo.spec import SpecError, load_specs
 
 SPECS = Path(__file__).resolve().parent / "data" / "specs"
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,15 +10,14 @@ from datetime import timedelta
 
 import dagster as dg
 
-from slo_assets.defs.outputs import OUTPUT_KEYS
+from slo_assets.defs.outputs.assets import OUTPUT_KEYS
+from slo_assets.defs.partitions import daily_partitions, monthly_partitions
 from slo_assets.slo.gate import STALE_AFTER
 
-DAILY_KEYS = frozenset({"parsed_logs", "quarantine", "sli_minutely", "sli_latency", "sli_operations"})
-MONTHLY_KEYS = frozenset({
-    "sli_metrics", "sli_operations_monthly", "sli_latency_monthly", "slo_targets", "budget_series", "window_evaluations",
-    "error_budget_table", "error_budgets", "compliance_report", "remediation_plan", "deploy_gate", "alert_backtest", *OUTPUT_KEYS,
-    "incident_reviews",
-})
+# Every day- and month-partitioned asset is automated, but for these two: the remediation job writes
+# them when remediation_sensor asks, since carrying out a plan acts on the world (pages, commands),
+# which a refresh of the month must never do.
+NOT_AUTOMATED = frozenset({"remediation_runs", "learning_record"})
 # What people open: the compliance report and the published outputs of a month; and the deploy gate CI/CD reads.
 FRESH_KEYS = frozenset({"compliance_report", "error_budgets", "remediation_plan", "deploy_gate", *OUTPUT_KEYS})
 # The month to date is refreshed once a day (00:45 UTC); 26 h leaves two hours for a late run.
@@ -59,11 +58,14 @@ def month_inputs_updated() -> dg.AutomationCondition:
 
 
 def automate(spec: dg.AssetSpec) -> dg.AssetSpec:
-    """The spec with its condition, freshness policy and sensor tag, by key; other specs unchanged."""
+    """The spec with its condition, freshness policy and sensor tag, by its partitions; other specs unchanged.
+    The tag is also what ingest_job and monthly_chain_job select (jobs.py), so the key sets are never listed."""
+    if not isinstance(spec, dg.AssetSpec):  # log_file_index, an observable source: observed by index_job and the schedule
+        return spec
     key = spec.key.to_user_string()
-    if key in DAILY_KEYS:
+    if spec.partitions_def == daily_partitions and key not in NOT_AUTOMATED:
         spec = spec.replace_attributes(automation_condition=day_data_changed()).merge_attributes(tags={AUTOMATION_TAG: DAILY})
-    elif key in MONTHLY_KEYS:
+    elif spec.partitions_def == monthly_partitions and key not in NOT_AUTOMATED:
         spec = spec.replace_attributes(automation_condition=month_inputs_updated()).merge_attributes(tags={AUTOMATION_TAG: MONTHLY})
     if key in FRESH_KEYS:
         spec = spec.replace_attributes(freshness_policy=FRESHNESS)
@@ -75,7 +77,7 @@ def with_automation(assets: list) -> list:
     return list(dg.map_asset_specs(automate, assets))
 
 
-# Sensors select by tag, not key, so an asset added to a key set above needs no edit here.
+# Sensors select by tag, not key, so an asset added to a domain needs no edit here.
 daily_automation_sensor = dg.AutomationConditionSensorDefinition(
     "daily_automation_sensor", target=dg.AssetSelection.tag(AUTOMATION_TAG, DAILY),
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -86,3 +88,5 @@ monthly_automation_sensor = dg.AutomationConditionSensorDefinition(
     description="refreshes a month (chain and outputs) when its days or inputs update; turn on in Automation")
 
 AUTOMATION_SENSORS = [daily_automation_sensor, monthly_automation_sensor]
+DAILY_ASSETS = dg.AssetSelection.tag(AUTOMATION_TAG, DAILY)
+MONTHLY_ASSETS = dg.AssetSelection.tag(AUTOMATION_TAG, MONTHLY)

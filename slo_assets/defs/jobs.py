@@ -6,9 +6,10 @@ import warnings
 
 import dagster as dg
 
-from slo_assets.clock import SettingError
-from slo_assets.defs.outputs import OUTPUT_KEYS
-from slo_assets.defs.rules_proof import RULES_CHECK_KEY
+from slo_assets.core.clock import SettingError
+from slo_assets.defs.automation import DAILY_ASSETS, MONTHLY_ASSETS
+from slo_assets.defs.live.alerts import live_alert_job  # a job of ops, beside the sensor that launches it
+from slo_assets.defs.outputs.rules_proof import RULES_CHECK_KEY
 
 # daily_job joins the file index (an observation, which has no backfill policy) to the single-run daily
 # assets; Dagster then warns, at every load, that it falls back to one partition per run. The job is
@@ -20,9 +21,8 @@ def _assets(*keys: str) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*keys).required_multi_asset_neighbors()
 
 
+# The day's tables whose newest materialization says when a day was last ingested (live/outputs.py).
 DAILY_KEYS = ("parsed_logs", "sli_minutely")
-MONTHLY_KEYS = ("sli_metrics", "slo_targets", "error_budgets", "compliance_report", "remediation_plan", "deploy_gate", "alert_backtest",
-                *OUTPUT_KEYS, "incident_reviews")
 
 EXECUTOR_SETTING = "SLO_ASSETS_EXECUTOR"
 CELERY_BROKER_SETTING = "SLO_ASSETS_CELERY_BROKER"
@@ -66,14 +66,14 @@ observe_job = dg.define_asset_job("observe_job", selection=_assets("slo_specs", 
                                   description="hash the OpenSLO spec files and index the log files, in one run")
 index_job = dg.define_asset_job("index_job", selection=_assets("log_file_index"),
                                 description="index log files, parsing new or changed ones", executor_def=EXECUTOR)
-ingest_job = dg.define_asset_job("ingest_job", selection=_assets(*DAILY_KEYS),
+ingest_job = dg.define_asset_job("ingest_job", selection=DAILY_ASSETS,
                                  description="parse a day of logs, or a range of days in one run, and compute their SLI inputs", executor_def=EXECUTOR)
-daily_job = dg.define_asset_job("daily_job", selection=_assets("log_file_index", *DAILY_KEYS), executor_def=EXECUTOR,
+daily_job = dg.define_asset_job("daily_job", selection=_assets("log_file_index") | DAILY_ASSETS, executor_def=EXECUTOR,
                                 description="refresh the file index, then parse one day and compute its SLI inputs")
-# the rules proof (defs/rules_proof.py) runs on its own: promtool costs seconds per month
+# the rules proof (defs/outputs/rules_proof.py) runs on its own: promtool costs seconds per month
 RULES_PROOF = dg.AssetSelection.checks(RULES_CHECK_KEY)
 monthly_chain_job = dg.define_asset_job(
-    "monthly_chain_job", selection=_assets(*MONTHLY_KEYS) - RULES_PROOF, executor_def=EXECUTOR,
+    "monthly_chain_job", selection=MONTHLY_ASSETS - RULES_PROOF, executor_def=EXECUTOR,
     description="SLI metrics, targets, error budgets, compliance, remediation plan and the published outputs for one month (to date)")
 remediation_job = dg.define_asset_job("remediation_job", selection=_assets("remediation_runs", "learning_record", "incident_reviews"),
                                       executor_def=EXECUTOR,
@@ -87,5 +87,5 @@ quarterly_review_job = dg.define_asset_job("quarterly_review_job", selection=_as
                                            description="review a quarter (partition: its first month) from its evaluated months")
 yearly_review_job = dg.define_asset_job("yearly_review_job", selection=_assets("yearly_review"), executor_def=EXECUTOR,
                                         description="review a year from its evaluated months")
-JOBS = [prove_rules_job, observe_specs_job, observe_job, index_job, ingest_job, daily_job, monthly_chain_job, remediation_job,
+JOBS = [live_alert_job, prove_rules_job, observe_specs_job, observe_job, index_job, ingest_job, daily_job, monthly_chain_job, remediation_job,
         quarterly_review_job, yearly_review_job]

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from slo_assets import canonical
+from slo_assets.warehouse import canonical
 from slo_assets.slo.chain import LADDER
 from slo_assets.slo.risk import rung_label
 

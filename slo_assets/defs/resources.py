@@ -9,11 +9,11 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from slo_assets.clock import SettingError
+from slo_assets.core.clock import SettingError
 from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, DEFAULT_JSON_FIELDS, DEFAULT_SERVICE_REGEX, ParseConfig
 from slo_assets.outputs.refresh import DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES, check_minutes
 from slo_assets.remediation.runbooks import load_runbooks
-from slo_assets.storage import Warehouse
+from slo_assets.warehouse.storage import Warehouse
 
 DEFAULT_LOG_DIR = "data/sample/logs"
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ class SloSettings(dg.ConfigurableResource):
     def load(self):
         """The spec set, parsed once per process while the files' bytes stay the same: every asset of
         every run asks (31 daily steps a month), and 500 SLOs take seconds to check."""
-        from slo_assets.slo.spec import load_specs
+        from slo_assets.openslo.spec import load_specs
 
         paths = tuple(self.spec_paths)
         try:
@@ -129,7 +129,7 @@ class SloSettings(dg.ConfigurableResource):
 
     def chain_settings(self):
         from slo_assets.slo.chain import Settings
-        from slo_assets.slo.spec import SpecError, parse_maintenance
+        from slo_assets.openslo.spec import SpecError, parse_maintenance
 
         problems: list[str] = []
         windows = parse_maintenance(",".join(self.maintenance), problems.append) if self.maintenance else ()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-from slo_assets.layout import Dataset
+from slo_assets.slo.chain import Period, data_period
+from slo_assets.warehouse.layout import Dataset
 
 
 def read_days(store, dataset: Dataset, days: list[str], schema: dict) -> tuple[pl.DataFrame, list[str]]:
@@ -53,3 +54,11 @@ def input_versions(context: dg.AssetExecutionContext, keys: list[tuple[str, str 
             version = (entry.tags or {}).get("dagster/data_version") if entry is not None else None
         versions[f"{name}[{partition}]" if partition else name] = version
     return versions
+
+
+def month_period(month: str, present: list[str]) -> Period:
+    """The month as far as its data goes: through the last day with SLI inputs (the month end once all are there)."""
+    period = data_period(month, present)
+    if period is None:
+        raise dg.Failure(f"no sli_minutely partitions for {month}: materialize its days first")
+    return period

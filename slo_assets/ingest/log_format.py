@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from slo_assets.regex_engine import regex_problem
+from slo_assets.core.regex_engine import regex_problem
 
 
 class LogFormatError(ValueError):

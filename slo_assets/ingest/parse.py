@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from slo_assets import canonical
+from slo_assets.warehouse import canonical
 from slo_assets.ingest.config import TIME_UNITS, ParseConfig
 from slo_assets.ingest.log_format import TIME_CLF, TIME_EPOCH_S, TIME_ISO, LineFormat
 

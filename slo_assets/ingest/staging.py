@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from slo_assets.calendar import DAY_MS  # ingest.index and the ingest assets import it from here too
+from slo_assets.core.calendar import DAY_MS  # ingest.index and the ingest assets import it from here too
 from slo_assets.ingest.config import ParseConfig
 from slo_assets.ingest.files import ContentReport, iter_chunks, sniff_format
 from slo_assets.ingest.parse import QUARANTINE_SCHEMA, ROW_SCHEMA, TS_MAX_MS, TS_MIN_MS, parse_chunk

@@ -30,7 +30,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from slo_assets.slo.burn_windows import alert_tiers
-from slo_assets.slo.spec import SpecSet
+from slo_assets.openslo.spec import SpecSet
 
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SELECT = 'service=~"$service",slo=~"$slo"'

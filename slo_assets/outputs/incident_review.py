@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from slo_assets.calendar import MINUTE_MS, iso
+from slo_assets.core.calendar import MINUTE_MS, iso
 from slo_assets.remediation.incident_review import (
     QUIET_MINUTES,
     Counted,

@@ -2,7 +2,7 @@
 month's days changed since the last refresh, and never beside a refresh still running; and when
 today's day is ingested again for them: its log files changed since its last run began.
 
-Pure: live_outputs_sensor (defs/live_outputs.py) reads the instance and the clock, asks `decide` and
+Pure: live_outputs_sensor (defs/live/outputs.py) reads the instance and the clock, asks `decide` and
 acts on its Decision. "Changed" is a storage id: Dagster numbers every event of the instance in
 order, so a day materialized after the last refresh has a higher id than the newest it covered.
 """

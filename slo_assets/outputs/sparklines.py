@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import polars as pl
 
-from slo_assets.calendar import DAY_MS
+from slo_assets.core.calendar import DAY_MS
 from slo_assets.slo.chain import by_window
 from slo_assets.slo.evaluation import WindowEvaluation, most_consumed_first
 

@@ -17,7 +17,7 @@ from html import escape
 
 from typing import TYPE_CHECKING
 
-from slo_assets.calendar import DAY_MS, day_key
+from slo_assets.core.calendar import DAY_MS, day_key
 
 if TYPE_CHECKING:
     from slo_assets.slo.evaluation import WindowEvaluation

@@ -15,7 +15,7 @@ An incident is the plan's (the SLO's alert firings merged, plan.incident_windows
   asked of exactly these facts.
 
 The allowance is that of the SLO's strictest objective (its alerts fire first). Everything here is
-pure: the shell (defs/incident_reviews.py) reads the warehouse and writes the Markdown.
+pure: the shell (defs/remediation/incident_reviews.py) reads the warehouse and writes the Markdown.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from slo_assets.calendar import MINUTE_MS, epoch_ms, iso
-from slo_assets.durations import duration_minutes
+from slo_assets.core.calendar import MINUTE_MS, epoch_ms, iso
+from slo_assets.core.durations import duration_minutes
 from slo_assets.remediation.plan import diagnose
 from slo_assets.slo.chain import dense
 from slo_assets.slo.evaluation import WindowEvaluation
-from slo_assets.slo.spec import Slo
+from slo_assets.openslo.spec import Slo
 
 QUIET_MINUTES = 15  # this many minutes within the allowance end a run of bad minutes
 DETECTION_QUESTION_MINUTES = 5  # a slower detection is asked about

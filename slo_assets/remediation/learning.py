@@ -18,7 +18,7 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
-from slo_assets.calendar import DAY_MS, MINUTE_MS, epoch_ms, iso
+from slo_assets.core.calendar import DAY_MS, MINUTE_MS, epoch_ms, iso
 from slo_assets.slo import budget as B
 from slo_assets.slo.chain import dense
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
-from slo_assets.calendar import iso
+from slo_assets.core.calendar import iso
 from slo_assets.remediation.runbooks import Runbook
-from slo_assets.slo.spec import Slo
+from slo_assets.openslo.spec import Slo
 
 
 @dataclass(frozen=True)

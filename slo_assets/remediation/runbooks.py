@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from jsonschema import Draft7Validator
 
-from slo_assets.durations import DurationError, duration_seconds
-from slo_assets.errors import DefinitionError
+from slo_assets.core.durations import DurationError, duration_seconds
+from slo_assets.core.errors import DefinitionError
 
 DEFAULT_TIMEOUT_S = 10.0
 # Kinds that send a message to people: grouped per service and channel, rate-limited, quiet hours.

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from slo_assets.calendar import DAY_MS, MINUTE_MS, epoch_ms, iso  # noqa: F401  (iso, epoch_ms: used as B.iso by callers)
+from slo_assets.core.calendar import DAY_MS, MINUTE_MS, epoch_ms, iso  # noqa: F401  (iso, epoch_ms: used as B.iso by callers)
 from slo_assets.slo.burn_windows import AlertTier, alert_tiers, burn_window_minutes
 
 BURN_WINDOWS_MINUTES = burn_window_minutes()  # label -> minutes, from burn_rate_windows.yaml

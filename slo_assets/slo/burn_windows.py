@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from slo_assets.durations import DurationError, duration_minutes
-from slo_assets.errors import DefinitionError
+from slo_assets.core.durations import DurationError, duration_minutes
+from slo_assets.core.errors import DefinitionError
 
 SEVERITIES = ("page", "ticket")
 TIER_KEYS = ("severity", "long", "short", "budget_fraction")

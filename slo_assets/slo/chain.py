@@ -15,10 +15,10 @@ from fractions import Fraction
 import numpy as np
 import polars as pl
 
-# The calendar names stay importable from here for the assets that use them; slo_assets.calendar defines them.
-from slo_assets.calendar import (DAY_MS, MINUTE_MS, day_key, day_start_ms, iso, iso_datetime, month_days,  # noqa: F401
+# The calendar names stay importable from here for the assets that use them; slo_assets.core.calendar defines them.
+from slo_assets.core.calendar import (DAY_MS, MINUTE_MS, day_key, day_start_ms, iso, iso_datetime, month_days,  # noqa: F401
                                  month_range_ms, next_month, now_iso, previous_month)
-from slo_assets.slo import adjustments as A
+from slo_assets.openslo import adjustments as A
 from slo_assets.slo import budget as B
 from slo_assets.slo import coverage as CV
 from slo_assets.slo import evaluation as E
@@ -26,7 +26,7 @@ from slo_assets.slo import risk as R
 from slo_assets.slo.confidence import window_confidence
 from slo_assets.slo.evaluation import WindowEvaluation
 from slo_assets.slo.quantiles import Chunks, frame_chunks, quantiles_by_slo
-from slo_assets.slo.spec import CompositeSlo, Objective, Slo, SpecSet, TimeWindow
+from slo_assets.openslo.spec import CompositeSlo, Objective, Slo, SpecSet, TimeWindow
 
 SCHEMA_VERSION = 1
 LOOKBACK_DAYS = 3  # the longest alert window: minutes before the period feed the replay's windows
@@ -67,6 +67,11 @@ class Period:
     @property
     def complete(self) -> bool:
         return self.as_of_ms >= self.end_ms
+
+
+def lookback_days(month: str) -> list[str]:
+    """The days a month's evaluation reads: the previous month (the replay's and rolling windows' lookback) and its own."""
+    return month_days(previous_month(month)) + month_days(month)
 
 
 def data_period(month: str, present_days: Sequence[str]) -> Period | None:

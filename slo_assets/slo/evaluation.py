@@ -19,7 +19,7 @@ from typing import Literal
 
 import polars as pl
 
-from slo_assets.calendar import epoch_ms, iso
+from slo_assets.core.calendar import epoch_ms, iso
 from slo_assets.slo.confidence import Confidence
 from slo_assets.slo.coverage import Coverage
 

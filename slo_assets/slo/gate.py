@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from slo_assets.calendar import iso
+from slo_assets.core.calendar import iso
 from slo_assets.slo.evaluation import WindowEvaluation
-from slo_assets.slo.spec import Slo
+from slo_assets.openslo.spec import Slo
 
 SCHEMA_VERSION = 1
 GO, FREEZE = "go", "freeze"

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from slo_assets.calendar import (
+from slo_assets.core.calendar import (
     DAY_MS,
     MINUTE_MS,
     day_key,
@@ -35,12 +35,12 @@ from slo_assets.calendar import (
 )
 from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, ParseConfig
 from slo_assets.ingest.tail import FileCursor, FileRead, tail_files
-from slo_assets.layout import SCRATCH
+from slo_assets.warehouse.layout import SCRATCH
 from slo_assets.slo import budget as B
 from slo_assets.slo import chain as C
 from slo_assets.slo.sli import day_inputs
-from slo_assets.slo.spec import Objective, Slo, SpecSet, TimeWindow
-from slo_assets.storage import Warehouse
+from slo_assets.openslo.spec import Objective, Slo, SpecSet, TimeWindow
+from slo_assets.warehouse.storage import Warehouse
 
 LIVE_STATE_VERSION = 1
 HOUR_MS = 60 * MINUTE_MS

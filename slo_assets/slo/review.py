@@ -27,7 +27,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from slo_assets.calendar import epoch_ms, month_range_ms, period_label, period_months
+from slo_assets.core.calendar import epoch_ms, month_range_ms, period_label, period_months
 from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation
 
 K_MAD = 3.5

@@ -42,7 +42,7 @@ import numpy as np
 import polars as pl
 import yaml
 
-from slo_assets.calendar import MINUTE_MS, iso
+from slo_assets.core.calendar import MINUTE_MS, iso
 from slo_assets.slo import budget as B
 from slo_assets.slo.chain import (
     DAY_MS,
@@ -52,7 +52,7 @@ from slo_assets.slo.chain import (
     dense,
     window_bounds,
 )
-from slo_assets.slo.spec import Slo
+from slo_assets.openslo.spec import ANNOTATION_ERRORS, ANNOTATION_TOTAL, Slo
 
 STEP_MINUTES = 5  # a counter sample every 5 minutes: the shortest alert window (5m) spans two
 EVAL_MINUTES = 15  # promtool evaluates every rule at every step: 15 minutes keeps a month to seconds
@@ -95,8 +95,6 @@ class Disagreement:
 
 def why_not_provable(slo: Slo, annotations: dict, good: np.ndarray, total: np.ndarray, errors: np.ndarray,
                      maintenance: tuple) -> str | None:
-    from slo_assets.outputs.rules import ANNOTATION_ERRORS, ANNOTATION_TOTAL
-
     if slo.budgeting_method != "Occurrences":
         return f"{slo.budgeting_method}: the replay counts slices, the rules requests"
     if slo.indicator.kind() == "latency":

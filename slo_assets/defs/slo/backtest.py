@@ -11,7 +11,7 @@ import json
 import dagster as dg
 from pydantic import Field
 
-from slo_assets import layout
+from slo_assets.warehouse import layout
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import dagster as dg
 
-from slo_assets.markdown import table
+from slo_assets.core.markdown import table
 
 # A backfill of any length is one run (the UI, the daemon, schedules and `slo-assets run` alike).
 SINGLE_RUN = dg.BackfillPolicy.single_run()

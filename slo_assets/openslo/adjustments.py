@@ -17,8 +17,8 @@ from functools import lru_cache
 import numpy as np
 from dateutil.rrule import rrule, rrulestr
 
-from slo_assets.calendar import MINUTE_MS, iso
-from slo_assets.durations import render_duration
+from slo_assets.core.calendar import MINUTE_MS, iso
+from slo_assets.core.durations import render_duration
 
 EXCLUDE = "Exclude"  # the minutes count neither as good nor as total
 COUNT_AS_GOOD = "CountAsGood"  # every event of the minutes counts as good

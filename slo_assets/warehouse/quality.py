@@ -9,7 +9,7 @@ from functools import cache
 
 import pandas as pd
 
-from slo_assets import canonical
+from slo_assets.warehouse import canonical
 
 
 @dataclass

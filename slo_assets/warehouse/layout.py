@@ -12,13 +12,12 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from slo_assets.warehouse.storage import SCRATCH, Warehouse
+
 if TYPE_CHECKING:
     from upath import UPath
 
-    from slo_assets.storage import Warehouse
-
 Grain = Literal["day", "month", "quarter", "year", "none"]
-SCRATCH = "_staging"
 # The published files of a month: what `slo-assets run` copies into OUT/YYYY-MM/.
 OUTPUTS = "outputs"
 # a quarter's key is its first month

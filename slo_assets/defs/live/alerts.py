@@ -15,9 +15,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from slo_assets import layout
-from slo_assets.calendar import MINUTE_MS, iso
-from slo_assets.defs.remediation import (
+from slo_assets.warehouse import layout
+from slo_assets.core.calendar import MINUTE_MS, iso
+from slo_assets.defs.remediation.assets import (
     act_on,
     action_history,
     learning_history,
@@ -30,7 +30,7 @@ from slo_assets.defs.resources import (
     WarehouseResource,
 )
 from slo_assets.defs.warehouse_io import read_frame
-from slo_assets.errors import DefinitionError
+from slo_assets.core.errors import DefinitionError
 from slo_assets.ingest.config import ConfigError
 from slo_assets.ingest.files import LogDiscoveryError
 from slo_assets.remediation.learning import effectiveness, runbook_scores

@@ -10,15 +10,15 @@ import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
 
-from slo_assets import layout
-from slo_assets.defs.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, range_version, run_days
-from slo_assets.defs.ingestion import INGEST_CODE_VERSION
+from slo_assets.warehouse import layout
+from slo_assets.defs.ingest.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, range_version, run_days
+from slo_assets.defs.ingest.assets import INGEST_CODE_VERSION
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS, SLI_METRICS, SLI_MINUTELY, SLO_TARGETS
 from slo_assets.defs.partitions import daily_partitions, monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
-from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
-from slo_assets.markdown import frame_table, table
+from slo_assets.defs.warehouse_io import input_versions, month_period, read_days, read_frame, written
+from slo_assets.core.markdown import frame_table, table
 from slo_assets.slo import chain as C
 from slo_assets.slo import risk as R
 from slo_assets.slo.evaluation import budget_inconsistencies, budget_rows, dump_evaluations, load_evaluations, most_consumed_first
@@ -136,24 +136,12 @@ def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         yield dg.MaterializeResult(asset_key=key, data_version=range_version(digests[key]), metadata={"days_in_run": len(days)})
 
 
-def _period(month: str, present: list[str]) -> C.Period:
-    """The month as far as its data goes: through the last day with SLI inputs (the month end once all are there)."""
-    period = C.data_period(month, present)
-    if period is None:
-        raise dg.Failure(f"no sli_minutely partitions for {month}: materialize its days first")
-    return period
-
-
 def _months_back(month: str, count: int) -> list[str]:
     """`count` months ending with `month`, oldest first."""
     months = [month]
     while len(months) < count:
         months.insert(0, C.previous_month(months[0]))
     return months
-
-
-def _lookback_days(month: str) -> list[str]:
-    return C.month_days(C.previous_month(month)) + C.month_days(month)
 
 
 SLI_OPERATIONS_MONTHLY_DESCRIPTION = "Per SLO and operation for the month (to date): good, bad and total events, worst first"
@@ -185,7 +173,7 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     minutes, present = read_days(store, layout.SLI_MINUTELY, days, MINUTE_SCHEMA)
     latency_files = [layout.SLI_LATENCY.path(store, day) for day in days]  # streamed in chunks, never loaded whole
     operations, _ = read_days(store, layout.SLI_OPERATIONS, days, OPERATION_SCHEMA)
-    period = _period(month, present)
+    period = month_period(month, present)
     metrics, by_operation = C.sli_metrics(specs, minutes, day_sources(store, latency_files), operations, period,
                                           slo_settings.chain_settings())
     size_m, digest_m = store.write_table(layout.SLI_METRICS.path(store, month), metrics.to_arrow())
@@ -292,11 +280,11 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     month = context.partition_key
     specs = slo_settings.load()
     store = warehouse.store()
-    minutes, present = read_days(store, layout.SLI_MINUTELY, _lookback_days(month), MINUTE_SCHEMA)
-    period = _period(month, present)
+    minutes, present = read_days(store, layout.SLI_MINUTELY, C.lookback_days(month), MINUTE_SCHEMA)
+    period = month_period(month, present)
     from slo_assets.outputs import charts, sparklines
 
-    lines = _lines_per_day(store, _lookback_days(month))
+    lines = _lines_per_day(store, C.lookback_days(month))
     evaluations, series = C.evaluate_with_series(specs, minutes, period, slo_settings.chain_settings(), lines)
     provenance = {"spec_hash": specs.content_hash, "code_version": CHAIN_CODE_VERSION}
     document = C.error_budgets_document(evaluations, period, provenance)

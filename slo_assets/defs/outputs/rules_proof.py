@@ -12,11 +12,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from slo_assets import layout
+from slo_assets.warehouse import layout
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
-from slo_assets.defs.warehouse_io import read_days, required_file
-from slo_assets.markdown import table
+from slo_assets.defs.warehouse_io import month_period, read_days, required_file
+from slo_assets.core.markdown import table
 from slo_assets.slo import chain as C
 from slo_assets.slo.rules_proof import PROMTOOL_INSTALL, find_promtool, run_promtool, slo_proof
 from slo_assets.slo.sli import MINUTE_SCHEMA
@@ -37,7 +37,6 @@ with warnings.catch_warnings():
 
 def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
                             slo_settings: SloSettings) -> dg.AssetCheckResult:
-    from slo_assets.defs.slo_chain import _lookback_days, _period
     from slo_assets.outputs.rules import build_rules, spec_annotations
 
     promtool = find_promtool()
@@ -52,8 +51,8 @@ def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: 
     specs = slo_settings.load()
     annotations = spec_annotations([Path(p) for p in slo_settings.spec_paths])
     rules = build_rules(specs, annotations)
-    minutes, present = read_days(store, layout.SLI_MINUTELY, _lookback_days(month), MINUTE_SCHEMA)
-    period = _period(month, present)
+    minutes, present = read_days(store, layout.SLI_MINUTELY, C.lookback_days(month), MINUTE_SCHEMA)
+    period = month_period(month, present)
     parts = C.by_slo(minutes)
     settings = slo_settings.chain_settings()
     alerts = {}

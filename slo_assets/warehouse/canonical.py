@@ -125,7 +125,7 @@ def _pandera_model(table: Table, class_name: str):
             **{key: value for key, value in bounds.items() if value is not None})
 
     config = type("Config", (), {"strict": True, "ordered": True, "unique": list(table.unique) or None})
-    namespace = {"__annotations__": annotations, "__doc__": table.description, "__module__": "slo_assets.schemas",
+    namespace = {"__annotations__": annotations, "__doc__": table.description, "__module__": "slo_assets.warehouse.schemas",
                  "Config": config, **fields}
     return type(class_name, (pandera.DataFrameModel,), namespace)
 

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
-from slo_assets.layout import SCRATCH
-
+# The warehouse's private scratch folder (the parse stage, locks), beside the assets' folders.
+SCRATCH = "_staging"
 LOCAL_PROTOCOLS = ("", "file", "local")
 # Measured on 1M parsed rows: zstd level 1 writes 1.6x faster than level 3 at the same size, and
 # dictionary pages only pay off on low-cardinality columns (paths are nearly unique); `slo` in the

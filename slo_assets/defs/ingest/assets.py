@@ -9,8 +9,8 @@ import pandera.errors
 import polars as pl
 import pyarrow as pa
 
-from slo_assets import layout
-from slo_assets.defs.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, day_window, range_version, run_days
+from slo_assets.warehouse import layout
+from slo_assets.defs.ingest.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, day_window, range_version, run_days
 from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS, QUARANTINE
 from slo_assets.defs.partitions import daily_partitions
 from slo_assets.defs.resources import LogSource, WarehouseResource
@@ -27,8 +27,8 @@ from slo_assets.ingest.index import (
     mostly_rejected_files,
 )
 from slo_assets.ingest.staging import DAY_MS
-from slo_assets.markdown import frame_table, table
-from slo_assets.schemas import ParsedLogs
+from slo_assets.core.markdown import frame_table, table
+from slo_assets.warehouse.schemas import ParsedLogs
 
 # Bump when the asset's logic changes what it writes, so Dagster marks outputs stale.
 INGEST_CODE_VERSION = "ingest-2"  # 2: parsed_logs has the client column
@@ -274,7 +274,7 @@ def _expectations_check(sample: pa.Table | None, rows: int, start: datetime, end
     if sample is None:  # no rows has nothing to expect; skipping it spares the GX import (seconds)
         return dg.AssetCheckResult(check_name=CHECK_EXPECTATIONS, passed=True, description="no rows: nothing to check",
                                    metadata={"expectations": 0, "failed": 0, "rows_checked": 0})
-    from slo_assets.quality import validate_parsed_day
+    from slo_assets.warehouse.quality import validate_parsed_day
 
     outcomes = validate_parsed_day(sample.to_pandas(), start, end)
     rows_table = [(o.expectation, o.column, "pass" if o.success else "FAIL", o.unexpected_count, ", ".join(o.unexpected_examples))

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from slo_assets import canonical
+from slo_assets.warehouse import canonical
 
 ParsedLogs = canonical.PARSED_LOGS.pandera_model("ParsedLogs")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from slo_assets import clock
-from slo_assets.calendar import month_days
+from slo_assets.core import clock
+from slo_assets.core.calendar import month_days
 from slo_assets.defs.jobs import DAILY_KEYS, daily_job, monthly_chain_job
 from slo_assets.defs.resources import LiveOutputs, LogSource
 from slo_assets.ingest.files import LogDiscoveryError, discover_files

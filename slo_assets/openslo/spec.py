@@ -26,16 +26,16 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from slo_assets import canonical
-from slo_assets.durations import (
+from slo_assets.warehouse import canonical
+from slo_assets.core.durations import (
     DurationError,
     duration_days,
     duration_minutes,
     parse_duration,
 )
-from slo_assets.errors import DefinitionError
-from slo_assets.regex_engine import regex_problem
-from slo_assets.slo.adjustments import EFFECTS, EXCLUDE, BudgetAdjustment, parse_rrule
+from slo_assets.core.errors import DefinitionError
+from slo_assets.core.regex_engine import regex_problem
+from slo_assets.openslo.adjustments import EFFECTS, EXCLUDE, BudgetAdjustment, parse_rrule
 
 # Filters may name every canonical column but the time and the line number, typed as the column is.
 FILTER_FIELDS = {c.name: c.python_type for c in canonical.PARSED_LOGS.columns if c.name not in ("ts", "source_line")}

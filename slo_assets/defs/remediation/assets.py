@@ -10,14 +10,14 @@ import polars as pl
 import pyarrow as pa
 from pydantic import Field
 
-from slo_assets import layout
+from slo_assets.warehouse import layout
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
-from slo_assets.defs.slo_chain import compliance_report
+from slo_assets.defs.slo.assets import compliance_report
 from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
-from slo_assets.markdown import table
+from slo_assets.core.markdown import table
 from slo_assets.remediation.actions import carry_out, carry_out_group, groups_in_plan, follow_up_pagerduty, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
