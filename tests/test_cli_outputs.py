@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from slo_assets import cli
+from slo_assets.cli import run as cli  # the run command: its request, its outputs
 from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
 

@@ -88,7 +88,7 @@ def test_no_file_of_the_repository_reads_outside_it():
 
 
 def test_the_instance_settings_are_the_top_level_dagster_yaml():
-    from slo_assets.cli import INSTANCE_CONFIG
+    from slo_assets.cli.common import INSTANCE_CONFIG
 
     assert INSTANCE_CONFIG == Path("dagster.yaml") and (ROOT / INSTANCE_CONFIG).is_file()
     assert sorted(p.name for p in (ROOT / "deploy").iterdir()) == ["dagster-postgres.yaml"]

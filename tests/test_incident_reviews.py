@@ -22,7 +22,7 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from slo_assets import cli
+from slo_assets.cli import run as cli  # the run command: its request, its outputs
 from slo_assets.warehouse import layout
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.resources import (
@@ -31,7 +31,7 @@ from slo_assets.defs.resources import (
     SloSettings,
     WarehouseResource,
 )
-from slo_assets.orchestrate import materialize_month
+from slo_assets.cli.orchestrate import materialize_month
 from slo_assets.outputs.incident_review import md, render
 from slo_assets.remediation.incident_review import (
     NO_CLIENT,

@@ -36,7 +36,7 @@ with warnings.catch_warnings(record=True) as caught:
     import dagster as dg
     dg.Definitions.validate_loadable(d.defs)
     d.defs.resolve_asset_graph()
-    import slo_assets.cli, slo_assets.orchestrate, slo_assets.warehouse.schemas
+    import slo_assets.cli, slo_assets.cli.orchestrate, slo_assets.warehouse.schemas
     slo_assets.warehouse.schemas.ParsedLogs.to_schema()
 kinds = (DeprecationWarning, PendingDeprecationWarning, dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning)
 print(json.dumps([f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"

@@ -17,7 +17,7 @@ from slo_assets.definitions import build_definitions
 from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
 from slo_assets.defs.remediation.sensors import remediation_sensor
 from slo_assets.ingest.generate import write_logs
-from slo_assets.orchestrate import materialize_month
+from slo_assets.cli.orchestrate import materialize_month
 from slo_assets.remediation import actions as A
 from slo_assets.remediation.runbooks import Action, RunbookError, load_runbooks
 from slo_assets.slo.evaluation import load_evaluations

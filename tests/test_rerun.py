@@ -129,7 +129,7 @@ def test_the_days_to_run_are_the_days_dagster_marks_stale_or_missing(tmp_path):
     file, after a spec edit; a day without lines (the 3rd) stays fresh; a missing day file brings it back."""
     from slo_assets.definitions import build_definitions
     from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
-    from slo_assets.orchestrate import days_to_run, materialize_month
+    from slo_assets.cli.orchestrate import days_to_run, materialize_month
     from slo_assets.warehouse.storage import Warehouse
     from tests.conftest import stale_statuses
 

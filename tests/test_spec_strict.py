@@ -13,7 +13,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from slo_assets.cli import _guarded, main
+from slo_assets.cli import main
+from slo_assets.cli.common import _guarded
 from slo_assets.core.errors import DefinitionError
 from slo_assets.outputs.rules import RulesError, build_rules, render, spec_annotations
 from slo_assets.remediation.runbooks import RunbookError

@@ -1,0 +1,318 @@
+"""`slo-assets run`: a month of a log folder materialized through Dagster, its outputs published, a summary printed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slo_assets.cli.common import INSTANCE_CONFIG, InputError, _check_warehouse, _check_writable, _guarded, _project_root, stage_dir, warehouse_location
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `run` (and `demo`) were asked to do."""
+
+    month: str
+    logs: Path
+    specs: list[Path]
+    out: Path
+    warehouse: str  # a resolved local folder or an fsspec URL (s3://bucket/prefix)
+    fmt: str = "auto"
+    service_regex: str | None = None
+    service: str | None = None
+    log_format: str | None = None
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    alert_min_bad_events: int | None = None
+    coverage_floor: float | None = None
+    block_below_coverage_floor: bool = False
+    prove_rules: bool = False
+    runbooks: list[Path] = field(default_factory=list)
+    verbose: bool = False
+    every_day: bool = False  # run the days again even when nothing they are made from changed
+
+
+def _prepare_environment(request: RunRequest) -> None:
+    """Point the partitions at this run's warehouse and month before the definitions are imported."""
+    from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, WAREHOUSE_SETTING
+
+    os.environ[WAREHOUSE_SETTING] = request.warehouse
+    os.environ[EARLIEST_MONTH_SETTING] = request.month
+
+
+def _resources(request: RunRequest) -> dict:
+    from slo_assets.defs.remediation.assets import Remediation
+    from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+    from slo_assets.ingest.config import DEFAULT_EXCLUDE, ConfigError
+    from slo_assets.remediation.runbooks import RunbookError
+
+    remediation = Remediation(runbook_paths=[str(p.resolve()) for p in request.runbooks]) if request.runbooks else Remediation()
+    try:
+        remediation.runbooks()
+    except RunbookError as error:
+        raise InputError("invalid runbooks:\n" + "\n".join(error.problems)) from error
+    source: dict = {"root": str(request.logs.resolve()), "format": request.fmt}
+    if request.service_regex:
+        source["service_regex"] = request.service_regex
+    if request.service:
+        source.update(service_source="fixed", service_name=request.service)
+    if request.log_format:
+        source["log_format"] = request.log_format
+    if request.include:
+        source["include"] = request.include
+    if request.exclude:
+        source["exclude"] = [*DEFAULT_EXCLUDE, *request.exclude]
+    log_source = LogSource(**source)
+    try:
+        log_source.parse_config()
+    except ConfigError as error:
+        raise InputError(str(error)) from error
+    return {
+        "log_source": log_source,
+        "warehouse": WarehouseResource(base=request.warehouse, stage_dir=stage_dir(request.warehouse)),
+        "slo_settings": SloSettings(spec_paths=[str(p.resolve()) for p in request.specs],
+                                    block_outputs_below_coverage_floor=request.block_below_coverage_floor,
+                                    **({} if request.alert_min_bad_events is None else {"alert_min_bad_events": request.alert_min_bad_events}),
+                                    **({} if request.coverage_floor is None else {"coverage_floor": request.coverage_floor})),
+        "remediation": remediation,
+    }
+
+
+def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
+    """Copy the month's published files from the warehouse (where its assets wrote them) into
+    OUT/YYYY-MM/, all or nothing: they go to a scratch folder beside it, swapped in once complete,
+    so a failure leaves the previous outputs."""
+    from slo_assets.warehouse import layout
+    from slo_assets.warehouse.storage import Warehouse
+
+    store = Warehouse(request.warehouse)
+    target = request.out / request.month
+    request.out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{request.month}.partial-", dir=request.out))
+    try:
+        documents = {}
+        for dataset in layout.PUBLISHED:
+            source = dataset.path(store, request.month)
+            if dataset.has_members:  # the incident review drafts: as many as the month has incidents, maybe none
+                for member in dataset.members(store, request.month):
+                    copy = scratch / layout.file_name(dataset, member)
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    copy.write_bytes(dataset.path(store, request.month, member).read_bytes())
+                continue
+            if not source.exists():
+                raise InputError(f"{source} was not written: the monthly chain did not finish (see the runs in the Dagster UI)")
+            payload = source.read_bytes()
+            (scratch / layout.file_name(dataset)).write_bytes(payload)
+            if dataset.template.endswith(".json"):
+                documents[dataset.key] = json.loads(payload)
+        previous = None
+        if target.exists():
+            previous = Path(tempfile.mkdtemp(prefix=f".{request.month}.previous-", dir=request.out))
+            os.replace(target, previous / "outputs")
+        os.replace(scratch, target)
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+    return documents, target
+
+
+def _members_text(dataset, folder: Path) -> str:
+    """What a published folder holds: the incident review drafts, or why there is none."""
+    from slo_assets.warehouse import layout
+
+    if not dataset.has_members:
+        return ""
+    drafts = sorted((folder / layout.file_name(dataset)).glob("*.md"))
+    if not drafts:
+        return "/ (no incident this month: no review draft)"
+    return f"/ ({len(drafts)} incident review draft{'s' if len(drafts) != 1 else ''}: {', '.join(d.name for d in drafts[:3])}" + (
+        ", ...)" if len(drafts) > 3 else ")")
+
+
+def _run_month(request: RunRequest, project: Path):
+    from slo_assets.openslo.spec import load_specs
+
+    from slo_assets.core import clock
+
+    if request.logs.is_file():  # the folder is the unit of the file index: say how to read just this file
+        raise InputError(f"--logs {request.logs}: a file; --logs takes the folder the logs are in: "
+                         f"--logs {shlex.quote(str(request.logs.parent))} --include {shlex.quote(request.logs.name)}")
+    if not request.logs.is_dir():
+        raise InputError(f"--logs {request.logs}: not a folder")
+    if request.out.exists() and not request.out.is_dir():
+        raise InputError(f"--out {request.out}: is a file, not a folder")
+    load_specs(request.specs)  # SpecError names file, document and field before anything runs
+    clock.pinned()  # SLO_ASSETS_NOW: one line now rather than a failure inside a run
+    if request.prove_rules:
+        from slo_assets.slo.rules_proof import PROMTOOL_INSTALL, find_promtool
+
+        if find_promtool() is None:
+            raise InputError(f"--prove-rules needs promtool, which is not installed: {PROMTOOL_INSTALL}")
+    _check_warehouse(request.warehouse)
+    _check_writable("--out", request.out)
+    _prepare_environment(request)
+    from slo_assets.defs.partitions import RANGE
+
+    reason = RANGE.why_not(request.month)
+    if reason:
+        raise InputError(reason)
+    resources = _resources(request)
+    from slo_assets.cli.orchestrate import instance_from_env, materialize_month
+    from slo_assets.core.progress import for_stream
+
+    instance = instance_from_env(project / INSTANCE_CONFIG)
+    outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose),
+                                prove_rules=request.prove_rules, every_day=request.every_day)
+    if outcome.failed_runs:
+        raise InputError("runs failed (the Dagster UI shows each run; DAGSTER_HOME " + os.environ["DAGSTER_HOME"] + "):\n  "
+                         + "\n  ".join(outcome.failed_runs))
+    documents, target = _write_outputs(request)
+    return outcome, documents, {"instance": os.environ["DAGSTER_HOME"], "out": target}  # set by instance_from_env
+
+
+def _rejected_line(outcome) -> str | None:
+    """'10,000 of 10,000 lines rejected: invalid_json ...' when most lines read were rejected."""
+    # mostly rejected: the logs were not read as what they are (a wrong --format); exit 2 after writing what could be
+    note = outcome.index.rejected_note() if outcome.index is not None else None
+    if note is None:
+        return None
+    files = "".join(f"\n  {line}" for line in outcome.rejected_files[:10])
+    return f"{note}. Are these logs what --format says? (auto sniffs each file; see docs/log-formats.md){files}"
+
+
+def _nothing_measured(outcome, documents: dict, request: RunRequest) -> str | None:
+    """Why the month measured nothing when the user must act: no log file read at all, or requests
+    read of which no SLO counted one (a service name or filter that matches nothing)."""
+    index = outcome.index
+    if index is not None and index.files == 0:
+        not_read = len(index.skipped) + len(index.unreadable)
+        listed = f" ({not_read} file(s) not read, listed above)" if not_read else " (the folder holds no file)"
+        return (f"--logs {request.logs}: no log file was read{listed}, so nothing was measured. "
+                "Check --logs, --include and --exclude (docs/log-formats.md)")
+    from slo_assets.slo.evaluation import MonthEvaluations
+
+    rows = documents["compliance_report"]["data_quality"]["rows"]
+    windows = MonthEvaluations.from_documents(documents["compliance_report"], documents["error_budgets"]).windows
+    if not rows or not windows or any(w.total for w in windows):
+        return None
+    wanted = sorted({w.service for w in windows})
+    seen = _services_in_month(request, documents["compliance_report"]["period"])
+    return (f"none of the {rows:,} requests of {documents['compliance_report']['period']} counted for any SLO: the SLOs measure "
+            f"service(s) {', '.join(wanted)}; the logs hold {', '.join(seen[:10]) or 'no service name'}"
+            f"{' ...' if len(seen) > 10 else ''}. Check each SLO's service and filters (slo-assets validate), or "
+            "--service / --service-regex")
+
+
+def _services_in_month(request: RunRequest, month: str) -> list[str]:
+    """The service names in the month's parsed days, most requests first."""
+    from collections import Counter
+
+    import pyarrow.compute as pc
+
+    from slo_assets.warehouse import layout
+    from slo_assets.core.calendar import month_days
+    from slo_assets.warehouse.storage import Warehouse
+
+    store, counts = Warehouse(request.warehouse), Counter()
+    for day in month_days(month):
+        path = layout.PARSED_LOGS.path(store, day)
+        if path.exists():
+            for pair in pc.value_counts(store.read_table(path, columns=["service"]).column("service")).to_pylist():
+                counts[pair["values"]] += pair["counts"]
+    return [service for service, _ in counts.most_common()]
+
+
+def _honesty_text(window) -> str:
+    """What the line adds when a window's figure is weaker than it looks: not significant, under the coverage floor."""
+    notes = []
+    if window.confidence is not None and not window.confidence.significant:
+        notes.append("not significant")
+    if window.status_note:
+        notes.append(window.status_note)
+    return f"  ({'; '.join(notes)})" if notes else ""
+
+
+def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -> None:
+    compliance = documents["compliance_report"]
+    print(f"{compliance['period']}: {len(outcome.run_ids)} runs in {outcome.seconds:.1f} s, "
+          f"{compliance['data_quality']['rows']:,} requests, {compliance['data_quality']['quarantined_lines']:,} quarantined lines")
+    from slo_assets.slo.evaluation import MonthEvaluations
+
+    for window in MonthEvaluations.from_documents(compliance, documents["error_budgets"]).windows:
+        sli = "n/a" if window.sli is None else f"{window.sli * 100:.4f}%"
+        left = window.error_budget.remaining_ratio
+        left = "n/a" if left is None else f"{left * 100:.1f}%"
+        objective = window.objective_name or window.objective  # two objectives of one SLO read apart
+        print(f"  {window.status:<17} {window.slo:<28} {window.window:<14} SLI {sli:<10} target {window.target * 100:g}%  "
+              f"budget left {left:<8} {objective}" + _honesty_text(window))
+    summary = compliance["summary"]
+    print(f"  summary: {summary['met']} met, {summary['at_risk']} at risk, {summary['failed']} failed, "
+          f"{summary['insufficient_data']} insufficient data")
+    for proof in outcome.rules_proof:
+        print(f"  rules proof: {proof['slos_proven']} SLOs proven by promtool at {proof['alert_tests']} alert tests, "
+              f"{proof['firings']} replayed firings ({proof['firings_not_sampled']} not sampled), {proof['slos_not_provable']} not provable")
+    if outcome.failed_checks:
+        print("  failed checks: " + ", ".join(outcome.failed_checks))
+    from slo_assets.warehouse import layout
+    from slo_assets.warehouse.storage import Warehouse
+
+    gate_path = layout.DEPLOY_GATE.path(Warehouse(request.warehouse), compliance["period"])
+    if gate_path.exists():
+        gates = json.loads(gate_path.read_bytes())["services"]
+        print("  deploy gate (slo-assets gate --service S): " + ", ".join(
+            f"{g['service']} {g['decision']}" + (f" ({g['reasons'][0]['message']})" if g["reasons"] else "") for g in gates))
+    backtest_path = layout.ALERT_BACKTEST.path(Warehouse(request.warehouse), compliance["period"])
+    if backtest_path.exists():
+        from slo_assets.slo import backtest as T
+
+        rows = [T.PolicyScore.from_json(row) for row in json.loads(backtest_path.read_bytes())["rows"]]
+        print("\n  alert-policy backtest (slo-assets backtest --warehouse W --spec S; docs/backtest.md):\n" + T.markdown(rows))
+
+    print("\n" + "\n".join(f"  {where['out'] / layout.file_name(dataset)}" + _members_text(dataset, where['out'])
+                            for dataset in layout.PUBLISHED))
+    print(f"  warehouse: {request.warehouse}   instance: DAGSTER_HOME={where['instance']}")
+    print("\nopen the UI on this month's data (binds 127.0.0.1 only):")
+    env = {"DAGSTER_HOME": where["instance"], "SLO_ASSETS_WAREHOUSE": request.warehouse,
+           "SLO_ASSETS_LOG_DIR": request.logs.resolve(), "SLO_ASSETS_SPECS": ",".join(str(p.resolve()) for p in request.specs)}
+    if stage_dir(request.warehouse):
+        env["SLO_ASSETS_STAGE_DIR"] = stage_dir(request.warehouse)
+    checkout = Path(__file__).resolve().parents[2]  # the pyproject.toml with [tool.dg] beside this code (a source checkout)
+    project = checkout if (checkout / "pyproject.toml").exists() else Path.cwd()
+    print("  " + " ".join(f"{k}={shlex.quote(str(v))}" for k, v in env.items())
+          + f" {shlex.quote(str(Path(sys.executable).with_name('dg')))} dev --target-path {shlex.quote(str(project))}"
+          + " -h 127.0.0.1 -p 3000")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from slo_assets.defs.resources import default_warehouse
+
+    out = Path(args.out)
+    request = RunRequest(month=args.month, logs=Path(args.logs), specs=[Path(s) for s in args.spec], out=out,
+                         warehouse=warehouse_location(args.warehouse or default_warehouse()), fmt=args.format,
+                         service_regex=args.service_regex, service=args.service, log_format=args.log_format,
+                         include=args.include or [], exclude=args.exclude or [], alert_min_bad_events=args.alert_min_bad_events,
+                         coverage_floor=args.coverage_floor, block_below_coverage_floor=args.block_below_coverage_floor,
+                         prove_rules=args.prove_rules,
+                         runbooks=[Path(r) for r in args.runbooks or []], verbose=args.verbose, every_day=args.every_day)
+
+    def body() -> int:
+        outcome, documents, where = _run_month(request, _project_root())
+        _print_summary(outcome, documents, where, request)
+        for problem in (_rejected_line(outcome), _nothing_measured(outcome, documents, request)):
+            if problem:
+                print(f"slo-assets run: {problem}", file=sys.stderr)
+                return 2
+        if args.fail_on_breach and documents["compliance_report"]["summary"]["failed"]:
+            return 3
+        return 0
+
+    return _guarded("run", body)
