@@ -171,11 +171,26 @@ def test_a_writer_killed_mid_write_leaves_the_old_object(s3_env, tmp_path):
     assert store.read_table(target).column("v").to_pylist() == [1] * 10
 
 
-def _celery_steps(home: Path) -> dict[str, set[str]]:
+def _celery_steps(home: Path) -> tuple[dict[str, set[str]], set[str]]:
     """Worker name -> the step keys it ran, from the engine events dagster-celery reports per step."""
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    # the instance's dagster.yaml keeps its storage under .dagster_home/, read against DAGSTER_HOME
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        return _steps_in(dg.DagsterInstance.from_config(str(home)))
+    finally:
+        if previous is None:
+            del os.environ["DAGSTER_HOME"]
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+
+
+def _steps_in(opened) -> tuple[dict[str, set[str]], set[str]]:
+    import dagster as dg
+
+    with opened as instance:
         ran: dict[str, set[str]] = {}
         for run in instance.get_runs():
             for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):

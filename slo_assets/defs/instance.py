@@ -22,7 +22,8 @@ def under_home(base_dir: str) -> str:
         return base_dir
     home = os.environ.get("DAGSTER_HOME")
     if not home:
-        raise RuntimeError(f"dagster.yaml names the relative folder {base_dir!r}, read against DAGSTER_HOME, which is not set")
+        raise RuntimeError(f"dagster.yaml names the relative folder {base_dir!r}, read against DAGSTER_HOME, which is not set: "
+                           "set DAGSTER_HOME to the folder holding that dagster.yaml")
     return os.path.join(home, base_dir)
 
 

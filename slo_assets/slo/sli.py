@@ -51,6 +51,7 @@ def day_inputs(rows: pl.DataFrame | pl.LazyFrame, slos: list[Slo]) -> DayInputs:
         queries.append(
             selected.filter(pl.col("duration_ms").is_not_null())
             .group_by("duration_ms").agg(pl.len().cast(pl.Int64).alias("count"))
+            .sort("duration_ms")  # polars' group order changes from run to run: the day's file must not
             .select(pl.lit(slo.name).alias("slo"), "duration_ms", "count")
         )
         queries.append(
