@@ -71,3 +71,22 @@ def test_every_command_in_the_docs_runs(doc, project):
         done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=project, env=env, capture_output=True,
                               text=True, timeout=300)
         assert done.returncode == 0, f"{doc.name}:\n{script}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+
+
+def test_the_asset_table_names_every_asset_and_check_of_the_definitions():
+    """docs/assets.md is written by hand; its table cannot drift from the code location: each asset and
+    each check is named there (a check in its asset's row, beside which it may name assets and jobs), and
+    nothing that is neither."""
+    from slo_assets.definitions import defs
+
+    named_assets, named_in_checks = set(), set()
+    for row in (ROOT / "docs" / "assets.md").read_text().splitlines():
+        cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+        if row.startswith("| `") and len(cells) == 4:
+            named_assets |= set(re.findall(r"`([a-z_]+)`", cells[0]))
+            named_in_checks |= set(re.findall(r"`([a-z_]+)`", cells[3]))
+    graph = defs.resolve_asset_graph()
+    assets = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert named_assets == assets
+    jobs = {job.name for job in defs.resolve_all_job_defs()}
+    assert named_in_checks - assets - jobs == {key.name for key in graph.asset_check_keys}

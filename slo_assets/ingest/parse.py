@@ -29,7 +29,7 @@ TS_MIN_MS = 0  # 1970-01-01
 TS_MAX_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
 EPOCH_MS_THRESHOLD = 1e11  # auto epoch unit: values at or above are milliseconds
 
-# Reasons a line is quarantined; stable codes, explained in the README.
+# Reasons a line is quarantined; stable codes, explained in docs/assets.md.
 INVALID_JSON = "invalid_json"
 UNRECOGNIZED_LINE = "unrecognized_line"
 TIMESTAMP_MISSING = "timestamp_missing"

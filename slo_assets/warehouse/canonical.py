@@ -45,7 +45,7 @@ class Column:
 
     @property
     def type_name(self) -> str:
-        """The type as the README and the UI write it: int32, float64, timestamp[ms, UTC]."""
+        """The type as docs/assets.md and the UI write it: int32, float64, timestamp[ms, UTC]."""
         kind = self.arrow_type
         if pa.types.is_timestamp(kind):
             return f"timestamp[{kind.unit}, {kind.tz}]" if kind.tz else f"timestamp[{kind.unit}]"
