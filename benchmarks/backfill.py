@@ -128,7 +128,9 @@ def daemon_backfill(base: Path, logs: Path, warehouse: Path) -> dict:
             time.sleep(0.5)
         wall = time.perf_counter() - started
         if backfill.status != BulkActionStatus.COMPLETED_SUCCESS:
-            sys.exit(f"backfill {backfill.status.value}: {backfill.failure_count} failure(s): {backfill.error.to_string() if backfill.error else ''}\n{(base / 'daemon.log').read_text()[-4000:]}")
+            error = backfill.error.to_string() if backfill.error else ""
+            sys.exit(f"backfill {backfill.status.value}: {backfill.failure_count} failure(s): {error}\n"
+                     f"{(base / 'daemon.log').read_text()[-4000:]}")
         records = instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/backfill": "bench-month"}))
         durations = [r.end_time - r.start_time for r in records if r.start_time and r.end_time]
         outcome = {"wall_s": wall, "runs": len(records), "status": backfill.status.value,

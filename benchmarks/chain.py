@@ -63,10 +63,10 @@ def run_chain(parsed: Path, out: Path, days: list[str], opened: list[str]) -> di
     """The assets' code path: day inputs for `days` (others already in `out`), then the month."""
     import polars as pl
 
-    from slo_assets.warehouse import layout
+    from slo_assets.openslo.spec import load_specs
     from slo_assets.slo import chain as C
     from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns
-    from slo_assets.openslo.spec import load_specs
+    from slo_assets.warehouse import layout
     from slo_assets.warehouse.storage import Warehouse
 
     specs = load_specs([SPEC])

@@ -47,8 +47,8 @@ def log_files(folder: Path) -> list[str]:
 
 
 def work_slo_assets(logs: Path, out: Path) -> int:
-    from slo_assets.ingest.generate import month_bounds
     from slo_assets.ingest.config import ParseConfig
+    from slo_assets.ingest.generate import month_bounds
     from slo_assets.ingest.index import DAY_MS, assemble_day, build_index
     from slo_assets.warehouse.storage import Warehouse
 

@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import polars as pl
 
-from slo_assets.warehouse import layout
 from slo_assets.core.calendar import MINUTE_MS, iso
 from slo_assets.defs.live.alerts import run_tick
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
 from tests.channel_servers import HttpChannel
 from tests.dagster_daemon import running_daemon

@@ -62,9 +62,9 @@ def ensure_sli(events: int) -> Path:
         return folder
     import polars as pl
 
-    from slo_assets.warehouse import layout
-    from slo_assets.slo.sli import day_inputs, needed_columns
     from slo_assets.openslo.spec import load_specs
+    from slo_assets.slo.sli import day_inputs, needed_columns
+    from slo_assets.warehouse import layout
     from slo_assets.warehouse.storage import Warehouse
 
     print(f"building the SLI day files of {parsed} in {folder} (once) ...", file=sys.stderr, flush=True)
@@ -94,11 +94,11 @@ def work_monthly(sli: Path, out: Path, today: bool) -> dict:
     """The monthly assets' code path; `today`: as the code before bounded-memory quantiles did it."""
     import polars as pl
 
-    from slo_assets.warehouse import layout
+    from slo_assets.openslo.spec import load_specs
     from slo_assets.slo import chain as C
     from slo_assets.slo.evaluation import dump_evaluations
     from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA
-    from slo_assets.openslo.spec import load_specs
+    from slo_assets.warehouse import layout
     from slo_assets.warehouse.storage import Warehouse
 
     specs, store, target = load_specs([SPEC]), Warehouse(sli), Warehouse(out)
@@ -154,8 +154,8 @@ def work_daily(sli: Path, parsed: Path) -> dict:
     """The daily asset's day_inputs on the month's biggest parsed day."""
     import polars as pl
 
-    from slo_assets.slo.sli import day_inputs, needed_columns, selected_counts
     from slo_assets.openslo.spec import load_specs
+    from slo_assets.slo.sli import day_inputs, needed_columns, selected_counts
 
     specs = load_specs([SPEC])
     biggest = max((parsed / "parsed_logs").glob("*.parquet"), key=lambda p: p.stat().st_size)
@@ -276,7 +276,8 @@ def main() -> None:
         ensure_sli(size)
     today, new = baseline_tree(args.baseline_rev), ROOT
     rows = [
-        (f"today's code ({args.baseline_rev}), monthly chain", args.baseline_events, median_run("baseline", args.baseline_events, today, args.repeat)),
+        (f"today's code ({args.baseline_rev}), monthly chain", args.baseline_events,
+         median_run("baseline", args.baseline_events, today, args.repeat)),
         ("bounded quantiles, monthly chain", args.baseline_events, median_run("monthly", args.baseline_events, new, args.repeat)),
         ("bounded quantiles, monthly chain", events, median_run("monthly", events, new, args.repeat)),
         ("daily asset's day_inputs, biggest day", events, median_run("daily", events, new, args.repeat)),

@@ -114,7 +114,7 @@ def celery_workers(count: int, broker: str, env: dict[str, str], folder: Path, s
             names.append(name.replace("%h", socket.gethostname()))
             logs.append(log)
         deadline = time.monotonic() + seconds
-        for worker, log in zip(workers, logs):
+        for worker, log in zip(workers, logs, strict=True):
             while not (log.exists() and " ready." in log.read_text()):
                 if worker.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"celery worker did not start: {log.read_text()[-3000:] if log.exists() else ''}")

@@ -79,7 +79,7 @@ def test_values_after_double_dash_pass_a_dash_value_as_an_operand(tmp_path, valu
 @pytest.mark.parametrize("declared", ["env_allow: [PATH, {name: TOKEN, secret: true}]", "env_allow: [PATH], secret_env: [TOKEN]"])
 def test_a_secret_variable_printed_by_a_command_is_redacted(tmp_path, declared):
     # The secret straddles the 2,000-character tail kept from stdout: a cut after redaction keeps no piece.
-    script = f"import os; t = os.environ['TOKEN']; print('a' * 5000 + t[:5]); print(t + 'b' * 1990); print(t, file=os.sys.stderr); raise SystemExit(3)"
+    script = "import os; t = os.environ['TOKEN']; print('a' * 5000 + t[:5]); print(t + 'b' * 1990); print(t, file=os.sys.stderr); raise SystemExit(3)"
     action = _only_action(_runbook(tmp_path, f'    - {{kind: command, name: leak, argv: [{sys.executable}, -c, "{script}"], {declared}}}\n'))
     outcome = A.carry_out(action, ENTRY, "2026-02", "k", [], execute=True, env={**PATH_ONLY, "TOKEN": PLANTED})
     stored = json.dumps(outcome.to_row())

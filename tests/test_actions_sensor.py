@@ -9,10 +9,10 @@ import json
 
 import dagster as dg
 
-from slo_assets.warehouse import layout
-from slo_assets.defs.resources import Remediation, WarehouseResource
 from slo_assets.defs.remediation.sensors import remediation_sensor
+from slo_assets.defs.resources import Remediation, WarehouseResource
 from slo_assets.remediation.plan import ReportSeen, triage_reports
+from slo_assets.warehouse import layout
 
 
 def _key(month: str) -> str:

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from slo_assets.core.calendar import epoch_ms, iso
 from slo_assets.openslo import adjustments as A
-from slo_assets.slo import chain as C
 from slo_assets.openslo.spec import (
     Filter,
     Indicator,
@@ -26,6 +25,7 @@ from slo_assets.openslo.spec import (
     TimeWindow,
     load_specs,
 )
+from slo_assets.slo import chain as C
 
 ROOT = Path(__file__).resolve().parents[1]
 SLO = """apiVersion: openslo/v1
@@ -257,7 +257,8 @@ def test_a_label_selector_picks_slos_by_their_labels(tmp_path):
     (("\"2026-01-31T23:00:00Z\"", "next saturday"), "spec.startTime", "is not an ISO-8601 instant"),
     (("  slos: [api-availability]\n", ""), "spec", "needs slos (SLO names) or sloSelector"),
     (("slos: [api-availability]", "slo: [api-availability]"), "spec.slo", "unknown field slo; did you mean slos?"),
-    (("openslo.com/v2alpha", "openslo/v1"), "apiVersion", "must be openslo.com/v2alpha, not 'openslo/v1' (BudgetAdjustment is an OpenSLO v2alpha kind)"),
+    (("openslo.com/v2alpha", "openslo/v1"), "apiVersion",
+     "must be openslo.com/v2alpha, not 'openslo/v1' (BudgetAdjustment is an OpenSLO v2alpha kind)"),
 ])
 def test_a_bad_adjustment_names_file_document_and_field(tmp_path, change, field, message):
     problems = _problems(tmp_path, SLO + WEEKLY.replace(*change, 1))

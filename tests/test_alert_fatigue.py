@@ -12,12 +12,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from slo_assets.warehouse import layout
 from slo_assets.defs.remediation.assets import remediation_runs
-from slo_assets.defs.resources import Remediation, WarehouseResource
 from slo_assets.defs.remediation.sensors import breach_requests
+from slo_assets.defs.resources import Remediation, WarehouseResource
 from slo_assets.remediation import actions as A
 from slo_assets.remediation.runbooks import load_runbooks
+from slo_assets.warehouse import layout
 from tests.channel_servers import HttpChannel, SmtpChannel
 from tests.test_channels import ROUTING_KEY, _entry
 
@@ -84,7 +84,8 @@ def test_one_message_per_service_and_channel_through_the_job_and_none_on_a_rerun
     assert [m["Subject"] for _, _, m in smtp.messages] == ["[2026-02] checkout: 2 SLOs failed", "[2026-02] search: search-availability failed"]
     runs = pl.read_parquet(tmp_path / "wh" / layout.REMEDIATION_RUNS.relative("2026-02"))
     assert runs.height == 3 * 3 + 2 and set(runs["status"]) == {"ok"}  # every (entry, action) has its outcome
-    chat = runs.filter(pl.col("runbook").is_in(["page-owners", "sre-channel"]) & pl.col("kind").eq("slack") & pl.col("slo").str.starts_with("checkout"))
+    chat = runs.filter(pl.col("runbook").is_in(["page-owners", "sre-channel"]) & pl.col("kind").eq("slack")
+                       & pl.col("slo").str.starts_with("checkout"))
     assert chat.height == 3 and {json.loads(d)["message_id"] for d in chat["detail"]} == {json.loads(chat["detail"][0])["message_id"]}
     assert ROUTING_KEY not in runs.write_csv() and slack.url not in runs.write_csv()
 
@@ -145,7 +146,9 @@ def test_a_rate_limit_is_shared_by_the_actions_of_one_channel(tmp_path, servers)
 def test_quiet_hours_hold_tickets_and_let_pages_through(tmp_path, servers):
     slack = servers[0]
     action = _slack_action(tmp_path, 'quiet_hours: {start: "22:00", end: "07:00", timezone: Europe/Paris}')
-    night = lambda: _moment("2026-02-10T22:30:00")  # 23:30 in Paris (UTC+1 in February)
+    def night():
+        return _moment("2026-02-10T22:30:00")  # 23:30 in Paris (UTC+1 in February)
+
     ticket = A.carry_out(action, _entry(severity="ticket"), "2026-02", "run", [], execute=True, clock=night)
     page = A.carry_out(action, _entry(fingerprint="f2"), "2026-02", "run", [], execute=True, clock=night)
     morning = A.carry_out(action, _entry(severity="ticket", fingerprint="f3"), "2026-02", "run", [], execute=True,

@@ -16,10 +16,10 @@ import polars as pl
 import pytest
 
 from slo_assets.core.calendar import MINUTE_MS, iso, month_range_ms
+from slo_assets.openslo.spec import load_specs
 from slo_assets.slo import backtest as T
 from slo_assets.slo import budget as B
 from slo_assets.slo import chain as C
-from slo_assets.openslo.spec import load_specs
 from tests.openslo import availability_slo
 
 MONTH = "2026-11"  # 30 days, 43 200 minutes
@@ -176,7 +176,8 @@ def test_a_budget_critical_page_with_a_known_detection_delay(tmp_path):
     # warning at 01:00 (50 > 0.7 x 61) and again from critical's end; critical and violated page at 01:01; one high_burn_rate
     budget_state = next(s for s in outcome.scores() if s.policy == "budget-state alerts")
     assert (budget_state.alerts, budget_state.pages, budget_state.noise_pages, budget_state.misses) == (5, 2, 0, 0)
-    assert (budget_state.delay_median_minutes, budget_state.spent_before_page_median) == (0.5, pytest.approx(55 / allowed, abs=1e-6))  # (100 + 10) / 2, rounded to 6 digits
+    # (100 + 10) / 2, rounded to 6 digits
+    assert (budget_state.delay_median_minutes, budget_state.spent_before_page_median) == (0.5, pytest.approx(55 / allowed, abs=1e-6))
     # side by side: the tiers page D later, at k = 8 on 6h/30m (factor 6: the 6 h hold the month's first
     # 61 + k minutes only, 50 (k + 1) > 6 x 1 % x 100 (61 + k) from k = 8), and E not at all
     tiers = sorted(outcome.records["tiers, gate 3"].outcomes, key=lambda o: o.start_ms)
@@ -294,10 +295,10 @@ def test_backtest_through_the_cli_on_a_generated_month(tmp_path):
 
 @pytest.mark.xdist_group("incident_month")  # shares the session's generated February with its four injected incidents
 def test_the_injected_error_bursts_are_paged_episodes(incident_month):
-    from slo_assets.warehouse import layout
     from slo_assets.core.calendar import epoch_ms, month_days
     from slo_assets.defs.warehouse_io import read_days
     from slo_assets.slo.sli import MINUTE_SCHEMA
+    from slo_assets.warehouse import layout
     from slo_assets.warehouse.storage import Warehouse
 
     truth, _, _, _, base = incident_month

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from slo_assets.core.errors import DefinitionError
+from slo_assets.openslo.spec import load_specs
 from slo_assets.outputs import rules
 from slo_assets.slo import budget as B
 from slo_assets.slo.burn_windows import AlertTier, BurnWindow, BurnWindowsError, load_burn_windows, parse_burn_windows
-from slo_assets.openslo.spec import load_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 YAML = ROOT / "slo_assets" / "slo" / "burn_rate_windows.yaml"

@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pandera.errors
-from pandera.engines import pandas_engine
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from pandera.engines import pandas_engine
 
-from slo_assets.warehouse import canonical
 from slo_assets.defs import metadata
 from slo_assets.ingest import index, parse
 from slo_assets.ingest.config import ParseConfig
+from slo_assets.warehouse import canonical
 from slo_assets.warehouse.schemas import ParsedLogs
 from tests.conftest import day_ms
 

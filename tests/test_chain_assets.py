@@ -8,11 +8,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from slo_assets.warehouse import layout
+from slo_assets.cli.orchestrate import materialize_month, month_days
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.ingest.generate import write_logs
-from slo_assets.cli.orchestrate import materialize_month, month_days
+from slo_assets.warehouse import layout
 from tests.conftest import stale_statuses
 
 ROOT = Path(__file__).resolve().parents[1]

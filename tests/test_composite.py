@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 import yaml
 
-from slo_assets.slo import chain as C
 from slo_assets.openslo.spec import SpecError, load_specs
+from slo_assets.slo import chain as C
 from tests.test_rules import PROMTOOL, needs_promtool
 
 MONTH_START, MONTH_END = C.month_range_ms("2026-09")  # 30 days

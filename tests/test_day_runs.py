@@ -8,9 +8,9 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slo_assets.defs.ingest.day_runs import combine_checks, range_version
-from slo_assets.defs.ingest.assets import day_sample
 from slo_assets.cli.orchestrate import contiguous_ranges
+from slo_assets.defs.ingest.assets import day_sample
+from slo_assets.defs.ingest.day_runs import combine_checks, range_version
 
 
 def _result(passed: bool, severity=dg.AssetCheckSeverity.ERROR, **metadata) -> dg.AssetCheckResult:

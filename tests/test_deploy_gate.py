@@ -9,11 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from slo_assets.warehouse import layout
-from slo_assets.core.calendar import epoch_ms
 from slo_assets.cli import main
-from slo_assets.slo.gate import gate_document, service_gates
+from slo_assets.core.calendar import epoch_ms
 from slo_assets.openslo.spec import DeployGate, SpecError, load_specs
+from slo_assets.slo.gate import gate_document, service_gates
+from slo_assets.warehouse import layout
 
 END = epoch_ms("2026-02-20T12:00:00Z")  # the end of the data evaluated
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from slo_assets.warehouse import layout
 from slo_assets.cli import main
 from slo_assets.definitions import build_definitions
-from slo_assets.defs.resources import Remediation, WarehouseResource
 from slo_assets.defs.remediation.sensors import escalation_sensor
+from slo_assets.defs.resources import Remediation, WarehouseResource
 from slo_assets.remediation.escalation import Ack, Evaluation, tick
 from slo_assets.remediation.runbooks import RunbookError, load_runbooks
+from slo_assets.warehouse import layout
 from tests.channel_servers import HttpChannel
 from tests.test_channels import ROUTING_KEY, _entry
 

@@ -13,10 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slo_assets.core.calendar import DAY_MS, MINUTE_MS, month_range_ms
-from slo_assets.slo import chain as C
-from slo_assets.slo.evaluation import (ErrorBudget, MonthEvaluations, WindowEvaluation, budget_inconsistencies, budget_rows,
-                                       dump_evaluations, load_evaluations)
 from slo_assets.openslo.spec import load_specs
+from slo_assets.slo import chain as C
+from slo_assets.slo.evaluation import (
+    ErrorBudget,
+    MonthEvaluations,
+    WindowEvaluation,
+    budget_inconsistencies,
+    budget_rows,
+    dump_evaluations,
+    load_evaluations,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every window kind and budgeting method the test specs declare: calendar month, rolling 7d and 28d;
@@ -168,8 +175,8 @@ def test_the_month_series_is_each_window_series_and_splits_back_into_them():
     import numpy as np
     import polars as pl
 
-    from slo_assets.slo import chain as C
     from slo_assets.openslo.spec import Filter, Indicator, Objective, Slo, SpecSet, TimeWindow
+    from slo_assets.slo import chain as C
 
     start, end = C.month_range_ms("2026-03")
     minute = np.arange(start - 2 * C.DAY_MS, end, 7 * C.MINUTE_MS)

@@ -12,7 +12,6 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 MATRIX = ROOT / "tests" / "data" / "matrix"
 SPEC = MATRIX / "slos.yaml"

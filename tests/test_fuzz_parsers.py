@@ -29,7 +29,8 @@ def _json_line(draw_values: dict) -> bytes:
 
 json_objects = st.fixed_dictionaries(
     {"ts": TIMESTAMPS, "service": TEXT, "status": STATUSES},
-    optional={"duration_ms": DURATIONS, "path": TEXT, "method": TEXT, "client": TEXT, "extra": st.recursive(st.none() | st.integers(), lambda c: st.lists(c, max_size=3), max_leaves=5)},
+    optional={"duration_ms": DURATIONS, "path": TEXT, "method": TEXT, "client": TEXT,
+              "extra": st.recursive(st.none() | st.integers(), lambda c: st.lists(c, max_size=3), max_leaves=5)},
 ).map(_json_line)
 clf_lines = st.builds(
     lambda ip, day, zone, request, status, size, rt: f'{ip} - - [{day} {zone}] "{request}" {status} {size} "-" "ua" {rt}'.encode(),

@@ -15,10 +15,10 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as dm
 from prometheus_client.parser import text_string_to_metric_families
 
+from slo_assets.openslo.spec import load_specs
 from slo_assets.outputs import grafana
 from slo_assets.outputs.prometheus import exposition
 from slo_assets.outputs.rules import build_rules, spec_annotations
-from slo_assets.openslo.spec import load_specs
 from tests.test_prometheus import MONTH
 from tests.test_rules import PROMTOOL, needs_promtool
 

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from slo_assets.cli import run as cli  # the run command: its request, its outputs
-from slo_assets.warehouse import layout
+from slo_assets.cli.orchestrate import materialize_month
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.resources import (
     LogSource,
@@ -31,7 +31,6 @@ from slo_assets.defs.resources import (
     SloSettings,
     WarehouseResource,
 )
-from slo_assets.cli.orchestrate import materialize_month
 from slo_assets.outputs.incident_review import md, render
 from slo_assets.remediation.incident_review import (
     NO_CLIENT,
@@ -42,6 +41,7 @@ from slo_assets.remediation.incident_review import (
     incident_id,
     over_allowance,
 )
+from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
 
 MONTH, QUIET_MONTH = "2026-02", "2026-03"

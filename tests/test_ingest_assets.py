@@ -9,6 +9,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from slo_assets.definitions import build_definitions, defs
 from slo_assets.defs.ingest.assets import (
     CHECK_EXPECTATIONS,
     CHECK_QUARANTINE,
@@ -18,7 +19,6 @@ from slo_assets.defs.ingest.assets import (
     read_index,
 )
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
-from slo_assets.definitions import build_definitions, defs
 from slo_assets.ingest.index import index_summary
 
 DAY = "2026-10-10"

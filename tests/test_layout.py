@@ -9,10 +9,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from slo_assets.warehouse import layout
+from slo_assets.cli.orchestrate import materialize_month, materialize_review
 from slo_assets.definitions import build_definitions, defs
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
-from slo_assets.cli.orchestrate import materialize_month, materialize_review
+from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]

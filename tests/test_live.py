@@ -14,10 +14,10 @@ import pytest
 from slo_assets.core.calendar import MINUTE_MS, iso, month_range_ms
 from slo_assets.ingest.config import ParseConfig
 from slo_assets.ingest.parse import parse_chunk
+from slo_assets.openslo.spec import load_specs
 from slo_assets.slo import chain as C
 from slo_assets.slo import live as L
 from slo_assets.slo.sli import day_inputs
-from slo_assets.openslo.spec import load_specs
 from slo_assets.warehouse.storage import Warehouse
 from tests.openslo import availability_slo, spec_file
 
@@ -308,7 +308,6 @@ def test_the_sensor_asks_one_run_per_service_and_tick_and_it_sends_each_episode_
     page's alert and window, records them in remediation_runs, and never sends the same burst twice."""
     import dagster as dg
 
-    from slo_assets.warehouse import layout
     from slo_assets.definitions import build_definitions
     from slo_assets.defs.live.alerts import alerts as live_defs
     from slo_assets.defs.live.alerts import live_alert_job, live_tick_sensor
@@ -318,6 +317,7 @@ def test_the_sensor_asks_one_run_per_service_and_tick_and_it_sends_each_episode_
         SloSettings,
         WarehouseResource,
     )
+    from slo_assets.warehouse import layout
     from tests.channel_servers import HttpChannel
 
     hook, slack = HttpChannel("webhook"), HttpChannel("slack")
@@ -374,12 +374,12 @@ def test_the_sensor_asks_one_run_per_service_and_tick_and_it_sends_each_episode_
 
 
 def test_the_interval_is_30_s_to_1_h_and_live_mode_is_off_unless_asked():
+    from slo_assets.core.errors import DefinitionError
     from slo_assets.defs.live.alerts import (
         live_enabled,
         live_interval_seconds,
         live_tick_sensor,
     )
-    from slo_assets.core.errors import DefinitionError
 
     assert live_interval_seconds({}) == 60
     assert [live_interval_seconds({"SLO_ASSETS_LIVE_INTERVAL": v}) for v in ("30", "3600")] == [30, 3600]

@@ -261,12 +261,14 @@ def test_a_huge_integral_status_is_out_of_range_on_every_path():
 
 @pytest.mark.parametrize("fmt, lines", [
     ("jsonl", [b'{"ts":"2026-10-15T12:00:00Z","service":"a","status":200}', b'{"ts":"2026-10-15T12:00:01Z","service":123,"status":200}',
-               b'{"ts":"2026-10-15T12:00:02Z","service":"c","status":200}', b'not json', b'{"ts":"2026-10-15T12:00:03Z","service":"d","status":"201"}',
+               b'{"ts":"2026-10-15T12:00:02Z","service":"c","status":200}', b'not json',
+               b'{"ts":"2026-10-15T12:00:03Z","service":"d","status":"201"}',
                b'{"ts":"2026-10-15T12:00:04Z","service":"e","status":200}']),
     ("jsonl", [b'{"ts":"2026-10-15T12:00:00Z","service":"a","status":200}', b'{"ts":"2026-10-15T12:00:01Z","service":true,"status":200}',
                b'{"ts":"2026-10-15T12:00:02Z","service":"c","status":200}']),
     ("combined", [b'1.2.3.4 - - [04/Mar/2025:10:00:00 +0000] "GET /a/ HTTP/1.1" 200 5', b'garbage',
-                  b'1.2.3.4 - - [04/Mar/2025:10:00:01 +0000] "GET /b/ HTTP/1.1" 503 5', b'1.2.3.4 - - [04/Mar/2025:10:00:02 +0000] "GET /c/ HTTP/1.1" 201 5']),
+                  b'1.2.3.4 - - [04/Mar/2025:10:00:01 +0000] "GET /b/ HTTP/1.1" 503 5',
+                  b'1.2.3.4 - - [04/Mar/2025:10:00:02 +0000] "GET /c/ HTTP/1.1" 201 5']),
 ])
 def test_rows_come_in_line_order_whichever_path_read_them(fmt, lines):
     result = P.parse_chunk(b"\n".join(lines) + b"\n", 1, fmt, ParseConfig())

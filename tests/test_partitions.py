@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from slo_assets.core import clock
-from slo_assets.warehouse import layout
 from slo_assets.defs import partitions as P
+from slo_assets.warehouse import layout
 
 
 @pytest.fixture

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from dataclasses import replace
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from slo_assets.core.calendar import epoch_ms
 from slo_assets.outputs.prometheus import exposition
-from slo_assets.slo.evaluation import (Alert, BurnRates, ErrorBudget, Forecast, HeldBackAlert, LowTrafficGate, MonthEvaluations,
-                                       ServiceHealth, WindowEvaluation)
+from slo_assets.slo.evaluation import (
+    Alert,
+    BurnRates,
+    ErrorBudget,
+    Forecast,
+    HeldBackAlert,
+    LowTrafficGate,
+    MonthEvaluations,
+    ServiceHealth,
+    WindowEvaluation,
+)
 
 START, END = epoch_ms("2026-02-01T00:00:00Z"), epoch_ms("2026-03-01T00:00:00Z")
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from slo_assets.warehouse import layout
-from slo_assets.definitions import build_definitions
-from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
-from slo_assets.defs.remediation.sensors import remediation_sensor
-from slo_assets.ingest.generate import write_logs
 from slo_assets.cli.orchestrate import materialize_month
+from slo_assets.definitions import build_definitions
+from slo_assets.defs.remediation.sensors import remediation_sensor
+from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
+from slo_assets.ingest.generate import write_logs
 from slo_assets.remediation import actions as A
 from slo_assets.remediation.runbooks import Action, RunbookError, load_runbooks
 from slo_assets.slo.evaluation import load_evaluations
+from slo_assets.warehouse import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY = {"slo": "checkout-availability", "service": "checkout", "status": "failed", "severity": "page", "fingerprint": "f1",
@@ -267,9 +267,10 @@ def test_same_breach_twice_is_done_once():
 
 
 def test_learning_record_before_after_and_recovery_time():
+    from decimal import Decimal
+
     import numpy as np
     import polars as pl
-    from decimal import Decimal
 
     from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 
@@ -341,9 +342,9 @@ def test_plan_reads_exactly_each_slos_bad_rows_from_the_days_it_keeps(tmp_path):
     what filtering the whole parsed day gives (availability and latency SLOs, rows without a duration, edges)."""
     import polars as pl
 
-    from slo_assets.warehouse import canonical
     from slo_assets.defs.remediation.assets import _bad_rows
     from slo_assets.openslo.spec import load_specs
+    from slo_assets.warehouse import canonical
     from slo_assets.warehouse.storage import Warehouse
 
     slos = load_specs([ROOT / "examples" / "slos.yaml"]).slos

@@ -100,9 +100,9 @@ def _idle_month_inputs():
 
     import polars as pl
 
+    from slo_assets.openslo.spec import Filter, Indicator, Objective, Slo, SpecSet, TimeWindow
     from slo_assets.slo import chain as C
     from slo_assets.slo.sli import MINUTE_SCHEMA
-    from slo_assets.openslo.spec import Filter, Indicator, Objective, Slo, SpecSet, TimeWindow
 
     windows = (TimeWindow("1M", False, 30), TimeWindow("7d", True, 7), TimeWindow("28d", True, 28))
     two = (Objective("fast", "99% within 150 ms", Decimal("0.99")), Objective("ok", "95% within 150 ms", Decimal("0.95")))
@@ -119,7 +119,7 @@ def _idle_month_inputs():
     return compliance, budgets, series
 
 
-def _idle_month_documents() -> "MonthDocuments":
+def _idle_month_documents() -> MonthDocuments:  # noqa: F821 (imported in the body, read as a string)
     """The idle month as the report reads it."""
     from slo_assets.outputs.report import MonthDocuments
     from slo_assets.slo.evaluation import MonthEvaluations
@@ -147,9 +147,9 @@ def test_the_backtest_table_closes_the_report_when_the_month_has_one(tmp_path):
     import dataclasses
     import json
 
-    from slo_assets.warehouse import layout
     from slo_assets.outputs.report import ReportError
     from slo_assets.slo import backtest as T
+    from slo_assets.warehouse import layout
 
     docs = _idle_month_documents()
     assert 'id="backtest"' not in render(docs)  # a month without alert_backtest
@@ -250,8 +250,8 @@ def test_the_burn_down_overview_has_one_colour_and_one_legend_entry_per_window()
 
 
 def test_a_damaged_document_is_named_not_a_traceback(tmp_path):
-    from slo_assets.warehouse import layout
     from slo_assets.outputs.report import ReportError
+    from slo_assets.warehouse import layout
 
     docs = _idle_month_documents()
     store = Warehouse(tmp_path)

@@ -127,9 +127,9 @@ def _line(day: str, status: int = 200) -> str:
 def test_the_days_to_run_are_the_days_dagster_marks_stale_or_missing(tmp_path):
     """days_to_run (batched) agrees with Dagster's own stale status per day: after a run, after a late
     file, after a spec edit; a day without lines (the 3rd) stays fresh; a missing day file brings it back."""
+    from slo_assets.cli.orchestrate import days_to_run, materialize_month
     from slo_assets.definitions import build_definitions
     from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
-    from slo_assets.cli.orchestrate import days_to_run, materialize_month
     from slo_assets.warehouse.storage import Warehouse
     from tests.conftest import stale_statuses
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from slo_assets.core.calendar import period_label, period_months
 from slo_assets.cli.reports import _period
+from slo_assets.core.calendar import period_label, period_months
 from slo_assets.ingest.generate import write_logs
 from slo_assets.outputs.review_report import render_html, to_json
 from slo_assets.slo.evaluation import ErrorBudget

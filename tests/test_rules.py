@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from slo_assets.cli import main
-from slo_assets.outputs.rules import build_rules, render, spec_annotations
 from slo_assets.openslo.spec import load_specs
+from slo_assets.outputs.rules import build_rules, render, spec_annotations
 from tests.tools import needs, tool_path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,12 +4,12 @@ changed threshold that makes them disagree, naming the SLO, the minute and both 
 
 from __future__ import annotations
 
-
 import numpy as np
 import polars as pl
 import pytest
 import yaml
 
+from slo_assets.openslo.spec import load_specs
 from slo_assets.outputs.rules import build_rules, render, spec_annotations
 from slo_assets.slo import chain as C
 from slo_assets.slo.rules_proof import (
@@ -19,7 +19,6 @@ from slo_assets.slo.rules_proof import (
     sampled_minutes,
     slo_proof,
 )
-from slo_assets.openslo.spec import load_specs
 from tests.openslo import availability_slo, spec_file
 from tests.tools import needs, tool_path
 

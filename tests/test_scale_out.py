@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from slo_assets.warehouse import layout
 from slo_assets.ingest.generate import write_logs
+from slo_assets.warehouse import layout
 from tests import scale_servers
 from tests.conftest import ROOT, run_cli
 from tests.tools import needs

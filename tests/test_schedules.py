@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from slo_assets.definitions import build_definitions, defs
-from slo_assets.defs.schedules import daily_ingest_schedule, month_close_schedule, month_to_date_schedule
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
+from slo_assets.defs.schedules import daily_ingest_schedule, month_close_schedule, month_to_date_schedule
 from slo_assets.ingest.generate import write_logs
 
 

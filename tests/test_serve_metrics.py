@@ -18,9 +18,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from slo_assets import cli
-from slo_assets.warehouse import layout
 from slo_assets.outputs.metrics_server import AGE, UP, is_loopback
 from slo_assets.outputs.prometheus import exposition
+from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
 from tests.test_prometheus import MONTH, WINDOW
 

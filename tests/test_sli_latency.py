@@ -8,8 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
-from slo_assets.slo.sli import selected_counts
 from slo_assets.openslo.spec import load_specs
+from slo_assets.slo.sli import selected_counts
 
 SPEC = Path(__file__).resolve().parent / "data" / "matrix" / "slos.yaml"
 

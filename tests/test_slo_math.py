@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slo_assets.openslo.spec import Objective
 from slo_assets.slo import budget as B
 from slo_assets.slo import chain as C
 from slo_assets.slo.sli import exact_quantiles
-from slo_assets.openslo.spec import Objective
 
 T999 = Decimal("0.999")
 MONTH_START, MONTH_END = C.month_range_ms("2026-09")  # 30 days
@@ -390,9 +390,9 @@ def test_month_metrics_and_targets_from_day_files_equal_the_whole_frame(tmp_path
     the month's value counts loaded whole (the path the assets took before)."""
     from pathlib import Path
 
+    from slo_assets.openslo.spec import load_specs
     from slo_assets.slo.quantiles import day_sources
     from slo_assets.slo.sli import LATENCY_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA
-    from slo_assets.openslo.spec import load_specs
     from slo_assets.warehouse.storage import Warehouse
 
     specs = load_specs([Path(__file__).resolve().parents[1] / "examples" / "slos.yaml"])

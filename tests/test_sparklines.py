@@ -29,8 +29,8 @@ def test_values_outside_the_scale_are_clipped_into_the_picture():
 
 
 def test_each_window_has_its_own_colour_in_both_charts(incident_month):
-    from slo_assets.warehouse import layout
     from slo_assets.slo.evaluation import load_evaluations
+    from slo_assets.warehouse import layout
     from slo_assets.warehouse.storage import Warehouse
 
     *_, base = incident_month

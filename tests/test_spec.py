@@ -7,8 +7,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from slo_assets.core.calendar import epoch_ms
+
 from slo_assets.cli import main
+from slo_assets.core.calendar import epoch_ms
 from slo_assets.openslo import official_validator
 from slo_assets.openslo.spec import SpecError, is_composite, load_specs, load_yaml_documents
 
@@ -91,7 +92,8 @@ def _problems(tmp_path, text: str) -> list[str]:
 )
 def test_errors_name_file_document_and_field(tmp_path, change, field, message):
     problems = _problems(tmp_path, BASE.replace(*change, 1))
-    assert any(p.startswith(f"{tmp_path / 'spec.yaml'}: document 1 (SLO api-availability): ") and field in p and message in p for p in problems), problems
+    where = f"{tmp_path / 'spec.yaml'}: document 1 (SLO api-availability): "
+    assert any(p.startswith(where) and field in p and message in p for p in problems), problems
 
 
 def test_indicator_ref_windows_and_annotations(tmp_path):

@@ -16,10 +16,10 @@ import pytest
 from slo_assets.cli import main
 from slo_assets.cli.common import _guarded
 from slo_assets.core.errors import DefinitionError
+from slo_assets.openslo.spec import SpecError, load_specs
 from slo_assets.outputs.rules import RulesError, build_rules, render, spec_annotations
 from slo_assets.remediation.runbooks import RunbookError
 from slo_assets.slo.sli import day_inputs
-from slo_assets.openslo.spec import SpecError, load_specs
 
 SPECS = Path(__file__).resolve().parent / "data" / "specs"
 ROOT = Path(__file__).resolve().parents[1]

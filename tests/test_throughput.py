@@ -11,10 +11,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from slo_assets.openslo.spec import Filter, Indicator, Objective, Slo, SpecError, TimeWindow, load_specs
 from slo_assets.slo import budget as B
 from slo_assets.slo import chain as C
 from slo_assets.slo.sli import MINUTE_SCHEMA
-from slo_assets.openslo.spec import Filter, Indicator, Objective, Slo, SpecError, TimeWindow, load_specs
 
 MONTH = "2026-09"  # 30 days
 START, END = C.month_range_ms(MONTH)

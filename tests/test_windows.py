@@ -9,10 +9,10 @@ import numpy as np
 import polars as pl
 
 from slo_assets.core.calendar import iso
+from slo_assets.openslo.spec import Filter, Indicator, Objective, Slo, TimeWindow
 from slo_assets.slo import chain as C
 from slo_assets.slo.evaluation import Slices, WindowEvaluation
 from slo_assets.slo.sli import MINUTE_SCHEMA
-from slo_assets.openslo.spec import Filter, Indicator, Objective, Slo, TimeWindow
 
 MONTH = "2026-10"  # 31 days
 START, END = C.month_range_ms(MONTH)

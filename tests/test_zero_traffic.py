@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slo_assets.openslo.spec import Filter, Indicator, Objective, Slo, TimeWindow
 from slo_assets.outputs.prometheus import exposition
 from slo_assets.slo import budget as B
 from slo_assets.slo import chain as C
 from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation
 from slo_assets.slo.sli import MINUTE_SCHEMA
-from slo_assets.openslo.spec import Filter, Indicator, Objective, Slo, TimeWindow
 
 MONTH = "2026-10"  # 31 days
 START, END = C.month_range_ms(MONTH)

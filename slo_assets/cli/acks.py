@@ -9,7 +9,6 @@ import sys
 
 from slo_assets.cli.common import INSTANCE_CONFIG, InputError, _guarded, _project_root, existing_warehouse
 
-
 BREACH_FORM = re.compile(r"[0-9a-f]{16}|\d{4}-\d{2}/[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -33,7 +32,8 @@ def cmd_ack(args: argparse.Namespace) -> int:
         from slo_assets.cli.orchestrate import instance_from_env
 
         if not BREACH_FORM.fullmatch(args.breach):
-            raise InputError(f"BREACH {args.breach!r}: give a plan entry's fingerprint (16 hex digits) or MONTH/SLO, e.g. 2026-02/checkout-availability")
+            raise InputError(f"BREACH {args.breach!r}: give a plan entry's fingerprint (16 hex digits) or MONTH/SLO, "
+                             "e.g. 2026-02/checkout-availability")
         if not args.by.strip() or not args.by.isprintable():
             raise InputError(f"--by {args.by!r}: name who acknowledges (a person or team, printable text)")
         found = find_breach(existing_warehouse(args.warehouse), args.breach)
@@ -54,8 +54,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     """Exit 0 when the service may deploy, 1 when it should freeze, with the reason as JSON."""
     def body() -> int:
         from slo_assets.core import clock
-        from slo_assets.warehouse import layout
         from slo_assets.slo.gate import GO, ServiceGate, verdict
+        from slo_assets.warehouse import layout
 
         store = existing_warehouse(args.warehouse)
         months = layout.DEPLOY_GATE.partitions(store)

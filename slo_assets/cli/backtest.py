@@ -13,14 +13,14 @@ from slo_assets.cli.common import InputError, _guarded, existing_warehouse
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Score each alert policy against the burn episodes of every month in the warehouse (or those asked)."""
     def body() -> int:
-        from slo_assets.warehouse import layout
         from slo_assets.core.calendar import month_days, previous_month
         from slo_assets.defs.resources import DEFAULT_SPECS, project_file
         from slo_assets.defs.warehouse_io import read_days
+        from slo_assets.openslo.spec import load_specs
         from slo_assets.slo import backtest as T
         from slo_assets.slo.chain import Settings, data_period
         from slo_assets.slo.sli import MINUTE_SCHEMA
-        from slo_assets.openslo.spec import load_specs
+        from slo_assets.warehouse import layout
 
         try:
             pairs = [T.parse_pair(text) for text in args.pair or []]

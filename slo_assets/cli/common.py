@@ -10,7 +10,6 @@ import tempfile
 import traceback
 from pathlib import Path
 
-
 # The instance settings, at the project root, which is DAGSTER_HOME unless it is set (slo_assets/defs/instance.py).
 INSTANCE_CONFIG = Path("dagster.yaml")
 

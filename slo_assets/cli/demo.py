@@ -9,7 +9,6 @@ from pathlib import Path
 from slo_assets.cli.common import _guarded, _project_root
 from slo_assets.cli.run import RunRequest, _print_summary, _run_month
 
-
 DEMO_MONTH = "2026-10"
 
 

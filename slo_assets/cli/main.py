@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "$SLO_ASSETS_WAREHOUSE, else data/warehouse: the one the code location reads)")
     run.add_argument("--format", default="auto", help="auto (sniff each file), jsonl or combined")
     run.add_argument("--log-format", help="how text lines are written: a preset (combined, upstreaminfo, main) or an nginx "
-                                          "log_format / Apache LogFormat string, e.g. '$remote_addr - [$time_local] \"$request\" $status $request_time'")
+                                          "log_format / Apache LogFormat string, e.g. "
+                                          "'$remote_addr - [$time_local] \"$request\" $status $request_time'")
     run.add_argument("--include", action="append", metavar="GLOB", help="read only files matching (repeatable; default every file)")
     run.add_argument("--exclude", action="append", metavar="GLOB", help="never read files matching (repeatable; adds to the defaults)")
     run.add_argument("--alert-min-bad-events", type=_count, metavar="N",

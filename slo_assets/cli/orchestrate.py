@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from slo_assets.warehouse import layout
+from slo_assets.core.progress import PlainProgress, Progress
 from slo_assets.definitions import build_definitions
-from slo_assets.defs.ingest.day_runs import RANGE_END_TAG, RANGE_START_TAG
 from slo_assets.defs.ingest.assets import read_index
+from slo_assets.defs.ingest.day_runs import RANGE_END_TAG, RANGE_START_TAG
 from slo_assets.defs.partitions import RANGE
 from slo_assets.ingest.index import index_summary, mostly_rejected_files
-from slo_assets.core.progress import PlainProgress, Progress
 from slo_assets.slo.chain import day_gaps, month_days
+from slo_assets.warehouse import layout
 
 if TYPE_CHECKING:
     from slo_assets.ingest.index import IndexSummary

@@ -41,9 +41,9 @@ def cmd_review(args: argparse.Namespace) -> int:
     key, warehouse, out = args.period, Path(args.warehouse), Path(args.out)
 
     def body() -> int:
-        from slo_assets.warehouse import layout
         from slo_assets.core.calendar import period_label, period_months
         from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, WAREHOUSE_SETTING
+        from slo_assets.warehouse import layout
         from slo_assets.warehouse.storage import write_file_atomic
 
         store = existing_warehouse(warehouse)
@@ -56,8 +56,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         location = warehouse_location(str(warehouse))  # a local folder made absolute, an object store URL as it is
         os.environ[WAREHOUSE_SETTING] = location
         os.environ[EARLIEST_MONTH_SETTING] = months[0]
-        from slo_assets.defs.resources import WarehouseResource
         from slo_assets.cli.orchestrate import instance_from_env, materialize_review
+        from slo_assets.defs.resources import WarehouseResource
 
         instance = instance_from_env(_project_root() / INSTANCE_CONFIG)
         failed = materialize_review(key, {"warehouse": WarehouseResource(base=location)}, instance)

@@ -12,7 +12,16 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slo_assets.cli.common import INSTANCE_CONFIG, InputError, _check_warehouse, _check_writable, _guarded, _project_root, stage_dir, warehouse_location
+from slo_assets.cli.common import (
+    INSTANCE_CONFIG,
+    InputError,
+    _check_warehouse,
+    _check_writable,
+    _guarded,
+    _project_root,
+    stage_dir,
+    warehouse_location,
+)
 
 
 @dataclass(frozen=True)
@@ -139,9 +148,8 @@ def _members_text(dataset, folder: Path) -> str:
 
 
 def _run_month(request: RunRequest, project: Path):
-    from slo_assets.openslo.spec import load_specs
-
     from slo_assets.core import clock
+    from slo_assets.openslo.spec import load_specs
 
     if request.logs.is_file():  # the folder is the unit of the file index: say how to read just this file
         raise InputError(f"--logs {request.logs}: a file; --logs takes the folder the logs are in: "
@@ -218,8 +226,8 @@ def _services_in_month(request: RunRequest, month: str) -> list[str]:
 
     import pyarrow.compute as pc
 
-    from slo_assets.warehouse import layout
     from slo_assets.core.calendar import month_days
+    from slo_assets.warehouse import layout
     from slo_assets.warehouse.storage import Warehouse
 
     store, counts = Warehouse(request.warehouse), Counter()

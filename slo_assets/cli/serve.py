@@ -29,8 +29,8 @@ def cmd_serve_metrics(args: argparse.Namespace) -> int:
         from prometheus_client import CollectorRegistry, start_http_server
 
         from slo_assets.core import clock
-        from slo_assets.warehouse import layout
         from slo_assets.outputs.metrics_server import ExpositionCollector, is_loopback
+        from slo_assets.warehouse import layout
 
         if not is_loopback(args.host) and not args.allow_remote:
             raise InputError(f"--host {args.host}: not a loopback address; the exposition has no authentication, so "

@@ -28,8 +28,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_rules(args: argparse.Namespace) -> int:
     from slo_assets.core.errors import DefinitionError
-    from slo_assets.outputs.rules import build_rules, render, spec_annotations
     from slo_assets.openslo.spec import load_specs
+    from slo_assets.outputs.rules import build_rules, render, spec_annotations
 
     paths = [Path(p) for p in args.files]
     try:

@@ -20,7 +20,7 @@ class DurationError(ValueError):
     """Text that is not a duration; the message quotes it and shows the form."""
 
 
-def parse_duration(text) -> timedelta:
+def parse_duration(text: object) -> timedelta:
     """'90s' -> 0:01:30, '1w' -> 7 days. Raises DurationError for anything else."""
     match = DURATION.fullmatch(text) if isinstance(text, str) else None
     if not match:
@@ -40,7 +40,7 @@ def render_duration(delta: timedelta) -> str:
     return f"{whole // UNIT_SECONDS[unit]}{unit}"
 
 
-def duration_minutes(text) -> int:
+def duration_minutes(text: object) -> int:
     """A duration that must be whole minutes (burn-rate windows, alert lookbacks, time slices)."""
     delta = parse_duration(text)
     if delta % timedelta(minutes=1):
@@ -48,12 +48,12 @@ def duration_minutes(text) -> int:
     return delta // timedelta(minutes=1)
 
 
-def duration_seconds(text) -> float:
+def duration_seconds(text: object) -> float:
     """A duration in seconds (runbook timeouts, cooldowns, retry backoff)."""
     return parse_duration(text).total_seconds()
 
 
-def duration_days(text) -> int:
+def duration_days(text: object) -> int:
     """A duration written in days ('28d'): rolling SLO windows are whole days, named so."""
     match = DURATION.fullmatch(text) if isinstance(text, str) else None
     if not match or match.group(2) != "d":

@@ -6,7 +6,10 @@ nothing of terminals."""
 from __future__ import annotations
 
 import sys
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 class Progress(Protocol):
@@ -45,19 +48,21 @@ class RichProgress:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
 
         self.console = Console(file=stream or sys.stdout)
         self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        console=self.console, transient=True)
-        self.task = None
+        self.task: TaskID | None = None
 
     def begin(self, total_steps: int) -> None:
         self.bar.start()
         self.task = self.bar.add_task("starting", total=total_steps)
 
     def step(self, label: str, found: str) -> None:
-        self.bar.update(self.task, advance=1, description=f"{label}: {found}")
+        if self.task is not None:
+            self.bar.update(self.task, advance=1, description=f"{label}: {found}")
 
     def note(self, text: str) -> None:
         self.console.print(text, highlight=False, markup=False)

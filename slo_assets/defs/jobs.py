@@ -67,7 +67,8 @@ observe_job = dg.define_asset_job("observe_job", selection=_assets("slo_specs", 
 index_job = dg.define_asset_job("index_job", selection=_assets("log_file_index"),
                                 description="index log files, parsing new or changed ones", executor_def=EXECUTOR)
 ingest_job = dg.define_asset_job("ingest_job", selection=DAILY_ASSETS,
-                                 description="parse a day of logs, or a range of days in one run, and compute their SLI inputs", executor_def=EXECUTOR)
+                                 description="parse a day of logs, or a range of days in one run, and compute their SLI inputs",
+                                 executor_def=EXECUTOR)
 daily_job = dg.define_asset_job("daily_job", selection=_assets("log_file_index") | DAILY_ASSETS, executor_def=EXECUTOR,
                                 description="refresh the file index, then parse one day and compute its SLI inputs")
 # the rules proof (defs/outputs/rules_proof.py) runs on its own: promtool costs seconds per month

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from slo_assets.warehouse import canonical
 from slo_assets.slo.chain import LADDER
 from slo_assets.slo.risk import rung_label
+from slo_assets.warehouse import canonical
 
 OWNERS = ["team:sre"]
 RUNGS = [rung_label(rung) for rung in LADDER]  # slo_targets' risk columns: one pair per rung

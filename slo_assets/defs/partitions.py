@@ -18,12 +18,12 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from slo_assets.core import clock
-from slo_assets.warehouse import layout
 from slo_assets.defs.resources import (
     EARLIEST_MONTH_SETTING,
     START_SETTING,
     default_warehouse,
 )
+from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
 
 # Timestamps before this in a file index are taken for clock errors (an epoch of 0 reads 1970),

@@ -44,7 +44,8 @@ class LogSource(dg.ConfigurableResource):
                                description="glob patterns (file name, or relative path if it has '/') of files to sniff; default every file")
     exclude: list[str] = Field(default=list(DEFAULT_EXCLUDE), description="glob patterns of files never read (listed as skipped)")
     format: str = Field(default="auto", description="auto (sniffed per file), jsonl or combined")
-    log_format: str = Field(default="", description="preset (combined, upstreaminfo, main) or an nginx log_format / Apache LogFormat string; files not read as JSON use it")
+    log_format: str = Field(default="", description="preset (combined, upstreaminfo, main) or an nginx log_format / Apache LogFormat "
+                                                     "string; files not read as JSON use it")
     json_fields: dict[str, str] = Field(default_factory=dict, description=f"canonical -> JSON field; defaults {DEFAULT_JSON_FIELDS}")
     json_duration_unit: str = Field(default="ms", description="unit of the JSON duration field: s, ms or us")
     epoch_unit: str = Field(default="auto", description="numeric timestamps: s, ms, or auto (>= 1e11 means ms)")
@@ -101,7 +102,8 @@ class SloSettings(dg.ConfigurableResource):
     spec_paths: list[str] = Field(default=[DEFAULT_SPECS], description="OpenSLO v1 YAML files")
     min_events: int = Field(default=100, description="fewer events in a window: insufficient_data")
     alert_min_events: int = Field(default=0, description="low-traffic gate for the alert replay: events in the long window; 0 = off")
-    alert_min_bad_events: int = Field(default=3, description="low-traffic gate: a burn-rate alert fires only with this many bad events in its long window; 0 = off")
+    alert_min_bad_events: int = Field(default=3, description="low-traffic gate: a burn-rate alert fires only with this many bad events "
+                                                             "in its long window; 0 = off")
     maintenance: list[str] = Field(default_factory=list, description="'start/end' ISO-8601 instants excluded from every budget")
     forecast_seed: int = Field(default=20260101, description="seed of the Monte Carlo forecast")
     simulations: int = Field(default=10_000, description="Monte Carlo runs")
@@ -128,8 +130,8 @@ class SloSettings(dg.ConfigurableResource):
         return cached[1]
 
     def chain_settings(self):
-        from slo_assets.slo.chain import Settings
         from slo_assets.openslo.spec import SpecError, parse_maintenance
+        from slo_assets.slo.chain import Settings
 
         problems: list[str] = []
         windows = parse_maintenance(",".join(self.maintenance), problems.append) if self.maintenance else ()

@@ -7,8 +7,8 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
-from slo_assets.ingest.log_format import PRESETS, LogFormatError, compile_log_format
 from slo_assets.core.regex_engine import regex_problem
+from slo_assets.ingest.log_format import PRESETS, LogFormatError, compile_log_format
 
 FORMATS = ("auto", "jsonl", "combined")
 TIME_UNITS = {"s": 1000.0, "ms": 1.0, "us": 0.001}

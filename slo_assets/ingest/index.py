@@ -19,9 +19,8 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from slo_assets.warehouse import canonical
-from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, ParseConfig
 from slo_assets.ingest.checkpoint import FileCheckpoint, candidates, still_holds, take
+from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, ParseConfig
 from slo_assets.ingest.files import START_POINT, ContentDigest, discover_files, fingerprint, is_gzip, os_reason, scan_plain, sniff
 from slo_assets.ingest.staging import (
     DAY_MS,
@@ -33,6 +32,7 @@ from slo_assets.ingest.staging import (
     stage_file,
     stage_key,
 )
+from slo_assets.warehouse import canonical
 
 log = logging.getLogger(__name__)
 

@@ -214,7 +214,7 @@ def compile_log_format(spec: str) -> LineFormat:
         if role == "time_bracketed":  # Apache %t prints its own brackets
             value_regex = r"\[" + "[^\\]]*" + r"\]"
             group = used.get(index)
-            parts.append(rf"\[(?P<time>[^\]]*)\]" if group else value_regex)
+            parts.append(r"\[(?P<time>[^\]]*)\]" if group else value_regex)
             continue
         value_regex = _value_pattern(next_literal, is_list)
         group = used.get(index)

@@ -18,9 +18,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from slo_assets.warehouse import canonical
 from slo_assets.ingest.config import TIME_UNITS, ParseConfig
 from slo_assets.ingest.log_format import TIME_CLF, TIME_EPOCH_S, TIME_ISO, LineFormat
+from slo_assets.warehouse import canonical
 
 RAW_PREFIX_BYTES = 512
 SLOW_PATH_LINES = 256

@@ -26,7 +26,6 @@ from slo_assets.ingest.config import ParseConfig
 from slo_assets.ingest.files import ContentReport, iter_chunks, sniff_format
 from slo_assets.ingest.parse import QUARANTINE_SCHEMA, ROW_SCHEMA, TS_MAX_MS, TS_MIN_MS, parse_chunk
 
-
 # Bump when parsing changes what a line becomes: every stage is then rebuilt.
 PARSER_VERSION = "6"  # 2: stats record the days of quarantined lines; 3: quarantine placement, salvage;
 # 4: a bad number's detail as written whatever the chunk's other lines; 5: a stage is a list of

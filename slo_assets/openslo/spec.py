@@ -26,7 +26,6 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from slo_assets.warehouse import canonical
 from slo_assets.core.durations import (
     DurationError,
     duration_days,
@@ -36,6 +35,7 @@ from slo_assets.core.durations import (
 from slo_assets.core.errors import DefinitionError
 from slo_assets.core.regex_engine import regex_problem
 from slo_assets.openslo.adjustments import EFFECTS, EXCLUDE, BudgetAdjustment, parse_rrule
+from slo_assets.warehouse import canonical
 
 # Filters may name every canonical column but the time and the line number, typed as the column is.
 FILTER_FIELDS = {c.name: c.python_type for c in canonical.PARSED_LOGS.columns if c.name not in ("ts", "source_line")}
@@ -396,7 +396,8 @@ class _Doc:
             return value
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             expected = "a number" if kind is float else kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            hint = " (YAML reads 1e3 as text: write 1.0e3)" if kind is float and isinstance(value, str) and re.fullmatch(r"[-+]?[0-9.]+e[-+]?[0-9]+", value) else ""
+            exponent = kind is float and isinstance(value, str) and re.fullmatch(r"[-+]?[0-9.]+e[-+]?[0-9]+", value)
+            hint = " (YAML reads 1e3 as text: write 1.0e3)" if exponent else ""
             self.error(field_path, f"must be {expected}, not {type(value).__name__} {value!r}{hint}")
             return default
         if kind is float and not math.isfinite(value):

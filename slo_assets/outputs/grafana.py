@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from grafana_foundation_sdk.builders import common as gcommon
 from grafana_foundation_sdk.builders import bargauge, stat, statushistory, table, timeseries
+from grafana_foundation_sdk.builders import common as gcommon
 from grafana_foundation_sdk.builders import dashboard as gd
 from grafana_foundation_sdk.builders import prometheus as prom
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
@@ -29,8 +29,8 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from slo_assets.slo.burn_windows import alert_tiers
 from slo_assets.openslo.spec import SpecSet
+from slo_assets.slo.burn_windows import alert_tiers
 
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SELECT = 'service=~"$service",slo=~"$slo"'

@@ -104,7 +104,8 @@ def _actions(review: IncidentReview) -> str:
 def render(review: IncidentReview) -> str:
     total = sum(c.bad_events for c in review.top_status_codes) or review.bad_events
     samples = "\n".join(f"{source}  {raw if raw is not None else '(line not readable now)'}" for source, raw in review.sample_lines)
-    questions = "\n".join(f"- [ ] {md(q)}" for q in review.questions) or "- [ ] None from the data: detection, recovery and actions show nothing unusual."
+    questions = ("\n".join(f"- [ ] {md(q)}" for q in review.questions)
+                 or "- [ ] None from the data: detection, recovery and actions show nothing unusual.")
     parts = [
         f"# Incident review (draft): {md(review.slo)}, {iso(review.detected_ms)}",
         "",

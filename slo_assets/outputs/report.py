@@ -19,7 +19,6 @@ from pathlib import Path
 
 import polars as pl
 
-from slo_assets.warehouse import layout
 from slo_assets.core.calendar import DAY_MS, iso, month_range_ms
 from slo_assets.outputs import svg_charts
 from slo_assets.remediation.incident_review import incident_id
@@ -33,6 +32,7 @@ from slo_assets.slo.evaluation import (
 )
 from slo_assets.slo.quantiles import LatencyPercentiles, latency_percentiles
 from slo_assets.slo.risk import risk_headers, risk_rows
+from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
 
 STATUS_LABELS = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}

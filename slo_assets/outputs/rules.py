@@ -22,16 +22,23 @@ sum(w x errors) / sum(w x total), and alerts on it as on any SLO; a Timeslices c
 from __future__ import annotations
 
 from decimal import Decimal
-
 from pathlib import Path
 
 import yaml
 
 from slo_assets.core.errors import DefinitionError
+from slo_assets.openslo.spec import (
+    ANNOTATION_ERRORS,
+    ANNOTATION_RUNBOOK,
+    ANNOTATION_TOTAL,
+    LATENCY_RULES_NEED,
+    TIMESLICES_COMPOSITE_NOTE,
+    CompositeSlo,
+    Slo,
+    SpecSet,
+)
 from slo_assets.slo import budget as B
 from slo_assets.slo.burn_windows import alert_tiers, burn_window_minutes
-from slo_assets.openslo.spec import (ANNOTATION_ERRORS, ANNOTATION_RUNBOOK, ANNOTATION_TOTAL, LATENCY_RULES_NEED,
-                                 TIMESLICES_COMPOSITE_NOTE, CompositeSlo, Slo, SpecSet)
 
 __all__ = ["ANNOTATION_ERRORS", "ANNOTATION_RUNBOOK", "ANNOTATION_TOTAL", "RulesError", "build_rules", "render",
            "sli_queries", "spec_annotations"]

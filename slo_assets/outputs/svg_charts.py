@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from html import escape
-
 from typing import TYPE_CHECKING
 
 from slo_assets.core.calendar import DAY_MS, day_key

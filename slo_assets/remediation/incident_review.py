@@ -32,10 +32,10 @@ import polars as pl
 
 from slo_assets.core.calendar import MINUTE_MS, epoch_ms, iso
 from slo_assets.core.durations import duration_minutes
+from slo_assets.openslo.spec import Slo
 from slo_assets.remediation.plan import diagnose
 from slo_assets.slo.chain import dense
 from slo_assets.slo.evaluation import WindowEvaluation
-from slo_assets.openslo.spec import Slo
 
 QUIET_MINUTES = 15  # this many minutes within the allowance end a run of bad minutes
 DETECTION_QUESTION_MINUTES = 5  # a slower detection is asked about

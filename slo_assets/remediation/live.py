@@ -7,8 +7,8 @@ import hashlib
 from dataclasses import asdict, dataclass
 
 from slo_assets.core.calendar import iso
-from slo_assets.remediation.runbooks import Runbook
 from slo_assets.openslo.spec import Slo
+from slo_assets.remediation.runbooks import Runbook
 
 
 @dataclass(frozen=True)

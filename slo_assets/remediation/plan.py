@@ -18,9 +18,9 @@ import polars as pl
 
 from slo_assets.core.calendar import MINUTE_MS, iso
 from slo_assets.ingest.files import iter_content
+from slo_assets.openslo.spec import Slo
 from slo_assets.remediation.runbooks import Runbook
 from slo_assets.slo.evaluation import WindowEvaluation
-from slo_assets.openslo.spec import Slo
 
 SCHEMA_VERSION = 1
 STATUS_RANK = {"failed": 3, "at_risk": 2, "met": 1, "insufficient_data": 0}

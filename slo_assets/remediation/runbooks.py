@@ -186,8 +186,8 @@ def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None)
                 # The schema checks the form; a form past what a timedelta holds ("99999999999999999999d") is named here.
                 try:
                     return seconds(value, default)
-                except DurationError as error:
-                    problems.append(f"{place}: {field_path}: {error}")
+                except DurationError as too_long:
+                    problems.append(f"{place}: {field_path}: {too_long}")
                     return default
 
             default_cooldown = duration(spec.get("cooldown"), 0.0, "spec.cooldown")

@@ -22,10 +22,10 @@ import polars as pl
 from slo_assets.core.calendar import MINUTE_MS, iso
 from slo_assets.core.durations import DurationError, duration_minutes
 from slo_assets.core.markdown import table
+from slo_assets.openslo.spec import SpecSet
 from slo_assets.slo import budget as B
 from slo_assets.slo import chain as C
 from slo_assets.slo.burn_windows import AlertTier, alert_tiers
-from slo_assets.openslo.spec import SpecSet
 
 SCHEMA_VERSION = 1
 NOISE_BELOW = 0.01  # a page on an episode that spent less of the budget is noise

@@ -339,7 +339,8 @@ def threshold_crossings(bad: np.ndarray, first_minute_ms: int, allowed: Decimal)
             crossings[percent] = None
             continue
         index = int(np.searchsorted(cumulative, need - 1e-9 * max(need, 1), side="left"))
-        crossings[percent] = first_minute_ms + index * MINUTE_MS if index < len(cumulative) and cumulative[index] >= need - 1e-9 * max(need, 1) else None
+        reached = index < len(cumulative) and cumulative[index] >= need - 1e-9 * max(need, 1)
+        crossings[percent] = first_minute_ms + index * MINUTE_MS if reached else None
     return crossings
 
 

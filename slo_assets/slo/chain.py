@@ -9,16 +9,28 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from functools import cached_property
 from fractions import Fraction
+from functools import cached_property
 
 import numpy as np
 import polars as pl
 
 # The calendar names stay importable from here for the assets that use them; slo_assets.core.calendar defines them.
-from slo_assets.core.calendar import (DAY_MS, MINUTE_MS, day_key, day_start_ms, iso, iso_datetime, month_days,  # noqa: F401
-                                 month_range_ms, next_month, now_iso, previous_month)
+from slo_assets.core.calendar import (  # noqa: F401
+    DAY_MS,
+    MINUTE_MS,
+    day_key,
+    day_start_ms,
+    iso,
+    iso_datetime,
+    month_days,
+    month_range_ms,
+    next_month,
+    now_iso,
+    previous_month,
+)
 from slo_assets.openslo import adjustments as A
+from slo_assets.openslo.spec import CompositeSlo, Objective, Slo, SpecSet, TimeWindow
 from slo_assets.slo import budget as B
 from slo_assets.slo import coverage as CV
 from slo_assets.slo import evaluation as E
@@ -26,7 +38,6 @@ from slo_assets.slo import risk as R
 from slo_assets.slo.confidence import window_confidence
 from slo_assets.slo.evaluation import WindowEvaluation
 from slo_assets.slo.quantiles import Chunks, frame_chunks, quantiles_by_slo
-from slo_assets.openslo.spec import CompositeSlo, Objective, Slo, SpecSet, TimeWindow
 
 SCHEMA_VERSION = 1
 LOOKBACK_DAYS = 3  # the longest alert window: minutes before the period feed the replay's windows

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from slo_assets.core.calendar import iso
-from slo_assets.slo.evaluation import WindowEvaluation
 from slo_assets.openslo.spec import Slo
+from slo_assets.slo.evaluation import WindowEvaluation
 
 SCHEMA_VERSION = 1
 GO, FREEZE = "go", "freeze"

@@ -35,11 +35,11 @@ from slo_assets.core.calendar import (
 )
 from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, ParseConfig
 from slo_assets.ingest.tail import FileCursor, FileRead, tail_files
-from slo_assets.warehouse.layout import SCRATCH
+from slo_assets.openslo.spec import Objective, Slo, SpecSet, TimeWindow
 from slo_assets.slo import budget as B
 from slo_assets.slo import chain as C
 from slo_assets.slo.sli import day_inputs
-from slo_assets.openslo.spec import Objective, Slo, SpecSet, TimeWindow
+from slo_assets.warehouse.layout import SCRATCH
 from slo_assets.warehouse.storage import Warehouse
 
 LIVE_STATE_VERSION = 1
@@ -426,7 +426,8 @@ def state_from_json(document: dict, source: str) -> LiveState:
             raise LiveStateError(f"{source}: version {document.get('version')!r}, expected {LIVE_STATE_VERSION}")
         final_open = [Episode.from_json(e) for e in document["final_open"]]
         now_open = [Episode.from_json(e) for e in document["open"]]
-        return LiveState(started_day=document["started_day"], spec_hash=document["spec_hash"], cursors=[FileCursor.from_json(c) for c in document["cursors"]],
+        return LiveState(started_day=document["started_day"], spec_hash=document["spec_hash"],
+                         cursors=[FileCursor.from_json(c) for c in document["cursors"]],
                          evaluated_to_ms=document["evaluated_to_ms"], final_open={e.key: e for e in final_open},
                          open={e.key: e for e in now_open}, notified={str(k): int(v) for k, v in document["notified"].items()},
                          groups={str(k): str(v) for k, v in document.get("groups", {}).items()},  # absent before groups

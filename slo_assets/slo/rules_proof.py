@@ -43,6 +43,7 @@ import polars as pl
 import yaml
 
 from slo_assets.core.calendar import MINUTE_MS, iso
+from slo_assets.openslo.spec import ANNOTATION_ERRORS, ANNOTATION_TOTAL, Slo
 from slo_assets.slo import budget as B
 from slo_assets.slo.chain import (
     DAY_MS,
@@ -52,7 +53,6 @@ from slo_assets.slo.chain import (
     dense,
     window_bounds,
 )
-from slo_assets.openslo.spec import ANNOTATION_ERRORS, ANNOTATION_TOTAL, Slo
 
 STEP_MINUTES = 5  # a counter sample every 5 minutes: the shortest alert window (5m) spans two
 EVAL_MINUTES = 15  # promtool evaluates every rule at every step: 15 minutes keeps a month to seconds

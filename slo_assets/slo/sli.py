@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from slo_assets.slo.quantiles import VALUE_COUNT_SCHEMA, frame_chunks, quantiles_by_slo
 from slo_assets.openslo.spec import Slo
+from slo_assets.slo.quantiles import VALUE_COUNT_SCHEMA, frame_chunks, quantiles_by_slo
 
 MINUTE_SCHEMA = {"slo": pl.String, "minute": pl.Datetime("ms", "UTC"), "good": pl.Int64, "total": pl.Int64, "server_errors": pl.Int64}
 LATENCY_SCHEMA = VALUE_COUNT_SCHEMA  # defined beside the code that streams them

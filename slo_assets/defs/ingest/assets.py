@@ -9,7 +9,7 @@ import pandera.errors
 import polars as pl
 import pyarrow as pa
 
-from slo_assets.warehouse import layout
+from slo_assets.core.markdown import frame_table, table
 from slo_assets.defs.ingest.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, day_window, range_version, run_days
 from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS, QUARANTINE
 from slo_assets.defs.partitions import daily_partitions
@@ -17,8 +17,8 @@ from slo_assets.defs.resources import LogSource, WarehouseResource
 from slo_assets.defs.warehouse_io import written
 from slo_assets.ingest import checkpoint as checkpoints
 from slo_assets.ingest.index import (
-    NO_FILES_VERSION,
     MOSTLY_REJECTED_SHARE,
+    NO_FILES_VERSION,
     IndexSummary,
     assemble_day,
     build_index,
@@ -27,7 +27,7 @@ from slo_assets.ingest.index import (
     mostly_rejected_files,
 )
 from slo_assets.ingest.staging import DAY_MS
-from slo_assets.core.markdown import frame_table, table
+from slo_assets.warehouse import layout
 from slo_assets.warehouse.schemas import ParsedLogs
 
 # Bump when the asset's logic changes what it writes, so Dagster marks outputs stale.
@@ -217,7 +217,8 @@ def lines_accepted_result(index: pl.DataFrame) -> dg.AssetCheckResult:
         description=text or "no file has most of its lines rejected",
         metadata={"files": len(found), "threshold": MOSTLY_REJECTED_SHARE,
                   "detail": dg.MetadataValue.md(table(["file", "rejected", "lines", "unplaced", "top reason"],
-                                                           [(f.path, f.rejected, f.lines, f.unplaced, f.top_reason) for f in found]) if found else "none")},
+                                                           [(f.path, f.rejected, f.lines, f.unplaced, f.top_reason) for f in found])
+                                                     if found else "none")},
     )
 
 
@@ -345,7 +346,8 @@ QUARANTINE_DESCRIPTION = ("Lines of one UTC day that could not be parsed, with f
     backfill_policy=SINGLE_RUN,
     check_specs=[
         dg.AssetCheckSpec(CHECK_SCHEMA, asset="parsed_logs", blocking=True, description="pandera ParsedLogs model"),
-        dg.AssetCheckSpec(CHECK_EXPECTATIONS, asset="parsed_logs", description=f"Great Expectations suite parsed_logs_day, once per run, on up to {EXPECTATIONS_SAMPLE_ROWS:,} of its rows"),
+        dg.AssetCheckSpec(CHECK_EXPECTATIONS, asset="parsed_logs",
+                          description=f"Great Expectations suite parsed_logs_day, once per run, on up to {EXPECTATIONS_SAMPLE_ROWS:,} of its rows"),
         dg.AssetCheckSpec(CHECK_QUARANTINE, asset="parsed_logs", description="quarantined lines / lines of the day"),
         dg.AssetCheckSpec(CHECK_FILES_UNIQUE, asset="parsed_logs",
                           description="no two files holding this day's lines have the same bytes (warn: read once)"),

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from slo_assets.warehouse import layout
 from slo_assets.core.calendar import MINUTE_MS, iso
+from slo_assets.core.errors import DefinitionError
 from slo_assets.defs.remediation.assets import (
     act_on,
     action_history,
@@ -30,12 +30,12 @@ from slo_assets.defs.resources import (
     WarehouseResource,
 )
 from slo_assets.defs.warehouse_io import read_frame
-from slo_assets.core.errors import DefinitionError
 from slo_assets.ingest.config import ConfigError
 from slo_assets.ingest.files import LogDiscoveryError
 from slo_assets.remediation.learning import effectiveness, runbook_scores
 from slo_assets.remediation.live import LiveAlert, live_entry
 from slo_assets.slo import live as L
+from slo_assets.warehouse import layout
 
 INTERVAL_SETTING = "SLO_ASSETS_LIVE_INTERVAL"
 ENABLED_SETTING = "SLO_ASSETS_LIVE"

@@ -18,16 +18,18 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from slo_assets.warehouse import layout
 from slo_assets.core.calendar import iso
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import required_file, written
 from slo_assets.slo.evaluation import MonthEvaluations
+from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
 
-OUTPUTS_CODE_VERSION = "outputs-6"  # 2: confidence, coverage and target risk shown; 3: latency percentiles; 4: review drafts linked; 5: budget-state alerts, throughput, budget adjustments; 6: the alert-policy backtest in the report
+# 2: confidence, coverage and target risk shown; 3: latency percentiles; 4: review drafts linked; 5: budget-state alerts,
+# throughput, budget adjustments; 6: the alert-policy backtest in the report
+OUTPUTS_CODE_VERSION = "outputs-6"
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,6 @@ def render_report(inputs: Inputs) -> Rendered:
 
 def render_exposition(inputs: Inputs) -> Rendered:
     from slo_assets.outputs.prometheus import exposition
-
     from slo_assets.slo.quantiles import latency_percentiles
 
     month = MonthEvaluations.from_documents(inputs.document(layout.COMPLIANCE_REPORT), inputs.document(layout.ERROR_BUDGETS))

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from slo_assets.warehouse import layout
+from slo_assets.core.markdown import table
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import month_period, read_days, required_file
-from slo_assets.core.markdown import table
 from slo_assets.slo import chain as C
 from slo_assets.slo.rules_proof import PROMTOOL_INSTALL, find_promtool, run_promtool, slo_proof
 from slo_assets.slo.sli import MINUTE_SCHEMA
+from slo_assets.warehouse import layout
 
 CHECK_RULES_AGREE = "rules_agree_with_replay"
 RULES_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("alert_rules"), CHECK_RULES_AGREE)

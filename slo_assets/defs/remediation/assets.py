@@ -10,21 +10,21 @@ import polars as pl
 import pyarrow as pa
 from pydantic import Field
 
-from slo_assets.warehouse import layout
+from slo_assets.core.markdown import table
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
 from slo_assets.defs.slo.assets import compliance_report
 from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
-from slo_assets.core.markdown import table
-from slo_assets.remediation.actions import carry_out, carry_out_group, groups_in_plan, follow_up_pagerduty, missing_action
+from slo_assets.remediation.actions import carry_out, carry_out_group, follow_up_pagerduty, groups_in_plan, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
 from slo_assets.remediation.plan import build_plan
+from slo_assets.slo.chain import DAY_MS, by_slo, day_key, day_start_ms, month_days, next_month
 from slo_assets.slo.evaluation import load_evaluations
 from slo_assets.slo.gate import FREEZE, gate_document, service_gates
-from slo_assets.slo.chain import DAY_MS, by_slo, day_key, day_start_ms, month_days, next_month
 from slo_assets.slo.sli import MINUTE_SCHEMA, needed_columns
+from slo_assets.warehouse import layout
 
 REMEDIATION_CODE_VERSION = "remediation-3"  # 2: plan entries say whether the SLO burns at the end; 3: incidents count their clients
 GATE_CODE_VERSION = "gate-1"  # the deploy gate's own: a change to it leaves the plans fresh

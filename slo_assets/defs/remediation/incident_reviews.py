@@ -7,20 +7,20 @@ from pathlib import Path
 
 import dagster as dg
 
-from slo_assets.warehouse import layout
 from slo_assets.core.calendar import iso, month_days
+from slo_assets.core.markdown import table
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.remediation.assets import _bad_rows
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import read_days, read_frame, required_file, written
-from slo_assets.core.markdown import table
 from slo_assets.outputs.incident_review import render
 from slo_assets.remediation.incident_review import build_reviews
 from slo_assets.slo.chain import by_slo
 from slo_assets.slo.evaluation import load_evaluations
 from slo_assets.slo.sli import MINUTE_SCHEMA
+from slo_assets.warehouse import layout
 
 INCIDENT_REVIEWS_CODE_VERSION = "incident-reviews-1"
 

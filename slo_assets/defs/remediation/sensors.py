@@ -7,7 +7,6 @@ import time
 
 import dagster as dg
 
-from slo_assets.warehouse import layout
 from slo_assets.defs.jobs import remediation_job
 from slo_assets.defs.resources import Remediation, WarehouseResource
 from slo_assets.remediation.channels import worst_status
@@ -21,6 +20,7 @@ from slo_assets.remediation.escalation import (
     tick,
 )
 from slo_assets.remediation.plan import ReportSeen, triage_reports
+from slo_assets.warehouse import layout
 
 COMPLIANCE_REPORT = dg.AssetKey("compliance_report")
 

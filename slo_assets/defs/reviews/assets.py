@@ -12,16 +12,16 @@ import json
 import dagster as dg
 import polars as pl
 
-from slo_assets.warehouse import layout
 from slo_assets.core.calendar import month_days, period_label, period_months
+from slo_assets.core.markdown import table
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import quarterly_partitions, yearly_partitions
 from slo_assets.defs.resources import WarehouseResource
 from slo_assets.defs.warehouse_io import read_days, written
-from slo_assets.core.markdown import table
 from slo_assets.outputs.review_report import render_html, to_json
 from slo_assets.slo.evaluation import MonthEvaluations
 from slo_assets.slo.review import PeriodReview, review
+from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
 
 REVIEWS_CODE_VERSION = "reviews-1"

@@ -10,23 +10,25 @@ import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
 
-from slo_assets.warehouse import layout
-from slo_assets.defs.ingest.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, range_version, run_days
+from slo_assets.core.markdown import frame_table, table
 from slo_assets.defs.ingest.assets import INGEST_CODE_VERSION
+from slo_assets.defs.ingest.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, range_version, run_days
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS, SLI_METRICS, SLI_MINUTELY, SLO_TARGETS
 from slo_assets.defs.partitions import daily_partitions, monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import input_versions, month_period, read_days, read_frame, written
-from slo_assets.core.markdown import frame_table, table
 from slo_assets.slo import chain as C
 from slo_assets.slo import risk as R
 from slo_assets.slo.evaluation import budget_inconsistencies, budget_rows, dump_evaluations, load_evaluations, most_consumed_first
 from slo_assets.slo.quantiles import day_sources, write_value_counts
 from slo_assets.slo.sli import MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
+from slo_assets.warehouse import layout
 
 # Bump when the SLO math changes what these assets write: Dagster then marks them stale.
-CHAIN_CODE_VERSION = "chain-6"  # 3: confidence, coverage and status notes per window; 4: budget adjustments; 5: throughput SLOs, budget-state alerts; 6: composite SLOs
+# 3: confidence, coverage and status notes per window; 4: budget adjustments; 5: throughput SLOs, budget-state alerts;
+# 6: composite SLOs
+CHAIN_CODE_VERSION = "chain-6"
 
 CHECK_GOOD_LE_TOTAL = "good_not_above_total"
 CHECK_TOTALS_MATCH = "totals_match_parsed_rows"
@@ -124,7 +126,8 @@ def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             check_name=CHECK_TOTALS_MATCH, passed=not mismatches,
             description=f"{len(mismatches)} SLO(s) whose minute totals differ from the rows they select" if mismatches else None,
             metadata={"slos_checked": len(expected),
-                      "mismatches": dg.MetadataValue.md(table(["slo", "parsed rows selected", "minute totals"], mismatches) if mismatches else "none")})
+                      "mismatches": dg.MetadataValue.md(table(["slo", "parsed rows selected", "minute totals"], mismatches)
+                                                        if mismatches else "none")})
         for dataset, frame in ((layout.SLI_LATENCY, inputs.latency), (layout.SLI_OPERATIONS, inputs.operations)):
             size, digest = store.write_table(dataset.path(store, day), frame.to_arrow())
             digests[dataset.key].append(digest)
@@ -229,7 +232,8 @@ def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     store = warehouse.store()
     history = [read_frame(store, layout.SLI_METRICS, earlier).select("slo", "good", "total").with_columns(pl.lit(earlier).alias("month"))
                for earlier in layout.SLI_METRICS.partitions(store) if earlier <= month]
-    history_frame = pl.concat(history) if history else pl.DataFrame(schema={"slo": pl.String, "good": pl.Int64, "total": pl.Int64, "month": pl.String})
+    history_schema = {"slo": pl.String, "good": pl.Int64, "total": pl.Int64, "month": pl.String}
+    history_frame = pl.concat(history) if history else pl.DataFrame(schema=history_schema)
     latency = day_sources(store, [layout.SLI_LATENCY_MONTHLY.path(store, month)])  # streamed, never whole
     risk_days = [d for m in _months_back(month, RISK_MONTHS) for d in C.month_days(m)]
     minutes, present = read_days(store, layout.SLI_MINUTELY, risk_days, MINUTE_SCHEMA)
@@ -300,7 +304,8 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         yield dg.MaterializeResult(asset_key=dataset.key, data_version=dg.DataVersion(digest[:24]),
                                    metadata={"dagster/row_count": frame.height, **written(store, dataset, month, size)})
     yield dg.MaterializeResult(asset_key="window_evaluations", data_version=whole_version,
-                               metadata={"dagster/row_count": len(evaluations), **written(store, layout.WINDOW_EVALUATIONS, month, sizes["window_evaluations"])})
+                               metadata={"dagster/row_count": len(evaluations),
+                                         **written(store, layout.WINDOW_EVALUATIONS, month, sizes["window_evaluations"])})
     inconsistent = budget_inconsistencies(evaluations)
     yield dg.MaterializeResult(
         asset_key="error_budgets",
@@ -318,7 +323,8 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             **{chart.name: dg.MetadataValue.md(chart.markdown) for chart in sparklines.burn_down_charts(evaluations, series)},
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_BUDGET_CONSISTENT, passed=not inconsistent,
-                                           metadata={"windows": len(evaluations), "inconsistent": dg.MetadataValue.json([i.as_row() for i in inconsistent])})],
+                                           metadata={"windows": len(evaluations),
+                                                     "inconsistent": dg.MetadataValue.json([i.as_row() for i in inconsistent])})],
     )
 
 
@@ -387,7 +393,8 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         "spec_files": {k.split("/")[-1]: v for k, v in specs.files.items()},
         "code_version": CHAIN_CODE_VERSION,
         "ingest_code_version": INGEST_CODE_VERSION,
-        "input_data_versions": input_versions(context, [("error_budgets", month), ("sli_metrics", month), ("slo_targets", month), ("slo_specs", None)]),
+        "input_data_versions": input_versions(context, [("error_budgets", month), ("sli_metrics", month), ("slo_targets", month),
+                                                        ("slo_specs", None)]),
     }
     document = C.compliance(evaluations, previous, period, _data_quality(store, month, period), provenance, maintenance,
                             C.budget_adjustments(specs.slos, period))
@@ -424,8 +431,10 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                        dg.AssetCheckResult(
                            check_name=CHECK_COVERAGE, passed=not under_floor,
                            severity=dg.AssetCheckSeverity.ERROR if slo_settings.block_outputs_below_coverage_floor else dg.AssetCheckSeverity.WARN,
-                           description=f"{len(under_floor)} SLO window(s) under the coverage floor {slo_settings.coverage_floor:g}" if under_floor else None,
+                           description=(f"{len(under_floor)} SLO window(s) under the coverage floor {slo_settings.coverage_floor:g}"
+                                        if under_floor else None),
                            metadata={"floor": slo_settings.coverage_floor, "windows_under_floor": len(under_floor),
-                                     "under_floor": dg.MetadataValue.md(table(["SLO window", "unmeasured minutes", "unmeasured", "status"], under_floor[:STATUS_ROWS])
+                                     "under_floor": dg.MetadataValue.md(table(["SLO window", "unmeasured minutes", "unmeasured", "status"],
+                                                                              under_floor[:STATUS_ROWS])
                                                                         if under_floor else "none")})],
     )

@@ -11,7 +11,6 @@ import json
 import dagster as dg
 from pydantic import Field
 
-from slo_assets.warehouse import layout
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
@@ -21,6 +20,7 @@ from slo_assets.outputs import sparklines, svg_charts
 from slo_assets.slo import backtest as T
 from slo_assets.slo import chain as C
 from slo_assets.slo.sli import MINUTE_SCHEMA
+from slo_assets.warehouse import layout
 
 BACKTEST_CODE_VERSION = "backtest-2"
 
