@@ -106,6 +106,8 @@ def live_alert_actions(context: dg.OpExecutionContext, config: LiveAlertsConfig,
         record_outcomes(store, config.month, outcomes)
 
 
+# Always in process, whatever SLO_ASSETS_EXECUTOR says: one op that sends a page, where a hop through a
+# Celery queue would only delay it.
 @dg.job(executor_def=dg.in_process_executor, tags={"slo_assets/live": "alert"},
         description="notify a service's live alert episodes that began firing in one tick (launched by live_tick_sensor "
                     "with a run key made of those episodes)")
