@@ -309,7 +309,7 @@ def test_the_sensor_asks_one_run_per_service_and_tick_and_it_sends_each_episode_
     import dagster as dg
 
     from slo_assets.definitions import build_definitions
-    from slo_assets.defs.live.alerts import alerts as live_defs
+    from slo_assets.defs.live import alerts as live_defs
     from slo_assets.defs.live.alerts import live_alert_job, live_tick_sensor
     from slo_assets.defs.resources import (
         LogSource,
