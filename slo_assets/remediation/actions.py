@@ -25,11 +25,12 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -265,44 +266,71 @@ def _post_once(url: str, body: dict, headers: dict, timeout_s: float) -> _Answer
     return answer
 
 
-def _post(action: Action, body: dict, env: Mapping[str, str], retry_statuses: tuple[int, ...] = RETRY_STATUSES
-          ) -> tuple[str, str | None, int, dict]:
+class Delivered(NamedTuple):
+    """What one action came to: ok or failed, why not, after how many attempts, and what to record."""
+
+    status: str
+    reason: str | None
+    attempts: int
+    detail: dict
+
+
+@dataclass(frozen=True)
+class TryAgain:
+    """An attempt that failed in a way worth retrying: why, and what to record if it was the last."""
+
+    reason: str
+    detail: dict
+
+
+def with_retries(action: Action, attempt_once: Callable[[int], Delivered | TryAgain]) -> Delivered:
+    """`attempt_once(n)` for n = 1 .. action.attempts, sleeping backoff x 2^(n-1) between them, until it
+    returns a Delivered; after the last TryAgain the action failed with that attempt's reason and detail."""
+    last = TryAgain("no attempt", {})
+    for attempt in range(1, action.attempts + 1):
+        result = attempt_once(attempt)
+        if isinstance(result, Delivered):
+            return result
+        last = result
+        if attempt < action.attempts:
+            time.sleep(action.backoff_s * 2 ** (attempt - 1))
+    return Delivered(FAILED, last.reason, action.attempts, last.detail)
+
+
+def _post(action: Action, body: dict, env: Mapping[str, str], retry_statuses: tuple[int, ...] = RETRY_STATUSES) -> Delivered:
     """notify, webhook and slack: the URL in url_env, headers from headers_env."""
     url_env = action.spec["url_env"]
     url = env.get(url_env)
     if not url:
-        return FAILED, f"environment variable {url_env} is not set", 0, {}
+        return Delivered(FAILED, f"environment variable {url_env} is not set", 0, {})
     headers = {"Content-Type": "application/json"}
     for header, name in (action.spec.get("headers_env") or {}).items():
         if name not in env:
-            return FAILED, f"environment variable {name} (header {header}) is not set", 0, {}
+            return Delivered(FAILED, f"environment variable {name} (header {header}) is not set", 0, {})
         headers[header] = env[name]
     return _post_with_retries(action, url, {"url_env": url_env}, body, headers, retry_statuses)
 
 
 def _post_with_retries(action: Action, url: str, where: dict, body: dict, headers: dict,
-                       retry_statuses: tuple[int, ...]) -> tuple[str, str | None, int, dict]:
-    detail: dict = dict(where)
-    for attempt in range(1, action.attempts + 1):
+                       retry_statuses: tuple[int, ...]) -> Delivered:
+    def attempt_once(attempt: int) -> Delivered | TryAgain:
         answer = _post_once(url, body, headers, action.timeout_s)
         if answer.timed_out:
-            reason = f"Timeout ({action.timeout_s:g} s for the whole attempt) after {attempt} attempt(s)"
-        elif answer.error:
-            reason = f"{answer.error} after {attempt} attempt(s)"
-        else:
-            detail = {**where, "http_status": answer.status, "body_bytes_read": answer.body_bytes_read}
-            if answer.location_host is not None:
-                # Following could carry the configured headers (secrets) to another host: never.
-                return FAILED, f"HTTP {answer.status}: redirect to {answer.location_host} not followed", attempt, detail
-            if answer.status < 400:
-                return OK, None, attempt, detail
-            reason = f"HTTP {answer.status}"
-            detail["response_excerpt"] = answer.excerpt.decode("utf-8", "replace")
-            if answer.status not in retry_statuses:
-                return FAILED, reason, attempt, detail
-        if attempt < action.attempts:
-            time.sleep(action.backoff_s * 2 ** (attempt - 1))
-    return FAILED, reason, action.attempts, detail
+            return TryAgain(f"Timeout ({action.timeout_s:g} s for the whole attempt) after {attempt} attempt(s)", dict(where))
+        if answer.error:
+            return TryAgain(f"{answer.error} after {attempt} attempt(s)", dict(where))
+        detail = {**where, "http_status": answer.status, "body_bytes_read": answer.body_bytes_read}
+        if answer.location_host is not None:
+            # Following could carry the configured headers (secrets) to another host: never.
+            return Delivered(FAILED, f"HTTP {answer.status}: redirect to {answer.location_host} not followed", attempt, detail)
+        if answer.status < 400:
+            return Delivered(OK, None, attempt, detail)
+        detail["response_excerpt"] = answer.excerpt.decode("utf-8", "replace")
+        if answer.status not in retry_statuses:
+            return Delivered(FAILED, f"HTTP {answer.status}", attempt, detail)
+        return TryAgain(f"HTTP {answer.status}", detail)
+
+    return with_retries(action, attempt_once)
 
 
 def pagerduty_url(action: Action, env: Mapping[str, str]) -> str:
@@ -310,13 +338,13 @@ def pagerduty_url(action: Action, env: Mapping[str, str]) -> str:
 
 
 def send_pagerduty(action: Action, event_action: str, entry: dict, period: str, env: Mapping[str, str],
-                   dedup: str | None = None) -> tuple[str, str | None, int, dict]:
+                   dedup: str | None = None) -> Delivered:
     """One Events API v2 event (trigger, acknowledge or resolve); 429 and 5xx are retried, as PagerDuty
     asks; the same dedup_key makes a repeated trigger update the one alert. `dedup`: the key of an
     acknowledge or resolve for a breach whose entry is gone (the key recorded at its trigger)."""
     key_env = action.spec["routing_key_env"]
     if not env.get(key_env):
-        return FAILED, f"environment variable {key_env} is not set", 0, {}
+        return Delivered(FAILED, f"environment variable {key_env} is not set", 0, {})
     event = pagerduty_event(event_action, env[key_env], period, entry, action.spec.get("severity"), action.spec.get("source", "slo-assets"))
     if dedup is not None and event_action != "trigger":
         event["dedup_key"] = dedup
@@ -337,19 +365,19 @@ def _smtp_server(action: Action, env: Mapping[str, str]) -> tuple[str, int] | st
     return host.strip("[]"), int(port)
 
 
-def send_email(action: Action, message: EmailMessage, env: Mapping[str, str]) -> tuple[str, str | None, int, dict]:
+def send_email(action: Action, message: EmailMessage, env: Mapping[str, str]) -> Delivered:
     """One message over SMTP (STARTTLS first when asked, then login when asked). A 4xx answer, a
     dropped connection or a timeout is retried; a 5xx answer or a refused recipient is not."""
     server = _smtp_server(action, env)
     if isinstance(server, str):
-        return FAILED, server, 0, {}
+        return Delivered(FAILED, server, 0, {})
     spec = action.spec
     login = (env.get(spec["username_env"]), env.get(spec["password_env"])) if spec.get("username_env") else None
     if login and not all(login):
-        return FAILED, f"environment variable {spec['username_env']} or {spec['password_env']} is not set", 0, {}
+        return Delivered(FAILED, f"environment variable {spec['username_env']} or {spec['password_env']} is not set", 0, {})
     where = {"server_env": spec["server_env"], "recipients": len(spec["to"]), "starttls": bool(spec.get("starttls"))}
-    reason = None
-    for attempt in range(1, action.attempts + 1):
+
+    def attempt_once(attempt: int) -> Delivered | TryAgain:
         try:
             with smtplib.SMTP(server[0], server[1], timeout=action.timeout_s) as smtp:
                 if spec.get("starttls"):
@@ -358,22 +386,20 @@ def send_email(action: Action, message: EmailMessage, env: Mapping[str, str]) ->
                 if login:
                     smtp.login(*login)
                 refused = smtp.send_message(message, from_addr=spec["from"], to_addrs=spec["to"])
-            return OK, None, attempt, {**where, "refused": sorted(refused)}
+            return Delivered(OK, None, attempt, {**where, "refused": sorted(refused)})
         except smtplib.SMTPRecipientsRefused as exc:
-            return FAILED, f"every recipient refused ({len(exc.recipients)})", attempt, where
+            return Delivered(FAILED, f"every recipient refused ({len(exc.recipients)})", attempt, where)
         except smtplib.SMTPNotSupportedError as exc:
-            return FAILED, f"SMTP: {exc} (nothing was sent)", attempt, where
+            return Delivered(FAILED, f"SMTP: {exc} (nothing was sent)", attempt, where)
         except smtplib.SMTPResponseException as exc:
             reason = f"SMTP {exc.smtp_code} after {attempt} attempt(s)"
-            if not 400 <= exc.smtp_code < 500:
-                return FAILED, reason, attempt, where
+            return TryAgain(reason, where) if 400 <= exc.smtp_code < 500 else Delivered(FAILED, reason, attempt, where)
         except ssl.SSLError as exc:
-            return FAILED, f"TLS: {exc.reason or type(exc).__name__} (nothing was sent)", attempt, where
+            return Delivered(FAILED, f"TLS: {exc.reason or type(exc).__name__} (nothing was sent)", attempt, where)
         except (OSError, smtplib.SMTPException) as exc:  # SMTPServerDisconnected, refused connections, timeouts
-            reason = f"{type(exc).__name__} after {attempt} attempt(s)"
-        if attempt < action.attempts:
-            time.sleep(action.backoff_s * 2 ** (attempt - 1))
-    return FAILED, reason, action.attempts, where
+            return TryAgain(f"{type(exc).__name__} after {attempt} attempt(s)", where)
+
+    return with_retries(action, attempt_once)
 
 
 def _kill_group(process: subprocess.Popen) -> tuple[bytes, bytes]:
@@ -396,40 +422,37 @@ def _tail(output: bytes, secrets: Mapping[str, str]) -> str:
     return redact(output.decode("utf-8", "replace"), secrets)[-OUTPUT_CHARS:]
 
 
-def _command(action: Action, argv: list[str], env: Mapping[str, str], secrets: Mapping[str, str]) -> tuple[str, str | None, int, dict]:
+def _command(action: Action, argv: list[str], env: Mapping[str, str], secrets: Mapping[str, str]) -> Delivered:
     if action.cwd_root is not None:
         cwd = action.cwd or action.cwd_root
         if not inside_root(Path(cwd), Path(action.cwd_root)):  # checked at load; a symlink may have changed since
-            return FAILED, f"cwd {cwd} is outside the allowed root {action.cwd_root}", 0, {"argv": argv}
+            return Delivered(FAILED, f"cwd {cwd} is outside the allowed root {action.cwd_root}", 0, {"argv": argv})
     elif action.spec.get("cwd"):
-        return FAILED, "cwd is set but no allowed root is known (load the runbook with load_runbooks)", 0, {"argv": argv}
+        return Delivered(FAILED, "cwd is set but no allowed root is known (load the runbook with load_runbooks)", 0, {"argv": argv})
     else:
         cwd = None
     allowed = {name: env[name] for name in action.env_names() if name in env}
-    last_reason, attempts, detail = None, 0, {"argv": argv}
-    for attempt in range(1, action.attempts + 1):
-        attempts = attempt
+
+    def attempt_once(attempt: int) -> Delivered | TryAgain:
         try:
             process = subprocess.Popen(argv, shell=False, cwd=cwd, env=allowed, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
-            return FAILED, f"cannot start {argv[0]!r}: {exc.strerror}", attempt, {"argv": argv}
+            return Delivered(FAILED, f"cannot start {argv[0]!r}: {exc.strerror}", attempt, {"argv": argv})
         except ValueError as exc:  # e.g. a NUL byte in a fixed argument
-            return FAILED, f"cannot start {argv[0]!r}: {exc}", attempt, {"argv": argv}
+            return Delivered(FAILED, f"cannot start {argv[0]!r}: {exc}", attempt, {"argv": argv})
         try:
             stdout, stderr = process.communicate(timeout=action.timeout_s)
         except subprocess.TimeoutExpired:
             stdout, stderr = _kill_group(process)
-            last_reason = f"timed out after {action.timeout_s:g} s; its process group was killed"
-            detail = {"argv": argv, "stdout": _tail(stdout, secrets), "stderr": _tail(stderr, secrets)}
-        else:
-            detail = {"argv": argv, "exit_code": process.returncode, "stdout": _tail(stdout, secrets), "stderr": _tail(stderr, secrets)}
-            if process.returncode == 0:
-                return OK, None, attempt, detail
-            last_reason = f"exit code {process.returncode}"
-        if attempt < action.attempts:
-            time.sleep(action.backoff_s * 2 ** (attempt - 1))
-    return FAILED, last_reason, attempts, detail
+            return TryAgain(f"timed out after {action.timeout_s:g} s; its process group was killed",
+                            {"argv": argv, "stdout": _tail(stdout, secrets), "stderr": _tail(stderr, secrets)})
+        detail = {"argv": argv, "exit_code": process.returncode, "stdout": _tail(stdout, secrets), "stderr": _tail(stderr, secrets)}
+        if process.returncode == 0:
+            return Delivered(OK, None, attempt, detail)
+        return TryAgain(f"exit code {process.returncode}", detail)
+
+    return with_retries(action, attempt_once)
 
 
 def _in_cooldown(action: Action, slo: str, history: list[dict], now: float, dry_run: bool) -> bool:
