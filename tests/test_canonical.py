@@ -102,23 +102,31 @@ def test_the_generated_model_rejects_what_the_declaration_forbids(parsed_day):
         ParsedLogs.validate(frame[list(reversed(frame.columns))], lazy=True)  # ordered
 
 
-def test_the_expectation_suite_is_generated_from_the_declaration(parsed_day):
-    from slo_assets.warehouse.quality import parsed_day_suite, validate_parsed_day
+def test_the_expectation_suite_asks_what_the_schema_cannot(parsed_day):
+    """pandera holds the columns, types, bounds, nulls and the key; Great Expectations asks whether the
+    day is plausible as logs, and says which expectation a misread log breaks."""
+    from slo_assets.warehouse.quality import HTTP_STATUS_CODES, parsed_day_suite, validate_parsed_day
 
     start = datetime.fromisoformat(DAY).replace(tzinfo=UTC)
-    suite = parsed_day_suite(start, start + timedelta(days=1))
-    by_type: dict[str, list] = {}
-    for expectation in suite.expectations:
-        by_type.setdefault(type(expectation).__name__, []).append(expectation)
-    assert by_type["ExpectTableColumnsToMatchOrderedList"][0].column_list == TABLE.names
-    not_null = {e.column for e in by_type["ExpectColumnValuesToNotBeNull"]}
-    assert not_null == {c.name for c in TABLE.columns if not c.nullable}
-    bounded = {e.column: (e.min_value, e.max_value) for e in by_type["ExpectColumnValuesToBeBetween"] if e.column != "ts"}
-    assert bounded == {c.name: (c.checks.ge, c.checks.le) for c in TABLE.columns if c.checks.ge is not None or c.checks.le is not None}
+    end = start + timedelta(days=1)
+    kinds = sorted(type(e).__name__ for e in parsed_day_suite(start, end).expectations)
+    assert kinds == ["ExpectColumnMedianToBeBetween", "ExpectColumnUniqueValueCountToBeBetween", "ExpectColumnValuesToBeBetween",
+                     "ExpectColumnValuesToBeInSet"]
+    assert {200, 404, 499, 503} <= set(HTTP_STATUS_CODES) and 347 not in HTTP_STATUS_CODES
     _, frame, _ = parsed_day
-    assert all(o.success for o in validate_parsed_day(frame, start, start + timedelta(days=1)))
-    outcomes = validate_parsed_day(frame.drop(columns=["path"]).assign(path=pd.NA), start, start + timedelta(days=1))
-    assert [o.expectation for o in outcomes if not o.success] == ["expect_table_columns_to_match_ordered_list"]
+    assert all(o.success for o in validate_parsed_day(frame, start, end))
+
+    def failed(broken: pd.DataFrame) -> list[str]:
+        return [o.expectation for o in validate_parsed_day(broken, start, end) if not o.success]
+
+    n = 2_000
+    plausible = pd.DataFrame({**{c: [frame[c].iloc[0]] * n for c in frame.columns}, "source_line": range(1, n + 1)})
+    assert failed(plausible) == []
+    assert failed(plausible.assign(duration_ms=90_000_000.0)) == ["expect_column_median_to_be_between"]  # bytes read as seconds
+    assert failed(plausible.assign(status=[347] * 100 + [200] * (n - 100))) == ["expect_column_values_to_be_in_set"]
+    assert failed(plausible.assign(service=[f"user-{i}" for i in range(n)])) == ["expect_column_unique_value_count_to_be_between"]
+    assert failed(plausible.assign(ts=plausible["ts"] + pd.Timedelta(days=1))) == ["expect_column_values_to_be_between"]
+    assert failed(plausible.assign(duration_ms=float("nan"))) == []  # a format without request times: no median to judge
 
 
 def test_spec_filters_name_the_canonical_columns_with_their_types():

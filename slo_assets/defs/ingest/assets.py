@@ -347,7 +347,8 @@ QUARANTINE_DESCRIPTION = ("Lines of one UTC day that could not be parsed, with f
     check_specs=[
         dg.AssetCheckSpec(CHECK_SCHEMA, asset="parsed_logs", blocking=True, description="pandera ParsedLogs model"),
         dg.AssetCheckSpec(CHECK_EXPECTATIONS, asset="parsed_logs",
-                          description=f"Great Expectations suite parsed_logs_day, once per run, on up to {EXPECTATIONS_SAMPLE_ROWS:,} of its rows"),
+                          description=f"Great Expectations suite parsed_logs_plausible (rows in the day, HTTP statuses, "
+                                      f"median request time, service count), once per run, on up to {EXPECTATIONS_SAMPLE_ROWS:,} rows"),
         dg.AssetCheckSpec(CHECK_QUARANTINE, asset="parsed_logs", description="quarantined lines / lines of the day"),
         dg.AssetCheckSpec(CHECK_FILES_UNIQUE, asset="parsed_logs",
                           description="no two files holding this day's lines have the same bytes (warn: read once)"),
