@@ -28,3 +28,13 @@ def test_ack_wants_a_printable_name(who, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     assert cli.main(["ack", "2026-02/checkout-availability", "--by", who, "--warehouse", str(tmp_path)]) == 2
     assert "--by" in capsys.readouterr().err
+
+
+def test_every_command_is_guarded_so_no_traceback_reaches_the_screen(tmp_path, capsys):
+    """generate-logs, validate and rules had no guard of their own: an output path under a file ended in a
+    traceback. main() guards every command: one line naming the problem, exit 2."""
+    (tmp_path / "afile").write_text("x")
+    assert cli.main(["generate-logs", str(tmp_path / "afile" / "logs"), "--month", "2026-02", "--events", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines() == [
+        f"slo-assets generate-logs: [Errno 20] Not a directory: '{tmp_path / 'afile' / 'logs'}'"]

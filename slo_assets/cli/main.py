@@ -7,7 +7,7 @@ import os
 
 from slo_assets.cli.acks import cmd_ack, cmd_gate
 from slo_assets.cli.backtest import cmd_backtest
-from slo_assets.cli.common import _count, _month, _ratio
+from slo_assets.cli.common import _count, _guarded, _month, _ratio
 from slo_assets.cli.demo import DEMO_EVENTS, DEMO_MONTH, cmd_demo
 from slo_assets.cli.generate import cmd_generate_logs
 from slo_assets.cli.reports import _period, cmd_report, cmd_review
@@ -138,4 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    # Every command runs guarded: bad input is one line and exit 2, anything else one line and exit 1 with
+    # the traceback in a file; a traceback never reaches the screen, whichever command and argument.
+    return _guarded(args.command, lambda: args.func(args))
