@@ -14,7 +14,7 @@ missing="$(.venv/bin/python -m tests.tools packages)"
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing the Debian packages the tests run: $(echo $missing) ..." >&2
     # shellcheck disable=SC2086  # one package a word
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; } \
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing; } \
             > .venv/apt.log 2>&1; then
         tail -n 20 .venv/apt.log >&2
         echo "apt-get could not install: $(echo $missing) (the log: .venv/apt.log)" >&2
