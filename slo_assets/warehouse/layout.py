@@ -2,7 +2,7 @@
 
 Each table the project writes is a Dagster asset of the same name, and its files are found only
 through this module. Anything else under the warehouse root is private scratch under `_staging/`
-(the parse cache) or the atomic writer's temporary files. `tests/test_layout.py` walks a
+(the parse cache) or the atomic writer's temporary files. `tests/graph/test_layout.py` walks a
 materialized warehouse and checks that every file belongs to one of these datasets.
 """
 
