@@ -248,9 +248,7 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
             outcome.failed_runs.append(f"{label}: {failure_reason(result)}")
         for evaluation in result.get_asset_check_evaluations():
             if not evaluation.passed:
-                failed_days = _value(evaluation.metadata, "failed_days")  # a range run's check names the days it failed on
-                where = ", ".join(failed_days) if isinstance(failed_days, list) and failed_days else label
-                outcome.failed_checks.append(f"{where}: {evaluation.check_name}")
+                outcome.failed_checks.append(failed_check_text(evaluation, partition))
         return result
 
     try:
@@ -292,6 +290,15 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         progress.end()
         outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def failed_check_text(evaluation: dg.AssetCheckEvaluation, partition: str | None) -> str:
+    """'quarantine_ratio_below_threshold (parsed_logs 2026-02-03, 2026-02-04)': the check, then the asset
+    and the partitions it failed on (a range run's check names its failing days)."""
+    failed_days = _value(evaluation.metadata, "failed_days")
+    keys = failed_days if isinstance(failed_days, list) and failed_days else ([partition] if partition else [])
+    where = evaluation.asset_key.to_user_string() + (f" {', '.join(keys)}" if keys else "")
+    return f"{evaluation.check_name} ({where})"
 
 
 def contiguous_ranges(days: list[str]) -> list[tuple[str, str]]:

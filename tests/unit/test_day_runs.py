@@ -64,3 +64,22 @@ def test_contiguous_ranges():
     assert contiguous_ranges(["2026-10-03", "2026-10-01", "2026-10-02", "2026-10-05"]) == [
         ("2026-10-01", "2026-10-03"), ("2026-10-05", "2026-10-05")]
     assert contiguous_ranges(["2026-02-28", "2026-03-01"]) == [("2026-02-28", "2026-03-01")]
+
+
+def test_a_failed_check_is_named_with_its_asset_and_the_days_it_failed_on():
+    """The run summary read 'slo_specs, log_file_index: log_file_lines_accepted', the run's label first, as if the
+    spec had failed; now the check, then its asset and partitions."""
+    import dagster as dg
+
+    from slo_assets.cli.orchestrate import failed_check_text
+
+    def evaluation(asset: str, check: str, metadata: dict) -> dg.AssetCheckEvaluation:
+        return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(asset), check_name=check, passed=False, metadata=metadata)
+
+    assert failed_check_text(evaluation("log_file_index", "log_file_lines_accepted", {}), None) == \
+        "log_file_lines_accepted (log_file_index)"
+    days = {"failed_days": dg.MetadataValue.json(["2015-05-17", "2015-05-18"])}
+    assert failed_check_text(evaluation("parsed_logs", "quarantine_ratio_below_threshold", days), None) == \
+        "quarantine_ratio_below_threshold (parsed_logs 2015-05-17, 2015-05-18)"
+    assert failed_check_text(evaluation("compliance_report", "coverage_above_floor", {}), "2015-05") == \
+        "coverage_above_floor (compliance_report 2015-05)"
