@@ -29,11 +29,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_rules(args: argparse.Namespace) -> int:
     from slo_assets.core.errors import DefinitionError
     from slo_assets.openslo.spec import load_specs
-    from slo_assets.outputs.rules import build_rules, render, spec_annotations
+    from slo_assets.outputs.rules import build_rules, render
 
     paths = [Path(p) for p in args.files]
     try:
-        print(render(build_rules(load_specs(paths), spec_annotations(paths), page=not args.no_page, ticket=not args.no_ticket)), end="")
+        print(render(build_rules(load_specs(paths), page=not args.no_page, ticket=not args.no_ticket)), end="")
     except DefinitionError as error:
         print(error, file=sys.stderr)
         return 1

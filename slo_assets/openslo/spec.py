@@ -288,6 +288,8 @@ class Slo:
     adjustments: tuple[BudgetAdjustment, ...]  # its maintenance annotation's, then the BudgetAdjustments that select it
     source: str  # file:document
     deploy_gate: DeployGate | None = None  # the error-budget policy deploys obey, when the spec declares one
+    # metadata.annotations as written (the rules read their PromQL and runbook URL there); not part of its identity
+    annotations: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,7 @@ class CompositeSlo:
     alert_policies: tuple[str, ...]
     adjustments: tuple[BudgetAdjustment, ...]  # its maintenance annotation's, then the BudgetAdjustments that name it
     source: str
+    annotations: dict = field(default_factory=dict, compare=False, hash=False)  # metadata.annotations as written
 
     @property
     def objectives(self) -> tuple[Objective, ...]:
@@ -345,6 +348,10 @@ class SpecSet:
     def content_hash(self) -> str:
         joined = "\n".join(f"{Path(p).name}:{h}" for p, h in sorted(self.files.items()))
         return hashlib.sha256(joined.encode()).hexdigest()[:24]
+
+    def annotations(self) -> dict[str, dict]:
+        """SLO name -> its metadata.annotations, composites included, as the loader read them."""
+        return {slo.name: dict(slo.annotations) for slo in [*self.slos, *self.composites]}
 
 
 def _path(base: str, key) -> str:
@@ -1132,6 +1139,7 @@ def _slo(d: _Doc, slis: dict[str, Indicator | None], specs: SpecSet, broken_poli
         adjustments=maintenance,
         source=f"{d.path.name}:{d.number}",
         deploy_gate=_deploy_gate(d, annotations),
+        annotations=dict(annotations),
     )
 
 
@@ -1237,4 +1245,4 @@ def _composite(d: _Doc, specs: SpecSet, broken_slos: set[str], composites: set[s
     first = objectives[0]
     objective = Objective("composite", f"composite {(first.target * 100).normalize():f}%", first.target, None, first.time_slice_minutes)
     return CompositeSlo(d.name, str(metadata.get("displayName", d.name)), service, description, method, objective,
-                        tuple(components), windows, tuple(policies), maintenance, f"{d.path.name}:{d.number}")
+                        tuple(components), windows, tuple(policies), maintenance, f"{d.path.name}:{d.number}", dict(annotations))

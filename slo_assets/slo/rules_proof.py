@@ -93,13 +93,13 @@ class Disagreement:
         return f"{self.slo} at {self.minute} ({self.alertname}): replay {self.replay}, rules {self.rules}"
 
 
-def why_not_provable(slo: Slo, annotations: dict, good: np.ndarray, total: np.ndarray, errors: np.ndarray,
+def why_not_provable(slo: Slo, good: np.ndarray, total: np.ndarray, errors: np.ndarray,
                      maintenance: tuple) -> str | None:
     if slo.budgeting_method != "Occurrences":
         return f"{slo.budgeting_method}: the replay counts slices, the rules requests"
     if slo.indicator.kind() == "latency":
         return "latency SLO: the rules read histogram buckets the minute aggregates do not hold"
-    if ANNOTATION_ERRORS in annotations or ANNOTATION_TOTAL in annotations:
+    if ANNOTATION_ERRORS in slo.annotations or ANNOTATION_TOTAL in slo.annotations:
         return "its own PromQL: the series it reads are not known"
     if maintenance or slo.adjustments:
         return "budget adjustments (maintenance windows): the rules know none"
@@ -144,7 +144,7 @@ def sampled_minutes(runs: list[tuple[int, int]], first: int, end: int) -> tuple[
     return sorted(m for m in chosen if first <= m < end and _aligned(m)), unsampled
 
 
-def slo_proof(slo: Slo, alert_rules: list[dict], annotations: dict, part: pl.DataFrame | None, period: Period,
+def slo_proof(slo: Slo, alert_rules: list[dict], part: pl.DataFrame | None, period: Period,
               settings: Settings) -> SloProof:
     """This SLO's series and expected alerts: `alert_rules` (its alerting rules, as build_rules gives
     them) against the replay without the gate over the SLO's first window. The replay's first minute
@@ -153,7 +153,7 @@ def slo_proof(slo: Slo, alert_rules: list[dict], annotations: dict, part: pl.Dat
     win_start, win_end = window_bounds(window, period)
     replay_start = min(win_start, period.start_ms) - LOOKBACK_DAYS * DAY_MS
     good, total, errors = dense(part, replay_start, win_end)
-    reason = why_not_provable(slo, annotations, good, total, errors, settings.maintenance)
+    reason = why_not_provable(slo, good, total, errors, settings.maintenance)
     if reason is not None:
         return SloProof(slo.name, skipped=reason)
     offset = (win_start - replay_start) // MINUTE_MS

@@ -40,7 +40,7 @@ def test_budget_math_and_rules_use_the_files_windows():
 
 def test_rules_record_every_window_and_alert_on_every_tier():
     specs = load_specs([ROOT / "tests" / "data" / "specs" / "valid.yaml"])
-    built = rules.build_rules(specs, {})
+    built = rules.build_rules(specs)
     names = [r.get("record") or r.get("alert") for g in built["groups"] for r in g["rules"]]
     periods = {f"{slo.windows[0].days}d" for slo in specs.slos}  # the budget-state alerts' window
     assert {n for n in names if n.startswith("slo:sli_error")} == {f"slo:sli_error:ratio_rate{w}" for w in

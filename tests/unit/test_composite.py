@@ -211,11 +211,11 @@ def test_maintenance_of_a_component_excludes_only_its_events(tmp_path):
 
 
 def _rules(tmp_path: Path, text: str) -> dict:
-    from slo_assets.outputs.rules import build_rules, spec_annotations
+    from slo_assets.outputs.rules import build_rules
 
     path = tmp_path / "slos.yaml"
     path.write_text(text)
-    return build_rules(load_specs([path]), spec_annotations([path]))
+    return build_rules(load_specs([path]))
 
 
 def test_the_rules_record_the_weighted_ratio_and_skip_a_timeslices_composite(tmp_path):

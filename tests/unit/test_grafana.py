@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from slo_assets.openslo.spec import load_specs
 from slo_assets.outputs import grafana
 from slo_assets.outputs.prometheus import exposition
-from slo_assets.outputs.rules import build_rules, spec_annotations
+from slo_assets.outputs.rules import build_rules
 from tests.unit.test_prometheus import MONTH
 from tests.unit.test_rules import PROMTOOL, needs_promtool
 
@@ -77,7 +77,7 @@ def test_the_page_threshold_line_follows_the_specs_periods():
 def test_every_query_names_only_series_the_outputs_give():
     exposed = {family.name for family in text_string_to_metric_families(exposition(MONTH).decode())}
     exposed |= {f"{name}_total" for name in exposed}  # counters are exposed with their _total samples
-    rules = build_rules(load_specs([SPEC]), spec_annotations([SPEC]))
+    rules = build_rules(load_specs([SPEC]))
     recorded = {rule["record"] for group in rules["groups"] for rule in group["rules"] if "record" in rule}
     known = exposed | recorded | {"ALERTS"}
     for where, expr in _every_query():

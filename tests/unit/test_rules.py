@@ -9,7 +9,7 @@ import yaml
 
 from slo_assets.cli import main
 from slo_assets.openslo.spec import load_specs
-from slo_assets.outputs.rules import build_rules, render, spec_annotations
+from slo_assets.outputs.rules import build_rules, render
 from tests.tools import needs, tool_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +19,7 @@ needs_promtool = needs("promtool")
 
 
 def _rules(**options) -> dict:
-    return build_rules(load_specs([SPEC]), spec_annotations([SPEC]), **options)
+    return build_rules(load_specs([SPEC]), **options)
 
 
 def test_factors_thresholds_and_switches():
@@ -94,7 +94,7 @@ def test_promtool_accepts_rules_with_a_skipped_slo(tmp_path):
     """A latency SLO no le bucket expresses becomes a comment; the file stays valid for promtool."""
     specs_dir = ROOT / "tests" / "data" / "specs"
     paths = [specs_dir / "latency_lower_bound_only.yaml", SPEC]
-    text = render(build_rules(load_specs(paths), spec_annotations(paths)))
+    text = render(build_rules(load_specs(paths)))
     assert "# skipped api-latency" in text
     path = tmp_path / "alerts.rules.yml"
     path.write_text(text)
@@ -188,7 +188,7 @@ def test_promtool_throughput_rules_rate_per_slice(tmp_path):
     error ratio is 1 over every window: the page tier, the violated SLO and the sustained high burn fire."""
     path = tmp_path / "slos.yaml"
     path.write_text(THROUGHPUT_SPEC)
-    rules = build_rules(load_specs([path]), spec_annotations([path]))
+    rules = build_rules(load_specs([path]))
     records = {r["record"]: r for g in rules["groups"] for r in g["rules"] if "record" in r}
     assert records["slo:requests:rate5m"]["expr"] == 'sum(rate(http_requests_total{service="api"}[5m]))'
     assert records["slo:throughput_slice_bad:bool"]["expr"] == 'slo:requests:rate5m{slo="api-throughput"} < bool 100'

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from slo_assets.openslo.spec import load_specs
-from slo_assets.outputs.rules import build_rules, render, spec_annotations
+from slo_assets.outputs.rules import build_rules, render
 from slo_assets.slo import chain as C
 from slo_assets.slo.rules_proof import (
     duration_ms,
@@ -51,12 +51,12 @@ def month(tmp_path_factory):
     path = tmp_path_factory.mktemp("spec") / "slos.yaml"
     path.write_text(SPEC)
     specs = load_specs([path])
-    rules = build_rules(specs, spec_annotations([path]))
+    rules = build_rules(specs)
     period = C.Period("2026-11", START, END, AS_OF)
     proofs = []
     for slo in specs.slos:
         alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r and r["labels"]["slo"] == slo.name]
-        proofs.append(slo_proof(slo, alerts, {}, _minutes(slo.name), period, C.Settings()))
+        proofs.append(slo_proof(slo, alerts, _minutes(slo.name), period, C.Settings()))
     return proofs, rules
 
 

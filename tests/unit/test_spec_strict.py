@@ -17,7 +17,7 @@ from slo_assets.cli import main
 from slo_assets.cli.common import _guarded
 from slo_assets.core.errors import DefinitionError
 from slo_assets.openslo.spec import SpecError, load_specs
-from slo_assets.outputs.rules import RulesError, build_rules, render, spec_annotations
+from slo_assets.outputs.rules import RulesError, build_rules, render
 from slo_assets.remediation.runbooks import RunbookError
 from slo_assets.slo.sli import day_inputs
 
@@ -219,7 +219,7 @@ def test_a_latency_slo_without_an_upper_bound_warns_and_rules_skip_it(capsys, tm
     text = capsys.readouterr().out
     assert "# skipped api-latency (latency_lower_bound_only.yaml document 1): a latency SLO needs a duration_ms lte/lt bound in good" in text
     assert "slo-checkout-availability-sli" in text and "slo-api-latency" not in text
-    rules = build_rules(specs, spec_annotations([path]))
+    rules = build_rules(specs)
     assert rules["groups"] == [] and len(rules["skipped"]) == 1
 
 
@@ -227,7 +227,7 @@ def test_a_latency_slo_counting_slow_requests_as_bad_gets_bucket_rules():
     path = SPECS / "latency_bad_above.yaml"
     specs = load_specs([path])
     assert specs.warnings == [] and specs.slos[0].indicator.kind() == "latency"
-    text = render(build_rules(specs, spec_annotations([path])))
+    text = render(build_rules(specs))
     assert 'le="0.3"' in text and "skipped" not in text
 
 

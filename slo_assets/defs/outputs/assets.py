@@ -13,7 +13,6 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -87,10 +86,9 @@ def render_exposition(inputs: Inputs) -> Rendered:
 
 
 def render_rules(inputs: Inputs) -> Rendered:
-    from slo_assets.outputs.rules import build_rules, render, spec_annotations
+    from slo_assets.outputs.rules import build_rules, render
 
-    paths = [Path(p) for p in inputs.slo_settings.spec_paths]
-    rules = build_rules(inputs.slo_settings.load(), spec_annotations(paths))
+    rules = build_rules(inputs.slo_settings.load())
     count = sum(len(group["rules"]) for group in rules["groups"])
     skipped = f", {len(rules['skipped'])} SLOs without a rule" if rules.get("skipped") else ""
     return Rendered(render(rules).encode(), f"{count} rules in {len(rules['groups'])} groups{skipped}")

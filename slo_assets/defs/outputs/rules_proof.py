@@ -37,7 +37,7 @@ with warnings.catch_warnings():
 
 def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
                             slo_settings: SloSettings) -> dg.AssetCheckResult:
-    from slo_assets.outputs.rules import build_rules, spec_annotations
+    from slo_assets.outputs.rules import build_rules
 
     promtool = find_promtool()
     if promtool is None:
@@ -49,8 +49,7 @@ def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: 
     store = warehouse.store()
     published = required_file(store, layout.ALERT_RULES, month)
     specs = slo_settings.load()
-    annotations = spec_annotations([Path(p) for p in slo_settings.spec_paths])
-    rules = build_rules(specs, annotations)
+    rules = build_rules(specs)
     minutes, present = read_days(store, layout.SLI_MINUTELY, C.lookback_days(month), MINUTE_SCHEMA)
     period = month_period(month, present)
     parts = C.by_slo(minutes)
@@ -60,7 +59,7 @@ def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: 
         for rule in group["rules"]:
             if "alert" in rule:
                 alerts.setdefault(rule["labels"]["slo"], []).append(rule)
-    proofs = [slo_proof(slo, alerts.get(slo.name, []), annotations.get(slo.name, {}), parts.get(slo.name), period, settings)
+    proofs = [slo_proof(slo, alerts.get(slo.name, []), parts.get(slo.name), period, settings)
               for slo in specs.slos if slo.name in alerts]
     with tempfile.TemporaryDirectory(prefix="slo-rules-proof-") as folder:
         outcome = run_promtool(promtool, Path(folder), published.read_text(), proofs)
