@@ -1,5 +1,6 @@
-"""The jobs of the code location. Selections name assets by key, so a job does not change when an asset
-moves into a multi_asset; the sibling outputs a multi_asset cannot leave out come along."""
+"""The jobs of the code location. The day and month jobs select the automation tags, which follow the
+partitions (automation.py); the others name assets by key, with the sibling outputs a multi_asset
+cannot leave out."""
 
 import os
 import warnings
@@ -20,9 +21,6 @@ warnings.filterwarnings("ignore", message="Asset job daily_job materializes asse
 def _assets(*keys: str) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*keys).required_multi_asset_neighbors()
 
-
-# The day's tables whose newest materialization says when a day was last ingested (live/outputs.py).
-DAILY_KEYS = ("parsed_logs", "sli_minutely")
 
 EXECUTOR_SETTING = "SLO_ASSETS_EXECUTOR"
 CELERY_BROKER_SETTING = "SLO_ASSETS_CELERY_BROKER"

@@ -18,7 +18,7 @@ import dagster as dg
 
 from slo_assets.core import clock
 from slo_assets.core.calendar import month_days
-from slo_assets.defs.jobs import DAILY_KEYS, daily_job, monthly_chain_job
+from slo_assets.defs.jobs import daily_job, monthly_chain_job
 from slo_assets.defs.resources import LiveOutputs, LogSource
 from slo_assets.ingest.files import LogDiscoveryError, discover_files
 from slo_assets.outputs.refresh import Refreshed, decide, decide_day
@@ -26,6 +26,10 @@ from slo_assets.outputs.refresh import Refreshed, decide, decide_day
 EXPOSITION = dg.AssetKey("prometheus_exposition")
 NOT_FINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 LIVE_TAG = "slo_assets/live_outputs"
+
+
+# The day's tables whose newest materialization says when a day was last ingested.
+DAY_TABLES = ("parsed_logs", "sli_minutely")
 
 
 def _newest(instance, key: dg.AssetKey, partitions: list[str]) -> dg.EventLogRecord | None:
@@ -37,7 +41,7 @@ def _newest(instance, key: dg.AssetKey, partitions: list[str]) -> dg.EventLogRec
 def _newest_day(instance, month: str, today: str) -> dg.EventLogRecord | None:
     """The newest materialization of any daily asset of the month's days so far."""
     days = [day for day in month_days(month) if day <= today]
-    found = [record for key in DAILY_KEYS if (record := _newest(instance, dg.AssetKey(key), days)) is not None]
+    found = [record for key in DAY_TABLES if (record := _newest(instance, dg.AssetKey(key), days)) is not None]
     return max(found, key=lambda record: record.storage_id, default=None)
 
 
