@@ -13,12 +13,11 @@ from slo_assets.cli.common import InputError, _guarded, existing_warehouse
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Score each alert policy against the burn episodes of every month in the warehouse (or those asked)."""
     def body() -> int:
-        from slo_assets.core.calendar import month_days, previous_month
         from slo_assets.defs.resources import DEFAULT_SPECS, project_file
         from slo_assets.defs.warehouse_io import read_days
         from slo_assets.openslo.spec import load_specs
         from slo_assets.slo import backtest as T
-        from slo_assets.slo.chain import Settings, data_period
+        from slo_assets.slo.chain import Settings, data_period, lookback_days
         from slo_assets.slo.sli import MINUTE_SCHEMA
         from slo_assets.warehouse import layout
 
@@ -44,7 +43,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         chosen = T.policies(pairs, settings)
         results, measured = [], set()
         for month in months:
-            minutes, days = read_days(store, layout.SLI_MINUTELY, month_days(previous_month(month)) + month_days(month), MINUTE_SCHEMA)
+            minutes, days = read_days(store, layout.SLI_MINUTELY, lookback_days(month), MINUTE_SCHEMA)
             measured |= set(minutes["slo"].unique().to_list())
             results.append(T.backtest_month(specs, minutes, data_period(month, days), settings, chosen))
         named = {slo.name for slo in specs.slos}

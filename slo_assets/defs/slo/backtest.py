@@ -15,7 +15,7 @@ from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
-from slo_assets.defs.warehouse_io import read_days, written
+from slo_assets.defs.warehouse_io import month_period, read_days, written
 from slo_assets.outputs import sparklines, svg_charts
 from slo_assets.slo import backtest as T
 from slo_assets.slo import chain as C
@@ -49,10 +49,8 @@ def alert_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, wa
         pairs = [T.parse_pair(text) for text in config.pairs]
     except T.PairError as error:
         raise dg.Failure(f"alert_backtest config: pairs: {error}") from None
-    minutes, present = read_days(store, layout.SLI_MINUTELY, C.month_days(C.previous_month(month)) + C.month_days(month), MINUTE_SCHEMA)
-    period = C.data_period(month, present)
-    if period is None:
-        raise dg.Failure(f"no sli_minutely partitions for {month}: materialize its days first")
+    minutes, present = read_days(store, layout.SLI_MINUTELY, C.lookback_days(month), MINUTE_SCHEMA)
+    period = month_period(month, present)
     settings = slo_settings.chain_settings()
     result = T.backtest_month(specs, minutes, period, settings, T.policies(pairs, settings))
     payload = json.dumps(T.document(result, {"spec_hash": specs.content_hash, "code_version": BACKTEST_CODE_VERSION}), indent=1).encode()
