@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from slo_assets.cli.common import InputError, _guarded, existing_warehouse
+from slo_assets.core import clock
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -45,7 +46,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         for month in months:
             minutes, days = read_days(store, layout.SLI_MINUTELY, lookback_days(month), MINUTE_SCHEMA)
             measured |= set(minutes["slo"].unique().to_list())
-            results.append(T.backtest_month(specs, minutes, data_period(month, days), settings, chosen))
+            results.append(T.backtest_month(specs, minutes, data_period(month, days, clock.now_ms()), settings, chosen))
         named = {slo.name for slo in specs.slos}
         if not named & measured:  # another spec than the warehouse's: every row would read 0
             raise InputError(f"--spec {','.join(map(str, spec_paths))}: none of its SLOs ({', '.join(sorted(named)) or 'none'}) has "

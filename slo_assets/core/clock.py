@@ -37,6 +37,11 @@ def now() -> datetime:
     return pinned() or datetime.now(UTC)
 
 
+def now_ms() -> int:
+    """Now in epoch milliseconds, as the minute series counts time."""
+    return int(now().timestamp() * 1000)
+
+
 def today() -> date:
     """Today's UTC date."""
     return now().date()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
+from slo_assets.core import clock
 from slo_assets.slo.chain import Period, data_period
 from slo_assets.warehouse.layout import Dataset
 
@@ -58,7 +59,7 @@ def input_versions(context: dg.AssetExecutionContext, keys: list[tuple[str, str 
 
 def month_period(month: str, present: list[str]) -> Period:
     """The month as far as its data goes: through the last day with SLI inputs (the month end once all are there)."""
-    period = data_period(month, present)
+    period = data_period(month, present, clock.now_ms())
     if period is None:
         raise dg.Failure(f"no sli_minutely partitions for {month}: materialize its days first")
     return period

@@ -79,20 +79,29 @@ class Period:
     def complete(self) -> bool:
         return self.as_of_ms >= self.end_ms
 
+    def elapsed(self, day: str) -> bool:
+        """Whether the day (YYYY-MM-DD) has begun by as_of: the running day counts once it has."""
+        return day_start_ms(day) < self.as_of_ms
+
 
 def lookback_days(month: str) -> list[str]:
     """The days a month's evaluation reads: the previous month (the replay's and rolling windows' lookback) and its own."""
     return month_days(previous_month(month)) + month_days(month)
 
 
-def data_period(month: str, present_days: Sequence[str]) -> Period | None:
-    """The month as far as its minute aggregates go (through the last day present, the month end once
-    all are there); None when no day of it is present."""
+def data_period(month: str, present_days: Sequence[str], now_ms: int | None = None) -> Period | None:
+    """The month as far as its minute aggregates go: through the last day present (the month end once
+    all are there), and never past `now_ms`, floored to its minute. The running day's partition ends at
+    midnight, but the hours after now have not happened: counted, they were empty minutes judged good
+    (Timeslices) or hours of rate 0 judged bad (throughput). None when no day of the month is present."""
     start, end = month_range_ms(month)
     days = [d for d in present_days if d.startswith(month)]
     if not days:
         return None
-    return Period(month, start, end, min(end, day_start_ms(max(days)) + DAY_MS))
+    as_of = min(end, day_start_ms(max(days)) + DAY_MS)
+    if now_ms is not None:
+        as_of = max(start, min(as_of, now_ms - now_ms % MINUTE_MS))
+    return Period(month, start, end, as_of)
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,11 @@ def test_month_to_date_on_the_1st(tmp_path):
     quality = compliance["data_quality"]
     assert (quality["days_expected"], quality["days_with_data"], quality["gaps"]) == (1, 1, [])
     assert compliance["data_quality"]["rows"] == 12
+    # judged up to the pinned noon, not the day's end: the afternoon has not happened, and its 720
+    # empty minutes were counted good slices (issue: the running month judged into the future)
+    assert compliance["as_of"] == "2026-11-01T12:00:00Z"
+    minutes = next(e for e in compliance["slos"] if e["slo"] == "site-minutes")
+    assert minutes["slices"]["total"] == 12 * 60
 
 
 def test_one_day_of_traffic_seen_on_the_15th(tmp_path):

@@ -416,3 +416,13 @@ def test_month_metrics_and_targets_from_day_files_equal_the_whole_frame(tmp_path
     assert loaded["latency_samples"].to_list() == [int(whole.filter(pl.col("slo") == s.name)["count"].sum()) for s in specs.slos]
     history = loaded.select("slo", "good", "total").with_columns(month=pl.lit("2026-10"))
     assert C.recommend_targets(specs, history, day_sources(store, files)).equals(C.recommend_targets(specs, history, whole))
+
+
+def test_the_running_month_is_judged_up_to_now_not_to_the_end_of_today():
+    start, end = C.month_range_ms("2026-11")
+    ten = start + 9 * C.DAY_MS + 10 * 3_600_000  # 2026-11-10T10:00Z, the pinned now
+    days = [f"2026-11-{d:02d}" for d in range(1, 11)]
+    assert C.data_period("2026-11", days).as_of_ms == start + 10 * C.DAY_MS  # without a clock: the last day's end
+    assert C.data_period("2026-11", days, ten + 59_999).as_of_ms == ten  # floored to the minute
+    assert C.data_period("2026-11", days, end + C.DAY_MS).as_of_ms == start + 10 * C.DAY_MS  # a closed month: its data
+    assert C.data_period("2026-11", days, start - 1).as_of_ms == start  # a clock before the month: nothing elapsed

@@ -193,7 +193,7 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                           (layout.SLI_LATENCY_MONTHLY, latency_written)):
         yield dg.MaterializeResult(asset_key=dataset.key, data_version=dg.DataVersion(digest[:24]),
                                    metadata={"dagster/row_count": rows, **written(store, dataset, month, size)})
-    missing = [d for d in days if d not in present and d < C.day_key(period.as_of_ms)]
+    missing = [d for d in days if d not in present and period.elapsed(d)]
     bad_range = metrics.filter(~pl.col("sli").is_between(0, 1) | (pl.col("good") > pl.col("total"))
                                | ~pl.col("availability").fill_null(1).is_between(0, 1)).height
     view = metrics.select("slo", "good", "total", "sli", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
@@ -354,7 +354,7 @@ def _data_quality(store, month: str, period: C.Period) -> dict:
     rows = sum(r for r, _ in counts.values())
     quarantined = sum(q for _, q in counts.values())
     lines = rows + quarantined
-    expected = [d for d in C.month_days(month) if d < C.day_key(period.as_of_ms)]
+    expected = [d for d in C.month_days(month) if period.elapsed(d)]
     return {"lines_read": lines, "rows": rows, "quarantined_lines": quarantined,
             "quarantine_ratio": round(quarantined / lines, 9) if lines else 0.0,
             **C.day_coverage(expected, {day: r for day, (r, _) in counts.items()})}
