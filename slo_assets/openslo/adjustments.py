@@ -19,6 +19,7 @@ from dateutil.rrule import rrule, rrulestr
 
 from slo_assets.core.calendar import MINUTE_MS, iso
 from slo_assets.core.durations import render_duration
+from slo_assets.core.safe_yaml import shown
 
 EXCLUDE = "Exclude"  # the minutes count neither as good nor as total
 COUNT_AS_GOOD = "CountAsGood"  # every event of the minutes counts as good
@@ -56,19 +57,22 @@ def parse_rrule(text: str, start: datetime) -> rrule:
     value = text.strip()
     value = value[len("RRULE:"):] if value.upper().startswith("RRULE:") else value
     if not value or "\n" in value or ":" in value:
-        raise ValueError(f"{text!r}: one RRULE value like {RRULE_EXAMPLE} (the first event is startTime; no DTSTART, EXDATE or RDATE)")
+        raise ValueError(f"{shown(text)}: one RRULE value like {RRULE_EXAMPLE} (the first event is startTime; no DTSTART, EXDATE or RDATE)")
     if "FREQ=" not in value.upper():
-        raise ValueError(f"{text!r} has no FREQ: an RRULE value looks like {RRULE_EXAMPLE}")
+        raise ValueError(f"{shown(text)} has no FREQ: an RRULE value looks like {RRULE_EXAMPLE}")
+    interval = next((part.split("=", 1)[1] for part in value.upper().split(";") if part.startswith("INTERVAL=")), "1")
+    if not interval.isdigit() or int(interval) < 1:  # INTERVAL=0 never advances: every search for an event hangs
+        raise ValueError(f"{shown(text)}: INTERVAL must be a whole number of at least 1, not {shown(interval)}")
     try:
         rule = rrulestr(value, dtstart=start)
     except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"{text!r} is not an RFC 5545 RRULE like {RRULE_EXAMPLE}: {exc}") from None
+        raise ValueError(f"{shown(text)} is not an RFC 5545 RRULE like {RRULE_EXAMPLE}: {exc}") from None
     if "FREQ=SECONDLY" in value.upper():
-        raise ValueError(f"{text!r}: FREQ=SECONDLY repeats within a minute; the SLIs are per minute")
+        raise ValueError(f"{shown(text)}: FREQ=SECONDLY repeats within a minute; the SLIs are per minute")
     first = rule.after(start, inc=True)
     if first != start:
         found = "no event" if first is None else f"its first event at {first.isoformat()}"
-        raise ValueError(f"{text!r} does not repeat startTime {start.isoformat()} ({found}): "
+        raise ValueError(f"{shown(text)} does not repeat startTime {start.isoformat()} ({found}): "
                          "startTime must be the first event (e.g. on a BYDAY day)")
     return rule
 

@@ -34,6 +34,7 @@ from slo_assets.core.durations import (
 )
 from slo_assets.core.errors import DefinitionError
 from slo_assets.core.regex_engine import regex_problem
+from slo_assets.core.safe_yaml import GuardedSafeLoader, shown
 from slo_assets.openslo.adjustments import EFFECTS, EXCLUDE, BudgetAdjustment, parse_rrule
 from slo_assets.warehouse import canonical
 
@@ -104,8 +105,8 @@ class SpecError(DefinitionError):
     """An invalid spec; `problems` lists 'file: document N (name): field.path: message' lines."""
 
 
-class _StringTimestampLoader(yaml.SafeLoader):
-    """Safe YAML, but timestamps stay strings (OpenSLO's startTime is a string)."""
+class _StringTimestampLoader(GuardedSafeLoader):
+    """Safe YAML bounded against alias bombs, but timestamps stay strings (OpenSLO's startTime is a string)."""
 
 
 _StringTimestampLoader.yaml_implicit_resolvers = {
@@ -121,7 +122,7 @@ def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode,
         key = loader.construct_object(key_node, deep=True)
         if isinstance(key, str | int | float | bool) and key in seen:
             raise yaml.constructor.ConstructorError(
-                "while reading a mapping", node.start_mark, f"found duplicate key {key!r} (first on line {seen[key] + 1})",
+                "while reading a mapping", node.start_mark, f"found duplicate key {shown(key)} (first on line {seen[key] + 1})",
                 key_node.start_mark)
         if isinstance(key, str | int | float | bool):
             seen[key] = key_node.start_mark.line
@@ -405,10 +406,10 @@ class _Doc:
             expected = "a number" if kind is float else kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             exponent = kind is float and isinstance(value, str) and re.fullmatch(r"[-+]?[0-9.]+e[-+]?[0-9]+", value)
             hint = " (YAML reads 1e3 as text: write 1.0e3)" if exponent else ""
-            self.error(field_path, f"must be {expected}, not {type(value).__name__} {value!r}{hint}")
+            self.error(field_path, f"must be {expected}, not {type(value).__name__} {shown(value)}{hint}")
             return default
         if kind is float and not math.isfinite(value):
-            self.error(field_path, f"must be a finite number, not {value!r}")
+            self.error(field_path, f"must be a finite number, not {shown(value)}")
             return default
         return value
 
@@ -475,10 +476,10 @@ def _value_ok(d: _Doc, where: str, name: str, op: str, value) -> bool:
         if kind is int and isinstance(item, float) and not item.is_integer():
             ok = False
         if not ok:
-            d.error(where, f"{item!r} is not a {'number' if kind is not str else 'string'} for field {name}")
+            d.error(where, f"{shown(item)} is not a {'number' if kind is not str else 'string'} for field {name}")
             return False
         if isinstance(item, float) and not math.isfinite(item):
-            d.error(where, f"must be a finite number, not {item!r}")
+            d.error(where, f"must be a finite number, not {shown(item)}")
             return False
     if op in ("lt", "lte", "gt", "gte") and kind is str:
         d.error(where, f"{op} needs a numeric field, {name} is text")
@@ -497,7 +498,7 @@ def _metric_filter(d: _Doc, ratio: dict, part: str, base: str) -> Filter | None:
         return None
     kind = source.get("type")
     if kind != "logs":
-        d.error(f"{where}.metricSource.type", f"must be 'logs' (slo-assets reads access logs), not {kind!r}")
+        d.error(f"{where}.metricSource.type", f"must be 'logs' (slo-assets reads access logs), not {shown(kind)}")
         return None
     spec = d.mapping(source, "spec", f"{where}.metricSource.spec", LOGS_SPEC_KEYS)
     if spec is None:
@@ -548,14 +549,14 @@ def _windows(d: _Doc, spec: dict, annotations: dict) -> tuple[TimeWindow, ...]:
     else:
         raw = spec["timeWindow"]
         if not isinstance(raw, list) or not raw:
-            d.error("spec.timeWindow", f"must be a list of one window (or more, an extension), not {raw!r}; "
+            d.error("spec.timeWindow", f"must be a list of one window (or more, an extension), not {shown(raw)}; "
                                        "leave it out for the calendar month")
             return ()
     windows, ok = [], True
     for i, item in enumerate(raw):
         where = f"spec.timeWindow[{i}]"
         if not isinstance(item, dict):
-            d.error(where, f"must be a mapping like {{duration: 28d, isRolling: true}}, not {item!r}")
+            d.error(where, f"must be a mapping like {{duration: 28d, isRolling: true}}, not {shown(item)}")
             ok = False
             continue
         d.known_keys(item, WINDOW_KEYS, where)
@@ -573,7 +574,7 @@ def _windows(d: _Doc, spec: dict, annotations: dict) -> tuple[TimeWindow, ...]:
             zone = d.get(calendar, "timeZone", f"{where}.calendar.timeZone", str, required=False, default="Etc/UTC")
             d.get(calendar, "startTime", f"{where}.calendar.startTime", str, required=False)
             if zone not in ("Etc/UTC", "UTC", "Etc/GMT"):
-                d.error(f"{where}.calendar.timeZone", f"{zone!r}: months are UTC months here; use Etc/UTC")
+                d.error(f"{where}.calendar.timeZone", f"{shown(zone)}: months are UTC months here; use Etc/UTC")
                 ok = False
                 continue
             windows.append(TimeWindow("1M", False, 30))
@@ -582,7 +583,7 @@ def _windows(d: _Doc, spec: dict, annotations: dict) -> tuple[TimeWindow, ...]:
             d.error(f"{where}.calendar", "applies to calendar windows (isRolling: false) only")
         days = _rolling_days(duration)
         if days is None:
-            d.error(f"{where}.duration", f"{duration!r}: rolling windows are whole days up to {MAX_ROLLING_DAYS}d, like 7d, 28d, 30d")
+            d.error(f"{where}.duration", f"{shown(duration)}: rolling windows are whole days up to {MAX_ROLLING_DAYS}d, like 7d, 28d, 30d")
             ok = False
             continue
         windows.append(TimeWindow(duration, True, days))
@@ -592,7 +593,7 @@ def _windows(d: _Doc, spec: dict, annotations: dict) -> tuple[TimeWindow, ...]:
             token = token.strip()
             days = _rolling_days(token)
             if days is None:
-                d.error(f"metadata.annotations.{ANNOTATION_WINDOWS}", f"{token!r} is not a rolling window like 7d (up to {MAX_ROLLING_DAYS}d)")
+                d.error(f"metadata.annotations.{ANNOTATION_WINDOWS}", f"{shown(token)} is not a rolling window like 7d (up to {MAX_ROLLING_DAYS}d)")
                 ok = False
                 continue
             windows.append(TimeWindow(token, True, days))
@@ -611,10 +612,11 @@ def _deploy_gate(d: _Doc, annotations: dict) -> DeployGate | None:
         except ValueError:
             floor = None
         if floor is None or not 0 <= floor <= 1:
-            d.error(f"metadata.annotations.{ANNOTATION_FREEZE_BELOW}", f"must be a share of the budget like \"25%\" or \"0.25\", not {floor_text!r}")
+            d.error(f"metadata.annotations.{ANNOTATION_FREEZE_BELOW}",
+                    f"must be a share of the budget like \"25%\" or \"0.25\", not {shown(floor_text)}")
             floor = None
     if page_text is not None and str(page_text).lower() not in ("true", "false"):
-        d.error(f"metadata.annotations.{ANNOTATION_FREEZE_ON_PAGE}", f"must be \"true\" or \"false\", not {page_text!r}")
+        d.error(f"metadata.annotations.{ANNOTATION_FREEZE_ON_PAGE}", f"must be \"true\" or \"false\", not {shown(page_text)}")
     return DeployGate(floor, str(page_text).lower() != "false" if page_text is not None else True)
 
 
@@ -638,9 +640,10 @@ def _annotations(d: _Doc, metadata: dict) -> dict:
             d.error(f"metadata.annotations.{key}", f"needs {other} too")
         value = annotations[key]
         if not isinstance(value, str) or "{{window}}" not in value:
-            d.error(f"metadata.annotations.{key}", f"must contain {{{{window}}}} where the range goes, e.g. rate(x[{{{{window}}}}]); got {value!r}")
+            d.error(f"metadata.annotations.{key}",
+                    f"must contain {{{{window}}}} where the range goes, e.g. rate(x[{{{{window}}}}]); got {shown(value)}")
     if ANNOTATION_RUNBOOK in annotations and not isinstance(annotations[ANNOTATION_RUNBOOK], str):
-        d.error(f"metadata.annotations.{ANNOTATION_RUNBOOK}", f"must be a string URL, not {annotations[ANNOTATION_RUNBOOK]!r}")
+        d.error(f"metadata.annotations.{ANNOTATION_RUNBOOK}", f"must be a string URL, not {shown(annotations[ANNOTATION_RUNBOOK])}")
     return annotations
 
 
@@ -660,6 +663,9 @@ def maintenance_adjustments(windows: tuple[tuple[datetime, datetime], ...], name
                  for i, (start, end) in enumerate(windows))
 
 
+_LAST_INSTANT = datetime(9999, 12, 31, tzinfo=UTC)
+
+
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -676,7 +682,7 @@ def _budget_adjustment(d: _Doc) -> tuple[BudgetAdjustment, tuple[str, ...], dict
         try:
             start = _instant(start_text)
         except ValueError:
-            d.error("spec.startTime", f"{start_text!r} is not an ISO-8601 instant like 2026-01-31T23:00:00Z (the first event's start)")
+            d.error("spec.startTime", f"{shown(start_text)} is not an ISO-8601 instant like 2026-01-31T23:00:00Z (the first event's start)")
     duration_ms = None
     if ("endTime" in spec) == ("duration" in spec):
         d.error("spec", "needs exactly one of endTime and duration (each event's length)")
@@ -686,16 +692,21 @@ def _budget_adjustment(d: _Doc) -> tuple[BudgetAdjustment, tuple[str, ...], dict
             duration_ms = parse_duration(text) // _MILLISECOND if text is not None else None
         except DurationError as exc:
             d.error("spec.duration", str(exc))
+        # Every event's end is written as a date (the compliance document's windows); past the last
+        # date Python has, the run failed with an OverflowError after validate had said the file was fine.
+        if duration_ms is not None and start is not None and _ms(start) + duration_ms > _ms(_LAST_INSTANT):
+            d.error("spec.duration", f"{shown(text)} from startTime {start_text} ends after {_LAST_INSTANT.date().isoformat()}")
+            duration_ms = None
     else:
         end_text = d.get(spec, "endTime", "spec.endTime", str)
         try:
             end = _instant(end_text) if end_text is not None else None
         except ValueError:
-            d.error("spec.endTime", f"{end_text!r} is not an ISO-8601 instant like 2026-02-01T01:00:00Z")
+            d.error("spec.endTime", f"{shown(end_text)} is not an ISO-8601 instant like 2026-02-01T01:00:00Z")
             end = None
         if end is not None and start is not None:
             if end <= start:
-                d.error("spec.endTime", f"{end_text!r} is not after startTime {start_text!r}")
+                d.error("spec.endTime", f"{shown(end_text)} is not after startTime {shown(start_text)}")
             else:
                 duration_ms = _ms(end) - _ms(start)
     rule = d.get(spec, "rrule", "spec.rrule", str, required=False)
@@ -708,20 +719,20 @@ def _budget_adjustment(d: _Doc) -> tuple[BudgetAdjustment, tuple[str, ...], dict
             rule_ok = False
     effect = d.get(spec, "effect", "spec.effect", str)
     if effect is not None and effect not in EFFECTS:
-        d.error("spec.effect", f"unknown effect {effect!r}{did_you_mean(effect, EFFECTS)} "
+        d.error("spec.effect", f"unknown effect {shown(effect)}{did_you_mean(effect, EFFECTS)} "
                                f"({EFFECTS[0]}: its minutes count neither as good nor as total; {EFFECTS[1]}: their events count as good)")
         effect = None
     names = d.get(spec, "slos", "spec.slos", list, required=False, default=[])
     for i, name in enumerate(names):
         if not isinstance(name, str):
-            d.error(f"spec.slos[{i}]", f"must be an SLO name, not {name!r}")
+            d.error(f"spec.slos[{i}]", f"must be an SLO name, not {shown(name)}")
     selector = d.mapping(spec, "sloSelector", "spec.sloSelector", SLO_SELECTOR_KEYS, required=False)
     labels = None
     if selector is not None:
         labels = d.get(selector, "matchLabels", "spec.sloSelector.matchLabels", dict)
         for key, value in (labels or {}).items():
             if not isinstance(value, str):
-                d.error(f"spec.sloSelector.matchLabels.{key}", f"must be a label value (a string), not {value!r}")
+                d.error(f"spec.sloSelector.matchLabels.{key}", f"must be a label value (a string), not {shown(value)}")
     if not names and not selector:
         d.error("spec", "needs slos (SLO names) or sloSelector ({matchLabels: {label: value}}): the SLOs it adjusts")
     if None in (start, duration_ms, effect) or not rule_ok:
@@ -749,7 +760,7 @@ def _attach_adjustments(specs: SpecSet, slo_docs: list[_Doc], adjustment_docs: l
         names = d.doc.get("spec", {}).get("slos") if isinstance(d.doc.get("spec"), dict) else None
         for i, name in enumerate(names if isinstance(names, list) else []):
             if isinstance(name, str) and name not in defined:
-                d.error(f"spec.slos[{i}]", f"no kind: SLO named {name!r}{did_you_mean(name, defined) if defined else ''}")
+                d.error(f"spec.slos[{i}]", f"no kind: SLO named {shown(name)}{did_you_mean(name, defined) if defined else ''}")
         if read is None:
             continue
         adjustment, named, selector = read
@@ -772,10 +783,10 @@ def parse_maintenance(text: str, error) -> tuple[tuple[datetime, datetime], ...]
             start_text, end_text = item.split("/")
             start, end = (_instant(start_text), _instant(end_text))
         except ValueError:
-            error(f"{item!r} is not start/end ISO-8601 instants")
+            error(f"{shown(item)} is not start/end ISO-8601 instants")
             continue
         if end <= start:
-            error(f"{item!r} ends before it starts")
+            error(f"{shown(item)} ends before it starts")
             continue
         windows.append((start, end))
     return tuple(windows)
@@ -794,11 +805,11 @@ def _decimal(value) -> Decimal:
 def _slice_minutes(window) -> int:
     """timeSliceWindow as whole minutes: a duration like 5m, or a number of seconds."""
     if isinstance(window, bool) or not isinstance(window, str | int | float):
-        raise ValueError(f"{window!r} is not a duration like 1m or a number of seconds")
+        raise ValueError(f"{shown(window)} is not a duration like 1m or a number of seconds")
     if isinstance(window, str):
         return duration_minutes(window)
     if not math.isfinite(window) or window <= 0 or window % 60:
-        raise ValueError(f"{window!r} seconds is not a whole number of minutes")
+        raise ValueError(f"{shown(window)} seconds is not a whole number of minutes")
     return int(window) // 60
 
 
@@ -807,7 +818,7 @@ def _threshold(d: _Doc, item: dict, where: str) -> tuple[str, Decimal] | None:
     op = d.get(item, "op", f"{where}.op", str)
     value = d.get(item, "value", f"{where}.value", float)
     if op is not None and op not in THRESHOLD_OPS:
-        d.error(f"{where}.op", f"{op!r} is not one of {', '.join(THRESHOLD_OPS)}{did_you_mean(op, THRESHOLD_OPS)}")
+        d.error(f"{where}.op", f"{shown(op)} is not one of {', '.join(THRESHOLD_OPS)}{did_you_mean(op, THRESHOLD_OPS)}")
         return None
     if value is not None and value < 0:
         d.error(f"{where}.value", f"{value} requests per second cannot be negative")
@@ -825,7 +836,7 @@ def _objectives(d: _Doc, spec: dict, method: str, throughput: bool = False) -> t
     for i, item in enumerate(raw):
         where = f"spec.objectives[{i}]"
         if not isinstance(item, dict):
-            d.error(where, f"must be a mapping like {{displayName: ok, target: 0.999}}, not {item!r}")
+            d.error(where, f"must be a mapping like {{displayName: ok, target: 0.999}}, not {shown(item)}")
             ok = False
             continue
         d.known_keys(item, OBJECTIVE_KEYS, where)
@@ -937,13 +948,13 @@ def _document(d: _Doc, doc) -> str | None:
     expected = API_V2ALPHA if doc.get("kind") == "BudgetAdjustment" else API_V1
     if doc.get("apiVersion") != expected:
         why = {API_V2ALPHA: " (BudgetAdjustment is an OpenSLO v2alpha kind)", API_V1: f" ({API_V2ALPHA} is read for kind BudgetAdjustment only)"}
-        d.error("apiVersion", f"must be {expected}, not {doc.get('apiVersion')!r}"
+        d.error("apiVersion", f"must be {expected}, not {shown(doc.get('apiVersion'))}"
                 + (why[expected] if doc.get("apiVersion") in (API_V1, API_V2ALPHA) else ""))
         return None
     d.known_keys(doc, DOCUMENT_KEYS, "")
     kind = doc.get("kind")
     if kind not in KINDS:
-        d.error("kind", f"unknown kind {kind!r}{did_you_mean(str(kind), KINDS)}")
+        d.error("kind", f"unknown kind {shown(kind)}{did_you_mean(str(kind), KINDS)}")
         return None
     metadata = d.mapping(doc, "metadata", "metadata", METADATA_KEYS)
     name = d.get(metadata, "name", "metadata.name", str) if metadata is not None else None
@@ -952,7 +963,7 @@ def _document(d: _Doc, doc) -> str | None:
         d.get(metadata, "labels", "metadata.labels", dict, required=False)
         _annotations(d, metadata)
     if name is not None and not NAME_PATTERN.match(name):
-        d.error("metadata.name", f"{name!r}: lowercase letters, digits, '.', '-' (OpenSLO name)")
+        d.error("metadata.name", f"{shown(name)}: lowercase letters, digits, '.', '-' (OpenSLO name)")
     return name
 
 
@@ -1053,14 +1064,14 @@ def _policy(d: _Doc, conditions: dict[str, AlertCondition | None]) -> AlertPolic
     for i, item in enumerate(raw or []):
         where = f"spec.conditions[{i}]"
         if not isinstance(item, dict) or not ("conditionRef" in item or "spec" in item):
-            d.error(where, f"must be {{conditionRef: NAME}} or an inline AlertCondition with metadata and spec, not {item!r}")
+            d.error(where, f"must be {{conditionRef: NAME}} or an inline AlertCondition with metadata and spec, not {shown(item)}")
             ok = False
             continue
         d.known_keys(item, POLICY_ITEM_KEYS, where)
         if "conditionRef" in item:
             ref = item["conditionRef"]
             if ref not in conditions:
-                d.error(f"{where}.conditionRef", f"no AlertCondition named {ref!r}")
+                d.error(f"{where}.conditionRef", f"no AlertCondition named {shown(ref)}")
                 ok = False
                 continue
             if conditions[ref] is None:
@@ -1089,7 +1100,7 @@ def _slo(d: _Doc, slis: dict[str, Indicator | None], specs: SpecSet, broken_poli
     description = d.get(spec, "description", "spec.description", str, required=False, default="")
     method = d.get(spec, "budgetingMethod", "spec.budgetingMethod", str)
     if method is not None and method not in BUDGETING_METHODS:
-        d.error("spec.budgetingMethod", f"{method!r} is not one of {', '.join(BUDGETING_METHODS)}")
+        d.error("spec.budgetingMethod", f"{shown(method)} is not one of {', '.join(BUDGETING_METHODS)}")
         method = None
     indicator = None
     if "indicator" in spec and "indicatorRef" in spec:
@@ -1103,7 +1114,7 @@ def _slo(d: _Doc, slis: dict[str, Indicator | None], specs: SpecSet, broken_poli
     elif "indicatorRef" in spec:
         ref = d.get(spec, "indicatorRef", "spec.indicatorRef", str)
         if ref is not None and ref not in slis:
-            d.error("spec.indicatorRef", f"no kind: SLI named {ref!r} in the loaded files")
+            d.error("spec.indicatorRef", f"no kind: SLI named {shown(ref)} in the loaded files")
         elif ref is not None:
             indicator = slis[ref]  # its own problems are reported on its document
     else:
@@ -1147,9 +1158,9 @@ def _alert_policy_names(d: _Doc, spec: dict, specs: SpecSet, broken_policies: se
     policies = d.get(spec, "alertPolicies", "spec.alertPolicies", list, required=False, default=[])
     for i, policy in enumerate(policies):
         if not isinstance(policy, str):
-            d.error(f"spec.alertPolicies[{i}]", f"must be an AlertPolicy name, not {policy!r}")
+            d.error(f"spec.alertPolicies[{i}]", f"must be an AlertPolicy name, not {shown(policy)}")
         elif policy not in specs.policies and policy not in broken_policies:
-            d.error(f"spec.alertPolicies[{i}]", f"no kind: AlertPolicy named {policy!r}")
+            d.error(f"spec.alertPolicies[{i}]", f"no kind: AlertPolicy named {shown(policy)}")
     return policies
 
 
@@ -1178,7 +1189,7 @@ def _composite(d: _Doc, specs: SpecSet, broken_slos: set[str], composites: set[s
                                    "SLO in indicatorRef (OpenSLO v1 moves the indicator into objectives[])")
     method = d.get(spec, "budgetingMethod", "spec.budgetingMethod", str)
     if method is not None and method not in COMPOSITE_METHODS:
-        d.error("spec.budgetingMethod", f"{method!r}: a composite SLO budgets {' or '.join(COMPOSITE_METHODS)}")
+        d.error("spec.budgetingMethod", f"{shown(method)}: a composite SLO budgets {' or '.join(COMPOSITE_METHODS)}")
         method = None
     windows = _windows(d, spec, annotations)
     objectives = _objectives(d, spec, method or "Occurrences")
@@ -1204,9 +1215,9 @@ def _composite(d: _Doc, specs: SpecSet, broken_slos: set[str], composites: set[s
         if component is None:
             ok = False
             if ref in composites:
-                d.error(f"{where}.indicatorRef", f"{ref!r} is a composite SLO; a component is a measured SLO")
+                d.error(f"{where}.indicatorRef", f"{shown(ref)} is a composite SLO; a component is a measured SLO")
             elif ref not in broken_slos:  # a broken SLO has its own message
-                d.error(f"{where}.indicatorRef", f"no kind: SLO named {ref!r} in the loaded files (a composite's components are SLOs)")
+                d.error(f"{where}.indicatorRef", f"no kind: SLO named {shown(ref)} in the loaded files (a composite's components are SLOs)")
             continue
         if method is not None and component.budgeting_method != method:
             d.error(f"{where}.indicatorRef", f"SLO {ref} budgets {component.budgeting_method} (its spec.budgetingMethod), "

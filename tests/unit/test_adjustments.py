@@ -248,6 +248,8 @@ def test_a_label_selector_picks_slos_by_their_labels(tmp_path):
      "does not repeat startTime 2026-01-31T23:00:00+00:00 (its first event at 2026-02-01T23:00:00+00:00)"),
     (("FREQ=WEEKLY;BYDAY=SA", "FREQ=WEEKLY;UNTIL=20260301"), "spec.rrule", "UNTIL values must be specified in UTC"),
     (("FREQ=WEEKLY;BYDAY=SA", "FREQ=SECONDLY"), "spec.rrule", "repeats within a minute"),
+    (("FREQ=WEEKLY;BYDAY=SA", "FREQ=DAILY;INTERVAL=0"), "spec.rrule", "INTERVAL must be a whole number of at least 1, not '0'"),
+    (("duration: 2h", "duration: 999999999d"), "spec.duration", "'999999999d' from startTime 2026-01-31T23:00:00Z ends after 9999-12-31"),
     (("FREQ=WEEKLY;BYDAY=SA", "'DTSTART:20260131T230000Z\\nRRULE:FREQ=WEEKLY'"), "spec.rrule", "one RRULE value"),
     (("effect: Exclude", "effect: Excluded"), "spec.effect", "unknown effect 'Excluded'; did you mean Exclude?"),
     (("  effect: Exclude\n", ""), "spec.effect", "is required"),
