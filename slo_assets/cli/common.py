@@ -27,6 +27,27 @@ def _count(value: str) -> int:
     return int(value)
 
 
+def _positive(value: str) -> int:
+    """A whole number, 1 or more (a number of requests to write)."""
+    if not re.fullmatch(r"\d+", value.strip()) or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more, not {value!r}")
+    return int(value)
+
+
+def _incidents(value: str) -> int:
+    if value.strip() not in {"0", "1", "2", "3", "4"}:
+        raise argparse.ArgumentTypeError(f"expected 0 to 4 incidents, not {value!r}")
+    return int(value)
+
+
+def _log_month(value: str) -> str:
+    """A month that generated logs can hold: from 1970-01 (epoch timestamps) to 9998-12 (its next month must exist)."""
+    month = _month(value)
+    if not "1970-01" <= month <= "9998-12":
+        raise argparse.ArgumentTypeError(f"month must be between 1970-01 and 9998-12, not {value!r}")
+    return month
+
+
 def _ratio(value: str) -> float:
     try:
         number = float(value)

@@ -7,7 +7,7 @@ import os
 
 from slo_assets.cli.acks import cmd_ack, cmd_gate
 from slo_assets.cli.backtest import cmd_backtest
-from slo_assets.cli.common import _count, _guarded, _month, _ratio
+from slo_assets.cli.common import _count, _guarded, _incidents, _log_month, _month, _positive, _ratio
 from slo_assets.cli.demo import DEMO_EVENTS, DEMO_MONTH, cmd_demo
 from slo_assets.cli.generate import cmd_generate_logs
 from slo_assets.cli.reports import _period, cmd_report, cmd_review
@@ -22,12 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate-logs", help="write realistic sample access logs and a truth file")
     generate.add_argument("out", help="output folder")
-    generate.add_argument("--month", type=_month, required=True, help="YYYY-MM")
-    generate.add_argument("--events", type=int, default=200_000, help="number of requests (default 200000)")
+    generate.add_argument("--month", type=_log_month, required=True, help="YYYY-MM")
+    generate.add_argument("--events", type=_positive, default=200_000, help="number of requests (default 200000)")
     generate.add_argument("--format", choices=["jsonl", "combined"], default="jsonl")
     generate.add_argument("--seed", type=int, default=1)
-    generate.add_argument("--incidents", type=int, default=4, help="injected incidents, 0 to 4 (default 4)")
-    generate.add_argument("--malformed-ratio", type=float, default=0.0, help="share of malformed lines to inject")
+    generate.add_argument("--incidents", type=_incidents, default=4, help="injected incidents, 0 to 4 (default 4)")
+    generate.add_argument("--malformed-ratio", type=_ratio, default=0.0, help="share of malformed lines to inject")
     generate.add_argument("--no-compress", action="store_true", help="do not gzip rotated files")
     generate.set_defaults(func=cmd_generate_logs)
 
@@ -129,8 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve_metrics)
 
     demo = commands.add_parser("demo", help="generate a sample month and materialize the asset graph for it")
-    demo.add_argument("--month", type=_month, default=DEMO_MONTH)
-    demo.add_argument("--events", type=int, default=DEMO_EVENTS)
+    demo.add_argument("--month", type=_log_month, default=DEMO_MONTH)
+    demo.add_argument("--events", type=_positive, default=DEMO_EVENTS)
     demo.add_argument("-v", "--verbose", action="store_true", help="print each run as it finishes")
     demo.set_defaults(func=cmd_demo)
     return parser

@@ -28,7 +28,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     target = out if out.suffix in (".html", ".htm") else out / args.month / "report.html"
     try:
-        size = write_report(existing_warehouse(args.warehouse), args.month, target)
+        store = existing_warehouse(args.warehouse)
+        _check_writable("--out", target.parent)
+        size = write_report(store, args.month, target)
     except (ReportError, InputError) as error:
         print(f"slo-assets report: {error}", file=sys.stderr)
         return 2

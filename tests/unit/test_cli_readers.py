@@ -38,3 +38,29 @@ def test_every_command_is_guarded_so_no_traceback_reaches_the_screen(tmp_path, c
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.strip().splitlines() == [
         f"slo-assets generate-logs: [Errno 20] Not a directory: '{tmp_path / 'afile' / 'logs'}'"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--events", "-5"], "argument --events: expected a whole number, 1 or more, not '-5'"),  # was "unexpected ValueError: n < 0"
+    (["--events", "0"], "argument --events: expected a whole number, 1 or more, not '0'"),
+    (["--incidents", "9"], "argument --incidents: expected 0 to 4 incidents, not '9'"),  # was accepted, 4 written
+    (["--malformed-ratio", "2"], "argument --malformed-ratio: expected a share between 0 and 1, not '2'"),
+    (["--malformed-ratio", "nan"], "argument --malformed-ratio: expected a share between 0 and 1, not 'nan'"),
+    (["--month", "9999-12"], "argument --month: month must be between 1970-01 and 9998-12, not '9999-12'"),  # was OverflowError
+])
+def test_generate_logs_refuses_bad_arguments_in_one_line(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["generate-logs", str(tmp_path / "logs"), "--month", "2026-02", "--events", "10", *argv])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == f"slo-assets generate-logs: error: {message}"
+    assert not (tmp_path / "logs").exists()
+
+
+def test_report_into_a_file_names_the_option(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    (tmp_path / "wh").mkdir()
+    (tmp_path / "afile").write_text("x")
+    assert cli.main(["report", "--month", "2026-02", "--out", str(tmp_path / "afile"), "--warehouse", str(tmp_path / "wh")]) == 2
+    assert capsys.readouterr().err == (f"slo-assets report: --out {tmp_path / 'afile' / '2026-02'}: cannot write there "
+                                       "(NotADirectoryError: Not a directory)\n")
