@@ -16,7 +16,9 @@ from pathlib import Path
 
 # moto accepts any key pair; these only have to look like one.
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "slo-assets-test", "AWS_SECRET_ACCESS_KEY": "slo-assets-test-secret",
-                  "AWS_DEFAULT_REGION": "us-east-1"}
+                  "AWS_DEFAULT_REGION": "us-east-1",
+                  # never ask the cloud metadata address for a role: the local server is the only endpoint
+                  "AWS_EC2_METADATA_DISABLED": "true"}
 
 
 def free_port() -> int:
