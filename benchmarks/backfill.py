@@ -67,7 +67,7 @@ def in_process_baseline(base: Path, logs: Path, warehouse: Path) -> float:
         "import time, dagster as dg\n"
         "from slo_assets.definitions import defs\n"
         "from slo_assets.defs.ingest.day_runs import RANGE_END_TAG, RANGE_START_TAG\n"
-        "job = defs.resolve_job_def('ingest_job')\n"
+        "job = defs().resolve_job_def('ingest_job')\n"
         "instance = dg.DagsterInstance.get()\n"
         "quiet = {'loggers': {'console': {'config': {'log_level': 'WARNING'}}}}\n"
         "start = time.perf_counter()\n"
@@ -91,7 +91,7 @@ def submit_asset_backfill(instance, backfill_id: str) -> None:
 
     from slo_assets.definitions import defs
 
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     days = [f"{ingest.MONTH}-{day:02d}" for day in range(1, DAYS + 1)]
     keys = ["parsed_logs", "quarantine", "sli_minutely", "sli_latency", "sli_operations"]
     wanted = {AssetKeyPartitionKey(dg_key(key), day) for key in keys for day in days}

@@ -111,7 +111,7 @@ def existing_warehouse(value: str | os.PathLike):
 def stage_dir(warehouse: str) -> str:
     """The local parse cache: $SLO_ASSETS_STAGE_DIR, else <warehouse>/_staging on local disk, else
     data/staging under the working folder (an object store cannot hold it)."""
-    from slo_assets.defs.resources import STAGE_SETTING
+    from slo_assets.defs.settings import STAGE_SETTING
 
     chosen = os.environ.get(STAGE_SETTING)
     if chosen:
@@ -141,7 +141,7 @@ def _check_warehouse(warehouse: str) -> None:
 
 def _input_errors() -> tuple[type[Exception], ...]:
     """Errors that mean bad input, each with a message naming what to fix. Imported only once a
-    command failed, and never the partitions, which read their settings when imported."""
+    command failed: they are the parsers', which a command that never reached them need not import."""
     from slo_assets.core.clock import SettingError
     from slo_assets.ingest.config import ConfigError
     from slo_assets.ingest.files import LogDiscoveryError

@@ -13,9 +13,10 @@ import dagster as dg
 
 from slo_assets.core.progress import PlainProgress, Progress
 from slo_assets.definitions import build_definitions
+from slo_assets.defs import partitions as P
 from slo_assets.defs.ingest.assets import read_index
 from slo_assets.defs.ingest.day_runs import RANGE_END_TAG, RANGE_START_TAG
-from slo_assets.defs.partitions import RANGE
+from slo_assets.defs.settings import LocationSettings
 from slo_assets.ingest.index import index_summary, mostly_rejected_files
 from slo_assets.slo.chain import day_gaps, month_days
 from slo_assets.warehouse import layout
@@ -104,20 +105,21 @@ def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, run_c
         return result
 
 
-def materialize_review(key: str, resources: dict, instance: dg.DagsterInstance, log_level: str = "CRITICAL") -> str | None:
+def materialize_review(key: str, resources: dict, instance: dg.DagsterInstance, log_level: str = "CRITICAL",
+                       settings: LocationSettings | None = None) -> str | None:
     """One run of quarterly_review (key: the quarter's first month) or yearly_review (key: YYYY); None when it
     succeeded, else the reason in one line."""
     job = "yearly_review_job" if len(key) == 4 else "quarterly_review_job"
-    result = _execute(build_definitions(resources), job, instance, _quiet(log_level), {"slo_assets/period": key}, key, resources)
+    result = _execute(build_definitions(resources, settings), job, instance, _quiet(log_level), {"slo_assets/period": key}, key, resources)
     return None if result.success else f"{failure_reason(result)} (run {result.run_id} in the Dagster UI)"
 
 
-def index_note(summary: IndexSummary) -> str:
+def index_note(summary: IndexSummary, found: P.PartitionRange) -> str:
     text = (f"log files: {summary.files} read, {summary.lines:,} lines: {summary.rows:,} rows, "
             f"{summary.quarantined_lines:,} quarantined, {summary.blank_lines:,} blank")
     outside = summary.outside_rows + summary.outside_quarantined
     if outside:
-        text += f"; {outside:,} outside the partitions ({RANGE.first_day} .. {RANGE.last_day})"
+        text += f"; {outside:,} outside the partitions ({found.first_day} .. {found.last_day})"
     if summary.unplaced:
         text += f"; {summary.unplaced:,} in no day (no timestamp anywhere in their file)"
     lines = [text]
@@ -224,18 +226,20 @@ def last_day_runs(instance: dg.DagsterInstance, days: list[str]) -> dict[str, Da
 
 def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance, progress: Progress | None = None,
                       log_level: str = "CRITICAL", days: list[str] | None = None, prove_rules: bool = False,
-                      every_day: bool = False) -> MonthRun:
+                      every_day: bool = False, settings: LocationSettings | None = None) -> MonthRun:
     """Observe the specs, index the logs, then every day of `month` up to today (parsed_logs +
     sli_minutely) that is not fresh (all of them with `every_day`), and the monthly chain. Every step
     is a run in `instance`, tagged with the month. Dagster's own console log is silenced to
     `log_level`: failures come back in `failed_runs`, one line each, and every event stays in the
-    instance for the UI."""
+    instance for the UI. `settings` are the code location's (the environment's unless given)."""
     progress = progress or PlainProgress(every_step=False)
     started = time.perf_counter()
-    defs = build_definitions(resources)
+    settings = settings or LocationSettings.from_environ()
+    found = P.resolve_range(settings)
+    defs = build_definitions(resources, settings)
     outcome = MonthRun(month=month)
     tags = {"slo_assets/month": month}
-    wanted = RANGE.days_of(days or month_days(month))
+    wanted = found.days_of(days or month_days(month))
     progress.begin(3 + len(wanted))  # specs, index, each day, the month
 
     def run(job: str, label: str, partition: str | None = None, days_range: tuple[str, str] | None = None):
@@ -257,10 +261,10 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         if not index.success:
             return outcome
         files = read_index(resources["warehouse"])
-        outcome.index = index_summary(files, RANGE.first_day.isoformat(), RANGE.last_day.isoformat())
+        outcome.index = index_summary(files, found.first_day.isoformat(), found.last_day.isoformat())
         outcome.rejected_files = [f"{f.path}: {f.note()}" for f in mostly_rejected_files(files)] if files is not None else []
         progress.step("log_file_index", f"{outcome.index.files} files, {outcome.index.rows:,} rows")
-        progress.note(index_note(outcome.index))
+        progress.note(index_note(outcome.index, found))
         for line in outcome.rejected_files:  # said now, not after the month: the settings are likely wrong
             progress.note(f"  mostly rejected: {line}")
         stale = wanted if every_day else days_to_run(instance, resources["warehouse"].store(), wanted)
@@ -275,7 +279,7 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
             result = run("ingest_job", label, days_range=(first, last))
             metadata = {m.partition: m.metadata for m in result.asset_materializations_for_node("parsed_logs")
                         if m.asset_key == dg.AssetKey("parsed_logs")}
-            for day in RANGE.days_of([d for d in wanted if first <= d <= last]):
+            for day in found.days_of([d for d in wanted if first <= d <= last]):
                 meta = metadata.get(day, {})
                 outcome.days[day] = DayRun(rows=_value(meta, "dagster/row_count") or 0, quarantined=_value(meta, "quarantined_lines") or 0)
                 progress.step(day, f"{outcome.days[day].rows:,} rows, {outcome.days[day].quarantined:,} quarantined")

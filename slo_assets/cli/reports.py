@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from slo_assets.cli.common import INSTANCE_CONFIG, InputError, _check_writable, _guarded, _project_root, existing_warehouse, warehouse_location
@@ -44,7 +44,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
     def body() -> int:
         from slo_assets.core.calendar import period_label, period_months
-        from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, WAREHOUSE_SETTING
+        from slo_assets.defs.settings import LocationSettings
         from slo_assets.warehouse import layout
         from slo_assets.warehouse.storage import write_file_atomic
 
@@ -56,13 +56,12 @@ def cmd_review(args: argparse.Namespace) -> int:
             raise InputError(f"no month of {period_label(key)} ({months[0]} to {months[-1]}) was run into {warehouse}: "
                              "run `slo-assets run --month YYYY-MM` for its months first")
         location = warehouse_location(str(warehouse))  # a local folder made absolute, an object store URL as it is
-        os.environ[WAREHOUSE_SETTING] = location
-        os.environ[EARLIEST_MONTH_SETTING] = months[0]
+        settings = replace(LocationSettings.from_environ(), warehouse=location, earliest_month=months[0])
         from slo_assets.cli.orchestrate import instance_from_env, materialize_review
         from slo_assets.defs.resources import WarehouseResource
 
         instance = instance_from_env(_project_root() / INSTANCE_CONFIG)
-        failed = materialize_review(key, {"warehouse": WarehouseResource(base=location)}, instance)
+        failed = materialize_review(key, {"warehouse": WarehouseResource(base=location)}, instance, settings=settings)
         if failed:
             raise InputError(f"the review run failed: {failed}")
         yearly = len(key) == 4

@@ -9,7 +9,7 @@ import shlex
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from slo_assets.cli.common import (
@@ -22,6 +22,7 @@ from slo_assets.cli.common import (
     stage_dir,
     warehouse_location,
 )
+from slo_assets.defs.settings import LocationSettings
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,10 @@ class RunRequest:
     every_day: bool = False  # run the days again even when nothing they are made from changed
 
 
-def _prepare_environment(request: RunRequest) -> None:
-    """Point the partitions at this run's warehouse and month before the definitions are imported."""
-    from slo_assets.defs.resources import EARLIEST_MONTH_SETTING, WAREHOUSE_SETTING
-
-    os.environ[WAREHOUSE_SETTING] = request.warehouse
-    os.environ[EARLIEST_MONTH_SETTING] = request.month
+def _settings(request: RunRequest) -> LocationSettings:
+    """The code location's settings for this run: the environment's, with its warehouse and its month
+    (which the partitions must cover, whatever the warehouse holds)."""
+    return replace(LocationSettings.from_environ(), warehouse=request.warehouse, earliest_month=request.month)
 
 
 def _resources(request: RunRequest) -> dict:
@@ -167,10 +166,10 @@ def _run_month(request: RunRequest, project: Path):
             raise InputError(f"--prove-rules needs promtool, which is not installed: {PROMTOOL_INSTALL}")
     _check_warehouse(request.warehouse)
     _check_writable("--out", request.out)
-    _prepare_environment(request)
-    from slo_assets.defs.partitions import RANGE
+    settings = _settings(request)
+    from slo_assets.defs.partitions import resolve_range
 
-    reason = RANGE.why_not(request.month)
+    reason = resolve_range(settings).why_not(request.month)
     if reason:
         raise InputError(reason)
     resources = _resources(request)
@@ -179,7 +178,7 @@ def _run_month(request: RunRequest, project: Path):
 
     instance = instance_from_env(project / INSTANCE_CONFIG)
     outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose),
-                                prove_rules=request.prove_rules, every_day=request.every_day)
+                                prove_rules=request.prove_rules, every_day=request.every_day, settings=settings)
     if outcome.failed_runs:
         raise InputError("runs failed (the Dagster UI shows each run; DAGSTER_HOME " + os.environ["DAGSTER_HOME"] + "):\n  "
                          + "\n  ".join(outcome.failed_runs))
@@ -301,7 +300,7 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from slo_assets.defs.resources import default_warehouse
+    from slo_assets.defs.settings import default_warehouse
 
     out = Path(args.out)
     request = RunRequest(month=args.month, logs=Path(args.logs), specs=[Path(s) for s in args.spec], out=out,

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import dagster as dg
 
+from slo_assets.defs import partitions as P
 from slo_assets.defs.outputs.assets import OUTPUT_KEYS
-from slo_assets.defs.partitions import daily_partitions, monthly_partitions
 from slo_assets.slo.gate import STALE_AFTER
 
 # Every day- and month-partitioned asset is automated, but for these two: the remediation job writes
@@ -63,9 +63,9 @@ def automate(spec: dg.AssetSpec) -> dg.AssetSpec:
     if not isinstance(spec, dg.AssetSpec):  # log_file_index, an observable source: observed by index_job and the schedule
         return spec
     key = spec.key.to_user_string()
-    if spec.partitions_def == daily_partitions and key not in NOT_AUTOMATED:
+    if spec.partitions_def == P.DAILY and key not in NOT_AUTOMATED:
         spec = spec.replace_attributes(automation_condition=day_data_changed()).merge_attributes(tags={AUTOMATION_TAG: DAILY})
-    elif spec.partitions_def == monthly_partitions and key not in NOT_AUTOMATED:
+    elif spec.partitions_def == P.MONTHLY and key not in NOT_AUTOMATED:
         spec = spec.replace_attributes(automation_condition=month_inputs_updated()).merge_attributes(tags={AUTOMATION_TAG: MONTHLY})
     if key in FRESH_KEYS:
         spec = spec.replace_attributes(freshness_policy=FRESHNESS)

@@ -2,7 +2,6 @@
 partitions (automation.py); the others name assets by key, with the sibling outputs a multi_asset
 cannot leave out."""
 
-import os
 import warnings
 
 import dagster as dg
@@ -11,6 +10,7 @@ from slo_assets.core.clock import SettingError
 from slo_assets.defs.automation import DAILY_ASSETS, MONTHLY_ASSETS
 from slo_assets.defs.live.alerts import live_alert_job  # a job of ops, beside the sensor that launches it
 from slo_assets.defs.outputs.rules_proof import RULES_CHECK_KEY
+from slo_assets.defs.settings import CELERY_BROKER_SETTING, EXECUTOR_SETTING, LocationSettings
 
 # daily_job joins the file index (an observation, which has no backfill policy) to the single-run daily
 # assets; Dagster then warns, at every load, that it falls back to one partition per run. The job is
@@ -22,69 +22,51 @@ def _assets(*keys: str) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*keys).required_multi_asset_neighbors()
 
 
-EXECUTOR_SETTING = "SLO_ASSETS_EXECUTOR"
-CELERY_BROKER_SETTING = "SLO_ASSETS_CELERY_BROKER"
-CELERY_BACKEND_SETTING = "SLO_ASSETS_CELERY_BACKEND"
-EXECUTORS = ("in_process", "celery")
+def job_executor(settings: LocationSettings) -> dg.ExecutorDefinition:
+    """The executor of every job (definitions.py sets it as the location's default): in process by
+    default; with SLO_ASSETS_EXECUTOR=celery, dagster-celery sends each step to the Celery workers
+    listening on the broker named by SLO_ASSETS_CELERY_BROKER (results through SLO_ASSETS_CELERY_BACKEND,
+    default the broker); the executor's config names the variables, read when a run starts, rather
+    than holding the URLs.
 
-
-def executor_choice() -> str:
-    """Which executor every job runs on, from $SLO_ASSETS_EXECUTOR (read when the definitions are imported)."""
-    choice = os.environ.get(EXECUTOR_SETTING, "").strip() or "in_process"
-    if choice not in EXECUTORS:
-        raise SettingError(f"{EXECUTOR_SETTING}={choice!r}: must be one of {', '.join(EXECUTORS)}")
-    return choice
-
-
-def job_executor() -> dg.ExecutorDefinition:
-    """The executor of every job: in process by default; with SLO_ASSETS_EXECUTOR=celery, dagster-celery
-    sends each step to the Celery workers listening on the broker named by SLO_ASSETS_CELERY_BROKER
-    (results through SLO_ASSETS_CELERY_BACKEND, default the broker); the executor's config names the
-    variables, read when a run starts, rather than holding the URLs."""
-    if executor_choice() == "in_process":
+    Every job executes in its run's own process unless told otherwise: a process per step would only
+    re-import the code (seconds per step, measured: a month's chain took 23-27 s multiprocess, 8-9 s in
+    process). The daily assets take a backfill's whole range of days in one run (BackfillPolicy.single_run,
+    day_runs.py), so on Celery a month's days are one step per asset."""
+    if settings.executor == "in_process":
         return dg.in_process_executor
-    if not os.environ.get(CELERY_BROKER_SETTING):
-        raise SettingError(f"{EXECUTOR_SETTING}=celery needs {CELERY_BROKER_SETTING}, the broker URL (e.g. redis://127.0.0.1:6379/0)")
     try:
         from dagster_celery import celery_executor
     except ImportError as error:
         raise SettingError(f"{EXECUTOR_SETTING}=celery needs dagster-celery: pip install -e '.[celery]'") from error
-    backend = CELERY_BACKEND_SETTING if os.environ.get(CELERY_BACKEND_SETTING) else CELERY_BROKER_SETTING
-    return celery_executor.configured({"broker": {"env": CELERY_BROKER_SETTING}, "backend": {"env": backend}}, name="celery")
+    return celery_executor.configured({"broker": {"env": CELERY_BROKER_SETTING}, "backend": {"env": settings.celery_backend_setting}},
+                                      name="celery")
 
 
-# Every job executes in its run's own process unless SLO_ASSETS_EXECUTOR says otherwise: a process per
-# step would only re-import the code (seconds per step, measured: a month's chain took 23-27 s
-# multiprocess, 8-9 s in process). The daily assets take a backfill's whole range of days in one run
-# (BackfillPolicy.single_run, day_runs.py), so on Celery a month's days are one step per asset.
-EXECUTOR = job_executor()
-observe_specs_job = dg.define_asset_job("observe_specs_job", selection=_assets("slo_specs"), description="hash the OpenSLO spec files",
-                                        executor_def=EXECUTOR)
-observe_job = dg.define_asset_job("observe_job", selection=_assets("slo_specs", "log_file_index"), executor_def=EXECUTOR,
+observe_specs_job = dg.define_asset_job("observe_specs_job", selection=_assets("slo_specs"), description="hash the OpenSLO spec files")
+observe_job = dg.define_asset_job("observe_job", selection=_assets("slo_specs", "log_file_index"),
                                   description="hash the OpenSLO spec files and index the log files, in one run")
 index_job = dg.define_asset_job("index_job", selection=_assets("log_file_index"),
-                                description="index log files, parsing new or changed ones", executor_def=EXECUTOR)
+                                description="index log files, parsing new or changed ones")
 ingest_job = dg.define_asset_job("ingest_job", selection=DAILY_ASSETS,
-                                 description="parse a day of logs, or a range of days in one run, and compute their SLI inputs",
-                                 executor_def=EXECUTOR)
-daily_job = dg.define_asset_job("daily_job", selection=_assets("log_file_index") | DAILY_ASSETS, executor_def=EXECUTOR,
+                                 description="parse a day of logs, or a range of days in one run, and compute their SLI inputs")
+daily_job = dg.define_asset_job("daily_job", selection=_assets("log_file_index") | DAILY_ASSETS,
                                 description="refresh the file index, then parse one day and compute its SLI inputs")
 # the rules proof (defs/outputs/rules_proof.py) runs on its own: promtool costs seconds per month
 RULES_PROOF = dg.AssetSelection.checks(RULES_CHECK_KEY)
 monthly_chain_job = dg.define_asset_job(
-    "monthly_chain_job", selection=MONTHLY_ASSETS - RULES_PROOF, executor_def=EXECUTOR,
+    "monthly_chain_job", selection=MONTHLY_ASSETS - RULES_PROOF,
     description="SLI metrics, targets, error budgets, compliance, remediation plan and the published outputs for one month (to date)")
 remediation_job = dg.define_asset_job("remediation_job", selection=_assets("remediation_runs", "learning_record", "incident_reviews"),
-                                      executor_def=EXECUTOR,
                                       description="carry out the remediation plan of a month (dry run unless remediation.execute), "
                                                   "and write its incident review drafts again with the actions")
 
 # alert_rules again (its rendering is cheap) with its proof: a job of a check alone has no partitions to run
-prove_rules_job = dg.define_asset_job("prove_rules_job", selection=_assets("alert_rules"), executor_def=EXECUTOR,
+prove_rules_job = dg.define_asset_job("prove_rules_job", selection=_assets("alert_rules"),
                                       description="render a month's alert rules and prove them against its replay with promtool test rules")
-quarterly_review_job = dg.define_asset_job("quarterly_review_job", selection=_assets("quarterly_review"), executor_def=EXECUTOR,
+quarterly_review_job = dg.define_asset_job("quarterly_review_job", selection=_assets("quarterly_review"),
                                            description="review a quarter (partition: its first month) from its evaluated months")
-yearly_review_job = dg.define_asset_job("yearly_review_job", selection=_assets("yearly_review"), executor_def=EXECUTOR,
+yearly_review_job = dg.define_asset_job("yearly_review_job", selection=_assets("yearly_review"),
                                         description="review a year from its evaluated months")
 JOBS = [live_alert_job, prove_rules_job, observe_specs_job, observe_job, index_job, ingest_job, daily_job, monthly_chain_job, remediation_job,
         quarterly_review_job, yearly_review_job]

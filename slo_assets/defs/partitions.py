@@ -1,16 +1,22 @@
-"""Daily and monthly partitions, UTC, covering the logs found and the running month.
+"""Daily, monthly, quarterly and yearly partitions, UTC: their calendars, declared at import, and
+their range, resolved when the code location loads.
+
+The assets are declared with the calendars below (DAILY, MONTHLY, ...), which read nothing. When
+the definitions load, `build_partitions(resolve_range(settings))` makes the definitions of this
+load and `with_partitions` puts them on every asset and check, so the range follows the data
+without any read at import.
 
 The first day is the first of the earliest month with data: of the rows in the warehouse's file
-index, or a month the CLI was asked to run (SLO_ASSETS_EARLIEST_MONTH, set by `slo-assets run`);
-with neither, the running month. So the catalogue lists no years of empty days before the logs.
-SLO_ASSETS_START_DATE fixes it instead. The last day is today (UTC; SLO_ASSETS_NOW pins the clock),
-so the live access.log can be ingested before midnight and a running month runs on any day.
+index, or a month the CLI was asked to run (its --month); with neither, the running month. So the
+catalogue lists no years of empty days before the logs. SLO_ASSETS_START_DATE fixes it instead.
+The last day is today (UTC; SLO_ASSETS_NOW pins the clock), so the live access.log can be ingested
+before midnight and a running month runs on any day.
 """
 
 from __future__ import annotations
 
-import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -18,11 +24,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from slo_assets.core import clock
-from slo_assets.defs.resources import (
-    EARLIEST_MONTH_SETTING,
-    START_SETTING,
-    default_warehouse,
-)
+from slo_assets.defs.settings import EARLIEST_MONTH_SETTING, START_SETTING, LocationSettings
 from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
 
@@ -39,7 +41,7 @@ class PartitionSettingError(clock.SettingError):
 class PartitionRange:
     first_day: date
     last_day: date  # today, UTC
-    configured: bool  # the first day comes from SLO_ASSETS_START_DATE
+    configured: str = ""  # SLO_ASSETS_START_DATE as set, when the first day comes from it
 
     def why_not(self, month: str) -> str | None:
         """None when the month has partitions, else one line saying why not and what to set."""
@@ -47,7 +49,7 @@ class PartitionRange:
         if month > last_month:
             return f"month {month} has not begun: today is {self.last_day.isoformat()} (UTC)"
         if month < first_month:
-            source = f"set by {START_SETTING}={os.environ.get(START_SETTING)}" if self.configured else "(the default)"
+            source = f"set by {START_SETTING}={self.configured}" if self.configured else "(the default)"
             return (f"month {month} is before the first partition {self.first_day.isoformat()} {source}; "
                     f"set {START_SETTING}={month}-01 (or earlier) to run it")
         return None
@@ -83,21 +85,21 @@ def earliest_indexed_day(warehouse: str) -> date | None:
     return date(1970, 1, 1) + timedelta(days=min(plausible)) if plausible else None
 
 
-def resolve_range(warehouse: str | None = None) -> PartitionRange:
+def resolve_range(settings: LocationSettings) -> PartitionRange:
+    """The range of this load: SLO_ASSETS_START_DATE if set, else the earliest month of the file index and
+    the month asked for, else the running month; through today."""
     today = clock.today()
-    explicit = os.environ.get(START_SETTING, "").strip()
-    if explicit:
-        return PartitionRange(_parse_day(START_SETTING, explicit), today, configured=True)
+    if settings.start_date:
+        return PartitionRange(_parse_day(START_SETTING, settings.start_date), today, configured=settings.start_date)
     candidates = []
-    indexed = earliest_indexed_day(warehouse or default_warehouse())
+    indexed = earliest_indexed_day(settings.warehouse)
     if indexed:
         candidates.append(indexed.replace(day=1))
-    asked = os.environ.get(EARLIEST_MONTH_SETTING, "").strip()
-    if asked:
-        candidates.append(_parse_day(EARLIEST_MONTH_SETTING, asked).replace(day=1))
+    if settings.earliest_month:
+        candidates.append(_parse_day(EARLIEST_MONTH_SETTING, settings.earliest_month).replace(day=1))
     # The running month closes the list: it is the start without data, and a start after today
     # (logs from a clock ahead) would leave no partition at all.
-    return PartitionRange(min([*candidates, today.replace(day=1)]), today, configured=False)
+    return PartitionRange(min([*candidates, today.replace(day=1)]), today)
 
 
 def _next_month(day: date) -> date:
@@ -108,30 +110,69 @@ def _quarter_start(day: date) -> date:
     return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
 
 
-RANGE = resolve_range()
-PARTITION_START = RANGE.first_day.isoformat()
+QUARTER_CRON, YEAR_CRON = "0 0 1 1,4,7,10 *", "0 0 1 1 *"
+# The calendars the assets are declared with. Their start is only the calendar's origin: the loaded
+# definitions replace them with the range of the load (with_partitions), before anything lists a key.
+CALENDAR_ORIGIN = date(1970, 1, 1)
+DAILY = dg.DailyPartitionsDefinition(start_date=CALENDAR_ORIGIN.isoformat(), timezone="UTC", end_offset=1)
+MONTHLY = dg.MonthlyPartitionsDefinition(start_date=CALENDAR_ORIGIN.strftime("%Y-%m"), fmt="%Y-%m", timezone="UTC", end_offset=1)
+# Review periods: a quarter's key is its first month (2026-10 is 2026 Q4), a year's YYYY.
+QUARTERLY = dg.TimeWindowPartitionsDefinition(cron_schedule=QUARTER_CRON, start=CALENDAR_ORIGIN.strftime("%Y-%m"), fmt="%Y-%m",
+                                              timezone="UTC", end_offset=1)
+YEARLY = dg.TimeWindowPartitionsDefinition(cron_schedule=YEAR_CRON, start=str(CALENDAR_ORIGIN.year), fmt="%Y", timezone="UTC",
+                                           end_offset=1)
 
-if clock.pinned() is None:
-    # end_offset=1 includes the running day (and month), moving with the real clock.
-    daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITION_START, timezone="UTC", end_offset=1)
-    monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=PARTITION_START[:7], fmt="%Y-%m", timezone="UTC",
-                                                        end_offset=1)
-else:
-    # A pinned clock ends the partitions on its day (end dates are exclusive); Dagster still bounds
-    # them by the real clock too, so only a day in the past can be pinned.
-    daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITION_START, timezone="UTC", end_offset=1,
-                                                    end_date=(RANGE.last_day + timedelta(days=1)).isoformat())
-    monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=PARTITION_START[:7], fmt="%Y-%m", timezone="UTC",
-                                                        end_offset=1, end_date=_next_month(RANGE.last_day).strftime("%Y-%m"))
 
-# Review periods, the running one included: a quarter's key is its first month (2026-10 is 2026 Q4), a year's YYYY.
-_last_quarter = _quarter_start(RANGE.last_day)
-_pinned_end = {} if clock.pinned() is None else {
-    "quarter": (_last_quarter.replace(year=_last_quarter.year + 1, month=1) if _last_quarter.month == 10
-                else _last_quarter.replace(month=_last_quarter.month + 3)).strftime("%Y-%m"),
-    "year": str(RANGE.last_day.year + 1)}
-quarterly_partitions = dg.TimeWindowPartitionsDefinition(
-    cron_schedule="0 0 1 1,4,7,10 *", start=_quarter_start(RANGE.first_day).strftime("%Y-%m"), fmt="%Y-%m", timezone="UTC",
-    end_offset=1, end=_pinned_end.get("quarter"))
-yearly_partitions = dg.TimeWindowPartitionsDefinition(
-    cron_schedule="0 0 1 1 *", start=str(RANGE.first_day.year), fmt="%Y", timezone="UTC", end_offset=1, end=_pinned_end.get("year"))
+@dataclass(frozen=True)
+class Partitions:
+    """The partitions definitions of one load of the code location, and the range they cover."""
+
+    range: PartitionRange
+    daily: dg.TimeWindowPartitionsDefinition
+    monthly: dg.TimeWindowPartitionsDefinition
+    quarterly: dg.TimeWindowPartitionsDefinition
+    yearly: dg.TimeWindowPartitionsDefinition
+
+    def for_calendar(self, declared: dg.PartitionsDefinition | None) -> dg.PartitionsDefinition | None:
+        """The definition of this load for an asset declared with one of the calendars; others as they are."""
+        loaded = ((DAILY, self.daily), (MONTHLY, self.monthly), (QUARTERLY, self.quarterly), (YEARLY, self.yearly))
+        return next((mine for calendar, mine in loaded if declared == calendar), declared)
+
+
+def build_partitions(found: PartitionRange) -> Partitions:
+    """The range's definitions, the running day, month, quarter and year included."""
+    start = found.first_day.isoformat()
+    last_quarter = _quarter_start(found.last_day)
+    if clock.pinned() is None:
+        # end_offset=1 includes the running day (and month), moving with the real clock.
+        ends: dict[str, str | None] = {"day": None, "month": None, "quarter": None, "year": None}
+    else:
+        # A pinned clock ends the partitions on its day (end dates are exclusive); Dagster still bounds
+        # them by the real clock too, so only a day in the past can be pinned.
+        ends = {"day": (found.last_day + timedelta(days=1)).isoformat(), "month": _next_month(found.last_day).strftime("%Y-%m"),
+                "quarter": (last_quarter.replace(year=last_quarter.year + 1, month=1) if last_quarter.month == 10
+                            else last_quarter.replace(month=last_quarter.month + 3)).strftime("%Y-%m"),
+                "year": str(found.last_day.year + 1)}
+    return Partitions(
+        range=found,
+        daily=dg.DailyPartitionsDefinition(start_date=start, timezone="UTC", end_offset=1, end_date=ends["day"]),
+        monthly=dg.MonthlyPartitionsDefinition(start_date=start[:7], fmt="%Y-%m", timezone="UTC", end_offset=1, end_date=ends["month"]),
+        quarterly=dg.TimeWindowPartitionsDefinition(cron_schedule=QUARTER_CRON, start=_quarter_start(found.first_day).strftime("%Y-%m"),
+                                                    fmt="%Y-%m", timezone="UTC", end_offset=1, end=ends["quarter"]),
+        yearly=dg.TimeWindowPartitionsDefinition(cron_schedule=YEAR_CRON, start=str(found.first_day.year), fmt="%Y", timezone="UTC",
+                                                 end_offset=1, end=ends["year"]),
+    )
+
+
+def with_partitions(assets: Sequence, partitions: Partitions) -> list:
+    """The assets with each spec's calendar replaced by this load's definition of it (keys never change).
+    A source asset (slo_specs, log_file_index) keeps its own: a partitioned one is built per load."""
+
+    def load(spec):
+        if not isinstance(spec, dg.AssetSpec):
+            if partitions.for_calendar(spec.partitions_def) is not spec.partitions_def:
+                raise TypeError(f"{spec.key.to_user_string()}: a source asset on a calendar is built per load, with its partitions")
+            return spec
+        return spec.replace_attributes(partitions_def=partitions.for_calendar(spec.partitions_def))
+
+    return list(dg.map_asset_specs(load, assets))

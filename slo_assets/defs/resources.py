@@ -1,21 +1,20 @@
 """Every resource of the code location, set here only: where logs and the warehouse live, how lines are
-parsed, which SLOs judge them and how remediation acts. Defaults come from the environment."""
+parsed, which SLOs judge them and how remediation acts. Their values for a load of the code location
+come from its settings (defs/settings.py), never from the environment at import."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from slo_assets.core.clock import SettingError
+from slo_assets.defs.settings import DEFAULT_LOG_DIR, DEFAULT_WAREHOUSE, LocationSettings
 from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, DEFAULT_JSON_FIELDS, DEFAULT_SERVICE_REGEX, ParseConfig
-from slo_assets.outputs.refresh import DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES, check_minutes
+from slo_assets.outputs.refresh import DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES
 from slo_assets.remediation.runbooks import load_runbooks
 from slo_assets.warehouse.storage import Warehouse
 
-DEFAULT_LOG_DIR = "data/sample/logs"
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,19 +22,6 @@ def project_file(relative: str) -> str:
     """A default file of the project: under the working folder if there, else in the source checkout."""
     here = Path(relative)
     return str(here if here.exists() or here.is_absolute() else SOURCE_ROOT / relative)
-DEFAULT_WAREHOUSE = "data/warehouse"
-WAREHOUSE_SETTING = "SLO_ASSETS_WAREHOUSE"
-STAGE_SETTING = "SLO_ASSETS_STAGE_DIR"  # the local parse cache; required when the warehouse is an object store
-# Read by defs/partitions.py when it is imported: set them before importing the definitions.
-START_SETTING = "SLO_ASSETS_START_DATE"
-EARLIEST_MONTH_SETTING = "SLO_ASSETS_EARLIEST_MONTH"
-
-
-def default_warehouse() -> str:
-    """The warehouse the code location and the CLI share unless told otherwise."""
-    return os.environ.get(WAREHOUSE_SETTING) or DEFAULT_WAREHOUSE
-
-
 class LogSource(dg.ConfigurableResource):
     """A folder of access logs and how to read them."""
 
@@ -166,34 +152,6 @@ class Remediation(dg.ConfigurableResource):
         return load_runbooks([Path(p) for p in self.runbook_paths], self.allowed_cwd_root)
 
 
-RUNBOOKS_SETTING = "SLO_ASSETS_RUNBOOKS"
-EXECUTE_SETTING = "SLO_ASSETS_REMEDIATION_EXECUTE"
-SWITCH_VALUES = {"1": True, "on": True, "true": True, "yes": True, "0": False, "off": False, "false": False, "no": False}
-
-
-def default_remediation() -> Remediation:
-    """The daemon's remediation from $SLO_ASSETS_RUNBOOKS (comma-separated runbook files) and
-    $SLO_ASSETS_REMEDIATION_EXECUTE (on: carry the actions out; default off, a dry run); a bad switch
-    is a SettingError naming it."""
-    paths = [p.strip() for p in os.environ.get(RUNBOOKS_SETTING, "").split(",") if p.strip()]
-    switch = os.environ.get(EXECUTE_SETTING, "").strip().lower()
-    if switch and switch not in SWITCH_VALUES:
-        raise SettingError(f"{EXECUTE_SETTING}={switch!r}: expected on or off")
-    return Remediation(**({"runbook_paths": paths} if paths else {}), execute=SWITCH_VALUES.get(switch, False))
-
-
-LIVE_REFRESH_SETTING = "SLO_ASSETS_LIVE_REFRESH_MINUTES"
-
-
-def live_refresh_minutes() -> int:
-    """$SLO_ASSETS_LIVE_REFRESH_MINUTES, else the default; a bad value is a SettingError naming it."""
-    text = os.environ.get(LIVE_REFRESH_SETTING, "").strip()
-    try:
-        return check_minutes(LIVE_REFRESH_SETTING, text) if text else DEFAULT_MINUTES
-    except ValueError as error:
-        raise SettingError(str(error)) from error
-
-
 class LiveOutputs(dg.ConfigurableResource):
     """How often live_outputs_sensor refreshes the running month's chain and outputs while its days change."""
 
@@ -201,13 +159,15 @@ class LiveOutputs(dg.ConfigurableResource):
                                  description="at most one refresh of the month to date per this many minutes")
 
 
-def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """The one resource set: what the code location binds, and what the CLI and tests override by key."""
-    specs = os.environ.get("SLO_ASSETS_SPECS")
+def default_resources(settings: LocationSettings | None = None) -> dict[str, dg.ConfigurableResource]:
+    """The one resource set: what the code location binds (from its settings; the defaults without), and
+    what the CLI and tests override by key."""
+    settings = settings or LocationSettings()
+    runbooks = {"runbook_paths": list(settings.runbook_paths)} if settings.runbook_paths else {}
     return {
-        "log_source": LogSource(root=os.environ.get("SLO_ASSETS_LOG_DIR", DEFAULT_LOG_DIR)),
-        "warehouse": WarehouseResource(base=default_warehouse(), stage_dir=os.environ.get(STAGE_SETTING, "")),
-        "slo_settings": SloSettings(spec_paths=specs.split(",") if specs else [project_file(DEFAULT_SPECS)]),
-        "remediation": default_remediation(),
-        "live_outputs": LiveOutputs(refresh_minutes=live_refresh_minutes()),
+        "log_source": LogSource(root=settings.log_dir),
+        "warehouse": WarehouseResource(base=settings.warehouse, stage_dir=settings.stage_dir),
+        "slo_settings": SloSettings(spec_paths=list(settings.spec_paths) or [project_file(DEFAULT_SPECS)]),
+        "remediation": Remediation(**runbooks, execute=settings.remediation_execute),
+        "live_outputs": LiveOutputs(refresh_minutes=settings.live_refresh_minutes),
     }

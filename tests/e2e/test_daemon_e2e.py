@@ -55,14 +55,17 @@ import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.execution.backfill import PartitionBackfill
-from slo_assets.definitions import defs
-from slo_assets.defs.partitions import daily_partitions, monthly_partitions
+from slo_assets.definitions import defs as load_defs
+
+defs = load_defs()
 
 month = sys.argv[1]
 instance = dg.DagsterInstance.get()
 for job in ("observe_specs_job", "index_job"):
     assert defs.resolve_job_def(job).execute_in_process(instance=instance).success, job
 graph = defs.resolve_asset_graph()
+daily_partitions = graph.get(dg.AssetKey('parsed_logs')).partitions_def
+monthly_partitions = graph.get(dg.AssetKey('compliance_report')).partitions_def
 wanted = set()
 for key in graph.materializable_asset_keys:
     partitions = graph.get(key).partitions_def

@@ -14,8 +14,9 @@ from tests.conftest import ROOT
 
 EXECUTORS = """
 import json
-from slo_assets.definitions import defs
+from slo_assets.definitions import defs as load_defs
 from slo_assets.defs.jobs import JOBS
+defs = load_defs()
 # the implicit asset job runs what the UI materializes and its backfills
 implicit = defs.resolve_implicit_global_asset_job_def()
 print(json.dumps({job.name: defs.resolve_job_def(job.name).executor_def.name for job in [*JOBS, implicit]}))

@@ -16,7 +16,8 @@ from tests.conftest import ROOT
 
 LIST_DEFINITIONS = """
 import json
-from slo_assets.definitions import defs
+from slo_assets.definitions import defs as load_defs
+defs = load_defs()
 
 jobs = sorted(job.name for job in defs.resolve_all_job_defs())  # resolving each job fails on a selection naming nothing
 graph = defs.resolve_asset_graph()
@@ -93,3 +94,44 @@ def test_the_instance_settings_are_the_top_level_dagster_yaml():
     assert INSTANCE_CONFIG == Path("dagster.yaml") and (ROOT / INSTANCE_CONFIG).is_file()
     assert sorted(p.name for p in (ROOT / "deploy").iterdir()) == ["dagster-postgres.yaml"]
     assert ".dagster_home/" in (ROOT / ".gitignore").read_text().split()
+
+
+IMPORT_READS_NOTHING = """
+import json, sys
+opened = []
+sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" and "{warehouse}" in str(args[0]) else None)
+import slo_assets.definitions, slo_assets.cli.main  # bad settings and a warehouse with logs: neither is read here
+at_import = list(opened)
+from slo_assets.core.clock import SettingError
+try:
+    slo_assets.definitions.defs()
+    outcome = "loaded"
+except SettingError as error:
+    outcome = str(error)
+print(json.dumps({{"at_import": at_import, "at_load": opened[len(at_import):], "load": outcome}}))
+"""
+
+
+def test_importing_the_code_location_reads_no_setting_and_no_file(tmp_path):
+    """Settings, the partitions' range and the executor are read when Dagster loads the definitions
+    (the `defs` function), not when a module is imported: a bad setting fails the load, naming itself."""
+    import polars as pl
+
+    from slo_assets.warehouse import layout
+
+    warehouse = tmp_path / "warehouse"
+    warehouse.mkdir()
+    pl.DataFrame({"days": [[20_000]]}, schema={"days": pl.List(pl.Int32)}).write_parquet(warehouse / layout.LOG_FILE_INDEX.relative())
+
+    def load(**settings: str) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLO_ASSETS_")}
+        done = subprocess.run([sys.executable, "-c", IMPORT_READS_NOTHING.format(warehouse=warehouse)], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT), "SLO_ASSETS_WAREHOUSE": str(warehouse), **settings})
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    good = load()
+    assert good["at_import"] == [] and good["load"] == "loaded"
+    assert any(path.endswith(layout.LOG_FILE_INDEX.relative()) for path in good["at_load"])  # the range follows the data
+    bad = load(SLO_ASSETS_EXECUTOR="bogus")
+    assert bad["at_import"] == [] and bad["load"] == "SLO_ASSETS_EXECUTOR='bogus': must be one of in_process, celery"

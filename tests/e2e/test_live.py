@@ -317,6 +317,7 @@ def test_the_sensor_asks_one_run_per_service_and_tick_and_it_sends_each_episode_
         SloSettings,
         WarehouseResource,
     )
+    from slo_assets.defs.settings import LocationSettings
     from slo_assets.warehouse import layout
     from tests.channel_servers import HttpChannel
 
@@ -334,11 +335,12 @@ def test_the_sensor_asks_one_run_per_service_and_tick_and_it_sends_each_episode_
     now = minute + 30_000
     monkeypatch.setattr(live_defs, "now_ms", lambda: now)
     log.write_text("".join(line(minute - 60 * MINUTE_MS + i * 600) for i in range(6000)))  # a clean hour, 100 a minute
+    sensor = live_tick_sensor(LocationSettings())
     try:
         with dg.instance_for_test() as instance:
             def tick():
                 with dg.build_sensor_context(instance=instance, resources=resources) as context:
-                    return live_tick_sensor(context)
+                    return sensor(context)
 
             assert tick().run_requests == []
             append(log, "".join(line(now - 1000 + i, 503) for i in range(200)))  # 200 failures in the last second
@@ -374,19 +376,17 @@ def test_the_sensor_asks_one_run_per_service_and_tick_and_it_sends_each_episode_
 
 
 def test_the_interval_is_30_s_to_1_h_and_live_mode_is_off_unless_asked():
-    from slo_assets.core.errors import DefinitionError
-    from slo_assets.defs.live.alerts import (
-        live_enabled,
-        live_interval_seconds,
-        live_tick_sensor,
-    )
+    from slo_assets.core.clock import SettingError
+    from slo_assets.defs.live.alerts import live_tick_sensor
+    from slo_assets.defs.settings import LocationSettings, live_enabled, live_interval_seconds
 
     assert live_interval_seconds({}) == 60
     assert [live_interval_seconds({"SLO_ASSETS_LIVE_INTERVAL": v}) for v in ("30", "3600")] == [30, 3600]
     for wrong in ("29", "3601", "1m", "-30", "30.5"):
-        with pytest.raises(DefinitionError) as error:
+        with pytest.raises(SettingError) as error:
             live_interval_seconds({"SLO_ASSETS_LIVE_INTERVAL": wrong})
         assert "SLO_ASSETS_LIVE_INTERVAL" in str(error.value) and repr(wrong) in str(error.value)
     assert not live_enabled({}) and live_enabled({"SLO_ASSETS_LIVE": "on"})
-    if not live_enabled():
-        assert live_tick_sensor.default_status.value == "STOPPED"
+    assert live_tick_sensor(LocationSettings()).default_status.value == "STOPPED"
+    on = live_tick_sensor(LocationSettings.from_environ({"SLO_ASSETS_LIVE": "on", "SLO_ASSETS_LIVE_INTERVAL": "30"}))
+    assert (on.default_status.value, on.minimum_interval_seconds) == ("RUNNING", 30)

@@ -34,8 +34,8 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     import slo_assets.definitions as d
     import dagster as dg
-    dg.Definitions.validate_loadable(d.defs)
-    d.defs.resolve_asset_graph()
+    dg.Definitions.validate_loadable(d.defs())
+    d.defs().resolve_asset_graph()
     import slo_assets.cli, slo_assets.cli.orchestrate, slo_assets.warehouse.schemas
     slo_assets.warehouse.schemas.ParsedLogs.to_schema()
 kinds = (DeprecationWarning, PendingDeprecationWarning, dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning)

@@ -205,14 +205,14 @@ def _steps_in(opened) -> tuple[dict[str, set[str]], set[str]]:
 
 @needs("redis-server")
 def test_a_month_on_two_celery_workers_equals_the_in_process_month(small_month, local_month, tmp_path):
-    from slo_assets.defs import jobs
+    from slo_assets.defs import settings as S
 
     home = tmp_path / ".dagster_home"
     home.mkdir()
     with scale_servers.redis_server() as redis_url:
         # what a user sets for the CLI and the workers alike: the executor, the broker, one instance, the partitions' start
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "DAGSTER_HOME": str(home), jobs.EXECUTOR_SETTING: "celery",
-               jobs.CELERY_BROKER_SETTING: redis_url, jobs.CELERY_BACKEND_SETTING: redis_url, "SLO_ASSETS_EARLIEST_MONTH": MONTH}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "DAGSTER_HOME": str(home), S.EXECUTOR_SETTING: "celery",
+               S.CELERY_BROKER_SETTING: redis_url, S.CELERY_BACKEND_SETTING: redis_url, "SLO_ASSETS_EARLIEST_MONTH": MONTH}
         with scale_servers.celery_workers(2, redis_url, env, tmp_path / "workers") as workers:
             done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "run", "--logs", str(small_month), "--spec", str(SPEC),
                                    "--month", MONTH, "--out", "out", "--warehouse", str(tmp_path / "warehouse")],

@@ -80,7 +80,9 @@ def test_compliance_records_its_inputs(month_to_date):
 def test_declared_column_schemas_match_what_is_written(month_to_date):
     import pyarrow.parquet as pq
 
-    from slo_assets.definitions import defs
+    from slo_assets.definitions import defs as load_defs
+
+    defs = load_defs()
 
     base, _, _, _ = month_to_date
     graph = defs.resolve_asset_graph()

@@ -9,25 +9,27 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from slo_assets.definitions import build_definitions, defs
+from slo_assets.definitions import build_definitions
 from slo_assets.defs.ingest.assets import (
     CHECK_EXPECTATIONS,
     CHECK_QUARANTINE,
     CHECK_SCHEMA,
-    log_file_index,
+    log_file_index_asset,
     parsed_logs,
     read_index,
 )
+from slo_assets.defs.partitions import DAILY
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.ingest.index import index_summary
 
 DAY = "2026-10-10"
+log_file_index = log_file_index_asset(DAILY)  # on the calendar, as a test materializes it alone
 
 
 def test_definitions_load():
-    dg.Definitions.validate_loadable(defs)
-    assert defs.resolve_job_def("ingest_job") is not None
-    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    dg.Definitions.validate_loadable(build_definitions())
+    assert build_definitions().resolve_job_def("ingest_job") is not None
+    keys = {key.to_user_string() for key in build_definitions().resolve_asset_graph().get_all_asset_keys()}
     assert {"log_file_index", "parsed_logs"} <= keys
 
 

@@ -9,10 +9,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from slo_assets.definitions import build_definitions
-from slo_assets.defs.ingest.assets import CHECK_FILES_UNIQUE, log_file_index, parsed_logs
+from slo_assets.defs.ingest.assets import CHECK_FILES_UNIQUE, log_file_index_asset, parsed_logs
+from slo_assets.defs.partitions import DAILY
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from tests.conftest import stale_statuses
 
+log_file_index = log_file_index_asset(DAILY)  # on the calendar, as a test materializes it alone
 DAYS = ["2026-10-01", "2026-10-02", "2026-10-03", "2026-10-04"]
 
 

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from slo_assets.cli.orchestrate import materialize_month, materialize_review
-from slo_assets.definitions import build_definitions, defs
+from slo_assets.definitions import build_definitions
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
@@ -24,7 +24,7 @@ ASSETS_WITHOUT_FILES = {"slo_specs", "breach_acks"}  # observations: of the spec
 
 
 def test_every_dataset_is_an_asset_and_every_asset_has_its_dataset():
-    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    keys = {key.to_user_string() for key in build_definitions().resolve_asset_graph().get_all_asset_keys()}
     declared = {dataset.key for dataset in layout.DATASETS}
     assert declared <= keys, declared - keys
     assert keys - declared == ASSETS_WITHOUT_FILES

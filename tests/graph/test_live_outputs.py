@@ -19,12 +19,8 @@ from slo_assets.core.clock import SettingError
 from slo_assets.definitions import build_definitions
 from slo_assets.defs.jobs import daily_job, monthly_chain_job
 from slo_assets.defs.live.outputs import LIVE_TAG, live_outputs_sensor
-from slo_assets.defs.resources import (
-    LIVE_REFRESH_SETTING,
-    LiveOutputs,
-    LogSource,
-    live_refresh_minutes,
-)
+from slo_assets.defs.resources import LiveOutputs, LogSource
+from slo_assets.defs.settings import LIVE_REFRESH_SETTING, live_refresh_minutes
 from slo_assets.outputs.refresh import Refreshed, decide, decide_day, run_key
 
 MONTH = "2026-10"

@@ -426,7 +426,11 @@ def test_runs_appending_outcomes_at_once_lose_none(tmp_path):
 
 def test_the_daemon_takes_its_runbooks_and_the_execute_switch_from_the_environment(monkeypatch, tmp_path):
     from slo_assets.core.clock import SettingError
-    from slo_assets.defs.resources import default_remediation
+    from slo_assets.defs.resources import default_resources
+    from slo_assets.defs.settings import LocationSettings
+
+    def default_remediation():
+        return default_resources(LocationSettings.from_environ())["remediation"]
 
     monkeypatch.delenv("SLO_ASSETS_RUNBOOKS", raising=False)
     monkeypatch.delenv("SLO_ASSETS_REMEDIATION_EXECUTE", raising=False)

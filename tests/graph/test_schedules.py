@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from slo_assets.definitions import build_definitions, defs
+from slo_assets.definitions import build_definitions
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.defs.schedules import daily_ingest_schedule, month_close_schedule, month_to_date_schedule
 from slo_assets.ingest.generate import write_logs
@@ -14,7 +14,7 @@ from slo_assets.ingest.generate import write_logs
 
 def _request(schedule, when: str) -> dg.RunRequest:
     context = dg.build_schedule_context(scheduled_execution_time=datetime.fromisoformat(when).replace(tzinfo=UTC),
-                                        repository_def=defs.get_repository_def())
+                                        repository_def=build_definitions().get_repository_def())
     return schedule.evaluate_tick(context).run_requests[0]
 
 
@@ -25,9 +25,9 @@ def test_schedules_target_the_right_partitions():
     assert _request(month_to_date_schedule, "2026-11-01T00:45:00").partition_key == "2026-10"  # the last day of October
     assert _request(month_close_schedule, "2026-11-01T02:30:00").partition_key == "2026-10"
     assert _request(month_close_schedule, "2027-01-01T02:30:00").partition_key == "2026-12"
-    names = {s.name for s in defs.schedules}
+    names = {s.name for s in build_definitions().schedules}
     assert names == {"daily_ingest_schedule", "month_to_date_schedule", "month_close_schedule"}
-    assert {s.name for s in defs.sensors} == {"remediation_sensor", "escalation_sensor", "live_tick_sensor", "live_outputs_sensor",
+    assert {s.name for s in build_definitions().sensors} == {"remediation_sensor", "escalation_sensor", "live_tick_sensor", "live_outputs_sensor",
                                              "daily_automation_sensor", "monthly_automation_sensor"}
 
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 from slo_assets.core.markdown import frame_table, table
 from slo_assets.defs.ingest.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, day_window, range_version, run_days
 from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS, QUARANTINE
-from slo_assets.defs.partitions import daily_partitions
+from slo_assets.defs.partitions import DAILY
 from slo_assets.defs.resources import LogSource, WarehouseResource
 from slo_assets.defs.warehouse_io import written
 from slo_assets.ingest import checkpoint as checkpoints
@@ -84,15 +84,22 @@ def _last_observed(instance: dg.DagsterInstance, days: list[str], batch: int = 5
     return seen
 
 
-# observable_source_asset is beta in Dagster 1.13; per-partition data versions of an external source
-# are exactly what it is for, so its BetaWarning is silenced here and only here.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.BetaWarning)
+def log_file_index_asset(daily: dg.PartitionsDefinition) -> dg.SourceAsset:
+    """The observable source of the raw log files, partitioned by `daily`: the definitions of the load
+    (definitions.py), or partitions.DAILY where a test builds it alone. Built per load because a
+    source asset's partitions cannot be replaced afterwards, as the other assets' are (with_partitions)."""
+    # observable_source_asset is beta in Dagster 1.13; per-partition data versions of an external source
+    # are exactly what it is for, so its BetaWarning is silenced here and only here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _log_file_index(daily)
 
+
+def _log_file_index(daily: dg.PartitionsDefinition) -> dg.SourceAsset:
     @dg.observable_source_asset(
         name="log_file_index",
         group_name="ingestion",
-        partitions_def=daily_partitions,
+        partitions_def=daily,
         metadata=LOG_FILE_INDEX,
         description="The raw log files, per UTC day. Observing them fingerprints every file (chained sha256; a stat for "
                     "unchanged ones), parses new or changed files once into the stage cache (a file that only grew: "
@@ -121,11 +128,11 @@ with warnings.catch_warnings():
         versions = day_versions(build.index)
         gone = set(day_versions(previous)) - set(versions) if previous is not None and "days" in previous.columns else set()
         versions.update({day: NO_FILES_VERSION for day in gone})
-        valid = {day: version for day, version in versions.items() if daily_partitions.has_partition_key(day)}
+        valid = {day: version for day, version in versions.items() if daily.has_partition_key(day)}
         # Only days whose version differs from the one Dagster holds: one event per changed day.
         observed = _last_observed(context.instance, sorted(valid))
         changed = {day: dg.DataVersion(version) for day, version in valid.items() if observed.get(day) != version}
-        first_day, last_day = _partition_bounds()
+        first_day, last_day = _partition_bounds(daily)
         summary = index_summary(build.index, first_day, last_day)
         outside = len(versions) - len(valid)
         context.log.info(
@@ -149,11 +156,13 @@ with warnings.catch_warnings():
             warnings.simplefilter("ignore", dg.BetaWarning)
             return dg.DataVersionsByPartition(changed)
 
+    return log_file_index
 
-def _partition_bounds() -> tuple[str | None, str | None]:
+
+def _partition_bounds(daily: dg.PartitionsDefinition) -> tuple[str | None, str | None]:
     """First and last daily partition ("YYYY-MM-DD"): lines on days outside are counted, not read."""
     try:
-        return daily_partitions.get_first_partition_key(), daily_partitions.get_last_partition_key()
+        return daily.get_first_partition_key(), daily.get_last_partition_key()
     except Exception:  # noqa: BLE001 - bounds are for counting only; a partitions definition without them counts nothing outside
         return None, None
 
@@ -229,14 +238,15 @@ def _current_index(warehouse: WarehouseResource) -> pl.DataFrame:
     return index
 
 
-@dg.asset_check(asset=log_file_index, name=CHECK_FILES_READABLE,
+@dg.asset_check(asset="log_file_index", name=CHECK_FILES_READABLE,
                 description="every file and folder under the log root could be read (error: unreadable; warn: a damaged gzip salvaged)")
-def log_files_readable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    first_day, last_day = _partition_bounds()
+def log_files_readable(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    daily = context.job_def.asset_layer.asset_graph.get(dg.AssetKey("log_file_index")).partitions_def  # this load's days
+    first_day, last_day = _partition_bounds(daily) if daily is not None else (None, None)
     return files_readable_result(index_summary(_current_index(warehouse), first_day, last_day))
 
 
-@dg.asset_check(asset=log_file_index, name=CHECK_LINES_ACCEPTED,
+@dg.asset_check(asset="log_file_index", name=CHECK_LINES_ACCEPTED,
                 description=f"no log file has more than {MOSTLY_REJECTED_SHARE:.0%} of its lines rejected, or lines placed in no day "
                             "(a wrong --format or field mapping)")
 def log_file_lines_accepted(warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -335,14 +345,14 @@ QUARANTINE_DESCRIPTION = ("Lines of one UTC day that could not be parsed, with f
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("parsed_logs", group_name="ingestion", deps=[log_file_index], kinds={"polars", "parquet"},
+        dg.AssetSpec("parsed_logs", group_name="ingestion", deps=["log_file_index"], kinds={"polars", "parquet"},
                      code_version=INGEST_CODE_VERSION, owners=OWNERS, metadata=PARSED_LOGS,
                      description="Canonical requests of one UTC day with source file and line"),
-        dg.AssetSpec("quarantine", group_name="ingestion", deps=[log_file_index], kinds={"polars", "parquet"},
+        dg.AssetSpec("quarantine", group_name="ingestion", deps=["log_file_index"], kinds={"polars", "parquet"},
                      code_version=INGEST_CODE_VERSION, owners=OWNERS, metadata=QUARANTINE,
                      description=QUARANTINE_DESCRIPTION),
     ],
-    partitions_def=daily_partitions,
+    partitions_def=DAILY,
     backfill_policy=SINGLE_RUN,
     check_specs=[
         dg.AssetCheckSpec(CHECK_SCHEMA, asset="parsed_logs", blocking=True, description="pandera ParsedLogs model"),
@@ -364,7 +374,7 @@ def parsed_logs(context: dg.AssetExecutionContext, log_source: LogSource, wareho
     checks: dict[str, dict[str, dg.AssetCheckResult]] = {CHECK_SCHEMA: {}, CHECK_QUARANTINE: {}, CHECK_FILES_UNIQUE: {}}
     row_digests, bad_digests, samples, total = [], [], [], 0
     for key in days:
-        start, end = day_window(daily_partitions, key)
+        start, end = day_window(DAILY, key)
         day = assemble_day(index, warehouse.stage_root(), _ms(start), _ms(end))
         rows_bytes, rows_digest = store.write_table(layout.PARSED_LOGS.path(store, key), day.rows)
         bad_bytes, bad_digest = store.write_table(layout.QUARANTINE.path(store, key), day.quarantine)
@@ -394,8 +404,8 @@ def parsed_logs(context: dg.AssetExecutionContext, log_source: LogSource, wareho
         checks[CHECK_FILES_UNIQUE][key] = _duplicates_check(index, _ms(start))
         samples.append(day_sample(day.rows, len(days)))
         total += day.rows.num_rows
-    first, _ = day_window(daily_partitions, days[0])
-    _, last = day_window(daily_partitions, days[-1])
+    first, _ = day_window(DAILY, days[0])
+    _, last = day_window(DAILY, days[-1])
     sample = pa.concat_tables(samples) if total else None
     expectations = _expectations_check(sample, total, first, last)
     yield dg.MaterializeResult(

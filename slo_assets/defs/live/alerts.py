@@ -8,7 +8,6 @@ the sensor start running with the daemon, else it is started in the UI or with
 `dagster sensor start live_tick_sensor`.
 """
 
-import os
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -29,6 +28,7 @@ from slo_assets.defs.resources import (
     SloSettings,
     WarehouseResource,
 )
+from slo_assets.defs.settings import LocationSettings
 from slo_assets.defs.warehouse_io import read_frame
 from slo_assets.ingest.config import ConfigError
 from slo_assets.ingest.files import LogDiscoveryError
@@ -37,26 +37,7 @@ from slo_assets.remediation.live import LiveAlert, live_entry
 from slo_assets.slo import live as L
 from slo_assets.warehouse import layout
 
-INTERVAL_SETTING = "SLO_ASSETS_LIVE_INTERVAL"
-ENABLED_SETTING = "SLO_ASSETS_LIVE"
-DEFAULT_INTERVAL_S = 60
-INTERVAL_RANGE_S = (30, 3600)
 PROBLEMS_LOGGED = 20
-
-
-def live_interval_seconds(environ=os.environ) -> int:
-    """The tick interval from SLO_ASSETS_LIVE_INTERVAL: whole seconds, 30 to 3600."""
-    text = environ.get(INTERVAL_SETTING, "").strip()
-    if not text:
-        return DEFAULT_INTERVAL_S
-    low, high = INTERVAL_RANGE_S
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise DefinitionError([f"{INTERVAL_SETTING}: {text!r} must be whole seconds from {low} to {high} (a tick every 30 s to 1 h)"])
-    return int(text)
-
-
-def live_enabled(environ=os.environ) -> bool:
-    return environ.get(ENABLED_SETTING, "").strip().lower() in ("1", "on", "true", "yes")
 
 
 class LiveAlertConfig(dg.Config):
@@ -168,11 +149,7 @@ def run_tick(warehouse: WarehouseResource, log_source: LogSource, slo_settings: 
     return result
 
 
-@dg.sensor(job=live_alert_job, minimum_interval_seconds=live_interval_seconds(),
-           default_status=dg.DefaultSensorStatus.RUNNING if live_enabled() else dg.DefaultSensorStatus.STOPPED,
-           description="live mode: reads the appended log lines, judges the burn-rate and budget alerts at the latest "
-                       "minutes and notifies each new firing once")
-def live_tick_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, log_source: LogSource,
+def _live_tick(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, log_source: LogSource,
                      slo_settings: SloSettings) -> dg.SensorResult:
     started = time.perf_counter()
     try:
@@ -201,3 +178,12 @@ def live_tick_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseRe
         context.log.info(f"firing: {episode.key.text()} ({episode.severity}) since {iso(episode.start_ms)}: run key {run_of[episode.run_key]}")
     return dg.SensorResult(run_requests=requests, cursor=str(result.state.generation),
                            skip_reason=None if requests else dg.SkipReason(f"no alert firing; {summary['lines_read']} lines read"))
+
+
+def live_tick_sensor(settings: LocationSettings) -> dg.SensorDefinition:
+    """The live sensor of a load: its interval and whether it starts running are settings, which a
+    sensor holds from its definition."""
+    return dg.sensor(name="live_tick_sensor", job=live_alert_job, minimum_interval_seconds=settings.live_interval_s,
+                     default_status=dg.DefaultSensorStatus.RUNNING if settings.live_enabled else dg.DefaultSensorStatus.STOPPED,
+                     description="live mode: reads the appended log lines, judges the burn-rate and budget alerts at the latest "
+                                 "minutes and notifies each new firing once")(_live_tick)

@@ -19,7 +19,7 @@ import polars as pl
 
 from slo_assets.core.calendar import iso
 from slo_assets.defs.metadata import OWNERS
-from slo_assets.defs.partitions import monthly_partitions
+from slo_assets.defs.partitions import MONTHLY
 from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import required_file, written
 from slo_assets.slo.evaluation import MonthEvaluations
@@ -130,7 +130,7 @@ OUTPUT_KEYS: tuple[str, ...] = tuple(output.dataset.key for output in OUTPUTS)
 def output_asset(output: Output) -> dg.AssetsDefinition:
     name = output.dataset.key
 
-    @dg.asset(name=name, group_name="outputs", partitions_def=monthly_partitions, deps=list(output.deps),
+    @dg.asset(name=name, group_name="outputs", partitions_def=MONTHLY, deps=list(output.deps),
               kinds=set(output.kinds), code_version=OUTPUTS_CODE_VERSION, owners=OWNERS, description=output.description)
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
         store = warehouse.store()

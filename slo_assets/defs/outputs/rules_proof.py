@@ -13,7 +13,6 @@ from pathlib import Path
 import dagster as dg
 
 from slo_assets.core.markdown import table
-from slo_assets.defs.partitions import monthly_partitions
 from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import month_period, read_days, required_file
 from slo_assets.slo import chain as C
@@ -24,15 +23,6 @@ from slo_assets.warehouse import layout
 CHECK_RULES_AGREE = "rules_agree_with_replay"
 RULES_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("alert_rules"), CHECK_RULES_AGREE)
 SHOWN = 100
-
-
-# A partitioned asset check is a preview in Dagster 1.13; the proof is per month, so it is the means, and
-# its PreviewWarning is silenced here and only here.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    _check = dg.asset_check(asset="alert_rules", name=CHECK_RULES_AGREE, partitions_def=monthly_partitions,
-                            description="promtool test rules: the published rules fire exactly where the replay (without "
-                                        "its low-traffic gate) fires, at sampled minutes inside and around each firing")
 
 
 def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
@@ -81,8 +71,14 @@ def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: 
     )
 
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    rules_agree_with_replay = _check(_rules_agree_with_replay)
-
-RULES_CHECKS = [rules_agree_with_replay]
+def rules_proof_check(monthly: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
+    """The check, partitioned by `monthly`: the definitions of the load (definitions.py), or partitions.MONTHLY
+    where a test builds it alone. Built per load, as a check's partitions cannot be replaced afterwards."""
+    # A partitioned asset check is a preview in Dagster 1.13; the proof is per month, so it is the means, and
+    # its PreviewWarning is silenced here and only here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.asset_check(asset="alert_rules", name=CHECK_RULES_AGREE, partitions_def=monthly,
+                              description="promtool test rules: the published rules fire exactly where the replay (without "
+                                          "its low-traffic gate) fires, at sampled minutes inside and around each firing"
+                              )(_rules_agree_with_replay)

@@ -13,7 +13,7 @@ from pydantic import Field
 from slo_assets.core.markdown import table
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS
-from slo_assets.defs.partitions import monthly_partitions
+from slo_assets.defs.partitions import MONTHLY
 from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
 from slo_assets.defs.slo.assets import compliance_report
 from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
@@ -78,7 +78,7 @@ def _bad_rows(store, slos):
 
 @dg.asset(
     group_name="remediation",
-    partitions_def=monthly_partitions,
+    partitions_def=MONTHLY,
     # the learning record of every month so far ranks the runbooks' actions
     deps=[compliance_report, "window_evaluations", days_of_month("sli_minutely"), days_of_month("parsed_logs")],
     kinds={"json"},
@@ -125,7 +125,7 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 
 @dg.asset(
     group_name="remediation",
-    partitions_def=monthly_partitions,
+    partitions_def=MONTHLY,
     deps=[compliance_report, "window_evaluations"],
     kinds={"json"},
     code_version=GATE_CODE_VERSION,
@@ -207,7 +207,7 @@ def record_outcomes(store, month: str, outcomes: list[dict]) -> list[dict]:
 
 @dg.asset(
     group_name="remediation",
-    partitions_def=monthly_partitions,
+    partitions_def=MONTHLY,
     deps=["remediation_plan"],
     kinds={"python"},
     code_version=REMEDIATION_CODE_VERSION,
@@ -254,7 +254,7 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
 
 @dg.asset(
     group_name="remediation",
-    partitions_def=monthly_partitions,
+    partitions_def=MONTHLY,
     deps=[remediation_runs, days_of_month("sli_minutely", months_after=1)],
     kinds={"polars", "parquet"},
     code_version=REMEDIATION_CODE_VERSION,

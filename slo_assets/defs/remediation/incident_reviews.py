@@ -11,7 +11,7 @@ from slo_assets.core.calendar import iso, month_days
 from slo_assets.core.markdown import table
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS
-from slo_assets.defs.partitions import monthly_partitions
+from slo_assets.defs.partitions import MONTHLY
 from slo_assets.defs.remediation.assets import _bad_rows
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import read_days, read_frame, required_file, written
@@ -27,7 +27,7 @@ INCIDENT_REVIEWS_CODE_VERSION = "incident-reviews-1"
 
 @dg.asset(
     group_name="remediation",
-    partitions_def=monthly_partitions,
+    partitions_def=MONTHLY,
     # the runs and the learning record when there are any: the drafts are written again after the remediation job
     deps=["remediation_plan", "window_evaluations", days_of_month("sli_minutely"), days_of_month("parsed_logs"),
           "remediation_runs", "learning_record"],

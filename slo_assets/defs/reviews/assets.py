@@ -15,7 +15,7 @@ import polars as pl
 from slo_assets.core.calendar import month_days, period_label, period_months
 from slo_assets.core.markdown import table
 from slo_assets.defs.metadata import OWNERS
-from slo_assets.defs.partitions import quarterly_partitions, yearly_partitions
+from slo_assets.defs.partitions import QUARTERLY, YEARLY
 from slo_assets.defs.resources import WarehouseResource
 from slo_assets.defs.warehouse_io import read_days, written
 from slo_assets.outputs.review_report import render_html, to_json
@@ -97,7 +97,7 @@ def _review_asset(name: str, partitions: dg.PartitionsDefinition, json_dataset: 
     return _asset
 
 
-quarterly_review = _review_asset("quarterly_review", quarterly_partitions, layout.QUARTERLY_REVIEW, layout.QUARTERLY_REVIEW_HTML,
+quarterly_review = _review_asset("quarterly_review", QUARTERLY, layout.QUARTERLY_REVIEW, layout.QUARTERLY_REVIEW_HTML,
                                  "quarter")
-yearly_review = _review_asset("yearly_review", yearly_partitions, layout.YEARLY_REVIEW, layout.YEARLY_REVIEW_HTML, "year")
+yearly_review = _review_asset("yearly_review", YEARLY, layout.YEARLY_REVIEW, layout.YEARLY_REVIEW_HTML, "year")
 REVIEW_ASSETS = [quarterly_review, yearly_review]

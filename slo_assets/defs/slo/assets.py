@@ -15,7 +15,7 @@ from slo_assets.defs.ingest.assets import INGEST_CODE_VERSION
 from slo_assets.defs.ingest.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, range_version, run_days
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS, SLI_METRICS, SLI_MINUTELY, SLO_TARGETS
-from slo_assets.defs.partitions import daily_partitions, monthly_partitions
+from slo_assets.defs.partitions import DAILY, MONTHLY
 from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import input_versions, month_period, read_days, read_frame, written
 from slo_assets.slo import chain as C
@@ -90,7 +90,7 @@ def _spec(key: str, group: str, kinds: set[str], description: str, deps=(), meta
         _spec("sli_latency", DETAIL_GROUP, {"polars", "parquet"}, SLI_LATENCY_DESCRIPTION, ["parsed_logs", slo_specs]),
         _spec("sli_operations", DETAIL_GROUP, {"polars", "parquet"}, SLI_OPERATIONS_DESCRIPTION, ["parsed_logs", slo_specs]),
     ],
-    partitions_def=daily_partitions,
+    partitions_def=DAILY,
     backfill_policy=SINGLE_RUN,
     check_specs=[
         dg.AssetCheckSpec(CHECK_GOOD_LE_TOTAL, asset="sli_minutely", description="good <= total in every minute"),
@@ -167,7 +167,7 @@ SLI_LATENCY_MONTHLY_DESCRIPTION = "The latency SLOs' value counts of the month: 
         _spec("sli_latency_monthly", DETAIL_GROUP, {"polars", "parquet"}, SLI_LATENCY_MONTHLY_DESCRIPTION,
               [days_of_month("sli_latency"), slo_specs]),
     ],
-    partitions_def=monthly_partitions,
+    partitions_def=MONTHLY,
     check_specs=[
         dg.AssetCheckSpec(CHECK_SLI_RANGE, asset="sli_metrics", description="every SLI and availability in [0, 1], good <= total"),
         dg.AssetCheckSpec(CHECK_ALL_DAYS, asset="sli_metrics", description="a closed month has SLI inputs for every day"),
@@ -221,7 +221,7 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
 
 @dg.asset(
     group_name="slo",
-    partitions_def=monthly_partitions,
+    partitions_def=MONTHLY,
     # every month of sli_metrics up to this one is its history; the same month's is the one that changes it
     # the minute aggregates of the month and the two before: the days the target risks are bootstrapped over
     deps=["sli_metrics", "sli_latency_monthly", days_of_month("sli_minutely", months_before=RISK_MONTHS - 1), slo_specs],
@@ -281,7 +281,7 @@ BUDGET_DEPS = [days_of_month("sli_minutely", months_before=1), days_of_month("pa
         _spec("error_budget_table", DETAIL_GROUP, {"polars", "parquet"}, "One row per SLO window: budget, burn rates, alerts, "
               "forecast and status, for SQL and dashboards", BUDGET_DEPS),
     ],
-    partitions_def=monthly_partitions,
+    partitions_def=MONTHLY,
     check_specs=[dg.AssetCheckSpec(CHECK_BUDGET_CONSISTENT, asset="error_budgets",
                                    description="consumed ratio = (1 - SLI) / (1 - target) and good <= total for every window")],
 )
@@ -362,7 +362,7 @@ def _data_quality(store, month: str, period: C.Period) -> dict:
 
 @dg.asset(
     group_name="slo",
-    partitions_def=monthly_partitions,
+    partitions_def=MONTHLY,
     # the previous month's compliance_report gives the trend: read, not declared (a self-dependency
     # would chain every month's run to the one before)
     deps=["error_budgets", "window_evaluations", "budget_series", "sli_metrics", slo_targets, slo_specs, days_of_month("parsed_logs"),

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS
-from slo_assets.defs.partitions import monthly_partitions
+from slo_assets.defs.partitions import MONTHLY
 from slo_assets.defs.resources import SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import month_period, read_days, written
 from slo_assets.outputs import sparklines, svg_charts
@@ -31,7 +31,7 @@ class BacktestConfig(dg.Config):
 
 @dg.asset(
     group_name="slo",
-    partitions_def=monthly_partitions,
+    partitions_def=MONTHLY,
     deps=[days_of_month("sli_minutely", months_before=1), "slo_specs"],
     kinds={"json"},
     code_version=BACKTEST_CODE_VERSION,
