@@ -8,12 +8,14 @@ with exponential backoff), never following a redirect, within a total deadline p
 watchdog enforces by cutting the connection, reading at most 64 KiB of the answer. Commands run as
 argument lists without a shell, in their own process group (killed whole on timeout), in a working
 directory inside the allowed root, with an environment built from an allow-list; a value from the
-logs never becomes an option. Secrets come from environment variables named in the runbook and are
-redacted from every outcome by one function, `redact`.
+logs never chooses the program and never becomes an option. Secrets come from environment variables
+named in the runbook and are redacted from every outcome by one function, `redact`, with the pieces
+of a URL a server may echo on their own (its path, a token in it, its query values, its credentials).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -31,7 +33,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -55,7 +57,13 @@ RETRY_STATUSES = (500, 502, 503, 504)
 THROTTLED_RETRY_STATUSES = (429, *RETRY_STATUSES)
 MAX_BODY_BYTES = 64 * 1024
 OUTPUT_CHARS = 2000
-EXCERPT_BYTES = 300
+EXCERPT_CHARS = 300
+# Of the answer, this much is kept to be redacted, then cut to EXCERPT_CHARS: cutting first could
+# keep the head of a secret that straddles the cut.
+EXCERPT_KEPT_BYTES = 4096
+# A piece of a secret shorter than this is not redacted on its own: it would mangle ordinary words
+# ("services", "v2") in every outcome. A whole secret value always is, whatever its length.
+MIN_PIECE_CHARS = 8
 
 
 def now_iso(moment: float | None = None) -> str:
@@ -110,13 +118,54 @@ def payload(action: Action, entry: dict, period: str) -> dict:
     }
 
 
+def _looks_like_token(piece: str) -> bool:
+    """A lone path segment worth redacting: long, or with a digit (a word such as "services" is not)."""
+    return len(piece) >= 16 or (len(piece) >= MIN_PIECE_CHARS and any(c.isdigit() for c in piece))
+
+
+def secret_pieces(value: str) -> set[str]:
+    """`value` and what a server or an error may echo of it alone. For an http(s) URL (the whole URL
+    is a secret, e.g. a Slack hook .../services/T.../B.../token): its path, each tail of the path, the
+    path with the query, token-like segments, query values, the user-info's password and the Basic
+    credentials requests builds from it, each also percent-decoded. For "Scheme credentials" (an
+    Authorization value): the credentials."""
+    pieces = {value}
+    scheme, _, credentials = value.partition(" ")
+    if credentials and scheme.isalpha() and " " not in credentials:
+        pieces.add(credentials)
+    try:
+        parts = urlsplit(value)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return pieces
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return pieces
+    segments = [s for s in parts.path.split("/") if s]
+    found = [value, parts.path, f"{parts.path}?{parts.query}" if parts.query else ""]
+    found += [tail for i in range(len(segments) - 1) for tail in ("/".join(segments[i:]), "/" + "/".join(segments[i:]))]
+    found += [s for s in segments if _looks_like_token(unquote(s))]
+    found += [v for pair in parts.query.split("&") for v in pair.split("=", 1)[1:]]
+    found += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
+    if user is not None or password is not None:
+        login = f"{unquote(user or '')}:{unquote(password or '')}"
+        found += [login, base64.b64encode(login.encode("latin-1", "replace")).decode()]
+        if password:  # a password is a secret whatever its length
+            pieces |= {password, unquote(password)}
+    pieces |= {p for piece in found for p in (piece, unquote(piece)) if len(p) >= MIN_PIECE_CHARS}
+    return pieces
+
+
 def redact(value, secrets: Mapping[str, str]):
-    """`value` (str, or dicts/lists of them, keys included) with each secret's value replaced by
-    [redacted:NAME]. One pass, longest value first, so a secret holding another is replaced whole."""
-    markers = {v: f"[redacted:{n}]" for n, v in sorted(secrets.items(), key=lambda item: -len(item[1] or "")) if v}
+    """`value` (str, or dicts/lists of them, keys included) with each secret's value, and each piece
+    of it a server may echo alone (`secret_pieces`), replaced by [redacted:NAME]. One pass, longest
+    first, so a secret holding another is replaced whole."""
+    markers: dict[str, str] = {}
+    for name, secret in sorted(secrets.items(), key=lambda item: -len(item[1] or "")):
+        for piece in secret_pieces(secret) if secret else ():
+            markers.setdefault(piece, f"[redacted:{name}]")
     if not markers:
         return value
-    pattern = re.compile("|".join(map(re.escape, markers)))
+    pattern = re.compile("|".join(map(re.escape, sorted(markers, key=len, reverse=True))))
 
     def clean(item):
         if isinstance(item, str):
@@ -133,14 +182,23 @@ def secret_values(names: Iterable[str], env: Mapping[str, str]) -> dict[str, str
     return {name: env[name] for name in names if env.get(name)}
 
 
+def stored_detail(detail: dict, secrets: Mapping[str, str]) -> dict:
+    """A detail as stored: redacted, then the answer's excerpt cut, so no cut keeps a piece of a secret."""
+    detail = redact(detail, secrets)
+    if isinstance(detail.get("response_excerpt"), str):
+        detail = {**detail, "response_excerpt": detail["response_excerpt"][:EXCERPT_CHARS]}
+    return detail
+
+
 class UnsafeValue(ValueError):
     """A mapped value from the logs that could change what the command does; nothing runs."""
 
 
 def argv_for(action: Action, entry: dict) -> list[str]:
     """The command's argv; a mapped placeholder becomes exactly one argument holding the field's value.
-    A value starting with '-' would be read as an option: refused (default), or, with
-    `values_after: "--"`, every mapped value comes after a '--' that ends the options."""
+    The program (argv[0]) is never mapped: load_runbooks refuses that, and so does this for an
+    Action built in code. A value starting with '-' would be read as an option: refused (default),
+    or, with `values_after: "--"`, every mapped value comes after a '--' that ends the options."""
     incidents = entry.get("incidents") or [{}]
     fields = {
         "service": entry["service"], "slo": entry["slo"], "status": entry["status"],
@@ -148,6 +206,9 @@ def argv_for(action: Action, entry: dict) -> list[str]:
         "top_operation": ((incidents[0].get("top_operations") or [{}])[0]).get("operation", ""),
     }
     mapping = action.spec.get("map_fields") or {}
+    program = action.spec["argv"][0]
+    if any(key and key in program for key in mapping):
+        raise UnsafeValue(f"the program {program!r} holds a placeholder: a value from the logs would choose what runs; refused")
     after_dashes = action.spec.get("values_after", "reject") == "--"
     argv: list[str] = []
     for arg in action.spec["argv"]:
@@ -166,22 +227,48 @@ def argv_for(action: Action, entry: dict) -> list[str]:
     return argv
 
 
+def _shut(sock: socket.socket) -> None:
+    try:  # the plain socket's shutdown (under TLS too): wakes a blocked recv with EOF
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class _CuttableAdapter(HTTPAdapter):
-    """No retries, and every connection it opens can be cut from another thread: a blocked read
-    (a server trickling headers or body) then ends at once, so a deadline bounds the whole attempt."""
+    """No retries, and every socket it opens can be cut from another thread: a blocked read (a server
+    trickling headers or body) then ends at once, so a deadline bounds the whole attempt. Sockets are
+    kept from the moment they connect, not looked up on the connection: once an answer says
+    `Connection: close` (or is HTTP/1.0), http.client drops the connection's socket and the body is
+    read through the response alone."""
 
     def __init__(self) -> None:
-        self.opened: list = []
+        self.sockets: list[socket.socket] = []
+        self.cut_done = False
+        self.lock = threading.Lock()
         super().__init__(max_retries=0)
 
+    def _opened(self, sock) -> None:
+        with self.lock:
+            self.sockets.append(sock)
+            if self.cut_done:  # connected just as the deadline passed
+                _shut(sock)
+
     def _tracking(self, base: type) -> type:
-        opened = self.opened
+        opened = self._opened
+
+        class TrackedConnection(base.ConnectionCls):
+            def _new_conn(self):
+                sock = super()._new_conn()
+                opened(sock)  # the plain socket: cut even while TLS is being set up
+                return sock
+
+            def connect(self):
+                super().connect()
+                if isinstance(self.sock, socket.socket):
+                    opened(self.sock)  # under TLS, the socket that wraps the plain one
 
         class Tracked(base):
-            def _new_conn(self):
-                conn = super()._new_conn()
-                opened.append(conn)
-                return conn
+            ConnectionCls = TrackedConnection
         return Tracked
 
     def _track(self, manager):
@@ -196,13 +283,10 @@ class _CuttableAdapter(HTTPAdapter):
         return self._track(super().proxy_manager_for(proxy, **kwargs))
 
     def cut(self) -> None:
-        for conn in list(self.opened):
-            sock = getattr(conn, "sock", None)
-            if isinstance(sock, socket.socket):
-                try:  # the plain socket's shutdown (under TLS too): wakes a blocked recv with EOF
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        with self.lock:
+            self.cut_done = True
+            for sock in self.sockets:
+                _shut(sock)
 
 
 @dataclass
@@ -252,8 +336,8 @@ def _post_once(url: str, body: dict, headers: dict, timeout_s: float) -> _Answer
                     chunk = response.raw.read(min(8192, MAX_BODY_BYTES - answer.body_bytes_read), decode_content=False)
                     if not chunk:
                         break
-                    if len(answer.excerpt) < EXCERPT_BYTES:
-                        answer.excerpt += chunk[:EXCERPT_BYTES - len(answer.excerpt)]
+                    if len(answer.excerpt) < EXCERPT_KEPT_BYTES:
+                        answer.excerpt += chunk[:EXCERPT_KEPT_BYTES - len(answer.excerpt)]
                     answer.body_bytes_read += len(chunk)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # ValueError: a malformed URL
         # A cut connection surfaces as a protocol or connection error: the deadline is the reason.
@@ -525,7 +609,7 @@ def carry_out_group(items: list[tuple[Action, dict]], period: str, run_key: str,
         action, entry = items[index]
         key = idempotency_key(breach_id(period, entry), action.runbook, action.name)
         return Outcome(period, entry["slo"], action.runbook, action.name, action.kind, status, redact(reason, secrets), attempts,
-                       now_iso(started), now_iso(clock()), key, run_key, not execute, redact(detail, secrets))
+                       now_iso(started), now_iso(clock()), key, run_key, not execute, stored_detail(detail, secrets))
 
     going: list[int] = []
     for index, (action, entry) in enumerate(items):
@@ -599,7 +683,7 @@ def carry_out(action: Action, entry: dict, period: str, run_key: str, history: l
 
     def outcome(status: str, reason: str | None, attempts: int, detail: dict) -> Outcome:
         return Outcome(period, entry["slo"], action.runbook, action.name, action.kind, status, redact(reason, secrets), attempts,
-                       now_iso(started), now_iso(clock()), key, run_key, not execute, redact(detail, secrets))
+                       now_iso(started), now_iso(clock()), key, run_key, not execute, stored_detail(detail, secrets))
 
     if any(p["idempotency_key"] == key and p["status"] == OK for p in history):
         return outcome(DONE_BEFORE, "this action already ran for this breach", 0, {})
@@ -666,7 +750,8 @@ def follow_up_pagerduty(action: Action, event_action: str, period: str, slo: str
             status, reason, attempts, detail = send_pagerduty(action, event_action, {"slo": slo, "fingerprint": ""}, period, env, dedup=dedup)
         outcomes.append(Outcome(period, slo, action.runbook, action.name, action.kind, status, redact(reason, secrets), attempts,
                                 now_iso(started), now_iso(clock()), key, run_key, not execute,
-                                redact({**detail, "channel": action.channel(), "dedup_key": dedup, "event_action": event_action}, secrets)))
+                                stored_detail({**detail, "channel": action.channel(), "dedup_key": dedup, "event_action": event_action},
+                                              secrets)))
     return outcomes
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -16,8 +17,13 @@ from jsonschema import Draft7Validator
 
 from slo_assets.core.durations import DurationError, duration_seconds
 from slo_assets.core.errors import DefinitionError
+from slo_assets.core.safe_yaml import SHOWN_CHARACTERS, GuardedSafeLoader, shown
 
 DEFAULT_TIMEOUT_S = 10.0
+# A problem line shows at most this much (a value from the file may be huge).
+PROBLEM_CHARS = 300
+# `{field}`-like text: in a command's program it could only be a placeholder, never a fixed path.
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 # Kinds that send a message to people: grouped per service and channel, rate-limited, quiet hours.
 MESSAGE_KINDS = ("notify", "slack", "email", "pagerduty")
 
@@ -145,6 +151,18 @@ class Runbook:
         return True
 
 
+def _bounded(text: str, limit: int = PROBLEM_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _problem(error) -> str:
+    """jsonschema's message with the value it quotes shortened: the value is whatever the file holds."""
+    message = error.message
+    if len(message) > PROBLEM_CHARS:
+        message = message.replace(repr(error.instance), shown(error.instance))
+    return _bounded(message)
+
+
 @cache
 def _validator() -> Draft7Validator:
     schema = json.loads(resources.files("slo_assets.remediation").joinpath("runbook.schema.json").read_text())
@@ -159,24 +177,38 @@ def _command_cwd(action: dict, folder: Path, root: Path) -> tuple[str, str | Non
     return str(cwd), None
 
 
+def _program_problem(action: dict) -> str | None:
+    """Why a command's argv[0] is not a fixed program, or None: a value from the logs must never
+    choose what runs, so a placeholder (mapped or not) may only be a later argument."""
+    program = action["argv"][0]
+    mapped = [key for key in action.get("map_fields") or {} if key and key in program]
+    if mapped or PLACEHOLDER.search(program):
+        return (f"{shown(program)} (action {action['name']}) holds a placeholder; the program must be fixed, "
+                f"placeholders may only be later arguments")
+    if not program.strip():
+        return f"the program of action {action['name']} is empty"
+    return None
+
+
 def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None) -> list[Runbook]:
     """`allowed_cwd_root`: where commands may run; default each runbook file's own folder."""
     problems: list[str] = []
     runbooks: list[Runbook] = []
     for path in map(Path, paths):
         try:
-            documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+            documents = [d for d in yaml.load_all(path.read_text(), Loader=GuardedSafeLoader) if d is not None]
         except (OSError, yaml.YAMLError) as exc:
             problems.append(f"{path}: {exc}")
             continue
         folder = path.resolve().parent
         root = Path(allowed_cwd_root).resolve() if allowed_cwd_root is not None else folder
         for index, doc in enumerate(documents, start=1):
-            name = doc.get("metadata", {}).get("name", "?") if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) else "?"
+            meta = doc.get("metadata") if isinstance(doc, dict) else None
+            name = _bounded(meta["name"], SHOWN_CHARACTERS) if isinstance(meta, dict) and isinstance(meta.get("name"), str) else "?"
             errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
             for error in errors:
-                where = ".".join(str(p) for p in error.absolute_path) or "(document)"
-                problems.append(f"{path}: document {index} ({name}): {where}: {error.message}")
+                where = _bounded(".".join(str(p) for p in error.absolute_path) or "(document)")
+                problems.append(f"{path}: document {index} ({name}): {where}: {_problem(error)}")
             if errors:
                 continue
             spec = doc["spec"]
@@ -209,6 +241,8 @@ def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None)
                 cwd, problem = _command_cwd(a, folder, root) if a["kind"] == "command" else (None, None)
                 if problem:
                     problems.append(f"{path}: document {index} ({name}): spec.actions.{number}.cwd: {problem}")
+                if a["kind"] == "command" and (problem := _program_problem(a)):
+                    problems.append(f"{place}: spec.actions.{number}.argv.0: {problem}")
                 actions.append(Action(
                     runbook=name, kind=a["kind"], name=a["name"], spec=a,
                     cooldown_s=duration(a.get("cooldown"), default_cooldown, f"spec.actions.{number}.cooldown"),

@@ -33,7 +33,7 @@ def validate(tmp_path, text: str) -> tuple[subprocess.CompletedProcess, float]:
 
 
 @pytest.mark.parametrize(("text", "field", "message"), [
-    (BOMB, "invalid YAML", "through its aliases (&anchor/*alias) the document refers to itself or expands to more than 2,000,000 values"),
+    (BOMB, "invalid YAML", "aliases expand to more than 100000 nodes (an alias bomb?); refused"),
     (SLO + WEEKLY.replace("FREQ=WEEKLY;BYDAY=SA", "FREQ=DAILY;INTERVAL=0"), "spec.rrule", "INTERVAL must be a whole number of at least 1"),
     (SLO + WEEKLY.replace("duration: 2h", "duration: 999999999d"), "spec.duration", "ends after 9999-12-31"),
 ], ids=["alias-bomb", "rrule-interval-0", "duration-overflow"])

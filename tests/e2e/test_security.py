@@ -65,3 +65,40 @@ spec:
                 leaks.append(str(path.relative_to(tmp_path)))
     streams = done.stdout + done.stderr + executed.stdout + executed.stderr
     assert leaks == [] and SECRET not in streams and "hook-with-secret-path" not in streams
+
+
+def test_hostile_runbooks_are_refused_by_slo_assets_run_in_one_line_each(tmp_path):
+    """An alias bomb (under 1 KB, 9^9 strings expanded) and a program chosen by the logs: `run` stops
+    before any work, one line per problem naming file, document, field and action, without a traceback."""
+    import resource
+
+    bomb = tmp_path / "bomb.yaml"
+    levels = ['  l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f"  l{n}: &l{n} [" + ",".join([f"*l{n - 1}"] * 9) + "]" for n in range(1, 9)]
+    bomb.write_text("apiVersion: slo-assets/v1\nkind: Runbook\nmetadata: {name: bomb}\nx:\n" + "\n".join(levels) +
+                    "\nspec:\n  match: {status: failed}\n  actions:\n    - {kind: command, name: boom, argv: *l8}\n")
+    program = tmp_path / "program.yaml"
+    program.write_text("""apiVersion: slo-assets/v1
+kind: Runbook
+metadata: {name: op-as-program}
+spec:
+  match: {status: failed}
+  actions:
+    - {kind: command, name: run-op, argv: ["{op}", "--now"], map_fields: {"{op}": top_operation}, env_allow: [PATH]}
+""")
+    (tmp_path / "logs").mkdir()
+
+    def two_gib():  # a regression runs out of memory here instead of on the machine
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+    done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "run", "--logs", str(tmp_path / "logs"),
+                           "--spec", str(ROOT / "examples" / "slos.yaml"), "--runbooks", str(bomb), "--runbooks", str(program),
+                           "--month", "2026-02", "--out", str(tmp_path / "out"), "--warehouse", str(tmp_path / "out" / "warehouse")],
+                          env={**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, preexec_fn=two_gib)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "slo-assets run: invalid runbooks:",
+        f"{bomb}: line 10: document 1: aliases expand to more than 100000 nodes (an alias bomb?); refused",
+        f"{program}: document 1 (op-as-program): spec.actions.0.argv.0: '{{op}}' (action run-op) holds a placeholder; "
+        "the program must be fixed, placeholders may only be later arguments",
+    ]
