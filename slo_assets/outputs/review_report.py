@@ -3,22 +3,71 @@
 An executive summary first (compliance, the SLOs that got worse, incidents and time to recover,
 anomalies), then one row per SLO window: its status month by month, budget consumed, incidents,
 trend and daily SLI. Self-contained like report.html: inline CSS and SVG, no script, names escaped.
-`render_html` and `to_json` are pure.
+`render_html` and `to_json` are pure: this module prepares the page's view data (the dataclasses
+below), templates/review.html.j2 lays it out and escapes every text.
 """
 
 from __future__ import annotations
 
 import json
-from html import escape
+from dataclasses import dataclass
 
-from slo_assets.outputs import sparklines
-from slo_assets.outputs.report import CSS, STATUS_LABELS
+from markupsafe import Markup
+
+from slo_assets.outputs import sparklines, templates
+from slo_assets.outputs.report import STATUS_LABELS
 from slo_assets.slo.review import K_MAD, PeriodReview, SloReview
 
-REVIEW_CSS = """
-td.m{width:1.6rem;text-align:center;color:#fff;font-size:.7rem} td.none{background:#eee;color:#999}
-ul.exec{font-size:1.05rem;line-height:1.6} .down{color:#c62828;font-weight:600} .up{color:#2e7d32;font-weight:600}
-"""
+
+@dataclass(frozen=True)
+class Summary:
+    """The executive summary's figures, as the page words them."""
+
+    compliance_percent: str | None  # None: no window was judged
+    compliant: int
+    judged: int
+    missing_months: str | None
+    overspent: tuple[tuple[str, str], ...]  # (SLO, budget consumed)
+    degrading: int
+    degrading_slos: str | None
+    improving: int
+    flat: int
+    incidents: int
+    time_to_recover: str
+    anomalies: str | None  # the first few SLOs and days or months below their usual level
+    more_anomalies: int
+
+
+@dataclass(frozen=True)
+class MonthCell:
+    css: str  # the status, or "none" for a month not evaluated
+    month: str
+    label: str
+    sli: str
+
+
+@dataclass(frozen=True)
+class Trend:
+    css: str  # "up", "down" or empty
+    direction: str
+    slope: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """An SLO window over the period."""
+
+    slo: str
+    objective: str
+    window: str
+    target: str
+    months: tuple[MonthCell, ...]
+    budget_consumed: str
+    incidents: int
+    time_to_recover: str
+    trend: Trend | None  # None: no slope (fewer than two months with an SLI)
+    low: str  # the days and months below the usual level
+    chart: Markup | None  # the daily SLI (sparklines.svg); None without a day of data
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -31,58 +80,40 @@ def _minutes(value: float | None) -> str:
     return f"{value:.0f} min" if value < 120 else f"{value / 60:.1f} h"
 
 
-def _trend(review: SloReview) -> str:
+def _trend(review: SloReview) -> Trend | None:
     trend = review.trend
     if trend.slope_pp_per_month is None:
-        return "n/a"
-    css = {"improving": "up", "degrading": "down"}.get(trend.direction, "")
-    return f'<span class="{css}">{escape(trend.direction)}</span> {trend.slope_pp_per_month:+.3f} pp/month'
+        return None
+    return Trend({"improving": "up", "degrading": "down"}.get(trend.direction, ""), trend.direction, f"{trend.slope_pp_per_month:+.3f}")
 
 
-def _summary(period: PeriodReview) -> str:
-    lines = []
-    if period.compliance_percent is None:
-        lines.append("No SLO window was judged in the period: there was no traffic to judge.")
-    else:
-        lines.append(f"<b>{period.compliance_percent:g}%</b> compliance: {period.compliant} of {period.judged} judged "
-                     "SLO window-months met their objective (at risk included: within it, forecast to miss).")
+def _summary(period: PeriodReview) -> Summary:
     missing = [m for m in period.months if m not in period.evaluated_months]
-    if missing:
-        lines.append(f"Months without evaluations: {escape(', '.join(missing))} (not run yet, or before the data).")
     overspent = sorted((r for r in period.slos if r.budget_consumed is not None and r.budget_consumed > 1),
                        key=lambda r: -r.budget_consumed)
-    if overspent:
-        lines.append("Overspent the period's error budget: " + ", ".join(
-            f"{escape(r.slo)} ({_pct(r.budget_consumed, 0)})" for r in overspent) + ".")
     worse, better = period.degrading(), period.improving()
-    lines.append(f"Trend of the SLO windows: <span class=\"down\">{len(worse)} degrading</span>"
-                 + (f" ({escape(', '.join(sorted({r.slo for r in worse})))})" if worse else "")
-                 + f", <span class=\"up\">{len(better)} improving</span>, {len(period.slos) - len(worse) - len(better)} flat or n/a.")
-    lines.append(f"{period.incidents} incidents; median time to recover {_minutes(period.time_to_recover_minutes)}.")
     flagged = sorted({(r.slo, a.grain, a.key) for r in period.slos for a in r.anomalies if a.direction == "below"})
-    if flagged:
-        lines.append(f"Anomalies (SLI more than {K_MAD:g} robust deviations below its usual level): "
-                     + escape(", ".join(f"{slo} on {key}" for slo, _, key in flagged[:8]))
-                     + (f" and {len(flagged) - 8} more" if len(flagged) > 8 else "") + ".")
-    return '<section id="summary"><h2>Executive summary</h2><ul class="exec">' + "".join(f"<li>{line}</li>" for line in lines) + "</ul></section>"
+    return Summary(
+        None if period.compliance_percent is None else f"{period.compliance_percent:g}", period.compliant, period.judged,
+        ", ".join(missing) if missing else None, tuple((r.slo, _pct(r.budget_consumed, 0)) for r in overspent),
+        len(worse), ", ".join(sorted({r.slo for r in worse})) if worse else None, len(better), len(period.slos) - len(worse) - len(better),
+        period.incidents, _minutes(period.time_to_recover_minutes),
+        ", ".join(f"{slo} on {key}" for slo, _, key in flagged[:8]) if flagged else None, max(0, len(flagged) - 8))
 
 
-def _row(review: SloReview, daily: list[float | None], index: int) -> str:
-    cells = "".join(
-        f'<td class="m {escape(c.status or "none")}" title="{escape(c.month)}: {escape(STATUS_LABELS.get(c.status, "not evaluated"))}'
-        f' {escape(_pct(c.sli, 3))}">{escape(c.month[5:])}</td>' for c in review.months)
+def _row(review: SloReview, daily: list[float | None], index: int) -> Row:
+    months = tuple(MonthCell(c.status or "none", c.month, STATUS_LABELS.get(c.status, "not evaluated"), _pct(c.sli, 3))
+                   for c in review.months)
     known = [v for v in daily if v is not None]
-    chart = ""
+    chart = None
     if known:
         low = min(min(known), review.target) - 0.001
-        chart = sparklines.svg(daily, sparklines.colour(index), low, 1.0, review.target)
+        chart = Markup(sparklines.svg(daily, sparklines.colour(index), low, 1.0, review.target))
     below = [a for a in review.anomalies if a.direction == "below"]
-    flags = escape(", ".join(a.key for a in below[:4]) + (f" +{len(below) - 4}" if len(below) > 4 else "")) or "none"
-    return (f"<tr><td>{escape(review.slo)}<br><span class=\"meta\">{escape(review.objective)} · {escape(review.window)} · target "
-            f"{review.target * 100:g}%</span></td><td><table><tr>{cells}</tr></table></td>"
-            f"<td>{_pct(review.budget_consumed, 0) if review.budget_consumed is not None else 'rolling: n/a'}</td>"
-            f"<td>{review.incidents}</td><td>{_minutes(review.time_to_recover_minutes)}</td><td>{_trend(review)}</td>"
-            f"<td>{flags}</td><td>{chart}</td></tr>")
+    low_days = ", ".join(a.key for a in below[:4]) + (f" +{len(below) - 4}" if len(below) > 4 else "")
+    return Row(review.slo, review.objective, review.window, f"{review.target * 100:g}", months,
+               _pct(review.budget_consumed, 0) if review.budget_consumed is not None else "rolling: n/a", review.incidents,
+               _minutes(review.time_to_recover_minutes), _trend(review), low_days or "none", chart)
 
 
 def render_html(period: PeriodReview, daily_sli: dict[str, dict[str, float]], days: list[str]) -> str:
@@ -98,19 +129,9 @@ def render_html(period: PeriodReview, daily_sli: dict[str, dict[str, float]], da
             series = daily_sli.get(review.slo, {})
             rows.append(_row(review, [series.get(d) for d in days], index))
             index += 1
-        sections.append(f"<section><h2>{escape(service)}</h2><table><tr><th>SLO</th><th>months</th><th>budget consumed</th>"
-                        "<th>incidents</th><th>time to recover (median)</th><th>trend</th><th>low days / months</th>"
-                        f"<th>daily SLI</th></tr>{''.join(rows)}</table></section>")
-    evaluated = f"{len(period.evaluated_months)} of {len(period.months)} months evaluated"
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
-        f"<title>SLO review {escape(period.label)}</title><style>{CSS}{REVIEW_CSS}</style></head><body>"
-        f"<h1>SLO review: {escape(period.label)}</h1><p class=\"meta\">{escape(period.months[0])} to {escape(period.months[-1])}"
-        f" · {escape(evaluated)}</p>" + _summary(period) + "".join(sections)
-        + "<footer class=\"meta\"><p>Compliance: met or at risk among judged window-months. Budget consumed: calendar-month "
-        "windows, the period's consumed over allowed units. Trend: least-squares slope of the monthly SLI. Anomalies: "
-        f"modified z-score beyond {K_MAD:g} of the period's own days or months (docs/reviews.md).</p></footer></body></html>\n")
+        sections.append((service, tuple(rows)))
+    return templates.render("review.html.j2", period=period, summary=_summary(period), sections=sections,
+                            evaluated=f"{len(period.evaluated_months)} of {len(period.months)} months evaluated", k_mad=f"{K_MAD:g}")
 
 
 def to_json(period: PeriodReview) -> bytes:
