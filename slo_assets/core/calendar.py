@@ -7,6 +7,7 @@ to the second; a day is its partition key YYYY-MM-DD, a month YYYY-MM. Pure: no 
 from __future__ import annotations
 
 import calendar as _gregorian
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 MINUTE_MS = 60_000
@@ -107,3 +108,43 @@ def iso_datetime(moment: datetime) -> str:
 def now_iso() -> str:
     """The current instant as ISO-8601 to the second (a document's generated_at)."""
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Month:
+    """A UTC calendar month: its key (YYYY-MM, the monthly partition key) and [start, end) in epoch
+    milliseconds. Built once per asset run, from the partition's time window (`of_window`) or a key."""
+
+    key: str
+    start_ms: int
+    end_ms: int
+
+    @classmethod
+    def parse(cls, key: str) -> Month:
+        return cls(key, *month_range_ms(key))
+
+    @classmethod
+    def of_window(cls, start: datetime, end: datetime) -> Month:
+        """The month whose [start, end) a monthly partition's time window is; anything else is a ValueError."""
+        month = cls.parse(start.astimezone(UTC).strftime("%Y-%m"))
+        if ((start - _EPOCH) // _MS, (end - _EPOCH) // _MS) != (month.start_ms, month.end_ms):
+            raise ValueError(f"[{start.isoformat()}, {end.isoformat()}) is not one UTC calendar month")
+        return month
+
+    @property
+    def previous(self) -> Month:
+        return Month.parse(previous_month(self.key))
+
+    def days(self) -> list[str]:
+        """Its daily partition keys."""
+        return [day_key(ms) for ms in range(self.start_ms, self.end_ms, DAY_MS)]
+
+    def months_back(self, count: int) -> list[Month]:
+        """The `count` months ending with this one, oldest first."""
+        months = [self]
+        while len(months) < count:
+            months.insert(0, months[0].previous)
+        return months
+
+    def __str__(self) -> str:
+        return self.key

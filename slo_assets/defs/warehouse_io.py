@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 
 from slo_assets.core import clock
+from slo_assets.core.calendar import Month
 from slo_assets.slo.chain import Period, data_period
 from slo_assets.warehouse.layout import Dataset
 
@@ -57,9 +58,16 @@ def input_versions(context: dg.AssetExecutionContext, keys: list[tuple[str, str 
     return versions
 
 
-def month_period(month: str, present: list[str]) -> Period:
-    """The month as far as its data goes: through the last day with SLI inputs (the month end once all are there)."""
-    period = data_period(month, present, clock.now_ms())
+def partition_month(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> Month:
+    """The month a monthly asset (or check) runs for, from its partition's time window: read once, then passed on."""
+    window = context.partition_time_window
+    return Month.of_window(window.start, window.end)
+
+
+def month_period(month: Month, present: list[str]) -> Period:
+    """The month as far as its data goes: through the last day with SLI inputs (the month end once all are
+    there), never past now."""
+    period = data_period(month.key, present, clock.now_ms())
     if period is None:
         raise dg.Failure(f"no sli_minutely partitions for {month}: materialize its days first")
     return period

@@ -51,3 +51,16 @@ def test_epoch_ms_reads_offsets_and_naive_text_as_utc():
                                                   ("1990-01", "1989-12", "1990-02")])
 def test_previous_and_next_month_cross_the_year(month, before, after):
     assert (K.previous_month(month), K.next_month(month)) == (before, after)
+
+
+def test_a_month_from_its_partition_window_and_its_neighbours():
+    from datetime import UTC, datetime
+
+    from slo_assets.core.calendar import Month, month_days, month_range_ms
+
+    march = Month.of_window(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC))
+    assert (march.key, (march.start_ms, march.end_ms)) == ("2024-03", month_range_ms("2024-03"))
+    assert march.days() == month_days("2024-03") and str(march) == "2024-03"
+    assert [m.key for m in Month.parse("2024-02").months_back(3)] == ["2023-12", "2024-01", "2024-02"]
+    with pytest.raises(ValueError, match="is not one UTC calendar month"):
+        Month.of_window(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))  # a day's window

@@ -21,7 +21,7 @@ from slo_assets.core.calendar import iso
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import MONTHLY
 from slo_assets.defs.resources import SloSettings, WarehouseResource
-from slo_assets.defs.warehouse_io import required_file, written
+from slo_assets.defs.warehouse_io import partition_month, required_file, written
 from slo_assets.slo.evaluation import MonthEvaluations
 from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
@@ -134,7 +134,7 @@ def output_asset(output: Output) -> dg.AssetsDefinition:
               kinds=set(output.kinds), code_version=OUTPUTS_CODE_VERSION, owners=OWNERS, description=output.description)
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
         store = warehouse.store()
-        month = context.partition_key
+        month = partition_month(context).key
         rendered = output.render(Inputs(month, store, slo_settings))
         store.write_bytes_atomic(output.dataset.path(store, month), rendered.payload)
         return dg.MaterializeResult(

@@ -14,7 +14,7 @@ import dagster as dg
 
 from slo_assets.core.markdown import table
 from slo_assets.defs.resources import SloSettings, WarehouseResource
-from slo_assets.defs.warehouse_io import month_period, read_days, required_file
+from slo_assets.defs.warehouse_io import month_period, partition_month, read_days, required_file
 from slo_assets.slo import chain as C
 from slo_assets.slo.rules_proof import PROMTOOL_INSTALL, find_promtool, run_promtool, slo_proof
 from slo_assets.slo.sli import MINUTE_SCHEMA
@@ -35,12 +35,12 @@ def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: 
             passed=False, severity=dg.AssetCheckSeverity.WARN,
             description=f"not proven: promtool is not installed; to prove the rules: {PROMTOOL_INSTALL}",
             metadata={"promtool": "not installed", "install": PROMTOOL_INSTALL})
-    month = context.partition_key
+    month = partition_month(context)
     store = warehouse.store()
-    published = required_file(store, layout.ALERT_RULES, month)
+    published = required_file(store, layout.ALERT_RULES, month.key)
     specs = slo_settings.load()
     rules = build_rules(specs)
-    minutes, present = read_days(store, layout.SLI_MINUTELY, C.lookback_days(month), MINUTE_SCHEMA)
+    minutes, present = read_days(store, layout.SLI_MINUTELY, C.lookback_days(month.key), MINUTE_SCHEMA)
     period = month_period(month, present)
     parts = C.by_slo(minutes)
     settings = slo_settings.chain_settings()

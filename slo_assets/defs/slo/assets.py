@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
 
+from slo_assets.core.calendar import Month
 from slo_assets.core.markdown import frame_table, table
 from slo_assets.defs.ingest.assets import INGEST_CODE_VERSION
 from slo_assets.defs.ingest.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, range_version, run_days
@@ -17,7 +18,7 @@ from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS, SLI_METRICS, SLI_MINUTELY, SLO_TARGETS
 from slo_assets.defs.partitions import DAILY, MONTHLY
 from slo_assets.defs.resources import SloSettings, WarehouseResource
-from slo_assets.defs.warehouse_io import input_versions, month_period, read_days, read_frame, written
+from slo_assets.defs.warehouse_io import input_versions, month_period, partition_month, read_days, read_frame, written
 from slo_assets.slo import chain as C
 from slo_assets.slo import risk as R
 from slo_assets.slo.evaluation import budget_inconsistencies, budget_rows, dump_evaluations, load_evaluations, most_consumed_first
@@ -145,14 +146,6 @@ def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         yield dg.MaterializeResult(asset_key=key, data_version=range_version(digests[key]), metadata={"days_in_run": len(days)})
 
 
-def _months_back(month: str, count: int) -> list[str]:
-    """`count` months ending with `month`, oldest first."""
-    months = [month]
-    while len(months) < count:
-        months.insert(0, C.previous_month(months[0]))
-    return months
-
-
 SLI_OPERATIONS_MONTHLY_DESCRIPTION = "Per SLO and operation for the month (to date): good, bad and total events, worst first"
 SLI_LATENCY_MONTHLY_DESCRIPTION = "The latency SLOs' value counts of the month: slo_targets' latency recommendation reads them"
 
@@ -175,24 +168,24 @@ SLI_LATENCY_MONTHLY_DESCRIPTION = "The latency SLOs' value counts of the month: 
 )
 def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings):
     """The month's SLIs per SLO and per operation, from its days' SLI inputs."""
-    month = context.partition_key
+    month = partition_month(context)
     specs = slo_settings.load()
     store = warehouse.store()
-    days = C.month_days(month)
+    days = month.days()
     minutes, present = read_days(store, layout.SLI_MINUTELY, days, MINUTE_SCHEMA)
     latency_files = [layout.SLI_LATENCY.path(store, day) for day in days]  # streamed in chunks, never loaded whole
     operations, _ = read_days(store, layout.SLI_OPERATIONS, days, OPERATION_SCHEMA)
     period = month_period(month, present)
     metrics, by_operation = C.sli_metrics(specs, minutes, day_sources(store, latency_files), operations, period,
                                           slo_settings.chain_settings())
-    size_m, digest_m = store.write_table(layout.SLI_METRICS.path(store, month), metrics.to_arrow())
+    size_m, digest_m = store.write_table(layout.SLI_METRICS.path(store, month.key), metrics.to_arrow())
     latency_slos = [s.name for s in specs.slos if s.indicator.kind() == "latency"]
-    operations_written = (*store.write_table(layout.SLI_OPERATIONS_MONTHLY.path(store, month), by_operation.to_arrow()), by_operation.height)
-    latency_written = write_value_counts(store, layout.SLI_LATENCY_MONTHLY.path(store, month), latency_files, latency_slos)
+    operations_written = (*store.write_table(layout.SLI_OPERATIONS_MONTHLY.path(store, month.key), by_operation.to_arrow()), by_operation.height)
+    latency_written = write_value_counts(store, layout.SLI_LATENCY_MONTHLY.path(store, month.key), latency_files, latency_slos)
     for dataset, (size, digest, rows) in ((layout.SLI_OPERATIONS_MONTHLY, operations_written),
                                           (layout.SLI_LATENCY_MONTHLY, latency_written)):
         yield dg.MaterializeResult(asset_key=dataset.key, data_version=dg.DataVersion(digest[:24]),
-                                   metadata={"dagster/row_count": rows, **written(store, dataset, month, size)})
+                                   metadata={"dagster/row_count": rows, **written(store, dataset, month.key, size)})
     missing = [d for d in days if d not in present and period.elapsed(d)]
     bad_range = metrics.filter(~pl.col("sli").is_between(0, 1) | (pl.col("good") > pl.col("total"))
                                | ~pl.col("availability").fill_null(1).is_between(0, 1)).height
@@ -205,7 +198,7 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
             "as_of": C.B.iso(period.as_of_ms),
             "month_complete": period.complete,
             "days_with_data": len(present),
-            **written(store, layout.SLI_METRICS, month, size_m),
+            **written(store, layout.SLI_METRICS, month.key, size_m),
             "metrics": dg.MetadataValue.md(frame_table(view, limit=100)),
             "top_operations_by_bad_events": dg.MetadataValue.md(frame_table(by_operation.head(15), limit=15)),
         },
@@ -233,19 +226,19 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
 )
 def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
     """Declared targets beside recommended ones from every month available up to this one."""
-    month = context.partition_key
+    month = partition_month(context)
     specs = slo_settings.load()
     store = warehouse.store()
     history = [read_frame(store, layout.SLI_METRICS, earlier).select("slo", "good", "total").with_columns(pl.lit(earlier).alias("month"))
-               for earlier in layout.SLI_METRICS.partitions(store) if earlier <= month]
+               for earlier in layout.SLI_METRICS.partitions(store) if earlier <= month.key]
     history_schema = {"slo": pl.String, "good": pl.Int64, "total": pl.Int64, "month": pl.String}
     history_frame = pl.concat(history) if history else pl.DataFrame(schema=history_schema)
-    latency = day_sources(store, [layout.SLI_LATENCY_MONTHLY.path(store, month)])  # streamed, never whole
-    risk_days = [d for m in _months_back(month, RISK_MONTHS) for d in C.month_days(m)]
+    latency = day_sources(store, [layout.SLI_LATENCY_MONTHLY.path(store, month.key)])  # streamed, never whole
+    risk_days = [d for m in month.months_back(RISK_MONTHS) for d in m.days()]
     minutes, present = read_days(store, layout.SLI_MINUTELY, risk_days, MINUTE_SCHEMA)
     risks = C.target_risks(specs, minutes, present, slo_settings.chain_settings())
     targets = C.with_risks(C.recommend_targets(specs, history_frame, latency), risks)
-    size, digest = store.write_table(layout.SLO_TARGETS.path(store, month), targets.to_arrow())
+    size, digest = store.write_table(layout.SLO_TARGETS.path(store, month.key), targets.to_arrow())
     off_ladder = targets.filter(pl.col("basis") != "ladder").height
     not_achieved = targets.filter(pl.col("achieved_in_all_months").eq(False)).height
     return dg.MaterializeResult(
@@ -253,7 +246,7 @@ def slo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         metadata={
             "dagster/row_count": targets.height,
             "months_of_history": history_frame["month"].n_unique() if history_frame.height else 0,
-            **written(store, layout.SLO_TARGETS, month, size),
+            **written(store, layout.SLO_TARGETS, month.key, size),
             "targets": dg.MetadataValue.md(frame_table(targets.drop("service", *C.RISK_COLUMNS), limit=100)),
             "days_bootstrapped": len(present),
             "target_risk": dg.MetadataValue.md(table(R.risk_headers(C.LADDER), R.risk_rows(risks[:STATUS_ROWS]))),
@@ -287,14 +280,15 @@ BUDGET_DEPS = [days_of_month("sli_minutely", months_before=1), days_of_month("pa
 )
 def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings):
     """Every SLO window of the month evaluated once: its document, the whole evaluations, the series and a table."""
-    month = context.partition_key
+    month = partition_month(context)
     specs = slo_settings.load()
     store = warehouse.store()
-    minutes, present = read_days(store, layout.SLI_MINUTELY, C.lookback_days(month), MINUTE_SCHEMA)
+    lookback = C.lookback_days(month.key)
+    minutes, present = read_days(store, layout.SLI_MINUTELY, lookback, MINUTE_SCHEMA)
     period = month_period(month, present)
     from slo_assets.outputs import charts, sparklines
 
-    lines = _lines_per_day(store, C.lookback_days(month))
+    lines = _lines_per_day(store, lookback)
     evaluations, series = C.evaluate_with_series(specs, minutes, period, slo_settings.chain_settings(), lines)
     provenance = {"spec_hash": specs.content_hash, "code_version": CHAIN_CODE_VERSION}
     document = C.error_budgets_document(evaluations, period, provenance)
@@ -303,28 +297,28 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     whole_version = dg.DataVersion(hashlib.sha256(whole).hexdigest()[:24])  # the file's bytes: serialized once
     sizes = {}
     for dataset, payload in ((layout.WINDOW_EVALUATIONS, whole), (layout.ERROR_BUDGETS, json.dumps(document, indent=1).encode())):
-        store.write_bytes_atomic(dataset.path(store, month), payload)
+        store.write_bytes_atomic(dataset.path(store, month.key), payload)
         sizes[dataset.key] = len(payload)
     for dataset, frame in ((layout.BUDGET_SERIES, series), (layout.ERROR_BUDGET_TABLE, rows)):
-        size, digest = store.write_table(dataset.path(store, month), frame.to_arrow())
+        size, digest = store.write_table(dataset.path(store, month.key), frame.to_arrow())
         yield dg.MaterializeResult(asset_key=dataset.key, data_version=dg.DataVersion(digest[:24]),
-                                   metadata={"dagster/row_count": frame.height, **written(store, dataset, month, size)})
+                                   metadata={"dagster/row_count": frame.height, **written(store, dataset, month.key, size)})
     yield dg.MaterializeResult(asset_key="window_evaluations", data_version=whole_version,
                                metadata={"dagster/row_count": len(evaluations),
-                                         **written(store, layout.WINDOW_EVALUATIONS, month, sizes["window_evaluations"])})
+                                         **written(store, layout.WINDOW_EVALUATIONS, month.key, sizes["window_evaluations"])})
     inconsistent = budget_inconsistencies(evaluations)
     yield dg.MaterializeResult(
         asset_key="error_budgets",
         data_version=whole_version,
         metadata={
             "dagster/row_count": len(evaluations),
-            **written(store, layout.ERROR_BUDGETS, month, sizes["error_budgets"]),
+            **written(store, layout.ERROR_BUDGETS, month.key, sizes["error_budgets"]),
             "as_of": C.B.iso(period.as_of_ms),
             "page_alerts": int(rows["page_alerts"].sum()) if rows.height else 0,
             "ticket_alerts": int(rows["ticket_alerts"].sum()) if rows.height else 0,
             "alerts_held_back_by_low_traffic_gate": int(rows["alerts_held_back"].sum()) if rows.height else 0,
             "budgets": dg.MetadataValue.md(frame_table(rows, limit=100)),
-            "burn_down": dg.MetadataValue.md(charts.burn_down_markdown(evaluations, series, C.month_range_ms(month)[1])),
+            "burn_down": dg.MetadataValue.md(charts.burn_down_markdown(evaluations, series, month.end_ms)),
             # one inline chart per window, shown on the asset page without a click (the overview above is too long for that)
             **{chart.name: dg.MetadataValue.md(chart.markdown) for chart in sparklines.burn_down_charts(evaluations, series)},
         },
@@ -349,12 +343,12 @@ def _lines_per_day(store, days: list[str]) -> C.LinesPerDay:
     return counts
 
 
-def _data_quality(store, month: str, period: C.Period) -> dict:
-    counts = _lines_per_day(store, C.month_days(month))
+def _data_quality(store, month: Month, period: C.Period) -> dict:
+    counts = _lines_per_day(store, month.days())
     rows = sum(r for r, _ in counts.values())
     quarantined = sum(q for _, q in counts.values())
     lines = rows + quarantined
-    expected = [d for d in C.month_days(month) if period.elapsed(d)]
+    expected = [d for d in month.days() if period.elapsed(d)]
     return {"lines_read": lines, "rows": rows, "quarantined_lines": quarantined,
             "quarantine_ratio": round(quarantined / lines, 9) if lines else 0.0,
             **C.day_coverage(expected, {day: r for day, (r, _) in counts.items()})}
@@ -380,17 +374,17 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     """Per SLO window status met / at_risk / failed / insufficient_data, deficit, trend, health score per service."""
     from slo_assets.outputs import charts, sparklines
 
-    month = context.partition_key
+    month = partition_month(context)
     specs = slo_settings.load()
     store = warehouse.store()
-    series = read_frame(store, layout.BUDGET_SERIES, month, C.SERIES_SCHEMA)
-    evaluations_path = layout.WINDOW_EVALUATIONS.path(store, month)
+    series = read_frame(store, layout.BUDGET_SERIES, month.key, C.SERIES_SCHEMA)
+    evaluations_path = layout.WINDOW_EVALUATIONS.path(store, month.key)
     if not evaluations_path.exists():
         raise dg.Failure(f"window_evaluations for {month} is missing: materialize error_budgets first")
     evaluations = load_evaluations(evaluations_path.read_bytes(), str(evaluations_path))
-    period = C.Period(month, *C.month_range_ms(month), as_of_ms=C.data_as_of(evaluations, month))
+    period = C.Period(month.key, month.start_ms, month.end_ms, as_of_ms=C.data_as_of(evaluations, month.key))
     previous = {}
-    before = layout.COMPLIANCE_REPORT.path(store, C.previous_month(month))
+    before = layout.COMPLIANCE_REPORT.path(store, month.previous.key)
     if before.exists():
         previous = C.previous_slis(json.loads(before.read_bytes()))
     maintenance = C.maintenance_windows(slo_settings.chain_settings(), [*specs.slos, *specs.composites], period)
@@ -399,13 +393,13 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         "spec_files": {k.split("/")[-1]: v for k, v in specs.files.items()},
         "code_version": CHAIN_CODE_VERSION,
         "ingest_code_version": INGEST_CODE_VERSION,
-        "input_data_versions": input_versions(context, [("error_budgets", month), ("sli_metrics", month), ("slo_targets", month),
+        "input_data_versions": input_versions(context, [("error_budgets", month.key), ("sli_metrics", month.key), ("slo_targets", month.key),
                                                         ("slo_specs", None)]),
     }
     document = C.compliance(evaluations, previous, period, _data_quality(store, month, period), provenance, maintenance,
                             C.budget_adjustments(specs.slos, period))
     payload = json.dumps(document, indent=1).encode()
-    store.write_bytes_atomic(layout.COMPLIANCE_REPORT.path(store, month), payload)
+    store.write_bytes_atomic(layout.COMPLIANCE_REPORT.path(store, month.key), payload)
     expected = {(s.name, o.key, w.label) for s in [*specs.slos, *specs.composites] for o in s.objectives for w in s.windows}
     reported = {(e["slo"], e["objective"], e["window"]) for e in document["slos"]}
     # the windows that consumed the most budget (the UI renders every row: 500 would be a wall); compliance.json has all
@@ -419,7 +413,7 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         data_version=dg.DataVersion(hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:24]),
         metadata={
             "dagster/row_count": len(document["slos"]),
-            **written(store, layout.COMPLIANCE_REPORT, month, len(payload)),
+            **written(store, layout.COMPLIANCE_REPORT, month.key, len(payload)),
             **{f"slos_{k}": v for k, v in document["summary"].items() if isinstance(v, int)},
             "compliance_percent": document["summary"]["compliance_percent"],
             "status": dg.MetadataValue.md(table(["slo", "objective", "window", "status", "sli", "target", "budget left", "trend"], status_rows)

@@ -15,7 +15,7 @@ from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS
 from slo_assets.defs.partitions import MONTHLY
 from slo_assets.defs.resources import SloSettings, WarehouseResource
-from slo_assets.defs.warehouse_io import month_period, read_days, written
+from slo_assets.defs.warehouse_io import month_period, partition_month, read_days, written
 from slo_assets.outputs import sparklines, svg_charts
 from slo_assets.slo import backtest as T
 from slo_assets.slo import chain as C
@@ -42,23 +42,23 @@ class BacktestConfig(dg.Config):
 )
 def alert_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, warehouse: WarehouseResource,
                    slo_settings: SloSettings) -> dg.MaterializeResult:
-    month = context.partition_key
+    month = partition_month(context)
     store = warehouse.store()
     specs = slo_settings.load()
     try:
         pairs = [T.parse_pair(text) for text in config.pairs]
     except T.PairError as error:
         raise dg.Failure(f"alert_backtest config: pairs: {error}") from None
-    minutes, present = read_days(store, layout.SLI_MINUTELY, C.lookback_days(month), MINUTE_SCHEMA)
+    minutes, present = read_days(store, layout.SLI_MINUTELY, C.lookback_days(month.key), MINUTE_SCHEMA)
     period = month_period(month, present)
     settings = slo_settings.chain_settings()
     result = T.backtest_month(specs, minutes, period, settings, T.policies(pairs, settings))
     payload = json.dumps(T.document(result, {"spec_hash": specs.content_hash, "code_version": BACKTEST_CODE_VERSION}), indent=1).encode()
-    store.write_bytes_atomic(layout.ALERT_BACKTEST.path(store, month), payload)
+    store.write_bytes_atomic(layout.ALERT_BACKTEST.path(store, month.key), payload)
     scores = result.scores()
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(scores),
-        **written(store, layout.ALERT_BACKTEST, month, len(payload)),
+        **written(store, layout.ALERT_BACKTEST, month.key, len(payload)),
         "as_of": C.B.iso(period.as_of_ms),
         "backtest": dg.MetadataValue.md(T.markdown(scores)),
         "pages_per_week": dg.MetadataValue.md(sparklines.markdown(svg_charts.standalone(svg_charts.policy_bars(
