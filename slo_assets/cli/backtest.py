@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from slo_assets.cli.common import InputError, _guarded, existing_warehouse
+from slo_assets.cli.common import InputError, _count, _guarded, _month, existing_warehouse, warehouse_option
 from slo_assets.core import clock
 
 
@@ -61,3 +61,19 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return 0
 
     return _guarded("backtest", body)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """The command of this module and its arguments."""
+    backtest = commands.add_parser("backtest", help="score each alert policy (the burn-rate tiers with the low-traffic gate on "
+                                                    "and off, extra window pairs, the budget-state alerts) against the burn episodes of every month "
+                                                    "in the warehouse: alerts and pages per week, detection delay, noise, misses")
+    warehouse_option(backtest, "the warehouse the months were run into")
+    backtest.add_argument("--month", type=_month, action="append", help="YYYY-MM (repeatable; default every month with sli_minutely)")
+    backtest.add_argument("--pair", action="append", metavar="LONG/SHORT:FACTOR",
+                          help="an extra policy paging when both windows burn above FACTOR, e.g. 30m/5m:10 (repeatable)")
+    backtest.add_argument("--spec", action="append", help="OpenSLO YAML file (repeatable; default $SLO_ASSETS_SPECS or examples/slos.yaml)")
+    backtest.add_argument("--alert-min-bad-events", type=_count, metavar="N",
+                          help="the low-traffic gate of the 'gate on' policies (default 3)")
+    backtest.add_argument("--json", action="store_true", help="print the table as JSON")
+    backtest.set_defaults(func=cmd_backtest)

@@ -58,6 +58,13 @@ def _ratio(value: str) -> float:
     return number
 
 
+def warehouse_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """--warehouse of a command reading a warehouse: `what` says which one; the default is read when the
+    command line is parsed, never at import."""
+    parser.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
+                        help=f"{what} (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
+
+
 def _project_root() -> Path:
     """The project folder (holding dagster.yaml): the current one when it has it, else the source checkout."""
     here = Path.cwd()

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from slo_assets.cli.common import _guarded, _project_root
+from slo_assets.cli.common import _guarded, _log_month, _positive, _project_root
 from slo_assets.cli.run import RunRequest, _print_summary, _run_month
 
 DEMO_MONTH = "2026-10"
@@ -49,3 +49,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
 
     return _guarded("demo", body)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """The command of this module and its arguments."""
+    demo = commands.add_parser("demo", help="generate a sample month and materialize the asset graph for it")
+    demo.add_argument("--month", type=_log_month, default=DEMO_MONTH)
+    demo.add_argument("--events", type=_positive, default=DEMO_EVENTS)
+    demo.add_argument("-v", "--verbose", action="store_true", help="print each run as it finishes")
+    demo.set_defaults(func=cmd_demo)
+

@@ -9,7 +9,17 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from slo_assets.cli.common import INSTANCE_CONFIG, InputError, _check_writable, _guarded, _project_root, existing_warehouse, warehouse_location
+from slo_assets.cli.common import (
+    INSTANCE_CONFIG,
+    InputError,
+    _check_writable,
+    _guarded,
+    _month,
+    _project_root,
+    existing_warehouse,
+    warehouse_location,
+    warehouse_option,
+)
 
 
 def _period(value: str) -> str:
@@ -78,3 +88,19 @@ def cmd_review(args: argparse.Namespace) -> int:
         return 0
 
     return _guarded("review", body)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """The commands of this module and their arguments."""
+    report = commands.add_parser("report", help="write the self-contained HTML report of a month already run")
+    report.add_argument("--month", type=_month, required=True, help="YYYY-MM")
+    report.add_argument("--out", required=True, help="an .html file, or a folder: OUT/YYYY-MM/report.html")
+    warehouse_option(report, "the warehouse the month was run into")
+    report.set_defaults(func=cmd_report)
+
+    review = commands.add_parser("review", help="review a quarter or a year of months already run: compliance, budget, "
+                                                "incidents, trend, anomalies (the quarterly_review / yearly_review assets)")
+    review.add_argument("--period", type=_period, required=True, help="YYYY-Qn (a quarter) or YYYY (a year)")
+    review.add_argument("--out", required=True, help="writes OUT/reviews/PERIOD/review.html and review.json")
+    warehouse_option(review, "the warehouse the months were run into")
+    review.set_defaults(func=cmd_review)

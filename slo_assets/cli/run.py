@@ -17,8 +17,11 @@ from slo_assets.cli.common import (
     InputError,
     _check_warehouse,
     _check_writable,
+    _count,
     _guarded,
+    _month,
     _project_root,
+    _ratio,
     stage_dir,
     warehouse_location,
 )
@@ -323,3 +326,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
 
     return _guarded("run", body)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """The command of this module and its arguments."""
+    run = commands.add_parser("run", help="materialize a month end to end from a log folder and OpenSLO specs")
+    run.add_argument("--logs", required=True, help="folder of access logs (searched recursively)")
+    run.add_argument("--spec", required=True, action="append", help="OpenSLO YAML file (repeatable)")
+    run.add_argument("--month", type=_month, required=True, help="YYYY-MM")
+    run.add_argument("--out", required=True, help="writes OUT/YYYY-MM/: compliance.json, error_budgets.json, remediation_plan.json, "
+                                                  "slo_metrics.prom, alerts.rules.yml, two Grafana dashboards (grafana-*.json), report.html")
+    run.add_argument("--warehouse", help="Parquet warehouse: a folder or an fsspec URL such as s3://bucket/prefix (default "
+                                         "$SLO_ASSETS_WAREHOUSE, else data/warehouse: the one the code location reads)")
+    run.add_argument("--format", default="auto", help="auto (sniff each file), jsonl or combined")
+    run.add_argument("--log-format", help="how text lines are written: a preset (combined, upstreaminfo, main) or an nginx "
+                                          "log_format / Apache LogFormat string, e.g. "
+                                          "'$remote_addr - [$time_local] \"$request\" $status $request_time'")
+    run.add_argument("--include", action="append", metavar="GLOB", help="read only files matching (repeatable; default every file)")
+    run.add_argument("--exclude", action="append", metavar="GLOB", help="never read files matching (repeatable; adds to the defaults)")
+    run.add_argument("--alert-min-bad-events", type=_count, metavar="N",
+                     help="low-traffic gate: an alert fires only with N bad events in its long window (default 3, 0 = off)")
+    run.add_argument("--coverage-floor", type=_ratio, metavar="F",
+                     help="measured share of a window's minutes below F (0-1, default 0.95): the status notes it")
+    run.add_argument("--block-below-coverage-floor", action="store_true",
+                     help="a window under the coverage floor stops the outputs from being published (exit 2)")
+    run.add_argument("--prove-rules", action="store_true",
+                     help="after the month, prove alerts.rules.yml against the replay with promtool test rules")
+    run.add_argument("--service-regex", help="path regex with a (?P<service>...) group")
+    run.add_argument("--service", help="a fixed service name for every request (logs of one service)")
+    run.add_argument("--runbooks", action="append", help="runbook YAML file (repeatable; default examples/runbooks.yaml)")
+    run.add_argument("--fail-on-breach", action="store_true", help="exit 3 when any SLO failed")
+    run.add_argument("--every-day", action="store_true",
+                     help="parse and measure every day again (default: only days whose logs, specs or code changed since their last run)")
+    run.add_argument("-v", "--verbose", action="store_true", help="print each run as it finishes")
+    run.set_defaults(func=cmd_run)

@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 
-from slo_assets.cli.common import InputError, _guarded, _month, existing_warehouse
+from slo_assets.cli.common import InputError, _guarded, _month, existing_warehouse, warehouse_option
 
 
 def _port(value: str) -> int:
@@ -67,3 +67,16 @@ def cmd_serve_metrics(args: argparse.Namespace) -> int:
         return 0
 
     return _guarded("serve-metrics", body)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """The command of this module and its arguments."""
+    serve = commands.add_parser("serve-metrics", help="serve a month's slo_metrics.prom on /metrics for Prometheus to scrape "
+                                                      "(re-read at each scrape), with slo_assets_exposition_age_seconds")
+    warehouse_option(serve, "the warehouse the month is materialized into")
+    serve.add_argument("--month", type=_month_or_current, default="current",
+                       help="YYYY-MM, or current (default): the running month, followed across month ends")
+    serve.add_argument("--port", type=_port, default=9464, help="TCP port (default 9464; 0 picks a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1; others need --allow-remote)")
+    serve.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    serve.set_defaults(func=cmd_serve_metrics)

@@ -38,3 +38,16 @@ def cmd_rules(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 1
     return 0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """The commands of this module and their arguments."""
+    validate = commands.add_parser("validate", help="check OpenSLO spec files; exit 2 listing every problem")
+    validate.add_argument("files", nargs="+")
+    validate.set_defaults(func=cmd_validate)
+
+    rules = commands.add_parser("rules", help="print Prometheus recording and multiwindow burn-rate alerting rules for OpenSLO specs")
+    rules.add_argument("files", nargs="+")
+    rules.add_argument("--no-page", action="store_true", help="leave out the page tier")
+    rules.add_argument("--no-ticket", action="store_true", help="leave out the ticket tier")
+    rules.set_defaults(func=cmd_rules)
