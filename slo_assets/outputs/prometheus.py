@@ -54,71 +54,15 @@ class _SloCollector:
         self.latency = latency
 
     def collect(self):
-        gauges = {
-            "sli": GaugeMetricFamily("slo_sli_ratio", "SLI over the SLO window (good / total)", labels=LABELS),
-            "target": GaugeMetricFamily("slo_target_ratio", "Objective target", labels=LABELS),
-            "remaining": GaugeMetricFamily("slo_error_budget_remaining_ratio", "Error budget remaining (1 - consumed/allowed)", labels=LABELS),
-            "consumed": GaugeMetricFamily("slo_error_budget_consumed_ratio", "Error budget consumed (consumed/allowed)", labels=LABELS),
-        }
-        burn = GaugeMetricFamily("slo_burn_rate", "Burn rate at the end of the data", labels=[*LABELS, "burn_window"])
-        good = CounterMetricFamily("slo_good_events", "Good budget units in the SLO window", labels=LABELS)
-        total = CounterMetricFamily("slo_events", "Budget units in the SLO window", labels=LABELS)
-        status = GaugeMetricFamily("slo_status", "1 for the SLO window's status", labels=[*LABELS, "status"])
-        firings = CounterMetricFamily("slo_alert_firings", "Replayed multiwindow burn-rate alert firings", labels=[*LABELS, "severity"])
-        held = CounterMetricFamily("slo_alerts_held_back", "Alert firings the low-traffic gate held back", labels=[*LABELS, "severity"])
-        budget_alerts = CounterMetricFamily("slo_budget_alert_firings", "Replayed budget-state alert firings",
-                                            labels=[*LABELS, "alert", "severity"])
-        mean_rate = GaugeMetricFamily("slo_throughput_requests_per_second", "Mean request rate over the SLO window (throughput SLOs)",
-                                 labels=LABELS)
-        threshold = GaugeMetricFamily("slo_throughput_threshold_requests_per_second",
-                                      "Request rate a throughput slice is judged against", labels=[*LABELS, "op"])
-        honesty = {
-            "low": GaugeMetricFamily("slo_sli_lower_ratio", "Lower end of the SLI's 95% Wilson interval", labels=LABELS),
-            "high": GaugeMetricFamily("slo_sli_upper_ratio", "Upper end of the SLI's 95% Wilson interval", labels=LABELS),
-            "significant": GaugeMetricFamily("slo_sli_significant", "0 when the SLI's interval holds the target", labels=LABELS),
-            "minutes": GaugeMetricFamily("slo_window_minutes", "Minutes in the SLO window", labels=LABELS),
-            "unmeasured": GaugeMetricFamily("slo_unmeasured_minutes", "Minutes without data although traffic was expected", labels=LABELS),
-            "unmeasured_ratio": GaugeMetricFamily("slo_unmeasured_ratio", "Unmeasured share of the window's minutes", labels=LABELS),
-            "quarantine": GaugeMetricFamily("slo_quarantine_ratio", "Quarantined share of the lines of the window's days", labels=LABELS),
-            "below_floor": GaugeMetricFamily("slo_coverage_below_floor", "1 when the window is under the coverage floor", labels=LABELS),
-        }
+        window_families = _window_families()
         latency_slos = set(self.latency)  # only latency SLOs have a latency threshold alert
         for window in self.month.windows:
-            labels = [window.slo, window.service, window.objective, window.window]
-            for key, value in (("sli", window.sli), ("target", window.target),
-                               ("remaining", window.error_budget.remaining_ratio),
-                               ("consumed", window.error_budget.consumed_ratio)):
-                if value is not None:
-                    gauges[key].add_metric(labels, float(value))
-            good.add_metric(labels, float(window.good))
-            total.add_metric(labels, float(window.total))
-            for name in STATUSES:
-                status.add_metric([*labels, name], 1.0 if window.status == name else 0.0)
-            for burn_window, rate in window.burn_rates.items():
-                if rate is not None:
-                    burn.add_metric([*labels, burn_window], float(rate))
-            if window.confidence is not None:
-                honesty["low"].add_metric(labels, window.confidence.low)
-                honesty["high"].add_metric(labels, window.confidence.high)
-                honesty["significant"].add_metric(labels, 1.0 if window.confidence.significant else 0.0)
-            if window.coverage is not None:
-                coverage = window.coverage
-                honesty["minutes"].add_metric(labels, float(coverage.window_minutes))
-                honesty["unmeasured"].add_metric(labels, float(coverage.unmeasured_minutes))
-                honesty["unmeasured_ratio"].add_metric(labels, float(coverage.unmeasured_ratio))
-                if coverage.quarantine_ratio is not None:
-                    honesty["quarantine"].add_metric(labels, float(coverage.quarantine_ratio))
-                honesty["below_floor"].add_metric(labels, 1.0 if coverage.below_floor else 0.0)
-            for severity in ("page", "ticket"):
-                firings.add_metric([*labels, severity], float(window.alert_count(severity)))
-                held.add_metric([*labels, severity], float(window.held_back_count(severity)))
-            for name, severity in BUDGET_ALERTS.items():
-                if name != "latency_threshold_violated" or window.slo in latency_slos or any(a.alert == name for a in window.budget_alerts):
-                    budget_alerts.add_metric([*labels, name, severity], float(sum(a.alert == name for a in window.budget_alerts)))
-            if window.throughput is not None:
-                if window.throughput.mean_rate is not None:
-                    mean_rate.add_metric(labels, float(window.throughput.mean_rate))
-                threshold.add_metric([*labels, window.throughput.op], float(window.throughput.value))
+            _add_window(window_families, window, latency_slos)
+        yield from window_families.values()
+        yield from self._month_families()
+
+    def _month_families(self):
+        """The per-service, per-month and per-composite families, after the per-window ones."""
         health = GaugeMetricFamily("slo_service_health_score", "Service health 0-100 (mean remaining budget)", labels=["service"])
         for service in self.month.services:
             if service.health_score is not None:
@@ -137,8 +81,75 @@ class _SloCollector:
         for slo, window in {w.slo: w for w in self.month.windows if w.components}.items():
             for component in window.components:
                 weights.add_metric([slo, window.service, component.slo], float(component.weight))
-        yield from (*gauges.values(), burn, good, total, status, firings, held, budget_alerts, mean_rate, threshold, *honesty.values(),
-                    health, as_of, percentiles, weights)
+        return health, as_of, percentiles, weights
+
+
+def _window_families() -> dict[str, GaugeMetricFamily | CounterMetricFamily]:
+    """The families with a sample per SLO window, in the order the exposition lists them."""
+    return {
+        "sli": GaugeMetricFamily("slo_sli_ratio", "SLI over the SLO window (good / total)", labels=LABELS),
+        "target": GaugeMetricFamily("slo_target_ratio", "Objective target", labels=LABELS),
+        "remaining": GaugeMetricFamily("slo_error_budget_remaining_ratio", "Error budget remaining (1 - consumed/allowed)", labels=LABELS),
+        "consumed": GaugeMetricFamily("slo_error_budget_consumed_ratio", "Error budget consumed (consumed/allowed)", labels=LABELS),
+        "burn": GaugeMetricFamily("slo_burn_rate", "Burn rate at the end of the data", labels=[*LABELS, "burn_window"]),
+        "good": CounterMetricFamily("slo_good_events", "Good budget units in the SLO window", labels=LABELS),
+        "total": CounterMetricFamily("slo_events", "Budget units in the SLO window", labels=LABELS),
+        "status": GaugeMetricFamily("slo_status", "1 for the SLO window's status", labels=[*LABELS, "status"]),
+        "firings": CounterMetricFamily("slo_alert_firings", "Replayed multiwindow burn-rate alert firings", labels=[*LABELS, "severity"]),
+        "held": CounterMetricFamily("slo_alerts_held_back", "Alert firings the low-traffic gate held back", labels=[*LABELS, "severity"]),
+        "budget_alerts": CounterMetricFamily("slo_budget_alert_firings", "Replayed budget-state alert firings",
+                                             labels=[*LABELS, "alert", "severity"]),
+        "mean_rate": GaugeMetricFamily("slo_throughput_requests_per_second", "Mean request rate over the SLO window (throughput SLOs)",
+                                       labels=LABELS),
+        "threshold": GaugeMetricFamily("slo_throughput_threshold_requests_per_second",
+                                       "Request rate a throughput slice is judged against", labels=[*LABELS, "op"]),
+        "low": GaugeMetricFamily("slo_sli_lower_ratio", "Lower end of the SLI's 95% Wilson interval", labels=LABELS),
+        "high": GaugeMetricFamily("slo_sli_upper_ratio", "Upper end of the SLI's 95% Wilson interval", labels=LABELS),
+        "significant": GaugeMetricFamily("slo_sli_significant", "0 when the SLI's interval holds the target", labels=LABELS),
+        "minutes": GaugeMetricFamily("slo_window_minutes", "Minutes in the SLO window", labels=LABELS),
+        "unmeasured": GaugeMetricFamily("slo_unmeasured_minutes", "Minutes without data although traffic was expected", labels=LABELS),
+        "unmeasured_ratio": GaugeMetricFamily("slo_unmeasured_ratio", "Unmeasured share of the window's minutes", labels=LABELS),
+        "quarantine": GaugeMetricFamily("slo_quarantine_ratio", "Quarantined share of the lines of the window's days", labels=LABELS),
+        "below_floor": GaugeMetricFamily("slo_coverage_below_floor", "1 when the window is under the coverage floor", labels=LABELS),
+    }
+
+
+def _add_window(families: dict, window, latency_slos: set[str]) -> None:
+    """One SLO window's samples, in each family that has a value for it."""
+    labels = [window.slo, window.service, window.objective, window.window]
+    for key, value in (("sli", window.sli), ("target", window.target),
+                       ("remaining", window.error_budget.remaining_ratio), ("consumed", window.error_budget.consumed_ratio)):
+        if value is not None:
+            families[key].add_metric(labels, float(value))
+    families["good"].add_metric(labels, float(window.good))
+    families["total"].add_metric(labels, float(window.total))
+    for name in STATUSES:
+        families["status"].add_metric([*labels, name], 1.0 if window.status == name else 0.0)
+    for burn_window, rate in window.burn_rates.items():
+        if rate is not None:
+            families["burn"].add_metric([*labels, burn_window], float(rate))
+    if window.confidence is not None:
+        families["low"].add_metric(labels, window.confidence.low)
+        families["high"].add_metric(labels, window.confidence.high)
+        families["significant"].add_metric(labels, 1.0 if window.confidence.significant else 0.0)
+    if window.coverage is not None:
+        coverage = window.coverage
+        families["minutes"].add_metric(labels, float(coverage.window_minutes))
+        families["unmeasured"].add_metric(labels, float(coverage.unmeasured_minutes))
+        families["unmeasured_ratio"].add_metric(labels, float(coverage.unmeasured_ratio))
+        if coverage.quarantine_ratio is not None:
+            families["quarantine"].add_metric(labels, float(coverage.quarantine_ratio))
+        families["below_floor"].add_metric(labels, 1.0 if coverage.below_floor else 0.0)
+    for severity in ("page", "ticket"):
+        families["firings"].add_metric([*labels, severity], float(window.alert_count(severity)))
+        families["held"].add_metric([*labels, severity], float(window.held_back_count(severity)))
+    for name, severity in BUDGET_ALERTS.items():
+        if name != "latency_threshold_violated" or window.slo in latency_slos or any(a.alert == name for a in window.budget_alerts):
+            families["budget_alerts"].add_metric([*labels, name, severity], float(sum(a.alert == name for a in window.budget_alerts)))
+    if window.throughput is not None:
+        if window.throughput.mean_rate is not None:
+            families["mean_rate"].add_metric(labels, float(window.throughput.mean_rate))
+        families["threshold"].add_metric([*labels, window.throughput.op], float(window.throughput.value))
 
 
 def exposition(month: MonthEvaluations, latency: Mapping[str, LatencyPercentiles] | None = None) -> bytes:
