@@ -183,43 +183,9 @@ def compile_log_format(spec: str) -> LineFormat:
     else:
         raise LogFormatError(f"{spec!r} is neither a preset ({', '.join(PRESETS)}) nor a format with $variables or %directives")
     tokens = _tokens(text, dialect)
-    roles = []
-    for kind, value in tokens:
-        roles.append(_role(value, dialect) if kind == "var" else ("lit", None))
-    # Pick one variable per role: the duration with the best rank, else the first of each.
-    chosen: dict[str, int] = {}
-    for index, (role, _) in enumerate(roles):
-        key = "duration" if role in _DURATION_RANK else "time" if role in ("time", "time_bracketed") else role
-        if key in ("lit", "skip", "skip_list"):
-            continue
-        if key not in chosen or (key == "duration" and _DURATION_RANK[role] < _DURATION_RANK[roles[chosen[key]][0]]):
-            chosen[key] = index
-    if "time" not in chosen:
-        raise LogFormatError("the format has no time variable ($time_local, $time_iso8601, $msec or %t)")
-    if "status" not in chosen:
-        raise LogFormatError("the format has no status variable ($status or %>s)")
-    used = {index: key for key, index in chosen.items()}
-    parts = ["^(?P<_m>)"]
-    previous_var = None
-    for index, ((kind, value), (role, _unit)) in enumerate(zip(tokens, roles, strict=True)):
-        if kind == "lit":
-            parts.append(re.escape(value))
-            previous_var = None
-            continue
-        if previous_var is not None:
-            raise LogFormatError(f"{previous_var} and {_show(value, dialect)} need a separator between them")
-        previous_var = _show(value, dialect)
-        next_literal = tokens[index + 1][1] if index + 1 < len(tokens) and tokens[index + 1][0] == "lit" else ""
-        is_list = role in ("duration_list", "skip_list")
-        if role == "time_bracketed":  # Apache %t prints its own brackets
-            value_regex = r"\[" + "[^\\]]*" + r"\]"
-            group = used.get(index)
-            parts.append(r"\[(?P<time>[^\]]*)\]" if group else value_regex)
-            continue
-        value_regex = _value_pattern(next_literal, is_list)
-        group = used.get(index)
-        parts.append(f"(?P<{group}>{value_regex})" if group else f"(?:{value_regex})")
-    parts.append("$")
+    roles = [_role(value, dialect) if kind == "var" else ("lit", None) for kind, value in tokens]
+    chosen = _choose_variables(roles)
+    parts = _regex_parts(tokens, roles, {index: key for key, index in chosen.items()}, dialect)
     regex = "".join(parts)
     problem = regex_problem(regex)
     if problem:  # cannot happen for the patterns built above; a guard, not a path
@@ -235,6 +201,47 @@ def compile_log_format(spec: str) -> LineFormat:
         duration_unit=roles[duration_index][1] if duration_index is not None else None,
         duration_is_list=duration_index is not None and roles[duration_index][0] == "duration_list",
     )
+
+
+def _choose_variables(roles: list) -> dict[str, int]:
+    """One variable per role (its index): the duration with the best rank, else the first of each; a
+    format without a time or a status is refused."""
+    chosen: dict[str, int] = {}
+    for index, (role, _) in enumerate(roles):
+        key = "duration" if role in _DURATION_RANK else "time" if role in ("time", "time_bracketed") else role
+        if key in ("lit", "skip", "skip_list"):
+            continue
+        if key not in chosen or (key == "duration" and _DURATION_RANK[role] < _DURATION_RANK[roles[chosen[key]][0]]):
+            chosen[key] = index
+    if "time" not in chosen:
+        raise LogFormatError("the format has no time variable ($time_local, $time_iso8601, $msec or %t)")
+    if "status" not in chosen:
+        raise LogFormatError("the format has no status variable ($status or %>s)")
+    return chosen
+
+
+def _regex_parts(tokens: list, roles: list, used: dict[int, str], dialect: str) -> list[str]:
+    """The regex of the line, a part per token: literals escaped, the chosen variables as named groups
+    (`used`: index -> canonical column), the others matched and dropped."""
+    parts = ["^(?P<_m>)"]
+    previous_var = None
+    for index, ((kind, value), (role, _unit)) in enumerate(zip(tokens, roles, strict=True)):
+        if kind == "lit":
+            parts.append(re.escape(value))
+            previous_var = None
+            continue
+        if previous_var is not None:
+            raise LogFormatError(f"{previous_var} and {_show(value, dialect)} need a separator between them")
+        previous_var = _show(value, dialect)
+        next_literal = tokens[index + 1][1] if index + 1 < len(tokens) and tokens[index + 1][0] == "lit" else ""
+        group = used.get(index)
+        if role == "time_bracketed":  # Apache %t prints its own brackets
+            parts.append(r"\[(?P<time>[^\]]*)\]" if group else r"\[" + "[^\\]]*" + r"\]")
+            continue
+        value_regex = _value_pattern(next_literal, role in ("duration_list", "skip_list"))
+        parts.append(f"(?P<{group}>{value_regex})" if group else f"(?:{value_regex})")
+    parts.append("$")
+    return parts
 
 
 def _show(name: str, dialect: str) -> str:
