@@ -125,6 +125,31 @@ def _plan_incidents(start: datetime, end: datetime, count: int, rng: np.random.G
     return incidents
 
 
+def _operations(rng: np.random.Generator, events: int) -> tuple[np.ndarray, list[tuple[Service, Operation]]]:
+    """Each request's operation (an index into the returned (service, operation) table), drawn by weight."""
+    service_idx = rng.choice(len(SERVICES), size=events, p=[s.weight for s in SERVICES])
+    op_global = np.empty(events, dtype=np.int64)
+    ops: list[tuple[Service, Operation]] = []
+    for s_i, service in enumerate(SERVICES):
+        mask = service_idx == s_i
+        op_weights = np.array([op.weight for op in service.operations])
+        local = rng.choice(len(service.operations), size=int(mask.sum()), p=op_weights / op_weights.sum())
+        op_global[mask] = len(ops) + local
+        ops.extend((service, op) for op in service.operations)
+    return op_global, ops
+
+
+def _statuses(rng: np.random.Generator, events: int, client_rate: np.ndarray, error_rate: np.ndarray) -> np.ndarray:
+    """Each request's status: a success mix, then 4xx at the client error rate and 5xx at the error rate."""
+    draw = rng.random(events)
+    status_choices = np.array([200, 201, 204, 301, 304])
+    status = status_choices[rng.choice(5, size=events, p=[0.86, 0.05, 0.03, 0.02, 0.04])]
+    client = draw < client_rate
+    status = np.where(client, np.array([400, 401, 403, 404, 429])[rng.integers(0, 5, events)], status)
+    server = (draw >= client_rate) & (draw < client_rate + error_rate)
+    return np.where(server, np.array([500, 502, 503, 504])[rng.integers(0, 4, events)], status)
+
+
 def generate_events(month: str, events: int, seed: int, incidents: int = len(DEFAULT_INCIDENTS)) -> tuple[dict[str, np.ndarray], list[Incident]]:
     """Return columns of synthetic requests for a month (sorted by completion time) and the incidents."""
     rng = np.random.default_rng(seed)
@@ -135,15 +160,7 @@ def generate_events(month: str, events: int, seed: int, incidents: int = len(DEF
     start_ms = int(start.timestamp() * 1000)
     ts_ms = start_ms + np.repeat(np.arange(minutes, dtype=np.int64) * 60_000, per_minute) + rng.integers(0, 60_000, events)
 
-    service_idx = rng.choice(len(SERVICES), size=events, p=[s.weight for s in SERVICES])
-    op_global = np.empty(events, dtype=np.int64)
-    ops: list[tuple[Service, Operation]] = []
-    for s_i, service in enumerate(SERVICES):
-        mask = service_idx == s_i
-        op_weights = np.array([op.weight for op in service.operations])
-        local = rng.choice(len(service.operations), size=int(mask.sum()), p=op_weights / op_weights.sum())
-        op_global[mask] = len(ops) + local
-        ops.extend((service, op) for op in service.operations)
+    op_global, ops = _operations(rng, events)
 
     median = np.array([op.median_ms for _, op in ops])[op_global]
     sigma = np.array([op.sigma for _, op in ops])[op_global]
@@ -162,13 +179,7 @@ def generate_events(month: str, events: int, seed: int, incidents: int = len(DEF
             latency_factor = np.where(hit, incident.magnitude, latency_factor)
 
     duration_ms = np.round(rng.lognormal(np.log(median), sigma) * latency_factor, 3)
-    draw = rng.random(events)
-    status_choices = np.array([200, 201, 204, 301, 304])
-    status = status_choices[rng.choice(5, size=events, p=[0.86, 0.05, 0.03, 0.02, 0.04])]
-    client = draw < client_rate
-    status = np.where(client, np.array([400, 401, 403, 404, 429])[rng.integers(0, 5, events)], status)
-    server = (draw >= client_rate) & (draw < client_rate + error_rate)
-    status = np.where(server, np.array([500, 502, 503, 504])[rng.integers(0, 4, events)], status)
+    status = _statuses(rng, events, client_rate, error_rate)
     duration_ms = np.where(status >= 500, np.round(duration_ms * 0.3, 3), duration_ms)
 
     # Lines are written when the request completes, so they are not in timestamp order.
