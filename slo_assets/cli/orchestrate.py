@@ -224,6 +224,30 @@ def last_day_runs(instance: dg.DagsterInstance, days: list[str]) -> dict[str, Da
         cursor = page.cursor
 
 
+@dataclass
+class _Runs:
+    """The runs of one month, launched in process against one instance, their outcome collected."""
+
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    resources: dict
+    log_level: str
+    outcome: MonthRun
+
+    def run(self, job: str, label: str, partition: str | None = None, days_range: tuple[str, str] | None = None):
+        run_tags = {"slo_assets/month": self.outcome.month}
+        if days_range is not None:  # one run for the range, as a single-run backfill launches it
+            run_tags.update({RANGE_START_TAG: days_range[0], RANGE_END_TAG: days_range[1]})
+        result = _execute(self.defs, job, self.instance, _quiet(self.log_level), run_tags, partition, self.resources)
+        self.outcome.run_ids.append(result.run_id)
+        if not result.success:
+            self.outcome.failed_runs.append(f"{label}: {failure_reason(result)}")
+        for evaluation in result.get_asset_check_evaluations():
+            if not evaluation.passed:
+                self.outcome.failed_checks.append(failed_check_text(evaluation, partition))
+        return result
+
+
 def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance, progress: Progress | None = None,
                       log_level: str = "CRITICAL", days: list[str] | None = None, prove_rules: bool = False,
                       every_day: bool = False, settings: LocationSettings | None = None) -> MonthRun:
@@ -236,64 +260,61 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
     started = time.perf_counter()
     settings = settings or LocationSettings.from_environ()
     found = P.resolve_range(settings)
-    defs = build_definitions(resources, settings)
-    outcome = MonthRun(month=month)
-    tags = {"slo_assets/month": month}
+    runs = _Runs(build_definitions(resources, settings), instance, resources, log_level, MonthRun(month=month))
     wanted = found.days_of(days or month_days(month))
     progress.begin(3 + len(wanted))  # specs, index, each day, the month
-
-    def run(job: str, label: str, partition: str | None = None, days_range: tuple[str, str] | None = None):
-        run_tags = dict(tags)
-        if days_range is not None:  # one run for the range, as a single-run backfill launches it
-            run_tags.update({RANGE_START_TAG: days_range[0], RANGE_END_TAG: days_range[1]})
-        result = _execute(defs, job, instance, _quiet(log_level), run_tags, partition, resources)
-        outcome.run_ids.append(result.run_id)
-        if not result.success:
-            outcome.failed_runs.append(f"{label}: {failure_reason(result)}")
-        for evaluation in result.get_asset_check_evaluations():
-            if not evaluation.passed:
-                outcome.failed_checks.append(failed_check_text(evaluation, partition))
-        return result
-
     try:
-        index = run("observe_job", "slo_specs, log_file_index")
-        progress.step("slo_specs", "observed")
-        if not index.success:
-            return outcome
-        files = read_index(resources["warehouse"])
-        outcome.index = index_summary(files, found.first_day.isoformat(), found.last_day.isoformat())
-        outcome.rejected_files = [f"{f.path}: {f.note()}" for f in mostly_rejected_files(files)] if files is not None else []
-        progress.step("log_file_index", f"{outcome.index.files} files, {outcome.index.rows:,} rows")
-        progress.note(index_note(outcome.index, found))
-        for line in outcome.rejected_files:  # said now, not after the month: the settings are likely wrong
-            progress.note(f"  mostly rejected: {line}")
-        stale = wanted if every_day else days_to_run(instance, resources["warehouse"].store(), wanted)
-        previous = last_day_runs(instance, [day for day in wanted if day not in stale]) if len(stale) < len(wanted) else {}
-        stale = [day for day in wanted if day not in previous]
-        for day, figures in sorted(previous.items()):
-            outcome.unchanged.append(day)
-            outcome.days[day] = figures
-            progress.step(day, f"unchanged, {figures.rows:,} rows, {figures.quarantined:,} quarantined")
-        for first, last in contiguous_ranges(stale):
-            label = first if first == last else f"{first} .. {last}"
-            result = run("ingest_job", label, days_range=(first, last))
-            metadata = {m.partition: m.metadata for m in result.asset_materializations_for_node("parsed_logs")
-                        if m.asset_key == dg.AssetKey("parsed_logs")}
-            for day in found.days_of([d for d in wanted if first <= d <= last]):
-                meta = metadata.get(day, {})
-                outcome.days[day] = DayRun(rows=_value(meta, "dagster/row_count") or 0, quarantined=_value(meta, "quarantined_lines") or 0)
-                progress.step(day, f"{outcome.days[day].rows:,} rows, {outcome.days[day].quarantined:,} quarantined")
-        outcome.days = dict(sorted(outcome.days.items()))
-        progress.note(days_note(month, outcome))
-        chain = run("monthly_chain_job", month, partition=month)
-        progress.step(month, "sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan, deploy_gate, outputs")
-        if prove_rules and chain.success:  # promtool over the published rules: its own run (defs/outputs/rules_proof.py)
-            proof = run("prove_rules_job", f"{month} rules proof", partition=month)
-            outcome.rules_proof = [{key: _value(e.metadata, key) for key in e.metadata} for e in proof.get_asset_check_evaluations()]
+        if _observe(runs, found, progress):
+            _run_days(runs, wanted, found, every_day, progress)
+            progress.note(days_note(month, runs.outcome))
+            chain = runs.run("monthly_chain_job", month, partition=month)
+            progress.step(month, "sli_metrics, slo_targets, error_budgets, compliance_report, remediation_plan, deploy_gate, outputs")
+            if prove_rules and chain.success:  # promtool over the published rules: its own run (defs/outputs/rules_proof.py)
+                proof = runs.run("prove_rules_job", f"{month} rules proof", partition=month)
+                runs.outcome.rules_proof = [{key: _value(e.metadata, key) for key in e.metadata} for e in proof.get_asset_check_evaluations()]
     finally:
         progress.end()
-        outcome.seconds = time.perf_counter() - started
-    return outcome
+        runs.outcome.seconds = time.perf_counter() - started
+    return runs.outcome
+
+
+def _observe(runs: _Runs, found: P.PartitionRange, progress: Progress) -> bool:
+    """Observe the specs and index the logs, saying what the index holds; False when that run failed."""
+    outcome = runs.outcome
+    index = runs.run("observe_job", "slo_specs, log_file_index")
+    progress.step("slo_specs", "observed")
+    if not index.success:
+        return False
+    files = read_index(runs.resources["warehouse"])
+    outcome.index = index_summary(files, found.first_day.isoformat(), found.last_day.isoformat())
+    outcome.rejected_files = [f"{f.path}: {f.note()}" for f in mostly_rejected_files(files)] if files is not None else []
+    progress.step("log_file_index", f"{outcome.index.files} files, {outcome.index.rows:,} rows")
+    progress.note(index_note(outcome.index, found))
+    for line in outcome.rejected_files:  # said now, not after the month: the settings are likely wrong
+        progress.note(f"  mostly rejected: {line}")
+    return True
+
+
+def _run_days(runs: _Runs, wanted: list[str], found: P.PartitionRange, every_day: bool, progress: Progress) -> None:
+    """The days to run (all with every_day, else those whose inputs changed), one run per contiguous range;
+    the others keep their last run's figures."""
+    outcome, instance = runs.outcome, runs.instance
+    stale = wanted if every_day else days_to_run(instance, runs.resources["warehouse"].store(), wanted)
+    previous = last_day_runs(instance, [day for day in wanted if day not in stale]) if len(stale) < len(wanted) else {}
+    stale = [day for day in wanted if day not in previous]
+    for day, figures in sorted(previous.items()):
+        outcome.unchanged.append(day)
+        outcome.days[day] = figures
+        progress.step(day, f"unchanged, {figures.rows:,} rows, {figures.quarantined:,} quarantined")
+    for first, last in contiguous_ranges(stale):
+        result = runs.run("ingest_job", first if first == last else f"{first} .. {last}", days_range=(first, last))
+        metadata = {m.partition: m.metadata for m in result.asset_materializations_for_node("parsed_logs")
+                    if m.asset_key == dg.AssetKey("parsed_logs")}
+        for day in found.days_of([d for d in wanted if first <= d <= last]):
+            meta = metadata.get(day, {})
+            outcome.days[day] = DayRun(rows=_value(meta, "dagster/row_count") or 0, quarantined=_value(meta, "quarantined_lines") or 0)
+            progress.step(day, f"{outcome.days[day].rows:,} rows, {outcome.days[day].quarantined:,} quarantined")
+    outcome.days = dict(sorted(outcome.days.items()))
 
 
 def failed_check_text(evaluation: dg.AssetCheckEvaluation, partition: str | None) -> str:
