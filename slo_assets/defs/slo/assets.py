@@ -372,8 +372,6 @@ def _data_quality(store, month: Month, period: C.Period) -> dict:
 )
 def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
     """Per SLO window status met / at_risk / failed / insufficient_data, deficit, trend, health score per service."""
-    from slo_assets.outputs import charts, sparklines
-
     month = partition_month(context)
     specs = slo_settings.load()
     store = warehouse.store()
@@ -400,41 +398,52 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                             C.budget_adjustments(specs.slos, period))
     payload = json.dumps(document, indent=1).encode()
     store.write_bytes_atomic(layout.COMPLIANCE_REPORT.path(store, month.key), payload)
-    expected = {(s.name, o.key, w.label) for s in [*specs.slos, *specs.composites] for o in s.objectives for w in s.windows}
-    reported = {(e["slo"], e["objective"], e["window"]) for e in document["slos"]}
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(hashlib.sha256(json.dumps({k: v for k, v in document.items() if k != "generated_at"},
+                                                              sort_keys=True).encode()).hexdigest()[:24]),
+        metadata={**written(store, layout.COMPLIANCE_REPORT, month.key, len(payload)), **_compliance_metadata(document, evaluations, series),
+                  "spec_hash": specs.content_hash},
+        check_results=_compliance_checks(document, evaluations, specs, slo_settings),
+    )
+
+
+def _compliance_metadata(document: dict, evaluations: list, series) -> dict:
+    """What the UI shows of a month's compliance: counts, the windows that consumed the most budget, health, charts."""
+    from slo_assets.outputs import charts, sparklines
+
     # the windows that consumed the most budget (the UI renders every row: 500 would be a wall); compliance.json has all
     shown = sorted(most_consumed_first(evaluations)[:STATUS_ROWS])
     status_rows = [(e.slo, e.objective, e.window, e.status, e.sli, e.target, e.error_budget.remaining_ratio, entry["trend"]["direction"])
                    for e, entry in ((evaluations[i], document["slos"][i]) for i in shown)]
-    stable = {k: v for k, v in document.items() if k != "generated_at"}
+    return {
+        "dagster/row_count": len(document["slos"]),
+        **{f"slos_{k}": v for k, v in document["summary"].items() if isinstance(v, int)},
+        "compliance_percent": document["summary"]["compliance_percent"],
+        "status": dg.MetadataValue.md(table(["slo", "objective", "window", "status", "sli", "target", "budget left", "trend"], status_rows)
+                                      + ("" if len(status_rows) == len(evaluations) else
+                                         f"\n\n{len(status_rows)} of {len(evaluations)} SLO windows: those that consumed the most budget")),
+        "health": dg.MetadataValue.md(table(["service", "health score", "windows", "failed"],
+                                            [(h["service"], h["health_score"], h["slo_windows"], h["failed"]) for h in document["services"]])),
+        "budget_consumed": dg.MetadataValue.md(charts.summary_markdown(evaluations)),
+        **{chart.name: dg.MetadataValue.md(chart.markdown) for chart in sparklines.sli_charts(evaluations, series)},
+    }
+
+
+def _compliance_checks(document: dict, evaluations: list, specs, slo_settings: SloSettings) -> list[dg.AssetCheckResult]:
+    """Every SLO window of the spec is reported; every window measured at least the coverage floor."""
+    expected = {(s.name, o.key, w.label) for s in [*specs.slos, *specs.composites] for o in s.objectives for w in s.windows}
+    reported = {(e["slo"], e["objective"], e["window"]) for e in document["slos"]}
     under_floor = [(e.label, e.coverage.unmeasured_minutes, f"{e.coverage.unmeasured_ratio * 100:.1f} %", e.status_note)
                    for e in evaluations if e.coverage is not None and e.coverage.below_floor]
-    return dg.MaterializeResult(
-        data_version=dg.DataVersion(hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:24]),
-        metadata={
-            "dagster/row_count": len(document["slos"]),
-            **written(store, layout.COMPLIANCE_REPORT, month.key, len(payload)),
-            **{f"slos_{k}": v for k, v in document["summary"].items() if isinstance(v, int)},
-            "compliance_percent": document["summary"]["compliance_percent"],
-            "status": dg.MetadataValue.md(table(["slo", "objective", "window", "status", "sli", "target", "budget left", "trend"], status_rows)
-                                          + ("" if len(status_rows) == len(evaluations) else
-                                             f"\n\n{len(status_rows)} of {len(evaluations)} SLO windows: those that consumed the most budget")),
-            "health": dg.MetadataValue.md(table(["service", "health score", "windows", "failed"],
-                                                [(h["service"], h["health_score"], h["slo_windows"], h["failed"]) for h in document["services"]])),
-            "spec_hash": specs.content_hash,
-            "budget_consumed": dg.MetadataValue.md(charts.summary_markdown(evaluations)),
-            **{chart.name: dg.MetadataValue.md(chart.markdown) for chart in sparklines.sli_charts(evaluations, series)},
-        },
-        check_results=[dg.AssetCheckResult(check_name=CHECK_EVERY_SLO, passed=expected == reported,
-                                           metadata={"expected": len(expected), "reported": len(reported),
-                                                     "missing": dg.MetadataValue.json(sorted(map(list, expected - reported)))}),
-                       dg.AssetCheckResult(
-                           check_name=CHECK_COVERAGE, passed=not under_floor,
-                           severity=dg.AssetCheckSeverity.ERROR if slo_settings.block_outputs_below_coverage_floor else dg.AssetCheckSeverity.WARN,
-                           description=(f"{len(under_floor)} SLO window(s) under the coverage floor {slo_settings.coverage_floor:g}"
-                                        if under_floor else None),
-                           metadata={"floor": slo_settings.coverage_floor, "windows_under_floor": len(under_floor),
-                                     "under_floor": dg.MetadataValue.md(table(["SLO window", "unmeasured minutes", "unmeasured", "status"],
-                                                                              under_floor[:STATUS_ROWS])
-                                                                        if under_floor else "none")})],
-    )
+    return [dg.AssetCheckResult(check_name=CHECK_EVERY_SLO, passed=expected == reported,
+                                metadata={"expected": len(expected), "reported": len(reported),
+                                          "missing": dg.MetadataValue.json(sorted(map(list, expected - reported)))}),
+            dg.AssetCheckResult(
+                check_name=CHECK_COVERAGE, passed=not under_floor,
+                severity=dg.AssetCheckSeverity.ERROR if slo_settings.block_outputs_below_coverage_floor else dg.AssetCheckSeverity.WARN,
+                description=(f"{len(under_floor)} SLO window(s) under the coverage floor {slo_settings.coverage_floor:g}"
+                             if under_floor else None),
+                metadata={"floor": slo_settings.coverage_floor, "windows_under_floor": len(under_floor),
+                          "under_floor": dg.MetadataValue.md(table(["SLO window", "unmeasured minutes", "unmeasured", "status"],
+                                                                   under_floor[:STATUS_ROWS])
+                                                             if under_floor else "none")})]
