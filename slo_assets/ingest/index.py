@@ -19,9 +19,20 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from slo_assets.ingest.checkpoint import FileCheckpoint, candidates, still_holds, take
+from slo_assets.ingest.checkpoint import CHECK_BYTES, FileCheckpoint, candidates, head_bytes, still_holds, take
 from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, ParseConfig
-from slo_assets.ingest.files import START_POINT, ContentDigest, discover_files, fingerprint, is_gzip, os_reason, scan_plain, sniff
+from slo_assets.ingest.files import (
+    START_POINT,
+    ContentDigest,
+    compression,
+    discover_files,
+    fingerprint,
+    is_plain,
+    os_reason,
+    read_range,
+    scan_plain,
+    sniff,
+)
 from slo_assets.ingest.staging import (
     DAY_MS,
     STATS_FILE,
@@ -135,9 +146,9 @@ class _Scan:
 
 def _safe_scan(path: Path, size: int, resume: _Resume | None) -> _Scan | OSError:
     """The file's fingerprint; of a plain file only its first `size` bytes, read from the checkpoint's
-    chain point when it grew."""
+    chain point when it grew (a compressed or UTF-16 file is read whole, without checkpoints)."""
     try:
-        if resume is None and is_gzip(path):
+        if resume is None and not is_plain(path):
             return _Scan(fingerprint(path), None)
         content = scan_plain(path, resume.checkpoint.chain if resume else START_POINT, stop=size)
         return _Scan(content.hexdigest(), content)
@@ -145,14 +156,14 @@ def _safe_scan(path: Path, size: int, resume: _Resume | None) -> _Scan | OSError
         return error
 
 
-def _resume_of(path: Path, rel: str, stat, known: list[FileCheckpoint], stage_root: Path, config: ParseConfig) -> _Resume | None:
+def _resume_of(path: Path, rel: str, stat, known: _Checkpoints, stage_root: Path, config: ParseConfig) -> _Resume | None:
     """The first checkpoint this file only grew from, with a stage parsed with today's settings."""
-    if not known:
+    if not known.all:
         return None
     try:
-        if is_gzip(path):
+        if not is_plain(path):
             return None
-        for candidate in candidates(path, rel, stat, known):
+        for candidate in candidates(path, rel, stat, known.of(path, rel, stat)):
             stats_path = stage_root / candidate.stage_key / STATS_FILE
             if not stats_path.exists() or not still_holds(path, stat.st_size, candidate):
                 continue
@@ -162,6 +173,34 @@ def _resume_of(path: Path, rel: str, stat, known: list[FileCheckpoint], stage_ro
     except OSError:  # read in full, where the error is reported
         return None
     return None
+
+
+class _Checkpoints:
+    """The checkpoints of the last build, looked up by inode, path and first bytes, so that finding a
+    file's costs the same however many files there are (`candidates` compares each it is given)."""
+
+    def __init__(self, checkpoints: list[FileCheckpoint]) -> None:
+        self.all = checkpoints
+        self._order = {id(c): n for n, c in enumerate(checkpoints)}
+        self._by_inode: dict[tuple[int, int], list[FileCheckpoint]] = {}
+        self._by_path: dict[str, list[FileCheckpoint]] = {}
+        self._by_head: dict[tuple[int, str], list[FileCheckpoint]] = {}  # (bytes compared, their sha256)
+        for checkpoint in checkpoints:
+            self._by_inode.setdefault((checkpoint.device, checkpoint.inode), []).append(checkpoint)
+            self._by_path.setdefault(checkpoint.path, []).append(checkpoint)
+            self._by_head.setdefault((head_bytes(checkpoint.offset), checkpoint.head_sha256), []).append(checkpoint)
+        self._head_lengths = sorted({length for length, _ in self._by_head})  # at most CHECK_BYTES + 1 of them
+
+    def of(self, path: Path, rel: str, stat) -> list[FileCheckpoint]:
+        """The checkpoints `candidates` could pick for this file, in their order."""
+        found = [*self._by_inode.get((stat.st_dev, stat.st_ino), ()), *self._by_path.get(rel, ())]
+        head = read_range(path, 0, CHECK_BYTES)
+        for length in self._head_lengths:
+            if length > len(head):
+                break
+            found += self._by_head.get((length, hashlib.sha256(head[:length]).hexdigest()), ())
+        unique = {id(c): c for c in found}
+        return sorted(unique.values(), key=lambda c: self._order[id(c)])
 
 
 def _checkpoint_of(path: Path, rel: str, stat, scan: _Scan, key: str, stats: StageStats) -> FileCheckpoint | None:
@@ -183,7 +222,7 @@ def _problem_record(rel: str, status: str, problem: str, stat=None) -> dict:
 
 
 def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tuple[str, ...] = DEFAULT_INCLUDE,
-                previous: pl.DataFrame | None = None, follow_symlinks: bool = False,
+                previous: pl.DataFrame | None = None, follow_symlinks: bool = True,
                 workers: int | None = None, exclude: tuple[str, ...] = DEFAULT_EXCLUDE,
                 checkpoints: list[FileCheckpoint] | None = None) -> IndexBuild:
     """Index every entry under `root`, staging (in parallel) the log files that are new or changed;
@@ -213,7 +252,8 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
 
     cached_of = {rel: is_cached(rel, stat) for _, rel, stat in found}
     known_checkpoints = list(checkpoints or [])
-    resume_of = {rel: _resume_of(path, rel, stat, known_checkpoints, stage_root, config)
+    lookup = _Checkpoints(known_checkpoints)
+    resume_of = {rel: _resume_of(path, rel, stat, lookup, stage_root, config)
                  for path, rel, stat in found if cached_of[rel] is None}
     # hashlib releases the GIL: fingerprint new files on all cores.
     to_hash = [(path, stat.st_size, resume_of[rel]) for path, rel, stat in found if cached_of[rel] is None]
@@ -221,6 +261,7 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
         scans = dict(zip([job[0] for job in to_hash], threads.map(lambda job: _safe_scan(*job), to_hash), strict=True))
     entries: list[dict | tuple] = []
     pending: list[_Job] = []
+    pending_keys: set[str] = set()  # a set, not a scan of `pending`: a scan per file made indexing many new files quadratic
     reused = 0
     for path, rel, stat in found:
         cached = cached_of[rel]
@@ -233,7 +274,7 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
             if isinstance(scan, OSError):
                 raise scan
             sniffed = sniff(path, config.format)
-            compressed = is_gzip(path)
+            compressed = compression(path) is not None
         except OSError as error:
             problems.append(_problem_record(rel, UNREADABLE, os_reason(error), stat))
             continue
@@ -247,11 +288,12 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
         lines_end = None
         if scan.content is not None:  # no newline read: the last line ended at the checkpoint, or there is none
             lines_end = scan.content.lines_end if scan.content.lines_end is not None else (resume.checkpoint.offset if resume else 0)
-        if (stage_dir / STATS_FILE).exists() or any(job.stage_dir == stage_dir for job in pending):
+        if key in pending_keys or (stage_dir / STATS_FILE).exists():
             reused += 1
         else:
             usable = resume if resume is not None and resume.base.format == sniffed.format else None
             pending.append(_Job(path, sniffed.format, stage_dir, stat.st_size if scan.content else None, lines_end, usable))
+            pending_keys.add(key)
         entries.append((rel, path, stat, scan, sniffed.format, compressed, key))
     staged = _stage_all(pending, config, stage_root, workers or os.cpu_count() or 1)
     stats_of = {job.stage_dir.name: stats for job, (stats, _) in zip(pending, staged, strict=True)}
@@ -297,10 +339,12 @@ def _ms_to_dt(value: int | None) -> datetime | None:
 
 def _record(rel: str, stat, digest: str, fmt: str, compressed: bool, key: str, stats: StageStats) -> dict:
     days = sorted(set(stats.day_rows) | set(stats.day_quarantined))
+    # A read file's problem says what was dropped that is no line: a sparse head of NULs (copytruncate).
+    head = f"{stats.nul_head_bytes:,} NUL bytes before the first line dropped (a sparse head, as copytruncate leaves)"
     return {
         "path": rel,
         "status": SALVAGED if stats.damage else READ,
-        "problem": stats.damage,
+        "problem": "; ".join(p for p in (stats.damage, head if stats.nul_head_bytes else None) if p) or None,
         "size_bytes": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
         "fingerprint": digest,

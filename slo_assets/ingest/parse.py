@@ -43,6 +43,7 @@ DURATION_INVALID = "duration_negative_or_not_finite"
 SERVICE_EMPTY = "service_empty"
 FIELD_NOT_TEXT = "field_not_text"
 UNKNOWN_FORMAT = "unknown_format"
+NUL_BYTES = "nul_bytes"
 
 # The staged forms of the canonical tables: a file's stage leaves out its own name (canonical.py).
 ROW_SCHEMA = canonical.PARSED_LOGS.arrow_schema(without=canonical.STAGED_WITHOUT)
@@ -122,10 +123,10 @@ class _Lines:
         return self._text_bounds if self.original is self.text else _bounds(self.original)
 
     def raw(self, index: int) -> str:
-        """The first 512 bytes of the line as read (invalid UTF-8 shown as backslash escapes)."""
+        """The first 512 bytes of the line as read (invalid UTF-8 and NUL shown as backslash escapes)."""
         starts, ends = self._original_bounds
         start, end = int(starts[index]), int(ends[index])
-        return self.original[start:min(end, start + RAW_PREFIX_BYTES)].decode("utf-8", "backslashreplace")
+        return self.original[start:min(end, start + RAW_PREFIX_BYTES)].decode("utf-8", "backslashreplace").replace("\0", "\\x00")
 
     def slice(self, index: int) -> bytes:
         return self.text[int(self.starts[index]):int(self.ends[index])]
@@ -160,6 +161,21 @@ def split_lines(chunk: bytes, first_line_no: int) -> _Lines:
                 invalid += 1
         chunk = chunk.decode("utf-8", "replace").encode("utf-8")
     return _Lines(chunk, original, first_line_no, invalid)
+
+
+def _without_nul_lines(lines: _Lines) -> tuple[_Lines, list[tuple[int, str, str]]]:
+    """Lines holding NUL bytes (a hole a crash or a truncation left in the file) are quarantined alone:
+    the parsers see each as blank, so the other lines parse as they would without it."""
+    if b"\0" not in lines.text:  # one memchr per chunk: the common case costs nothing more
+        return lines, []
+    buffer = np.frombuffer(lines.text, dtype=np.uint8)
+    line_of_nul = np.searchsorted(lines.starts, np.flatnonzero(buffer == 0), side="right") - 1
+    hit, counts = np.unique(line_of_nul, return_counts=True)
+    keep = np.ones(len(buffer), dtype=bool)
+    for index in hit.tolist():  # the line's bytes go, its newline stays: line numbers hold
+        keep[lines.starts[index]:lines.ends[index]] = False
+    bad = [(index, NUL_BYTES, f"line: {count:,} NUL bytes") for index, count in zip(hit.tolist(), counts.tolist(), strict=True)]
+    return _Lines(buffer[keep].tobytes(), lines.original, lines.first_line_no, lines.invalid_utf8), bad
 
 
 def _all_lines_series(lines: _Lines) -> pl.Series:
@@ -739,7 +755,7 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
     """
     if fmt != "jsonl" and config.line_format() is not None:
         fmt = "line"
-    lines = split_lines(chunk, first_line_no)
+    lines, nul_bad = _without_nul_lines(split_lines(chunk, first_line_no))
     bad: list[tuple[int, str, str]] = []
     clean = _clean_json_chunk(lines, config) if fmt == "jsonl" and fast else None
     if clean is not None:
@@ -761,6 +777,7 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
         in_line_order = fmt != "jsonl"  # careful JSON gathers rows from several parts; the regexes keep order
         rows, typed_bad, defaulted = _typed(raw, *_time_and_unit(fmt, config), config)
 
+    bad += nul_bad
     parse_bad = pl.DataFrame(
         {"_idx": [b[0] for b in bad], "reason": [b[1] for b in bad], "detail": [b[2] for b in bad]},
         schema={"_idx": pl.Int64, "reason": pl.String, "detail": pl.String},
@@ -781,7 +798,7 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
         rows=rows,
         quarantine=quarantine,
         lines=total,
-        blank_lines=empty_count + len(extra_blank),
+        blank_lines=empty_count + len(extra_blank) - len(nul_bad),  # a NUL line was parsed as blank
         invalid_utf8_lines=lines.invalid_utf8,
         service_defaulted=defaulted,
         last_ts_ms=last_ts,

@@ -3,9 +3,11 @@ its reason, and every line read accounted for in exactly one place."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import json
+import lzma
 import os
 import shutil
 import tarfile
@@ -13,6 +15,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from slo_assets.ingest import files as F
 from slo_assets.ingest.config import ParseConfig
@@ -197,3 +200,140 @@ def test_wrong_format_places_lines_by_the_times_in_their_text_and_says_most_were
     notes = {f.path: f.note() for f in mostly_rejected_files(index)}
     assert notes["access.log"] == "101 of 101 lines rejected: invalid_json"
     assert notes["notime.log"] == "2 of 2 lines rejected: invalid_json (2 placed in no day: no time found)"
+
+
+# Rotations as logrotate, Windows tools and crashes leave them: each content is read whole, whatever
+# its compression (known by magic bytes: one has no suffix), text encoding or NUL bytes.
+SPARSE_HEAD_BYTES = 64 << 10
+
+
+def _lines(day: int, count: int, newline: str = "\n") -> str:
+    return "".join(_combined(day, s) + newline for s in range(count))
+
+
+def write_rotations(folder: Path, scale: int = 1, days: int = 10) -> dict[str, int]:
+    """A log folder of every kind of rotation, the files' lines on May 1 to `days` of 2015 in turn;
+    returns file -> lines. 20,000 lines at scale 1."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = {"access.log": 4000, "access.log.1.gz": 3000, "access.log.2.bz2": 3000, "access.log.3": 2000, "access.log.4.zst": 2000,
+             "iis-utf16le.log": 1500, "iis-utf16be.log": 500, "utf8-bom.log": 1000, "copytruncated.log": 2000, "nul-line.log": 1000}
+    sizes = {name: count // scale for name, count in sizes.items()}
+    text = {name: _lines(1 + number % days, count) for number, (name, count) in enumerate(sizes.items())}
+    (folder / "access.log").write_text(text["access.log"])
+    (folder / "access.log.1.gz").write_bytes(_gzip(text["access.log.1.gz"].encode()))
+    (folder / "access.log.2.bz2").write_bytes(bz2.compress(text["access.log.2.bz2"].encode()))
+    (folder / "access.log.3").write_bytes(lzma.compress(text["access.log.3"].encode()))  # xz, without its suffix
+    (folder / "access.log.4.zst").write_bytes(zstandard.ZstdCompressor().compress(text["access.log.4.zst"].encode()))
+    (folder / "iis-utf16le.log").write_bytes(text["iis-utf16le.log"].replace("\n", "\r\n").encode("utf-16"))  # BOM, little-endian
+    (folder / "iis-utf16be.log").write_bytes(b"\xfe\xff" + text["iis-utf16be.log"].encode("utf-16-be"))
+    (folder / "utf8-bom.log").write_bytes(text["utf8-bom.log"].encode("utf-8-sig"))
+    (folder / "copytruncated.log").write_bytes(b"\0" * SPARSE_HEAD_BYTES + text["copytruncated.log"].encode())
+    lines = text["nul-line.log"].splitlines(keepends=True)
+    lines[len(lines) // 2] = "\0" * 700 + "\n"  # a crash left a line of NULs
+    (folder / "nul-line.log").write_text("".join(lines))
+    return sizes
+
+
+def test_every_rotation_kind_is_read_whole_each_line_a_row_or_quarantined(tmp_path):
+    sizes = write_rotations(tmp_path / "logs")
+    assert sum(sizes.values()) == 20_000
+    build = build_index(tmp_path / "logs", tmp_path / "stage", ParseConfig())
+    by_path = {row["path"]: row for row in build.index.iter_rows(named=True)}
+    assert set(by_path) == set(sizes)
+    for name, count in sizes.items():
+        row = by_path[name]
+        assert (row["status"], row["format"], row["lines"], row["blank_lines"]) == ("read", "combined", count, 0), name
+        assert row["rows"] + row["quarantined"] == count, name
+    assert {name for name, row in by_path.items() if row["compressed"]} == {"access.log.1.gz", "access.log.2.bz2", "access.log.3", "access.log.4.zst"}
+    # The one line of NULs is quarantined with its reason, not the file skipped; every other line is a row.
+    assert (by_path["nul-line.log"]["rows"], by_path["nul-line.log"]["quarantined"]) == (999, 1)
+    assert json.loads(by_path["nul-line.log"]["reasons"]) == {"nul_bytes": 1}
+    assert sum(row["quarantined"] for row in by_path.values()) == 1
+    # The sparse head is no line: dropped, and its size said on the file's row.
+    assert by_path["copytruncated.log"]["problem"].startswith(f"{SPARSE_HEAD_BYTES:,} NUL bytes before the first line dropped")
+    assert all(row["problem"] is None for name, row in by_path.items() if name != "copytruncated.log")
+    summary = index_summary(build.index, "2015-05-01", "2015-05-31")
+    assert summary.accounted() and (summary.lines, summary.rows, summary.quarantined_lines) == (20_000, 19_999, 1)
+    assert summary.skipped == () and summary.unreadable == () and summary.salvaged == ()
+    day = assemble_day(build.index, tmp_path / "stage", day_ms("2015-05-10"))
+    bad = day.quarantine.to_pylist()
+    assert [(r["source_file"], r["source_line"], r["reason"], r["detail"]) for r in bad] == [
+        ("nul-line.log", 501, "nul_bytes", "line: 700 NUL bytes")]
+    assert bad[0]["raw"] == "\\x00" * 512  # shown, not invisible
+
+
+def test_content_is_decompressed_and_decoded_by_its_first_bytes(tmp_path):
+    sizes = write_rotations(tmp_path, scale=100)
+    for name in sizes:
+        report = F.ContentReport()
+        content = b"".join(F.iter_content(tmp_path / name, report))
+        day = list(sizes).index(name) + 1
+        expected = _lines(day, sizes[name], "\r\n" if name == "iis-utf16le.log" else "\n").encode()
+        if name == "nul-line.log":
+            expected = (tmp_path / name).read_bytes()
+        assert content == expected, name
+        assert (report.damage, report.nul_head_bytes) == (None, SPARSE_HEAD_BYTES if name == "copytruncated.log" else 0), name
+    # A compressed copy of a file has its fingerprint (read once); UTF-16 is read whole, never in byte ranges.
+    (tmp_path / "copy.bz2").write_bytes(bz2.compress((tmp_path / "copytruncated.log").read_bytes()))
+    assert F.fingerprint(tmp_path / "copy.bz2") == F.fingerprint(tmp_path / "copytruncated.log")
+    assert [F.is_plain(tmp_path / n) for n in ("access.log", "utf8-bom.log", "copytruncated.log", "iis-utf16le.log", "access.log.3")] == [
+        True, True, True, False, False]
+
+
+@pytest.mark.parametrize("kind", ["bz2", "xz", "zstd"])
+def test_damaged_bz2_xz_and_zstd_are_salvaged_up_to_the_damage(tmp_path, kind):
+    compress = {"bz2": lambda d: bz2.compress(d, 1), "xz": lzma.compress, "zstd": lambda d: zstandard.ZstdCompressor().compress(d)}[kind]
+    # Two streams (as pbzip2, pzstd or `cat a.xz b.xz` make): both read; then the second one cut short.
+    first, second = _lines(17, 3000).encode(), _lines(18, 3000).encode()
+    whole = compress(first) + compress(second)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "two-streams").write_bytes(whole)
+    (tmp_path / "logs" / "cut").write_bytes(whole[:len(whole) - len(compress(second)) // 2])
+    build = build_index(tmp_path / "logs", tmp_path / "stage", ParseConfig())
+    by_path = {row["path"]: row for row in build.index.iter_rows(named=True)}
+    assert (by_path["two-streams"]["status"], by_path["two-streams"]["rows"]) == ("read", 6000)
+    cut = by_path["cut"]
+    assert cut["status"] == "salvaged" and cut["problem"].startswith(f"{kind} truncated: the stream ends after ")
+    assert 3000 <= cut["rows"] < 6000 and cut["rows"] == cut["lines"]  # the first stream whole, and the complete lines after
+    corrupt = bytearray(compress(first))
+    corrupt[len(corrupt) // 2] ^= 0xFF
+    report = F.ContentReport()
+    content = b"".join(F.iter_content(_write(tmp_path / "corrupt", bytes(corrupt)), report))
+    assert report.damage.startswith(f"{kind} corrupt after ") and first.startswith(content)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_only_a_really_binary_file_is_skipped_whole(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "hole.log").write_bytes(b"\0" * 5000)  # preallocated, nothing written yet
+    (logs / "nul-first.log").write_bytes(b"\0" * 700 + b"\n" + _lines(17, 20).encode())  # a line of NULs, not a hole
+    (logs / "mostly-nul.log").write_bytes(_lines(17, 2).encode() + (b"\0" * 300 + b"\n") * 5)
+    (logs / "core").write_bytes(b"\x7fELF\x02\x01\x01\0" + bytes(range(256)) * 8)
+    build = build_index(logs, tmp_path / "stage", ParseConfig())
+    by_path = {row["path"]: row for row in build.index.iter_rows(named=True)}
+    assert (by_path["hole.log"]["status"], by_path["hole.log"]["problem"]) == ("skipped", f"{F.SKIP_ONLY_NUL} (5,000 bytes)")
+    assert (by_path["nul-first.log"]["rows"], by_path["nul-first.log"]["quarantined"], by_path["nul-first.log"]["problem"]) == (20, 1, None)
+    assert (by_path["mostly-nul.log"]["status"], by_path["mostly-nul.log"]["problem"]) == ("skipped", F.SKIP_BINARY)
+    assert (by_path["core"]["status"], by_path["core"]["problem"]) == ("skipped", F.SKIP_BINARY)
+
+
+def test_a_grown_file_with_a_sparse_head_or_a_byte_order_mark_is_extended_from_its_checkpoint(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "copytruncated.log").write_bytes(b"\0" * 5000 + _lines(3, 100).encode())
+    (logs / "bom.log").write_bytes(b"\xef\xbb\xbf" + _lines(4, 100).encode())
+    first = build_index(logs, tmp_path / "stage", ParseConfig())
+    for name, day in (("copytruncated.log", 5), ("bom.log", 6)):
+        with open(logs / name, "ab") as handle:
+            handle.write(_lines(day, 50).encode())
+        os.utime(logs / name, ns=(1, 1))  # another mtime, whatever the clock's resolution
+    grown = build_index(logs, tmp_path / "stage", ParseConfig(), previous=first.index, checkpoints=first.checkpoints)
+    assert sorted(grown.extended) == ["bom.log", "copytruncated.log"]  # only the appended bytes parsed
+    rows = {row["path"]: (row["lines"], row["rows"], row["problem"]) for row in grown.index.iter_rows(named=True)}
+    assert rows == {"bom.log": (150, 150, None),
+                    "copytruncated.log": (150, 150, "5,000 NUL bytes before the first line dropped (a sparse head, as copytruncate leaves)")}
