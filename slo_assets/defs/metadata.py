@@ -26,11 +26,11 @@ PARSED_LOGS = canonical_columns(canonical.PARSED_LOGS)
 QUARANTINE = canonical_columns(canonical.QUARANTINE)
 LOG_FILE_INDEX = columns(
     ("path", "string", "file (or folder) relative to the log folder"),
-    ("status", "string", "read, salvaged (damaged gzip read up to the damage), skipped or unreadable"),
-    ("problem", "string", "why it was salvaged, skipped or unreadable"),
+    ("status", "string", "read, salvaged (a damaged compressed file read up to the damage), skipped or unreadable"),
+    ("problem", "string", "why it was salvaged, skipped or unreadable; for a file read, a sparse head of NULs dropped"),
     ("size_bytes", "int64", "size"), ("mtime_ns", "int64", "mtime"),
     ("fingerprint", "string", "chained sha256 of the content (decompressed), 1 MiB blocks"), ("format", "string", "jsonl, combined or unknown"),
-    ("compressed", "bool", "gzip"), ("stage_key", "string", "parse cache key (content + settings)"),
+    ("compressed", "bool", "gzip, bz2, xz or zstd (by its first bytes)"), ("stage_key", "string", "parse cache key (content + settings)"),
     ("lines", "int64", "lines read"), ("blank_lines", "int64", "blank lines"), ("rows", "int64", "valid rows"),
     ("quarantined", "int64", "quarantined lines"), ("unplaced", "int64", "quarantined lines with no time: in no day"),
     ("invalid_utf8_lines", "int64", "lines with invalid UTF-8"),

@@ -40,7 +40,8 @@ class LogSource(dg.ConfigurableResource):
     service_regex: str = Field(default=DEFAULT_SERVICE_REGEX, description="path regex with a (?P<service>...) group")
     service_name: str = Field(default="", description="the service when service_source is fixed")
     default_service: str = Field(default="unknown", description="service for paths the regex does not match")
-    follow_symlinks: bool = Field(default=False, description="follow symlinks (never outside the root)")
+    follow_symlinks: bool = Field(default=True, description="follow symlinks that stay inside the root (a link outside "
+                                                                       "it, or with this off any link, is listed as skipped)")
     max_quarantine_ratio: float = Field(default=0.01, description="quarantined / lines above this fails the day's check")
 
     def parse_config(self) -> ParseConfig:

@@ -19,7 +19,7 @@ import polars as pl
 
 from slo_assets.ingest.checkpoint import FileCheckpoint, candidates, still_holds, take
 from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, ParseConfig
-from slo_assets.ingest.files import START_POINT, discover_files, is_gzip, os_reason
+from slo_assets.ingest.files import START_POINT, compression, discover_files, is_plain, os_reason
 from slo_assets.ingest.parse import parse_chunk
 from slo_assets.ingest.staging import resolve_format
 
@@ -145,7 +145,7 @@ def read_file(path: Path, rel: str, cursor: FileCursor | None, config: ParseConf
 
 
 def tail_files(root: Path, cursors: list[FileCursor], config: ParseConfig, include: tuple[str, ...] = DEFAULT_INCLUDE,
-               exclude: tuple[str, ...] = DEFAULT_EXCLUDE, follow_symlinks: bool = False,
+               exclude: tuple[str, ...] = DEFAULT_EXCLUDE, follow_symlinks: bool = True,
                chunk_bytes: int = CHUNK_BYTES) -> Tail:
     """Read what was appended to every plain log file under `root` since `cursors`."""
     discovery = discover_files(Path(root), include, exclude, follow_symlinks)
@@ -155,8 +155,10 @@ def tail_files(root: Path, cursors: list[FileCursor], config: ParseConfig, inclu
     for path in discovery.files:
         rel = path.relative_to(root).as_posix()
         try:
-            if is_gzip(path):
-                skipped.append((rel, "compressed: a complete rotation, read by the batch ingestion, not tailed"))
+            if not is_plain(path):  # compressed, or UTF-16/32: its appended bytes cannot be read alone
+                kind = compression(path)
+                skipped.append((rel, f"{kind}-compressed: a complete rotation, read by the batch ingestion, not tailed" if kind else
+                                "UTF-16/32 text: read by the batch ingestion, not tailed"))
                 continue
             stat = os.stat(path)
             cursor = _resume(path, rel, stat, cursors, used)

@@ -337,3 +337,19 @@ def test_a_grown_file_with_a_sparse_head_or_a_byte_order_mark_is_extended_from_i
     rows = {row["path"]: (row["lines"], row["rows"], row["problem"]) for row in grown.index.iter_rows(named=True)}
     assert rows == {"bom.log": (150, 150, None),
                     "copytruncated.log": (150, 150, "5,000 NUL bytes before the first line dropped (a sparse head, as copytruncate leaves)")}
+
+
+def test_the_live_tail_leaves_compressed_and_utf16_rotations_to_the_batch_ingestion(tmp_path):
+    """A bz2 rotation or a UTF-16 file was tailed as raw bytes: only a plain file's appended bytes can be read alone."""
+
+    from slo_assets.ingest.tail import tail_files
+
+    line = '{"ts": "2026-10-01T10:00:00Z", "service": "api", "method": "GET", "path": "/a", "status": 200}\n'
+    (tmp_path / "access.log").write_text(line * 3)
+    (tmp_path / "access.log.1.bz2").write_bytes(bz2.compress(line.encode() * 3))
+    (tmp_path / "windows.log").write_bytes(("\ufeff" + line * 3).encode("utf-16-le"))
+    result = tail_files(tmp_path, [], ParseConfig())
+    assert dict(result.skipped) == {
+        "access.log.1.bz2": "bz2-compressed: a complete rotation, read by the batch ingestion, not tailed",
+        "windows.log": "UTF-16/32 text: read by the batch ingestion, not tailed"}
+    assert [read.path for read in result.files] == ["access.log"] and result.rows.height == 3
