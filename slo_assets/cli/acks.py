@@ -6,20 +6,25 @@ import argparse
 import json
 import re
 import sys
+from typing import TYPE_CHECKING
 
 from slo_assets.cli.common import INSTANCE_CONFIG, InputError, _guarded, _project_root, existing_warehouse
+
+if TYPE_CHECKING:
+    from slo_assets.remediation.models import PlanEntry
 
 BREACH_FORM = re.compile(r"[0-9a-f]{16}|\d{4}-\d{2}/[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-def find_breach(store, breach: str) -> tuple[str, dict] | None:
+def find_breach(store, breach: str) -> tuple[str, PlanEntry] | None:
     """(month, plan entry) of the newest plan naming the breach: its fingerprint, or month/slo."""
+    from slo_assets.remediation.models import RemediationPlan
     from slo_assets.warehouse import layout
 
     for month in reversed(layout.REMEDIATION_PLAN.partitions(store)):
-        plan = json.loads(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
-        for entry in plan["entries"]:
-            if breach in (entry["fingerprint"], f"{month}/{entry['slo']}"):
+        plan = RemediationPlan.model_validate_json(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
+        for entry in plan.entries:
+            if breach in (entry.fingerprint, f"{month}/{entry.slo}"):
                 return month, entry
     return None
 
@@ -42,8 +47,8 @@ def cmd_ack(args: argparse.Namespace) -> int:
         month, entry = found
         instance = instance_from_env(_project_root() / INSTANCE_CONFIG)
         instance.report_runless_asset_event(dg.AssetObservation(
-            asset_key="breach_acks", metadata={"breach": args.breach, "by": args.by, "period": month, "slo": entry["slo"]}))
-        print(json.dumps({"acknowledged": args.breach, "period": month, "slo": entry["slo"], "fingerprint": entry["fingerprint"],
+            asset_key="breach_acks", metadata={"breach": args.breach, "by": args.by, "period": month, "slo": entry.slo}))
+        print(json.dumps({"acknowledged": args.breach, "period": month, "slo": entry.slo, "fingerprint": entry.fingerprint,
                           "by": args.by, "instance": instance.root_directory}))
         return 0
 

@@ -64,6 +64,8 @@ from slo_assets.outputs.report_text import (
     unmeasured_text,
 )
 from slo_assets.remediation.incident_review import incident_id
+from slo_assets.remediation.models import Incident as PlanIncident
+from slo_assets.remediation.models import PlanEntry, RemediationPlan
 from slo_assets.slo import backtest as T
 from slo_assets.slo import budget as B
 from slo_assets.slo.chain import LADDER, by_window, risks_from_targets
@@ -258,46 +260,46 @@ def _budget_alerts_text(window: WindowEvaluation) -> str:
     return "Budget-state alerts: " + "; ".join(parts) + "."
 
 
-def _window_incidents(entry: dict | None, window: WindowEvaluation) -> list[dict]:
+def _window_incidents(entry: PlanEntry | None, window: WindowEvaluation) -> list[PlanIncident]:
     """The plan's incidents (merged over all the SLO's windows) that overlap one of this window's own alerts."""
     if entry is None:
         return []
     spans = [(iso(a.start_ms), iso(a.end_ms)) for a in window.alerts]
-    return [i for i in entry["incidents"] if any(start < i["end"] and end > i["start"] for start, end in spans)]
+    return [i for i in entry.incidents if any(start < i.end and end > i.start for start, end in spans)]
 
 
-def _review_link(slo: str, incident: dict) -> Link:
+def _review_link(slo: str, incident: PlanIncident) -> Link:
     """The incident's review draft, beside the report (incident_reviews writes one per plan incident)."""
-    return Link(layout.file_name(layout.INCIDENT_REVIEWS, incident_id(slo, incident["start"])), "review draft", "review")
+    return Link(layout.file_name(layout.INCIDENT_REVIEWS, incident_id(slo, incident.start)), "review draft", "review")
 
 
-def _incidents(incidents: list[dict], window: WindowEvaluation) -> Incidents:
+def _incidents(incidents: list[PlanIncident], window: WindowEvaluation) -> Incidents:
     shown = []
     for incident in incidents[:MAX_ALERT_ROWS]:
-        codes = ", ".join(f"{c['status']}×{c['bad_events']}" for c in incident.get("top_status_codes", []))
-        ops = ", ".join(f"{o['operation']} ×{o['bad_events']}" for o in incident.get("top_operations", []))
-        lines = "\n".join(f"{line['source']}  {line['raw']}" for line in incident.get("sample_lines", []))
-        clients = (incident.get("clients") or {}).get("distinct")
-        clients = "unknown (the logs carry no client field)" if clients is None else f"{clients:,}"
-        shown.append(Incident(incident["severity"], incident["start"], incident["end"], plural(incident["bad_events"], "bad event"),
-                              num(incident.get("peak_burn_rate"), 2), _review_link(window.slo, incident), codes or "n/a", ops or "n/a",
+        codes = ", ".join(f"{c.status}×{c.bad_events}" for c in incident.top_status_codes)
+        ops = ", ".join(f"{o.operation} ×{o.bad_events}" for o in incident.top_operations)
+        lines = "\n".join(f"{line.source}  {line.raw}" for line in incident.sample_lines)
+        distinct = incident.clients.distinct if incident.clients else None
+        clients = "unknown (the logs carry no client field)" if distinct is None else f"{distinct:,}"
+        shown.append(Incident(incident.severity, incident.start, incident.end, plural(incident.bad_events, "bad event"),
+                              num(incident.peak_burn_rate, 2), _review_link(window.slo, incident), codes or "n/a", ops or "n/a",
                               clients, lines))
     return Incidents(period_text(window), len(incidents), tuple(shown),
                      _more(min(len(incidents), MAX_ALERT_ROWS), len(incidents), "incident", "remediation_plan.json"))
 
 
-def _review_drafts(entry: dict | None) -> Table | None:
+def _review_drafts(entry: PlanEntry | None) -> Table | None:
     """Every incident of the SLO with its review draft, whatever its windows' status (a met SLO may have paged)."""
-    if not entry or not entry.get("incidents"):
+    if not entry or not entry.incidents:
         return None
-    rows = [[i["severity"], i["start"], i["end"], i["bad_events"], _review_link(entry["slo"], i)] for i in entry["incidents"]]
+    rows = [[i.severity, i.start, i.end, i.bad_events, _review_link(entry.slo, i)] for i in entry.incidents]
     return Table(["severity", "start", "end", "bad events", "draft"], rows)
 
 
-def _plan_actions(entry: dict | None) -> Table | None:
-    if not entry or not entry.get("actions"):
+def _plan_actions(entry: PlanEntry | None) -> Table | None:
+    if not entry or not entry.actions:
         return None
-    return Table(["order", "runbook", "action", "kind"], [[a.get("order"), a["runbook"], a["name"], a["kind"]] for a in entry["actions"]])
+    return Table(["order", "runbook", "action", "kind"], [[a.order, a.runbook, a.action.name, a.action.kind] for a in entry.actions])
 
 
 def _frame_table(frame: pl.DataFrame | None, slo: str, columns: list[str]) -> Table | None:
@@ -429,7 +431,7 @@ def render(docs: MonthDocuments) -> str:
     """The report of a month: pure, the same documents give the same bytes."""
     month = docs.evaluations
     period_end_ms = month_range_ms(docs.month)[1]
-    plan_by_slo = {e["slo"]: e for e in (docs.plan or {}).get("entries", [])}
+    plan_by_slo = {e.slo: e for e in RemediationPlan.model_validate(docs.plan).entries} if docs.plan else {}
     parts = by_window(docs.series)
     services: dict[str, list[WindowEvaluation]] = {}
     for window in month.windows:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import re
 import signal
@@ -27,12 +26,12 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 import requests
@@ -41,14 +40,30 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from slo_assets.remediation.channels import (
+    INCIDENT_FACTS,
     PAGERDUTY_EVENTS_URL,
     breach_id,
     email_message,
     live_alert,
     pagerduty_event,
+    pagerduty_follow_up,
     slack_message,
 )
-from slo_assets.remediation.runbooks import MESSAGE_KINDS, Action, inside_root
+from slo_assets.remediation.models import (
+    AnnotateAction,
+    CommandAction,
+    Delivery,
+    EmailAction,
+    HttpAction,
+    NotifyAction,
+    Outcome,
+    PagerDutyAction,
+    PlanEntry,
+    PlannedAction,
+    SlackAction,
+    WebhookAction,
+)
+from slo_assets.remediation.runbooks import Action, inside_root
 from slo_assets.slo.budget import epoch_ms
 
 OK, FAILED, DRY_RUN, COOLDOWN, DONE_BEFORE = "ok", "failed", "dry_run", "skipped_cooldown", "skipped_already_done"
@@ -70,50 +85,28 @@ def now_iso(moment: float | None = None) -> str:
     return datetime.fromtimestamp(time.time() if moment is None else moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-@dataclass
-class Outcome:
-    period: str
-    slo: str
-    runbook: str
-    action: str
-    kind: str
-    status: str
-    reason: str | None
-    attempts: int
-    started_at: str
-    finished_at: str
-    idempotency_key: str
-    run_key: str
-    dry_run: bool
-    detail: dict = field(default_factory=dict)
-
-    def to_row(self) -> dict:
-        return asdict(self)
-
-
 def idempotency_key(breach: str, runbook: str, action: str) -> str:
     """Same breach (channels.breach_id: period, SLO, fingerprint), same runbook action: same key,
     whichever run carries it out."""
     return hashlib.sha256(f"{breach}|{runbook}|{action}".encode()).hexdigest()[:24]
 
 
-def _summary(entry: dict, period: str) -> str:
-    incidents = entry.get("incidents") or []
-    first = incidents[0] if incidents else None
-    where = f", first incident {first['start']}..{first['end']} ({first['bad_events']} bad events)" if first else ""
+def _summary(entry: PlanEntry, period: str) -> str:
+    first = entry.incidents[0] if entry.incidents else None
+    where = f", first incident {first.start}..{first.end} ({first.bad_events} bad events)" if first else ""
     live = live_alert(entry)
     alert = f": live alert {live['alert']} over the {live['window']} window" if live else ""
-    return f"[{period}] SLO {entry['slo']} ({entry['service']}) is {entry['status']}{alert}{where}"
+    return f"[{period}] SLO {entry.slo} ({entry.service}) is {entry.status}{alert}{where}"
 
 
-def payload(action: Action, entry: dict, period: str) -> dict:
+def payload(action: Action, entry: PlanEntry, period: str) -> dict[str, Any]:
     """What notify and webhook send: facts about the breach, never secrets or raw log lines."""
-    if action.kind == "notify" and action.spec.get("format", "slack") == "slack":
+    if isinstance(action.spec, NotifyAction) and action.spec.format == "slack":
         return {"text": _summary(entry, period)}
     return {
-        "period": period, "slo": entry["slo"], "service": entry["service"], "status": entry["status"],
-        "severity": entry["severity"], "fingerprint": entry["fingerprint"], **live_alert(entry),
-        "incidents": [{k: i[k] for k in ("start", "end", "bad_events", "peak_burn_rate")} for i in entry.get("incidents", [])],
+        "period": period, "slo": entry.slo, "service": entry.service, "status": entry.status,
+        "severity": entry.severity, "fingerprint": entry.fingerprint, **live_alert(entry),
+        "incidents": [i.model_dump(include=INCIDENT_FACTS) for i in entry.incidents],
         "summary": _summary(entry, period),
     }
 
@@ -194,24 +187,24 @@ class UnsafeValue(ValueError):
     """A mapped value from the logs that could change what the command does; nothing runs."""
 
 
-def argv_for(action: Action, entry: dict) -> list[str]:
+def argv_for(command: CommandAction, entry: PlanEntry) -> list[str]:
     """The command's argv; a mapped placeholder becomes exactly one argument holding the field's value.
     The program (argv[0]) is never mapped: load_runbooks refuses that, and so does this for an
     Action built in code. A value starting with '-' would be read as an option: refused (default),
     or, with `values_after: "--"`, every mapped value comes after a '--' that ends the options."""
-    incidents = entry.get("incidents") or [{}]
+    first = entry.incidents[0] if entry.incidents else None
     fields = {
-        "service": entry["service"], "slo": entry["slo"], "status": entry["status"],
-        "incident_start": incidents[0].get("start", ""), "incident_end": incidents[0].get("end", ""),
-        "top_operation": ((incidents[0].get("top_operations") or [{}])[0]).get("operation", ""),
+        "service": entry.service, "slo": entry.slo, "status": entry.status,
+        "incident_start": first.start if first else "", "incident_end": first.end if first else "",
+        "top_operation": first.top_operations[0].operation if first and first.top_operations else "",
     }
-    mapping = action.spec.get("map_fields") or {}
-    program = action.spec["argv"][0]
+    mapping = command.map_fields
+    program = command.argv[0]
     if any(key and key in program for key in mapping):
         raise UnsafeValue(f"the program {program!r} holds a placeholder: a value from the logs would choose what runs; refused")
-    after_dashes = action.spec.get("values_after", "reject") == "--"
+    after_dashes = command.values_after == "--"
     argv: list[str] = []
-    for arg in action.spec["argv"]:
+    for arg in command.argv:
         if arg not in mapping:
             argv.append(arg)
             continue
@@ -350,96 +343,93 @@ def _post_once(url: str, body: dict, headers: dict, timeout_s: float) -> _Answer
     return answer
 
 
-class Delivered(NamedTuple):
-    """What one action came to: ok or failed, why not, after how many attempts, and what to record."""
-
-    status: str
-    reason: str | None
-    attempts: int
-    detail: dict
-
-
 @dataclass(frozen=True)
 class TryAgain:
     """An attempt that failed in a way worth retrying: why, and what to record if it was the last."""
 
     reason: str
-    detail: dict
+    detail: dict[str, Any]
 
 
-def with_retries(action: Action, attempt_once: Callable[[int], Delivered | TryAgain]) -> Delivered:
+def with_retries(action: Action, attempt_once: Callable[[int], Delivery | TryAgain]) -> Delivery:
     """`attempt_once(n)` for n = 1 .. action.attempts, sleeping backoff x 2^(n-1) between them, until it
-    returns a Delivered; after the last TryAgain the action failed with that attempt's reason and detail."""
+    returns a Delivery; after the last TryAgain the action failed with that attempt's reason and detail."""
     last = TryAgain("no attempt", {})
     for attempt in range(1, action.attempts + 1):
         result = attempt_once(attempt)
-        if isinstance(result, Delivered):
+        if isinstance(result, Delivery):
             return result
         last = result
         if attempt < action.attempts:
             time.sleep(action.backoff_s * 2 ** (attempt - 1))
-    return Delivered(FAILED, last.reason, action.attempts, last.detail)
+    return Delivery(status=FAILED, reason=last.reason, attempts=action.attempts, detail=last.detail)
 
 
-def _post(action: Action, body: dict, env: Mapping[str, str], retry_statuses: tuple[int, ...] = RETRY_STATUSES) -> Delivered:
+def _post(action: Action, body: dict[str, Any], env: Mapping[str, str], retry_statuses: tuple[int, ...] = RETRY_STATUSES) -> Delivery:
     """notify, webhook and slack: the URL in url_env, headers from headers_env."""
-    url_env = action.spec["url_env"]
-    url = env.get(url_env)
+    spec = action.spec_as(HttpAction)
+    url = env.get(spec.url_env)
     if not url:
-        return Delivered(FAILED, f"environment variable {url_env} is not set", 0, {})
+        return Delivery(status=FAILED, reason=f"environment variable {spec.url_env} is not set")
     headers = {"Content-Type": "application/json"}
-    for header, name in (action.spec.get("headers_env") or {}).items():
+    for header, name in (spec.headers_env if isinstance(spec, WebhookAction) else {}).items():
         if name not in env:
-            return Delivered(FAILED, f"environment variable {name} (header {header}) is not set", 0, {})
+            return Delivery(status=FAILED, reason=f"environment variable {name} (header {header}) is not set")
         headers[header] = env[name]
-    return _post_with_retries(action, url, {"url_env": url_env}, body, headers, retry_statuses)
+    return _post_with_retries(action, url, {"url_env": spec.url_env}, body, headers, retry_statuses)
 
 
-def _post_with_retries(action: Action, url: str, where: dict, body: dict, headers: dict,
-                       retry_statuses: tuple[int, ...]) -> Delivered:
-    def attempt_once(attempt: int) -> Delivered | TryAgain:
+def _post_with_retries(action: Action, url: str, where: dict[str, Any], body: dict[str, Any], headers: dict[str, str],
+                       retry_statuses: tuple[int, ...]) -> Delivery:
+    def attempt_once(attempt: int) -> Delivery | TryAgain:
         answer = _post_once(url, body, headers, action.timeout_s)
         if answer.timed_out:
             return TryAgain(f"Timeout ({action.timeout_s:g} s for the whole attempt) after {attempt} attempt(s)", dict(where))
-        if answer.error:
+        if answer.error or answer.status is None:
             return TryAgain(f"{answer.error} after {attempt} attempt(s)", dict(where))
         detail = {**where, "http_status": answer.status, "body_bytes_read": answer.body_bytes_read}
         if answer.location_host is not None:
             # Following could carry the configured headers (secrets) to another host: never.
-            return Delivered(FAILED, f"HTTP {answer.status}: redirect to {answer.location_host} not followed", attempt, detail)
+            return Delivery(status=FAILED, reason=f"HTTP {answer.status}: redirect to {answer.location_host} not followed",
+                            attempts=attempt, detail=detail)
         if answer.status < 400:
-            return Delivered(OK, None, attempt, detail)
+            return Delivery(status=OK, attempts=attempt, detail=detail)
         detail["response_excerpt"] = answer.excerpt.decode("utf-8", "replace")
         if answer.status not in retry_statuses:
-            return Delivered(FAILED, f"HTTP {answer.status}", attempt, detail)
+            return Delivery(status=FAILED, reason=f"HTTP {answer.status}", attempts=attempt, detail=detail)
         return TryAgain(f"HTTP {answer.status}", detail)
 
     return with_retries(action, attempt_once)
 
 
 def pagerduty_url(action: Action, env: Mapping[str, str]) -> str:
-    return (env.get(action.spec["url_env"]) if action.spec.get("url_env") else None) or PAGERDUTY_EVENTS_URL
+    url_env = action.spec_as(PagerDutyAction).url_env
+    return (env.get(url_env) if url_env else None) or PAGERDUTY_EVENTS_URL
 
 
-def send_pagerduty(action: Action, event_action: str, entry: dict, period: str, env: Mapping[str, str],
-                   dedup: str | None = None) -> Delivered:
+def send_pagerduty(action: Action, event_action: str, entry: PlanEntry | None, period: str, env: Mapping[str, str],
+                   dedup: str | None = None) -> Delivery:
     """One Events API v2 event (trigger, acknowledge or resolve); 429 and 5xx are retried, as PagerDuty
     asks; the same dedup_key makes a repeated trigger update the one alert. `dedup`: the key of an
     acknowledge or resolve for a breach whose entry is gone (the key recorded at its trigger)."""
-    key_env = action.spec["routing_key_env"]
-    if not env.get(key_env):
-        return Delivered(FAILED, f"environment variable {key_env} is not set", 0, {})
-    event = pagerduty_event(event_action, env[key_env], period, entry, action.spec.get("severity"), action.spec.get("source", "slo-assets"))
+    spec = action.spec_as(PagerDutyAction)
+    if not env.get(spec.routing_key_env):
+        return Delivery(status=FAILED, reason=f"environment variable {spec.routing_key_env} is not set")
+    routing_key = env[spec.routing_key_env]
     if dedup is not None and event_action != "trigger":
-        event["dedup_key"] = dedup
-    where = {"routing_key_env": key_env, "event_action": event_action, "dedup_key": event["dedup_key"]}
+        event = pagerduty_follow_up(event_action, routing_key, dedup)
+    elif entry is not None:
+        event = pagerduty_event(event_action, routing_key, period, entry, spec.severity, spec.source)
+    else:
+        raise ValueError(f"a PagerDuty {event_action} event names its breach: a plan entry, or the dedup key of its trigger")
+    where = {"routing_key_env": spec.routing_key_env, "event_action": event_action, "dedup_key": event["dedup_key"]}
     return _post_with_retries(action, pagerduty_url(action, env), where, event, {"Content-Type": "application/json"},
                               THROTTLED_RETRY_STATUSES)
 
 
 def _smtp_server(action: Action, env: Mapping[str, str]) -> tuple[str, int] | str:
     """(host, port) from server_env, or the reason it cannot be used."""
-    name = action.spec["server_env"]
+    name = action.spec_as(EmailAction).server_env
     value = env.get(name)
     host, _, port = (value or "").rpartition(":")
     if not value:
@@ -449,37 +439,37 @@ def _smtp_server(action: Action, env: Mapping[str, str]) -> tuple[str, int] | st
     return host.strip("[]"), int(port)
 
 
-def send_email(action: Action, message: EmailMessage, env: Mapping[str, str]) -> Delivered:
+def send_email(action: Action, message: EmailMessage, env: Mapping[str, str]) -> Delivery:
     """One message over SMTP (STARTTLS first when asked, then login when asked). A 4xx answer, a
     dropped connection or a timeout is retried; a 5xx answer or a refused recipient is not."""
     server = _smtp_server(action, env)
     if isinstance(server, str):
-        return Delivered(FAILED, server, 0, {})
-    spec = action.spec
-    login = (env.get(spec["username_env"]), env.get(spec["password_env"])) if spec.get("username_env") else None
+        return Delivery(status=FAILED, reason=server)
+    spec = action.spec_as(EmailAction)
+    login = (env.get(spec.username_env), env.get(spec.password_env or "")) if spec.username_env else None
     if login and not all(login):
-        return Delivered(FAILED, f"environment variable {spec['username_env']} or {spec['password_env']} is not set", 0, {})
-    where = {"server_env": spec["server_env"], "recipients": len(spec["to"]), "starttls": bool(spec.get("starttls"))}
+        return Delivery(status=FAILED, reason=f"environment variable {spec.username_env} or {spec.password_env} is not set")
+    where = {"server_env": spec.server_env, "recipients": len(spec.to), "starttls": spec.starttls}
 
-    def attempt_once(attempt: int) -> Delivered | TryAgain:
+    def attempt_once(attempt: int) -> Delivery | TryAgain:
         try:
             with smtplib.SMTP(server[0], server[1], timeout=action.timeout_s) as smtp:
-                if spec.get("starttls"):
-                    cafile = env.get(spec["ca_file_env"]) if spec.get("ca_file_env") else None
+                if spec.starttls:
+                    cafile = env.get(spec.ca_file_env) if spec.ca_file_env else None
                     smtp.starttls(context=ssl.create_default_context(cafile=cafile))
                 if login:
                     smtp.login(*login)
-                refused = smtp.send_message(message, from_addr=spec["from"], to_addrs=spec["to"])
-            return Delivered(OK, None, attempt, {**where, "refused": sorted(refused)})
+                refused = smtp.send_message(message, from_addr=spec.sender, to_addrs=list(spec.to))
+            return Delivery(status=OK, attempts=attempt, detail={**where, "refused": sorted(refused)})
         except smtplib.SMTPRecipientsRefused as exc:
-            return Delivered(FAILED, f"every recipient refused ({len(exc.recipients)})", attempt, where)
+            return Delivery(status=FAILED, reason=f"every recipient refused ({len(exc.recipients)})", attempts=attempt, detail=where)
         except smtplib.SMTPNotSupportedError as exc:
-            return Delivered(FAILED, f"SMTP: {exc} (nothing was sent)", attempt, where)
+            return Delivery(status=FAILED, reason=f"SMTP: {exc} (nothing was sent)", attempts=attempt, detail=where)
         except smtplib.SMTPResponseException as exc:
             reason = f"SMTP {exc.smtp_code} after {attempt} attempt(s)"
-            return TryAgain(reason, where) if 400 <= exc.smtp_code < 500 else Delivered(FAILED, reason, attempt, where)
+            return TryAgain(reason, where) if 400 <= exc.smtp_code < 500 else Delivery(status=FAILED, reason=reason, attempts=attempt, detail=where)
         except ssl.SSLError as exc:
-            return Delivered(FAILED, f"TLS: {exc.reason or type(exc).__name__} (nothing was sent)", attempt, where)
+            return Delivery(status=FAILED, reason=f"TLS: {exc.reason or type(exc).__name__} (nothing was sent)", attempts=attempt, detail=where)
         except (OSError, smtplib.SMTPException) as exc:  # SMTPServerDisconnected, refused connections, timeouts
             return TryAgain(f"{type(exc).__name__} after {attempt} attempt(s)", where)
 
@@ -506,25 +496,26 @@ def _tail(output: bytes, secrets: Mapping[str, str]) -> str:
     return redact(output.decode("utf-8", "replace"), secrets)[-OUTPUT_CHARS:]
 
 
-def _command(action: Action, argv: list[str], env: Mapping[str, str], secrets: Mapping[str, str]) -> Delivered:
+def _command(action: Action, argv: list[str], env: Mapping[str, str], secrets: Mapping[str, str]) -> Delivery:
     if action.cwd_root is not None:
         cwd = action.cwd or action.cwd_root
         if not inside_root(Path(cwd), Path(action.cwd_root)):  # checked at load; a symlink may have changed since
-            return Delivered(FAILED, f"cwd {cwd} is outside the allowed root {action.cwd_root}", 0, {"argv": argv})
-    elif action.spec.get("cwd"):
-        return Delivered(FAILED, "cwd is set but no allowed root is known (load the runbook with load_runbooks)", 0, {"argv": argv})
+            return Delivery(status=FAILED, reason=f"cwd {cwd} is outside the allowed root {action.cwd_root}", detail={"argv": argv})
+    elif action.spec_as(CommandAction).cwd:
+        return Delivery(status=FAILED, reason="cwd is set but no allowed root is known (load the runbook with load_runbooks)",
+                        detail={"argv": argv})
     else:
         cwd = None
     allowed = {name: env[name] for name in action.env_names() if name in env}
 
-    def attempt_once(attempt: int) -> Delivered | TryAgain:
+    def attempt_once(attempt: int) -> Delivery | TryAgain:
         try:
             process = subprocess.Popen(argv, shell=False, cwd=cwd, env=allowed, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
-            return Delivered(FAILED, f"cannot start {argv[0]!r}: {exc.strerror}", attempt, {"argv": argv})
+            return Delivery(status=FAILED, reason=f"cannot start {argv[0]!r}: {exc.strerror}", attempts=attempt, detail={"argv": argv})
         except ValueError as exc:  # e.g. a NUL byte in a fixed argument
-            return Delivered(FAILED, f"cannot start {argv[0]!r}: {exc}", attempt, {"argv": argv})
+            return Delivery(status=FAILED, reason=f"cannot start {argv[0]!r}: {exc}", attempts=attempt, detail={"argv": argv})
         try:
             stdout, stderr = process.communicate(timeout=action.timeout_s)
         except subprocess.TimeoutExpired:
@@ -533,65 +524,68 @@ def _command(action: Action, argv: list[str], env: Mapping[str, str], secrets: M
                             {"argv": argv, "stdout": _tail(stdout, secrets), "stderr": _tail(stderr, secrets)})
         detail = {"argv": argv, "exit_code": process.returncode, "stdout": _tail(stdout, secrets), "stderr": _tail(stderr, secrets)}
         if process.returncode == 0:
-            return Delivered(OK, None, attempt, detail)
+            return Delivery(status=OK, attempts=attempt, detail=detail)
         return TryAgain(f"exit code {process.returncode}", detail)
 
     return with_retries(action, attempt_once)
 
 
-def _in_cooldown(action: Action, slo: str, history: list[dict], now: float, dry_run: bool) -> bool:
+def _in_cooldown(action: Action, slo: str, history: Sequence[Outcome], now: float, dry_run: bool) -> bool:
     if action.cooldown_s <= 0:
         return False
     counted = (OK, DRY_RUN) if dry_run else (OK,)
     for past in history:
-        if (past["runbook"], past["action"], past["slo"]) == (action.runbook, action.name, slo) and past["status"] in counted:
-            if now - epoch_ms(past["finished_at"]) / 1000 < action.cooldown_s:
+        if (past.runbook, past.action, past.slo) == (action.runbook, action.name, slo) and past.status in counted:
+            if now - epoch_ms(past.finished_at) / 1000 < action.cooldown_s:
                 return True
     return False
 
 
-def _detail(row: dict) -> dict:
-    """A stored outcome's detail: a dict fresh, a JSON string once read back from the warehouse."""
-    detail = row.get("detail")
-    if isinstance(detail, str):
-        try:
-            detail = json.loads(detail)
-        except ValueError:
-            return {}
-    return detail if isinstance(detail, dict) else {}
+def _done_before(key: str, history: Sequence[Outcome]) -> bool:
+    return any(past.idempotency_key == key and past.status == OK for past in history)
 
 
-def messages_sent(channel: str, history: list[dict], since_s: float, dry_run: bool) -> int:
+def messages_sent(channel: str, history: Sequence[Outcome], since_s: float, dry_run: bool) -> int:
     """Distinct messages to `channel` finished at or after `since_s` (a grouped message counts once)."""
     counted = (OK, DRY_RUN) if dry_run else (OK,)
-    ids = {_detail(p).get("message_id") for p in history
-           if p["status"] in counted and _detail(p).get("channel") == channel and epoch_ms(p["finished_at"]) / 1000 >= since_s}
+    ids = {p.detail.get("message_id") for p in history
+           if p.status in counted and p.detail.get("channel") == channel and epoch_ms(p.finished_at) / 1000 >= since_s}
     return len(ids - {None})
 
 
-def _group_message(action: Action, entries: list[dict], period: str, message_id: str, moment_s: float):
+def _recorded(period: str, slo: str, action: Action, delivery: Delivery, started: float, finished: float, key: str, run_key: str,
+              execute: bool, secrets: Mapping[str, str]) -> Outcome:
+    """The outcome as stored: its reason and detail redacted, the answer's excerpt cut after that."""
+    return Outcome(period=period, slo=slo, runbook=action.runbook, action=action.name, kind=action.kind, status=delivery.status,
+                   reason=redact(delivery.reason, secrets), attempts=delivery.attempts, started_at=now_iso(started),
+                   finished_at=now_iso(finished), idempotency_key=key, run_key=run_key, dry_run=not execute,
+                   detail=stored_detail(delivery.detail, secrets))
+
+
+def _group_message(action: Action, entries: list[PlanEntry], period: str, message_id: str, moment_s: float):
     """What a message action sends for these entries (one service's breaches)."""
-    if action.kind == "slack":
+    spec = action.spec
+    if isinstance(spec, SlackAction):
         return slack_message(entries, period)
-    if action.kind == "email":
-        return email_message(entries, period, action.spec["from"], action.spec["to"], message_id, moment_s)
+    if isinstance(spec, EmailAction):
+        return email_message(entries, period, spec.sender, list(spec.to), message_id, moment_s)
     if len(entries) == 1:  # notify
         return payload(action, entries[0], period)
     return {"text": "\n".join(_summary(e, period) for e in entries)}
 
 
-def _dry_message(action: Action, message, entry: dict, period: str) -> dict:
-    if action.kind == "email":
-        return {"would_send_via_env": action.spec["server_env"], "to": action.spec["to"], "subject": message["Subject"],
+def _dry_message(action: Action, message, entry: PlanEntry, period: str) -> dict[str, Any]:
+    spec = action.spec
+    if isinstance(spec, EmailAction):
+        return {"would_send_via_env": spec.server_env, "to": list(spec.to), "subject": message["Subject"],
                 "text": message.get_body(("plain",)).get_content()}
-    if action.kind == "pagerduty":
-        event = pagerduty_event("trigger", f"[from {action.spec['routing_key_env']}]", period, entry, action.spec.get("severity"),
-                                action.spec.get("source", "slo-assets"))
-        return {"would_post_to_env": action.spec.get("url_env") or PAGERDUTY_EVENTS_URL, "event": event}
-    return {"would_post_to_env": action.spec["url_env"], "payload": message}
+    if isinstance(spec, PagerDutyAction):
+        event = pagerduty_event("trigger", f"[from {spec.routing_key_env}]", period, entry, spec.severity, spec.source)
+        return {"would_post_to_env": spec.url_env or PAGERDUTY_EVENTS_URL, "event": event}
+    return {"would_post_to_env": action.spec_as(HttpAction).url_env, "payload": message}
 
 
-def carry_out_group(items: list[tuple[Action, dict]], period: str, run_key: str, history: list[dict], execute: bool,
+def carry_out_group(items: Sequence[tuple[Action, PlanEntry]], period: str, run_key: str, history: Sequence[Outcome], execute: bool,
                     env: Mapping[str, str] | None = None, clock=time.time, secret_names: Iterable[str] = ()) -> list[Outcome]:
     """Message actions of one channel for the breaches of one service in one evaluation.
 
@@ -605,23 +599,25 @@ def carry_out_group(items: list[tuple[Action, dict]], period: str, run_key: str,
     started = clock()
     outcomes: list[Outcome | None] = [None] * len(items)
 
-    def outcome(index: int, status: str, reason: str | None, attempts: int, detail: dict) -> Outcome:
+    def outcome(index: int, delivery: Delivery, about: Mapping[str, Any] | None = None) -> Outcome:
+        """Item `index`'s outcome; `about`: what the message adds to the delivery's detail."""
         action, entry = items[index]
+        if about:
+            delivery = delivery.model_copy(update={"detail": {**delivery.detail, **about}})
         key = idempotency_key(breach_id(period, entry), action.runbook, action.name)
-        return Outcome(period, entry["slo"], action.runbook, action.name, action.kind, status, redact(reason, secrets), attempts,
-                       now_iso(started), now_iso(clock()), key, run_key, not execute, stored_detail(detail, secrets))
+        return _recorded(period, entry.slo, action, delivery, started, clock(), key, run_key, execute, secrets)
 
     going: list[int] = []
     for index, (action, entry) in enumerate(items):
         key = idempotency_key(breach_id(period, entry), action.runbook, action.name)
         quiet_until = action.quiet_hours.quiet_until(started) if action.quiet_hours else None
-        if any(p["idempotency_key"] == key and p["status"] == OK for p in history):
-            outcomes[index] = outcome(index, DONE_BEFORE, "this action already ran for this breach", 0, {})
-        elif _in_cooldown(action, entry["slo"], history, started, not execute):
-            outcomes[index] = outcome(index, COOLDOWN, f"ran for {entry['slo']} less than {action.cooldown_s:g} s ago", 0, {})
-        elif quiet_until is not None and entry["severity"] not in action.quiet_hours.allow_severity:
-            outcomes[index] = outcome(index, QUIET_HOURS, f"quiet hours until {quiet_until.isoformat(timespec='minutes')} "
-                                                          f"({action.quiet_hours.timezone}); severity {entry['severity']} waits", 0, {})
+        if _done_before(key, history):
+            outcomes[index] = outcome(index, Delivery(status=DONE_BEFORE, reason="this action already ran for this breach"))
+        elif _in_cooldown(action, entry.slo, history, started, not execute):
+            outcomes[index] = outcome(index, Delivery(status=COOLDOWN, reason=f"ran for {entry.slo} less than {action.cooldown_s:g} s ago"))
+        elif quiet_until is not None and action.quiet_hours is not None and entry.severity not in action.quiet_hours.allow_severity:
+            outcomes[index] = outcome(index, Delivery(status=QUIET_HOURS, reason=f"quiet hours until {quiet_until.isoformat(timespec='minutes')} "
+                                                                                 f"({action.quiet_hours.timezone}); severity {entry.severity} waits"))
         else:
             going.append(index)
     if going:
@@ -632,94 +628,91 @@ def carry_out_group(items: list[tuple[Action, dict]], period: str, run_key: str,
         already = messages_sent(channel, history, started - limit.per_s, not execute) if limit else 0
         if limit and already >= limit.messages:
             for index in going:
-                outcomes[index] = outcome(index, RATE_LIMITED, f"channel {channel}: {already} messages in the last "
-                                                               f"{limit.per_s:g} s (limit {limit.messages})", 0, {"channel": channel})
+                outcomes[index] = outcome(index, Delivery(status=RATE_LIMITED, reason=f"channel {channel}: {already} messages in the last "
+                                                                                      f"{limit.per_s:g} s (limit {limit.messages})",
+                                                          detail={"channel": channel}))
         else:
             _deliver(lead, [items[i] for i in going], going, period, execute, env, started, channel, outcome, outcomes)
     return [o for o in outcomes if o is not None]
 
 
-def _deliver(lead: Action, group: list[tuple[Action, dict]], indexes: list[int], period: str, execute: bool,
-             env: Mapping[str, str], started: float, channel: str, outcome, outcomes: list) -> None:
+def _deliver(lead: Action, group: list[tuple[Action, PlanEntry]], indexes: list[int], period: str, execute: bool,
+             env: Mapping[str, str], started: float, channel: str, outcome: Callable[..., Outcome], outcomes: list[Outcome | None]) -> None:
     """Send the group's message with the lead action's settings (timeout, retry); record each item."""
     # One line per breach (a month's SLO, or a live episode: several may share an SLO), however many
     # of the service's runbooks matched it.
     entries = list({breach_id(period, e): e for _, e in group}.values())
-    slos = list(dict.fromkeys(e["slo"] for e in entries))
-    if lead.kind == "pagerduty":  # one event per breach: PagerDuty groups alerts by its dedup_key
+    slos = list(dict.fromkeys(e.slo for e in entries))
+    if isinstance(lead.spec, PagerDutyAction):  # one event per breach: PagerDuty groups alerts by its dedup_key
         for entry in entries:
             mine = [i for i, (_, e) in zip(indexes, group, strict=True) if breach_id(period, e) == breach_id(period, entry)]
             message_id = idempotency_key(breach_id(period, entry), channel, "trigger")
             if execute:
-                status, reason, attempts, detail = send_pagerduty(lead, "trigger", entry, period, env)
+                delivery = send_pagerduty(lead, "trigger", entry, period, env)
             else:
-                status, reason, attempts, detail = DRY_RUN, None, 0, _dry_message(lead, None, entry, period)
+                delivery = Delivery(status=DRY_RUN, detail=_dry_message(lead, None, entry, period))
             for index in mine:
-                outcomes[index] = outcome(index, status, reason, attempts, {**detail, "channel": channel, "message_id": message_id,
-                                                                            "group": [entry["slo"]]})
+                outcomes[index] = outcome(index, delivery, {"channel": channel, "message_id": message_id, "group": [entry.slo]})
         return
     message_id = hashlib.sha256("|".join(sorted(breach_id(period, e) for e in entries) + [channel]).encode()).hexdigest()[:24]
     message = _group_message(lead, entries, period, message_id, started)
     if not execute:
-        status, reason, attempts, detail = DRY_RUN, None, 0, _dry_message(lead, message, entries[0], period)
-    elif lead.kind == "email":
-        status, reason, attempts, detail = send_email(lead, message, env)
+        delivery = Delivery(status=DRY_RUN, detail=_dry_message(lead, message, entries[0], period))
+    elif isinstance(lead.spec, EmailAction):
+        delivery = send_email(lead, message, env)
     else:  # Slack answers 429 when it throttles a webhook: worth another attempt, as PagerDuty's
-        status, reason, attempts, detail = _post(lead, message, env, THROTTLED_RETRY_STATUSES if lead.kind == "slack" else RETRY_STATUSES)
+        delivery = _post(lead, message, env, THROTTLED_RETRY_STATUSES if isinstance(lead.spec, SlackAction) else RETRY_STATUSES)
     for index in indexes:
-        outcomes[index] = outcome(index, status, reason, attempts, {**detail, "channel": channel, "message_id": message_id, "group": slos})
+        outcomes[index] = outcome(index, delivery, {"channel": channel, "message_id": message_id, "group": slos})
 
 
-def carry_out(action: Action, entry: dict, period: str, run_key: str, history: list[dict], execute: bool,
+def carry_out(action: Action, entry: PlanEntry, period: str, run_key: str, history: Sequence[Outcome], execute: bool,
               env: Mapping[str, str] | None = None, clock=time.time, secret_names: Iterable[str] = ()) -> Outcome:
     """One action for one plan entry: done before (same idempotency key), cooldown, dry run, or for real.
     `secret_names`: further secret variables (e.g. of every runbook) to redact besides the action's own."""
-    if action.kind in MESSAGE_KINDS and not (action.kind == "notify" and action.spec.get("format") == "json"):
+    if action.grouped:
         return carry_out_group([(action, entry)], period, run_key, history, execute, env, clock, secret_names)[0]
     env = os.environ if env is None else env
     secrets = secret_values(action.secret_env_names() | set(secret_names), env)
     key = idempotency_key(breach_id(period, entry), action.runbook, action.name)
     started = clock()
 
-    def outcome(status: str, reason: str | None, attempts: int, detail: dict) -> Outcome:
-        return Outcome(period, entry["slo"], action.runbook, action.name, action.kind, status, redact(reason, secrets), attempts,
-                       now_iso(started), now_iso(clock()), key, run_key, not execute, stored_detail(detail, secrets))
+    def outcome(delivery: Delivery) -> Outcome:
+        return _recorded(period, entry.slo, action, delivery, started, clock(), key, run_key, execute, secrets)
 
-    if any(p["idempotency_key"] == key and p["status"] == OK for p in history):
-        return outcome(DONE_BEFORE, "this action already ran for this breach", 0, {})
-    if _in_cooldown(action, entry["slo"], history, started, not execute):
-        return outcome(COOLDOWN, f"ran for {entry['slo']} less than {action.cooldown_s:g} s ago", 0, {})
-    argv = None
-    if action.kind == "command":
+    if _done_before(key, history):
+        return outcome(Delivery(status=DONE_BEFORE, reason="this action already ran for this breach"))
+    if _in_cooldown(action, entry.slo, history, started, not execute):
+        return outcome(Delivery(status=COOLDOWN, reason=f"ran for {entry.slo} less than {action.cooldown_s:g} s ago"))
+    spec = action.spec
+    if isinstance(spec, CommandAction):
         try:
-            argv = argv_for(action, entry)
+            argv = argv_for(spec, entry)
         except UnsafeValue as refused:
-            return outcome(FAILED, str(refused), 0, {"argv_template": action.spec["argv"]})
+            return outcome(Delivery(status=FAILED, reason=str(refused), detail={"argv_template": list(spec.argv)}))
+        return outcome(_command(action, argv, env, secrets) if execute else Delivery(status=DRY_RUN, detail={"would_run": argv}))
+    if isinstance(spec, AnnotateAction):
+        return outcome(Delivery(status=OK if execute else DRY_RUN, attempts=1 if execute else 0, detail={"text": spec.text}))
+    # notify in JSON format, webhook
     if not execute:
-        would = {"notify": lambda: {"would_post_to_env": action.spec["url_env"], "payload": payload(action, entry, period)},
-                 "webhook": lambda: {"would_post_to_env": action.spec["url_env"], "payload": payload(action, entry, period)},
-                 "command": lambda: {"would_run": argv},
-                 "annotate": lambda: {"text": action.spec.get("text", "")}}[action.kind]()
-        return outcome(DRY_RUN, None, 0, would)
-    if action.kind in ("notify", "webhook"):
-        return outcome(*_post(action, payload(action, entry, period), env))
-    if action.kind == "command":
-        return outcome(*_command(action, argv, env, secrets))
-    return outcome(OK, None, 1, {"text": action.spec.get("text", "")})
+        return outcome(Delivery(status=DRY_RUN, detail={"would_post_to_env": action.spec_as(HttpAction).url_env,
+                                                        "payload": payload(action, entry, period)}))
+    return outcome(_post(action, payload(action, entry, period), env))
 
 
-def groups_in_plan(entries: list[dict], actions: Mapping[tuple[str, str], Action]) -> list[tuple[str, list]]:
+def groups_in_plan(entries: Sequence[PlanEntry], actions: Mapping[tuple[str, str], Action]) -> list[tuple[str, list]]:
     """The plan's (action, entry) pairs in the order they run: each command, webhook and annotate
-    alone, each message action with the others of its service and channel (placed at the first)."""
+    alone, each message action with the others of its service and channel (placed at the first). A
+    planned action the runbooks no longer define comes as ("missing", [(planned action, entry)])."""
     order: list[tuple[str, list]] = []
     grouped: dict[tuple[str, str], list] = {}
     for entry in entries:
-        for described in entry["actions"]:
-            action = actions.get((described["runbook"], described["name"]))
+        for planned in entry.actions:
+            action = actions.get((planned.runbook, planned.action.name))
             if action is None:
-                order.append(("missing", [(described, entry)]))
-            elif action.kind in MESSAGE_KINDS and not (action.kind == "notify" and action.spec.get("format") == "json"):
-                key = (entry["service"], action.channel())
+                order.append(("missing", [(planned, entry)]))
+            elif action.grouped:
+                key = (entry.service, action.channel())
                 if key not in grouped:
                     grouped[key] = []
                     order.append(("group", grouped[key]))
@@ -729,36 +722,35 @@ def groups_in_plan(entries: list[dict], actions: Mapping[tuple[str, str], Action
     return order
 
 
-def follow_up_pagerduty(action: Action, event_action: str, period: str, slo: str, run_key: str, history: list[dict], execute: bool,
+def follow_up_pagerduty(action: Action, event_action: str, period: str, slo: str, run_key: str, history: Sequence[Outcome], execute: bool,
                         env: Mapping[str, str] | None = None, clock=time.time, secret_names: Iterable[str] = ()) -> list[Outcome]:
     """An acknowledge or resolve event for each alert this PagerDuty action triggered for the SLO in
     the period (its dedup_key as recorded), once each: an escalation episode was acknowledged or ended."""
     env = os.environ if env is None else env
     secrets = secret_values(action.secret_env_names() | set(secret_names), env)
-    triggered = sorted({_detail(p).get("dedup_key") for p in history
-                        if (p["period"], p["slo"], p["runbook"], p["action"], p["status"]) == (period, slo, action.runbook, action.name, OK)
-                        and _detail(p).get("event_action") == "trigger"} - {None})
+    triggered = sorted({p.detail.get("dedup_key") for p in history
+                        if (p.period, p.slo, p.runbook, p.action, p.status) == (period, slo, action.runbook, action.name, OK)
+                        and p.detail.get("event_action") == "trigger"} - {None})
     outcomes = []
     for dedup in triggered:
         key = idempotency_key(dedup, action.runbook, f"{action.name}#{event_action}")
         started = clock()
-        if any(p["idempotency_key"] == key and p["status"] == OK for p in history):
-            status, reason, attempts, detail = DONE_BEFORE, f"{event_action} already sent", 0, {}
+        if _done_before(key, history):
+            delivery = Delivery(status=DONE_BEFORE, reason=f"{event_action} already sent")
         elif not execute:
-            status, reason, attempts, detail = DRY_RUN, None, 0, {f"would_{event_action}": dedup}
+            delivery = Delivery(status=DRY_RUN, detail={f"would_{event_action}": dedup})
         else:
-            status, reason, attempts, detail = send_pagerduty(action, event_action, {"slo": slo, "fingerprint": ""}, period, env, dedup=dedup)
-        outcomes.append(Outcome(period, slo, action.runbook, action.name, action.kind, status, redact(reason, secrets), attempts,
-                                now_iso(started), now_iso(clock()), key, run_key, not execute,
-                                stored_detail({**detail, "channel": action.channel(), "dedup_key": dedup, "event_action": event_action},
-                                              secrets)))
+            delivery = send_pagerduty(action, event_action, None, period, env, dedup=dedup)
+        delivery = delivery.model_copy(update={"detail": {**delivery.detail, "channel": action.channel(), "dedup_key": dedup,
+                                                          "event_action": event_action}})
+        outcomes.append(_recorded(period, slo, action, delivery, started, clock(), key, run_key, execute, secrets))
     return outcomes
 
 
-def missing_action(described: dict, entry: dict, period: str, run_key: str, dry_run: bool) -> Outcome:
+def missing_action(planned: PlannedAction, entry: PlanEntry, period: str, run_key: str, dry_run: bool) -> Outcome:
     """The outcome of a planned action that the runbooks no longer define: failed, with the reason."""
     moment = now_iso()
-    key = idempotency_key(breach_id(period, entry), described["runbook"], described["name"])
-    return Outcome(period, entry["slo"], described["runbook"], described["name"], described["kind"], FAILED,
-                   "the action is no longer in the runbooks; re-materialize remediation_plan", 0, moment, moment, key,
-                   run_key, dry_run)
+    key = idempotency_key(breach_id(period, entry), planned.runbook, planned.action.name)
+    return Outcome(period=period, slo=entry.slo, runbook=planned.runbook, action=planned.action.name, kind=planned.action.kind,
+                   status=FAILED, reason="the action is no longer in the runbooks; re-materialize remediation_plan", attempts=0,
+                   started_at=moment, finished_at=moment, idempotency_key=key, run_key=run_key, dry_run=dry_run)

@@ -12,6 +12,9 @@ import html
 import re
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Any
+
+from slo_assets.remediation.models import Incident, PagerDutySeverities, PlanEntry
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 PAGERDUTY_SEVERITY = {"page": "critical", "ticket": "error", "none": "warning"}
@@ -20,67 +23,71 @@ SLACK_HEADER_CHARS = 150
 SLACK_TEXT_CHARS = 3000
 SLACK_MAX_BLOCKS = 50
 STATUS_ORDER = {"failed": 3, "at_risk": 2, "met": 1}
+# What a message or a payload tells of each incident.
+INCIDENT_FACTS = {"start", "end", "bad_events", "peak_burn_rate"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def breach_id(period: str, entry: dict) -> str:
+def breach_id(period: str, entry: PlanEntry) -> str:
     """The breach an entry describes: same period, SLO and fingerprint, same breach."""
-    return f"remediation:{period}:{entry['slo']}:{entry['fingerprint']}"
+    return f"remediation:{period}:{entry.slo}:{entry.fingerprint}"
 
 
-def dedup_key(period: str, entry: dict) -> str:
+def dedup_key(period: str, entry: PlanEntry) -> str:
     """PagerDuty's dedup_key: the breach, so a retried or repeated trigger updates one alert and resolve finds it."""
-    return f"slo-assets/{period}/{entry['slo']}/{entry['fingerprint']}"[:255]
+    return f"slo-assets/{period}/{entry.slo}/{entry.fingerprint}"[:255]
 
 
-def _first_incident(entry: dict) -> dict | None:
-    incidents = entry.get("incidents") or []
-    return incidents[0] if incidents else None
+def _first_incident(entry: PlanEntry) -> Incident | None:
+    return entry.incidents[0] if entry.incidents else None
 
 
-def _remaining(entry: dict) -> float | None:
-    ratios = [w["remaining_ratio"] for w in entry.get("windows") or [] if w.get("remaining_ratio") is not None]
+def _top_operation(incident: Incident) -> str | None:
+    return incident.top_operations[0].operation if incident.top_operations else None
+
+
+def _remaining(entry: PlanEntry) -> int | float | None:
+    ratios = [w.remaining_ratio for w in entry.windows if w.remaining_ratio is not None]
     return min(ratios) if ratios else None
 
 
-def live_alert(entry: dict) -> dict:
+def live_alert(entry: PlanEntry) -> dict[str, str | None]:
     """A live alert's entry names its alert and SLO window (an SLO judged over several windows pages
     once per window and alert); a month's breach names none: {}."""
-    if not entry.get("live_alert"):
+    if not entry.live_alert:
         return {}
-    return {"alert": entry["live_alert"], "window": (entry.get("windows") or [{}])[0].get("window")}
+    return {"alert": entry.live_alert, "window": entry.windows[0].window if entry.windows else None}
 
 
-def line(entry: dict) -> str:
+def line(entry: PlanEntry) -> str:
     """One plain sentence on one breach."""
     incident = _first_incident(entry)
     remaining = _remaining(entry)
-    parts = [f"{entry['slo']} is {entry['status']} (severity {entry['severity']})"]
+    parts = [f"{entry.slo} is {entry.status} (severity {entry.severity})"]
     if live := live_alert(entry):
         parts.append(f"live alert {live['alert']} over the {live['window']} window")
     if remaining is not None:
         parts.append(f"budget remaining {remaining:.0%}")
     if incident:
-        parts.append(f"first incident {incident['start']}..{incident['end']}, {incident['bad_events']} bad events, "
-                     f"peak burn rate {incident['peak_burn_rate']:g}")
-        top = (incident.get("top_operations") or [{}])[0].get("operation")
-        if top:
+        parts.append(f"first incident {incident.start}..{incident.end}, {incident.bad_events} bad events, "
+                     f"peak burn rate {incident.peak_burn_rate:g}")
+        if top := _top_operation(incident):
             parts.append(f"top operation {top}")
     return "; ".join(parts)
 
 
-def ack_hint(entry: dict) -> str:
-    return f"slo-assets ack {entry['fingerprint']} ({entry['slo']})"
+def ack_hint(entry: PlanEntry) -> str:
+    return f"slo-assets ack {entry.fingerprint} ({entry.slo})"
 
 
-def worst_status(entries: list[dict]) -> str:
-    return max((e["status"] for e in entries), key=lambda s: STATUS_ORDER.get(s, 0))
+def worst_status(entries: list[PlanEntry]) -> str:
+    return max((e.status for e in entries), key=lambda s: STATUS_ORDER.get(s, 0))
 
 
-def title(entries: list[dict], period: str) -> str:
-    service = entries[0]["service"]
-    slos = dict.fromkeys(e["slo"] for e in entries)
-    count = f"{len(slos)} SLOs" if len(slos) > 1 else entries[0]["slo"]
+def title(entries: list[PlanEntry], period: str) -> str:
+    service = entries[0].service
+    slos = dict.fromkeys(e.slo for e in entries)
+    count = f"{len(slos)} SLOs" if len(slos) > 1 else entries[0].slo
     if len(entries) > len(slos):  # live alerts: several windows or alerts of one SLO
         count += f" ({len(entries)} alerts)"
     return f"[{period}] {service}: {count} {worst_status(entries)}"
@@ -88,30 +95,35 @@ def title(entries: list[dict], period: str) -> str:
 
 # PagerDuty Events API v2 -------------------------------------------------------------------------
 
-def pagerduty_event(event_action: str, routing_key: str, period: str, entry: dict, severity_map: dict | None = None,
-                    source: str = "slo-assets") -> dict:
-    """A trigger (with its payload), acknowledge or resolve event for one breach."""
-    event = {"routing_key": routing_key, "event_action": event_action, "dedup_key": dedup_key(period, entry)}
+def pagerduty_event(event_action: str, routing_key: str, period: str, entry: PlanEntry, severities: PagerDutySeverities | None = None,
+                    source: str = "slo-assets") -> dict[str, Any]:
+    """A trigger (with its payload), acknowledge or resolve event for one breach. `severities`: the
+    runbook's plan severity -> PagerDuty severity, over PAGERDUTY_SEVERITY."""
+    event: dict[str, Any] = {"routing_key": routing_key, "event_action": event_action, "dedup_key": dedup_key(period, entry)}
     if event_action != "trigger":
         return event
     incident = _first_incident(entry)
-    severity = {**PAGERDUTY_SEVERITY, **(severity_map or {})}[entry["severity"]]
+    severity = {**PAGERDUTY_SEVERITY, **(severities.model_dump() if severities else {})}[entry.severity]
     event["payload"] = {
         "summary": f"[{period}] {line(entry)}"[:PAGERDUTY_SUMMARY_CHARS],
         "source": source,
         "severity": severity,
-        "component": entry["slo"],
-        "group": entry["service"],
-        "class": entry.get("shape") or "slo_breach",
-        "custom_details": {"period": period, "status": entry["status"], "fingerprint": entry["fingerprint"], **live_alert(entry),
+        "component": entry.slo,
+        "group": entry.service,
+        "class": entry.shape or "slo_breach",
+        "custom_details": {"period": period, "status": entry.status, "fingerprint": entry.fingerprint, **live_alert(entry),
                            "budget_remaining_ratio": _remaining(entry),
-                           "incidents": [{k: i.get(k) for k in ("start", "end", "bad_events", "peak_burn_rate")}
-                                         for i in entry.get("incidents") or []]},
+                           "incidents": [i.model_dump(include=INCIDENT_FACTS) for i in entry.incidents]},
     }
     if incident:
-        event["payload"]["timestamp"] = incident["start"]
+        event["payload"]["timestamp"] = incident.start
     event["client"] = "slo-assets"
     return event
+
+
+def pagerduty_follow_up(event_action: str, routing_key: str, dedup: str) -> dict[str, Any]:
+    """An acknowledge or resolve event for the alert a trigger opened under `dedup` (its recorded dedup_key)."""
+    return {"routing_key": routing_key, "event_action": event_action, "dedup_key": dedup}
 
 
 # Slack Block Kit ---------------------------------------------------------------------------------
@@ -121,24 +133,23 @@ def slack_escape(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _slack_section(entry: dict) -> dict:
+def _slack_section(entry: PlanEntry) -> dict[str, Any]:
     incident = _first_incident(entry)
     remaining = _remaining(entry)
-    text = f"*{slack_escape(entry['slo'])}* is *{entry['status']}* (severity {entry['severity']})"
+    text = f"*{slack_escape(entry.slo)}* is *{entry.status}* (severity {entry.severity})"
     if live := live_alert(entry):
         text += f", live alert {slack_escape(live['alert'])} over the {slack_escape(live['window'])} window"
     if remaining is not None:
         text += f", budget remaining {remaining:.0%}"
     if incident:
-        text += (f"\nfirst incident {incident['start']} to {incident['end']}: {incident['bad_events']} bad events, "
-                 f"peak burn rate {incident['peak_burn_rate']:g}")
-        top = (incident.get("top_operations") or [{}])[0].get("operation")
-        if top:
+        text += (f"\nfirst incident {incident.start} to {incident.end}: {incident.bad_events} bad events, "
+                 f"peak burn rate {incident.peak_burn_rate:g}")
+        if top := _top_operation(incident):
             text += f"\ntop operation: {slack_escape(top)}"
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SLACK_TEXT_CHARS]}}
 
 
-def slack_message(entries: list[dict], period: str) -> dict:
+def slack_message(entries: list[PlanEntry], period: str) -> dict[str, Any]:
     """One Block Kit message for the breaches of one service: a header, a section per SLO (at most
     47, then one line counting the rest), a context line; `text` is the notification's fallback."""
     shown = entries[:SLACK_MAX_BLOCKS - 3]
@@ -157,7 +168,7 @@ def _header(text: str) -> str:
     return _CONTROL.sub(" ", text)
 
 
-def email_message(entries: list[dict], period: str, sender: str, recipients: list[str], message_id: str,
+def email_message(entries: list[PlanEntry], period: str, sender: str, recipients: list[str], message_id: str,
                   moment_s: float) -> EmailMessage:
     """multipart/alternative: the plain text first, then the same facts as HTML (escaped)."""
     message = EmailMessage()

@@ -17,8 +17,12 @@ repeated step harmless. The state lives in the sensor's cursor (the instance).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from slo_assets.remediation.models import PlanEntry
 from slo_assets.remediation.runbooks import Runbook
 
 
@@ -28,7 +32,7 @@ class Evaluation:
     period: str
     storage_id: int
     evaluated_s: float  # when the report was materialized
-    entries: tuple[dict, ...]
+    entries: tuple[PlanEntry, ...]
 
 
 @dataclass(frozen=True)
@@ -38,15 +42,17 @@ class Ack:
     by: str
 
 
-@dataclass
-class Episode:
+class Episode(BaseModel):
+    """One SLO burning in one period, as the escalation sensor's cursor keeps it (tick updates it)."""
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
     period: str
     slo: str
     number: int
     opened_s: float
     opened_storage_id: int
-    fingerprints: list[str] = field(default_factory=list)
-    fired: list[str] = field(default_factory=list)  # "runbook#level"
+    fingerprints: list[str] = Field(default_factory=list)
+    fired: list[str] = Field(default_factory=list)  # "runbook#level"
     acked_s: float | None = None
     acked_by: str | None = None
     resolved_s: float | None = None
@@ -54,9 +60,6 @@ class Episode:
     @property
     def key(self) -> str:
         return f"{self.period}/{self.slo}"
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,8 @@ def grouped(steps: list[Step]) -> list[tuple[str, list[Step]]]:
     return out
 
 
-def burning(entry: dict | None) -> bool:
-    return bool(entry and entry.get("burning_at_end"))
+def burning(entry: PlanEntry | None) -> bool:
+    return entry is not None and entry.burning_at_end
 
 
 def _matches(ack: Ack, episode: Episode) -> bool:
@@ -104,10 +107,10 @@ def tick(episodes: dict[str, Episode], evaluations: list[Evaluation], acks: list
     report was made) and the acks': no clock is read. An episode climbs on any evaluation at or after
     its level's delay, and resolves only on an evaluation newer than the one that opened it."""
     by_name = {r.name: r for r in runbooks}
-    episodes = {k: Episode(**v.to_json()) for k, v in episodes.items()}
+    episodes = {k: v.model_copy(deep=True) for k, v in episodes.items()}
     steps: list[Step] = []
     for evaluation in sorted(evaluations, key=lambda e: e.storage_id):
-        entries = {e["slo"]: e for e in evaluation.entries}
+        entries = {e.slo: e for e in evaluation.entries}
         open_here = [e for e in episodes.values() if e.period == evaluation.period and e.resolved_s is None]
         for episode in open_here:
             entry = entries.get(episode.slo)
@@ -124,10 +127,11 @@ def tick(episodes: dict[str, Episode], evaluations: list[Evaluation], acks: list
                 if episode is not None and evaluation.storage_id <= episode.opened_storage_id:
                     continue
                 number = 1 if episode is None else episode.number + 1
-                episode = Episode(evaluation.period, slo, number, evaluation.evaluated_s, evaluation.storage_id)
+                episode = Episode(period=evaluation.period, slo=slo, number=number, opened_s=evaluation.evaluated_s,
+                                  opened_storage_id=evaluation.storage_id)
                 episodes[episode.key] = episode
-            if entry["fingerprint"] not in episode.fingerprints:
-                episode.fingerprints.append(entry["fingerprint"])
+            if entry.fingerprint not in episode.fingerprints:
+                episode.fingerprints.append(entry.fingerprint)
             for ack in acks:
                 if episode.acked_s is None and _matches(ack, episode):
                     episode.acked_s, episode.acked_by = ack.at_s, ack.by
@@ -135,7 +139,7 @@ def tick(episodes: dict[str, Episode], evaluations: list[Evaluation], acks: list
                                       f"{episode.key} acknowledged by {ack.by or 'someone'}: the escalation stops"))
             if episode.acked_s is not None:
                 continue
-            for runbook_name in entry.get("runbooks") or []:
+            for runbook_name in entry.runbooks:
                 runbook = by_name.get(runbook_name)
                 for number, level in enumerate(runbook.escalation if runbook else ()):
                     marker = f"{runbook_name}#{number}"
@@ -145,13 +149,13 @@ def tick(episodes: dict[str, Episode], evaluations: list[Evaluation], acks: list
                     steps.append(Step(f"escalation:{episode.key}:{episode.number}:{marker}", episode.period, slo, "level",
                                       tuple(f"{runbook_name}/{a}" for a in level.actions),
                                       f"{episode.key} still burns {(evaluation.evaluated_s - episode.opened_s) / 60:.0f} min after "
-                                      f"it opened: level {number} of {runbook_name}", entry["service"], marker))
+                                      f"it opened: level {number} of {runbook_name}", entry.service, marker))
     return episodes, steps
 
 
-def episodes_from_json(data: dict) -> dict[str, Episode]:
-    return {key: Episode(**value) for key, value in (data or {}).items()}
+def episodes_from_json(data: dict[str, Any] | None) -> dict[str, Episode]:
+    return {key: Episode.model_validate(value) for key, value in (data or {}).items()}
 
 
-def episodes_to_json(episodes: dict[str, Episode]) -> dict:
-    return {key: episode.to_json() for key, episode in sorted(episodes.items())}
+def episodes_to_json(episodes: dict[str, Episode]) -> dict[str, Any]:
+    return {key: episode.model_dump() for key, episode in sorted(episodes.items())}

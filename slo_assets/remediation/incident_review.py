@@ -21,7 +21,7 @@ pure: the shell (defs/remediation/incident_reviews.py) reads the warehouse and w
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -33,7 +33,8 @@ import polars as pl
 from slo_assets.core.calendar import MINUTE_MS, epoch_ms, iso
 from slo_assets.core.durations import duration_minutes
 from slo_assets.openslo.spec import Slo
-from slo_assets.remediation.plan import diagnose
+from slo_assets.remediation.models import Incident, Outcome, PlanEntry, RemediationPlan
+from slo_assets.remediation.plan import IncidentWindow, diagnose
 from slo_assets.slo.chain import dense
 from slo_assets.slo.evaluation import WindowEvaluation
 
@@ -195,22 +196,23 @@ def _learned(record: dict | None) -> str:
     return f"unknown yet: the data ends before 24 h after {record['reference']}{dry}"
 
 
-def _place_actions(incidents: list[dict], runs: list[dict], learning: dict[str, dict], data_end_ms: int) -> list[list[ActionTaken]]:
+def _place_actions(incidents: Sequence[Incident], runs: Sequence[Outcome], learning: dict[str, dict],
+                   data_end_ms: int) -> list[list[ActionTaken]]:
     """Each outcome goes to the incident last started at or before it finished (the first when none
     had, or when it finished after the data ends: a replayed month, as the learning record places it)."""
     placed: list[list[ActionTaken]] = [[] for _ in incidents]
-    starts = [epoch_ms(i["start"]) for i in incidents]
-    for row in sorted(runs, key=lambda r: (r["finished_at"], r["runbook"], r["action"])):
-        finished = epoch_ms(row["finished_at"])
+    starts = [epoch_ms(i.start) for i in incidents]
+    for run in sorted(runs, key=lambda r: (r.finished_at, r.runbook, r.action)):
+        finished = epoch_ms(run.finished_at)
         after = finished >= data_end_ms
         index = 0 if after else max([n for n, s in enumerate(starts) if s <= finished], default=0)
-        placed[index].append(ActionTaken(row["runbook"], row["action"], row["kind"], row["status"], row.get("reason"), finished, after,
-                                         _learned(learning.get(row["idempotency_key"])) if row["status"] in ("ok", "dry_run")
+        placed[index].append(ActionTaken(run.runbook, run.action, run.kind, run.status, run.reason, finished, after,
+                                         _learned(learning.get(run.idempotency_key)) if run.status in ("ok", "dry_run")
                                          else "not learned from: the action did not run"))
     return placed
 
 
-def _questions(review: dict, firings: list[Firing], actions: list[ActionTaken], entry: dict) -> list[str]:
+def _questions(review: dict, firings: list[Firing], actions: list[ActionTaken], entry: PlanEntry) -> list[str]:
     """What the data leaves open, each asked of a figure in it."""
     out = []
     delay = (review["detected_ms"] - review["first_bad_ms"]) // MINUTE_MS
@@ -231,8 +233,8 @@ def _questions(review: dict, firings: list[Firing], actions: list[ActionTaken], 
         if late >= LATE_CLEAR_MINUTES:
             out.append(f"The alerts kept firing {late} minutes after recovery ({iso(recovered)} to {iso(last_clear)}): "
                        "would a shorter window have cleared sooner?")
-    if not entry.get("actions"):
-        out.append(f"No runbook matches {entry['slo']}: who responded, and should a runbook cover this?")
+    if not entry.actions:
+        out.append(f"No runbook matches {entry.slo}: who responded, and should a runbook cover this?")
     elif not actions:
         out.append("The plan names actions, but none was carried out for this incident: was the remediation job run?")
     for a in actions:
@@ -260,9 +262,9 @@ def _questions(review: dict, firings: list[Firing], actions: list[ActionTaken], 
     return out
 
 
-def build_reviews(period: str, slos: list[Slo], evaluations: list[WindowEvaluation], plan: dict,
+def build_reviews(period: str, slos: list[Slo], evaluations: list[WindowEvaluation], plan: RemediationPlan,
                   minutes_by_slo: dict[str, pl.DataFrame], bad_rows: Callable[[Slo, int, int], pl.DataFrame], log_root: Path,
-                  runs: list[dict], learning: list[dict], data_end_ms: int) -> list[IncidentReview]:
+                  runs: Sequence[Outcome], learning: list[dict], data_end_ms: int) -> list[IncidentReview]:
     """One review per incident of the plan, in the plan's order. `data_end_ms`: where the minute
     series ends (recovery is not claimed past it); `runs` and `learning`: the month's rows."""
     by_name = {s.name: s for s in slos}
@@ -270,17 +272,17 @@ def build_reviews(period: str, slos: list[Slo], evaluations: list[WindowEvaluati
     for record in learning:
         learned.setdefault(record["idempotency_key"], record)
     reviews = []
-    for entry in plan.get("entries", []):
-        slo = by_name.get(entry["slo"])
-        incidents = entry.get("incidents") or []
+    for entry in plan.entries:
+        slo = by_name.get(entry.slo)
+        incidents = entry.incidents
         if slo is None or not incidents:
             continue
         mine = [e for e in evaluations if e.slo == slo.name]
         target = max(o.target for o in slo.objectives)
         budget = _budget_window(slo, mine)
-        actions = _place_actions(incidents, [r for r in runs if r["slo"] == slo.name], learned, data_end_ms)
+        actions = _place_actions(incidents, [r for r in runs if r.slo == slo.name], learned, data_end_ms)
         for incident, taken in zip(incidents, actions, strict=True):
-            start, end = epoch_ms(incident["start"]), epoch_ms(incident["end"])
+            start, end = epoch_ms(incident.start), epoch_ms(incident.end)
             raw = _firings(mine, start, end)
             lookback = max((duration_minutes(key[2]) for key, *_ in raw), default=60) * MINUTE_MS
             origin = start - lookback
@@ -295,11 +297,12 @@ def build_reviews(period: str, slos: list[Slo], evaluations: list[WindowEvaluati
 
             firings = [Firing(sev, long, short, thresholds, s, e, peak, windows, minutes_over(s, e))
                        for (s, sev, long, short, e), thresholds, peak, windows in raw]
-            facts = diagnose(slo, {"_start": first_bad, "_end": impact_end, "severity": incident["severity"],
-                                   "peak_burn_rate": incident["peak_burn_rate"]}, minutes_by_slo.get(slo.name), bad_rows, log_root)
+            facts = diagnose(slo, IncidentWindow(first_bad, impact_end, incident.severity, incident.peak_burn_rate), minutes_by_slo.get(slo.name),
+                             bad_rows, log_root)
+            clients = facts.clients
             allowed = None if budget is None else float(budget.error_budget.allowed)
             occurrences = budget is not None and budget.budgeting_method == "Occurrences"
-            share = facts["bad_events"] / allowed if occurrences and allowed else None
+            share = facts.bad_events / allowed if occurrences and allowed else None
             note = None
             if budget is None:
                 note = "no evaluation of the SLO's period"
@@ -310,25 +313,25 @@ def build_reviews(period: str, slos: list[Slo], evaluations: list[WindowEvaluati
             all_ops = bad_rows(slo, first_bad, impact_end).group_by("operation").len()
             review = {
                 "detected_ms": start, "first_bad_ms": first_bad, "recovered_ms": recovered, "data_end_ms": data_end_ms,
-                "top_operations": tuple(Counted(o["operation"], o["bad_events"]) for o in facts["top_operations"]),
+                "top_operations": tuple(Counted(o.operation, o.bad_events) for o in facts.top_operations),
                 "top_operations_all": tuple(Counted(o, n) for o, n in all_ops.iter_rows()),
-                "top_clients": tuple(Counted(c["client"], c["bad_events"]) for c in facts["clients"]["top"]),
-                "distinct_clients": facts["clients"]["distinct"],
-                "bad_requests_without_client": facts["clients"]["bad_requests_without_client"],
+                "top_clients": tuple(Counted(c.client, c.bad_events) for c in (clients.top if clients else ())),
+                "distinct_clients": clients.distinct if clients else None,
+                "bad_requests_without_client": clients.bad_requests_without_client if clients else 0,
                 "budget_share": share,
             }
             thresholds = tuple((t.percent, t.crossed_at_ms) for t in (budget.thresholds if budget else ())
                                if t.crossed_at_ms is not None and first_bad <= t.crossed_at_ms < impact_end)
             reviews.append(IncidentReview(
-                incident_id=incident_id(slo.name, incident["start"]), period=period, slo=slo.name, service=slo.service,
-                severity=incident["severity"], status=entry["status"], target=target, first_bad_ms=first_bad, detected_ms=start,
-                recovered_ms=recovered, data_end_ms=data_end_ms, impact_end_ms=impact_end, bad_events=facts["bad_events"],
+                incident_id=incident_id(slo.name, incident.start), period=period, slo=slo.name, service=slo.service,
+                severity=incident.severity, status=entry.status, target=target, first_bad_ms=first_bad, detected_ms=start,
+                recovered_ms=recovered, data_end_ms=data_end_ms, impact_end_ms=impact_end, bad_events=facts.bad_events,
                 budget_allowed=allowed, budget_share=share, budget_note=note, distinct_clients=review["distinct_clients"],
                 bad_requests_without_client=review["bad_requests_without_client"], top_clients=review["top_clients"],
                 top_operations=review["top_operations"],
-                top_status_codes=tuple(Counted(str(c["status"]), c["bad_events"]) for c in facts["top_status_codes"]),
-                sample_lines=tuple((line["source"], line["raw"]) for line in facts["sample_lines"]),
-                firings=tuple(firings), thresholds=thresholds, actions=tuple(taken), runbooks_matched=tuple(entry.get("runbooks", [])),
+                top_status_codes=tuple(Counted(str(c.status), c.bad_events) for c in facts.top_status_codes),
+                sample_lines=tuple((line.source, line.raw) for line in facts.sample_lines),
+                firings=tuple(firings), thresholds=thresholds, actions=tuple(taken), runbooks_matched=entry.runbooks,
                 questions=tuple(_questions(review, firings, taken, entry)),
             ))
     return reviews

@@ -13,12 +13,14 @@ improves as later days arrive.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import numpy as np
 import polars as pl
 
 from slo_assets.core.calendar import DAY_MS, MINUTE_MS, epoch_ms, iso
+from slo_assets.remediation.models import Outcome, PlanEntry
 from slo_assets.slo import budget as B
 from slo_assets.slo.chain import dense
 
@@ -31,25 +33,27 @@ def _sli(good: np.ndarray, total: np.ndarray) -> float | None:
     return None if total.sum() == 0 else float(good.sum() / total.sum())
 
 
-def learn(outcomes: list[dict], plan: dict, minutes_by_slo: dict[str, pl.DataFrame], targets: dict[str, Decimal],
+def learn(outcomes: Sequence[Outcome], entries: Sequence[PlanEntry], minutes_by_slo: dict[str, pl.DataFrame], targets: dict[str, Decimal],
           data_end_ms: int) -> list[dict]:
-    """One record per learnable outcome (ok or dry run) with before/after SLI and burn rate."""
-    entries = {e["slo"]: e for e in plan.get("entries", [])}
+    """One record per learnable outcome (ok or dry run) with before/after SLI and burn rate; `entries`:
+    the month's plan entries (an outcome after the data ends is placed at its SLO's first incident)."""
+    by_slo = {e.slo: e for e in entries}
     records = []
     for outcome in outcomes:
-        if outcome["status"] not in LEARNED or outcome["slo"] not in targets:
+        if outcome.status not in LEARNED or outcome.slo not in targets:
             continue
-        finished = epoch_ms(outcome["finished_at"])
-        incidents = entries.get(outcome["slo"], {}).get("incidents") or []
+        finished = epoch_ms(outcome.finished_at)
+        entry = by_slo.get(outcome.slo)
+        incidents = entry.incidents if entry is not None else ()
         if finished < data_end_ms:
             reference, basis = finished, "action_finished"
         elif incidents:
-            reference, basis = epoch_ms(incidents[0]["start"]), "incident_start"
+            reference, basis = epoch_ms(incidents[0].start), "incident_start"
         else:
             continue
         start = reference - WINDOW_MINUTES * MINUTE_MS
-        good, total, _ = dense(minutes_by_slo.get(outcome["slo"]), start, reference + HORIZON_MINUTES * MINUTE_MS)
-        target = targets[outcome["slo"]]
+        good, total, _ = dense(minutes_by_slo.get(outcome.slo), start, reference + HORIZON_MINUTES * MINUTE_MS)
+        target = targets[outcome.slo]
         burn = B.burn_rate_series(good, total, target, WINDOW_MINUTES)
         before = slice(0, WINDOW_MINUTES)
         after = slice(WINDOW_MINUTES, 2 * WINDOW_MINUTES)
@@ -59,9 +63,9 @@ def learn(outcomes: list[dict], plan: dict, minutes_by_slo: dict[str, pl.DataFra
         horizon_seen = available >= WINDOW_MINUTES + HORIZON_MINUTES
         recovered = True if recovered_at is not None else (False if horizon_seen else None)
         records.append({
-            "idempotency_key": outcome["idempotency_key"],
-            "period": outcome["period"], "slo": outcome["slo"], "runbook": outcome["runbook"], "action": outcome["action"],
-            "kind": outcome["kind"], "dry_run": outcome["status"] == "dry_run",
+            "idempotency_key": outcome.idempotency_key,
+            "period": outcome.period, "slo": outcome.slo, "runbook": outcome.runbook, "action": outcome.action,
+            "kind": outcome.kind, "dry_run": outcome.status == "dry_run",
             "reference": iso(reference), "reference_basis": basis,
             "sli_before": _sli(good[before], total[before]),
             "burn_rate_before": round(float(burn[WINDOW_MINUTES - 1]), 6),

@@ -8,7 +8,7 @@ file:line with the raw text. The fingerprint changes when a breach is new or wor
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,19 @@ import polars as pl
 from slo_assets.core.calendar import MINUTE_MS, iso
 from slo_assets.ingest.files import iter_content
 from slo_assets.openslo.spec import Slo
+from slo_assets.remediation.models import (
+    ClientCount,
+    Clients,
+    Incident,
+    OperationCount,
+    PlanEntry,
+    PlanSummary,
+    PlanWindow,
+    RemediationPlan,
+    SampleLine,
+    Shape,
+    StatusCount,
+)
 from slo_assets.remediation.runbooks import Runbook
 from slo_assets.slo.evaluation import WindowEvaluation
 
@@ -31,19 +44,28 @@ MERGE_GAP_MS = 5 * MINUTE_MS
 NEWLINE = ord("\n")
 
 
-def incident_windows(evaluations: list[WindowEvaluation]) -> list[dict]:
+@dataclass
+class IncidentWindow:
+    """An incident before its diagnosis: [start, end) in epoch ms, its worst severity, its peak burn rate."""
+    start_ms: int
+    end_ms: int
+    severity: str
+    peak_burn_rate: float
+
+
+def incident_windows(evaluations: list[WindowEvaluation]) -> list[IncidentWindow]:
     """Alert firings of one SLO (all its windows) merged into incidents: start, end, severity, peak."""
     firings = sorted((a.start_ms, a.end_ms, a.severity, a.peak_burn_rate) for e in evaluations for a in e.alerts)
-    incidents: list[dict] = []
+    incidents: list[IncidentWindow] = []
     for start, end, severity, peak in firings:
-        if incidents and start <= incidents[-1]["_end"] + MERGE_GAP_MS:
+        if incidents and start <= incidents[-1].end_ms + MERGE_GAP_MS:
             last = incidents[-1]
-            last["_end"] = max(last["_end"], end)
-            last["peak_burn_rate"] = max(last["peak_burn_rate"], peak)
+            last.end_ms = max(last.end_ms, end)
+            last.peak_burn_rate = max(last.peak_burn_rate, peak)
             if severity == "page":
-                last["severity"] = "page"
+                last.severity = "page"
         else:
-            incidents.append({"_start": start, "_end": end, "severity": severity, "peak_burn_rate": peak})
+            incidents.append(IncidentWindow(start, end, severity, peak))
     return incidents
 
 
@@ -87,10 +109,10 @@ def lines_at(blocks: Iterable[bytes], numbers: list[int]) -> Iterator[tuple[int,
         yield target, carry
 
 
-def diagnose(slo: Slo, incident: dict, minutes: pl.DataFrame | None, bad_rows: Callable[[Slo, int, int], pl.DataFrame],
-             log_root: Path) -> dict:
+def diagnose(slo: Slo, incident: IncidentWindow, minutes: pl.DataFrame | None, bad_rows: Callable[[Slo, int, int], pl.DataFrame],
+             log_root: Path) -> Incident:
     """Bad events, top operations and status codes, and sample lines of one incident."""
-    start, end = incident["_start"], incident["_end"]
+    start, end = incident.start_ms, incident.end_ms
     bad_events = 0
     if minutes is not None and minutes.height:
         epoch = minutes["minute"].dt.epoch("ms")
@@ -106,33 +128,39 @@ def diagnose(slo: Slo, incident: dict, minutes: pl.DataFrame | None, bad_rows: C
     for r in samples.iter_rows(named=True):
         wanted.setdefault(r["source_file"], set()).add(r["source_line"])
     raw = read_source_lines(log_root, wanted)
-    return {
-        "service": slo.service,
-        "slo": slo.name,
-        "start": iso(start),
-        "end": iso(end),
-        "severity": incident["severity"],
-        "bad_events": bad_events,
-        "peak_burn_rate": round(incident["peak_burn_rate"], 3),
-        "top_operations": [{"operation": o, "bad_events": n} for o, n in top_operations.iter_rows()],
-        "top_status_codes": [{"status": s, "bad_events": n} for s, n in top_status.iter_rows()],
-        # Distinct clients among the bad requests; None when none of them has a client (the logs carry none).
-        "clients": {"distinct": clients.n_unique() if clients.len() else None, "bad_requests_without_client": rows.height - clients.len(),
-                    "top": [{"client": c, "bad_events": n} for c, n in top_clients.iter_rows()]},
-        "sample_lines": [{"source": f"{r['source_file']}:{r['source_line']}", "raw": raw.get((r["source_file"], r["source_line"]))}
-                         for r in samples.iter_rows(named=True)],
-    }
+    return Incident(
+        service=slo.service,
+        slo=slo.name,
+        start=iso(start),
+        end=iso(end),
+        severity=incident.severity,
+        bad_events=bad_events,
+        peak_burn_rate=round(incident.peak_burn_rate, 3),
+        top_operations=[OperationCount(operation=o, bad_events=n) for o, n in top_operations.iter_rows()],
+        top_status_codes=[StatusCount(status=s, bad_events=n) for s, n in top_status.iter_rows()],
+        clients=Clients(distinct=clients.n_unique() if clients.len() else None, bad_requests_without_client=rows.height - clients.len(),
+                        top=[ClientCount(client=c, bad_events=n) for c, n in top_clients.iter_rows()]),
+        sample_lines=[SampleLine(source=f"{r['source_file']}:{r['source_line']}", raw=raw.get((r["source_file"], r["source_line"])))
+                      for r in samples.iter_rows(named=True)],
+    )
 
 
-def fingerprint(period: str, slo: str, status: str, incidents: list[dict]) -> str:
+def fingerprint(period: str, slo: str, status: str, incidents: Sequence[Incident]) -> str:
     """Same breach, same fingerprint; a new incident or a worse status changes it."""
-    text = "|".join([period, slo, status, *sorted(i["start"] for i in incidents)])
+    text = "|".join([period, slo, status, *sorted(i.start for i in incidents)])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def plan_document(period: str, entries: Sequence[PlanEntry]) -> RemediationPlan:
+    """The plan of a period made of these entries, with its summary."""
+    return RemediationPlan(schema_version=SCHEMA_VERSION, period=period, entries=tuple(entries),
+                           summary=PlanSummary(entries=len(entries), with_actions=sum(bool(e.actions) for e in entries),
+                                               incidents=sum(len(e.incidents) for e in entries)))
 
 
 def build_plan(period: str, slos: list[Slo], evaluations: list[WindowEvaluation], minutes_by_slo: dict[str, pl.DataFrame],
                bad_rows: Callable[[Slo, int, int], pl.DataFrame], runbooks: list[Runbook], log_root: Path,
-               scores: dict[str, float] | None = None) -> dict:
+               scores: dict[str, float] | None = None) -> RemediationPlan:
     """`scores`: recovered share per runbook from the learning record; better runbooks come first."""
     scores = scores or {}
     entries = []
@@ -146,33 +174,30 @@ def build_plan(period: str, slos: list[Slo], evaluations: list[WindowEvaluation]
             continue
         incidents = [diagnose(slo, i, minutes_by_slo.get(slo.name), bad_rows, log_root) for i in incident_windows(mine)]
         severity = "page" if paged else ("ticket" if any(e.alerts for e in mine) else "none")
-        facts = {"service": slo.service, "slo": slo.name, "status": worst, "severity": severity,
-                 "shape": "latency" if slo.indicator.kind() == "latency" else "error_burst",
-                 "peak_burn_rate": max((i["peak_burn_rate"] for i in incidents), default=0.0)}
+        shape: Shape = "latency" if slo.indicator.kind() == "latency" else "error_burst"
+        facts = {"service": slo.service, "slo": slo.name, "status": worst, "severity": severity, "shape": shape,
+                 "peak_burn_rate": max((i.peak_burn_rate for i in incidents), default=0.0)}
         # Proven runbooks first, untried ones (neutral 0.5) before those that did not help.
         matched = sorted((r for r in runbooks if r.matches(facts)), key=lambda r: -scores.get(r.name, 0.5))
-        actions = [a.describe() | {"order": n, "recovered_share": scores.get(a.runbook)}
-                   for n, a in enumerate((a for r in matched for a in r.actions), start=1)]
-        entries.append({
-            "slo": slo.name,
-            "service": slo.service,
-            "status": worst,
-            "severity": severity,
-            "shape": facts["shape"],
-            "windows": [{"objective": e.objective, "window": e.window, "status": e.status, "sli": e.sli,
-                         "target": e.target, "remaining_ratio": e.error_budget.remaining_ratio} for e in mine],
-            "fingerprint": fingerprint(period, slo.name, worst, incidents),
+        actions = [a.planned(n, scores.get(a.runbook)) for n, a in enumerate((a for r in matched for a in r.actions), start=1)]
+        entries.append(PlanEntry(
+            slo=slo.name,
+            service=slo.service,
+            status=worst,
+            severity=severity,
+            shape=shape,
+            windows=[PlanWindow(objective=e.objective, window=e.window, status=e.status, sli=e.sli, target=e.target,
+                                remaining_ratio=e.error_budget.remaining_ratio) for e in mine],
+            fingerprint=fingerprint(period, slo.name, worst, incidents),
             # An alert still firing at the last minute evaluated: escalation climbs only while this holds.
-            "burning_at_end": any(a.end_ms >= e.window_end_ms for e in mine for a in e.alerts),
-            "evaluated_until": iso(max(e.window_end_ms for e in mine)),
-            "incidents": incidents,
-            "runbooks": [r.name for r in matched],
-            "actions": actions,
-            "note": None if actions else "no runbook matches this SLO: add one under the runbooks setting",
-        })
-    return {"schema_version": SCHEMA_VERSION, "period": period, "entries": entries,
-            "summary": {"entries": len(entries), "with_actions": sum(bool(e["actions"]) for e in entries),
-                        "incidents": sum(len(e["incidents"]) for e in entries)}}
+            burning_at_end=any(a.end_ms >= e.window_end_ms for e in mine for a in e.alerts),
+            evaluated_until=iso(max(e.window_end_ms for e in mine)),
+            incidents=incidents,
+            runbooks=[r.name for r in matched],
+            actions=actions,
+            note=None if actions else "no runbook matches this SLO: add one under the runbooks setting",
+        ))
+    return plan_document(period, entries)
 
 
 @dataclass(frozen=True)
@@ -189,13 +214,13 @@ class ReportSeen:
 
 @dataclass
 class SensorTriage:
-    ready: list[tuple[ReportSeen, dict]] = field(default_factory=list)  # report and the plan written from it
+    ready: list[tuple[ReportSeen, RemediationPlan]] = field(default_factory=list)  # report and the plan written from it
     notes: list[str] = field(default_factory=list)  # why a report waits or was skipped
     skipped: list[str] = field(default_factory=list)  # the notes of reports given up on (for a warning)
     cursor: int | None = None
 
 
-def triage_reports(reports: list[ReportSeen], read_plan: Callable[[str], dict | None], cursor: int | None,
+def triage_reports(reports: list[ReportSeen], read_plan: Callable[[str], RemediationPlan | None], cursor: int | None,
                    now_s: float, wait_s: float) -> SensorTriage:
     """Which reports have their plan (same data version), which wait, which are given up on.
 
@@ -218,12 +243,12 @@ def triage_reports(reports: list[ReportSeen], read_plan: Callable[[str], dict | 
                                 "(the month's outputs are still being written)")
             blocked = True
             continue
-        if plan is not None and plan.get("compliance_data_version") == report.data_version:
+        if plan is not None and plan.compliance_data_version == report.data_version:
             triage.ready.append((report, plan))
         elif report.storage_id < newest[report.month]:
             triage.notes.append(f"{report.month}: report {report.storage_id} superseded by a newer report of the month; skipped")
         elif age_min * 60 >= wait_s:
-            why = "no remediation_plan" if plan is None else f"remediation_plan is of another report ({plan.get('compliance_data_version')})"
+            why = "no remediation_plan" if plan is None else f"remediation_plan is of another report ({plan.compliance_data_version})"
             note = (f"{report.month}: {why} for report {report.storage_id} (data version {report.data_version}) "
                     f"{age_min:.0f} min after it; skipped (plan_wait_minutes = {wait_s / 60:g})")
             triage.notes.append(note)

@@ -1,4 +1,5 @@
-"""Runbooks: YAML match rules -> ordered actions, validated against runbook.schema.json."""
+"""Runbooks: YAML match rules -> ordered actions, validated against runbook.schema.json, each action
+then parsed into the model of its kind (models.RunbookAction)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,30 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from jsonschema import Draft7Validator
+from pydantic import ValidationError
 
 from slo_assets.core.durations import DurationError, duration_seconds
 from slo_assets.core.errors import DefinitionError
 from slo_assets.core.safe_yaml import SHOWN_CHARACTERS, GuardedSafeLoader, shown
+from slo_assets.remediation.models import (
+    ActionKind,
+    ActionSpec,
+    CommandAction,
+    EmailAction,
+    HttpAction,
+    NotifyAction,
+    PagerDutyAction,
+    PlannedAction,
+    QuietHoursSpec,
+    RunbookAction,
+    SlackAction,
+    runbook_action,
+)
 
 DEFAULT_TIMEOUT_S = 10.0
 # A problem line shows at most this much (a value from the file may be huge).
@@ -25,7 +42,8 @@ PROBLEM_CHARS = 300
 # `{field}`-like text: in a command's program it could only be a placeholder, never a fixed path.
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 # Kinds that send a message to people: grouped per service and channel, rate-limited, quiet hours.
-MESSAGE_KINDS = ("notify", "slack", "email", "pagerduty")
+MESSAGE_ACTIONS = (NotifyAction, SlackAction, PagerDutyAction, EmailAction)
+Spec = TypeVar("Spec", bound=ActionSpec)
 
 
 class RunbookError(DefinitionError):
@@ -77,10 +95,9 @@ def _clock_minutes(text: str) -> int:
 
 @dataclass(frozen=True)
 class Action:
+    """A runbook action as loaded: the action as written (`spec`, of its kind's model) and its settings in seconds."""
     runbook: str
-    kind: str
-    name: str
-    spec: dict = field(hash=False, compare=False)
+    spec: RunbookAction = field(hash=False)
     cooldown_s: float = 0.0
     timeout_s: float = DEFAULT_TIMEOUT_S
     attempts: int = 1
@@ -92,31 +109,48 @@ class Action:
     rate_limit: RateLimit | None = None
     quiet_hours: QuietHours | None = None
 
+    @property
+    def kind(self) -> ActionKind:
+        return self.spec.kind
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def grouped(self) -> bool:
+        """A message action: its messages about one service go out as one per channel (a notify in
+        JSON format is a webhook's payload, sent alone)."""
+        return isinstance(self.spec, MESSAGE_ACTIONS) and not (isinstance(self.spec, NotifyAction) and self.spec.format == "json")
+
     def channel(self) -> str:
         """Where a message goes, by the variables naming it: actions sharing it share its rate limit
         and their messages about one service are sent once."""
-        if self.kind == "email":
-            return f"email:{self.spec['server_env']}:{','.join(sorted(self.spec['to']))}"
-        if self.kind == "pagerduty":
-            return f"pagerduty:{self.spec['routing_key_env']}"
-        return f"{self.kind}:{self.spec.get('url_env', '')}"
+        spec = self.spec
+        if isinstance(spec, EmailAction):
+            return f"email:{spec.server_env}:{','.join(sorted(spec.to))}"
+        if isinstance(spec, PagerDutyAction):
+            return f"pagerduty:{spec.routing_key_env}"
+        return f"{self.kind}:{spec.url_env if isinstance(spec, HttpAction) else ''}"
+
+    def spec_as(self, model: type[Spec]) -> Spec:
+        """The spec as the model of the kinds the caller handles; a TypeError for another kind."""
+        if not isinstance(self.spec, model):
+            raise TypeError(f"{self.runbook}/{self.name} is a {self.kind} action, not a {model.__name__}")
+        return self.spec
 
     def env_names(self) -> list[str]:
         """The variables a command gets: env_allow (names or {name, secret}) and secret_env."""
-        allowed = [e["name"] if isinstance(e, dict) else e for e in self.spec.get("env_allow") or []]
-        return list(dict.fromkeys(allowed + list(self.spec.get("secret_env") or [])))
+        return self.spec.env_names() if isinstance(self.spec, CommandAction) else []
 
     def secret_env_names(self) -> set[str]:
-        """Variables whose values are secrets: url_env, headers_env, env_allow entries marked secret, secret_env."""
-        names = {self.spec[k] for k in ("url_env", "routing_key_env", "password_env") if self.spec.get(k)}
-        names |= set((self.spec.get("headers_env") or {}).values())
-        names |= {e["name"] for e in self.spec.get("env_allow") or [] if isinstance(e, dict) and e.get("secret")}
-        return names | set(self.spec.get("secret_env") or [])
+        """Variables whose values are secrets: url_env, routing_key_env, password_env, headers_env,
+        env_allow entries marked secret, secret_env."""
+        return self.spec.secret_env_names()
 
-    def describe(self) -> dict:
-        """What the plan shows: never the secret values, only the variable names."""
-        shown = {k: v for k, v in self.spec.items() if k not in ("kind", "name")}
-        return {"runbook": self.runbook, "kind": self.kind, "name": self.name, **shown}
+    def planned(self, order: int, recovered_share: float | None = None) -> PlannedAction:
+        """What the plan shows: the action as written (never the secret values, only the variable names)."""
+        return PlannedAction(runbook=self.runbook, action=self.spec, order=order, recovered_share=recovered_share)
 
 
 @dataclass(frozen=True)
@@ -169,24 +203,24 @@ def _validator() -> Draft7Validator:
     return Draft7Validator(schema)
 
 
-def _command_cwd(action: dict, folder: Path, root: Path) -> tuple[str, str | None]:
+def _command_cwd(action: CommandAction, folder: Path, root: Path) -> tuple[str, str | None]:
     """(absolute cwd, problem or None): cwd is relative to the runbook's folder and must stay in the root."""
-    cwd = Path(os.path.normpath(folder / action.get("cwd", ".")))
+    cwd = Path(os.path.normpath(folder / (action.cwd or ".")))
     if not inside_root(cwd, root):
-        return str(cwd), f"{action['cwd']!r} is outside the allowed root {root} (allowed_cwd_root)"
+        return str(cwd), f"{action.cwd or '.'!r} is outside the allowed root {root} (allowed_cwd_root)"
     return str(cwd), None
 
 
-def _program_problem(action: dict) -> str | None:
+def _program_problem(action: CommandAction) -> str | None:
     """Why a command's argv[0] is not a fixed program, or None: a value from the logs must never
     choose what runs, so a placeholder (mapped or not) may only be a later argument."""
-    program = action["argv"][0]
-    mapped = [key for key in action.get("map_fields") or {} if key and key in program]
+    program = action.argv[0]
+    mapped = [key for key in action.map_fields if key and key in program]
     if mapped or PLACEHOLDER.search(program):
-        return (f"{shown(program)} (action {action['name']}) holds a placeholder; the program must be fixed, "
+        return (f"{shown(program)} (action {action.name}) holds a placeholder; the program must be fixed, "
                 f"placeholders may only be later arguments")
     if not program.strip():
-        return f"the program of action {action['name']} is empty"
+        return f"the program of action {action.name} is empty"
     return None
 
 
@@ -224,35 +258,39 @@ def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None)
 
             default_cooldown = duration(spec.get("cooldown"), 0.0, "spec.cooldown")
 
-            def quiet(value: dict | None, field_path: str, place=place) -> QuietHours | None:
-                if not value:
+            def quiet(value: QuietHoursSpec | None, field_path: str, place=place) -> QuietHours | None:
+                if value is None:
                     return None
-                zone = value.get("timezone", "UTC")
                 try:
-                    ZoneInfo(zone)
+                    ZoneInfo(value.timezone)
                 except (ZoneInfoNotFoundError, ValueError):
-                    problems.append(f"{place}: {field_path}.timezone: {zone!r} is not an IANA time zone")
+                    problems.append(f"{place}: {field_path}.timezone: {value.timezone!r} is not an IANA time zone")
                     return None
-                return QuietHours(_clock_minutes(value["start"]), _clock_minutes(value["end"]), zone,
-                                  tuple(value.get("allow_severity", ["page"])))
+                return QuietHours(_clock_minutes(value.start), _clock_minutes(value.end), value.timezone, tuple(value.allow_severity))
 
             actions = []
-            for number, a in enumerate(spec["actions"]):
-                cwd, problem = _command_cwd(a, folder, root) if a["kind"] == "command" else (None, None)
+            for number, written in enumerate(spec["actions"]):
+                try:
+                    a = runbook_action(written)
+                except ValidationError as invalid:  # the schema above admits what the models do: a mismatch is named, not raised
+                    problems.append(f"{place}: spec.actions.{number}: {_bounded(str(invalid).replace(chr(10), ' '))}")
+                    continue
+                cwd, problem = _command_cwd(a, folder, root) if isinstance(a, CommandAction) else (None, None)
                 if problem:
                     problems.append(f"{path}: document {index} ({name}): spec.actions.{number}.cwd: {problem}")
-                if a["kind"] == "command" and (problem := _program_problem(a)):
+                if isinstance(a, CommandAction) and (problem := _program_problem(a)):
                     problems.append(f"{place}: spec.actions.{number}.argv.0: {problem}")
+                message = a if isinstance(a, MESSAGE_ACTIONS) else None
                 actions.append(Action(
-                    runbook=name, kind=a["kind"], name=a["name"], spec=a,
-                    cooldown_s=duration(a.get("cooldown"), default_cooldown, f"spec.actions.{number}.cooldown"),
-                    timeout_s=duration(a.get("timeout"), DEFAULT_TIMEOUT_S, f"spec.actions.{number}.timeout"),
-                    attempts=(a.get("retry") or {}).get("attempts", 1),
-                    backoff_s=duration((a.get("retry") or {}).get("backoff"), 1.0, f"spec.actions.{number}.retry.backoff"),
+                    runbook=name, spec=a,
+                    cooldown_s=duration(a.cooldown, default_cooldown, f"spec.actions.{number}.cooldown"),
+                    timeout_s=duration(a.timeout, DEFAULT_TIMEOUT_S, f"spec.actions.{number}.timeout"),
+                    attempts=a.retry.attempts if a.retry else 1,
+                    backoff_s=duration(a.retry.backoff if a.retry else None, 1.0, f"spec.actions.{number}.retry.backoff"),
                     cwd=cwd, cwd_root=str(root) if cwd is not None else None,
-                    rate_limit=RateLimit(a["rate_limit"]["messages"], duration(a["rate_limit"]["per"], 0.0, f"spec.actions.{number}.rate_limit.per"))
-                    if a.get("rate_limit") else None,
-                    quiet_hours=quiet(a.get("quiet_hours"), f"spec.actions.{number}.quiet_hours"),
+                    rate_limit=RateLimit(message.rate_limit.messages, duration(message.rate_limit.per, 0.0, f"spec.actions.{number}.rate_limit.per"))
+                    if message and message.rate_limit else None,
+                    quiet_hours=quiet(message.quiet_hours if message else None, f"spec.actions.{number}.quiet_hours"),
                 ))
             levels = []
             names_seen: list[str] = []

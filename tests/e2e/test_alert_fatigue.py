@@ -16,6 +16,8 @@ from slo_assets.defs.remediation.assets import remediation_runs
 from slo_assets.defs.remediation.sensors import breach_requests
 from slo_assets.defs.resources import Remediation, WarehouseResource
 from slo_assets.remediation import actions as A
+from slo_assets.remediation.models import AnnotateAction, PlanEntry, PlannedAction, SlackAction
+from slo_assets.remediation.plan import plan_document
 from slo_assets.remediation.runbooks import load_runbooks
 from slo_assets.warehouse import layout
 from tests.channel_servers import HttpChannel, SmtpChannel
@@ -45,13 +47,15 @@ def _moment(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-def _plan(warehouse: Path, month: str, entries: list[dict], runbooks: list) -> None:
-    described = {r.name: [a.describe() for a in r.actions] for r in runbooks}
+def _plan(warehouse: Path, month: str, entries: list[PlanEntry], runbooks: list) -> None:
+    described = {r.name: list(r.actions) for r in runbooks}
+    planned = []
     for entry in entries:
-        entry["actions"] = described["page-owners"] + (described["sre-channel"] if entry["severity"] == "page" else [])
+        actions = described["page-owners"] + (described["sre-channel"] if entry.severity == "page" else [])
+        planned.append(entry.model_copy(update={"actions": tuple(a.planned(n) for n, a in enumerate(actions, start=1))}))
     path = warehouse / layout.REMEDIATION_PLAN.relative(month)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"period": month, "entries": entries}))
+    path.write_text(plan_document(month, planned).model_dump_json())
 
 
 @pytest.fixture
@@ -71,7 +75,7 @@ def test_one_message_per_service_and_channel_through_the_job_and_none_on_a_rerun
     runbook_file.write_text(RUNBOOKS)
     runbooks = load_runbooks([runbook_file])
     entries = [_entry("checkout-availability"), _entry("checkout-latency", severity="ticket", fingerprint="f2"),
-               {**_entry("search-availability", fingerprint="f3"), "service": "search"}]
+               _entry("search-availability", fingerprint="f3", service="search")]
     _plan(tmp_path / "wh", "2026-02", entries, runbooks)
     resources = {"warehouse": WarehouseResource(base=str(tmp_path / "wh")),
                  "remediation": Remediation(runbook_paths=[str(runbook_file)], execute=True)}
@@ -97,14 +101,15 @@ def test_one_message_per_service_and_channel_through_the_job_and_none_on_a_rerun
 
 
 def test_the_sensor_launches_one_run_per_service_naming_its_slos():
-    plan = {"entries": [{**_entry("checkout-availability"), "actions": [{}]}, {**_entry("checkout-latency", status="at_risk"), "actions": [{}]},
-                        {**_entry("search-availability"), "service": "search", "actions": [{}]},
-                        {**_entry("auth-availability"), "service": "auth", "actions": []}]}
+    some = (PlannedAction(runbook="rb", action=AnnotateAction(name="note"), order=1, recovered_share=None),)
+    plan = plan_document("2026-02", [_entry("checkout-availability", actions=some), _entry("checkout-latency", status="at_risk", actions=some),
+                                     _entry("search-availability", service="search", actions=some),
+                                     _entry("auth-availability", service="auth", actions=())])
     requests = breach_requests(plan, "2026-02")
     assert [r.tags["slo_assets/service"] for r in requests] == ["checkout", "search"]  # auth has no action
     assert requests[0].run_config["ops"]["remediation_runs"]["config"]["slos"] == ["checkout-availability", "checkout-latency"]
     assert requests[0].tags["slo_assets/status"] == "failed"
-    worse = {"entries": [{**plan["entries"][0], "fingerprint": "f9"}, *plan["entries"][1:]]}
+    worse = plan_document("2026-02", [plan.entries[0].model_copy(update={"fingerprint": "f9"}), *plan.entries[1:]])
     assert breach_requests(worse, "2026-02")[0].run_key != requests[0].run_key  # a worse breach: a new run
     assert breach_requests(worse, "2026-02")[1].run_key == requests[1].run_key  # the other service: the same
 
@@ -120,25 +125,25 @@ def _slack_action(tmp_path: Path, extra: str):
 def test_a_channel_rate_limit_counts_messages_in_its_window(tmp_path, servers):
     slack = servers[0]
     action = _slack_action(tmp_path, "rate_limit: {messages: 2, per: 1h}")
-    history: list[dict] = []
+    history: list[A.Outcome] = []
     statuses = []
     for number, moment in enumerate(["2026-02-10T10:00:00", "2026-02-10T10:20:00", "2026-02-10T10:40:00", "2026-02-10T11:00:01"]):
         # Each evaluation a new breach, two SLOs grouped: a message counts once however many it carries.
         items = [(action, _entry("a", fingerprint=f"a{number}")), (action, _entry("b", fingerprint=f"b{number}"))]
         done = A.carry_out_group(items, "2026-02", "run", history, execute=True, clock=lambda m=moment: _moment(m))
-        history += [o.to_row() for o in done]
+        history += done
         statuses.append({o.status for o in done})
     assert statuses == [{"ok"}, {"ok"}, {"skipped_rate_limit"}, {"ok"}]  # 11:00:01: the 10:00 message left the hour
     assert len(slack.received) == 3
-    limited = next(r for r in history if r["status"] == "skipped_rate_limit")
-    assert limited["reason"] == "channel slack:T_SLACK_URL: 2 messages in the last 3600 s (limit 2)"
+    limited = next(r for r in history if r.status == "skipped_rate_limit")
+    assert limited.reason == "channel slack:T_SLACK_URL: 2 messages in the last 3600 s (limit 2)"
 
 
 def test_a_rate_limit_is_shared_by_the_actions_of_one_channel(tmp_path, servers):
     limited = _slack_action(tmp_path, "rate_limit: {messages: 1, per: 1h}")
-    other = A.Action(runbook="other", kind="slack", name="chat2", spec={"kind": "slack", "name": "chat2", "url_env": "T_SLACK_URL"})
+    other = A.Action(runbook="other", spec=SlackAction(name="chat2", url_env="T_SLACK_URL"))
     first = A.carry_out(other, _entry(), "2026-02", "run", [], execute=True, clock=lambda: _moment("2026-02-10T10:00:00"))
-    second = A.carry_out(limited, _entry(fingerprint="f2"), "2026-02", "run", [first.to_row()], execute=True,
+    second = A.carry_out(limited, _entry(fingerprint="f2"), "2026-02", "run", [first], execute=True,
                          clock=lambda: _moment("2026-02-10T10:30:00"))
     assert (first.status, second.status) == ("ok", "skipped_rate_limit")
 
@@ -172,6 +177,6 @@ def test_quiet_hours_inside_one_day_and_a_bad_time_zone(tmp_path):
 def test_the_cooldown_still_holds_a_channel_back(tmp_path, servers):
     action = _slack_action(tmp_path, "cooldown: 1h")
     first = A.carry_out(action, _entry(), "2026-02", "run", [], execute=True, clock=lambda: _moment("2026-02-10T10:00:00"))
-    worse = A.carry_out(action, _entry(fingerprint="f2"), "2026-02", "run", [first.to_row()], execute=True,
+    worse = A.carry_out(action, _entry(fingerprint="f2"), "2026-02", "run", [first], execute=True,
                         clock=lambda: _moment("2026-02-10T10:30:00"))
     assert (first.status, worse.status) == ("ok", "skipped_cooldown")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from slo_assets.remediation import actions as A
+from slo_assets.remediation.models import Incident, OperationCount, PlanEntry, PlanWindow
 from slo_assets.remediation.runbooks import RunbookError, load_runbooks
 from tests.channel_servers import HttpChannel, SmtpChannel, self_signed
 
@@ -20,11 +21,14 @@ PASSWORD = "smtp-pa55word-planted-7f3a"
 
 
 def _entry(slo: str = "checkout-availability", severity: str = "page", fingerprint: str = "f1", operation: str = "POST /orders",
-           status: str = "failed") -> dict:
-    return {"slo": slo, "service": "checkout", "status": status, "severity": severity, "fingerprint": fingerprint, "shape": "error_burst",
-            "windows": [{"objective": 0, "window": "1M", "status": status, "sli": 0.99, "target": 0.999, "remaining_ratio": -0.25}],
-            "incidents": [{"start": "2026-02-10T10:00:00Z", "end": "2026-02-10T11:00:00Z", "bad_events": 42, "peak_burn_rate": 30.0,
-                           "top_operations": [{"operation": operation, "bad_events": 40}]}]}
+           status: str = "failed", service: str = "checkout", **fields) -> PlanEntry:
+    """A plan entry of one breach; `fields`: further PlanEntry fields (runbooks, actions, burning_at_end...)."""
+    incident = Incident(service=service, slo=slo, start="2026-02-10T10:00:00Z", end="2026-02-10T11:00:00Z", severity=severity, bad_events=42,
+                        peak_burn_rate=30.0, top_operations=[OperationCount(operation=operation, bad_events=40)])
+    return PlanEntry(**{"slo": slo, "service": service, "status": status, "severity": severity, "fingerprint": fingerprint, "shape": "error_burst",
+                        "windows": [PlanWindow(objective="0", window="1M", status=status, sli=0.99, target=0.999, remaining_ratio=-0.25)],
+                        "evaluated_until": "2026-02-28T00:00:00Z", "incidents": [incident], "runbooks": (), "actions": (), "note": None,
+                        **fields})
 
 
 def _action(tmp_path: Path, text: str, name: str = "rb"):
@@ -65,7 +69,7 @@ def test_pagerduty_trigger_is_a_valid_v2_event_with_the_breach_as_dedup_key(tmp_
         ("checkout-availability", "checkout", "2026-02-10T10:00:00Z")
     assert first["payload"]["custom_details"]["budget_remaining_ratio"] == -0.25
     assert paged.detail["http_status"] == 202 and paged.detail["dedup_key"] == first["dedup_key"]
-    assert ROUTING_KEY not in json.dumps(paged.to_row()) and pagerduty.url not in json.dumps(paged.to_row())
+    assert ROUTING_KEY not in paged.model_dump_json() and pagerduty.url not in paged.model_dump_json()
 
 
 def test_pagerduty_retries_429_and_5xx_and_not_400(tmp_path, pagerduty):
@@ -88,18 +92,18 @@ def test_pagerduty_an_answer_echoing_the_key_is_redacted(tmp_path):
     finally:
         server.close()
     assert outcome.status == "failed" and "[redacted:PD_KEY]" in outcome.detail["response_excerpt"]
-    assert ROUTING_KEY not in json.dumps(outcome.to_row())
+    assert ROUTING_KEY not in outcome.model_dump_json()
 
 
 def test_pagerduty_same_breach_is_triggered_once_and_resolve_closes_it(tmp_path, pagerduty):
     action = _action(tmp_path, "{kind: pagerduty, name: page, routing_key_env: PD_KEY, url_env: PD_URL}")
     env = {"PD_KEY": ROUTING_KEY, "PD_URL": pagerduty.url}
     first = A.carry_out(action, _entry(), "2026-02", "run-1", [], execute=True, env=env)
-    again = A.carry_out(action, _entry(), "2026-02", "run-2", [first.to_row()], execute=True, env=env)
+    again = A.carry_out(action, _entry(), "2026-02", "run-2", [first], execute=True, env=env)
     assert (first.status, again.status, len(pagerduty.received)) == ("ok", "skipped_already_done", 1)
     assert pagerduty.open_alerts() == {"slo-assets/2026-02/checkout-availability/f1"}
-    status, _, attempts, detail = A.send_pagerduty(action, "resolve", _entry(), "2026-02", env)
-    assert (status, attempts, detail["event_action"]) == ("ok", 1, "resolve")
+    resolved = A.send_pagerduty(action, "resolve", _entry(), "2026-02", env)
+    assert (resolved.status, resolved.attempts, resolved.detail["event_action"]) == ("ok", 1, "resolve")
     assert pagerduty.received[-1] == {"routing_key": ROUTING_KEY, "event_action": "resolve",
                                       "dedup_key": "slo-assets/2026-02/checkout-availability/f1"}
     assert pagerduty.open_alerts() == set()
@@ -127,7 +131,7 @@ def test_slack_block_kit_message_escapes_log_values_and_keeps_the_url_secret(tmp
     assert "*checkout-availability* is *failed* (severity page), budget remaining -25%" in section["text"]["text"]
     assert "top operation: GET /x &lt;!channel&gt; &amp; &lt;http://evil|click&gt;" in section["text"]["text"]
     assert "<!channel>" not in json.dumps(message) and context["type"] == "context"
-    assert slack.url not in json.dumps(outcome.to_row()) and outcome.detail["url_env"] == "SLACK_URL"
+    assert slack.url not in outcome.model_dump_json() and outcome.detail["url_env"] == "SLACK_URL"
 
 
 def test_slack_retries_a_throttled_or_failing_webhook(tmp_path, slack):
@@ -173,7 +177,7 @@ def test_email_starttls_and_login_with_the_password_redacted(tmp_path):
         server.close()
     assert sent.status == "ok" and sent.detail["starttls"] is True and len(server.messages) == 1
     assert set(server.logins) == {"alerts"} and wrong.status == "failed" and wrong.reason.startswith("SMTP 535")
-    assert PASSWORD not in json.dumps(sent.to_row()) + json.dumps(wrong.to_row())
+    assert PASSWORD not in sent.model_dump_json() + wrong.model_dump_json()
 
 
 def test_email_never_goes_in_clear_when_starttls_is_asked_and_not_offered(tmp_path):
@@ -212,6 +216,6 @@ def test_email_runbook_errors_name_the_field(tmp_path):
 def test_email_headers_carry_no_injected_line():
     from slo_assets.remediation.channels import email_message
 
-    message: EmailMessage = email_message([{**_entry(), "service": "checkout\r\nBcc: x@evil.example"}], "2026-02", "a@example.org",
+    message: EmailMessage = email_message([_entry(service="checkout\r\nBcc: x@evil.example")], "2026-02", "a@example.org",
                                           ["b@example.org"], "id1", 0.0)
     assert "Bcc" not in message and "\n" not in message["Subject"]

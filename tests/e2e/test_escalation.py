@@ -16,6 +16,7 @@ from slo_assets.definitions import build_definitions
 from slo_assets.defs.remediation.sensors import escalation_sensor
 from slo_assets.defs.resources import Remediation, WarehouseResource
 from slo_assets.remediation.escalation import Ack, Evaluation, tick
+from slo_assets.remediation.plan import plan_document
 from slo_assets.remediation.runbooks import RunbookError, load_runbooks
 from slo_assets.warehouse import layout
 from tests.channel_servers import HttpChannel
@@ -45,7 +46,7 @@ def _runbooks(tmp_path: Path, after: str = "30m") -> list:
 
 
 def _evaluation(storage_id: int, minutes: float, burning: bool = True, fingerprint: str = "f1") -> Evaluation:
-    entry = {**_entry(fingerprint=fingerprint), "runbooks": ["escalate"], "burning_at_end": burning}
+    entry = _entry(fingerprint=fingerprint, runbooks=("escalate",), burning_at_end=burning)
     return Evaluation("2026-02", storage_id, T0 + minutes * 60, (entry,))
 
 
@@ -81,7 +82,7 @@ def test_levels_due_together_for_one_service_are_one_run(tmp_path):
     from slo_assets.defs.remediation.sensors import escalation_requests
 
     runbooks = _runbooks(tmp_path)
-    entries = [{**_entry(slo, fingerprint=fp), "service": service, "runbooks": ["escalate"], "burning_at_end": True}
+    entries = [_entry(slo, fingerprint=fp, service=service, runbooks=("escalate",), burning_at_end=True)
                for slo, fp, service in (("pay", "f1", "checkout"), ("pay-latency", "f2", "checkout"), ("find", "f3", "search"))]
     episodes, _ = tick({}, [Evaluation("2026-02", 1, T0, tuple(entries))], [], runbooks)
     _, steps = tick(episodes, [Evaluation("2026-02", 2, T0 + 31 * 60, tuple(entries))], [], runbooks)
@@ -138,11 +139,12 @@ def _evaluate(instance, warehouse: Path, version: str, burning: bool, runbooks) 
     """A compliance_report materialization and the plan written from it (same data version)."""
     instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="compliance_report", partition="2026-02",
                                                                 tags={"dagster/data_version": version}))
-    entry = {**_entry(), "runbooks": ["escalate"], "burning_at_end": burning,
-             "actions": [a.describe() for a in runbooks[0].actions]}
+    entry = _entry(runbooks=("escalate",), burning_at_end=burning,
+                   actions=tuple(a.planned(n) for n, a in enumerate(runbooks[0].actions, start=1)))
     path = warehouse / layout.REMEDIATION_PLAN.relative("2026-02")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"period": "2026-02", "entries": [entry] if burning else [], "compliance_data_version": version}))
+    plan = plan_document("2026-02", [entry] if burning else []).model_copy(update={"compliance_data_version": version})
+    path.write_text(plan.model_dump_json())
 
 
 def test_sensor_and_job_escalate_to_pagerduty_stop_on_ack_and_resolve(tmp_path, monkeypatch, capsys):

@@ -11,7 +11,8 @@ import dagster as dg
 
 from slo_assets.defs.remediation.sensors import remediation_sensor
 from slo_assets.defs.resources import Remediation, WarehouseResource
-from slo_assets.remediation.plan import ReportSeen, triage_reports
+from slo_assets.remediation.models import AnnotateAction, PlanEntry, PlannedAction, RemediationPlan
+from slo_assets.remediation.plan import ReportSeen, plan_document, triage_reports
 from slo_assets.warehouse import layout
 
 
@@ -25,12 +26,16 @@ def _report(instance, month: str, version: str) -> None:
                                                                 tags={"dagster/data_version": version}))
 
 
+def _plan_of(month: str, version: str, entries: list[PlanEntry] | None = None) -> RemediationPlan:
+    return plan_document(month, entries or []).model_copy(update={"compliance_data_version": version})
+
+
 def _plan(warehouse, month: str, version: str) -> None:
-    entry = {"slo": "checkout-availability", "service": "checkout", "status": "failed", "severity": "page", "fingerprint": "fp",
-             "incidents": [], "actions": [{"runbook": "rb", "kind": "annotate", "name": "note"}]}
+    entry = PlanEntry(slo="checkout-availability", service="checkout", status="failed", severity="page", shape="error_burst", windows=(),
+                      fingerprint="fp", incidents=(), runbooks=("rb",), note=None,
+                      actions=(PlannedAction(runbook="rb", action=AnnotateAction(name="note"), order=1, recovered_share=None),))
     (warehouse / layout.REMEDIATION_PLAN.relative(month)).parent.mkdir(parents=True, exist_ok=True)
-    (warehouse / layout.REMEDIATION_PLAN.relative(month)).write_text(
-        json.dumps({"period": month, "entries": [entry], "compliance_data_version": version}))
+    (warehouse / layout.REMEDIATION_PLAN.relative(month)).write_text(json.dumps(_plan_of(month, version, [entry]).model_dump(mode="json")))
 
 
 def _tick(instance, warehouse, wait_minutes: float, cursor: str | None = None) -> dg.SensorResult:
@@ -104,7 +109,7 @@ def test_the_skip_reason_names_the_report_given_up_on(tmp_path):
 
 def test_triage_skips_a_superseded_report_at_once_and_a_stale_plan_after_the_bound():
     reports = [ReportSeen(1, "2026-01", "old", 1000.0), ReportSeen(2, "2026-01", "new", 1000.0), ReportSeen(3, "2026-02", "feb", 1000.0)]
-    plans = {"2026-01": {"compliance_data_version": "new"}, "2026-02": {"compliance_data_version": "jan-was-rerun"}}
+    plans = {"2026-01": _plan_of("2026-01", "new"), "2026-02": _plan_of("2026-02", "jan-was-rerun")}
     soon = triage_reports(reports, plans.get, None, now_s=1000.0 + 60, wait_s=600)
     assert [r.storage_id for r, _ in soon.ready] == [2] and soon.cursor == 2  # 1 superseded, 3 waits
     assert "superseded" in soon.notes[0] and "waiting" in soon.notes[1]
@@ -136,7 +141,7 @@ def test_a_report_waits_for_its_run_to_finish_so_the_outputs_are_written_before_
 
 
 def test_triage_waits_for_a_report_whose_run_is_in_progress_unless_a_newer_one_supersedes_it():
-    plans = {"2026-01": {"compliance_data_version": "b"}}
+    plans = {"2026-01": _plan_of("2026-01", "b")}
     running = triage_reports([ReportSeen(1, "2026-01", "b", 1000.0, run_in_progress=True)], plans.get, None, now_s=99999.0, wait_s=0)
     assert running.ready == [] and running.cursor is None and "still being written" in running.notes[0]
     superseded = triage_reports([ReportSeen(1, "2026-01", "a", 1000.0, run_in_progress=True), ReportSeen(2, "2026-01", "b", 1000.0)],

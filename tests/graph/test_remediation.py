@@ -18,14 +18,16 @@ from slo_assets.defs.remediation.sensors import remediation_sensor
 from slo_assets.defs.resources import LogSource, Remediation, SloSettings, WarehouseResource
 from slo_assets.ingest.generate import write_logs
 from slo_assets.remediation import actions as A
+from slo_assets.remediation.models import AnnotateAction, Incident, OperationCount, Outcome, PlanEntry, runbook_action
 from slo_assets.remediation.runbooks import Action, RunbookError, load_runbooks
 from slo_assets.slo.evaluation import load_evaluations
 from slo_assets.warehouse import layout
 
 ROOT = Path(__file__).resolve().parents[2]
-ENTRY = {"slo": "checkout-availability", "service": "checkout", "status": "failed", "severity": "page", "fingerprint": "f1",
-         "incidents": [{"start": "2026-02-10T10:00:00Z", "end": "2026-02-10T11:00:00Z", "bad_events": 42, "peak_burn_rate": 30.0,
-                        "top_operations": [{"operation": "POST /checkout/api/v1/orders", "bad_events": 40}]}]}
+INCIDENT = Incident(service="checkout", slo="checkout-availability", start="2026-02-10T10:00:00Z", end="2026-02-10T11:00:00Z", severity="page",
+                    bad_events=42, peak_burn_rate=30.0, top_operations=[OperationCount(operation="POST /checkout/api/v1/orders", bad_events=40)])
+ENTRY = PlanEntry(slo="checkout-availability", service="checkout", status="failed", severity="page", shape="error_burst", windows=(),
+                  fingerprint="f1", incidents=[INCIDENT], runbooks=(), actions=(), note=None)
 
 
 def _ts(text: str) -> datetime:
@@ -197,7 +199,7 @@ def _action(kind: str, **spec) -> Action:
     timeout = spec.pop("timeout_s", 2.0)
     attempts = spec.pop("attempts", 1)
     cwd = spec.get("cwd")  # the runbook loader resolves cwd and its allowed root; here the root is the cwd itself
-    return Action(runbook="rb", kind=kind, name=f"{kind}-action", spec={"kind": kind, "name": f"{kind}-action", **spec},
+    return Action(runbook="rb", spec=runbook_action({"kind": kind, "name": f"{kind}-action", **spec}),
                   timeout_s=timeout, attempts=attempts, backoff_s=0.01, cwd=cwd, cwd_root=cwd)
 
 
@@ -209,7 +211,7 @@ def test_webhook_retries_on_500_sends_headers_from_env_and_keeps_secrets_out(ser
     assert (outcome.status, outcome.attempts) == ("ok", 3)
     assert len(_Recorder.seen) == 3 and _Recorder.seen[-1]["auth"] == "Bearer s3cr3t-planted"
     assert _Recorder.seen[-1]["body"]["slo"] == "checkout-availability" and _Recorder.seen[-1]["body"]["incidents"][0]["bad_events"] == 42
-    assert "s3cr3t" not in json.dumps(outcome.to_row()) and server not in json.dumps(outcome.to_row())
+    assert "s3cr3t" not in outcome.model_dump_json() and server not in outcome.model_dump_json()
     _Recorder.plan = [500, 500, 500]
     failed = A.carry_out(action, ENTRY, "2026-02", "other", [], execute=True, env=env)
     assert failed.status == "failed" and failed.reason == "HTTP 500" and failed.attempts == 3
@@ -229,7 +231,8 @@ def test_notify_posts_a_slack_payload_and_times_out(server):
 
 def test_command_gets_a_log_field_as_one_argument_and_no_shell(tmp_path):
     hostile = "x; touch pwned && echo $(id) | cat `whoami` > out"
-    entry = {**ENTRY, "incidents": [{**ENTRY["incidents"][0], "top_operations": [{"operation": hostile, "bad_events": 1}]}]}
+    incident = INCIDENT.model_copy(update={"top_operations": (OperationCount(operation=hostile, bad_events=1),)})
+    entry = ENTRY.model_copy(update={"incidents": (incident,)})
     action = _action("command", argv=["python3", "-c", "import sys, json; print(json.dumps(sys.argv[1:]))", "{op}"],
                      map_fields={"{op}": "top_operation"}, cwd=str(tmp_path), env_allow=["PATH"])
     outcome = A.carry_out(action, entry, "2026-02", "k", [], execute=True, env={"PATH": "/usr/bin:/bin", "SECRET": "no"})
@@ -262,7 +265,7 @@ def test_a_planned_action_missing_from_the_runbooks_fails_without_stopping_the_o
 def test_same_breach_twice_is_done_once():
     action = _action("annotate", text="noted")
     first = A.carry_out(action, ENTRY, "2026-02", "key", [], execute=True)
-    again = A.carry_out(action, ENTRY, "2026-02", "key", [first.to_row()], execute=True)
+    again = A.carry_out(action, ENTRY, "2026-02", "key", [first], execute=True)
     assert (first.status, again.status) == ("ok", "skipped_already_done")
 
 
@@ -282,9 +285,9 @@ def test_learning_record_before_after_and_recovery_time():
     frame = pl.DataFrame({"slo": ["s"] * minutes,
                           "minute": pl.Series([start + i * 60_000 for i in range(minutes)]).cast(pl.Datetime("ms", "UTC")),
                           "good": good, "total": total, "server_errors": total - good})
-    outcome = {"status": "ok", "slo": "s", "finished_at": "2026-02-10T10:00:00Z", "idempotency_key": "k", "period": "2026-02",
-               "runbook": "rb", "action": "restart", "kind": "command"}
-    (record,) = learn([outcome], {"entries": []}, {"s": frame}, {"s": Decimal("0.99")}, start + minutes * 60_000)
+    outcome = Outcome(status="ok", slo="s", started_at="2026-02-10T10:00:00Z", finished_at="2026-02-10T10:00:00Z", idempotency_key="k",
+                      period="2026-02", runbook="rb", action="restart", kind="command", reason=None, attempts=1, run_key="k", dry_run=False)
+    (record,) = learn([outcome], (), {"s": frame}, {"s": Decimal("0.99")}, start + minutes * 60_000)
     assert record["reference_basis"] == "action_finished"
     assert record["sli_before"] == pytest.approx((30 * 100 + 30 * 50) / 6000)  # 09:00-10:00: half the hour in the outage
     assert record["sli_after"] == pytest.approx((10 * 50 + 50 * 100) / 6000)
@@ -304,7 +307,7 @@ def test_plan_ranks_runbooks_by_what_worked(month):
     specs = resources["slo_settings"].load()
     evaluations = load_evaluations((base / "wh" / layout.WINDOW_EVALUATIONS.relative("2026-02")).read_bytes())
     def note(runbook: str) -> Action:
-        return Action(runbook=runbook, kind="annotate", name="note", spec={"kind": "annotate", "name": "note"})
+        return Action(runbook=runbook, spec=AnnotateAction(name="note"))
 
     runbooks = [Runbook("slow-fix", "", {"slo": "checkout-availability"}, (note("slow-fix"),)),
                 Runbook("good-fix", "", {"slo": "checkout-availability"}, (note("good-fix"),))]
@@ -317,11 +320,11 @@ def test_plan_ranks_runbooks_by_what_worked(month):
     plain = build_plan("2026-02", specs.slos, evaluations, {}, empty, runbooks, base / "logs")
     ranked = build_plan("2026-02", specs.slos, evaluations, {}, empty, runbooks, base / "logs", {"good-fix": 0.9, "slow-fix": 0.1})
     def entry(plan):
-        return next(e for e in plan["entries"] if e["slo"] == "checkout-availability")
+        return next(e for e in plan.entries if e.slo == "checkout-availability")
 
-    assert entry(plain)["runbooks"] == ["slow-fix", "good-fix"]
-    assert entry(ranked)["runbooks"] == ["good-fix", "slow-fix"]
-    assert [a["recovered_share"] for a in entry(ranked)["actions"]] == [0.9, 0.1]
+    assert list(entry(plain).runbooks) == ["slow-fix", "good-fix"]
+    assert list(entry(ranked).runbooks) == ["good-fix", "slow-fix"]
+    assert [a.recovered_share for a in entry(ranked).actions] == [0.9, 0.1]
 
 
 def test_learning_record_is_written_by_the_remediation_job(month):
@@ -394,19 +397,24 @@ def test_sample_lines_are_read_by_number_across_blocks_gzip_or_not(tmp_path):
     read = iter([b"a\nb\n", b"c\n"])
     assert list(lines_at(read, [1])) == [(1, b"a")] and next(read) == b"c\n"  # stops at the last line asked for
     (tmp_path / "plain.log").write_bytes(content)
-    (tmp_path / "rotated.log.gz").write_bytes(gzip.compress(b"\xff\xfe bad utf-8\nsecond\n"))
+    # invalid UTF-8 (not \xff\xfe, which starts a UTF-16 file: the ingestion decodes it so, and so do the samples)
+    (tmp_path / "rotated.log.gz").write_bytes(gzip.compress(b"\xc3\x28 bad utf-8\nsecond\n"))
     found = read_source_lines(tmp_path, {"plain.log": {2, 4}, "rotated.log.gz": {1, 2}, "gone.log": {1}})
-    assert found == {("plain.log", 2): "two", ("plain.log", 4): "four" + "x" * 508, ("rotated.log.gz", 1): "\\xff\\xfe bad utf-8",
+    assert found == {("plain.log", 2): "two", ("plain.log", 4): "four" + "x" * 508, ("rotated.log.gz", 1): "\\xc3( bad utf-8",
                      ("rotated.log.gz", 2): "second"}
 
 
 APPEND_OUTCOMES = """
 import sys
 from slo_assets.defs.remediation.assets import record_outcomes
+from slo_assets.remediation.models import Outcome
 from slo_assets.warehouse.storage import Warehouse
 base, writer, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for i in range(count):
-    record_outcomes(Warehouse(base), "2026-02", [{"run_key": f"{writer}-{i}", "action": "annotate", "status": "ok", "detail": {"n": i}}])
+    outcome = Outcome(period="2026-02", slo="s", runbook="rb", action="annotate", kind="annotate", status="ok", reason=None, attempts=1,
+                      started_at="2026-02-10T10:00:00Z", finished_at="2026-02-10T10:00:00Z", idempotency_key=f"{writer}-{i}",
+                      run_key=f"{writer}-{i}", dry_run=False, detail={"n": i})
+    record_outcomes(Warehouse(base), "2026-02", [outcome])
 """
 
 

@@ -20,17 +20,20 @@ import pytest
 
 from slo_assets.core.safe_yaml import SHOWN_CHARACTERS
 from slo_assets.remediation import actions as A
+from slo_assets.remediation.models import CommandAction, Incident, NotifyAction, OperationCount, PlanEntry
 from slo_assets.remediation.runbooks import RunbookError, load_runbooks
 
-ENTRY = {"slo": "checkout-availability", "service": "checkout", "status": "failed", "severity": "page", "fingerprint": "f1",
-         "incidents": [{"start": "2026-02-10T10:00:00Z", "end": "2026-02-10T11:00:00Z", "bad_events": 42, "peak_burn_rate": 30.0,
-                        "top_operations": [{"operation": "POST /checkout/api/v1/orders", "bad_events": 40}]}]}
+INCIDENT = Incident(service="checkout", slo="checkout-availability", start="2026-02-10T10:00:00Z", end="2026-02-10T11:00:00Z", severity="page",
+                    bad_events=42, peak_burn_rate=30.0, top_operations=[OperationCount(operation="POST /checkout/api/v1/orders", bad_events=40)])
+ENTRY = PlanEntry(slo="checkout-availability", service="checkout", status="failed", severity="page", shape="error_burst", windows=(),
+                  fingerprint="f1", incidents=[INCIDENT], runbooks=(), actions=(), note=None)
 PLANTED = "planted-s3cr3t-value-9c1e77"
 PATH_ONLY = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 
-def _entry_with_operation(operation: str) -> dict:
-    return {**ENTRY, "incidents": [{**ENTRY["incidents"][0], "top_operations": [{"operation": operation, "bad_events": 1}]}]}
+def _entry_with_operation(operation: str) -> PlanEntry:
+    incident = INCIDENT.model_copy(update={"top_operations": (OperationCount(operation=operation, bad_events=1),)})
+    return ENTRY.model_copy(update={"incidents": (incident,)})
 
 
 def _runbook(folder: Path, actions: str, name: str = "rb") -> Path:
@@ -85,7 +88,7 @@ def test_a_secret_variable_printed_by_a_command_is_redacted(tmp_path, declared):
     script = "import os; t = os.environ['TOKEN']; print('a' * 5000 + t[:5]); print(t + 'b' * 1990); print(t, file=os.sys.stderr); raise SystemExit(3)"
     action = _only_action(_runbook(tmp_path, f'    - {{kind: command, name: leak, argv: [{sys.executable}, -c, "{script}"], {declared}}}\n'))
     outcome = A.carry_out(action, ENTRY, "2026-02", "k", [], execute=True, env={**PATH_ONLY, "TOKEN": PLANTED})
-    stored = json.dumps(outcome.to_row())
+    stored = outcome.model_dump_json()
     assert outcome.status == "failed" and outcome.detail["exit_code"] == 3
     assert all(PLANTED[i:i + 6] not in stored for i in range(len(PLANTED) - 5)), stored
     assert outcome.detail["stdout"].startswith("ed:TOKEN]bbb")  # the marker was cut, not the secret
@@ -153,7 +156,7 @@ def test_a_redirect_to_another_host_is_not_followed_and_no_header_is_forwarded(t
         target.shutdown()
     assert other.seen == []  # the other host got nothing, let alone the key
     assert outcome.status == "failed" and f"HTTP {status_code}" in outcome.reason and target_host in outcome.reason
-    assert PLANTED not in json.dumps(outcome.to_row())
+    assert PLANTED not in outcome.model_dump_json()
 
 
 # D23: a deadline per attempt, a capped body, and a killed process group ---------------------------
@@ -232,7 +235,7 @@ def test_a_large_response_body_is_read_only_up_to_the_cap():
 
     httpd, host = _serve(Big)
     try:
-        action = A.Action(runbook="rb", kind="notify", name="n", spec={"kind": "notify", "name": "n", "url_env": "U"}, timeout_s=5)
+        action = A.Action(runbook="rb", spec=NotifyAction(name="n", url_env="U"), timeout_s=5)
         outcome = A.carry_out(action, ENTRY, "2026-02", "k", [], execute=True, env={"U": f"http://{host}/"})
     finally:
         httpd.shutdown()
@@ -307,7 +310,7 @@ def test_no_cwd_runs_in_the_root_and_a_configured_root_widens_it(tmp_path):
 
 
 def test_a_malformed_url_or_argument_is_a_failed_outcome_not_a_crash(tmp_path):
-    hook = A.Action(runbook="rb", kind="notify", name="n", spec={"kind": "notify", "name": "n", "url_env": "U"}, timeout_s=2)
+    hook = A.Action(runbook="rb", spec=NotifyAction(name="n", url_env="U"), timeout_s=2)
     for url in ("http://[::1", "not a url", "http://exa\u0000mple/"):
         outcome = A.carry_out(hook, ENTRY, "2026-02", url, [], execute=True, env={"U": url})
         assert outcome.status == "failed" and outcome.reason
@@ -379,7 +382,7 @@ def test_aliases_that_repeat_a_little_still_load_and_long_values_are_shortened_i
     shared = _runbook(tmp_path, "    - &hook {kind: webhook, name: a, url_env: HOOK_URL, headers_env: &headers {X-Key: HOOK_KEY}}\n"
                                 "    - {kind: webhook, name: b, url_env: OTHER_URL, headers_env: *headers}\n", name="shared")
     (runbook,) = load_runbooks([shared])
-    assert [a.spec["headers_env"] for a in runbook.actions] == [{"X-Key": "HOOK_KEY"}] * 2
+    assert [a.spec.headers_env for a in runbook.actions] == [{"X-Key": "HOOK_KEY"}] * 2
     long_value = _runbook(tmp_path, "    - {kind: annotate, name: a, text: [" + ",".join(["'" + "z" * 500 + "'"] * 50) + "]}\n", name="long")
     with pytest.raises(RunbookError) as error:
         load_runbooks([long_value])
@@ -412,15 +415,13 @@ def test_an_operation_from_the_logs_is_never_executed(tmp_path, monkeypatch, ope
     real_popen = A.subprocess.Popen
     monkeypatch.setattr(A.subprocess, "Popen", lambda argv, **kw: started.append(list(argv)) or real_popen(argv, **kw))
     # Built in code, as load_runbooks would refuse it: the run itself must refuse too.
-    action = A.Action(runbook="rb", kind="command", name="run-op",
-                      spec={"kind": "command", "name": "run-op", "argv": ["{op}", "now"], "map_fields": {"{op}": "top_operation"},
-                            "env_allow": ["PATH"]})
+    action = A.Action(runbook="rb", spec=CommandAction(name="run-op", argv=["{op}", "now"], map_fields={"{op}": "top_operation"},
+                                                       env_allow=["PATH"]))
     outcome = A.carry_out(action, _entry_with_operation(operation), "2026-02", "k", [], execute=True, env=PATH_ONLY)
     assert started == [] and not marker.exists()
     assert outcome.status == "failed" and outcome.attempts == 0 and "program" in outcome.reason
-    fixed = A.Action(runbook="rb", kind="command", name="echo-op",
-                     spec={"kind": "command", "name": "echo-op", "argv": ["echo", "{op}"], "map_fields": {"{op}": "top_operation"},
-                           "env_allow": ["PATH"]})
+    fixed = A.Action(runbook="rb", spec=CommandAction(name="echo-op", argv=["echo", "{op}"], map_fields={"{op}": "top_operation"},
+                                                      env_allow=["PATH"]))
     echoed = A.carry_out(fixed, _entry_with_operation(operation), "2026-02", "k", [], execute=True, env=PATH_ONLY)
     assert started == [["echo", operation]] and echoed.detail["stdout"] == operation + "\n"  # a later argument: data only
 
@@ -459,10 +460,11 @@ def test_a_server_echoing_the_secret_url_path_stores_no_token(tmp_path, echo, ki
     url = f"http://hook:{SLACK_TOKEN}@{host}/services/T0PLANT01/B0PLANT02/{SLACK_TOKEN}?sig={SLACK_TOKEN[::-1]}"
     try:
         action = _only_action(_runbook(tmp_path, f"    - {{kind: {kind}, name: hook, url_env: HOOK_URL}}\n"))
-        outcome = A.carry_out(action, {**ENTRY, "slo": "services-availability"}, "2026-02", "k", [], execute=True, env={"HOOK_URL": url})
+        outcome = A.carry_out(action, ENTRY.model_copy(update={"slo": "services-availability"}), "2026-02", "k", [], execute=True,
+                              env={"HOOK_URL": url})
     finally:
         httpd.shutdown()
-    stored = json.dumps(outcome.to_row())
+    stored = outcome.model_dump_json()
     assert outcome.status == "failed" and outcome.reason == "HTTP 404" and "[redacted:HOOK_URL]" in outcome.detail["response_excerpt"]
     basic = base64.b64encode(f"hook:{SLACK_TOKEN}".encode()).decode()
     for piece in (SLACK_TOKEN, SLACK_TOKEN[::-1], "T0PLANT01", "B0PLANT02", basic):
@@ -481,7 +483,7 @@ def test_a_secret_straddling_the_stored_excerpt_is_redacted_before_the_cut(tmp_p
         outcome = A.carry_out(action, ENTRY, "2026-02", "k", [], execute=True, env={"HOOK_URL": f"http://{host}/hooks/{SLACK_TOKEN}"})
     finally:
         httpd.shutdown()
-    stored = json.dumps(outcome.to_row())
+    stored = outcome.model_dump_json()
     assert len(outcome.detail["response_excerpt"]) <= A.EXCERPT_CHARS and "[redacted:HOOK_URL]" in outcome.detail["response_excerpt"]
     assert all(SLACK_TOKEN[i:i + 6] not in stored for i in range(len(SLACK_TOKEN) - 5)), stored
 

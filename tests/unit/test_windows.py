@@ -135,15 +135,17 @@ def test_learning_record_recovered_agrees_with_minutes_to_recover():
     from slo_assets.remediation.learning import HORIZON_MINUTES, WINDOW_MINUTES, learn
 
     start = int(datetime.fromisoformat("2026-10-10T09:00:00+00:00").timestamp() * 1000)
-    outcome = {"status": "ok", "slo": "s", "finished_at": "2026-10-10T10:00:00Z", "idempotency_key": "k", "period": MONTH,
-               "runbook": "rb", "action": "restart", "kind": "command"}
+    from slo_assets.remediation.models import Outcome
+
+    outcome = Outcome(status="ok", slo="s", started_at="2026-10-10T10:00:00Z", finished_at="2026-10-10T10:00:00Z", idempotency_key="k",
+                      period=MONTH, runbook="rb", action="restart", kind="command", reason=None, attempts=1, run_key="k", dry_run=False)
 
     def record(outage_minutes: int, observed_minutes: int) -> dict:
         size = WINDOW_MINUTES + HORIZON_MINUTES + 60
         total = np.full(size, 100, dtype=np.int64)
         good = total.copy()
         good[30:30 + outage_minutes] = 50
-        (result,) = learn([outcome], {"entries": []}, {"s": _frame(start, good, total)}, {"s": Decimal("0.99")},
+        (result,) = learn([outcome], (), {"s": _frame(start, good, total)}, {"s": Decimal("0.99")},
                           start + observed_minutes * C.MINUTE_MS)
         return result
 

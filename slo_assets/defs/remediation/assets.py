@@ -2,8 +2,9 @@
 live in jobs.py, sensors.py and schedules.py)."""
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
 import polars as pl
@@ -19,7 +20,9 @@ from slo_assets.defs.slo.assets import compliance_report
 from slo_assets.defs.warehouse_io import input_versions, read_days, read_frame, written
 from slo_assets.remediation.actions import carry_out, carry_out_group, follow_up_pagerduty, groups_in_plan, missing_action
 from slo_assets.remediation.learning import effectiveness, learn, runbook_scores
+from slo_assets.remediation.models import Outcome, PlanEntry, RemediationPlan, outcomes_from_rows
 from slo_assets.remediation.plan import build_plan
+from slo_assets.remediation.runbooks import Action
 from slo_assets.slo.chain import DAY_MS, by_slo, day_key, day_start_ms, month_days, next_month
 from slo_assets.slo.evaluation import load_evaluations
 from slo_assets.slo.gate import FREEZE, gate_document, service_gates
@@ -100,21 +103,20 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     plan = build_plan(month, specs.slos, evaluations, by_slo(minutes), _bad_rows(store, specs.slos), remediation.runbooks(),
                       Path(log_source.root), scores)
     versions = input_versions(context, [("compliance_report", month)])
-    plan["compliance_data_version"] = versions[f"compliance_report[{month}]"]
-    plan["code_version"] = REMEDIATION_CODE_VERSION
-    payload = json.dumps(plan, indent=1).encode()
+    plan = plan.model_copy(update={"compliance_data_version": versions[f"compliance_report[{month}]"], "code_version": REMEDIATION_CODE_VERSION})
+    payload = json.dumps(plan.model_dump(mode="json"), indent=1).encode()
     store.write_bytes_atomic(layout.REMEDIATION_PLAN.path(store, month), payload)
     # a composite is acted on through its component SLOs, the ones measured: the plan has entries for them only
     breached = {e.slo for e in evaluations if e.status in ("failed", "at_risk") and not e.components}
     composites = {e.slo: [c.slo for c in e.components] for e in evaluations if e.status in ("failed", "at_risk") and e.components}
-    covered = {e["slo"] for e in plan["entries"]}
-    rows = [(e["slo"], e["status"], e["severity"], len(e["incidents"]), ", ".join(a["name"] for a in e["actions"]) or e["note"])
-            for e in plan["entries"]]
+    covered = {e.slo for e in plan.entries}
+    rows = [(e.slo, e.status, e.severity, len(e.incidents), ", ".join(a.action.name for a in e.actions) or e.note)
+            for e in plan.entries]
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(plan["entries"]),
+            "dagster/row_count": len(plan.entries),
             **written(store, layout.REMEDIATION_PLAN, month, len(payload)),
-            **plan["summary"],
+            **plan.summary.model_dump(),
             "plan": dg.MetadataValue.md(table(["slo", "status", "severity", "incidents", "actions"], rows) if rows else "nothing to do"),
         },
         check_results=[dg.AssetCheckResult(check_name=CHECK_PLAN_COVERS, passed=breached <= covered,
@@ -158,12 +160,20 @@ class RemediationRunConfig(dg.Config):
                                 "PagerDuty actions triggered, and nothing else")
 
 
-def action_history(store) -> list[dict]:
+def read_plan(store, month: str) -> RemediationPlan:
+    """The month's remediation_plan.json."""
+    return RemediationPlan.model_validate_json(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
+
+
+def month_outcomes(store, month: str) -> list[Outcome]:
+    """The month's remediation_runs, none before its first run."""
+    runs = read_frame(store, layout.REMEDIATION_RUNS, month)
+    return outcomes_from_rows(runs.to_dicts()) if runs is not None else []
+
+
+def action_history(store) -> list[Outcome]:
     """Every action outcome so far, of every month: cooldowns and idempotency look across months."""
-    rows = []
-    for month in layout.REMEDIATION_RUNS.partitions(store):
-        rows += read_frame(store, layout.REMEDIATION_RUNS, month).to_dicts()
-    return rows
+    return [outcome for month in layout.REMEDIATION_RUNS.partitions(store) for outcome in month_outcomes(store, month)]
 
 
 def learning_history(store) -> pl.DataFrame | None:
@@ -172,12 +182,14 @@ def learning_history(store) -> pl.DataFrame | None:
     return pl.concat(months, how="diagonal_relaxed") if months else None
 
 
-def act_on(context, entries: list[dict], actions: dict, month: str, run_key: str, history: list[dict], execute: bool,
-           secret_names: set[str]) -> list[dict]:
+def act_on(context, entries: Sequence[PlanEntry | Mapping[str, Any]], actions: Mapping[tuple[str, str], Action], month: str, run_key: str,
+           history: list[Outcome], execute: bool, secret_names: set[str]) -> list[Outcome]:
     """Carry out the entries' actions in plan order (message actions of one service and channel as
-    one message, actions.groups_in_plan); each outcome is logged and added to `history`."""
-    outcomes = []
-    for shape, items in groups_in_plan(entries, actions):
+    one message, actions.groups_in_plan); each outcome is logged and added to `history`. An entry
+    may come in its JSON form (a live alert's, remediation.live.live_entry): it is read as a PlanEntry."""
+    outcomes: list[Outcome] = []
+    planned = [PlanEntry.model_validate(entry) for entry in entries]
+    for shape, items in groups_in_plan(planned, actions):
         if shape == "missing":  # the runbooks changed since the plan was written
             done = [missing_action(described, entry, month, run_key, not execute) for described, entry in items]
         elif shape == "group":
@@ -187,19 +199,19 @@ def act_on(context, entries: list[dict], actions: dict, month: str, run_key: str
             done = [carry_out(action, entry, month, run_key, history, execute=execute, secret_names=secret_names)]
         for outcome in done:
             context.log.info(f"{outcome.slo}: {outcome.runbook}/{outcome.action} -> {outcome.status} {outcome.reason or ''}")
-            outcomes.append(outcome.to_row())
-            history.append(outcome.to_row())
+            outcomes.append(outcome)
+            history.append(outcome)
     return outcomes
 
 
-def record_outcomes(store, month: str, outcomes: list[dict]) -> list[dict]:
+def record_outcomes(store, month: str, outcomes: Sequence[Outcome]) -> list[dict]:
     """Append the outcomes to the month's remediation_runs (the history every cooldown reads); all its rows."""
     target = layout.REMEDIATION_RUNS.path(store, month)
     # remediation_job and live_alert_job runs may finish together: each appends under the lock
     with store.exclusive(f"remediation_runs-{month}"):
         previous = pl.from_arrow(store.read_table(target)).to_dicts() if target.exists() else []
-        rows = previous + outcomes
-        frame = pl.DataFrame([{**r, "detail": json.dumps(r["detail"]) if isinstance(r["detail"], dict) else r["detail"]} for r in rows])
+        rows = previous + [outcome.model_dump() for outcome in outcomes]
+        frame = pl.DataFrame(rows)
         if frame.height:
             store.write_table(target, frame.to_arrow())
     return rows
@@ -218,7 +230,7 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
     """What the remediation job did: each action's outcome (ok, failed, skipped, dry run) with timestamps and idempotency key."""
     month = context.partition_key
     store = warehouse.store()
-    plan = json.loads(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
+    plan = read_plan(store, month)
     history = action_history(store)
     runbooks = remediation.runbooks()
     actions = {(a.runbook, a.name): a for runbook in runbooks for a in runbook.actions}
@@ -227,27 +239,27 @@ def remediation_runs(context: dg.AssetExecutionContext, config: RemediationRunCo
     levels = {(r.name, a.name): r.level_of(a.name) for r in runbooks for a in r.actions}
     wanted = set(config.actions)
     # A normal run does what is due at once; an escalation run only its level's actions.
-    entries = [{**e, "actions": [a for a in e["actions"] if (f"{a['runbook']}/{a['name']}" in wanted if wanted
-                                                              else levels.get((a["runbook"], a["name"]), 0) == 0)]}
-               for e in plan["entries"] if not config.slos or e["slo"] in config.slos]
-    outcomes = []
+    entries = [e.model_copy(update={"actions": tuple(a for a in e.actions if (f"{a.runbook}/{a.action.name}" in wanted if wanted
+                                                                               else levels.get((a.runbook, a.action.name), 0) == 0))})
+               for e in plan.entries if not config.slos or e.slo in config.slos]
+    outcomes: list[Outcome] = []
     if config.pagerduty_event:
         entries = []
         for slo in config.slos:
             for action in (a for a in actions.values() if a.kind == "pagerduty"):
                 for outcome in follow_up_pagerduty(action, config.pagerduty_event, month, slo, config.run_key, history, remediation.execute,
                                                    secret_names=secret_names):
-                    outcomes.append(outcome.to_row())
-                    history.append(outcome.to_row())
+                    outcomes.append(outcome)
+                    history.append(outcome)
     outcomes += act_on(context, entries, actions, month, config.run_key, history, remediation.execute, secret_names)
     rows = record_outcomes(store, month, outcomes)
-    counts = {status: sum(o["status"] == status for o in outcomes) for status in {o["status"] for o in outcomes}}
+    counts = {status: sum(o.status == status for o in outcomes) for status in {o.status for o in outcomes}}
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(rows),
         "this_run": dg.MetadataValue.json(counts),
         "dry_run": not remediation.execute,
         "outcomes": dg.MetadataValue.md(table(["slo", "runbook", "action", "status", "reason", "attempts"],
-                                              [(o["slo"], o["runbook"], o["action"], o["status"], o["reason"], o["attempts"]) for o in outcomes])
+                                              [(o.slo, o.runbook, o.action, o.status, o.reason, o.attempts) for o in outcomes])
                                         if outcomes else "no actions"),
     })
 
@@ -265,13 +277,12 @@ def learning_record(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     month = context.partition_key
     store = warehouse.store()
     specs = slo_settings.load()
-    runs = read_frame(store, layout.REMEDIATION_RUNS, month)
-    outcomes = runs.to_dicts() if runs is not None else []
-    plan = json.loads(layout.REMEDIATION_PLAN.path(store, month).read_bytes())
+    outcomes = month_outcomes(store, month)
+    plan = read_plan(store, month)
     minutes, present = read_days(store, layout.SLI_MINUTELY, month_days(month) + month_days(next_month(month)), MINUTE_SCHEMA)
     data_end = day_start_ms(max(present)) + DAY_MS if present else 0
     targets = {s.name: s.objectives[0].target for s in specs.slos}
-    fresh = pl.DataFrame(learn(outcomes, plan, by_slo(minutes), targets, data_end), infer_schema_length=None)
+    fresh = pl.DataFrame(learn(outcomes, plan.entries, by_slo(minutes), targets, data_end), infer_schema_length=None)
     size = 0
     if fresh.height:  # the month's outcomes only grow, so a month once written is never emptied
         size, _ = store.write_table(layout.LEARNING_RECORD.path(store, month), fresh.to_arrow())

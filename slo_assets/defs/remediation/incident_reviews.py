@@ -2,7 +2,6 @@
 (slo_assets/remediation/incident_review.py builds them, slo_assets/outputs/incident_review.py writes them)."""
 
 import hashlib
-import json
 from pathlib import Path
 
 import dagster as dg
@@ -17,6 +16,7 @@ from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.defs.warehouse_io import read_days, read_frame, required_file, written
 from slo_assets.outputs.incident_review import render
 from slo_assets.remediation.incident_review import build_reviews
+from slo_assets.remediation.models import RemediationPlan, outcomes_from_rows
 from slo_assets.slo.chain import by_slo
 from slo_assets.slo.evaluation import load_evaluations
 from slo_assets.slo.sli import MINUTE_SCHEMA
@@ -40,7 +40,7 @@ def incident_reviews(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     """A post-incident review draft per incident (Markdown): timeline, impact, where it failed, actions and open questions."""
     month = context.partition_key
     store = warehouse.store()
-    plan = json.loads(required_file(store, layout.REMEDIATION_PLAN, month).read_bytes())
+    plan = RemediationPlan.model_validate_json(required_file(store, layout.REMEDIATION_PLAN, month).read_bytes())
     evaluations_path = required_file(store, layout.WINDOW_EVALUATIONS, month)
     evaluations = load_evaluations(evaluations_path.read_bytes(), str(evaluations_path))
     specs = slo_settings.load()
@@ -49,7 +49,8 @@ def incident_reviews(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     learning = read_frame(store, layout.LEARNING_RECORD, month)
     data_end = max((e.window_end_ms for e in evaluations), default=0)
     reviews = build_reviews(month, specs.slos, evaluations, plan, by_slo(minutes), _bad_rows(store, specs.slos), Path(log_source.root),
-                            runs.to_dicts() if runs is not None else [], learning.to_dicts() if learning is not None else [], data_end)
+                            outcomes_from_rows(runs.to_dicts()) if runs is not None else [], learning.to_dicts() if learning is not None else [],
+                            data_end)
     payloads = {r.incident_id: render(r).encode() for r in reviews}
     for name, payload in payloads.items():
         store.write_bytes_atomic(layout.INCIDENT_REVIEWS.path(store, month, name), payload)

@@ -19,25 +19,26 @@ from slo_assets.remediation.escalation import (
     grouped,
     tick,
 )
+from slo_assets.remediation.models import PlanEntry, RemediationPlan
 from slo_assets.remediation.plan import ReportSeen, triage_reports
 from slo_assets.warehouse import layout
 
 COMPLIANCE_REPORT = dg.AssetKey("compliance_report")
 
 
-def breach_requests(plan: dict, month: str) -> list[dg.RunRequest]:
+def breach_requests(plan: RemediationPlan, month: str) -> list[dg.RunRequest]:
     """One run per service with breaches in the evaluation, so its messages go out grouped: the run
     key is (period, service, its breaches' fingerprints), so Dagster never repeats one, and a new or
     worse breach of any of its SLOs launches a new run (actions already done for a breach are skipped)."""
-    by_service: dict[str, list[dict]] = {}
-    for entry in plan["entries"]:
-        if entry["actions"]:
-            by_service.setdefault(entry["service"], []).append(entry)
+    by_service: dict[str, list[PlanEntry]] = {}
+    for entry in plan.entries:
+        if entry.actions:
+            by_service.setdefault(entry.service, []).append(entry)
     requests = []
     for service, entries in sorted(by_service.items()):
-        breaches = sorted(f"{e['slo']}:{e['fingerprint']}" for e in entries)
+        breaches = sorted(f"{e.slo}:{e.fingerprint}" for e in entries)
         key = f"remediation:{month}:{service}:{hashlib.sha256('|'.join(breaches).encode()).hexdigest()[:16]}"
-        slos = sorted(e["slo"] for e in entries)
+        slos = sorted(e.slo for e in entries)
         requests.append(dg.RunRequest(
             run_key=key, partition_key=month,
             run_config={"ops": {"remediation_runs": {"config": {"run_key": key, "slos": slos}}}},
@@ -48,15 +49,15 @@ def breach_requests(plan: dict, month: str) -> list[dg.RunRequest]:
 
 
 def _plan_reader(store):
-    """The plan of a month, read once per tick; unreadable counts as missing (the sensor says so)."""
-    plans: dict[str, dict | None] = {}
+    """The plan of a month, read once per tick; unreadable (or not a plan) counts as missing (the sensor says so)."""
+    plans: dict[str, RemediationPlan | None] = {}
 
-    def read(month: str) -> dict | None:
+    def read(month: str) -> RemediationPlan | None:
         if month not in plans:
             path = layout.REMEDIATION_PLAN.path(store, month)
             try:
-                plans[month] = json.loads(path.read_bytes()) if path.exists() else None
-            except (OSError, ValueError):
+                plans[month] = RemediationPlan.model_validate_json(path.read_bytes()) if path.exists() else None
+            except (OSError, ValueError):  # a pydantic ValidationError is a ValueError
                 plans[month] = None
         return plans[month]
     return read
@@ -141,8 +142,8 @@ def _newest_evaluations(instance, store) -> list[Evaluation]:
     evaluations = []
     for month, record in newest.items():
         plan = read_plan(month)
-        if plan is not None and plan.get("compliance_data_version") == (record.asset_materialization.tags or {}).get("dagster/data_version"):
-            evaluations.append(Evaluation(month, record.storage_id, record.timestamp, tuple(plan["entries"])))
+        if plan is not None and plan.compliance_data_version == (record.asset_materialization.tags or {}).get("dagster/data_version"):
+            evaluations.append(Evaluation(month, record.storage_id, record.timestamp, plan.entries))
     return evaluations
 
 
