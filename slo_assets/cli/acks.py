@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from typing import TYPE_CHECKING
 
-from slo_assets.cli.common import INSTANCE_CONFIG, InputError, _guarded, _project_root, existing_warehouse
+from slo_assets.cli.common import INSTANCE_CONFIG, InputError, _guarded, _month, _project_root, existing_warehouse, warehouse_option
 
 if TYPE_CHECKING:
     from slo_assets.remediation.models import PlanEntry
@@ -84,3 +85,20 @@ def cmd_gate(args: argparse.Namespace) -> int:
         return 0 if gate.decision == GO else 1
 
     return _guarded("gate", body)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """The commands of this module and their arguments."""
+    ack = commands.add_parser("ack", help="acknowledge a breach: its escalation stops (recorded in the instance, $DAGSTER_HOME)")
+    ack.add_argument("breach", help="the plan entry's fingerprint, or MONTH/SLO")
+    ack.add_argument("--by", default=os.environ.get("USER", "unknown"), help="who acknowledges (default $USER)")
+    warehouse_option(ack, "where the plans are")
+    ack.set_defaults(func=cmd_ack)
+
+    gate = commands.add_parser("gate", help="deploy gate: exit 0 when SERVICE may deploy, 1 when it should freeze "
+                                            "(its error-budget policy), with the reason as JSON; 2 on bad input")
+    gate.add_argument("--service", required=True)
+    gate.add_argument("--slo", help="judge this SLO of the service only")
+    gate.add_argument("--month", type=_month, help="YYYY-MM (default the newest month with a deploy_gate)")
+    warehouse_option(gate, "where deploy_gate is")
+    gate.set_defaults(func=cmd_gate)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from slo_assets.core.calendar import iso
 from slo_assets.openslo.spec import Slo
@@ -67,8 +66,3 @@ def live_plan_entry(alert: LiveAlert, slo: Slo, runbooks: list[Runbook], scores:
         actions=actions,
         note=None if actions else "no runbook matches this SLO: add one under the runbooks setting",
     )
-
-
-def live_entry(alert: LiveAlert, slo: Slo, runbooks: list[Runbook], scores: dict[str, float] | None = None) -> dict[str, Any]:
-    """`live_plan_entry` in its JSON form, for a caller that hands entries on as plan JSON (act_on reads them back)."""
-    return live_plan_entry(alert, slo, runbooks, scores).model_dump(mode="json")

@@ -33,7 +33,7 @@ from slo_assets.defs.warehouse_io import read_frame
 from slo_assets.ingest.config import ConfigError
 from slo_assets.ingest.files import LogDiscoveryError
 from slo_assets.remediation.learning import effectiveness, runbook_scores
-from slo_assets.remediation.live import LiveAlert, live_entry
+from slo_assets.remediation.live import LiveAlert, live_plan_entry
 from slo_assets.slo import live as L
 from slo_assets.warehouse import layout
 
@@ -76,9 +76,9 @@ def live_alert_actions(context: dg.OpExecutionContext, config: LiveAlertsConfig,
         if alert.slo not in slos:
             context.log.warning(f"{alert.slo}: no such SLO in the specs any more; nothing sent for {alert.run_key}")
             continue
-        entry = live_entry(alert, slos[alert.slo], runbooks, scores)
-        if not entry["actions"]:
-            context.log.warning(f"{alert.run_key}: {entry['note']}")
+        entry = live_plan_entry(alert, slos[alert.slo], runbooks, scores)
+        if not entry.actions:
+            context.log.warning(f"{alert.run_key}: {entry.note}")
         entries.append(entry)
     actions = {(a.runbook, a.name): a for runbook in runbooks for a in runbook.actions}
     secret_names = set().union(*(a.secret_env_names() for a in actions.values()))

@@ -4,7 +4,7 @@ live in jobs.py, sensors.py and schedules.py)."""
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -182,14 +182,12 @@ def learning_history(store) -> pl.DataFrame | None:
     return pl.concat(months, how="diagonal_relaxed") if months else None
 
 
-def act_on(context, entries: Sequence[PlanEntry | Mapping[str, Any]], actions: Mapping[tuple[str, str], Action], month: str, run_key: str,
+def act_on(context, entries: Sequence[PlanEntry], actions: Mapping[tuple[str, str], Action], month: str, run_key: str,
            history: list[Outcome], execute: bool, secret_names: set[str]) -> list[Outcome]:
     """Carry out the entries' actions in plan order (message actions of one service and channel as
-    one message, actions.groups_in_plan); each outcome is logged and added to `history`. An entry
-    may come in its JSON form (a live alert's, remediation.live.live_entry): it is read as a PlanEntry."""
+    one message, actions.groups_in_plan); each outcome is logged and added to `history`."""
     outcomes: list[Outcome] = []
-    planned = [PlanEntry.model_validate(entry) for entry in entries]
-    for shape, items in groups_in_plan(planned, actions):
+    for shape, items in groups_in_plan(list(entries), actions):
         if shape == "missing":  # the runbooks changed since the plan was written
             done = [missing_action(described, entry, month, run_key, not execute) for described, entry in items]
         elif shape == "group":
