@@ -21,6 +21,14 @@ class ExpectationOutcome:
 
 
 @cache
+def _volumes_batch():
+    """The batch definition of a run's rows per day (a frame of day, rows), beside the parsed rows' asset."""
+    context, _ = _context()
+    source = context.data_sources.get("slo_assets")
+    return source.add_dataframe_asset("day_volumes").add_batch_definition_whole_dataframe("days")
+
+
+@cache
 def _context():
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -77,3 +85,58 @@ def validate_parsed_day(frame: pd.DataFrame, window_start: datetime, window_end:
             unexpected_examples=[str(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
         ))
     return outcomes
+
+
+# A day of a run with under a tenth, or over ten times, the median volume of the run's whole days is
+# not a quiet or a busy day: it is a day of logs missing (a rotation not shipped) or read twice (a
+# copy under another name). Compared only across this many whole days: fewer have no median to trust.
+VOLUME_RATIO = 10.0
+VOLUME_MIN_DAYS = 7
+
+
+@dataclass(frozen=True)
+class VolumeBounds:
+    median: float
+    low: float
+    high: float
+
+    def outside(self, rows_per_day: dict[str, int]) -> list[str]:
+        return [day for day, rows in sorted(rows_per_day.items()) if not self.low <= rows <= self.high]
+
+
+def logged_span(rows_per_day: dict[str, int]) -> dict[str, int]:
+    """The days from the first with rows to the last: before and after them the logs had not begun or
+    have ended (a service launched mid-month), inside them a day without rows is a gap."""
+    with_rows = [day for day in sorted(rows_per_day) if rows_per_day[day] > 0]
+    return {day: rows for day, rows in sorted(rows_per_day.items()) if with_rows and with_rows[0] <= day <= with_rows[-1]}
+
+
+def volume_bounds(rows_per_day: dict[str, int]) -> VolumeBounds | None:
+    """The plausible rows of a day among `rows_per_day` (whole days of the logged span), None when too few days."""
+    volumes = sorted(rows_per_day.values())
+    if len(volumes) < VOLUME_MIN_DAYS:
+        return None
+    median = float(pd.Series(volumes).median())
+    return VolumeBounds(median, median / VOLUME_RATIO, median * VOLUME_RATIO) if median > 0 else None
+
+
+def validate_day_volumes(rows_per_day: dict[str, int]) -> list[ExpectationOutcome]:
+    """Each whole day's rows, inside the span the logs cover, against the run's median (volume_bounds);
+    nothing to check with too few days."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    rows_per_day = logged_span(rows_per_day)
+    bounds = volume_bounds(rows_per_day)
+    if bounds is None:
+        return []
+    _context()
+    suite = gx.ExpectationSuite(name="day_volumes_plausible")
+    suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=bounds.low, max_value=bounds.high))
+    frame = pd.DataFrame({"day": list(rows_per_day), "rows": list(rows_per_day.values())})
+    result = _volumes_batch().get_batch(batch_parameters={"dataframe": frame}).validate(suite)
+    (item,) = result.results
+    outside = bounds.outside(rows_per_day)
+    return [ExpectationOutcome(expectation=item.expectation_config.type, column="rows per day", success=bool(item.success),
+                               unexpected_count=int((item.result or {}).get("unexpected_count") or 0),
+                               unexpected_examples=[f"{day}: {rows_per_day[day]:,} (median {bounds.median:,.0f})" for day in outside[:5]])]

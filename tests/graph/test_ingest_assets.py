@@ -180,5 +180,5 @@ def test_quarantine_check_says_how_many_lines_were_rejected_and_why(resources, t
 def test_an_empty_day_passes_its_expectations_without_running_them():
     from slo_assets.defs.ingest.assets import CHECK_EXPECTATIONS, _expectations_check
 
-    result = _expectations_check(None, 0, datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 2, tzinfo=UTC))
+    result = _expectations_check(None, 0, datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 2, 2, tzinfo=UTC), {"2026-02-01": 0})
     assert (result.check_name, result.passed, result.description) == (CHECK_EXPECTATIONS, True, "no rows: nothing to check")

@@ -134,3 +134,19 @@ def test_spec_filters_name_the_canonical_columns_with_their_types():
 
     assert FILTER_FIELDS == {c.name: c.python_type for c in TABLE.columns if c.name not in ("ts", "source_line")}
     assert (FILTER_FIELDS["status"], FILTER_FIELDS["duration_ms"], FILTER_FIELDS["path"]) == (int, float, str)
+
+
+def test_a_day_of_a_run_far_from_the_runs_median_volume_fails_the_expectations_naming_it():
+    """The Great Expectations suite checks what pandera cannot: a day's volume against the other days'."""
+    from slo_assets.warehouse.quality import validate_day_volumes
+
+    days = {f"2026-10-{d:02d}": 1000 + d for d in range(1, 11)}
+    assert [o.success for o in validate_day_volumes(days)] == [True]
+    missing_and_doubled = {**days, "2026-10-05": 20, "2026-10-06": 50_000}
+    (outcome,) = validate_day_volumes(missing_and_doubled)
+    assert not outcome.success and outcome.unexpected_count == 2
+    assert outcome.unexpected_examples == ["2026-10-05: 20 (median 1,006)", "2026-10-06: 50,000 (median 1,006)"]
+    # a service launched on the 8th, or logs ending on the 3rd: the days outside the logs are no gap
+    launched = {**{f"2026-10-{d:02d}": 0 for d in range(1, 8)}, **{f"2026-10-{d:02d}": 900 for d in range(8, 20)}}
+    assert [o.success for o in validate_day_volumes(launched)] == [True]
+    assert validate_day_volumes({"2026-10-01": 5, "2026-10-02": 7}) == []  # too few days to judge

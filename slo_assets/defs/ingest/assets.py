@@ -9,6 +9,7 @@ import pandera.errors
 import polars as pl
 import pyarrow as pa
 
+from slo_assets.core import clock
 from slo_assets.core.markdown import frame_table, table
 from slo_assets.defs.ingest.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, day_window, range_version, run_days
 from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS, QUARANTINE
@@ -281,13 +282,16 @@ def day_sample(rows: pa.Table, days_in_run: int, limit: int = EXPECTATIONS_SAMPL
     return rows.take(pa.array(range(0, rows.num_rows, stride))) if stride > 1 else rows
 
 
-def _expectations_check(sample: pa.Table | None, rows: int, start: datetime, end: datetime) -> dg.AssetCheckResult:
+def _expectations_check(sample: pa.Table | None, rows: int, start: datetime, end: datetime,
+                        whole_days: dict[str, int]) -> dg.AssetCheckResult:
+    """The Great Expectations suites: the days' rows plausible as logs (on a sample), and each whole day's
+    volume against the run's (`whole_days`: rows per day that has ended)."""
     if sample is None:  # no rows has nothing to expect; skipping it spares the GX import (seconds)
         return dg.AssetCheckResult(check_name=CHECK_EXPECTATIONS, passed=True, description="no rows: nothing to check",
                                    metadata={"expectations": 0, "failed": 0, "rows_checked": 0})
-    from slo_assets.warehouse.quality import validate_parsed_day
+    from slo_assets.warehouse.quality import validate_day_volumes, validate_parsed_day
 
-    outcomes = validate_parsed_day(sample.to_pandas(), start, end)
+    outcomes = validate_parsed_day(sample.to_pandas(), start, end) + validate_day_volumes(whole_days)
     rows_table = [(o.expectation, o.column, "pass" if o.success else "FAIL", o.unexpected_count, ", ".join(o.unexpected_examples))
                   for o in outcomes]
     return dg.AssetCheckResult(
@@ -373,6 +377,7 @@ def parsed_logs(context: dg.AssetExecutionContext, log_source: LogSource, wareho
     days = run_days(context)
     checks: dict[str, dict[str, dg.AssetCheckResult]] = {CHECK_SCHEMA: {}, CHECK_QUARANTINE: {}, CHECK_FILES_UNIQUE: {}}
     row_digests, bad_digests, samples, total = [], [], [], 0
+    rows_per_day: dict[str, int] = {}
     for key in days:
         start, end = day_window(DAILY, key)
         day = assemble_day(index, warehouse.stage_root(), _ms(start), _ms(end))
@@ -404,10 +409,12 @@ def parsed_logs(context: dg.AssetExecutionContext, log_source: LogSource, wareho
         checks[CHECK_FILES_UNIQUE][key] = _duplicates_check(index, _ms(start))
         samples.append(day_sample(day.rows, len(days)))
         total += day.rows.num_rows
+        rows_per_day[key] = day.rows.num_rows
     first, _ = day_window(DAILY, days[0])
     _, last = day_window(DAILY, days[-1])
     sample = pa.concat_tables(samples) if total else None
-    expectations = _expectations_check(sample, total, first, last)
+    today = clock.today().isoformat()  # the running day is not whole: its volume is no evidence
+    expectations = _expectations_check(sample, total, first, last, {d: n for d, n in rows_per_day.items() if d < today})
     yield dg.MaterializeResult(
         asset_key="parsed_logs",
         data_version=range_version(hashlib.sha256(f"{r}{b}".encode()).hexdigest() for r, b in zip(row_digests, bad_digests, strict=True)),
