@@ -2,8 +2,8 @@
 against the month's burn episodes (docs/backtest.md defines every figure).
 
 A policy is a set of burn-rate tiers and a low-traffic gate, or the budget-state alerts. The replay
-is the chain's own (`chain.window_data` for the budget units, `budget.replay_with_gate` or
-`chain.replay_budget_alerts` for the firings); this module only finds the episodes and scores the
+is the chain's own (`windows.window_data` for the budget units, `budget.replay_with_gate` or
+`monthly.replay_budget_alerts` for the firings); this module only finds the episodes and scores the
 firings against them. Pure numpy over one month; no Dagster.
 """
 
@@ -24,8 +24,12 @@ from slo_assets.core.durations import DurationError, duration_minutes
 from slo_assets.core.markdown import table
 from slo_assets.openslo.spec import SpecSet
 from slo_assets.slo import budget as B
-from slo_assets.slo import chain as C
 from slo_assets.slo.burn_windows import AlertTier, alert_tiers
+from slo_assets.slo.monthly import replay_budget_alerts
+from slo_assets.slo.period import Period
+from slo_assets.slo.units import by_slo
+from slo_assets.slo.values import BoolArray, JsonObject, UnitArray
+from slo_assets.slo.windows import DEFAULT_ALERT_MIN_BAD_EVENTS, Settings, window_data
 
 SCHEMA_VERSION = 1
 NOISE_BELOW = 0.01  # a page on an episode that spent less of the budget is noise
@@ -101,7 +105,7 @@ class Policy:
     min_events: int = 0
     kind: str = TIERS
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         if self.kind == BUDGET_STATE:
             return {"name": self.name, "kind": self.kind, "low_traffic_gate": {"min_bad_events": self.min_bad_events},
                     "min_events": self.min_events, "alerts": [{"alert": name, "severity": severity}
@@ -113,12 +117,12 @@ class Policy:
                               else {"budget_fraction": float(t.budget_fraction)})} for t in self.tiers]}
 
 
-def policies(pairs: Sequence[WindowPair], settings: C.Settings, tiers: tuple[AlertTier, ...] | None = None) -> tuple[Policy, ...]:
+def policies(pairs: Sequence[WindowPair], settings: Settings, tiers: tuple[AlertTier, ...] | None = None) -> tuple[Policy, ...]:
     """The policies side by side: the configured tiers with the low-traffic gate on and off, each pair
     (with the gate on), then the budget-state alerts (with the chain's settings: its gate and judging
     floor). `On` is the configured gate, or the default when it is set to 0."""
     tiers = tiers or alert_tiers()
-    gate = settings.alert_min_bad_events or C.DEFAULT_ALERT_MIN_BAD_EVENTS
+    gate = settings.alert_min_bad_events or DEFAULT_ALERT_MIN_BAD_EVENTS
     found = [Policy(f"tiers, gate {gate}", tiers, gate, settings.alert_min_events),
              Policy("tiers, no gate", tiers, 0, settings.alert_min_events)]
     found += [Policy(f"pair {pair.label}, gate {gate}", (pair,), gate, settings.alert_min_events) for pair in pairs]
@@ -137,7 +141,7 @@ class Episode:
     bad: float  # bad units from first through last
 
 
-def episodes(good: np.ndarray, total: np.ndarray, target: Decimal, evaluate_from: int = 0,
+def episodes(good: UnitArray, total: UnitArray, target: Decimal, evaluate_from: int = 0,
              gap_minutes: int = EPISODE_GAP_MINUTES) -> list[Episode]:
     """The burn episodes of a unit series from minute `evaluate_from` on (the exact test bad > (1 - target) x total):
     runs of minutes above the allowance, joined across fewer than `gap_minutes` minutes with traffic at or under it."""
@@ -230,11 +234,11 @@ class PolicyScore:
     def pages_per_week(self) -> float | None:
         return None if self.weeks == 0 else round(self.pages / self.weeks, 2)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return {**dataclasses.asdict(self), "alerts_per_week": self.alerts_per_week, "pages_per_week": self.pages_per_week}
 
     @classmethod
-    def from_json(cls, row: dict) -> PolicyScore:
+    def from_json(cls, row: JsonObject) -> PolicyScore:
         """A row of the alert_backtest document (to_json's fields; the per-week figures are derived)."""
         return cls(**{field.name: row[field.name] for field in dataclasses.fields(cls)})
 
@@ -246,14 +250,14 @@ def _percentile(values: list[float], q: float) -> float | None:
 def score(record: PolicyRecord, months: str) -> PolicyScore:
     weeks = record.minutes / (7 * 1440)
     paged = [o for o in record.outcomes if o.paged_at_ms is not None]
-    delays = [float(o.delay_minutes) for o in paged]
+    delays = [float(delay) for delay in (o.delay_minutes for o in paged) if delay is not None]  # a paged episode has one
     spent = [o.spent_before_page for o in paged if o.spent_before_page is not None]
     return PolicyScore(record.policy, months, round(weeks, 4), record.alerts, record.pages, len(record.outcomes), len(paged),
                        _percentile(delays, 50), _percentile(delays, 90), _percentile(spent, 50), _percentile(spent, 90),
                        record.noise_pages, sum(o.missed for o in record.outcomes))
 
 
-def _marked(runs: Sequence[tuple[int, int]], size: int) -> np.ndarray:
+def _marked(runs: Sequence[tuple[int, int]], size: int) -> BoolArray:
     """Minutes covered by [start, end) index runs, as a boolean mask of `size` minutes."""
     edges = np.zeros(size + 1, dtype=np.int64)
     for start, end in runs:
@@ -262,7 +266,7 @@ def _marked(runs: Sequence[tuple[int, int]], size: int) -> np.ndarray:
     return np.cumsum(edges[:size]) > 0
 
 
-def score_window(policy: Policy, firings: Sequence[B.Firing | B.BudgetAlert], found: Sequence[Episode], bad: np.ndarray, allowed: float,
+def score_window(policy: Policy, firings: Sequence[B.Firing | B.BudgetAlert], found: Sequence[Episode], bad: UnitArray, allowed: float,
                  first_minute_ms: int, key: tuple[str, str, str]) -> PolicyRecord:
     """One policy's firings (burn-rate or budget-state: their severity and [start, end) only) in one
     SLO window against its episodes. A page detects an episode when it
@@ -307,21 +311,21 @@ class MonthBacktest:
         return [score(self.records[p.name], self.month) for p in self.policies]
 
 
-def backtest_month(specs: SpecSet, minutes: pl.DataFrame, period: C.Period, settings: C.Settings,
+def backtest_month(specs: SpecSet, minutes: pl.DataFrame, period: Period, settings: Settings,
                    chosen: Sequence[Policy]) -> MonthBacktest:
     """Every policy over every SLO window of the month. `minutes`: the month's minute rows and the
-    lookback before it (chain.LOOKBACK_DAYS). Every window is replayed over the calendar month (a
+    lookback before it (windows.LOOKBACK_DAYS). Every window is replayed over the calendar month (a
     rolling window too, so that months never overlap); its period length sets the tiers' factors,
     and its budget is (1 - target) x the month's units scaled to the window's length (a calendar
     window: the whole month). The budget-state alerts judge the budget of the month so far, as the
     chain does for a calendar window, whatever the window (docs/backtest.md)."""
-    parts = C.by_slo(minutes)
+    parts = by_slo(minutes)
     records = {p.name: PolicyRecord(p.name, minutes=(period.as_of_ms - period.start_ms) // MINUTE_MS) for p in chosen}
     for slo in specs.slos:
         for objective in slo.objectives:
             for window in slo.windows:
                 month_window = dataclasses.replace(window, rolling=False)  # bounds: the month up to the data's end
-                data = C.window_data(slo, objective, month_window, parts.get(slo.name), period, settings)
+                data = window_data(slo, objective, month_window, parts.get(slo.name), period, settings)
                 good, total = data.units.good, data.units.total
                 span = len(total) - data.offset
                 window_minutes = window.days * 1440 if window.rolling else (period.end_ms - period.start_ms) // MINUTE_MS
@@ -330,7 +334,7 @@ def backtest_month(specs: SpecSet, minutes: pl.DataFrame, period: C.Period, sett
                 key = (slo.name, objective.key, window.label)
                 for policy in chosen:
                     if policy.kind == BUDGET_STATE:
-                        fired = C.replay_budget_alerts(slo, objective, data, dataclasses.replace(
+                        fired: Sequence[B.Firing | B.BudgetAlert] = replay_budget_alerts(slo, objective, data, dataclasses.replace(
                             settings, min_events=policy.min_events, alert_min_bad_events=policy.min_bad_events))
                     else:
                         fired = B.replay_with_gate(good, total, data.replay_start, data.offset, objective.target, window.days,
@@ -365,7 +369,7 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def table_rows(scores: Sequence[PolicyScore]) -> list[tuple]:
+def table_rows(scores: Sequence[PolicyScore]) -> list[tuple[str | int, ...]]:
     """The backtest table's cells under HEADERS, one row per (months, policy): the Markdown's and the report's."""
     return [(s.months, s.policy, _number(s.alerts_per_week), _number(s.pages_per_week), s.episodes, s.paged_episodes,
              _number(s.delay_median_minutes), _number(s.delay_p90_minutes), _percent(s.spent_before_page_median),
@@ -377,14 +381,14 @@ def markdown(scores: Sequence[PolicyScore]) -> str:
     return table(HEADERS, table_rows(scores))
 
 
-def missed(result: MonthBacktest) -> list[dict]:
+def missed(result: MonthBacktest) -> list[JsonObject]:
     """Every policy's misses of the month, for the JSON table (each SLO window, when, how much it spent)."""
     return [{"policy": name, "slo": o.slo, "objective": o.objective, "window": o.window, "start": iso(o.start_ms),
              "end": iso(o.end_ms), "spent": round(o.spent, 6)}
-            for name, record in result.records.items() for o in record.outcomes if o.missed]
+            for name, record in result.records.items() for o in record.outcomes if o.missed and o.spent is not None]  # a miss has a share
 
 
-def document(result: MonthBacktest, provenance: dict) -> dict:
+def document(result: MonthBacktest, provenance: JsonObject) -> JsonObject:
     """The month's backtest as the alert_backtest JSON table (docs/outputs.md)."""
     return {"schema_version": SCHEMA_VERSION, "period": result.month, "as_of": iso(result.as_of_ms), **provenance,
             "noise_below": NOISE_BELOW, "miss_above": MISS_ABOVE,

@@ -6,17 +6,48 @@ for Timeslices). Budget figures are exact decimals; comparisons with thresholds 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from typing import Protocol, overload
 
 import numpy as np
+import numpy.typing as npt
 
-from slo_assets.core.calendar import DAY_MS, MINUTE_MS, epoch_ms, iso  # noqa: F401  (iso, epoch_ms: used as B.iso by callers)
-from slo_assets.slo.burn_windows import AlertTier, alert_tiers, burn_window_minutes
+from slo_assets.core.calendar import DAY_MS, MINUTE_MS
+from slo_assets.core.calendar import epoch_ms as epoch_ms  # re-exported: callers read B.epoch_ms
+from slo_assets.core.calendar import iso as iso  # re-exported: callers read B.iso
+from slo_assets.slo.burn_windows import alert_tiers as alert_tiers  # re-exported: callers read B.alert_tiers
+from slo_assets.slo.burn_windows import burn_window_minutes
+from slo_assets.slo.values import BoolArray, FloatArray, IntArray, JsonObject, UnitArray
 
 BURN_WINDOWS_MINUTES = burn_window_minutes()  # label -> minutes, from burn_rate_windows.yaml
 THRESHOLDS = (50, 80, 100)
+
+
+class Tier(Protocol):
+    """What the replay reads of an alert tier: a configured one (burn_windows.AlertTier) or a window
+    pair paging at a fixed burn factor (the backtest's)."""
+
+    @property
+    def severity(self) -> str: ...
+
+    @property
+    def long(self) -> str: ...
+
+    @property
+    def short(self) -> str: ...
+
+    @property
+    def long_minutes(self) -> int: ...
+
+    @property
+    def short_minutes(self) -> int: ...
+
+    def factor(self, period_days: int) -> Decimal: ...
+
+    def exact_factor(self, period_days: int) -> Fraction: ...
 
 
 @dataclass(frozen=True)
@@ -26,7 +57,7 @@ class Budget:
     consumed_ratio: Decimal | None
     remaining_ratio: Decimal | None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return {
             "allowed": as_number(self.allowed),
             "consumed": as_number(self.consumed),
@@ -35,7 +66,19 @@ class Budget:
         }
 
 
-def as_number(value: Decimal | None):
+@overload
+def as_number(value: Decimal) -> int | float: ...
+
+
+@overload
+def as_number(value: None) -> None: ...
+
+
+@overload
+def as_number(value: Decimal | None) -> int | float | None: ...
+
+
+def as_number(value: Decimal | None) -> int | float | None:
     """A JSON number from an exact decimal: integral values as int, others as the nearest float."""
     if value is None:
         return None
@@ -57,7 +100,7 @@ def error_budget(good: Decimal | int, total: Decimal | int, target: Decimal) -> 
         return Budget(allowed, consumed, ratio.normalize(), (1 - ratio).normalize())
 
 
-def sli(good, total) -> Decimal | None:
+def sli(good: Decimal | int, total: Decimal | int) -> Decimal | None:
     if total == 0:
         return None
     with localcontext() as ctx:
@@ -65,16 +108,16 @@ def sli(good, total) -> Decimal | None:
         return (Decimal(good) / Decimal(total)).normalize()
 
 
-def window_sums(values: np.ndarray, minutes: int) -> np.ndarray:
+def window_sums(values: UnitArray, minutes: int) -> UnitArray:
     """Sum over the `minutes` minutes ending at and including each index (shorter at the start)."""
     return _window(np.concatenate([[0], np.cumsum(values)]), minutes)
 
 
-def _window(cumulative: np.ndarray, minutes: int) -> np.ndarray:
+def _window(cumulative: UnitArray, minutes: int) -> UnitArray:
     """cumulative[i + 1] - cumulative[max(i + 1 - minutes, 0)] for every i, by slices (cumulative[0] is 0)."""
     sums = cumulative[1:].copy()
     if minutes < len(sums):
-        sums[minutes:] -= cumulative[1:len(sums) - minutes + 1]
+        np.subtract(sums[minutes:], cumulative[1:len(sums) - minutes + 1], out=sums[minutes:])
     return sums
 
 
@@ -83,20 +126,20 @@ class Sums:
     sums are taken once per series (not once per window width and caller), each width once.
     Exactly window_sums(total - good, m) and window_sums(total, m)."""
 
-    def __init__(self, good: np.ndarray, total: np.ndarray) -> None:
+    def __init__(self, good: UnitArray, total: UnitArray) -> None:
         self.good, self.total = good, total
-        self._bad_cumulative = np.concatenate([[0], np.cumsum(total - good)])
-        self._total_cumulative = np.concatenate([[0], np.cumsum(total)])
-        self._windows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._rates: dict[tuple[int, Decimal], np.ndarray] = {}
+        self._bad_cumulative: UnitArray = np.concatenate([[0], np.cumsum(total - good)])
+        self._total_cumulative: UnitArray = np.concatenate([[0], np.cumsum(total)])
+        self._windows: dict[int, tuple[UnitArray, UnitArray]] = {}
+        self._rates: dict[tuple[int, Decimal], FloatArray] = {}
 
-    def window(self, minutes: int) -> tuple[np.ndarray, np.ndarray]:
+    def window(self, minutes: int) -> tuple[UnitArray, UnitArray]:
         """(bad units, total units) over the `minutes` minutes ending at each index."""
         if minutes not in self._windows:
             self._windows[minutes] = (_window(self._bad_cumulative, minutes), _window(self._total_cumulative, minutes))
         return self._windows[minutes]
 
-    def burn_rate(self, target: Decimal, minutes: int) -> np.ndarray:
+    def burn_rate(self, target: Decimal, minutes: int) -> FloatArray:
         key = (minutes, target)
         if key not in self._rates:
             bad_w, total_w = self.window(minutes)
@@ -116,25 +159,26 @@ class Sums:
         return float(_rate(bad_w, total_w, target)[-1])
 
 
-def _rate(bad_w: np.ndarray, total_w: np.ndarray, target: Decimal) -> np.ndarray:
+def _rate(bad_w: UnitArray, total_w: UnitArray, target: Decimal) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(total_w > 0, bad_w / np.where(total_w > 0, total_w, 1), 0.0)
-    return rate / float(1 - target)
+    burn: FloatArray = rate / float(1 - target)
+    return burn
 
 
-def burn_rate_series(good: np.ndarray, total: np.ndarray, target: Decimal, minutes: int, sums: Sums | None = None) -> np.ndarray:
+def burn_rate_series(good: UnitArray, total: UnitArray, target: Decimal, minutes: int, sums: Sums | None = None) -> FloatArray:
     """(bad_w / total_w) / (1 - target) at every minute; 0 where the window has no traffic."""
     return (sums or Sums(good, total)).burn_rate(target, minutes)
 
 
-def _above(good: np.ndarray, total: np.ndarray, target: Decimal, minutes: int, factor: Fraction | Decimal,
-           min_events: int, sums: Sums | None = None) -> np.ndarray:
+def _above(good: UnitArray, total: UnitArray, target: Decimal, minutes: int, factor: Fraction | Decimal,
+           min_events: int, sums: Sums | None = None) -> BoolArray:
     """Exact test burn > factor, i.e. bad_w * 1 > factor * (1 - target) * total_w, per minute."""
     bad_w, total_w = (sums or Sums(good, total)).window(minutes)
     return _exceeds(bad_w, total_w, Fraction(factor) * Fraction(1 - target)) & (total_w > 0) & (total_w >= min_events)
 
 
-def _exceeds(bad_w: np.ndarray, total_w: np.ndarray, limit: Fraction) -> np.ndarray:
+def _exceeds(bad_w: UnitArray, total_w: UnitArray, limit: Fraction) -> BoolArray:
     """Exact bad_w > limit * total_w per index: in integers for whole units, with a relative margin for fractional ones."""
     if np.issubdtype(bad_w.dtype, np.integer) and np.issubdtype(total_w.dtype, np.integer):
         bound = 2**62
@@ -161,7 +205,7 @@ class Firing:
     end_ms: int  # exclusive: the first minute it no longer held
     peak_burn_rate: float
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return {
             "severity": self.severity,
             "long_window": self.long_window,
@@ -174,7 +218,7 @@ class Firing:
         }
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def _runs(mask: BoolArray) -> list[tuple[int, int]]:
     """[start, end) index pairs of consecutive True values."""
     padded = np.concatenate([[False], mask, [False]])
     edges = np.flatnonzero(padded[1:] != padded[:-1])
@@ -188,7 +232,7 @@ class HeldBack(Firing):
 
     bad_in_long_window: float = 0.0  # the most bad units the long window held during the run
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return {**super().to_json(), "bad_in_long_window": as_number(Decimal(repr(float(self.bad_in_long_window))))}
 
 
@@ -198,9 +242,9 @@ class Replay:
     held_back: list[HeldBack]  # what the low-traffic gate suppressed (empty when the gate is off)
 
 
-def replay_with_gate(good: np.ndarray, total: np.ndarray, first_minute_ms: int, evaluate_from: int, target: Decimal,
+def replay_with_gate(good: UnitArray, total: UnitArray, first_minute_ms: int, evaluate_from: int, target: Decimal,
                      period_days: int, min_events: int = 0, min_bad_events: int = 0,
-                     tiers: tuple[AlertTier, ...] | None = None, sums: Sums | None = None) -> Replay:
+                     tiers: Sequence[Tier] | None = None, sums: Sums | None = None) -> Replay:
     """Replay the multiwindow alerts at every minute from index `evaluate_from` (earlier minutes only
     feed the windows). Each firing is a maximal run of minutes where both windows burn too fast.
     Low-traffic gates: a tier fires only when its long window holds at least `min_events` units and
@@ -230,15 +274,15 @@ def replay_with_gate(good: np.ndarray, total: np.ndarray, first_minute_ms: int, 
     return Replay(sorted(firings, key=order), sorted(held, key=order))
 
 
-def replay_alerts(good: np.ndarray, total: np.ndarray, first_minute_ms: int, evaluate_from: int, target: Decimal,
-                  period_days: int, min_events: int = 0, tiers: tuple[AlertTier, ...] | None = None,
+def replay_alerts(good: UnitArray, total: UnitArray, first_minute_ms: int, evaluate_from: int, target: Decimal,
+                  period_days: int, min_events: int = 0, tiers: Sequence[Tier] | None = None,
                   min_bad_events: int = 0) -> list[Firing]:
     """The firings of replay_with_gate (the definition exactly when both gates are 0)."""
     return replay_with_gate(good, total, first_minute_ms, evaluate_from, target, period_days, min_events, min_bad_events,
                             tiers).firings
 
 
-def replay_condition(good: np.ndarray, total: np.ndarray, first_minute_ms: int, evaluate_from: int, target: Decimal,
+def replay_condition(good: UnitArray, total: UnitArray, first_minute_ms: int, evaluate_from: int, target: Decimal,
                      threshold: float, op: str, lookback: int, alert_after: int,
                      sums: Sums | None = None) -> list[tuple[int, int, float]]:
     """An OpenSLO burnrate AlertCondition: burn over `lookback` op threshold, held for `alert_after` minutes."""
@@ -277,7 +321,7 @@ class BudgetAlert:
     value: float
 
 
-def budget_state_alerts(good: np.ndarray, total: np.ndarray, events: np.ndarray, event_good: np.ndarray | None,
+def budget_state_alerts(good: UnitArray, total: UnitArray, events: IntArray, event_good: IntArray | None,
                         first_minute_ms: int, evaluate_from: int, target: Decimal, min_events: int = 0,
                         min_bad_events: int = 0, sums: Sums | None = None) -> list[BudgetAlert]:
     """Replay the budget-state alerts at every minute from index `evaluate_from` (the window start).
@@ -309,7 +353,7 @@ def budget_state_alerts(good: np.ndarray, total: np.ndarray, events: np.ndarray,
             found.append(BudgetAlert(name, BUDGET_ALERTS[name], first_minute_ms + (evaluate_from + start) * MINUTE_MS,
                                      first_minute_ms + (evaluate_from + end) * MINUTE_MS, float(remaining[start:end].min())))
 
-    def gated(series_good: np.ndarray, series_total: np.ndarray, windows: tuple[str, ...], factor: Decimal, name: str) -> None:
+    def gated(series_good: UnitArray, series_total: UnitArray, windows: tuple[str, ...], factor: Decimal, name: str) -> None:
         series_sums = sums if series_good is good else Sums(series_good, series_total)
         holds = np.ones(size, dtype=bool)
         for label in windows:
@@ -329,7 +373,7 @@ def budget_state_alerts(good: np.ndarray, total: np.ndarray, events: np.ndarray,
     return sorted(found, key=lambda a: (a.start_ms, a.name))
 
 
-def threshold_crossings(bad: np.ndarray, first_minute_ms: int, allowed: Decimal) -> dict[int, int | None]:
+def threshold_crossings(bad: UnitArray, first_minute_ms: int, allowed: Decimal) -> dict[int, int | None]:
     """First minute (ms) at which cumulative bad units reach 50/80/100% of the period's allowed budget."""
     crossings: dict[int, int | None] = {}
     cumulative = np.cumsum(bad)
@@ -356,7 +400,7 @@ class Forecast:
     seed: int
     days_sampled: int
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return {
             "recent_daily_burn": round(self.daily_burn_units, 6),
             "days_to_exhaustion": None if self.days_to_exhaustion is None else round(self.days_to_exhaustion, 3),
@@ -368,7 +412,7 @@ class Forecast:
         }
 
 
-def forecast(daily_bad: np.ndarray, daily_total: np.ndarray, as_of_ms: int, period_end_ms: int, target: Decimal,
+def forecast(daily_bad: npt.ArrayLike, daily_total: npt.ArrayLike, as_of_ms: int, period_end_ms: int, target: Decimal,
              recent_days: int = 7, simulations: int = 10_000, seed: int = 20260101) -> Forecast:
     """Days to exhaustion = remaining budget / recent daily burn; probability of exhaustion by the
     period end by resampling recent daily bad ratios over the remaining days (seeded)."""

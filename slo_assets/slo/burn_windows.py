@@ -100,7 +100,7 @@ def parse_burn_windows(text: str, source: str) -> BurnWindows:
         fraction = _fraction(item["budget_fraction"])
         if fraction is None:
             problems.append(f"{where}: budget_fraction: {item['budget_fraction']!r} must be a quoted decimal above 0 and at most 1, like \"0.02\"")
-        if len(problems) == found:
+        if len(problems) == found and fraction is not None:  # a fraction of None is a problem above
             tiers.append(AlertTier(item["severity"], minutes["long"], minutes["short"], item["long"], item["short"], fraction))
     labels: dict[int, str] = {}
     for tier in tiers:
@@ -112,7 +112,7 @@ def parse_burn_windows(text: str, source: str) -> BurnWindows:
     return BurnWindows(tuple(tiers))
 
 
-def _fraction(value) -> Decimal | None:
+def _fraction(value: object) -> Decimal | None:
     # A string keeps the decimal exact (a YAML float 0.1 would be read as 0.1000000000000000055...).
     if not isinstance(value, str):
         return None

@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from slo_assets.slo.values import JsonObject
+
 Z_95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
 CONFIDENCE_LEVEL = 0.95
 
@@ -50,12 +52,12 @@ class Confidence:
     high: float
     significant: bool  # False: low < target <= high
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return {"method": self.method, "level": self.level, "trials": self.trials, "low": self.low, "high": self.high,
                 "significant": self.significant}
 
     @classmethod
-    def from_json(cls, data: dict | None) -> Confidence | None:
+    def from_json(cls, data: JsonObject | None) -> Confidence | None:
         return None if data is None else cls(data["method"], data["level"], data["trials"], data["low"], data["high"],
                                              data["significant"])
 

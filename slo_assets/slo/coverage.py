@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from slo_assets.slo.values import BoolArray, FloatArray, IntArray, JsonObject
+
 HISTORY_WEEKS = 4
 WEEK_HOURS = 7 * 24
 DEFAULT_FLOOR = 0.95
@@ -52,7 +54,7 @@ class Coverage:
     def measured_ratio(self) -> float:
         return 1 - self.unmeasured_ratio
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return {"window_minutes": self.window_minutes, "minutes_with_data": self.minutes_with_data,
                 "minutes_without_history": self.minutes_without_history, "unmeasured_minutes": self.unmeasured_minutes,
                 "unmeasured_ratio": self.unmeasured_ratio, "gaps": self.gaps, "lines": self.lines,
@@ -60,11 +62,11 @@ class Coverage:
                 "floor": self.floor, "below_floor": self.below_floor}
 
     @classmethod
-    def from_json(cls, data: dict | None) -> Coverage | None:
+    def from_json(cls, data: JsonObject | None) -> Coverage | None:
         return None if data is None else cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 
-def expected_per_minute(totals: np.ndarray, offset: int) -> np.ndarray:
+def expected_per_minute(totals: IntArray, offset: int) -> FloatArray:
     """Expected requests per minute of the window (minutes `offset`.. of `totals`), NaN without
     history. `totals` starts on a whole hour."""
     padded = np.concatenate([totals, np.zeros(-len(totals) % 60, dtype=totals.dtype)])
@@ -75,11 +77,12 @@ def expected_per_minute(totals: np.ndarray, offset: int) -> np.ndarray:
     with_traffic = past > 0
     weeks = with_traffic.sum(axis=0)
     mean = np.divide(np.where(with_traffic, past, 0).sum(axis=0), weeks, out=np.full(len(hours), np.nan), where=weeks > 0)
-    return mean[(offset + np.arange(len(totals) - offset)) // 60] / 60
+    expected: FloatArray = mean[(offset + np.arange(len(totals) - offset)) // 60] / 60
+    return expected
 
 
-def unmeasured_mask(totals: np.ndarray, offset: int, excluded: np.ndarray | None = None,
-                    min_missing_events: float = DEFAULT_MIN_MISSING_EVENTS) -> tuple[np.ndarray, np.ndarray]:
+def unmeasured_mask(totals: IntArray, offset: int, excluded: BoolArray | None = None,
+                    min_missing_events: float = DEFAULT_MIN_MISSING_EVENTS) -> tuple[BoolArray, BoolArray]:
     """(unmeasured, without_history) per window minute: see the module's rules."""
     window = totals[offset:]
     expected = expected_per_minute(totals, offset)
@@ -97,7 +100,7 @@ def unmeasured_mask(totals: np.ndarray, offset: int, excluded: np.ndarray | None
     return unmeasured, without_history
 
 
-def window_coverage(totals: np.ndarray, offset: int, excluded: np.ndarray | None = None,
+def window_coverage(totals: IntArray, offset: int, excluded: BoolArray | None = None,
                     lines: tuple[int, int] | None = None, floor: float = DEFAULT_FLOOR,
                     min_missing_events: float = DEFAULT_MIN_MISSING_EVENTS) -> Coverage:
     """Coverage of the window `totals[offset:]` (requests per minute; the 4 weeks before it in
@@ -106,11 +109,14 @@ def window_coverage(totals: np.ndarray, offset: int, excluded: np.ndarray | None
     size = len(totals) - offset
     count = int(unmeasured.sum())
     ratio = round(count / size, 9) if size else 0.0
-    rows, quarantined = lines if lines is not None else (None, None)
-    read = None if lines is None else rows + quarantined
+    read = quarantined = quarantine_ratio = None
+    if lines is not None:
+        rows, quarantined = lines
+        read = rows + quarantined
+        quarantine_ratio = None if not read else round(quarantined / read, 9)
     gaps = int(np.count_nonzero(np.diff(np.concatenate([[0], unmeasured.astype(np.int8)])) == 1))
     return Coverage(size, int((totals[offset:] > 0).sum()), int(without_history.sum()), count, ratio, gaps,
-                    read, quarantined, None if not read else round(quarantined / read, 9), floor, (1 - ratio) < floor)
+                    read, quarantined, quarantine_ratio, floor, (1 - ratio) < floor)
 
 
 def status_note(status: str, coverage: Coverage | None) -> str | None:

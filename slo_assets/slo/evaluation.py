@@ -1,9 +1,10 @@
 """The evaluation of one SLO window as a typed contract (in the spirit of slo-generator's SLOReport).
 
-`chain.evaluate` builds a `WindowEvaluation` once; every consumer (the compliance and error-budget
-documents, the exposition, the report, the charts, the remediation plan, the asset metadata) reads
-its fields. It is serialized in one place: `to_json()` gives the JSON object the documents have
-always held (docs/outputs.md), `from_json()` reads it back, and the round trip is exact.
+`monthly.evaluate` (chain.evaluate) builds a `WindowEvaluation` once; every consumer (the compliance
+and error-budget documents, the exposition, the report, the charts, the remediation plan, the asset
+metadata) reads its fields. It is serialized in one place: `to_json()` gives the JSON object the documents have
+always held (docs/outputs.md), `from_json()` reads it back, and the round trip is exact. Its parts
+(budget, burn rates, alerts, forecast ...) are defined in evaluation_parts.py and importable from here.
 
 Figures keep the JSON's numbers (int when integral, else float: `budget.as_number`); instants are
 epoch milliseconds, shown as ISO-8601 to the second.
@@ -12,315 +13,45 @@ epoch milliseconds, shown as ISO-8601 to the second.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Literal
 
 import polars as pl
 
-from slo_assets.core.calendar import epoch_ms, iso
+from slo_assets.core.calendar import epoch_ms
 from slo_assets.slo.confidence import Confidence
 from slo_assets.slo.coverage import Coverage
 
-Number = int | float
-Status = Literal["met", "at_risk", "failed", "insufficient_data"]
-STATUSES: tuple[Status, ...] = ("met", "at_risk", "failed", "insufficient_data")
-
-
-def _ms(text: str | None) -> int | None:
-    return None if text is None else epoch_ms(text)
-
-
-# Alerts start and end on whole minutes of a few months: a month of 500 SLO windows formats the same
-# instants hundreds of thousands of times, so each is formatted once.
-_iso_once = lru_cache(maxsize=1 << 17)(iso)
-
-
-def _iso(ms: int | None) -> str | None:
-    return None if ms is None else _iso_once(ms)
-
-
-@dataclass(frozen=True)
-class ErrorBudget:
-    allowed: Number
-    consumed: Number
-    consumed_ratio: Number | None  # None when nothing is allowed (no unit in the window)
-    remaining_ratio: Number | None
-
-    def to_json(self) -> dict:
-        return {"allowed": self.allowed, "consumed": self.consumed, "consumed_ratio": self.consumed_ratio,
-                "remaining_ratio": self.remaining_ratio}
-
-    @classmethod
-    def from_json(cls, data: dict) -> ErrorBudget:
-        return cls(data["allowed"], data["consumed"], data["consumed_ratio"], data["remaining_ratio"])
-
-
-@dataclass(frozen=True)
-class BurnRates:
-    """Burn rate at the end of the data per burn window (5m ... 3d, in the windows' order), and over the period."""
-
-    at_end: tuple[tuple[str, float], ...]
-    period: float | None
-
-    def rate(self, label: str) -> float | None:
-        return self.period if label == "period" else dict(self.at_end)[label]
-
-    def items(self) -> list[tuple[str, float | None]]:
-        """(burn window, rate) pairs, 'period' last, as the documents list them."""
-        return [*self.at_end, ("period", self.period)]
-
-    def to_json(self) -> dict:
-        return dict(self.items())
-
-    @classmethod
-    def from_json(cls, data: dict) -> BurnRates:
-        return cls(tuple((k, v) for k, v in data.items() if k != "period"), data.get("period"))
-
-
-@dataclass(frozen=True)
-class Alert:
-    """A replayed multiwindow burn-rate alert: a maximal run of minutes where both windows burned too fast."""
-
-    severity: str
-    long_window: str
-    short_window: str
-    burn_rate_threshold: Number
-    start_ms: int
-    end_ms: int  # exclusive: the first minute it no longer held
-    minutes: int
-    peak_burn_rate: float
-
-    def to_json(self) -> dict:
-        return {"severity": self.severity, "long_window": self.long_window, "short_window": self.short_window,
-                "burn_rate_threshold": self.burn_rate_threshold, "start": _iso_once(self.start_ms), "end": _iso_once(self.end_ms),
-                "minutes": self.minutes, "peak_burn_rate": self.peak_burn_rate}
-
-    @classmethod
-    def from_json(cls, data: dict) -> Alert:
-        return cls(data["severity"], data["long_window"], data["short_window"], data["burn_rate_threshold"],
-                   epoch_ms(data["start"]), epoch_ms(data["end"]), data["minutes"], data["peak_burn_rate"])
-
-
-@dataclass(frozen=True)
-class HeldBackAlert(Alert):
-    """An alert the low-traffic gate held back: its long window had fewer bad units than the gate asks."""
-
-    bad_in_long_window: Number = 0
-
-    def to_json(self) -> dict:
-        return {**super().to_json(), "bad_in_long_window": self.bad_in_long_window}
-
-    @classmethod
-    def from_json(cls, data: dict) -> HeldBackAlert:
-        alert = Alert.from_json(data)
-        return cls(**{f: getattr(alert, f) for f in Alert.__dataclass_fields__}, bad_in_long_window=data["bad_in_long_window"])
-
-
-@dataclass(frozen=True)
-class PolicyAlert:
-    """A firing of an OpenSLO AlertPolicy condition (burn over its lookback, held for alert_after)."""
-
-    policy: str
-    condition: str
-    severity: str
-    threshold: Number
-    lookback_window: str
-    start_ms: int
-    end_ms: int
-    peak_burn_rate: float
-
-    def to_json(self) -> dict:
-        return {"policy": self.policy, "condition": self.condition, "severity": self.severity, "threshold": self.threshold,
-                "lookback_window": self.lookback_window, "start": _iso_once(self.start_ms), "end": _iso_once(self.end_ms),
-                "peak_burn_rate": self.peak_burn_rate}
-
-    @classmethod
-    def from_json(cls, data: dict) -> PolicyAlert:
-        return cls(data["policy"], data["condition"], data["severity"], data["threshold"], data["lookback_window"],
-                   epoch_ms(data["start"]), epoch_ms(data["end"]), data["peak_burn_rate"])
-
-
-@dataclass(frozen=True)
-class BudgetAlert:
-    """A replayed budget-state alert (budget_critical, budget_warning, slo_violated, high_burn_rate,
-    latency_threshold_violated): a run of minutes it held; `value` its worst figure then (the lowest
-    remaining budget ratio, or the highest burn rate)."""
-
-    alert: str
-    severity: str
-    start_ms: int
-    end_ms: int  # exclusive: the first minute it no longer held
-    value: float
-
-    @property
-    def minutes(self) -> int:
-        return (self.end_ms - self.start_ms) // 60_000
-
-    def to_json(self) -> dict:
-        return {"alert": self.alert, "severity": self.severity, "start": _iso_once(self.start_ms), "end": _iso_once(self.end_ms),
-                "minutes": self.minutes, "value": self.value}
-
-    @classmethod
-    def from_json(cls, data: dict) -> BudgetAlert:
-        return cls(data["alert"], data["severity"], epoch_ms(data["start"]), epoch_ms(data["end"]), data["value"])
-
-
-@dataclass(frozen=True)
-class Throughput:
-    """A throughput objective: a slice is good when its requests per second `op` `value`."""
-
-    op: str
-    value: Number  # requests per second
-    slice_minutes: int
-    mean_rate: float | None  # the window's events / its seconds
-
-    def to_json(self) -> dict:
-        return {"op": self.op, "value": self.value, "slice_minutes": self.slice_minutes, "mean_requests_per_second": self.mean_rate}
-
-    @classmethod
-    def from_json(cls, data: dict | None) -> Throughput | None:
-        return None if data is None else cls(data["op"], data["value"], data["slice_minutes"], data["mean_requests_per_second"])
-
-
-@dataclass(frozen=True)
-class ThresholdCrossing:
-    percent: int  # of the window's allowed budget consumed
-    crossed_at_ms: int | None
-
-    def to_json(self) -> dict:
-        return {"percent": self.percent, "crossed_at": _iso(self.crossed_at_ms)}
-
-    @classmethod
-    def from_json(cls, data: dict) -> ThresholdCrossing:
-        return cls(data["percent"], _ms(data["crossed_at"]))
-
-
-@dataclass(frozen=True)
-class Forecast:
-    recent_daily_burn: float
-    days_to_exhaustion: float | None
-    projected_exhaustion_ms: int | None  # to the second, as shown
-    exhausted: bool
-    probability_exhausted_by_period_end: float
-    projected_consumed_ratio_at_period_end: float | None
-    method: str
-
-    def to_json(self) -> dict:
-        return {"recent_daily_burn": self.recent_daily_burn, "days_to_exhaustion": self.days_to_exhaustion,
-                "projected_exhaustion": _iso(self.projected_exhaustion_ms), "exhausted": self.exhausted,
-                "probability_exhausted_by_period_end": self.probability_exhausted_by_period_end,
-                "projected_consumed_ratio_at_period_end": self.projected_consumed_ratio_at_period_end, "method": self.method}
-
-    @classmethod
-    def from_json(cls, data: dict) -> Forecast:
-        return cls(data["recent_daily_burn"], data["days_to_exhaustion"], _ms(data["projected_exhaustion"]), data["exhausted"],
-                   data["probability_exhausted_by_period_end"], data["projected_consumed_ratio_at_period_end"], data["method"])
-
-
-@dataclass(frozen=True)
-class LowTrafficGate:
-    min_bad_events: int
-    min_events: int
-    held_back: int  # alerts it held back in this window
-
-    def to_json(self) -> dict:
-        return {"min_bad_events": self.min_bad_events, "min_events": self.min_events, "held_back": self.held_back}
-
-    @classmethod
-    def from_json(cls, data: dict) -> LowTrafficGate:
-        return cls(data["min_bad_events"], data["min_events"], data["held_back"])
-
-
-@dataclass(frozen=True)
-class Slices:
-    """Timeslices and RatioTimeslices: the window's own slices, and the empty ones counted good."""
-
-    total: int
-    empty_counted_good: int
-
-    def to_json(self) -> dict:
-        return {"total": self.total, "empty_counted_good": self.empty_counted_good}
-
-    @classmethod
-    def from_json(cls, data: dict | None) -> Slices | None:
-        return None if data is None else cls(data["total"], data["empty_counted_good"])
-
-
-@dataclass(frozen=True)
-class Deficit:
-    """How far a failed window is below its target."""
-
-    sli_points: Number
-    events_over_budget: Number
-
-    def to_json(self) -> dict:
-        return {"sli_points": self.sli_points, "events_over_budget": self.events_over_budget}
-
-    @classmethod
-    def from_json(cls, data: dict | None) -> Deficit | None:
-        return None if data is None else cls(data["sli_points"], data["events_over_budget"])
-
-
-@dataclass(frozen=True)
-class AdjustmentAudit:
-    """What one budget adjustment did in one SLO window: its events there, the minutes and requests
-    they cover, and the budget it returned. Adjustments apply in order, Exclude ones first (they win
-    a shared minute), then CountAsGood ones, each in declaration order; an adjustment returned the
-    budget units consumed with those before it minus those consumed once it applies too. So the
-    returns add up to what all of them returned, and a minute two share is credited to the first."""
-
-    adjustment: str
-    effect: str  # Exclude or CountAsGood
-    events: int  # the adjustment's events overlapping the window
-    minutes: int  # the window's minutes they cover
-    requests: int  # requests in those minutes (the SLO's total events)
-    bad_requests: int  # of them, those the SLI counts bad
-    slices: int | None  # the window's slices holding one of those minutes (timeslice methods)
-    budget_returned: Number  # budget units (events or slices)
-
-    def to_json(self) -> dict:
-        return {"adjustment": self.adjustment, "effect": self.effect, "events": self.events, "minutes": self.minutes,
-                "requests": self.requests, "bad_requests": self.bad_requests, "slices": self.slices,
-                "budget_returned": self.budget_returned}
-
-    @classmethod
-    def from_json(cls, data: dict) -> AdjustmentAudit:
-        return cls(data["adjustment"], data["effect"], data["events"], data["minutes"], data["requests"], data["bad_requests"],
-                   data["slices"], data["budget_returned"])
-
-
-@dataclass(frozen=True)
-class AdjustedBudget:
-    """A window's budget without any adjustment beside what each adjustment returned."""
-
-    unadjusted: ErrorBudget  # the window's budget had no adjustment been declared
-    adjustments: tuple[AdjustmentAudit, ...]  # those with an event in the window, in the order they apply
-
-    def to_json(self) -> dict:
-        return {"unadjusted_error_budget": self.unadjusted.to_json(), "adjustments": [a.to_json() for a in self.adjustments]}
-
-    @classmethod
-    def from_json(cls, data: dict | None) -> AdjustedBudget | None:
-        if data is None:
-            return None
-        return cls(ErrorBudget.from_json(data["unadjusted_error_budget"]), tuple(AdjustmentAudit.from_json(a) for a in data["adjustments"]))
-
-
-@dataclass(frozen=True)
-class ComponentWeight:
-    """A composite SLO's component: the SLO and its compositeWeight."""
-
-    slo: str
-    weight: Number
-
-    def to_json(self) -> dict:
-        return {"slo": self.slo, "weight": self.weight}
-
-    @classmethod
-    def from_json(cls, data: dict) -> ComponentWeight:
-        return cls(data["slo"], data["weight"])
+# The parts of an evaluation are defined beside it; importers keep reading them from here.
+from slo_assets.slo.evaluation_parts import (
+    STATUSES,
+    AdjustedBudget,
+    AdjustmentAudit,
+    Alert,
+    BudgetAlert,
+    BurnRates,
+    ComponentWeight,
+    Deficit,
+    ErrorBudget,
+    Forecast,
+    HeldBackAlert,
+    LowTrafficGate,
+    Number,
+    PolicyAlert,
+    Slices,
+    Status,
+    ThresholdCrossing,
+    Throughput,
+    iso_once,
+)
+from slo_assets.slo.values import JsonObject
+
+__all__ = [
+    "BUDGET_ROW_SCHEMA", "STATUSES", "AdjustedBudget", "AdjustmentAudit", "Alert", "BudgetAlert", "BudgetInconsistency", "BurnRates",
+    "ComponentWeight", "Deficit", "ErrorBudget", "Forecast", "HeldBackAlert", "LowTrafficGate", "MonthEvaluations", "Number",
+    "PolicyAlert", "ServiceHealth", "Slices", "Status", "ThresholdCrossing", "Throughput", "WindowEvaluation", "budget_inconsistencies",
+    "budget_rows", "dump_evaluations", "load_evaluations", "most_consumed_first",
+]
 
 
 @dataclass(frozen=True)
@@ -372,10 +103,10 @@ class WindowEvaluation:
     def held_back_count(self, severity: str) -> int:
         return sum(a.severity == severity for a in self.alerts_held_back)
 
-    def to_json(self, keys: Collection[str] | None = None) -> dict:
+    def to_json(self, keys: Collection[str] | None = None) -> JsonObject:
         """The JSON object; with `keys`, only those (the lists of alerts are not built for nobody)."""
-        start, end = _iso_once(self.window_start_ms), _iso_once(self.window_end_ms)
-        lists = {
+        start, end = iso_once(self.window_start_ms), iso_once(self.window_end_ms)
+        lists: dict[str, Callable[[], object]] = {
             "alerts": lambda: [a.to_json() for a in self.alerts],
             "alerts_held_back": lambda: [h.to_json() for h in self.alerts_held_back],
             "policy_alerts": lambda: [p.to_json() for p in self.policy_alerts],
@@ -383,7 +114,7 @@ class WindowEvaluation:
             "thresholds": lambda: [t.to_json() for t in self.thresholds],
             "budget_adjustments": lambda: None if self.budget_adjustments is None else self.budget_adjustments.to_json(),
         }
-        whole = {
+        whole: JsonObject = {
             "slo": self.slo, "display_name": self.display_name, "service": self.service, "objective": self.objective,
             "objective_name": self.objective_name, "window": self.window, "label": self.label,
             "window_start": start, "window_end": end, "lists_period": {"start": start, "end": end},
@@ -413,7 +144,7 @@ class WindowEvaluation:
         return whole if keys is None else {k: whole[k] for k in keys}
 
     @classmethod
-    def from_json(cls, data: dict) -> WindowEvaluation:
+    def from_json(cls, data: JsonObject) -> WindowEvaluation:
         """From to_json()'s object, or from a compliance entry merged with its error-budget entry."""
         if data.get("status") not in STATUSES:
             raise ValueError(f"window {data.get('label') or data.get('slo')!r}: status {data.get('status')!r} is not one of {STATUSES}")
@@ -523,11 +254,11 @@ class MonthEvaluations:
     status_counts: dict[str, int]
     compliance_percent: float | None  # None: no window could be judged
     services: tuple[ServiceHealth, ...]
-    data_quality: dict
+    data_quality: JsonObject
     windows: tuple[WindowEvaluation, ...]
 
     @classmethod
-    def from_documents(cls, compliance: dict, budgets: dict, source: str = "compliance / error_budgets") -> MonthEvaluations:
+    def from_documents(cls, compliance: JsonObject, budgets: JsonObject, source: str = "compliance / error_budgets") -> MonthEvaluations:
         """Each window from its compliance entry and its error-budget entry (together: the whole evaluation)."""
         try:
             by_key = {(b["slo"], b["objective"], b["window"]): b for b in budgets["slos"]}

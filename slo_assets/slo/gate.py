@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from slo_assets.core.calendar import iso
 from slo_assets.openslo.spec import Slo
 from slo_assets.slo.evaluation import WindowEvaluation
+from slo_assets.slo.values import JsonObject
 
 SCHEMA_VERSION = 1
 GO, FREEZE = "go", "freeze"
@@ -33,10 +35,17 @@ class Reason:
     page_since: str | None = None
 
 
+class GatePolicy(TypedDict):
+    """An SLO's deploy policy as the gate shows it."""
+
+    budget_floor: float | None
+    freeze_on_page: bool
+
+
 @dataclass
 class SloGate:
     slo: str
-    policy: dict | None  # {budget_floor, freeze_on_page}, None when the SLO declares none
+    policy: GatePolicy | None  # None when the SLO declares none
     decision: str
     reasons: list[Reason] = field(default_factory=list)
     remaining_ratio: float | None = None  # the lowest over its windows
@@ -56,11 +65,11 @@ class ServiceGate:
         reasons = [r for r in self.reasons if r.slo == slo]
         return ServiceGate(self.service, FREEZE if reasons else GO, reasons, mine, self.evaluated_until)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JsonObject:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> ServiceGate:
+    def from_json(cls, data: JsonObject) -> ServiceGate:
         slos = [SloGate(**{**s, "reasons": [Reason(**r) for r in s["reasons"]]}) for s in data["slos"]]
         return cls(data["service"], data["decision"], [Reason(**r) for r in data["reasons"]], slos, data["evaluated_until"])
 
@@ -100,7 +109,7 @@ def service_gates(slos: list[Slo], evaluations: list[WindowEvaluation]) -> list[
     return gates
 
 
-def gate_document(period: str, gates: list[ServiceGate]) -> dict:
+def gate_document(period: str, gates: list[ServiceGate]) -> JsonObject:
     return {"schema_version": SCHEMA_VERSION, "period": period, "services": [g.to_json() for g in gates]}
 
 
@@ -115,7 +124,7 @@ def staleness(evaluated_until: str | None, now: datetime) -> str | None:
             "current month again (slo-assets run, or the monthly schedule) for a decision on recent traffic")
 
 
-def verdict(gate: ServiceGate, period: str, now: datetime | None = None) -> dict:
+def verdict(gate: ServiceGate, period: str, now: datetime | None = None) -> JsonObject:
     """What `slo-assets gate` prints: the decision and why, in one JSON object; `stale` says when the
     data judged is older than STALE_AFTER at `now`."""
     declared = [s for s in gate.slos if s.policy is not None]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from slo_assets.core.calendar import epoch_ms, month_range_ms, period_label, period_months
 from slo_assets.slo.evaluation import MonthEvaluations, WindowEvaluation
+from slo_assets.slo.values import JsonObject
 
 K_MAD = 3.5
 MIN_HISTORY = 5
@@ -146,7 +147,7 @@ def anomalies(grain: str, values: Mapping[str, float], k: float = K_MAD) -> list
     return [a for a in found if abs(a.score) > k]
 
 
-def incidents_of(plans: Mapping[str, dict | None]) -> list[Incident]:
+def incidents_of(plans: Mapping[str, JsonObject | None]) -> list[Incident]:
     """Every incident of the months' remediation plans (month -> plan document, None without one)."""
     found = []
     for plan in plans.values():
@@ -157,11 +158,18 @@ def incidents_of(plans: Mapping[str, dict | None]) -> list[Incident]:
     return found
 
 
+def _month_cell(month: str, window: WindowEvaluation | None) -> MonthCell:
+    """The window's status and SLI in one month of the period (None: not evaluated that month)."""
+    if window is None:
+        return MonthCell(month, None, None)
+    return MonthCell(month, window.status, None if window.sli is None else float(window.sli))
+
+
 def _median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def review(key: str, months: Mapping[str, MonthEvaluations], plans: Mapping[str, dict | None],
+def review(key: str, months: Mapping[str, MonthEvaluations], plans: Mapping[str, JsonObject | None],
            daily_sli: Mapping[str, Mapping[str, float]]) -> PeriodReview:
     """The review of period `key` (a quarter's first month YYYY-MM, or a year YYYY). `months`: the evaluated
     months of the period (a month without evaluations is left out); `daily_sli`: SLO -> day -> SLI."""
@@ -176,9 +184,7 @@ def review(key: str, months: Mapping[str, MonthEvaluations], plans: Mapping[str,
     reviews = []
     for (slo, objective, window_name), by_month in windows.items():
         first = next(iter(by_month.values()))
-        cells = tuple(MonthCell(m, by_month[m].status if m in by_month else None,
-                                None if m not in by_month or by_month[m].sli is None else float(by_month[m].sli))
-                      for m in period)
+        cells = tuple(_month_cell(m, by_month.get(m)) for m in period)
         consumed = None
         if window_name == CALENDAR_MONTH:
             allowed = sum(float(w.error_budget.allowed) for w in by_month.values())

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
+import numpy.typing as npt
+
+from slo_assets.slo.values import FloatArray, UnitArray
 
 MONTH_DAYS = 30
 
@@ -44,7 +47,7 @@ def rung_label(target: Decimal) -> str:
     return format((target * 100).normalize(), "f")
 
 
-def bootstrap_rungs(daily_good: np.ndarray, daily_total: np.ndarray, ladder: tuple[Decimal, ...], seed: int,
+def bootstrap_rungs(daily_good: npt.ArrayLike, daily_total: npt.ArrayLike, ladder: tuple[Decimal, ...], seed: int,
                     simulations: int = 10_000, unit_minutes: int = 1, month_days: int = MONTH_DAYS) -> tuple[RungRisk, ...]:
     """Each rung's probability of being met by a month of `month_days` days drawn from the given days,
     and its allowed budget (in units x `unit_minutes`)."""
@@ -65,9 +68,10 @@ def bootstrap_rungs(daily_good: np.ndarray, daily_total: np.ndarray, ladder: tup
     return tuple(risks)
 
 
-def daily_sums(values: np.ndarray, days: int) -> np.ndarray:
+def daily_sums(values: UnitArray, days: int) -> FloatArray:
     """Per-minute values summed per day (the first minute is the first day's 00:00)."""
-    return np.bincount(np.arange(len(values)) // 1440, weights=values.astype(float), minlength=days)[:days]
+    sums = np.bincount(np.arange(len(values)) // 1440, weights=values.astype(float), minlength=days)[:days]
+    return np.asarray(sums, dtype=np.float64)  # weighted counts are float64 already (no copy); numpy's stubs say intp
 
 
 def risk_headers(ladder: tuple[Decimal, ...]) -> list[str]:

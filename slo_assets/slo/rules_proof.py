@@ -37,22 +37,19 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import polars as pl
 import yaml
 
-from slo_assets.core.calendar import MINUTE_MS, iso
+from slo_assets.core.calendar import DAY_MS, MINUTE_MS, iso
 from slo_assets.openslo.spec import ANNOTATION_ERRORS, ANNOTATION_TOTAL, Slo
 from slo_assets.slo import budget as B
-from slo_assets.slo.chain import (
-    DAY_MS,
-    LOOKBACK_DAYS,
-    Period,
-    Settings,
-    dense,
-    window_bounds,
-)
+from slo_assets.slo.period import Period
+from slo_assets.slo.units import dense
+from slo_assets.slo.values import BoolArray, IntArray, JsonObject
+from slo_assets.slo.windows import LOOKBACK_DAYS, Settings, window_bounds
 
 STEP_MINUTES = 5  # a counter sample every 5 minutes: the shortest alert window (5m) spans two
 EVAL_MINUTES = 15  # promtool evaluates every rule at every step: 15 minutes keeps a month to seconds
@@ -67,14 +64,21 @@ def find_promtool() -> str | None:
     return shutil.which("promtool")
 
 
+class InputSeries(TypedDict):
+    """A counter of the test document: its series selector and its samples every STEP_MINUTES."""
+
+    series: str
+    values: str
+
+
 @dataclass(frozen=True, eq=False)
 class SloProof:
     """What one SLO adds to the month's promtool test document, or why it adds nothing."""
 
     slo: str
-    input_series: tuple[dict, ...] = ()
+    input_series: tuple[InputSeries, ...] = ()
     sampled: tuple[int, ...] = ()  # replay minute indices this SLO asks to check
-    rules: tuple[tuple[np.ndarray, dict], ...] = ()  # (firing per minute, its alerting rule) per objective and tier
+    rules: tuple[tuple[BoolArray, JsonObject], ...] = ()  # (firing per minute, its alerting rule) per objective and tier
     firings: int = 0
     unsampled_firings: int = 0
     replay_start_ms: int = 0
@@ -93,8 +97,8 @@ class Disagreement:
         return f"{self.slo} at {self.minute} ({self.alertname}): replay {self.replay}, rules {self.rules}"
 
 
-def why_not_provable(slo: Slo, good: np.ndarray, total: np.ndarray, errors: np.ndarray,
-                     maintenance: tuple) -> str | None:
+def why_not_provable(slo: Slo, good: IntArray, total: IntArray, errors: IntArray,
+                     maintenance: tuple[tuple[int, int], ...]) -> str | None:
     if slo.budgeting_method != "Occurrences":
         return f"{slo.budgeting_method}: the replay counts slices, the rules requests"
     if slo.indicator.kind() == "latency":
@@ -108,7 +112,7 @@ def why_not_provable(slo: Slo, good: np.ndarray, total: np.ndarray, errors: np.n
     return None
 
 
-def _cumulative_samples(counts: np.ndarray) -> str:
+def _cumulative_samples(counts: IntArray) -> str:
     """Counter samples every STEP_MINUTES: the value at t = 5k minutes is the sum of minutes < 5k."""
     padded = np.concatenate([counts, np.zeros(-len(counts) % STEP_MINUTES, dtype=counts.dtype)])
     per_step = padded.reshape(-1, STEP_MINUTES).sum(axis=1)
@@ -144,7 +148,7 @@ def sampled_minutes(runs: list[tuple[int, int]], first: int, end: int) -> tuple[
     return sorted(m for m in chosen if first <= m < end and _aligned(m)), unsampled
 
 
-def slo_proof(slo: Slo, alert_rules: list[dict], part: pl.DataFrame | None, period: Period,
+def slo_proof(slo: Slo, alert_rules: list[JsonObject], part: pl.DataFrame | None, period: Period,
               settings: Settings) -> SloProof:
     """This SLO's series and expected alerts: `alert_rules` (its alerting rules, as build_rules gives
     them) against the replay without the gate over the SLO's first window. The replay's first minute
@@ -157,7 +161,7 @@ def slo_proof(slo: Slo, alert_rules: list[dict], part: pl.DataFrame | None, peri
     if reason is not None:
         return SloProof(slo.name, skipped=reason)
     offset = (win_start - replay_start) // MINUTE_MS
-    firing = {}  # (objective, severity, long window) -> firing per minute
+    firing: dict[tuple[str, str, str], BoolArray] = {}  # (objective, severity, long window) -> firing per minute
     runs = []
     for objective in slo.objectives:
         replay = B.replay_with_gate(good, total, replay_start, offset, objective.target, window.days)
@@ -172,19 +176,20 @@ def slo_proof(slo: Slo, alert_rules: list[dict], part: pl.DataFrame | None, peri
               if "long_window" in r["labels"]}  # the burn-rate tiers; the budget-state alerts have no tier
     rules = tuple((firing[key], rule) for key, rule in by_key.items() if key in firing)
     service = slo.service.replace("\\", "\\\\").replace('"', '\\"')
-    series = ({"series": f'http_requests_total{{service="{service}",code="200"}}', "values": _cumulative_samples(total - errors)},
-              {"series": f'http_requests_total{{service="{service}",code="500"}}', "values": _cumulative_samples(errors)})
+    series: tuple[InputSeries, ...] = (
+        {"series": f'http_requests_total{{service="{service}",code="200"}}', "values": _cumulative_samples(total - errors)},
+        {"series": f'http_requests_total{{service="{service}",code="500"}}', "values": _cumulative_samples(errors)})
     return SloProof(slo.name, series, tuple(minutes), rules, len(runs), unsampled, replay_start)
 
 
-def month_document(proofs: list[SloProof]) -> dict | None:
+def month_document(proofs: list[SloProof]) -> JsonObject | None:
     """One promtool test group for the month: every proven SLO's series and checks (promtool evaluates
     every rule of the file at every step, so one group costs the month once). None: nothing to prove.
     SLOs of one service share its series (the rules select by service): the first one's are kept."""
     proven = [p for p in proofs if p.skipped is None]
     if not proven:
         return None
-    series = {}
+    series: dict[str, InputSeries] = {}
     for proof in proven:
         for item in proof.input_series:
             series.setdefault(item["series"], item)

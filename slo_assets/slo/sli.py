@@ -8,14 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from slo_assets.openslo.spec import Slo
 from slo_assets.slo.quantiles import VALUE_COUNT_SCHEMA, frame_chunks, quantiles_by_slo
+from slo_assets.slo.values import FrameSchema
 
-MINUTE_SCHEMA = {"slo": pl.String, "minute": pl.Datetime("ms", "UTC"), "good": pl.Int64, "total": pl.Int64, "server_errors": pl.Int64}
+MINUTE_SCHEMA: FrameSchema = {"slo": pl.String, "minute": pl.Datetime("ms", "UTC"), "good": pl.Int64, "total": pl.Int64, "server_errors": pl.Int64}
 LATENCY_SCHEMA = VALUE_COUNT_SCHEMA  # defined beside the code that streams them
-OPERATION_SCHEMA = {"slo": pl.String, "operation": pl.String, "status": pl.Int32, "good": pl.Int64, "total": pl.Int64}
+OPERATION_SCHEMA: FrameSchema = {"slo": pl.String, "operation": pl.String, "status": pl.Int32, "good": pl.Int64, "total": pl.Int64}
 
 
 @dataclass
@@ -82,7 +84,7 @@ def selected_counts(rows: pl.DataFrame, slos: list[Slo]) -> dict[str, int]:
     return {slo.name: rows.filter(slo.indicator.total_expr()).height for slo in slos}
 
 
-def exact_quantiles(values: np.ndarray, counts: np.ndarray, quantiles: tuple[float, ...]) -> list[float | None]:
+def exact_quantiles(values: npt.ArrayLike, counts: npt.ArrayLike, quantiles: tuple[float, ...]) -> list[float | None]:
     """Quantiles of the multiset {value repeated count}, linear interpolation between closest ranks
     (numpy's default 'linear' method): rank h = (n - 1) q, x[floor h] + (h - floor h)(x[floor h + 1] - x[floor h]).
     The month's quantiles use the same code over many day files (slo_assets.slo.quantiles)."""
