@@ -380,7 +380,7 @@ def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     if not evaluations_path.exists():
         raise dg.Failure(f"window_evaluations for {month} is missing: materialize error_budgets first")
     evaluations = load_evaluations(evaluations_path.read_bytes(), str(evaluations_path))
-    period = C.Period(month.key, month.start_ms, month.end_ms, as_of_ms=C.data_as_of(evaluations, month.key))
+    period = C.Period.of(month.key, C.data_as_of(evaluations, month.key))
     previous = {}
     before = layout.COMPLIANCE_REPORT.path(store, month.previous.key)
     if before.exists():
