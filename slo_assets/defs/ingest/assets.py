@@ -110,22 +110,7 @@ def _log_file_index(daily: dg.PartitionsDefinition) -> dg.SourceAsset:
     )
     def log_file_index(context, log_source: LogSource, warehouse: WarehouseResource) -> dg.DataVersionsByPartition:
         previous = read_index(warehouse)
-        known, unusable = read_checkpoints(warehouse)
-        if unusable:
-            context.log.warning(unusable)
-        build = build_index(
-            root=log_source.root,
-            stage_root=warehouse.stage_root(),
-            config=log_source.parse_config(),
-            include=tuple(log_source.include),
-            exclude=tuple(log_source.exclude),
-            previous=previous,
-            follow_symlinks=log_source.follow_symlinks,
-            checkpoints=known,
-        )
-        store = warehouse.store()
-        store.write_table(layout.LOG_FILE_INDEX.path(store), build.index.to_arrow())
-        store.write_bytes_atomic(layout.LOG_FILE_CHECKPOINTS.path(store), checkpoints.dumps(build.checkpoints))
+        build = _build(context, log_source, warehouse, previous)
         versions = day_versions(build.index)
         gone = set(day_versions(previous)) - set(versions) if previous is not None and "days" in previous.columns else set()
         versions.update({day: NO_FILES_VERSION for day in gone})
@@ -133,31 +118,49 @@ def _log_file_index(daily: dg.PartitionsDefinition) -> dg.SourceAsset:
         # Only days whose version differs from the one Dagster holds: one event per changed day.
         observed = _last_observed(context.instance, sorted(valid))
         changed = {day: dg.DataVersion(version) for day, version in valid.items() if observed.get(day) != version}
-        first_day, last_day = _partition_bounds(daily)
-        summary = index_summary(build.index, first_day, last_day)
-        outside = len(versions) - len(valid)
-        context.log.info(
-            f"indexed {summary.files} files ({len(build.staged)} parsed now, {len(build.extended)} of them from a checkpoint, "
-            f"{build.reused} reused), "
-            f"{summary.rows} rows, {summary.quarantined_lines} quarantined lines; "
-            f"{len(changed)} of {len(valid)} days have new data versions"
-            + (f"; {outside} days outside the partitions ({first_day} to {last_day}): {summary.outside_rows} rows, "
-               f"{summary.outside_quarantined} quarantined lines not in any partition" if outside else "")
-        )
-        for path, reason in summary.unreadable:
-            context.log.warning(f"{path}: unreadable ({reason}); its lines are not in any day")
-        for path, reason in summary.salvaged:
-            context.log.warning(f"{path}: salvaged ({reason})")
-        # The summary of the whole index, on an observation of the asset (not of one day), so the UI shows
-        # what was skipped, unreadable or outside the partitions beside the per-day versions.
-        context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=summary_metadata(summary)))
-        for path, owner in build.duplicates:
-            context.log.warning(f"{path} holds the same bytes as {owner}: read once, from {owner}")
+        _report(context, build, daily, len(changed), len(valid), len(versions) - len(valid))
         with warnings.catch_warnings():  # beta in 1.13, like the decorator
             warnings.simplefilter("ignore", dg.BetaWarning)
             return dg.DataVersionsByPartition(changed)
 
     return log_file_index
+
+
+def _build(context, log_source: LogSource, warehouse: WarehouseResource, previous: pl.DataFrame | None):
+    """Index the log folder from the previous index and checkpoints, and store the new ones."""
+    known, unusable = read_checkpoints(warehouse)
+    if unusable:
+        context.log.warning(unusable)
+    build = build_index(root=log_source.root, stage_root=warehouse.stage_root(), config=log_source.parse_config(),
+                        include=tuple(log_source.include), exclude=tuple(log_source.exclude), previous=previous,
+                        follow_symlinks=log_source.follow_symlinks, checkpoints=known)
+    store = warehouse.store()
+    store.write_table(layout.LOG_FILE_INDEX.path(store), build.index.to_arrow())
+    store.write_bytes_atomic(layout.LOG_FILE_CHECKPOINTS.path(store), checkpoints.dumps(build.checkpoints))
+    return build
+
+
+def _report(context, build, daily: dg.PartitionsDefinition, changed: int, valid: int, outside: int) -> None:
+    """What the observation found, in the run's log and on an observation of the whole asset."""
+    first_day, last_day = _partition_bounds(daily)
+    summary = index_summary(build.index, first_day, last_day)
+    context.log.info(
+        f"indexed {summary.files} files ({len(build.staged)} parsed now, {len(build.extended)} of them from a checkpoint, "
+        f"{build.reused} reused), "
+        f"{summary.rows} rows, {summary.quarantined_lines} quarantined lines; "
+        f"{changed} of {valid} days have new data versions"
+        + (f"; {outside} days outside the partitions ({first_day} to {last_day}): {summary.outside_rows} rows, "
+           f"{summary.outside_quarantined} quarantined lines not in any partition" if outside else "")
+    )
+    for path, reason in summary.unreadable:
+        context.log.warning(f"{path}: unreadable ({reason}); its lines are not in any day")
+    for path, reason in summary.salvaged:
+        context.log.warning(f"{path}: salvaged ({reason})")
+    # The summary of the whole index, on an observation of the asset (not of one day), so the UI shows
+    # what was skipped, unreadable or outside the partitions beside the per-day versions.
+    context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=summary_metadata(summary)))
+    for path, owner in build.duplicates:
+        context.log.warning(f"{path} holds the same bytes as {owner}: read once, from {owner}")
 
 
 def _partition_bounds(daily: dg.PartitionsDefinition) -> tuple[str | None, str | None]:
