@@ -262,6 +262,102 @@ def _questions(review: dict, firings: list[Firing], actions: list[ActionTaken], 
     return out
 
 
+@dataclass(frozen=True)
+class _SloData:
+    """What the reviews of one SLO's incidents read: its evaluations, its strictest target, the
+    evaluation its budget is taken from, its minutes and bad rows, where the minute series ends."""
+    slo: Slo
+    evaluations: list[WindowEvaluation]
+    target: Decimal
+    budget: WindowEvaluation | None
+    minutes: pl.DataFrame | None
+    bad_rows: Callable[[Slo, int, int], pl.DataFrame]
+    log_root: Path
+    data_end_ms: int
+
+
+@dataclass(frozen=True)
+class _Impact:
+    """An incident in minutes: its alerts' span [start, end), the first bad minute, recovery (None when
+    the data ends first), the end of the impact, and its firings with their minutes over the allowance."""
+    start_ms: int
+    end_ms: int
+    first_bad_ms: int
+    recovered_ms: int | None
+    impact_end_ms: int
+    firings: list[Firing]
+
+
+def _impact(incident: Incident, data: _SloData) -> _Impact:
+    """The incident's impact, looked for as far back as the longest long window of its alerts."""
+    start, end = epoch_ms(incident.start), epoch_ms(incident.end)
+    raw = _firings(data.evaluations, start, end)
+    lookback = max((duration_minutes(key[2]) for key, *_ in raw), default=60) * MINUTE_MS
+    origin = start - lookback
+    limit = max(end, data.data_end_ms) + QUIET_MINUTES * MINUTE_MS
+    good, total, _ = dense(data.minutes, origin, limit)
+    first_bad, recovered = impact_span(good, total, data.target, origin, start, end, data.data_end_ms)
+    impact_end = recovered if recovered is not None else max(end, min(data.data_end_ms, limit))
+    over = over_allowance(good, total, data.target)
+
+    def minutes_over(a_ms: int, b_ms: int) -> int:
+        return int(over[max(0, (a_ms - origin) // MINUTE_MS):max(0, (b_ms - origin) // MINUTE_MS)].sum())
+
+    firings = [Firing(sev, long, short, thresholds, s, e, peak, windows, minutes_over(s, e))
+               for (s, sev, long, short, e), thresholds, peak, windows in raw]
+    return _Impact(start, end, first_bad, recovered, impact_end, firings)
+
+
+def _budget_facts(budget: WindowEvaluation | None, bad_events: int) -> tuple[float | None, float | None, str | None]:
+    """(the month's allowed bad events, the incident's share of them, why there is no share or None)."""
+    allowed = None if budget is None else float(budget.error_budget.allowed)
+    occurrences = budget is not None and budget.budgeting_method == "Occurrences"
+    share = bad_events / allowed if occurrences and allowed else None
+    note = None
+    if budget is None:
+        note = "no evaluation of the SLO's period"
+    elif not occurrences:
+        note = f"the budget counts time slices ({budget.budgeting_method}), not requests"
+    elif not allowed:
+        note = "the month allows no bad event (no event in the window)"
+    return allowed, share, note
+
+
+def _review(period: str, entry: PlanEntry, incident: Incident, taken: list[ActionTaken], data: _SloData) -> IncidentReview:
+    """One incident's review: its impact, what the logs say of it, its budget, actions and questions."""
+    slo, budget, data_end_ms = data.slo, data.budget, data.data_end_ms
+    impact = _impact(incident, data)
+    start, first_bad, recovered, impact_end, firings = impact.start_ms, impact.first_bad_ms, impact.recovered_ms, impact.impact_end_ms, impact.firings
+    facts = diagnose(slo, IncidentWindow(first_bad, impact_end, incident.severity, incident.peak_burn_rate), data.minutes,
+                     data.bad_rows, data.log_root)
+    clients = facts.clients
+    allowed, share, note = _budget_facts(budget, facts.bad_events)
+    all_ops = data.bad_rows(slo, first_bad, impact_end).group_by("operation").len()
+    review = {
+        "detected_ms": start, "first_bad_ms": first_bad, "recovered_ms": recovered, "data_end_ms": data_end_ms,
+        "top_operations": tuple(Counted(o.operation, o.bad_events) for o in facts.top_operations),
+        "top_operations_all": tuple(Counted(o, n) for o, n in all_ops.iter_rows()),
+        "top_clients": tuple(Counted(c.client, c.bad_events) for c in (clients.top if clients else ())),
+        "distinct_clients": clients.distinct if clients else None,
+        "bad_requests_without_client": clients.bad_requests_without_client if clients else 0,
+        "budget_share": share,
+    }
+    thresholds = tuple((t.percent, t.crossed_at_ms) for t in (budget.thresholds if budget else ())
+                       if t.crossed_at_ms is not None and first_bad <= t.crossed_at_ms < impact_end)
+    return IncidentReview(
+        incident_id=incident_id(slo.name, incident.start), period=period, slo=slo.name, service=slo.service,
+        severity=incident.severity, status=entry.status, target=data.target, first_bad_ms=first_bad, detected_ms=start,
+        recovered_ms=recovered, data_end_ms=data_end_ms, impact_end_ms=impact_end, bad_events=facts.bad_events,
+        budget_allowed=allowed, budget_share=share, budget_note=note, distinct_clients=review["distinct_clients"],
+        bad_requests_without_client=review["bad_requests_without_client"], top_clients=review["top_clients"],
+        top_operations=review["top_operations"],
+        top_status_codes=tuple(Counted(str(c.status), c.bad_events) for c in facts.top_status_codes),
+        sample_lines=tuple((line.source, line.raw) for line in facts.sample_lines),
+        firings=tuple(firings), thresholds=thresholds, actions=tuple(taken), runbooks_matched=entry.runbooks,
+        questions=tuple(_questions(review, firings, taken, entry)),
+    )
+
+
 def build_reviews(period: str, slos: list[Slo], evaluations: list[WindowEvaluation], plan: RemediationPlan,
                   minutes_by_slo: dict[str, pl.DataFrame], bad_rows: Callable[[Slo, int, int], pl.DataFrame], log_root: Path,
                   runs: Sequence[Outcome], learning: list[dict], data_end_ms: int) -> list[IncidentReview]:
@@ -278,60 +374,8 @@ def build_reviews(period: str, slos: list[Slo], evaluations: list[WindowEvaluati
         if slo is None or not incidents:
             continue
         mine = [e for e in evaluations if e.slo == slo.name]
-        target = max(o.target for o in slo.objectives)
-        budget = _budget_window(slo, mine)
+        data = _SloData(slo, mine, max(o.target for o in slo.objectives), _budget_window(slo, mine), minutes_by_slo.get(slo.name),
+                        bad_rows, log_root, data_end_ms)
         actions = _place_actions(incidents, [r for r in runs if r.slo == slo.name], learned, data_end_ms)
-        for incident, taken in zip(incidents, actions, strict=True):
-            start, end = epoch_ms(incident.start), epoch_ms(incident.end)
-            raw = _firings(mine, start, end)
-            lookback = max((duration_minutes(key[2]) for key, *_ in raw), default=60) * MINUTE_MS
-            origin = start - lookback
-            limit = max(end, data_end_ms) + QUIET_MINUTES * MINUTE_MS
-            good, total, _ = dense(minutes_by_slo.get(slo.name), origin, limit)
-            first_bad, recovered = impact_span(good, total, target, origin, start, end, data_end_ms)
-            impact_end = recovered if recovered is not None else max(end, min(data_end_ms, limit))
-            over = over_allowance(good, total, target)
-
-            def minutes_over(a_ms: int, b_ms: int, over=over, origin=origin) -> int:
-                return int(over[max(0, (a_ms - origin) // MINUTE_MS):max(0, (b_ms - origin) // MINUTE_MS)].sum())
-
-            firings = [Firing(sev, long, short, thresholds, s, e, peak, windows, minutes_over(s, e))
-                       for (s, sev, long, short, e), thresholds, peak, windows in raw]
-            facts = diagnose(slo, IncidentWindow(first_bad, impact_end, incident.severity, incident.peak_burn_rate), minutes_by_slo.get(slo.name),
-                             bad_rows, log_root)
-            clients = facts.clients
-            allowed = None if budget is None else float(budget.error_budget.allowed)
-            occurrences = budget is not None and budget.budgeting_method == "Occurrences"
-            share = facts.bad_events / allowed if occurrences and allowed else None
-            note = None
-            if budget is None:
-                note = "no evaluation of the SLO's period"
-            elif not occurrences:
-                note = f"the budget counts time slices ({budget.budgeting_method}), not requests"
-            elif not allowed:
-                note = "the month allows no bad event (no event in the window)"
-            all_ops = bad_rows(slo, first_bad, impact_end).group_by("operation").len()
-            review = {
-                "detected_ms": start, "first_bad_ms": first_bad, "recovered_ms": recovered, "data_end_ms": data_end_ms,
-                "top_operations": tuple(Counted(o.operation, o.bad_events) for o in facts.top_operations),
-                "top_operations_all": tuple(Counted(o, n) for o, n in all_ops.iter_rows()),
-                "top_clients": tuple(Counted(c.client, c.bad_events) for c in (clients.top if clients else ())),
-                "distinct_clients": clients.distinct if clients else None,
-                "bad_requests_without_client": clients.bad_requests_without_client if clients else 0,
-                "budget_share": share,
-            }
-            thresholds = tuple((t.percent, t.crossed_at_ms) for t in (budget.thresholds if budget else ())
-                               if t.crossed_at_ms is not None and first_bad <= t.crossed_at_ms < impact_end)
-            reviews.append(IncidentReview(
-                incident_id=incident_id(slo.name, incident.start), period=period, slo=slo.name, service=slo.service,
-                severity=incident.severity, status=entry.status, target=target, first_bad_ms=first_bad, detected_ms=start,
-                recovered_ms=recovered, data_end_ms=data_end_ms, impact_end_ms=impact_end, bad_events=facts.bad_events,
-                budget_allowed=allowed, budget_share=share, budget_note=note, distinct_clients=review["distinct_clients"],
-                bad_requests_without_client=review["bad_requests_without_client"], top_clients=review["top_clients"],
-                top_operations=review["top_operations"],
-                top_status_codes=tuple(Counted(str(c.status), c.bad_events) for c in facts.top_status_codes),
-                sample_lines=tuple((line.source, line.raw) for line in facts.sample_lines),
-                firings=tuple(firings), thresholds=thresholds, actions=tuple(taken), runbooks_matched=entry.runbooks,
-                questions=tuple(_questions(review, firings, taken, entry)),
-            ))
+        reviews += [_review(period, entry, incident, taken, data) for incident, taken in zip(incidents, actions, strict=True)]
     return reviews

@@ -224,88 +224,137 @@ def _program_problem(action: CommandAction) -> str | None:
     return None
 
 
+@dataclass
+class _Document:
+    """A runbook document being loaded: where its problems are told ('file: document N (name)') and
+    the list they join, in the order they are found."""
+    place: str
+    problems: list[str]
+
+    def duration(self, value, default: float, field_path: str) -> float:
+        # The schema checks the form; a form past what a timedelta holds ("99999999999999999999d") is named here.
+        try:
+            return seconds(value, default)
+        except DurationError as too_long:
+            self.problems.append(f"{self.place}: {field_path}: {too_long}")
+            return default
+
+    def quiet(self, value: QuietHoursSpec | None, field_path: str) -> QuietHours | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problems.append(f"{self.place}: {field_path}.timezone: {value.timezone!r} is not an IANA time zone")
+            return None
+        return QuietHours(_clock_minutes(value.start), _clock_minutes(value.end), value.timezone, tuple(value.allow_severity))
+
+
+def _read_documents(path: Path, problems: list[str]) -> list | None:
+    """The file's YAML documents (empty ones left out), or None when it cannot be read or parsed."""
+    try:
+        return [d for d in yaml.load_all(path.read_text(), Loader=GuardedSafeLoader) if d is not None]
+    except (OSError, yaml.YAMLError) as exc:
+        problems.append(f"{path}: {exc}")
+        return None
+
+
+def _document_name(doc) -> str:
+    """metadata.name as shown in problems (bounded), or '?' when the document has none."""
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    return _bounded(meta["name"], SHOWN_CHARACTERS) if isinstance(meta, dict) and isinstance(meta.get("name"), str) else "?"
+
+
+def _schema_problems(path: Path, index: int, name: str, doc) -> list[str]:
+    """What runbook.schema.json finds wrong in the document, in the order of the fields' paths."""
+    problems = []
+    for error in sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path)):
+        where = _bounded(".".join(str(p) for p in error.absolute_path) or "(document)")
+        problems.append(f"{path}: document {index} ({name}): {where}: {_problem(error)}")
+    return problems
+
+
+def _load_action(number: int, written: dict, name: str, default_cooldown: float, folder: Path, root: Path, document: _Document) -> Action | None:
+    """spec.actions.<number> as loaded, its problems told; None when it does not parse into its kind's model."""
+    try:
+        a = runbook_action(written)
+    except ValidationError as invalid:  # the schema above admits what the models do: a mismatch is named, not raised
+        document.problems.append(f"{document.place}: spec.actions.{number}: {_bounded(str(invalid).replace(chr(10), ' '))}")
+        return None
+    cwd, problem = _command_cwd(a, folder, root) if isinstance(a, CommandAction) else (None, None)
+    if problem:
+        document.problems.append(f"{document.place}: spec.actions.{number}.cwd: {problem}")
+    if isinstance(a, CommandAction) and (problem := _program_problem(a)):
+        document.problems.append(f"{document.place}: spec.actions.{number}.argv.0: {problem}")
+    message = a if isinstance(a, MESSAGE_ACTIONS) else None
+    duration = document.duration
+    return Action(
+        runbook=name, spec=a,
+        cooldown_s=duration(a.cooldown, default_cooldown, f"spec.actions.{number}.cooldown"),
+        timeout_s=duration(a.timeout, DEFAULT_TIMEOUT_S, f"spec.actions.{number}.timeout"),
+        attempts=a.retry.attempts if a.retry else 1,
+        backoff_s=duration(a.retry.backoff if a.retry else None, 1.0, f"spec.actions.{number}.retry.backoff"),
+        cwd=cwd, cwd_root=str(root) if cwd is not None else None,
+        rate_limit=RateLimit(message.rate_limit.messages, duration(message.rate_limit.per, 0.0, f"spec.actions.{number}.rate_limit.per"))
+        if message and message.rate_limit else None,
+        quiet_hours=document.quiet(message.quiet_hours if message else None, f"spec.actions.{number}.quiet_hours"),
+    )
+
+
+def _escalation(written: list, actions: list[Action], document: _Document) -> list[Level]:
+    """spec.escalation as loaded: each level later than the one before, naming actions of this runbook once."""
+    place = document.place
+    levels: list[Level] = []
+    names_seen: list[str] = []
+    for number, level in enumerate(written):
+        after = document.duration(level.get("after"), 0.0, f"spec.escalation.{number}.after")
+        if levels and after <= levels[-1].after_s:
+            document.problems.append(f"{place}: spec.escalation.{number}.after: each level must come after the one before it")
+        for action_name in level["actions"]:
+            if action_name not in {a.name for a in actions}:
+                document.problems.append(f"{place}: spec.escalation.{number}.actions: {action_name!r} is not an action of this runbook")
+            elif action_name in names_seen:
+                document.problems.append(f"{place}: spec.escalation.{number}.actions: {action_name!r} is in an earlier level")
+            names_seen.append(action_name)
+        levels.append(Level(after, tuple(level["actions"])))
+    return levels
+
+
+def _load_runbook(doc: dict, name: str, folder: Path, root: Path, document: _Document) -> Runbook:
+    """A document the schema accepted, as a Runbook; its problems are told to `document`."""
+    spec = doc["spec"]
+    default_cooldown = document.duration(spec.get("cooldown"), 0.0, "spec.cooldown")
+    actions = []
+    for number, written in enumerate(spec["actions"]):
+        action = _load_action(number, written, name, default_cooldown, folder, root, document)
+        if action is not None:
+            actions.append(action)
+    levels = _escalation(spec.get("escalation") or [], actions, document)
+    return Runbook(name, doc["metadata"].get("description", ""), spec["match"], tuple(actions), tuple(levels))
+
+
+def _load_file(path: Path, allowed_cwd_root: Path | str | None, problems: list[str]) -> list[Runbook]:
+    """The runbooks of one file; its problems join `problems`."""
+    documents = _read_documents(path, problems)
+    if documents is None:
+        return []
+    folder = path.resolve().parent
+    root = Path(allowed_cwd_root).resolve() if allowed_cwd_root is not None else folder
+    runbooks = []
+    for index, doc in enumerate(documents, start=1):
+        name = _document_name(doc)
+        errors = _schema_problems(path, index, name, doc)
+        problems.extend(errors)
+        if errors:
+            continue
+        runbooks.append(_load_runbook(doc, name, folder, root, _Document(f"{path}: document {index} ({name})", problems)))
+    return runbooks
+
+
 def load_runbooks(paths: list[Path], allowed_cwd_root: Path | str | None = None) -> list[Runbook]:
     """`allowed_cwd_root`: where commands may run; default each runbook file's own folder."""
     problems: list[str] = []
-    runbooks: list[Runbook] = []
-    for path in map(Path, paths):
-        try:
-            documents = [d for d in yaml.load_all(path.read_text(), Loader=GuardedSafeLoader) if d is not None]
-        except (OSError, yaml.YAMLError) as exc:
-            problems.append(f"{path}: {exc}")
-            continue
-        folder = path.resolve().parent
-        root = Path(allowed_cwd_root).resolve() if allowed_cwd_root is not None else folder
-        for index, doc in enumerate(documents, start=1):
-            meta = doc.get("metadata") if isinstance(doc, dict) else None
-            name = _bounded(meta["name"], SHOWN_CHARACTERS) if isinstance(meta, dict) and isinstance(meta.get("name"), str) else "?"
-            errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
-            for error in errors:
-                where = _bounded(".".join(str(p) for p in error.absolute_path) or "(document)")
-                problems.append(f"{path}: document {index} ({name}): {where}: {_problem(error)}")
-            if errors:
-                continue
-            spec = doc["spec"]
-            place = f"{path}: document {index} ({name})"
-
-            def duration(value, default: float, field_path: str, place=place) -> float:
-                # The schema checks the form; a form past what a timedelta holds ("99999999999999999999d") is named here.
-                try:
-                    return seconds(value, default)
-                except DurationError as too_long:
-                    problems.append(f"{place}: {field_path}: {too_long}")
-                    return default
-
-            default_cooldown = duration(spec.get("cooldown"), 0.0, "spec.cooldown")
-
-            def quiet(value: QuietHoursSpec | None, field_path: str, place=place) -> QuietHours | None:
-                if value is None:
-                    return None
-                try:
-                    ZoneInfo(value.timezone)
-                except (ZoneInfoNotFoundError, ValueError):
-                    problems.append(f"{place}: {field_path}.timezone: {value.timezone!r} is not an IANA time zone")
-                    return None
-                return QuietHours(_clock_minutes(value.start), _clock_minutes(value.end), value.timezone, tuple(value.allow_severity))
-
-            actions = []
-            for number, written in enumerate(spec["actions"]):
-                try:
-                    a = runbook_action(written)
-                except ValidationError as invalid:  # the schema above admits what the models do: a mismatch is named, not raised
-                    problems.append(f"{place}: spec.actions.{number}: {_bounded(str(invalid).replace(chr(10), ' '))}")
-                    continue
-                cwd, problem = _command_cwd(a, folder, root) if isinstance(a, CommandAction) else (None, None)
-                if problem:
-                    problems.append(f"{path}: document {index} ({name}): spec.actions.{number}.cwd: {problem}")
-                if isinstance(a, CommandAction) and (problem := _program_problem(a)):
-                    problems.append(f"{place}: spec.actions.{number}.argv.0: {problem}")
-                message = a if isinstance(a, MESSAGE_ACTIONS) else None
-                actions.append(Action(
-                    runbook=name, spec=a,
-                    cooldown_s=duration(a.cooldown, default_cooldown, f"spec.actions.{number}.cooldown"),
-                    timeout_s=duration(a.timeout, DEFAULT_TIMEOUT_S, f"spec.actions.{number}.timeout"),
-                    attempts=a.retry.attempts if a.retry else 1,
-                    backoff_s=duration(a.retry.backoff if a.retry else None, 1.0, f"spec.actions.{number}.retry.backoff"),
-                    cwd=cwd, cwd_root=str(root) if cwd is not None else None,
-                    rate_limit=RateLimit(message.rate_limit.messages, duration(message.rate_limit.per, 0.0, f"spec.actions.{number}.rate_limit.per"))
-                    if message and message.rate_limit else None,
-                    quiet_hours=quiet(message.quiet_hours if message else None, f"spec.actions.{number}.quiet_hours"),
-                ))
-            levels = []
-            names_seen: list[str] = []
-            for number, level in enumerate(spec.get("escalation") or []):
-                after = duration(level.get("after"), 0.0, f"spec.escalation.{number}.after")
-                if levels and after <= levels[-1].after_s:
-                    problems.append(f"{place}: spec.escalation.{number}.after: each level must come after the one before it")
-                for action_name in level["actions"]:
-                    if action_name not in {a.name for a in actions}:
-                        problems.append(f"{place}: spec.escalation.{number}.actions: {action_name!r} is not an action of this runbook")
-                    elif action_name in names_seen:
-                        problems.append(f"{place}: spec.escalation.{number}.actions: {action_name!r} is in an earlier level")
-                    names_seen.append(action_name)
-                levels.append(Level(after, tuple(level["actions"])))
-            runbooks.append(Runbook(name, doc["metadata"].get("description", ""), spec["match"], tuple(actions), tuple(levels)))
+    runbooks = [runbook for path in map(Path, paths) for runbook in _load_file(path, allowed_cwd_root, problems)]
     names = [r.name for r in runbooks]
     problems += [f"runbook name {n!r} is defined more than once" for n in sorted({n for n in names if names.count(n) > 1})]
     if problems:
