@@ -1,0 +1,111 @@
+"""A file's format by its content: JSON lines, common/combined, or no log at all (and why).
+
+The first non-blank lines vote; an empty file, one of only blank lines or NUL bytes, a tar or a
+binary file is skipped with its reason. Rotations are named anything, so the name never decides.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from slo_assets.ingest.content import ContentReport, iter_content
+from slo_assets.ingest.parse_text import COMBINED_REGEX
+
+TAR_MAGIC, TAR_MAGIC_AT = b"ustar", 257  # a tar holds text files between NUL-padded headers: an archive, not a log
+SNIFF_LINES = 50
+SNIFF_MAX_BYTES = 64 << 20  # a sniff reads whole lines, however long, but never more than this
+SNIFF_LINE_KEEP = 1 << 20  # a longer line is judged by its first MiB
+BINARY_PROBE_BYTES = 64 << 10
+_COMBINED = re.compile(COMBINED_REGEX)
+_JSON_OBJECT_START = re.compile(rb'^\s*\{\s*("|\})')
+
+# Reasons a file is skipped by its content (shown in the index, its check and the run summary).
+SKIP_EMPTY = "empty (no content)"
+SKIP_BLANK = "only blank lines"
+SKIP_BINARY = "binary content (NUL bytes), not a text log"
+SKIP_ONLY_NUL = "only NUL bytes (a hole, as a crash or copytruncate leaves), no line"
+
+
+@dataclass(frozen=True)
+class Sniff:
+    """A file's format by its content ('jsonl', 'combined' or 'unknown'), or why it is no log."""
+
+    format: str
+    skip_reason: str | None = None
+
+
+def _first_lines(path: Path, wanted: int) -> tuple[list[bytes], bytes, int, ContentReport]:
+    """Up to `wanted` non-blank lines (each cut to SNIFF_LINE_KEEP), the first content bytes, the
+    content length seen and what the read found; reads whole lines however long, in bounded blocks,
+    up to SNIFF_MAX_BYTES."""
+    lines: list[bytes] = []
+    current = bytearray()
+    head = bytearray()
+    seen = 0
+    report = ContentReport()
+    for block in iter_content(path, report, read_bytes=BINARY_PROBE_BYTES):
+        if len(head) < BINARY_PROBE_BYTES:
+            head += block[:BINARY_PROBE_BYTES - len(head)]
+        seen += len(block)
+        start = 0
+        while start < len(block):
+            cut = block.find(b"\n", start)
+            end = len(block) if cut < 0 else cut
+            if len(current) < SNIFF_LINE_KEEP:
+                current += block[start:min(end, start + SNIFF_LINE_KEEP - len(current))]
+            if cut < 0:
+                break
+            if current.strip():
+                lines.append(bytes(current))
+            current = bytearray()
+            start = cut + 1
+        if len(lines) >= wanted or seen >= SNIFF_MAX_BYTES or b"\0" in head:
+            break
+    if current.strip() and len(lines) < wanted:
+        lines.append(bytes(current))  # the last line (or one longer than the budget), judged by its start
+    return lines, bytes(head), seen, report
+
+
+def _vote(line: bytes) -> str:
+    text = line.strip()
+    if text.startswith(b"{"):
+        if len(line) >= SNIFF_LINE_KEEP:  # cut: judge by how it starts
+            return "jsonl" if _JSON_OBJECT_START.match(text) else "unknown"
+        try:
+            return "jsonl" if isinstance(json.loads(text), dict) else "unknown"
+        except ValueError:
+            return "unknown"
+    return "combined" if _COMBINED.match(text.decode("utf-8", "replace")) else "unknown"
+
+
+def sniff(path: Path, forced_format: str = "auto") -> Sniff:
+    """Decide by content: empty, binary or neither format means skip (with the reason); otherwise
+    the format of most of the first non-blank lines. A forced format is kept for any text file."""
+    lines, head, seen, report = _first_lines(path, SNIFF_LINES)
+    if seen == 0:
+        return Sniff("unknown", f"{SKIP_ONLY_NUL} ({report.nul_head_bytes:,} bytes)" if report.nul_head_bytes else SKIP_EMPTY)
+    votes = {"jsonl": 0, "combined": 0, "unknown": 0}
+    for line in lines:
+        votes[_vote(line)] += 1
+    best = max(("jsonl", "combined"), key=votes.get)
+    # A line with NUL bytes beside log lines is a bad line (quarantined: a crash or a truncation left a
+    # hole); a tar, or no more log lines than lines with NULs (an image, a database) is a binary file.
+    nul_lines = sum(b"\0" in line for line in lines)
+    if head[TAR_MAGIC_AT:TAR_MAGIC_AT + len(TAR_MAGIC)] == TAR_MAGIC or ((nul_lines or b"\0" in head) and votes[best] <= nul_lines):
+        return Sniff("unknown", SKIP_BINARY)
+    if not lines:
+        return Sniff("unknown", SKIP_BLANK)
+    if forced_format != "auto":
+        return Sniff(forced_format)
+    if votes[best] == 0:
+        first = lines[0][:80].decode("utf-8", "backslashreplace")
+        return Sniff("unknown", f"neither JSON lines nor common/combined in its first {len(lines)} lines (first: {first!r})")
+    return Sniff(best)
+
+
+def sniff_format(path: Path) -> str:
+    """'jsonl', 'combined' or 'unknown', by a vote of the first non-blank lines."""
+    return sniff(path).format
