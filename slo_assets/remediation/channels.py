@@ -1,5 +1,5 @@
 """Messages for the paging channels, built from plan entries: PagerDuty Events API v2, Slack Block
-Kit, and email (a plain-text and an HTML part). Pure functions; sending lives in actions.py.
+Kit, and email (a plain-text and an HTML part). Pure functions; sending lives in http_delivery.py and email_delivery.py.
 
 Every text that came from the logs or the spec (service, operation, SLO names) is escaped for where
 it lands: Slack mrkdwn (`&`, `<`, `>`, so a value cannot mention @channel or forge a link), HTML, and
