@@ -10,9 +10,11 @@ event left to count. Pure: numpy and dateutil, no Dagster.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from dateutil.rrule import rrule, rrulestr
@@ -45,7 +47,7 @@ class BudgetAdjustment:
             starts = _starts(self.rrule, self.start_ms, begin_ms - self.duration_ms, end_ms)
         return [(s, s + self.duration_ms) for s in starts if s < end_ms and s + self.duration_ms > begin_ms]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "effect": self.effect, "start": iso(self.start_ms),
                 "duration": render_duration(timedelta(milliseconds=self.duration_ms)), "rrule": self.rrule,
                 "description": self.description, "source": self.source}
@@ -75,6 +77,16 @@ def parse_rrule(text: str, start: datetime) -> rrule:
         raise ValueError(f"{shown(text)} does not repeat startTime {start.isoformat()} ({found}): "
                          "startTime must be the first event (e.g. on a BYDAY day)")
     return rule
+
+
+def instant(text: str) -> datetime:
+    """An ISO-8601 instant (UTC when it has no offset), as startTime and the maintenance windows give it."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 @lru_cache(maxsize=256)
@@ -114,7 +126,7 @@ class MinuteEffects:
         return np.where(self.counted_good, total, good) if self.counted_good.any() else good
 
 
-def minute_effects(adjustments, start_ms: int, size: int) -> MinuteEffects:
+def minute_effects(adjustments: Iterable[BudgetAdjustment], start_ms: int, size: int) -> MinuteEffects:
     """The adjustments' effects on the `size` minutes from `start_ms`."""
     excluded = np.zeros(size, dtype=bool)
     counted = np.zeros(size, dtype=bool)
@@ -128,7 +140,8 @@ def minute_effects(adjustments, start_ms: int, size: int) -> MinuteEffects:
     return MinuteEffects(excluded, counted & ~excluded)
 
 
-def adjusted(good: np.ndarray, total: np.ndarray, adjustments, start_ms: int) -> tuple[np.ndarray, np.ndarray, MinuteEffects]:
+def adjusted(good: np.ndarray, total: np.ndarray, adjustments: Iterable[BudgetAdjustment],
+             start_ms: int) -> tuple[np.ndarray, np.ndarray, MinuteEffects]:
     """good and total events per minute from `start_ms` with the adjustments applied (excluded
     minutes hold none), and the effects."""
     effects = minute_effects(adjustments, start_ms, len(total))
