@@ -83,3 +83,19 @@ def test_no_modules_import_each_other_in_a_circle():
         if module not in index:
             visit(module)
     assert circles == []
+
+
+def test_no_module_over_500_lines_and_no_function_over_60_without_a_reason():
+    """A module a reader takes in at once; a function that reads as its steps. A longer function says
+    why on its `def` line (a comment beginning `# long:`)."""
+    long_modules, long_functions = [], []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 500:
+            long_modules.append(_module(path))
+        lines = text.splitlines()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 60 \
+                    and "# long:" not in lines[node.lineno - 1]:
+                long_functions.append(f"{_module(path)}.{node.name}")
+    assert (long_modules, long_functions) == ([], [])
