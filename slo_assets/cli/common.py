@@ -14,6 +14,13 @@ from pathlib import Path
 INSTANCE_CONFIG = Path("dagster.yaml")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line naming it (argparse prints the whole usage first)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
+
+
 def _month(value: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
         raise argparse.ArgumentTypeError(f"month must be YYYY-MM, not {value!r}")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 
 from slo_assets.cli import acks, backtest, demo, generate, reports, run, serve, specs
-from slo_assets.cli.common import _guarded
+from slo_assets.cli.common import OneLineParser, _guarded
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="slo-assets", description="SLOs from access logs, as a Dagster asset graph.")
+    parser = OneLineParser(prog="slo-assets", description="SLOs from access logs, as a Dagster asset graph.")
     commands = parser.add_subparsers(dest="command", required=True)
     for module in (generate, specs, run, reports, acks, backtest, serve, demo):
         module.add_parser(commands)

@@ -96,6 +96,13 @@ def _resources(request: RunRequest) -> dict:
     }
 
 
+def _as_made(folder: Path) -> None:
+    """A mkdtemp folder (0700) given the mode a plain mkdir would have had under the user's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+
+
 def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
     """Copy the month's published files from the warehouse (where its assets wrote them) into
     OUT/YYYY-MM/, all or nothing: they go to a scratch folder beside it, swapped in once complete,
@@ -107,6 +114,7 @@ def _write_outputs(request: RunRequest) -> tuple[dict, Path]:
     target = request.out / request.month
     request.out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{request.month}.partial-", dir=request.out))
+    _as_made(scratch)  # it becomes OUT/YYYY-MM: readable as any folder the user makes (a web server serves report.html)
     try:
         documents = {}
         for dataset in layout.PUBLISHED:
@@ -160,7 +168,9 @@ def _run_month(request: RunRequest, project: Path):
         raise InputError(f"--logs {request.logs}: not a folder")
     if request.out.exists() and not request.out.is_dir():
         raise InputError(f"--out {request.out}: is a file, not a folder")
-    load_specs(request.specs)  # SpecError names file, document and field before anything runs
+    specs = load_specs(request.specs)  # SpecError names file, document and field before anything runs
+    for warning in specs.warnings:  # as validate says them: a mistyped annotation silently drops what it set
+        print(f"warning: {warning}", file=sys.stderr)
     clock.pinned()  # SLO_ASSETS_NOW: one line now rather than a failure inside a run
     if request.prove_rules:
         from slo_assets.slo.rules_proof import PROMTOOL_INSTALL, find_promtool

@@ -45,3 +45,15 @@ def test_a_hostile_spec_is_refused_at_once_in_one_line(tmp_path, text, field, me
     assert len(lines) == 1 and field in lines[0] and message in lines[0], done.stdout + done.stderr
     # the process, its imports included, in seconds: the bomb needed about 100 s and 25 GB, INTERVAL=0 never ended
     assert seconds < 15, seconds
+
+
+def test_run_says_the_spec_warnings_validate_says(tmp_path):
+    """A mistyped annotation is a warning of validate; run said nothing and silently dropped the windows it set."""
+    spec = tmp_path / "slos.yaml"
+    spec.write_text(SLO.replace("labels: {team: [payments, core]}}", "annotations: {slo-assets.dev/report-window: 7d}}", 1))
+    (tmp_path / "logs").mkdir()
+    done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "run", "--logs", str(tmp_path / "logs"), "--spec", str(spec),
+                           "--month", "2099-01", "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "GX_ANALYTICS_ENABLED": "false", "DAGSTER_HOME": str(tmp_path / "home")}, timeout=120)
+    assert done.returncode == 2 and "has not begun" in done.stderr  # the month is refused after the specs are read
+    assert "warning: " in done.stderr and "did you mean slo-assets.dev/report-windows?" in done.stderr, done.stderr

@@ -69,3 +69,15 @@ def test_a_first_run_whose_chain_did_not_finish_leaves_no_month_folder(tmp_path)
     with pytest.raises(cli.InputError, match="remediation_plan"):
         cli._write_outputs(request)
     assert list(request.out.iterdir()) == []
+
+
+def test_the_month_folder_has_the_mode_a_plain_mkdir_would_give(tmp_path):
+    """It was made by mkdtemp (0700): a web server running as another user could not serve report.html."""
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        _, target = cli._write_outputs(_request(tmp_path))
+    finally:
+        os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o755
