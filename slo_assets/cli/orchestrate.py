@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -52,6 +53,7 @@ class MonthRun:
     failed_checks: list[str] = field(default_factory=list)
     failed_runs: list[str] = field(default_factory=list)
     rules_proof: list[dict] = field(default_factory=list)  # the rules proof check's metadata, when it ran
+    refused: str | None = None  # why the month stopped after indexing, its days and outputs left as they were
     index: IndexSummary | None = None
     rejected_files: list[str] = field(default_factory=list)  # "path: 30 of 30 lines rejected: invalid_json"
     seconds: float = 0.0
@@ -250,12 +252,15 @@ class _Runs:
 
 def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance, progress: Progress | None = None,
                       log_level: str = "CRITICAL", days: list[str] | None = None, prove_rules: bool = False,
-                      every_day: bool = False, settings: LocationSettings | None = None) -> MonthRun:
+                      every_day: bool = False, settings: LocationSettings | None = None,
+                      refuse: Callable[[MonthRun], str | None] | None = None) -> MonthRun:
     """Observe the specs, index the logs, then every day of `month` up to today (parsed_logs +
     sli_minutely) that is not fresh (all of them with `every_day`), and the monthly chain. Every step
     is a run in `instance`, tagged with the month. Dagster's own console log is silenced to
     `log_level`: failures come back in `failed_runs`, one line each, and every event stays in the
-    instance for the UI. `settings` are the code location's (the environment's unless given)."""
+    instance for the UI. `settings` are the code location's (the environment's unless given). `refuse`
+    judges the index: a reason stops the month there, so input the user must fix replaces no day's data
+    and no output of an earlier good run."""
     progress = progress or PlainProgress(every_step=False)
     started = time.perf_counter()
     settings = settings or LocationSettings.from_environ()
@@ -264,7 +269,7 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
     wanted = found.days_of(days or month_days(month))
     progress.begin(3 + len(wanted))  # specs, index, each day, the month
     try:
-        if _observe(runs, found, progress):
+        if _observe(runs, found, progress) and not (refuse and _refused(runs.outcome, refuse)):
             _run_days(runs, wanted, found, every_day, progress)
             progress.note(days_note(month, runs.outcome))
             chain = runs.run("monthly_chain_job", month, partition=month)
@@ -276,6 +281,11 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         progress.end()
         runs.outcome.seconds = time.perf_counter() - started
     return runs.outcome
+
+
+def _refused(outcome: MonthRun, refuse: Callable[[MonthRun], str | None]) -> bool:
+    outcome.refused = refuse(outcome)
+    return outcome.refused is not None
 
 
 def _observe(runs: _Runs, found: P.PartitionRange, progress: Progress) -> bool:

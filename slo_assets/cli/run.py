@@ -191,7 +191,11 @@ def _run_month(request: RunRequest, project: Path):
 
     instance = instance_from_env(project / INSTANCE_CONFIG)
     outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose),
-                                prove_rules=request.prove_rules, every_day=request.every_day, settings=settings)
+                                prove_rules=request.prove_rules, every_day=request.every_day, settings=settings,
+                                refuse=lambda found: _refusal(found, request))
+    if outcome.refused:
+        raise InputError(f"{outcome.refused}\nnothing was published: {request.out / request.month} and the warehouse's days and "
+                         f"outputs of {request.month} keep what the last good run wrote")
     if outcome.failed_runs:
         raise InputError("runs failed (the Dagster UI shows each run; DAGSTER_HOME " + os.environ["DAGSTER_HOME"] + "):\n  "
                          + "\n  ".join(outcome.failed_runs))
@@ -199,9 +203,21 @@ def _run_month(request: RunRequest, project: Path):
     return outcome, documents, {"instance": os.environ["DAGSTER_HOME"], "out": target}  # set by instance_from_env
 
 
+def _refusal(outcome, request: RunRequest) -> str | None:
+    """Why the month must stop once the logs are indexed: no log file read, or most lines rejected (a wrong
+    --format or field mapping). Either would replace the days and outputs of an earlier good run."""
+    index = outcome.index
+    if index is not None and index.files == 0:
+        not_read = len(index.skipped) + len(index.unreadable)
+        listed = f" ({not_read} file(s) not read, listed above)" if not_read else " (the folder holds no file)"
+        return (f"--logs {request.logs}: no log file was read{listed}, so nothing was measured. "
+                "Check --logs, --include and --exclude (docs/log-formats.md)")
+    return _rejected_line(outcome)
+
+
 def _rejected_line(outcome) -> str | None:
     """'10,000 of 10,000 lines rejected: invalid_json ...' when most lines read were rejected."""
-    # mostly rejected: the logs were not read as what they are (a wrong --format); exit 2 after writing what could be
+    # mostly rejected: the logs were not read as what they are (a wrong --format)
     note = outcome.index.rejected_note() if outcome.index is not None else None
     if note is None:
         return None
@@ -210,14 +226,8 @@ def _rejected_line(outcome) -> str | None:
 
 
 def _nothing_measured(outcome, documents: dict, request: RunRequest) -> str | None:
-    """Why the month measured nothing when the user must act: no log file read at all, or requests
-    read of which no SLO counted one (a service name or filter that matches nothing)."""
-    index = outcome.index
-    if index is not None and index.files == 0:
-        not_read = len(index.skipped) + len(index.unreadable)
-        listed = f" ({not_read} file(s) not read, listed above)" if not_read else " (the folder holds no file)"
-        return (f"--logs {request.logs}: no log file was read{listed}, so nothing was measured. "
-                "Check --logs, --include and --exclude (docs/log-formats.md)")
+    """Why the month measured nothing when the user must act: requests read of which no SLO counted one
+    (a service name or filter that matches nothing)."""
     from slo_assets.slo.evaluation import MonthEvaluations
 
     rows = documents["compliance_report"]["data_quality"]["rows"]
@@ -327,10 +337,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     def body() -> int:
         outcome, documents, where = _run_month(request, _project_root())
         _print_summary(outcome, documents, where, request)
-        for problem in (_rejected_line(outcome), _nothing_measured(outcome, documents, request)):
-            if problem:
-                print(f"slo-assets run: {problem}", file=sys.stderr)
-                return 2
+        problem = _nothing_measured(outcome, documents, request)
+        if problem:
+            print(f"slo-assets run: {problem}", file=sys.stderr)
+            return 2
         if args.fail_on_breach and documents["compliance_report"]["summary"]["failed"]:
             return 3
         return 0

@@ -138,14 +138,15 @@ def test_the_running_month_without_traffic_runs_through_today_and_reports_insuff
 
 
 def test_a_month_that_measured_nothing_the_user_must_fix_exits_2_naming_why(tmp_path):
-    """A folder with no readable log, and requests no SLO counts (a service name that matches none):
-    the outputs are written, and the exit and one line say what to check."""
+    """A folder with no readable log: the month stops once the folder is indexed, publishing nothing (a
+    wrong --logs replaced the days and outputs of the last good run). Requests no SLO counts (a service
+    name that matches none): the outputs are written, and the exit and one line say what to check."""
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "core.bin").write_bytes(b"\x00\x01binary")
     nothing = run(tmp_path, tmp_path / "logs", "2026-11", now="2026-11-15T00:00:00Z")
     assert nothing.returncode == 2, nothing.stdout + nothing.stderr
     assert "no log file was read (1 file(s) not read, listed above)" in nothing.stderr and "core.bin" in nothing.stdout
-    documents(tmp_path, "2026-11")
+    assert "nothing was published" in nothing.stderr and not (tmp_path / "out" / "2026-11").exists()
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "pay.jsonl").write_text("".join(
         f'{{"ts": "2026-11-02T10:{m:02d}:00Z", "service": "payments", "method": "GET", "path": "/pay", "status": 200}}\n'

@@ -57,13 +57,21 @@ def test_the_real_apache_log_under_its_own_name_in_2015(tmp_path):
     assert (tmp_path / "out" / "2015-05" / "report.html").stat().st_size > 10_000
 
 
-def test_a_wrong_format_says_most_lines_were_rejected_and_exits_2(tmp_path):
-    done = run(tmp_path, real_logs(tmp_path), "--format", "jsonl", now=AFTER_THE_LAST_LINE)
+def test_a_wrong_format_says_most_lines_were_rejected_exits_2_and_keeps_the_last_good_month(tmp_path):
+    """The month stops once the logs are indexed: it used to replace the good run's days with empty ones
+    and publish an all-insufficient month (and the next month's report, which reads this one, changed)."""
+    logs = real_logs(tmp_path)
+    assert run(tmp_path, logs, now=AFTER_THE_LAST_LINE).returncode == 0
+    published = {p.name: p.read_bytes() for p in (tmp_path / "out" / "2015-05").iterdir() if p.is_file()}
+    days = sorted((tmp_path / "data" / "warehouse" / "parsed_logs").glob("2015-05-*.parquet"))
+    before = {p.name: p.read_bytes() for p in days}
+    done = run(tmp_path, logs, "--format", "jsonl", now=AFTER_THE_LAST_LINE)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "10,000 of 10,000 lines rejected: invalid_json" in done.stderr
     assert "mostly rejected: apache_logs: " in done.stdout and "\n  apache_logs: " in done.stderr  # the file is named
-    compliance = json.loads((tmp_path / "out" / "2015-05" / "compliance.json").read_text())
-    assert compliance["data_quality"]["quarantined_lines"] == 10_000  # placed on their days, not lost
+    assert "nothing was published" in done.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out" / "2015-05").iterdir() if p.is_file()} == published
+    assert len(before) == 21 and {p.name: p.read_bytes() for p in days} == before  # the days to the 21st as the good run wrote them
 
 
 def test_a_format_that_does_not_exist_is_one_line(tmp_path):
