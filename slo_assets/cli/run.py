@@ -212,7 +212,23 @@ def _refusal(outcome, request: RunRequest) -> str | None:
         listed = f" ({not_read} file(s) not read, listed above)" if not_read else " (the folder holds no file)"
         return (f"--logs {request.logs}: no log file was read{listed}, so nothing was measured. "
                 "Check --logs, --include and --exclude (docs/log-formats.md)")
-    return _rejected_line(outcome)
+    return _rejected_line(outcome) or _wrong_month(outcome, request.month)
+
+
+def _wrong_month(outcome, month: str) -> str | None:
+    """A closed month that holds no line while the logs hold other days: a wrong --month, not a month of
+    no traffic (the running month may still be waiting for its first line)."""
+    from slo_assets.core import clock
+    from slo_assets.core.calendar import month_range_ms
+
+    logged = list(outcome.index.days_with_data) if outcome.index is not None else []
+    if not logged or any(day.startswith(month) for day in logged) or month_range_ms(month)[1] > clock.now_ms():
+        return None
+    months = sorted({day[:7] for day in logged})
+    nearest = min(months, key=lambda m: abs(int(m[:4]) * 12 + int(m[5:]) - int(month[:4]) * 12 - int(month[5:])))
+    return (f"--month {month}: the logs hold no line of it; they hold {logged[0]} .. {logged[-1]} ({len(logged)} day(s) with "
+            f"lines{', in ' + ', '.join(months[:6]) + (' ...' if len(months) > 6 else '') if len(months) > 1 else ''}): "
+            f"did you mean --month {nearest}?")
 
 
 def _rejected_line(outcome) -> str | None:

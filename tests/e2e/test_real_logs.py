@@ -98,3 +98,12 @@ def test_the_hostile_corpus_beside_the_real_log_names_every_bad_file_and_loses_n
     missing = sum(int(m.group(1).replace(",", "")) for m in (unplaced, outside) if m)
     quality = json.loads((tmp_path / "out" / "2015-05" / "compliance.json").read_text())["data_quality"]
     assert quality["rows"] + quality["quarantined_lines"] + missing == rows + quarantined  # every line in one place
+
+
+def test_a_closed_month_the_logs_hold_no_line_of_exits_2_naming_the_month_they_hold(tmp_path):
+    """--month 2015-06 on May's log ran the month, wrote empty outputs and exited 0; the hint was buried."""
+    done = run(tmp_path, real_logs(tmp_path), month="2015-06", now=AFTER_THE_LAST_LINE.replace("05-21", "07-02"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.splitlines()[0] == ("slo-assets run: --month 2015-06: the logs hold no line of it; they hold 2015-05-17 .. "
+                                           "2015-05-20 (4 day(s) with lines): did you mean --month 2015-05?")
+    assert "nothing was published" in done.stderr and not (tmp_path / "out" / "2015-06").exists()
