@@ -17,7 +17,6 @@ from slo_assets.ingest.log_format import TIME_CLF, TIME_EPOCH_S, TIME_ISO
 from slo_assets.ingest.parse_lines import (
     DURATION_INVALID,
     DURATION_NOT_NUMBER,
-    SERVICE_EMPTY,
     STATUS_MISSING,
     STATUS_NOT_INTEGER,
     STATUS_OUT_OF_RANGE,
@@ -112,17 +111,24 @@ def _timestamp_ms(frame: pl.DataFrame, time_kind: str, config: ParseConfig) -> p
     return _json_timestamp_ms(raw, config.epoch_unit)
 
 
+def _named(service: pl.Expr) -> pl.Expr:
+    """A service name, or null for an empty one: a request without a service name (`GET /` under a path
+    regex, `"service": ""`) is a request all the same, counted under the default service."""
+    return pl.when(service.str.strip_chars() == "").then(pl.lit(None, dtype=pl.String)).otherwise(service)
+
+
 def _service_expr(config: ParseConfig, path: pl.Expr, field_complete: bool) -> pl.Expr:
-    """Service from a fixed name, the service field, or the path regex (auto: field, then regex)."""
+    """Service from a fixed name, the service field, or the path regex (auto: field, then regex); null
+    where none names one (the default service then)."""
     if config.service_source == "fixed":
         return pl.lit(config.service_name)
     if config.service_source == "field" or (config.service_source == "auto" and field_complete):
-        return pl.col("service_raw")
+        return _named(pl.col("service_raw"))
     group = re.compile(config.service_regex).groupindex["service"]
-    from_path = path.str.extract(config.service_regex, group)
+    from_path = _named(path.str.extract(config.service_regex, group))
     if config.service_source == "regex":
         return from_path
-    return pl.coalesce(pl.col("service_raw"), from_path)
+    return pl.coalesce(_named(pl.col("service_raw")), from_path)
 
 
 def _path_of(target: pl.Expr) -> pl.Expr:
@@ -145,12 +151,11 @@ _FIELD_OF_REASON = {
     STATUS_OUT_OF_RANGE: ("status_text", "status"),
     DURATION_NOT_NUMBER: ("duration_text", "duration"),
     DURATION_INVALID: ("duration_text", "duration"),
-    SERVICE_EMPTY: ("service", "service"),
 }
 
 
 def _reason_expr() -> pl.Expr:
-    """The first failed rule of a row, in a fixed order (timestamp, status, duration, service)."""
+    """The first failed rule of a row, in a fixed order (timestamp, status, duration)."""
     duration_given = pl.col("duration").is_not_null() | (
         pl.col("duration_raw").is_not_null() & ~pl.col("duration_raw").str.strip_chars().is_in(["-", ""])
     )
@@ -164,7 +169,6 @@ def _reason_expr() -> pl.Expr:
         .when((pl.col("status") < 100) | (pl.col("status") > 599)).then(pl.lit(STATUS_OUT_OF_RANGE))
         .when(duration_given & pl.col("duration_ms").is_null()).then(pl.lit(DURATION_NOT_NUMBER))
         .when(duration_given & (~pl.col("duration_ms").is_finite() | (pl.col("duration_ms") < 0))).then(pl.lit(DURATION_INVALID))
-        .when(pl.col("service").str.strip_chars() == "").then(pl.lit(SERVICE_EMPTY))
     )
 
 
@@ -197,7 +201,6 @@ def typed_columns(frame: pl.DataFrame, time_kind: str, duration_factor: float, c
                     (pl.col("duration_ms").is_null() & (pl.col("duration_raw").is_null() | pl.col("duration_raw").is_in(["-", ""])))
                     | (pl.col("duration_ms").is_finite() & (pl.col("duration_ms") >= 0))
                 )
-                & pl.col("service_found").fill_null(pl.lit(config.default_service)).str.len_bytes().gt(0)
             ).fill_null(False).alias("_ok"),
         )
         .collect()
