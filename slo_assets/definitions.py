@@ -35,14 +35,15 @@ ALL_CHECKS = dg.load_asset_checks_from_package_module(domains)
 
 
 def build_definitions(overrides: Mapping[str, dg.ConfigurableResource] | None = None,
-                      settings: LocationSettings | None = None) -> dg.Definitions:
+                      settings: LocationSettings | None = None, partitions: P.Partitions | None = None) -> dg.Definitions:
     """The graph for `settings` (the environment's unless given: the CLI passes its own), its resources
     replaced by key where `overrides` says (the CLI's logs, specs and warehouse).
 
     The executor is also the default of the implicit asset job, which runs what the UI materializes and
-    its backfills: without it they ran a process per step, each re-importing the code location."""
+    its backfills: without it they ran a process per step, each re-importing the code location.
+    `partitions`: those of `settings`, when the caller resolved them already (their range reads the file index)."""
     settings = settings or LocationSettings.from_environ()
-    partitions = P.build_partitions(P.resolve_range(settings))
+    partitions = partitions or P.build_partitions(P.resolve_range(settings))
     assets = P.with_partitions(with_automation(ALL_ASSETS), partitions) + [log_file_index_asset(partitions.daily)]
     return dg.Definitions(assets=assets, asset_checks=[*ALL_CHECKS, rules_proof_check(partitions.monthly)], jobs=JOBS,
                           schedules=SCHEDULES, sensors=sensors(settings), resources={**default_resources(settings), **(overrides or {})},

@@ -68,8 +68,9 @@ def _ratio(value: str) -> float:
 def warehouse_option(parser: argparse.ArgumentParser, what: str) -> None:
     """--warehouse of a command reading a warehouse: `what` says which one; the default is read when the
     command line is parsed, never at import."""
-    parser.add_argument("--warehouse", default=os.environ.get("SLO_ASSETS_WAREHOUSE", "data/warehouse"),
-                        help=f"{what} (default $SLO_ASSETS_WAREHOUSE or data/warehouse)")
+    from slo_assets.defs.settings import DEFAULT_WAREHOUSE, WAREHOUSE_SETTING, default_warehouse
+
+    parser.add_argument("--warehouse", default=default_warehouse(), help=f"{what} (default ${WAREHOUSE_SETTING} or {DEFAULT_WAREHOUSE})")
 
 
 def _project_root() -> Path:

@@ -264,8 +264,9 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
     progress = progress or PlainProgress(every_step=False)
     started = time.perf_counter()
     settings = settings or LocationSettings.from_environ()
-    found = P.resolve_range(settings)
-    runs = _Runs(build_definitions(resources, settings), instance, resources, log_level, MonthRun(month=month))
+    partitions = P.build_partitions(P.resolve_range(settings))
+    found = partitions.range
+    runs = _Runs(build_definitions(resources, settings, partitions), instance, resources, log_level, MonthRun(month=month))
     wanted = found.days_of(days or month_days(month))
     progress.begin(3 + len(wanted))  # specs, index, each day, the month
     try:
