@@ -16,7 +16,6 @@ from slo_assets.defs import partitions as P
 from slo_assets.defs.automation import with_automation
 from slo_assets.defs.ingest.assets import log_file_index_asset
 from slo_assets.defs.jobs import JOBS, job_executor
-from slo_assets.defs.outputs.rules_proof import rules_proof_check
 from slo_assets.defs.remediation.sensors import breach_acks
 from slo_assets.defs.resources import default_resources
 from slo_assets.defs.schedules import SCHEDULES
@@ -29,7 +28,7 @@ warnings.filterwarnings("ignore", message=r"Parameter `owners` of initializer `S
 
 # Every asset and check written under defs/, found by Dagster's loader: adding one is adding its module.
 # The loader collects assets and checks, not AssetSpecs: breach_acks, a spec only observed, is named here;
-# log_file_index and the rules proof are built per load with its partitions (build_definitions).
+# log_file_index is built per load with its partitions (build_definitions).
 ALL_ASSETS = [*dg.load_assets_from_package_module(domains), breach_acks]
 ALL_CHECKS = dg.load_asset_checks_from_package_module(domains)
 
@@ -45,7 +44,7 @@ def build_definitions(overrides: Mapping[str, dg.ConfigurableResource] | None = 
     settings = settings or LocationSettings.from_environ()
     partitions = partitions or P.build_partitions(P.resolve_range(settings))
     assets = P.with_partitions(with_automation(ALL_ASSETS), partitions) + [log_file_index_asset(partitions.daily)]
-    return dg.Definitions(assets=assets, asset_checks=[*ALL_CHECKS, rules_proof_check(partitions.monthly)], jobs=JOBS,
+    return dg.Definitions(assets=assets, asset_checks=ALL_CHECKS, jobs=JOBS,
                           schedules=SCHEDULES, sensors=sensors(settings), resources={**default_resources(settings), **(overrides or {})},
                           executor=job_executor(settings))
 

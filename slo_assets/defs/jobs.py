@@ -9,7 +9,7 @@ import dagster as dg
 from slo_assets.core.clock import SettingError
 from slo_assets.defs.automation import DAILY_ASSETS, MONTHLY_ASSETS
 from slo_assets.defs.live.alerts import live_alert_job  # a job of ops, beside the sensor that launches it
-from slo_assets.defs.outputs.rules_proof import RULES_CHECK_KEY
+from slo_assets.defs.outputs.rules_proof import PROVE_JOB
 from slo_assets.defs.settings import CELERY_BROKER_SETTING, EXECUTOR_SETTING, LocationSettings
 
 # daily_job joins the file index (an observation, which has no backfill policy) to the single-run daily
@@ -52,17 +52,17 @@ ingest_job = dg.define_asset_job("ingest_job", selection=DAILY_ASSETS,
                                  description="parse a day of logs, or a range of days in one run, and compute their SLI inputs")
 daily_job = dg.define_asset_job("daily_job", selection=_assets("log_file_index") | DAILY_ASSETS,
                                 description="refresh the file index, then parse one day and compute its SLI inputs")
-# the rules proof (defs/outputs/rules_proof.py) runs on its own: promtool costs seconds per month
-RULES_PROOF = dg.AssetSelection.checks(RULES_CHECK_KEY)
+# the rules proof (defs/outputs/rules_proof.py) is planned with alert_rules and runs only where asked: promtool
+# costs seconds per month
 monthly_chain_job = dg.define_asset_job(
-    "monthly_chain_job", selection=MONTHLY_ASSETS - RULES_PROOF,
+    "monthly_chain_job", selection=MONTHLY_ASSETS,
     description="SLI metrics, targets, error budgets, compliance, remediation plan and the published outputs for one month (to date)")
 remediation_job = dg.define_asset_job("remediation_job", selection=_assets("remediation_runs", "learning_record", "incident_reviews"),
                                       description="carry out the remediation plan of a month (dry run unless remediation.execute), "
                                                   "and write its incident review drafts again with the actions")
 
 # alert_rules again (its rendering is cheap) with its proof: a job of a check alone has no partitions to run
-prove_rules_job = dg.define_asset_job("prove_rules_job", selection=_assets("alert_rules"),
+prove_rules_job = dg.define_asset_job(PROVE_JOB, selection=_assets("alert_rules"),
                                       description="render a month's alert rules and prove them against its replay with promtool test rules")
 quarterly_review_job = dg.define_asset_job("quarterly_review_job", selection=_assets("quarterly_review"),
                                            description="review a quarter (partition: its first month) from its evaluated months")

@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from slo_assets.defs.outputs.rules_proof import PROVE_TAG
+
 
 def _day(moment: datetime, days_back: int = 0) -> str:
     return (moment - timedelta(days=days_back)).strftime("%Y-%m-%d")
@@ -26,10 +28,10 @@ def month_to_date_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReque
 
 
 @dg.schedule(cron_schedule="30 2 1 * *", job_name="monthly_chain_job", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED, description="close the previous month")
+             default_status=dg.DefaultScheduleStatus.STOPPED, description="close the previous month, proving its alert rules with promtool")
 def month_close_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     previous = (context.scheduled_execution_time.astimezone(UTC).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-    return dg.RunRequest(run_key=f"close:{previous}", partition_key=previous)
+    return dg.RunRequest(run_key=f"close:{previous}", partition_key=previous, tags={PROVE_TAG: "1"})
 
 
 SCHEDULES = [daily_ingest_schedule, month_to_date_schedule, month_close_schedule]

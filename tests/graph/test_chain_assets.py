@@ -105,3 +105,24 @@ def test_budget_and_compliance_materializations_carry_tables_and_charts(month_to
         metadata = event.asset_materialization.metadata
         assert metadata[table_key].value.startswith("|"), key  # a Markdown table
         assert metadata[chart_key].value.startswith("![chart](<data:image/svg+xml;utf8,%3Csvg"), key  # an SVG, inline
+
+
+def test_the_rules_proof_runs_only_where_asked(month_to_date, monkeypatch):
+    """A UI materialization or backfill of alert_rules plans the proof and skips it (promtool took 84 s of a month
+    backfill); prove_rules_job (run --prove-rules) and a run tagged for it (the month close) prove the month."""
+    from slo_assets.defs.outputs import rules_proof
+
+    calls = []
+    monkeypatch.setattr(rules_proof, "find_promtool", lambda: calls.append(1))  # None: "not installed", after being asked
+    base, resources, instance, first = month_to_date
+    defs = build_definitions(resources)
+    key = dg.AssetCheckKey(dg.AssetKey("alert_rules"), rules_proof.CHECK_RULES_AGREE)
+    implicit = defs.resolve_implicit_global_asset_job_def()
+    backfill = implicit.execute_in_process(instance=instance, partition_key="2026-02", asset_selection=[dg.AssetKey("alert_rules")],
+                                           raise_on_error=False)
+    assert backfill.success and calls == [] and backfill.get_asset_check_evaluations() == []
+    proof = defs.resolve_job_def("prove_rules_job").execute_in_process(instance=instance, partition_key="2026-02", raise_on_error=False)
+    assert calls == [1] and [e.asset_check_key for e in proof.get_asset_check_evaluations()] == [key]
+    tagged = implicit.execute_in_process(instance=instance, partition_key="2026-02", asset_selection=[dg.AssetKey("alert_rules")],
+                                         tags={rules_proof.PROVE_TAG: "1"}, raise_on_error=False)
+    assert calls == [1, 1] and not tagged.get_asset_check_evaluations()[0].passed

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from slo_assets.definitions import build_definitions
+from slo_assets.defs.outputs.rules_proof import PROVE_TAG
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.defs.schedules import daily_ingest_schedule, month_close_schedule, month_to_date_schedule
 from slo_assets.ingest.generate import write_logs
@@ -25,6 +26,8 @@ def test_schedules_target_the_right_partitions():
     assert _request(month_to_date_schedule, "2026-11-01T00:45:00").partition_key == "2026-10"  # the last day of October
     assert _request(month_close_schedule, "2026-11-01T02:30:00").partition_key == "2026-10"
     assert _request(month_close_schedule, "2027-01-01T02:30:00").partition_key == "2026-12"
+    assert _request(month_close_schedule, "2027-01-01T02:30:00").tags[PROVE_TAG] == "1"  # each closed month proven once
+    assert PROVE_TAG not in _request(month_to_date_schedule, "2026-10-05T00:45:00").tags
     names = {s.name for s in build_definitions().schedules}
     assert names == {"daily_ingest_schedule", "month_to_date_schedule", "month_close_schedule"}
     assert {s.name for s in build_definitions().sensors} == {"remediation_sensor", "escalation_sensor", "live_tick_sensor", "live_outputs_sensor",

@@ -1,13 +1,19 @@
 """The check that the published alert rules page when the replay says they would (slo_assets.slo.rules_proof).
 
-Always declared, and run by its own job, `prove_rules_job`, for a month already materialized:
-promtool evaluates every rule at every 15 minutes of the month, seconds per month, which every run
-of the monthly chain would pay. Where promtool is not installed the check does not pass: it warns
-that the rules were not proven, why, and what to install.
+Always declared, and proven only where a user asks: `prove_rules_job` (what `run --prove-rules`
+launches), or a run tagged `slo_assets/prove_rules` (the month-close schedule sets it, so each
+closed month is proven once). promtool evaluates every rule at every 15 minutes of the month,
+seconds per month: a UI backfill that includes alert_rules paid it for every month (84 s of a
+240 s month backfill). Elsewhere the check is planned with alert_rules and not executed, which the
+UI shows as skipped: the rules were not proven in that run. Where promtool is not installed and
+the proof is asked for, the check does not pass: it warns that the rules were not proven, why, and
+what to install.
+
+The check is not partitioned (Dagster's partitioned checks cannot be left out of a run that plans
+them); its metadata names the month it proved.
 """
 
 import tempfile
-import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -22,17 +28,24 @@ from slo_assets.warehouse import layout
 
 CHECK_RULES_AGREE = "rules_agree_with_replay"
 RULES_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("alert_rules"), CHECK_RULES_AGREE)
+PROVE_TAG = "slo_assets/prove_rules"  # a run carrying it (any value but "0") proves its month's rules
+PROVE_JOB = "prove_rules_job"
 SHOWN = 100
 
 
+def proof_asked(job_name: str, tags: dict[str, str]) -> bool:
+    """Whether a run proves the rules: prove_rules_job, or a run tagged PROVE_TAG."""
+    return job_name == PROVE_JOB or tags.get(PROVE_TAG, "0") not in ("", "0")
+
+
 def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
-                            slo_settings: SloSettings) -> dg.AssetCheckResult:
+                             slo_settings: SloSettings) -> dg.AssetCheckResult:
     from slo_assets.outputs.rules import build_rules
 
     promtool = find_promtool()
     if promtool is None:
         return dg.AssetCheckResult(
-            passed=False, severity=dg.AssetCheckSeverity.WARN,
+            check_name=CHECK_RULES_AGREE, asset_key="alert_rules", passed=False, severity=dg.AssetCheckSeverity.WARN,
             description=f"not proven: promtool is not installed; to prove the rules: {PROMTOOL_INSTALL}",
             metadata={"promtool": "not installed", "install": PROMTOOL_INSTALL})
     month = partition_month(context)
@@ -56,11 +69,11 @@ def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: 
     proven = [p for p in proofs if p.skipped is None]
     found = outcome.disagreements
     return dg.AssetCheckResult(
-        passed=outcome.agreed,
+        check_name=CHECK_RULES_AGREE, asset_key="alert_rules", passed=outcome.agreed,
         description=(f"{len(found)} disagreement(s); first: {found[0].text()}" if found else
                      outcome.errors[0] if outcome.errors else None),
         metadata={
-            "slos_proven": len(proven), "slos_not_provable": len(proofs) - len(proven),
+            "month": month.key, "slos_proven": len(proven), "slos_not_provable": len(proofs) - len(proven),
             "alert_tests": outcome.checks, "firings": sum(p.firings for p in proven),
             "firings_not_sampled": sum(p.unsampled_firings for p in proven),
             "disagreements": dg.MetadataValue.md(table(["SLO", "minute", "alert", "replay", "rules"],
@@ -71,14 +84,13 @@ def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: 
     )
 
 
-def rules_proof_check(monthly: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
-    """The check, partitioned by `monthly`: the definitions of the load (definitions.py), or partitions.MONTHLY
-    where a test builds it alone. Built per load, as a check's partitions cannot be replaced afterwards."""
-    # A partitioned asset check is a preview in Dagster 1.13; the proof is per month, so it is the means, and
-    # its PreviewWarning is silenced here and only here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.PreviewWarning)
-        return dg.asset_check(asset="alert_rules", name=CHECK_RULES_AGREE, partitions_def=monthly,
-                              description="promtool test rules: the published rules fire exactly where the replay (without "
-                                          "its low-traffic gate) fires, at sampled minutes inside and around each firing"
-                              )(_rules_agree_with_replay)
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec(CHECK_RULES_AGREE, asset="alert_rules",
+                             description="promtool test rules: the published rules fire exactly where the replay (without its "
+                                         "low-traffic gate) fires, at sampled minutes inside and around each firing; proven "
+                                         f"by {PROVE_JOB}, run --prove-rules and the month close, skipped elsewhere")],
+    can_subset=True, name="alert_rules_proof")
+def rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings):
+    """The proof of the run's month when the run asks for it; nothing (skipped in the UI) otherwise."""
+    if proof_asked(context.run.job_name, dict(context.run.tags)):
+        yield _rules_agree_with_replay(context, warehouse, slo_settings)
