@@ -8,6 +8,7 @@ the partitions' range (the warehouse's file index) and the executor are resolved
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 
 import dagster as dg
 
@@ -42,6 +43,9 @@ def build_definitions(overrides: Mapping[str, dg.ConfigurableResource] | None = 
     its backfills: without it they ran a process per step, each re-importing the code location.
     `partitions`: those of `settings`, when the caller resolved them already (their range reads the file index)."""
     settings = settings or LocationSettings.from_environ()
+    warehouse = getattr((overrides or {}).get("warehouse"), "base", None)
+    if warehouse and warehouse != settings.warehouse:  # the range is read from the warehouse the runs write
+        settings = replace(settings, warehouse=warehouse)
     partitions = partitions or P.build_partitions(P.resolve_range(settings))
     assets = P.with_partitions(with_automation(ALL_ASSETS), partitions) + [log_file_index_asset(partitions.daily)]
     return dg.Definitions(assets=assets, asset_checks=ALL_CHECKS, jobs=JOBS,

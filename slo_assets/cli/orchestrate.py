@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -107,11 +107,22 @@ def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, run_c
         return result
 
 
+def settings_for(resources: dict, month: str, settings: LocationSettings | None = None) -> LocationSettings:
+    """The location settings of a run over `resources` for `month`: the partitions' range is read from the
+    warehouse the run writes (not the environment's) and covers the month."""
+    settings = settings or LocationSettings.from_environ()
+    warehouse = resources.get("warehouse")
+    base = getattr(warehouse, "base", None) or settings.warehouse
+    earliest = min(settings.earliest_month, month) if settings.earliest_month else month
+    return replace(settings, warehouse=base, earliest_month=earliest)
+
+
 def materialize_review(key: str, resources: dict, instance: dg.DagsterInstance, log_level: str = "CRITICAL",
                        settings: LocationSettings | None = None) -> str | None:
     """One run of quarterly_review (key: the quarter's first month) or yearly_review (key: YYYY); None when it
     succeeded, else the reason in one line."""
     job = "yearly_review_job" if len(key) == 4 else "quarterly_review_job"
+    settings = settings_for(resources, key if len(key) > 4 else f"{key}-01", settings)
     result = _execute(build_definitions(resources, settings), job, instance, _quiet(log_level), {"slo_assets/period": key}, key, resources)
     return None if result.success else f"{failure_reason(result)} (run {result.run_id} in the Dagster UI)"
 
@@ -263,7 +274,7 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
     and no output of an earlier good run."""
     progress = progress or PlainProgress(every_step=False)
     started = time.perf_counter()
-    settings = settings or LocationSettings.from_environ()
+    settings = settings_for(resources, month, settings)
     partitions = P.build_partitions(P.resolve_range(settings))
     found = partitions.range
     runs = _Runs(build_definitions(resources, settings, partitions), instance, resources, log_level, MonthRun(month=month))

@@ -6,11 +6,19 @@ the definitions load, `build_partitions(resolve_range(settings))` makes the defi
 load and `with_partitions` puts them on every asset and check, so the range follows the data
 without any read at import.
 
-The first day is the first of the earliest month with data: of the rows in the warehouse's file
-index, or a month the CLI was asked to run (its --month); with neither, the running month. So the
-catalogue lists no years of empty days before the logs. SLO_ASSETS_START_DATE fixes it instead.
-The last day is today (UTC; SLO_ASSETS_NOW pins the clock), so the live access.log can be ingested
-before midnight and a running month runs on any day.
+The range follows the data, in whole months: it starts on the first of the earliest month with
+data (of the rows in the warehouse's file index, or a month the CLI was asked to run: its --month)
+and ends on the last day of the latest such month, or on today (UTC; SLO_ASSETS_NOW pins the clock)
+while the logs are active: their newest line is at most SLO_ASSETS_ACTIVE_DAYS days old (default 2),
+so the live access.log is ingested before midnight and a running month runs on any day. Without
+data, it is the running month. So an old sample shows its own months, not every day since.
+
+Why the newest line and not the newest file's mtime: a copy, an rsync or a git clone gives a 2015
+log a file changed today. Why whole months: a closed month is judged over all its days, and the
+days after the last line are days without data (unmeasured where traffic was expected), not days
+outside the month. SLO_ASSETS_START_DATE fixes the start instead, and then the range always runs to
+today: a deployment's schedules and daemon keep a code location loaded for weeks, and its range is
+resolved when it loads, so logs that pause for a few days must not end its partitions.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from slo_assets.core import clock
-from slo_assets.defs.settings import EARLIEST_MONTH_SETTING, START_SETTING, LocationSettings
+from slo_assets.defs.settings import ACTIVE_DAYS_SETTING, EARLIEST_MONTH_SETTING, START_SETTING, LocationSettings
 from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
 
@@ -40,14 +48,25 @@ class PartitionSettingError(clock.SettingError):
 @dataclass(frozen=True)
 class PartitionRange:
     first_day: date
-    last_day: date  # today, UTC
+    last_day: date  # today (UTC) while the logs are active, else the last day of the latest month with data
     configured: str = ""  # SLO_ASSETS_START_DATE as set, when the first day comes from it
+    newest_line: date | None = None  # the newest plausible day in the file index, when it holds one
+    active_days: int = 2
+
+    @property
+    def active(self) -> bool:
+        """Whether the range runs to today, moving with the clock."""
+        return self.last_day >= clock.today()
 
     def why_not(self, month: str) -> str | None:
         """None when the month has partitions, else one line saying why not and what to set."""
         first_month, last_month = self.first_day.strftime("%Y-%m"), self.last_day.strftime("%Y-%m")
+        today = clock.today()
+        if month > today.strftime("%Y-%m"):
+            return f"month {month} has not begun: today is {today.isoformat()} (UTC)"
         if month > last_month:
-            return f"month {month} has not begun: today is {self.last_day.isoformat()} (UTC)"
+            return (f"month {month} is after the logs: their newest line is of {self.newest_line}, more than "
+                    f"{self.active_days} day(s) ago ({ACTIVE_DAYS_SETTING}), so the partitions end on {self.last_day}")
         if month < first_month:
             source = f"set by {START_SETTING}={self.configured}" if self.configured else "(the default)"
             return (f"month {month} is before the first partition {self.first_day.isoformat()} {source}; "
@@ -69,8 +88,9 @@ def _parse_day(setting: str, text: str) -> date:
         raise PartitionSettingError(f"{setting}={text!r}: expected YYYY-MM-DD (or YYYY-MM)") from error
 
 
-def earliest_indexed_day(warehouse: str) -> date | None:
-    """The first plausible UTC day holding rows in the warehouse's file index, if there is one."""
+def indexed_span(warehouse: str) -> tuple[date, date] | None:
+    """The first and last plausible UTC days holding rows in the warehouse's file index (never after
+    today: a day ahead is a clock error too), if it holds any."""
     try:
         store = Warehouse(warehouse)
         target = layout.LOG_FILE_INDEX.path(store)
@@ -80,26 +100,39 @@ def earliest_indexed_day(warehouse: str) -> date | None:
             days = pq.read_table(handle, columns=["days"]).column("days").combine_chunks().flatten()
     except Exception:  # an unreadable or foreign index must not stop the code location from loading
         return None
-    floor = (EARLIEST_PLAUSIBLE - date(1970, 1, 1)).days
-    plausible = [d for d in days.to_pylist() if d is not None and d >= floor]
-    return date(1970, 1, 1) + timedelta(days=min(plausible)) if plausible else None
+    origin = date(1970, 1, 1)
+    floor, ceiling = (EARLIEST_PLAUSIBLE - origin).days, (clock.today() - origin).days
+    plausible = [d for d in days.to_pylist() if d is not None and floor <= d <= ceiling]
+    return (origin + timedelta(days=min(plausible)), origin + timedelta(days=max(plausible))) if plausible else None
+
+
+def earliest_indexed_day(warehouse: str) -> date | None:
+    """The first plausible UTC day holding rows in the warehouse's file index, if there is one."""
+    span = indexed_span(warehouse)
+    return span[0] if span else None
+
+
+def _month_end(day: date) -> date:
+    return _next_month(day) - timedelta(days=1)
 
 
 def resolve_range(settings: LocationSettings) -> PartitionRange:
-    """The range of this load: SLO_ASSETS_START_DATE if set, else the earliest month of the file index and
-    the month asked for, else the running month; through today."""
+    """The range of this load: from SLO_ASSETS_START_DATE if set, else the earliest month of the file index
+    and of the month asked for, else the running month; through today while the logs are active (or have
+    none), else through the end of the latest month of the index and of the month asked for."""
     today = clock.today()
-    if settings.start_date:
-        return PartitionRange(_parse_day(START_SETTING, settings.start_date), today, configured=settings.start_date)
-    candidates = []
-    indexed = earliest_indexed_day(settings.warehouse)
-    if indexed:
-        candidates.append(indexed.replace(day=1))
-    if settings.earliest_month:
-        candidates.append(_parse_day(EARLIEST_MONTH_SETTING, settings.earliest_month).replace(day=1))
-    # The running month closes the list: it is the start without data, and a start after today
-    # (logs from a clock ahead) would leave no partition at all.
-    return PartitionRange(min([*candidates, today.replace(day=1)]), today)
+    span = indexed_span(settings.warehouse)
+    asked = _parse_day(EARLIEST_MONTH_SETTING, settings.earliest_month).replace(day=1) if settings.earliest_month else None
+    months = [day.replace(day=1) for day in ([span[0], span[1]] if span else []) + ([asked] if asked else []) if day <= today]
+    active = span is None or (today - span[1]).days <= settings.active_days
+    last = today if active or not months else min(today, _month_end(max(months)))
+    newest = span[1] if span else None
+    if settings.start_date:  # a deployment: its schedules and daemon need today's partitions whatever the logs hold
+        return PartitionRange(_parse_day(START_SETTING, settings.start_date), today, configured=settings.start_date,
+                              newest_line=newest, active_days=settings.active_days)
+    # The running month closes the list when active: it is the start without data.
+    first = min([*months, today.replace(day=1)] if active else months)
+    return PartitionRange(first, last, newest_line=newest, active_days=settings.active_days)
 
 
 def _next_month(day: date) -> date:
@@ -143,12 +176,12 @@ def build_partitions(found: PartitionRange) -> Partitions:
     """The range's definitions, the running day, month, quarter and year included."""
     start = found.first_day.isoformat()
     last_quarter = _quarter_start(found.last_day)
-    if clock.pinned() is None:
+    if clock.pinned() is None and found.active:
         # end_offset=1 includes the running day (and month), moving with the real clock.
         ends: dict[str, str | None] = {"day": None, "month": None, "quarter": None, "year": None}
     else:
-        # A pinned clock ends the partitions on its day (end dates are exclusive); Dagster still bounds
-        # them by the real clock too, so only a day in the past can be pinned.
+        # Logs no longer active, or a pinned clock, end the partitions on the range's last day (end dates
+        # are exclusive); Dagster still bounds them by the real clock too, so only a day in the past can be pinned.
         ends = {"day": (found.last_day + timedelta(days=1)).isoformat(), "month": _next_month(found.last_day).strftime("%Y-%m"),
                 "quarter": (last_quarter.replace(year=last_quarter.year + 1, month=1) if last_quarter.month == 10
                             else last_quarter.replace(month=last_quarter.month + 3)).strftime("%Y-%m"),

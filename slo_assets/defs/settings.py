@@ -32,6 +32,8 @@ CELERY_BROKER_SETTING = "SLO_ASSETS_CELERY_BROKER"
 CELERY_BACKEND_SETTING = "SLO_ASSETS_CELERY_BACKEND"
 LIVE_INTERVAL_SETTING = "SLO_ASSETS_LIVE_INTERVAL"
 LIVE_SETTING = "SLO_ASSETS_LIVE"
+ACTIVE_DAYS_SETTING = "SLO_ASSETS_ACTIVE_DAYS"  # logs whose newest line is this many days old or newer run to today
+DEFAULT_ACTIVE_DAYS = 2
 
 EXECUTORS = ("in_process", "celery")
 SWITCH_VALUES = {"1": True, "on": True, "true": True, "yes": True, "0": False, "off": False, "false": False, "no": False}
@@ -68,6 +70,16 @@ def live_interval_seconds(environ: Mapping[str, str] | None = None) -> int:
     low, high = LIVE_INTERVAL_RANGE_S
     if not text.isdigit() or not low <= int(text) <= high:
         raise SettingError(f"{LIVE_INTERVAL_SETTING}: {text!r} must be whole seconds from {low} to {high} (a tick every 30 s to 1 h)")
+    return int(text)
+
+
+def active_days(environ: Mapping[str, str] | None = None) -> int:
+    """SLO_ASSETS_ACTIVE_DAYS: whole days, 0 to 3650."""
+    text = _text(_environ(environ), ACTIVE_DAYS_SETTING)
+    if not text:
+        return DEFAULT_ACTIVE_DAYS
+    if not text.isdigit() or int(text) > 3650:
+        raise SettingError(f"{ACTIVE_DAYS_SETTING}: {text!r} must be whole days from 0 to 3650")
     return int(text)
 
 
@@ -113,6 +125,7 @@ class LocationSettings:
     celery_backend_setting: str = CELERY_BROKER_SETTING  # the variable naming the result backend's URL
     live_interval_s: int = DEFAULT_LIVE_INTERVAL_S
     live_enabled: bool = False
+    active_days: int = DEFAULT_ACTIVE_DAYS  # the partitions run to today while the newest line is this recent
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> LocationSettings:
@@ -127,4 +140,4 @@ class LocationSettings:
             earliest_month=_text(env, EARLIEST_MONTH_SETTING), runbook_paths=_paths(env.get(RUNBOOKS_SETTING, "")),
             remediation_execute=remediation_execute(env), live_refresh_minutes=live_refresh_minutes(env), executor=executor,
             celery_backend_setting=CELERY_BACKEND_SETTING if _text(env, CELERY_BACKEND_SETTING) else CELERY_BROKER_SETTING,
-            live_interval_s=live_interval_seconds(env), live_enabled=live_enabled(env))
+            live_interval_s=live_interval_seconds(env), live_enabled=live_enabled(env), active_days=active_days(env))

@@ -10,13 +10,36 @@ from slo_assets.definitions import build_definitions
 from slo_assets.defs.outputs.rules_proof import PROVE_TAG
 from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 from slo_assets.defs.schedules import daily_ingest_schedule, month_close_schedule, month_to_date_schedule
+from slo_assets.defs.settings import LocationSettings
 from slo_assets.ingest.generate import write_logs
+
+DEPLOYMENT = LocationSettings(warehouse="/nonexistent/warehouse", start_date="2026-01-01")  # a range through today
+
+
+def _tick(schedule, when: str, settings: LocationSettings = DEPLOYMENT):
+    context = dg.build_schedule_context(scheduled_execution_time=datetime.fromisoformat(when).replace(tzinfo=UTC),
+                                        repository_def=build_definitions(settings=settings).get_repository_def())
+    return schedule.evaluate_tick(context)
 
 
 def _request(schedule, when: str) -> dg.RunRequest:
-    context = dg.build_schedule_context(scheduled_execution_time=datetime.fromisoformat(when).replace(tzinfo=UTC),
-                                        repository_def=build_definitions().get_repository_def())
-    return schedule.evaluate_tick(context).run_requests[0]
+    return _tick(schedule, when).run_requests[0]
+
+
+def test_a_schedule_past_the_logs_partitions_skips_saying_why(tmp_path):
+    """Logs no longer active end the partitions with their last month: the tick skips, naming the way out."""
+    import polars as pl
+
+    from slo_assets.warehouse import layout
+
+    target = tmp_path / layout.LOG_FILE_INDEX.relative()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({"days": [[(datetime(2026, 5, 20) - datetime(1970, 1, 1)).days]]},
+                 schema={"days": pl.List(pl.Int32)}).write_parquet(target)
+    settings = LocationSettings(warehouse=str(tmp_path))
+    tick = _tick(daily_ingest_schedule, "2026-07-02T00:15:00", settings)
+    assert not tick.run_requests and "2026-07-01 is not a partition: the logs' partitions end at 2026-05-31" in tick.skip_message
+    assert _tick(month_close_schedule, "2026-06-01T02:30:00", settings).run_requests[0].partition_key == "2026-05"
 
 
 def test_schedules_target_the_right_partitions():
