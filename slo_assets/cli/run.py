@@ -204,41 +204,23 @@ def _run_month(request: RunRequest, project: Path):
 
 
 def _refusal(outcome, request: RunRequest) -> str | None:
-    """Why the month must stop once the logs are indexed: no log file read, or most lines rejected (a wrong
-    --format or field mapping). Either would replace the days and outputs of an earlier good run."""
-    index = outcome.index
-    if index is not None and index.files == 0:
-        not_read = len(index.skipped) + len(index.unreadable)
-        listed = f" ({not_read} file(s) not read, listed above)" if not_read else " (the folder holds no file)"
+    """Why the month must stop once the logs are indexed (ingest/publishable.py): no log file read, most lines
+    rejected (a wrong --format or field mapping), or a closed month without a line (a wrong --month). Each would
+    replace the days and outputs of an earlier good run."""
+    from slo_assets.core import clock
+    from slo_assets.ingest import publishable as U
+
+    found = U.refusal(outcome.index, request.month, clock.now_ms()) if outcome.index is not None else None
+    if found is None:
+        return None
+    if found.kind == U.NO_FILE_READ:
+        listed = f" ({found.detail}, listed above)" if "not read" in found.detail else f" ({found.detail})"
         return (f"--logs {request.logs}: no log file was read{listed}, so nothing was measured. "
                 "Check --logs, --include and --exclude (docs/log-formats.md)")
-    return _rejected_line(outcome) or _wrong_month(outcome, request.month)
-
-
-def _wrong_month(outcome, month: str) -> str | None:
-    """A closed month that holds no line while the logs hold other days: a wrong --month, not a month of
-    no traffic (the running month may still be waiting for its first line)."""
-    from slo_assets.core import clock
-    from slo_assets.core.calendar import month_range_ms
-
-    logged = list(outcome.index.days_with_data) if outcome.index is not None else []
-    if not logged or any(day.startswith(month) for day in logged) or month_range_ms(month)[1] > clock.now_ms():
-        return None
-    months = sorted({day[:7] for day in logged})
-    nearest = min(months, key=lambda m: abs(int(m[:4]) * 12 + int(m[5:]) - int(month[:4]) * 12 - int(month[5:])))
-    return (f"--month {month}: the logs hold no line of it; they hold {logged[0]} .. {logged[-1]} ({len(logged)} day(s) with "
-            f"lines{', in ' + ', '.join(months[:6]) + (' ...' if len(months) > 6 else '') if len(months) > 1 else ''}): "
-            f"did you mean --month {nearest}?")
-
-
-def _rejected_line(outcome) -> str | None:
-    """'10,000 of 10,000 lines rejected: invalid_json ...' when most lines read were rejected."""
-    # mostly rejected: the logs were not read as what they are (a wrong --format)
-    note = outcome.index.rejected_note() if outcome.index is not None else None
-    if note is None:
-        return None
-    files = "".join(f"\n  {line}" for line in outcome.rejected_files[:10])
-    return f"{note}. Are these logs what --format says? (auto sniffs each file; see docs/log-formats.md){files}"
+    if found.kind == U.MOSTLY_REJECTED:
+        files = "".join(f"\n  {line}" for line in outcome.rejected_files[:10])
+        return f"{found.detail}. Are these logs what --format says? (auto sniffs each file; see docs/log-formats.md){files}"
+    return f"--month {request.month}: the logs hold no line of it; they hold {found.detail}: did you mean --month {found.nearest_month}?"
 
 
 def _nothing_measured(outcome, documents: dict, request: RunRequest) -> str | None:
