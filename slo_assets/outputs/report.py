@@ -81,6 +81,7 @@ from slo_assets.warehouse.storage import Warehouse
 
 STATUS_LABELS = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_coverage": "insufficient coverage",
                  "insufficient_data": "insufficient data"}
+NOT_JUDGED = ("insufficient_coverage", "insufficient_data")
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,8 @@ def _summary(docs: MonthDocuments) -> Summary:
     caption = (f"Error budget consumed by the {len(drawn)} SLO windows that spent the most (of {len(windows)}; "
                "dashed: 50 / 80 / 100%)")
     return Summary(
-        cards, None if month.compliance_percent is None else f"{month.compliance_percent:g}", quality_text(month.data_quality),
+        cards, None if month.compliance_percent is None else f"{month.compliance_percent:g}", *_judged_text(month.status_counts),
+        quality_text(month.data_quality),
         Table(["service", "health score (0-100)", "SLO windows", "met", "at risk", "failed", "insufficient coverage",
                "insufficient data"], services),
         plural(len(attention), "SLO window"),
@@ -214,6 +216,19 @@ def _summary(docs: MonthDocuments) -> Summary:
                "ticket alerts"], rows) if attention else None,
         _more(len(rows), len(attention), "window needing attention", "each service's section"),
         _figure(svg_charts.consumed_bars([(w.label, w.status, w.error_budget.consumed_ratio) for w in drawn]), caption))
+
+
+def _judged_text(counts: Mapping[str, int]) -> tuple[str, str | None]:
+    """What the compliance tile counts ('1 judged SLO window': met, at risk or failed), and how many
+    windows could not be judged and why ('2 of 3 SLO windows could not be judged: 2 insufficient data')."""
+    judged = sum(n for status, n in counts.items() if status not in NOT_JUDGED)
+    missing = [(counts.get(status, 0), STATUS_LABELS[status]) for status in NOT_JUDGED if counts.get(status, 0)]
+    if not missing:
+        return f"{plural(judged, 'judged SLO window')}", None
+    unjudged = sum(n for n, _ in missing)
+    return (f"{plural(judged, 'judged SLO window')}",
+            f"{unjudged:,} of {plural(judged + unjudged, 'SLO window')} could not be judged: "
+            + ", ".join(f"{n:,} {label}" for n, label in missing))
 
 
 def _alerts(window: WindowEvaluation) -> Alerts:
