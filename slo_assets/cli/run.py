@@ -284,7 +284,7 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
               f"budget left {left:<8} {objective}" + _honesty_text(window))
     summary = compliance["summary"]
     print(f"  summary: {summary['met']} met, {summary['at_risk']} at risk, {summary['failed']} failed, "
-          f"{summary['insufficient_data']} insufficient data")
+          f"{summary.get('insufficient_coverage', 0)} insufficient coverage, {summary['insufficient_data']} insufficient data")
     for proof in outcome.rules_proof:
         print(f"  rules proof: {proof['slos_proven']} SLOs proven by promtool at {proof['alert_tests']} alert tests, "
               f"{proof['firings']} replayed firings ({proof['firings_not_sampled']} not sampled), {proof['slos_not_provable']} not provable")

@@ -95,7 +95,8 @@ class SloSettings(dg.ConfigurableResource):
     forecast_seed: int = Field(default=20260101, description="seed of the Monte Carlo forecast")
     simulations: int = Field(default=10_000, description="Monte Carlo runs")
     coverage_floor: float = Field(default=0.95, ge=0, le=1, description="measured share of a window's minutes below this: "
-                                  "the status notes it and the coverage_above_floor check fails")
+                                  "a window the measured minutes call met or at risk is insufficient_coverage, every "
+                                  "status carries a note, and the coverage_above_floor check fails")
     coverage_min_missing_events: float = Field(default=10.0, gt=0, description="a run of empty minutes is unmeasured when its "
                                                "history expected this many requests in it")
     block_outputs_below_coverage_floor: bool = Field(default=False, description="a window under the coverage floor stops "

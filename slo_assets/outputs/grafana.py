@@ -39,7 +39,9 @@ ALERT_NAMES = "SLOBurnRatePage|SLOBurnRateTicket"  # the alerts of outputs/rules
 BUDGET_STEPS = [dm.Threshold(value=None, color="red"), dm.Threshold(value=0.1, color="orange"),
                 dm.Threshold(value=0.3, color="green")]
 # Each SLO's worst window as one number, for the status history: the higher, the worse.
-STATUS_CODES = {"met": (0, "green"), "insufficient_data": (1, "gray"), "at_risk": (2, "orange"), "failed": (3, "red")}
+# insufficient_coverage is worse than no data: the logs held traffic, then lost it
+STATUS_CODES = {"met": (0, "green"), "insufficient_data": (1, "gray"), "insufficient_coverage": (2, "purple"), "at_risk": (3, "orange"),
+                "failed": (4, "red")}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,9 @@ Metric names (labels slo, service, objective, window; window is the SLO window, 
 
 A window without an SLI (no event: insufficient_data) has no slo_sli_ratio and no budget ratio
 samples, and a null burn rate has no slo_burn_rate sample: absent, never NaN. Its slo_status has
-status="insufficient_data" at 1 and its event counters are 0.
+status="insufficient_data" at 1 and its event counters are 0. A window under the coverage floor whose
+measured minutes meet the target has status="insufficient_coverage" at 1 (and slo_coverage_below_floor
+1): its SLI and budget samples are those of the measured minutes.
 | slo_service_health_score | gauge | 0-100 per service |
 | slo_report_as_of_timestamp_seconds | gauge | end of the data the figures describe |
 | slo_latency_seconds | gauge | a latency SLO's exact p50/p95/p99 over the month (labels slo, service, quantile 0.5/0.95/0.99); none without a timed request |

@@ -79,7 +79,9 @@ from slo_assets.slo.risk import risk_headers, risk_rows
 from slo_assets.warehouse import layout
 from slo_assets.warehouse.storage import Warehouse
 
-STATUS_LABELS = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}
+STATUS_LABELS = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_coverage": "insufficient coverage",
+                 "insufficient_data": "insufficient data"}
+NOT_JUDGED = ("insufficient_coverage", "insufficient_data")
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ def _daily_sli(series: pl.DataFrame) -> tuple[list[int], list[float | None]]:
 
 DRAWN_POINTS = 120  # points per drawn line: a month's 5-minute series is drawn every ~6 hours, spikes kept
 DRAWN_BUCKETS = 3
-ATTENTION = ("failed", "at_risk")  # the windows drawn and detailed
+ATTENTION = ("failed", "at_risk", "insufficient_coverage")  # the windows drawn and detailed
 MAX_ALERT_ROWS = 10  # per window and table; the rest are counted, error_budgets.json lists them all
 MAX_SUMMARY_BARS = 40  # the summary chart draws the windows that consumed the most budget
 MAX_ATTENTION_ROWS = 100
@@ -189,7 +191,7 @@ def _more(shown: int, total: int, what: str, where: str) -> More | None:
 def _summary(docs: MonthDocuments) -> Summary:
     month = docs.evaluations
     windows = list(month.windows)
-    cards = tuple((k, month.status_counts[k], STATUS_LABELS[k]) for k in ("met", "at_risk", "failed", "insufficient_data"))
+    cards = tuple((k, month.status_counts[k], STATUS_LABELS[k]) for k in STATUS_LABELS)
     attention = _worst_first([w for w in windows if w.status in ATTENTION])
     rows = [[Link(f"#{_anchor(w)}", w.label), w.service, _status(w), pct(w.sli), interval_text(w), unmeasured_text(w),
              pct(w.target, 2), pct(w.error_budget.remaining_ratio, 1), w.alert_count("page"), w.alert_count("ticket")]
@@ -199,19 +201,34 @@ def _summary(docs: MonthDocuments) -> Summary:
         by_status.setdefault(w.service, {s: 0 for s in STATUS_LABELS})[w.status] += 1
     services = [[Link(f"#{_service_anchor(v.service)}", v.service), "n/a" if v.health_score is None else f"{v.health_score:.0f}",
                  v.slo_windows, by_status[v.service]["met"], by_status[v.service]["at_risk"], v.failed,
-                 by_status[v.service]["insufficient_data"]]
+                 by_status[v.service]["insufficient_coverage"], by_status[v.service]["insufficient_data"]]
                 for v in month.services]
     drawn = [w for w in _worst_first(windows) if w.error_budget.consumed_ratio is not None][:MAX_SUMMARY_BARS]
     caption = (f"Error budget consumed by the {len(drawn)} SLO windows that spent the most (of {len(windows)}; "
                "dashed: 50 / 80 / 100%)")
     return Summary(
-        cards, None if month.compliance_percent is None else f"{month.compliance_percent:g}", quality_text(month.data_quality),
-        Table(["service", "health score (0-100)", "SLO windows", "met", "at risk", "failed", "insufficient data"], services),
+        cards, None if month.compliance_percent is None else f"{month.compliance_percent:g}", *_judged_text(month.status_counts),
+        quality_text(month.data_quality),
+        Table(["service", "health score (0-100)", "SLO windows", "met", "at risk", "failed", "insufficient coverage",
+               "insufficient data"], services),
         plural(len(attention), "SLO window"),
         Table(["SLO window", "service", "status", "SLI", "95% interval", "unmeasured", "target", "budget left", "page alerts",
                "ticket alerts"], rows) if attention else None,
         _more(len(rows), len(attention), "window needing attention", "each service's section"),
         _figure(svg_charts.consumed_bars([(w.label, w.status, w.error_budget.consumed_ratio) for w in drawn]), caption))
+
+
+def _judged_text(counts: Mapping[str, int]) -> tuple[str, str | None]:
+    """What the compliance tile counts ('1 judged SLO window': met, at risk or failed), and how many
+    windows could not be judged and why ('2 of 3 SLO windows could not be judged: 2 insufficient data')."""
+    judged = sum(n for status, n in counts.items() if status not in NOT_JUDGED)
+    missing = [(counts.get(status, 0), STATUS_LABELS[status]) for status in NOT_JUDGED if counts.get(status, 0)]
+    if not missing:
+        return f"{plural(judged, 'judged SLO window')}", None
+    unjudged = sum(n for n, _ in missing)
+    return (f"{plural(judged, 'judged SLO window')}",
+            f"{unjudged:,} of {plural(judged + unjudged, 'SLO window')} could not be judged: "
+            + ", ".join(f"{n:,} {label}" for n, label in missing))
 
 
 def _alerts(window: WindowEvaluation) -> Alerts:
@@ -325,7 +342,7 @@ def _budget_text(window: WindowEvaluation) -> str:
 
 
 def _window_section(window: WindowEvaluation, part: pl.DataFrame, period_end_ms: int, plan_by_slo: dict) -> WindowSection:
-    """A failed or at-risk SLO window in full: figures, three charts, forecast, thresholds, alerts, incidents.
+    """A failed, at-risk or under-covered SLO window in full: figures, three charts, forecast, thresholds, alerts, incidents.
     `part`: its chart series."""
     days, daily = _daily_sli(part)
     drawn = _coarsen(part, -(-part.height // DRAWN_POINTS))

@@ -79,9 +79,11 @@ class Figure:
 class Summary:
     cards: tuple[tuple[str, int, str], ...]  # (status, windows, label)
     compliance_percent: str | None  # None: no window could be judged
+    judged: str  # what the compliance figure is over: "1 judged SLO window"
+    not_judged: str | None  # "2 of 3 SLO windows could not be judged: 2 insufficient data"; None when every one was
     quality: str
     services: Table
-    attention: str  # how many windows failed or are at risk
+    attention: str  # how many windows failed, are at risk or under the coverage floor
     attention_table: Table | None
     attention_more: More | None
     chart: Figure

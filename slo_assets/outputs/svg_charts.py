@@ -37,6 +37,7 @@ svg.c .th80{stroke:#ef6c00;stroke-dasharray:4 3} svg.c .th100{stroke:#c62828;str
 svg.c .tgt{stroke:#333;stroke-dasharray:4 3} svg.c .ok{fill:#2e7d32} svg.c .bad{fill:#c62828}
 svg.c .page{fill:#c62828;opacity:.25} svg.c .ticket{fill:#ef6c00;opacity:.25}
 svg.c .pw{fill:#1565c0} svg.c .met{fill:#2e7d32} svg.c .at_risk{fill:#f9a825} svg.c .failed{fill:#c62828} svg.c .insufficient_data{fill:#9e9e9e}
+svg.c .insufficient_coverage{fill:#6a1b9a}
 """
 
 
@@ -244,7 +245,8 @@ def policy_bars(rows: Sequence[tuple[str, float | None, int, int]]) -> str:
                 "pages per week by alert policy", height)
 
 
-STATUS_TEXT = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_data": "insufficient data"}
+STATUS_TEXT = {"met": "met", "at_risk": "at risk", "failed": "failed", "insufficient_coverage": "insufficient coverage",
+               "insufficient_data": "insufficient data"}
 # One colour per SLO window (tab10, then tab20's light shades): distinct, and the status stays in the legend text.
 WINDOW_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
                  "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5")

@@ -38,7 +38,7 @@ from pydantic import (
 # A JSON figure: an int when integral, else a float (slo.budget.as_number); kept as it came.
 Number = int | float
 Severity = Literal["page", "ticket", "none"]
-Status = Literal["failed", "at_risk", "met", "insufficient_data"]
+Status = Literal["failed", "at_risk", "met", "insufficient_coverage", "insufficient_data"]
 Shape = Literal["error_burst", "latency"]
 ActionKind = Literal["notify", "webhook", "command", "annotate", "slack", "pagerduty", "email"]
 OutcomeStatus = Literal["ok", "failed", "dry_run", "skipped_cooldown", "skipped_already_done", "skipped_quiet_hours",

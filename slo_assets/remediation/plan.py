@@ -36,7 +36,7 @@ from slo_assets.remediation.runbooks import Runbook
 from slo_assets.slo.evaluation import WindowEvaluation
 
 SCHEMA_VERSION = 1
-STATUS_RANK = {"failed": 3, "at_risk": 2, "met": 1, "insufficient_data": 0}
+STATUS_RANK = {"failed": 3, "at_risk": 2, "met": 1, "insufficient_coverage": 0, "insufficient_data": 0}
 SAMPLE_LINES = 5
 TOP_CLIENTS = 3
 RAW_BYTES = 512

@@ -76,7 +76,7 @@ def compliance(evaluations: list[WindowEvaluation], previous: Mapping[WindowKey,
     """The compliance document: per SLO window status and trend, per service health, summary."""
     slos = _window_entries(evaluations, previous)
     counts = {status: sum(e.status == status for e in evaluations) for status in E.STATUSES}
-    judged = counts["met"] + counts["at_risk"] + counts["failed"]
+    judged = sum(counts[s] for s in E.JUDGED)
     return {
         "schema_version": SCHEMA_VERSION,
         "period": period.month,

@@ -24,6 +24,7 @@ from slo_assets.slo.coverage import Coverage
 
 # The parts of an evaluation are defined beside it; importers keep reading them from here.
 from slo_assets.slo.evaluation_parts import (
+    JUDGED,
     STATUSES,
     AdjustedBudget,
     AdjustmentAudit,
@@ -47,7 +48,7 @@ from slo_assets.slo.evaluation_parts import (
 from slo_assets.slo.values import JsonObject
 
 __all__ = [
-    "BUDGET_ROW_SCHEMA", "STATUSES", "AdjustedBudget", "AdjustmentAudit", "Alert", "BudgetAlert", "BudgetInconsistency", "BurnRates",
+    "BUDGET_ROW_SCHEMA", "JUDGED", "STATUSES", "AdjustedBudget", "AdjustmentAudit", "Alert", "BudgetAlert", "BudgetInconsistency", "BurnRates",
     "ComponentWeight", "Deficit", "ErrorBudget", "Forecast", "HeldBackAlert", "LowTrafficGate", "MonthEvaluations", "Number",
     "PolicyAlert", "ServiceHealth", "Slices", "Status", "ThresholdCrossing", "Throughput", "WindowEvaluation", "budget_inconsistencies",
     "budget_rows", "dump_evaluations", "load_evaluations", "most_consumed_first",
@@ -87,7 +88,7 @@ class WindowEvaluation:
     forecast: Forecast
     confidence: Confidence | None = None  # the SLI's interval; None without a unit
     coverage: Coverage | None = None  # unmeasured minutes and quarantined lines of the window
-    status_note: str | None = None  # "met, 6.2 % of minutes unmeasured" when coverage is under its floor
+    status_note: str | None = None  # "failed, 6.2 % of minutes unmeasured" when coverage is under its floor
     budget_adjustments: AdjustedBudget | None = None  # None: no adjustment has an event in the window
     budget_alerts: tuple[BudgetAlert, ...] = ()  # the replayed budget-state alerts
     throughput: Throughput | None = None  # a throughput objective's threshold and mean rate
@@ -273,7 +274,7 @@ class MonthEvaluations:
                 period=compliance["period"], as_of_ms=epoch_ms(compliance["as_of"]), period_complete=compliance["period_complete"],
                 generated_at=compliance["generated_at"], spec_hash=compliance["spec_hash"], code_version=compliance["code_version"],
                 input_data_versions=dict(compliance.get("input_data_versions", {})),
-                status_counts={s: summary[s] for s in STATUSES}, compliance_percent=summary["compliance_percent"],
+                status_counts={s: summary.get(s, 0) for s in STATUSES}, compliance_percent=summary["compliance_percent"],
                 services=tuple(ServiceHealth(s["service"], s["health_score"], s["slo_windows"], s["failed"]) for s in compliance["services"]),
                 data_quality=compliance["data_quality"], windows=tuple(windows))
         except (KeyError, TypeError, ValueError, AttributeError) as error:

@@ -17,8 +17,11 @@ from slo_assets.core.calendar import epoch_ms, iso
 from slo_assets.slo.values import JsonObject
 
 Number = int | float
-Status = Literal["met", "at_risk", "failed", "insufficient_data"]
-STATUSES: tuple[Status, ...] = ("met", "at_risk", "failed", "insufficient_data")
+# insufficient_coverage: the measured minutes meet the target, but the window is under its coverage
+# floor (slo_assets/slo/coverage.py): not judged, like insufficient_data
+Status = Literal["met", "at_risk", "failed", "insufficient_coverage", "insufficient_data"]
+STATUSES: tuple[Status, ...] = ("met", "at_risk", "failed", "insufficient_coverage", "insufficient_data")
+JUDGED: tuple[Status, ...] = ("met", "at_risk", "failed")  # the statuses compliance_percent counts
 
 
 def ms_or_none(text: str | None) -> int | None:

@@ -169,7 +169,8 @@ def evaluate(slo: Slo | CompositeSlo, objective: Objective, window: TimeWindow, 
     budget_alerts = replay_budget_alerts(slo, objective, data, settings)
     crossings = B.threshold_crossings(u.total[offset:] - u.good[offset:], data.win_start, totals.budget.allowed)
     outlook = _outlook(data, target, window, period, settings)
-    status = _status(totals.events, totals.sli, target, totals.budget, outlook, period, settings)
+    measured = _status(totals.events, totals.sli, target, totals.budget, outlook, period, settings)
+    status = CV.judged_status(measured, coverage)
     return WindowEvaluation(
         slo=slo.name, display_name=slo.display_name, service=slo.service,
         objective=objective.key, objective_name=objective.display_name,
@@ -197,7 +198,7 @@ def evaluate(slo: Slo | CompositeSlo, objective: Objective, window: TimeWindow, 
         window_confidence(slo.budgeting_method, float(totals.good), float(totals.total), float(target)),
         components=tuple(E.ComponentWeight(c.slo, B.as_number(c.weight)) for c in slo.components) if isinstance(slo, CompositeSlo) else (),
         coverage=coverage,
-        status_note=CV.status_note(status, coverage),
+        status_note=CV.status_note(measured, coverage),
     )
 
 

@@ -43,7 +43,7 @@ class Settings:
     forecast_seed: int = 20260101
     simulations: int = 10_000
     maintenance: tuple[tuple[int, int], ...] = ()  # (start_ms, end_ms) for every SLO
-    coverage_floor: float = CV.DEFAULT_FLOOR  # measured share of a window's minutes below this: the status notes it
+    coverage_floor: float = CV.DEFAULT_FLOOR  # measured share below this: met / at risk become insufficient_coverage
     coverage_min_missing_events: float = CV.DEFAULT_MIN_MISSING_EVENTS  # a run of empty minutes missing this many is unmeasured
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MATRIX = ROOT / "tests" / "data" / "matrix"
 SPEC = MATRIX / "slos.yaml"
-STATUSES = {"met", "at_risk", "failed", "insufficient_data"}
+STATUSES = {"met", "at_risk", "failed", "insufficient_coverage", "insufficient_data"}
 OUTPUTS = ("compliance.json", "error_budgets.json", "remediation_plan.json", "slo_metrics.prom", "alerts.rules.yml", "report.html",
            "grafana-slo-tracking.json", "grafana-slo-compliance.json")
 
@@ -118,6 +118,9 @@ def test_one_day_of_traffic_seen_on_the_15th(tmp_path):
     quality = compliance["data_quality"]
     assert (quality["days_expected"], quality["days_with_data"]) == (15, 1)
     assert [(g["start"], g["end"]) for g in quality["gaps"]] == [("2026-11-01", "2026-11-09"), ("2026-11-11", "2026-11-15")]
+    # the hours that had traffic on the 10th had none on the 4 days after it: no window reads as met
+    assert "met" not in {e["status"] for e in compliance["slos"]}
+    assert {e["status"] for e in compliance["slos"] if e["events"] >= 100} <= {"insufficient_coverage", "failed"}
 
 
 def test_the_running_month_without_traffic_runs_through_today_and_reports_insufficient_data(tmp_path):

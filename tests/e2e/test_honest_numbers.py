@@ -112,7 +112,8 @@ def test_a_two_hour_gap_in_a_busy_service_is_120_unmeasured_minutes():
     assert coverage.unmeasured_ratio == round(120 / week, 9) and coverage.quarantine_ratio == round(10 / 1010, 9)
     assert not coverage.below_floor and status_note("met", coverage) is None
     strict = window_coverage(totals, 4 * week, floor=0.999)
-    assert strict.below_floor and status_note("met", strict) == "met, 1.2 % of minutes unmeasured"
+    assert strict.below_floor
+    assert status_note("met", strict) == "insufficient coverage, 1.2 % of minutes unmeasured (met on the minutes measured)"
 
 
 def test_quiet_is_not_a_gap_and_a_week_with_its_own_gap_does_not_lower_the_expectation():
@@ -129,7 +130,8 @@ def test_quiet_is_not_a_gap_and_a_week_with_its_own_gap_does_not_lower_the_expec
     excluded[600:602] = True  # maintenance minutes are never unmeasured
     assert window_coverage(totals, 4 * week, excluded).unmeasured_minutes == 0
     no_history = window_coverage(np.full(week, 6, dtype=np.int64), 0)
-    assert (no_history.unmeasured_minutes, no_history.minutes_without_history) == (0, week)
+    # a first week of logs: its first day has no known day before it, the days after are judged from the days before
+    assert (no_history.unmeasured_minutes, no_history.minutes_without_history) == (0, 1440)
 
 
 def test_a_bootstrap_with_a_fixed_seed_against_the_binomial():
@@ -172,21 +174,25 @@ def test_the_month_shows_the_gap_as_120_unmeasured_minutes(november):
     shop = windows["shop-availability"]
     assert (shop["total"], shop["good"]) == (MINUTES - 120, MINUTES - 120 - len(BAD))
     coverage = shop["coverage"]
-    # Nov 1-7 have no 4 weeks before them in the warehouse (October was never run): no expectation there
+    # October was never run: Nov 1 has no known day before it; Nov 2-7 are expected from the days before them
     assert (coverage["window_minutes"], coverage["unmeasured_minutes"], coverage["gaps"], coverage["minutes_without_history"]) == (
-        MINUTES, 120, 1, 7 * 1440)
+        MINUTES, 120, 1, 1440)
     assert coverage["minutes_with_data"] == MINUTES - 120
     # 3 unreadable lines of 43,080 + 100 requests + 3
     assert (coverage["quarantined_lines"], coverage["lines"]) == (3, MINUTES - 120 + 100 + 3)
     assert coverage["quarantine_ratio"] == round(3 / (MINUTES - 120 + 103), 9)
     # 120 / 43,200 = 0.28 % unmeasured: measured 99.72 % < the 99.9 % floor asked for
-    assert coverage["below_floor"] and shop["status"] == "met" and shop["status_note"] == "met, 0.3 % of minutes unmeasured"
+    # met on the minutes measured, but under the floor: the status says so itself
+    note = "insufficient coverage, 0.3 % of minutes unmeasured (met on the minutes measured)"
+    assert coverage["below_floor"] and shop["status"] == "insufficient_coverage" and shop["status_note"] == note
     assert windows["tiny-availability"]["coverage"]["unmeasured_minutes"] == 0  # one request per 6 hours: quiet, not missing
     labels = 'objective="99-succeed",service="shop",slo="shop-availability",window="1M-calendar"'
     assert f"slo_unmeasured_minutes{{{labels}}} 120.0" in exposition
     assert f"slo_coverage_below_floor{{{labels}}} 1.0" in exposition
-    assert "met, 0.3 % of minutes unmeasured" in report and "120 min (0.3%)" in report
-    assert "met, 0.3 % of minutes unmeasured" in stdout
+    assert note in report and "120 min (0.3%)" in report
+    assert note in stdout
+    assert ('slo_status{objective="99-succeed",service="shop",slo="shop-availability",status="insufficient_coverage",'
+            'window="1M-calendar"} 1.0') in exposition
 
 
 def test_the_month_gives_each_window_its_wilson_interval(november):
@@ -251,4 +257,5 @@ def test_a_blocking_coverage_floor_stops_the_outputs(tmp_path):
     evaluations = json.loads((tmp_path / "warehouse" / "outputs" / "2026-11" / "compliance.json").read_text())
     shop = next(e for e in evaluations["slos"] if e["slo"] == "shop-availability")
     assert shop["coverage"]["unmeasured_minutes"] == 22 * 1440
-    assert shop["status_note"] == f"{shop['status'].replace('_', ' ')}, {22 / 30 * 100:.1f} % of minutes unmeasured"
+    assert shop["status"] == "insufficient_coverage"
+    assert shop["status_note"] == f"insufficient coverage, {22 / 30 * 100:.1f} % of minutes unmeasured (met on the minutes measured)"

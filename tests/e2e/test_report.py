@@ -33,7 +33,7 @@ def test_report_is_self_contained_and_covers_the_month(incident_month):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html, re.IGNORECASE)
     assert "default-src 'none'" in html
     windows = compliance["slos"]
-    # the summary chart, then burn-down, burn rate and SLI by day for each window that failed or is at risk only
+    # the summary chart, then burn-down, burn rate and SLI by day for each window that failed, is at risk or under its coverage floor
     assert html.count("<svg") == 1 + 3 * _needing_attention(windows)
     summary = compliance["summary"]
     for status in ("met", "at_risk", "failed"):
@@ -69,7 +69,7 @@ def test_report_audits_the_budget_adjustments(incident_month):
 
 
 def _needing_attention(windows: list[dict]) -> int:
-    return sum(w["status"] in ("failed", "at_risk") for w in windows)
+    return sum(w["status"] in ("failed", "at_risk", "insufficient_coverage") for w in windows)
 
 
 def test_sample_log_lines_are_shown_escaped(incident_month):
@@ -134,7 +134,8 @@ def test_an_idle_month_renders_and_says_why_there_is_no_figure(tmp_path):
     assert docs.evaluations.compliance_percent is None
     assert {w.status for w in docs.evaluations.windows} == {"insufficient_data"}
     html = render(docs)  # raised TypeError on compliance_percent None
-    assert "No compliance figure this month: every SLO window has insufficient data" in html
+    count = len(docs.evaluations.windows)
+    assert f"No compliance figure this month: {count} of {count} SLO windows could not be judged: {count} insufficient data" in html
     assert html.count("No event in this window") == len(docs.evaluations.windows)
     assert "1970" not in html  # an empty chart keeps the window's own axis
     assert "API latency · 99% within 150 ms · 1M-calendar" in html and "API latency · 95% within 150 ms · 1M-calendar" in html

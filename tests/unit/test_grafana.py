@@ -113,15 +113,16 @@ def _panel_query(board: dict, title: str, index: int = 0) -> str:
 
 @needs_promtool
 def test_compliance_status_and_burn_queries_give_the_hand_computed_values(tmp_path):
-    """Three SLOs: a met, b failed, c without data; d has two windows, met and at risk. Compliance is met or at
-    risk among the judged windows: (a, d met, d at risk) of (a, b, d, d) = 75 %. Each SLO's status code is its
-    worst window's: a met 0, b failed 3, c insufficient data 1, d at risk 2. A 1h error ratio of 0.25 against an
+    """Four SLOs: a met, b failed, c without data, e under its coverage floor; d has two windows, met and at risk.
+    Compliance is met or at risk among the judged windows (neither c nor e is judged): (a, d met, d at risk) of
+    (a, b, d, d) = 75 %. Each SLO's status code is its worst window's: a met 0, b failed 4, c insufficient data 1,
+    e insufficient coverage 2, d at risk 3. A 1h error ratio of 0.25 against an
     87.5 % target (a budget of 0.125) is a burn rate of 2; of two objectives (50 % and 87.5 %) the strictest counts."""
     def status(slo: str, window: str, current: str) -> list[dict]:
         return [{"series": f'slo_status{{slo="{slo}",service="s",objective="o",window="{window}",status="{s}"}}',
                  "values": "1" if s == current else "0"} for s in grafana.STATUS_CODES]
     series = (status("a", "w", "met") + status("b", "w", "failed") + status("c", "w", "insufficient_data")
-              + status("d", "w1", "met") + status("d", "w2", "at_risk"))
+              + status("d", "w1", "met") + status("d", "w2", "at_risk") + status("e", "w", "insufficient_coverage"))
     series += [{"series": 'slo_target_ratio{slo="a",service="s",objective="o",window="w"}', "values": "0.875"},
                {"series": 'slo_target_ratio{slo="a",service="s",objective="o2",window="w"}', "values": "0.5"},
                {"series": 'slo:sli_error:ratio_rate1h{slo="a",service="s"}', "values": "0.25"}]
@@ -135,7 +136,7 @@ def test_compliance_status_and_burn_queries_give_the_hand_computed_values(tmp_pa
         "promql_expr_test": [
             {"expr": "q:compliance", "eval_time": "0m", "exp_samples": [{"labels": "q:compliance", "value": 75}]},
             {"expr": "q:status", "eval_time": "0m", "exp_samples": [
-                {"labels": f'q:status{{slo="{slo}"}}', "value": code} for slo, code in (("a", 0), ("b", 3), ("c", 1), ("d", 2))]},
+                {"labels": f'q:status{{slo="{slo}"}}', "value": code} for slo, code in (("a", 0), ("b", 4), ("c", 1), ("d", 3), ("e", 2))]},
             {"expr": "q:burn", "eval_time": "0m", "exp_samples": [{"labels": 'q:burn{service="s",slo="a"}', "value": 2}]},
         ]}]}
     (tmp_path / "q.test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))

@@ -63,7 +63,8 @@ def _status_line(month: MonthEvaluations) -> str:
     judged = "n/a" if month.compliance_percent is None else f"{month.compliance_percent:g}% compliant"
     state = "closed" if month.period_complete else f"to date, as of {iso(month.as_of_ms)}"
     return (f"{month.period} ({state}): {counts['met']} met, {counts['at_risk']} at risk, {counts['failed']} failed, "
-            f"{counts['insufficient_data']} insufficient data of {len(month.windows)} SLO windows; {judged}")
+            f"{counts['insufficient_coverage']} insufficient coverage, {counts['insufficient_data']} insufficient data "
+            f"of {len(month.windows)} SLO windows; {judged}")
 
 
 def render_report(inputs: Inputs) -> Rendered:

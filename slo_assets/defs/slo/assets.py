@@ -371,7 +371,7 @@ def _data_quality(store, month: Month, period: C.Period) -> dict:
                                    description="every SLO window measured at least the coverage floor of its minutes")],
 )
 def compliance_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, slo_settings: SloSettings) -> dg.MaterializeResult:
-    """Per SLO window status met / at_risk / failed / insufficient_data, deficit, trend, health score per service."""
+    """Per SLO window status met / at_risk / failed / insufficient_coverage / insufficient_data, deficit, trend, health score per service."""
     month = partition_month(context)
     specs = slo_settings.load()
     store = warehouse.store()
