@@ -108,7 +108,13 @@ def judge_rows(rows: pl.DataFrame, status_rejected: int = 0, sample: LineSample 
         if median > MEDIAN_LIMIT_MS:
             found.append(("duration_ms", MEDIAN_OVER_LIMIT, f"median {median / 1000:,.4g} s over {len(durations):,} requests "
                                                             f"(over {MEDIAN_LIMIT_MS / 1000:g} s)"))
-    matched = byte_counts(sample, config or ParseConfig()) if sample is not None else None
+    config = config or ParseConfig()
+    # Most request times whole numbers as written (never so for nginx's 0.001 s): then see if they are byte counts.
+    matched = None
+    if sample is not None and len(durations):
+        written = durations / _factor(sample, config)
+        if int(((written >= 1) & (written == written.floor())).sum()) > MOSTLY * len(durations):
+            matched = byte_counts(sample, config)
     if matched is not None and matched[0] > MOSTLY * matched[1]:
         share, total, variable = matched
         found.append(("duration_ms", BYTE_COUNTS, f"{share} of {total} sampled request times are whole numbers equal to their "
@@ -128,6 +134,14 @@ def _shown(variable: str) -> str:
 def reading_of(sample: LineSample, config: ParseConfig) -> str:
     """The format the sample's lines were read with: the user's log_format, else the sniffed one."""
     return config.log_format if config.log_format and sample.fmt != "jsonl" else sample.fmt
+
+
+def _factor(sample: LineSample, config: ParseConfig) -> float:
+    """Milliseconds per unit of the request time as the sample's reading writes it."""
+    current = reading_of(sample, config)
+    if current in ("combined", "unknown", "jsonl"):
+        return TIME_UNITS[config.json_duration_unit if current == "jsonl" else config.request_time_unit]
+    return TIME_UNITS[compile_log_format(current).duration_unit or "ms"]
 
 
 def _parse(sample: LineSample, config: ParseConfig) -> tuple[pl.DataFrame, int]:
@@ -164,9 +178,7 @@ def byte_counts(sample: LineSample, config: ParseConfig) -> tuple[int, int, str]
     a byte count of their own line, out of how many, and the variable most often equal; None for JSON."""
     if sample.fmt == "jsonl" or not sample.lines:
         return None
-    current = reading_of(sample, config)
-    line_format = compile_log_format(current) if current not in ("combined", "unknown") else None
-    factor = TIME_UNITS[line_format.duration_unit or "ms"] if line_format else TIME_UNITS[config.request_time_unit]
+    current, factor = reading_of(sample, config), _factor(sample, config)
     rows = _parse(sample, config)[0].filter(pl.col("duration_ms").is_not_null())
     readers, variables = _byte_readers(current), Counter[str]()
     for line_no, duration in rows.select("source_line", "duration_ms").iter_rows():
