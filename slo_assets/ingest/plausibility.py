@@ -67,8 +67,12 @@ class Finding:
     preset: str | None = None
 
     def message(self) -> str:
-        hint = (f"; its lines read plausibly with the preset {self.preset}: try --log-format {self.preset} "
-                f"(log_format: {self.preset})") if self.preset else "; see docs/log-formats.md"
+        if self.preset:
+            hint = f"; its lines read plausibly with the preset {self.preset}: try --log-format {self.preset} (log_format: {self.preset})"
+        elif self.problem == NO_REQUEST_TIME:
+            hint = "; log one ($request_time, %D) and give the format with --log-format (docs/log-formats.md)"
+        else:
+            hint = "; no preset reads its lines plausibly: give the format with --log-format (docs/log-formats.md)"
         return f"{self.source}: {self.field} implausible: {self.figures}{hint}"
 
 

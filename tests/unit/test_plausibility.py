@@ -65,7 +65,7 @@ def test_statuses_mostly_outside_100_599_are_caught():
     findings = judge_day(rows, ParseConfig(), status_rejected={"access.log": 26})  # quarantined as status_out_of_range
     assert [(f.field, f.problem, f.figures, f.preset) for f in findings] == [
         ("status", STATUS_OUTSIDE, "26 of 30 lines have a status outside 100-599", None)]
-    assert findings[0].message().endswith("see docs/log-formats.md")
+    assert findings[0].message().endswith("no preset reads its lines plausibly: give the format with --log-format (docs/log-formats.md)")
 
 
 def test_a_sane_day_passes():
@@ -84,6 +84,7 @@ def test_a_latency_service_without_any_request_time_is_caught():
     findings = judge_day(rows, ParseConfig(), samples, latency_services=["shop"])
     assert [(f.source, f.field, f.problem, f.preset) for f in findings] == [("service shop", "duration_ms", NO_REQUEST_TIME, None)]
     assert findings[0].figures == "none of the 50 requests of shop has a request time (in apache_logs): its latency SLO counts none of them"
+    assert "log one ($request_time, %D)" in findings[0].message()
     assert judge_day(rows, ParseConfig(), samples, latency_services=["static-latency-free"]) == []
     no_time = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $http_rest'  # the rest skipped
     ingress, _ = _ingress_lines(20)
