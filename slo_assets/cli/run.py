@@ -199,6 +199,9 @@ def _run_month(request: RunRequest, project: Path):
     if outcome.failed_runs:
         raise InputError("runs failed (the Dagster UI shows each run; DAGSTER_HOME " + os.environ["DAGSTER_HOME"] + "):\n  "
                          + "\n  ".join(outcome.failed_runs))
+    from slo_assets.cli.plausibility import warn_implausible
+
+    warn_implausible(resources, specs, outcome.days_with_data)  # a wrong field read as the request time: say which preset
     documents, target = _write_outputs(request)
     return outcome, documents, {"instance": os.environ["DAGSTER_HOME"], "out": target}  # set by instance_from_env
 

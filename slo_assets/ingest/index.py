@@ -288,7 +288,7 @@ class _Plan:
         try:
             if isinstance(scan, OSError):
                 raise scan
-            sniffed = sniff(path, config.format)
+            sniffed = sniff(path, config.format, config.log_format)
             compressed = compression(path) is not None
         except OSError as error:
             self.problems.append(_problem_record(rel, UNREADABLE, os_reason(error), stat))

@@ -170,9 +170,12 @@ def _unescape_apache(text: str) -> str:
 _DURATION_RANK = {"duration": 0, "duration_list": 1}
 
 
-@lru_cache(maxsize=64)
-def compile_log_format(spec: str) -> LineFormat:
-    """Compile a preset name or a format string; LogFormatError names what is wrong."""
+# Variables holding a byte count (what a misplaced request time most often is): captured only when asked.
+BYTE_VARIABLES = frozenset({"body_bytes_sent", "bytes_sent", "request_length", "upstream_response_length", "b", "B", "I", "O"})
+
+
+def _read_spec(spec: str) -> tuple[str, str, list, list]:
+    """The format's text, dialect, tokens and their roles."""
     text = PRESETS.get(spec, spec)
     if not text.strip():
         raise LogFormatError("empty format")
@@ -183,7 +186,29 @@ def compile_log_format(spec: str) -> LineFormat:
     else:
         raise LogFormatError(f"{spec!r} is neither a preset ({', '.join(PRESETS)}) nor a format with $variables or %directives")
     tokens = _tokens(text, dialect)
-    roles = [_role(value, dialect) if kind == "var" else ("lit", None) for kind, value in tokens]
+    return text, dialect, tokens, [_role(value, dialect) if kind == "var" else ("lit", None) for kind, value in tokens]
+
+
+@lru_cache(maxsize=64)
+def byte_count_regex(spec: str) -> tuple[str, tuple[str, ...]]:
+    """The format's regex with its byte-count variables captured as well, as groups `bytes0`, `bytes1`,
+    ...; with the variables' names in that order (`request_length`, `b`). For judging a reading
+    (plausibility.py), never for parsing: captures slow the regex polars runs over every line."""
+    _text, dialect, tokens, roles = _read_spec(spec)
+    chosen = _choose_variables(roles)
+    used = {index: key for key, index in chosen.items()}
+    names: list[str] = []
+    for index, (kind, value) in enumerate(tokens):
+        if kind == "var" and value in BYTE_VARIABLES and index not in used:
+            used[index] = f"bytes{len(names)}"
+            names.append(value)
+    return "".join(_regex_parts(tokens, roles, used, dialect)), tuple(names)
+
+
+@lru_cache(maxsize=64)
+def compile_log_format(spec: str) -> LineFormat:
+    """Compile a preset name or a format string; LogFormatError names what is wrong."""
+    text, dialect, tokens, roles = _read_spec(spec)
     chosen = _choose_variables(roles)
     parts = _regex_parts(tokens, roles, {index: key for key, index in chosen.items()}, dialect)
     regex = "".join(parts)

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from slo_assets.ingest.config import TIME_UNITS, ParseConfig
-from slo_assets.ingest.log_format import TIME_CLF
+from slo_assets.ingest.log_format import PRESETS, TIME_CLF, LineFormat, compile_log_format
 from slo_assets.ingest.parse_json import (
     SLOW_PATH_LINES,
     clean_json_chunk,
@@ -87,15 +87,15 @@ class ChunkResult:
 
 
 def _careful(lines: Lines, nonblank: np.ndarray, fmt: str, config: ParseConfig, bad: list,
-             fast: bool = True) -> tuple[pl.DataFrame, list[int]]:
+             fast: bool = True, line_format: LineFormat | None = None) -> tuple[pl.DataFrame, list[int]]:
     """The line-aware path: string columns for the non-blank lines, bad ones into `bad`, extra blanks."""
     if fmt == "jsonl":
         if not fast:  # every line through Python's json: the reference the fast reader must equal
             frame, kept, blanks = json_slow(lines, nonblank, config, bad)
             return json_parts([(frame, kept)], config), blanks
         return parse_json(lines, nonblank, config, bad)
-    if fmt == "line":
-        return parse_line_format(lines, nonblank, config.line_format(), bad)
+    if fmt == "line" and line_format is not None:
+        return parse_line_format(lines, nonblank, line_format, bad)
     if fmt == "combined":
         return parse_combined(lines, nonblank, bad)
     blanks = []
@@ -107,24 +107,36 @@ def _careful(lines: Lines, nonblank: np.ndarray, fmt: str, config: ParseConfig, 
     return empty_raw(), blanks
 
 
-def _time_and_unit(fmt: str, config: ParseConfig) -> tuple[str, float]:
+def _time_and_unit(fmt: str, config: ParseConfig, line_format: LineFormat | None = None) -> tuple[str, float]:
     """How the chunk's timestamps are written and the factor turning its durations into ms."""
     if fmt == "jsonl":
         return TIME_JSON, TIME_UNITS[config.json_duration_unit]
-    if fmt == "line":
-        line_format = config.line_format()
+    if fmt == "line" and line_format is not None:
         return line_format.time_kind, TIME_UNITS[line_format.duration_unit or "ms"]
     return TIME_CLF, TIME_UNITS[config.request_time_unit]
 
 
+def _line_format(fmt: str, config: ParseConfig) -> LineFormat | None:
+    """The format a text chunk is read with: the user's log_format, else a preset sniffed from the file's
+    lines (sniffing.py); None for JSON lines and the common/combined parser."""
+    if fmt == "jsonl":
+        return None
+    chosen = config.line_format()
+    if chosen is None and fmt in PRESETS and fmt != "combined":
+        return compile_log_format(fmt)
+    return chosen
+
+
 def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig, carry_ts_ms: int | None = None,
                 fast: bool = True) -> ChunkResult:
-    """Parse whole lines of `fmt` ('jsonl', 'combined' or 'unknown'); line numbers start at `first_line_no`.
+    """Parse whole lines of `fmt` ('jsonl', 'combined', a preset sniffed from the file's lines, or 'unknown');
+    line numbers start at `first_line_no`.
 
     With `config.log_format` set, every file not read as JSON lines uses it. `fast=False` skips the
     whole-chunk readers (every JSON line through Python): the same result, slower; for tests.
     """
-    if fmt != "jsonl" and config.line_format() is not None:
+    line_format = _line_format(fmt, config)
+    if line_format is not None:
         fmt = "line"
     lines, nul_bad = without_nul_lines(split_lines(chunk, first_line_no))
     bad: list[tuple[int, str, str]] = []
@@ -144,9 +156,9 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
         total = len(lines.starts)
         empty = lines.ends == lines.starts
         empty_count = int(empty.sum())
-        raw, extra_blank = _careful(lines, np.flatnonzero(~empty), fmt, config, bad, fast)
+        raw, extra_blank = _careful(lines, np.flatnonzero(~empty), fmt, config, bad, fast, line_format)
         in_line_order = fmt != "jsonl"  # careful JSON gathers rows from several parts; the regexes keep order
-        rows, typed_bad, defaulted = typed_columns(raw, *_time_and_unit(fmt, config), config)
+        rows, typed_bad, defaulted = typed_columns(raw, *_time_and_unit(fmt, config, line_format), config)
 
     bad += nul_bad
     parse_bad = pl.DataFrame(

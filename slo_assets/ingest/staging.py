@@ -79,7 +79,7 @@ def stage_key(file_fingerprint: str, fmt: str, config: ParseConfig) -> str:
 
 
 def resolve_format(path: Path, config: ParseConfig) -> str:
-    return config.format if config.format != "auto" else sniff_format(path)
+    return config.format if config.format != "auto" else sniff_format(path, config.log_format)
 
 
 def stage_file(path: Path, fmt: str, config: ParseConfig, stage_dir: Path, chunk_bytes: int = STAGE_CHUNK_BYTES,
