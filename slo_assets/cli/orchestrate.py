@@ -127,9 +127,13 @@ def materialize_review(key: str, resources: dict, instance: dg.DagsterInstance, 
     return None if result.success else f"{failure_reason(result)} (run {result.run_id} in the Dagster UI)"
 
 
-def index_note(summary: IndexSummary, found: P.PartitionRange) -> str:
+def index_note(summary: IndexSummary, found: P.PartitionRange, default_service: str | None = None) -> str:
     text = (f"log files: {summary.files} read, {summary.lines:,} lines: {summary.rows:,} rows, "
             f"{summary.quarantined_lines:,} quarantined, {summary.blank_lines:,} blank")
+    if summary.service_defaulted:
+        named = f"'{default_service}'" if default_service else "the default service"
+        text += (f"; {summary.service_defaulted:,} rows without a service name (no service field, or a path the service "
+                 f"regex does not match), counted as {named}: SLOs without a service filter count them")
     outside = summary.outside_rows + summary.outside_quarantined
     if outside:
         text += f"; {outside:,} outside the partitions ({found.first_day} .. {found.last_day})"
@@ -311,7 +315,7 @@ def _observe(runs: _Runs, found: P.PartitionRange, progress: Progress) -> bool:
     outcome.index = index_summary(files, found.first_day.isoformat(), found.last_day.isoformat())
     outcome.rejected_files = [f"{f.path}: {f.note()}" for f in mostly_rejected_files(files)] if files is not None else []
     progress.step("log_file_index", f"{outcome.index.files} files, {outcome.index.rows:,} rows")
-    progress.note(index_note(outcome.index, found))
+    progress.note(index_note(outcome.index, found, getattr(runs.resources.get("log_source"), "default_service", None)))
     for line in outcome.rejected_files:  # said now, not after the month: the settings are likely wrong
         progress.note(f"  mostly rejected: {line}")
     return True

@@ -44,6 +44,7 @@ class IndexSummary:
     quarantined_on_days: int = 0  # sum of the per-day quarantined lines
     first_day: str | None = None
     last_day: str | None = None
+    service_defaulted: int = 0  # rows without a service name (or a path the regex does not match): the default service
 
     def accounted(self) -> bool:
         """Every line read is in exactly one place: a day's rows or quarantine, unplaced, or blank."""
@@ -86,6 +87,7 @@ def index_summary(index: pl.DataFrame | None, first_day: str | None = None, last
     live = staged_entries(index)
     totals = live.select(pl.col("lines", "blank_lines", "rows", "quarantined").sum().cast(pl.Int64)).row(0)
     unplaced = int(live["unplaced"].sum()) if "unplaced" in live.columns else 0
+    defaulted = int(live["service_defaulted"].sum()) if "service_defaulted" in live.columns else 0
     reasons: dict[str, int] = {}
     if "reasons" in live.columns:
         for text in live["reasons"].drop_nulls():
@@ -110,7 +112,7 @@ def index_summary(index: pl.DataFrame | None, first_day: str | None = None, last
         outside_rows=outside_rows, outside_quarantined=outside_quarantined,
         days_with_data=tuple(day_key(day) for day in with_rows),
         rows_on_days=int(per_day["day_rows"].sum()), quarantined_on_days=int(per_day["day_quarantined"].sum()),
-        first_day=first_day, last_day=last_day,
+        first_day=first_day, last_day=last_day, service_defaulted=defaulted,
     )
 
 
