@@ -106,8 +106,9 @@ def _text_format(shapes: Counter[str]) -> str:
 
 def sniff(path: Path, forced_format: str = "auto", log_format: str = "") -> Sniff:
     """Decide by content: empty, binary or neither format means skip (with the reason); otherwise
-    the format of most of the first non-blank lines. A forced format is kept for any text file; with a
-    `log_format` the user chose, text lines are 'combined' (read with it), no preset is tried."""
+    the format of most of the first non-blank lines. A forced format is kept for any text file with a
+    log line of either shape (any text file with a `log_format`); with a `log_format` the user chose,
+    text lines are 'combined' (read with it), no preset is tried."""
     lines, head, seen, report = _first_lines(path, SNIFF_LINES)
     if seen == 0:
         return Sniff("unknown", f"{SKIP_ONLY_NUL} ({report.nul_head_bytes:,} bytes)" if report.nul_head_bytes else SKIP_EMPTY)
@@ -126,7 +127,11 @@ def sniff(path: Path, forced_format: str = "auto", log_format: str = "") -> Snif
         return Sniff("unknown", SKIP_BINARY)
     if not lines:
         return Sniff("unknown", SKIP_BLANK)
-    if forced_format != "auto":
+    # A forced format reads every log, even one of another format (its lines are then rejected, and the run
+    # says the format looks wrong), but not a text that is no log at all: a LICENSE, a README or a YAML
+    # beside the logs would otherwise turn into thousands of rejected lines. A log_format of the user's
+    # own may match neither shape, so with one every text file is read.
+    if forced_format != "auto" and (votes[best] or log_format):
         return Sniff(forced_format)
     if votes[best] == 0:
         first = lines[0][:80].decode("utf-8", "backslashreplace")

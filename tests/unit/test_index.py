@@ -133,8 +133,11 @@ def test_file_of_unknown_format_is_skipped_with_its_reason_and_forced_format_lin
     row = build.index.row(0, named=True)
     assert (row["status"], row["lines"]) == ("skipped", None)
     assert row["problem"].startswith("neither JSON lines nor common/combined") and "alpha beta" in row["problem"]
-    # Forced to JSON lines, the lines are read and quarantined; with no time anywhere they are
+    # Forced to JSON lines, a text of no log shape is still skipped (a LICENSE beside the logs)...
+    assert build_index(logs, tmp_path / "stage", ParseConfig(format="jsonl")).index.row(0, named=True)["status"] == "skipped"
+    # ...and JSON lines without a time are read and quarantined; with no time anywhere they are
     # unplaced: counted, and in no day (they used to land on the day of the file's mtime).
+    (logs / "weird.log").write_text('{"service": "s"}\n\n{"status": 200}\n')
     forced = build_index(logs, tmp_path / "stage", ParseConfig(format="jsonl")).index.row(0, named=True)
     assert (forced["status"], forced["lines"], forced["quarantined"], forced["blank_lines"], forced["unplaced"]) == ("read", 3, 2, 1, 2)
     assert forced["days"] == []
