@@ -110,3 +110,14 @@ def test_a_day_file_written_before_the_untimed_column_reads_beside_a_new_one(tmp
         assert present == days and frame.schema == pl.Schema(MINUTE_FILE_SCHEMA)
         assert frame["untimed"].to_list() == ([None, None, 5, 0] if days[0] == "2026-10-01" else [5, 0, None, None])
         assert read_days(store, layout.SLI_MINUTELY, days, MINUTE_SCHEMA)[0].columns == list(MINUTE_SCHEMA)
+
+
+def test_the_reports_window_line_says_the_logs_carry_no_request_time_instead_of_no_event():
+    from slo_assets.outputs.report_text import NO_EVENT, no_event_text
+
+    size = 31 * 1440
+    untimed = np.zeros(size, dtype=np.int64)
+    untimed[:3] = 1
+    line = no_event_text(_evaluate(_minutes(np.zeros(size, dtype=np.int64), untimed)))
+    assert line.startswith("These logs carry no request time: the 3 requests selected have none") and "No event" not in line
+    assert no_event_text(_evaluate(pl.DataFrame(schema=MINUTE_SCHEMA))) == NO_EVENT
