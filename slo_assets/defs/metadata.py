@@ -44,6 +44,7 @@ LOG_FILE_INDEX = columns(
 SLI_MINUTELY = columns(
     ("slo", "string", "SLO name"), ("minute", "timestamp[ms, UTC]", "minute start"), ("good", "int64", "good events"),
     ("total", "int64", "events the total filter selects"), ("server_errors", "int64", "5xx among them"),
+    ("untimed", "int64", "requests a latency SLO selects without a request time: no event (0 for other SLOs)"),
 )
 SLI_METRICS = columns(
     ("slo", "string", "SLO name"), ("service", "string", "service"), ("kind", "string", "availability or latency"),

@@ -12,14 +12,23 @@ from slo_assets.warehouse.layout import Dataset
 
 
 def read_days(store, dataset: Dataset, days: list[str], schema: dict) -> tuple[pl.DataFrame, list[str]]:
-    """The files of `dataset` that exist for `days`, concatenated, and the days found."""
+    """The files of `dataset` that exist for `days`, concatenated as `schema`, and the days found. A
+    column of `schema` a file lacks (a day written before the column existed) reads as null; a column
+    a file has beyond `schema` is not read."""
     targets = {day: dataset.path(store, day) for day in days}
     present = [day for day, target in targets.items() if target.exists()]
     if not present:
         return pl.DataFrame(schema=schema), present
     if store.is_local:  # one call reads the files in parallel
-        return pl.read_parquet([str(targets[day]) for day in present]), present
-    return pl.concat([pl.from_arrow(store.read_table(targets[day])) for day in present]), present
+        return pl.scan_parquet([str(targets[day]) for day in present], schema=schema, missing_columns="insert",
+                               extra_columns="ignore").collect(), present
+    return pl.concat([_as_schema(pl.from_arrow(store.read_table(targets[day])), schema) for day in present]), present
+
+
+def _as_schema(frame, schema: dict) -> pl.DataFrame:
+    """`frame`'s columns of `schema`, in its order; null where the frame lacks one."""
+    return frame.select(pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype).alias(name)
+                        for name, dtype in schema.items())
 
 
 def read_frame(store, dataset: Dataset, partition: str | None, schema: dict | None = None) -> pl.DataFrame | None:

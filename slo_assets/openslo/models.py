@@ -78,6 +78,14 @@ class Indicator:
             return self.total.expr() & pl.col("duration_ms").is_not_null()
         return self.total.expr()
 
+    def untimed_expr(self) -> pl.Expr:
+        """The requests `total` selects that total_expr leaves out of a latency SLI for want of a
+        duration (a combined log line has none): counted apart, so the SLO can say why it has no
+        event. None for an availability or throughput SLI, which counts them all."""
+        if self.kind() == "latency":
+            return self.total.expr() & pl.col("duration_ms").is_null()
+        return pl.lit(False)
+
     def good_expr(self) -> pl.Expr:
         """Good events are total events that pass `good` (or fail `bad`); a throughput counts every
         selected request (no request is bad: its slices are judged by their rate)."""

@@ -47,13 +47,13 @@ from slo_assets.outputs.report_page import (
 )
 from slo_assets.outputs.report_text import (
     BUDGET_ALERT_LABELS,
-    NO_EVENT,
     budget_alert_value,
     composite_text,
     coverage_text,
     forecast_text,
     interval_text,
     ms_text,
+    no_event_text,
     num,
     pct,
     period_text,
@@ -358,7 +358,7 @@ def _window_section(window: WindowEvaluation, part: pl.DataFrame, period_end_ms:
                 "1h and 6h burn rates (log scale above 1); shaded: replayed alert firings"),
         _figure(svg_charts.daily_sli(days, daily, float(window.target), start, end), "Daily SLI against the target"))
     entry = plan_by_slo.get(window.slo)
-    return WindowSection(_anchor(window), window.label, _status(window), _budget_text(window), NO_EVENT if window.events == 0 else None,
+    return WindowSection(_anchor(window), window.label, _status(window), _budget_text(window), no_event_text(window) if window.events == 0 else None,
                          figures, forecast_text(window), thresholds_text(window), _alerts(window), _budget_alerts(window),
                          None if entry is None else _incidents(_window_incidents(entry, window), window))
 
@@ -373,8 +373,8 @@ def _window_row(window: WindowEvaluation) -> list:
         name = Anchor(_anchor(window), window.label)
         lines = [_budget_text(window), forecast_text(window), thresholds_text(window), _budget_alerts_text(window)]
         if window.events == 0:
-            lines.insert(0, NO_EVENT)
-        note = Details("no events" if window.events == 0 else "figures", tuple(lines))
+            lines.insert(0, no_event_text(window))
+        note = Details(("no request time" if window.untimed else "no events") if window.events == 0 else "figures", tuple(lines))
     return [name, _status(window), pct(window.sli), interval_text(window), unmeasured_text(window), pct(window.target, 2),
             pct(window.error_budget.remaining_ratio, 1),
             window.alert_count("page"), window.alert_count("ticket"), window.low_traffic_gate.held_back, note]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from slo_assets.core.calendar import iso
 from slo_assets.slo import budget as B
 from slo_assets.slo.evaluation import WindowEvaluation
+from slo_assets.slo.untimed import untimed_note
 
 
 def pct(value, digits: int = 3) -> str:
@@ -131,3 +132,10 @@ def ms_text(value: float | None) -> str:
 
 
 NO_EVENT = "No event in this window: no SLI and no budget figure."
+
+
+def no_event_text(window: WindowEvaluation) -> str:
+    """What a window without an event says: NO_EVENT, or, when the requests it selects carry no request
+    time, that and how to log one (there were requests: "no event" read as if none came)."""
+    note = untimed_note(window.events, window.untimed)
+    return NO_EVENT if note is None else f"{note[0].upper()}{note[1:]}. No SLI and no budget figure."

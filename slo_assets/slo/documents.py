@@ -24,8 +24,8 @@ from slo_assets.slo.windows import Settings
 
 SCHEMA_VERSION = 1
 COMPLIANCE_KEYS = ("slo", "display_name", "service", "objective", "objective_name", "window", "label", "target",
-                   "budgeting_method", "components", "good", "total", "events", "sli", "confidence", "coverage", "error_budget", "status",
-                   "status_note", "deficit", "slices", "maintenance_excluded_events", "budget_adjustments", "throughput")
+                   "budgeting_method", "components", "good", "total", "events", "untimed", "sli", "confidence", "coverage",
+                   "error_budget", "status", "status_note", "deficit", "slices", "maintenance_excluded_events", "budget_adjustments", "throughput")
 ERROR_BUDGETS_KEYS = ("slo", "service", "objective", "objective_name", "window", "label", "window_start", "window_end",
                       "lists_period", "target", "budgeting_method", "good", "total", "sli", "error_budget", "burn_rates", "alerts",
                       "low_traffic_gate", "alerts_held_back", "policy_alerts", "budget_alerts", "thresholds", "forecast", "status",

@@ -93,6 +93,8 @@ class WindowEvaluation:
     budget_alerts: tuple[BudgetAlert, ...] = ()  # the replayed budget-state alerts
     throughput: Throughput | None = None  # a throughput objective's threshold and mean rate
     components: tuple[ComponentWeight, ...] = ()  # a composite SLO's; empty for a measured SLO
+    # requests a latency SLO selects that carry no request time: no event, neither fast nor slow (slo/untimed.py)
+    untimed: int = 0
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -120,7 +122,7 @@ class WindowEvaluation:
             "objective_name": self.objective_name, "window": self.window, "label": self.label,
             "window_start": start, "window_end": end, "lists_period": {"start": start, "end": end},
             "target": self.target, "budgeting_method": self.budgeting_method,
-            "components": [c.to_json() for c in self.components], "events": self.events, "good": self.good,
+            "components": [c.to_json() for c in self.components], "events": self.events, "untimed": self.untimed, "good": self.good,
             "total": self.total, "sli": self.sli,
             "confidence": None if self.confidence is None else self.confidence.to_json(),
             "coverage": None if self.coverage is None else self.coverage.to_json(),
@@ -168,6 +170,7 @@ class WindowEvaluation:
             budget_alerts=tuple(BudgetAlert.from_json(b) for b in data.get("budget_alerts") or ()),
             throughput=Throughput.from_json(data.get("throughput")),
             components=tuple(ComponentWeight.from_json(c) for c in data.get("components") or ()),
+            untimed=data.get("untimed", 0),  # a document written before the field: none counted
         )
 
 

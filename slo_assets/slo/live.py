@@ -176,7 +176,9 @@ def _count(state: LiveState, rows: pl.DataFrame, specs: SpecSet) -> tuple[int, i
         return 0, 0, set()
     live_from = day_start_ms(state.started_day)
     early = rows.filter(pl.col("ts").dt.epoch("ms") < live_from).height
-    minutes = day_inputs(rows.filter(pl.col("ts").dt.epoch("ms") >= live_from), specs.slos).minutes
+    # live mode judges alerts: a minute of untimed requests only holds no event for it
+    minutes = (day_inputs(rows.filter(pl.col("ts").dt.epoch("ms") >= live_from), specs.slos).minutes
+               .filter(pl.col("total") > 0).select("slo", "minute", "good", "total", "server_errors"))
     hours = set()
     for slo, minute, good, total, errors in minutes.with_columns(pl.col("minute").dt.epoch("ms")).iter_rows():
         counts = state.minutes.setdefault(slo, {}).setdefault(minute, [0, 0, 0])

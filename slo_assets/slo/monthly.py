@@ -26,6 +26,7 @@ from slo_assets.slo.evaluation import WindowEvaluation
 from slo_assets.slo.period import Period
 from slo_assets.slo.series import SeriesColumns, WindowKey, series_columns, series_frame
 from slo_assets.slo.units import by_slo, exact_decimal, units
+from slo_assets.slo.untimed import joined_note, untimed_note
 from slo_assets.slo.values import IntArray
 from slo_assets.slo.windows import LinesPerDay, Settings, WindowData, composite_window_data, window_coverage, window_data
 
@@ -177,7 +178,8 @@ def evaluate(slo: Slo | CompositeSlo, objective: Objective, window: TimeWindow, 
         window=window.label, label=window_label(slo, objective, window),
         window_start_ms=data.win_start, window_end_ms=data.win_end,
         target=B.as_number(target), budgeting_method=slo.budgeting_method,
-        events=totals.events, good=B.as_number(totals.good), total=B.as_number(totals.total), sli=B.as_number(totals.sli),
+        events=totals.events, untimed=data.untimed, good=B.as_number(totals.good), total=B.as_number(totals.total),
+        sli=B.as_number(totals.sli),
         error_budget=E.ErrorBudget(**totals.budget.to_json()),
         status=status,
         deficit=_deficit(totals.sli, target, totals.budget),
@@ -198,7 +200,7 @@ def evaluate(slo: Slo | CompositeSlo, objective: Objective, window: TimeWindow, 
         window_confidence(slo.budgeting_method, float(totals.good), float(totals.total), float(target)),
         components=tuple(E.ComponentWeight(c.slo, B.as_number(c.weight)) for c in slo.components) if isinstance(slo, CompositeSlo) else (),
         coverage=coverage,
-        status_note=CV.status_note(measured, coverage),
+        status_note=joined_note(CV.status_note(measured, coverage), untimed_note(totals.events, data.untimed)),
     )
 
 

@@ -16,13 +16,17 @@ from slo_assets.slo.quantiles import VALUE_COUNT_SCHEMA, frame_chunks, quantiles
 from slo_assets.slo.values import FrameSchema
 
 MINUTE_SCHEMA: FrameSchema = {"slo": pl.String, "minute": pl.Datetime("ms", "UTC"), "good": pl.Int64, "total": pl.Int64, "server_errors": pl.Int64}
+# A day's sli_minutely file: the minute rows and `untimed`, the requests a latency SLO selects that carry no
+# request time (no event of it; 0 for other SLOs), which only the window evaluation reads. A file written
+# before the column lacks it: read_days reads it as null, and a null or a frame without it is 0 (units.untimed_in).
+MINUTE_FILE_SCHEMA: FrameSchema = {**MINUTE_SCHEMA, "untimed": pl.Int64}
 LATENCY_SCHEMA = VALUE_COUNT_SCHEMA  # defined beside the code that streams them
 OPERATION_SCHEMA: FrameSchema = {"slo": pl.String, "operation": pl.String, "status": pl.Int32, "good": pl.Int64, "total": pl.Int64}
 
 
 @dataclass
 class DayInputs:
-    minutes: pl.DataFrame  # slo, minute, good, total, server_errors (only minutes with traffic)
+    minutes: pl.DataFrame  # slo, minute, good, total, server_errors, untimed (only minutes with an event or an untimed request)
     latency: pl.DataFrame  # slo, duration_ms, count (exact value counts of the total events' durations)
     operations: pl.DataFrame  # slo, operation, status, good, total
 
@@ -37,7 +41,8 @@ def day_inputs(rows: pl.DataFrame | pl.LazyFrame, slos: list[Slo]) -> DayInputs:
     frame = rows.lazy() if isinstance(rows, pl.DataFrame) else rows
     flags = []
     for i, slo in enumerate(slos):
-        flags += [slo.indicator.total_expr().alias(f"t{i}"), slo.indicator.good_expr().alias(f"g{i}")]
+        flags += [slo.indicator.total_expr().alias(f"t{i}"), slo.indicator.good_expr().alias(f"g{i}"),
+                  slo.indicator.untimed_expr().alias(f"u{i}")]
     flagged = frame.select(pl.col("ts").dt.truncate("1m").alias("minute"), "operation", "status", "duration_ms", *flags).collect().lazy()
     server_error = pl.col("status") >= 500
     minute_aggs = []
@@ -46,6 +51,7 @@ def day_inputs(rows: pl.DataFrame | pl.LazyFrame, slos: list[Slo]) -> DayInputs:
             pl.col(f"t{i}").sum().alias(f"total{i}"),
             pl.col(f"g{i}").sum().alias(f"good{i}"),
             (pl.col(f"t{i}") & server_error).sum().alias(f"err{i}"),
+            pl.col(f"u{i}").sum().alias(f"untimed{i}"),
         ]
     queries = [flagged.group_by("minute").agg(minute_aggs)]
     for i, slo in enumerate(slos):
@@ -67,13 +73,13 @@ def day_inputs(rows: pl.DataFrame | pl.LazyFrame, slos: list[Slo]) -> DayInputs:
         per_minute.select(
             pl.lit(slo.name).alias("slo"), "minute",
             pl.col(f"good{i}").cast(pl.Int64).alias("good"), pl.col(f"total{i}").cast(pl.Int64).alias("total"),
-            pl.col(f"err{i}").cast(pl.Int64).alias("server_errors"),
-        ).filter(pl.col("total") > 0)
+            pl.col(f"err{i}").cast(pl.Int64).alias("server_errors"), pl.col(f"untimed{i}").cast(pl.Int64).alias("untimed"),
+        ).filter((pl.col("total") > 0) | (pl.col("untimed") > 0))  # a minute of untimed requests only is kept: it says why there is no event
         for i, slo in enumerate(slos)
     ]
     latency, operations = per_slo[0::2], per_slo[1::2]
     return DayInputs(
-        minutes=pl.concat(minutes) if minutes else pl.DataFrame(schema=MINUTE_SCHEMA),
+        minutes=pl.concat(minutes) if minutes else pl.DataFrame(schema=MINUTE_FILE_SCHEMA),
         latency=pl.concat(latency) if latency else pl.DataFrame(schema=LATENCY_SCHEMA),
         operations=pl.concat(operations).sort("slo", "operation", "status") if operations else pl.DataFrame(schema=OPERATION_SCHEMA),
     )

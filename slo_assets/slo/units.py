@@ -38,6 +38,15 @@ def dense(part: pl.DataFrame | None, start_ms: int, end_ms: int) -> tuple[IntArr
     return good, total, errors
 
 
+def untimed_in(part: pl.DataFrame | None, start_ms: int, end_ms: int) -> int:
+    """A latency SLO's requests without a request time in [start, end) from its minute rows; rows
+    without the column (a day file written before it, live mode's minutes) or a null in it count 0."""
+    if part is None or "untimed" not in part.columns or not part.height:
+        return 0
+    epoch = part["minute"].dt.epoch("ms")
+    return int(part.filter((epoch >= start_ms) & (epoch < end_ms))["untimed"].fill_null(0).sum())
+
+
 @dataclass
 class Units:
     """Budget units per minute: events (Occurrences) or slices placed at their last minute."""

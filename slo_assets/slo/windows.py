@@ -21,7 +21,7 @@ from slo_assets.openslo.spec import CompositeSlo, Objective, Slo, TimeWindow
 from slo_assets.slo import budget as B
 from slo_assets.slo import coverage as CV
 from slo_assets.slo.period import Period
-from slo_assets.slo.units import Units, dense, units
+from slo_assets.slo.units import Units, dense, units, untimed_in
 from slo_assets.slo.values import BoolArray, IntArray, UnitArray
 
 LOOKBACK_DAYS = 3  # the longest alert window: minutes before the period feed the replay's windows
@@ -74,6 +74,7 @@ class WindowData:
     excluded: BoolArray  # minutes an Exclude adjustment removes
     good: IntArray | None = None  # raw good events per minute (the audit recomputes the units without each adjustment)
     adjustments: tuple[A.BudgetAdjustment, ...] = ()
+    untimed: int = 0  # requests in [win_start, win_end) a latency SLO selects that carry no request time: no event
 
     @cached_property
     def live_events(self) -> tuple[IntArray, IntArray]:
@@ -100,7 +101,7 @@ def window_data(slo: Slo | CompositeSlo, objective: Objective, window: TimeWindo
     offset = (win_start - replay_start) // MINUTE_MS
     return WindowData(win_start, win_end, replay_start, offset,
                       units(slo.budgeting_method, objective, effects.good(good, total), total, effects.excluded, offset), total,
-                      effects.excluded, good, adjustments)
+                      effects.excluded, good, adjustments, untimed_in(minutes, win_start, win_end))
 
 
 def composite_window_data(composite: CompositeSlo, window: TimeWindow, parts: dict[str, pl.DataFrame],
@@ -141,7 +142,8 @@ def composite_window_data(composite: CompositeSlo, window: TimeWindow, parts: di
         live = units("Timeslices", replace(composite.objective, time_slice_target=Decimal(1)), np.zeros(size, dtype=np.int64),
                      events, excluded, offset)
         combined = Units(live.total - bad_slices, live.total, live.slices, live.empty_counted_good)
-    return WindowData(win_start, win_end, replay_start, offset, combined, events, excluded)
+    untimed = sum(untimed_in(parts.get(c.slo), win_start, win_end) for c in composite.components)
+    return WindowData(win_start, win_end, replay_start, offset, combined, events, excluded, untimed=untimed)
 
 
 def window_coverage(part: pl.DataFrame | None, data: WindowData, settings: Settings,

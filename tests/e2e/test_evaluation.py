@@ -120,8 +120,8 @@ def test_the_documents_keep_their_fields():
     assert list(budgets["slos"][0]) == list(C.ERROR_BUDGETS_KEYS)
     assert list(evaluations[0].to_json()) == [
         "slo", "display_name", "service", "objective", "objective_name", "window", "label", "window_start", "window_end",
-        "lists_period", "target", "budgeting_method", "components", "events", "good", "total", "sli", "confidence", "coverage", "error_budget",
-            "status", "status_note", "deficit",
+        "lists_period", "target", "budgeting_method", "components", "events", "untimed", "good", "total", "sli", "confidence", "coverage",
+            "error_budget", "status", "status_note", "deficit",
         "slices", "maintenance_excluded_events", "budget_adjustments", "burn_rates", "alerts", "low_traffic_gate", "alerts_held_back",
         "policy_alerts", "budget_alerts", "thresholds", "forecast", "throughput"]
     # the report and the exposition read a month back from the two documents: the same evaluations

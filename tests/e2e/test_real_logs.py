@@ -50,6 +50,14 @@ def test_the_real_apache_log_under_its_own_name_in_2015(tmp_path):
     assert month["status"] == "met"
     latency = [e for e in compliance["slos"] if e["slo"] == "semicomplete-latency"]
     assert latency and all((e["total"], e["status"], e["sli"]) == (0, "insufficient_data", None) for e in latency)  # no times logged
+    # ... and it says so, for how many requests, and how to log one, not "no event" as if none came
+    said = "these logs carry no request time: the 10,000 requests selected have none"
+    assert all((e["events"], e["untimed"]) == (0, 10_000) and e["status_note"].startswith(said) for e in latency)
+    assert all(how in latency[0]["status_note"] for how in ("$request_time", "upstreaminfo", "%D (microseconds)", "%T"))
+    line = next(line for line in done.stdout.splitlines() if "semicomplete-latency" in line and "insufficient_data" in line)
+    assert f"({said}" in line
+    html = (tmp_path / "out" / "2015-05" / "report.html").read_text()
+    assert "No event in this window" not in html and html.count(said[0].upper() + said[1:]) == len(latency)
     windows = {e["window"] for e in compliance["slos"]}
     assert {w.split("-")[0] for w in windows} >= {"1M", "7d", "28d"}
     assert compliance["data_quality"]["rows"] == 10_000 and compliance["data_quality"]["quarantined_lines"] == 0

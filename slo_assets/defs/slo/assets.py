@@ -23,13 +23,15 @@ from slo_assets.slo import chain as C
 from slo_assets.slo import risk as R
 from slo_assets.slo.evaluation import budget_inconsistencies, budget_rows, dump_evaluations, load_evaluations, most_consumed_first
 from slo_assets.slo.quantiles import day_sources, write_value_counts
-from slo_assets.slo.sli import MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
+from slo_assets.slo.sli import MINUTE_FILE_SCHEMA, MINUTE_SCHEMA, OPERATION_SCHEMA, day_inputs, needed_columns, selected_counts
 from slo_assets.warehouse import layout
 
 # Bump when the SLO math changes what these assets write: Dagster then marks them stale.
 # 3: confidence, coverage and status notes per window; 4: budget adjustments; 5: throughput SLOs, budget-state alerts;
-# 6: composite SLOs
-CHAIN_CODE_VERSION = "chain-6"
+# 6: composite SLOs; 7: sli_minutely counts a latency SLO's requests without a request time (untimed) and keeps
+# their minutes, each window carries them: the bump recomputes the days a run reads (a day file of an older
+# version still reads, its untimed as 0, so a window over it says "no event" until its days run again)
+CHAIN_CODE_VERSION = "chain-7"
 
 CHECK_GOOD_LE_TOTAL = "good_not_above_total"
 CHECK_TOTALS_MATCH = "totals_match_parsed_rows"
@@ -86,7 +88,8 @@ def _spec(key: str, group: str, kinds: set[str], description: str, deps=(), meta
 
 @dg.multi_asset(
     specs=[
-        _spec("sli_minutely", "slo", {"polars", "parquet"}, "Per SLO per minute good and total events of one day",
+        _spec("sli_minutely", "slo", {"polars", "parquet"}, "Per SLO per minute good and total events of one day "
+              "(and a latency SLO's requests without a request time)",
               ["parsed_logs", slo_specs], SLI_MINUTELY),
         _spec("sli_latency", DETAIL_GROUP, {"polars", "parquet"}, SLI_LATENCY_DESCRIPTION, ["parsed_logs", slo_specs]),
         _spec("sli_operations", DETAIL_GROUP, {"polars", "parquet"}, SLI_OPERATIONS_DESCRIPTION, ["parsed_logs", slo_specs]),
@@ -116,7 +119,7 @@ def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         minutes_size, minutes_digest = store.write_table(layout.SLI_MINUTELY.path(store, day), inputs.minutes.to_arrow())
         digests["sli_minutely"].append(minutes_digest)
         expected = selected_counts(rows, specs.slos)
-        summary = inputs.minutes.group_by("slo").agg(pl.col("good").sum(), pl.col("total").sum()).sort("slo")
+        summary = inputs.minutes.group_by("slo").agg(pl.col("good").sum(), pl.col("total").sum(), pl.col("untimed").sum()).sort("slo")
         totals = dict(summary.select("slo", "total").iter_rows())
         mismatches = [(slo, expected[slo], totals.get(slo, 0)) for slo in expected if expected[slo] != totals.get(slo, 0)]
         over = inputs.minutes.filter(pl.col("good") > pl.col("total")).height
@@ -284,7 +287,7 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     specs = slo_settings.load()
     store = warehouse.store()
     lookback = C.lookback_days(month.key)
-    minutes, present = read_days(store, layout.SLI_MINUTELY, lookback, MINUTE_SCHEMA)
+    minutes, present = read_days(store, layout.SLI_MINUTELY, lookback, MINUTE_FILE_SCHEMA)  # untimed too: the windows say it
     period = month_period(month, present)
     from slo_assets.outputs import charts, sparklines
 
