@@ -198,7 +198,7 @@ def typed_columns(frame: pl.DataFrame, time_kind: str, duration_factor: float, c
                 pl.col("ts_ms").is_between(TS_MIN_MS, TS_MAX_MS)
                 & pl.col("status").is_between(100, 599)
                 & (
-                    (pl.col("duration_ms").is_null() & (pl.col("duration_raw").is_null() | pl.col("duration_raw").is_in(["-", ""])))
+                    (pl.col("duration_ms").is_null() & (pl.col("duration_raw").is_null() | pl.col("duration_raw").str.strip_chars().is_in(["-", ""])))
                     | (pl.col("duration_ms").is_finite() & (pl.col("duration_ms") >= 0))
                 )
             ).fill_null(False).alias("_ok"),

@@ -58,11 +58,12 @@ __all__ = [
 ]
 
 # Bump when parsing changes what a line becomes: every stage is then rebuilt.
-PARSER_VERSION = "8"  # 2: stats record the days of quarantined lines; 3: quarantine placement, salvage;
+PARSER_VERSION = "9"  # 2: stats record the days of quarantined lines; 3: quarantine placement, salvage;
 # 4: a bad number's detail as written whatever the chunk's other lines; 5: a stage is a list of
 # segments (byte ranges parsed at different times), a quarantine file per segment; 6: the client column;
 # 7: bz2, xz, zstd, UTF-16/32 and byte order marks read, a sparse NUL head dropped, NUL lines quarantined (nul_bytes);
 # 8: an empty service name (a path regex's empty group, "service": "") is the default service, not a bad line
+# 9: a request time of only whitespace is no request time (it was a quarantined line without a reason)
 # A grown file's stage keeps the segments already parsed (hard links) and parses the appended bytes
 # as a new one; a segment after the first that covers fewer bytes than this is parsed again with the
 # appended bytes, so a file appended to every minute has a few segments, not one per refresh.

@@ -82,6 +82,15 @@ def test_unknown_format_fuzz(lines):
     _check(b"\n".join(lines) + b"\n", "unknown")
 
 
+def test_a_blank_request_time_is_no_request_time_not_a_line_without_a_reason():
+    """Found by test_json_lines_fuzz: a duration of only whitespace ("\\r") was quarantined with no reason (the
+    validity rule did not strip it, the reason rules did); it is a request without a time, as "-" and ""."""
+    line = b'{"ts": "2026-10-10T10:00:00Z", "service": "", "status": 100, "duration_ms": "\\r"}\n'
+    _check(line, "jsonl")
+    result = parse_chunk(line, 1, "jsonl", CONFIG)
+    assert result.rows.height == 1 and result.rows["duration_ms"].to_list() == [None] and result.quarantine.height == 0
+
+
 def test_one_megabyte_line_and_nul_bytes():
     big = b'{"ts":"2026-10-10T10:00:00Z","service":"s","status":200,"pad":"' + b"x" * (1 << 20) + b'"}'
     nul = b'{"ts":"2026-10-10T10:00:00Z","service":"s\x00x","status":200}'
