@@ -18,6 +18,7 @@ from slo_assets.defs import partitions as P
 from slo_assets.defs.ingest.assets import read_index
 from slo_assets.defs.ingest.day_runs import RANGE_END_TAG, RANGE_START_TAG
 from slo_assets.defs.settings import LocationSettings
+from slo_assets.defs.sources import SourceEntry
 from slo_assets.ingest.index import index_summary, mostly_rejected_files
 from slo_assets.slo.chain import day_gaps, month_days
 from slo_assets.warehouse import layout
@@ -162,10 +163,10 @@ class Recorded:
     tags: dict
 
 
-def _history(instance: dg.DagsterInstance, key: str, days: list[str], observed: bool) -> dict[str, list[Recorded]]:
+def _history(instance: dg.DagsterInstance, key: dg.AssetKey, days: list[str], observed: bool) -> dict[str, list[Recorded]]:
     """Every materialization (observation when `observed`) of `key` on `days`, per day, newest first."""
     fetch = instance.fetch_observations if observed else instance.fetch_materializations
-    records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey(key), asset_partitions=days)
+    records_filter = dg.AssetRecordsFilter(asset_key=key, asset_partitions=days)
     found: dict[str, list[Recorded]] = {}
     cursor = None
     while True:
@@ -197,7 +198,7 @@ def _fresh(latest: Recorded | None, code_version: str, parent: str, parent_histo
             and not _updated_since(parent_history, latest.tags.get(INPUT_POINTER_TAG + parent)))
 
 
-def days_to_run(instance: dg.DagsterInstance, store: Warehouse, days: list[str]) -> list[str]:
+def days_to_run(instance: dg.DagsterInstance, store: Warehouse, days: list[str], source: str = "") -> list[str]:
     """The days among `days` whose day assets are not fresh in `instance`, as the UI's stale status
     has it (never materialized, a code version bump, a new log_file_index version of the day for
     parsed_logs, a new parsed_logs version of the day or a new slo_specs version for sli_minutely),
@@ -207,27 +208,31 @@ def days_to_run(instance: dg.DagsterInstance, store: Warehouse, days: list[str])
     from slo_assets.defs.ingest.assets import INGEST_CODE_VERSION
     from slo_assets.defs.slo.assets import CHAIN_CODE_VERSION
 
+    def key(name: str) -> dg.AssetKey:  # the source's family (defs/sources.py)
+        return dg.AssetKey([source, name] if source else [name])
+
     on_disk = [set(dataset.partitions(store)) for dataset in DAY_DATASETS]
-    index = _history(instance, "log_file_index", days, observed=True)
-    parsed = _history(instance, "parsed_logs", days, observed=False)
-    minutely = _history(instance, "sli_minutely", days, observed=False)
-    specs = instance.fetch_observations(dg.AssetKey("slo_specs"), limit=1).records
+    index = _history(instance, key("log_file_index"), days, observed=True)
+    parsed = _history(instance, key("parsed_logs"), days, observed=False)
+    minutely = _history(instance, key("sli_minutely"), days, observed=False)
+    specs = instance.fetch_observations(key("slo_specs"), limit=1).records
     specs_version = (specs[0].asset_observation.tags or {}).get(DATA_VERSION_TAG) if specs and specs[0].asset_observation else None
 
     def fresh(day: str) -> bool:
         parsed_latest = next(iter(parsed.get(day, [])), None)
         minutely_latest = next(iter(minutely.get(day, [])), None)
-        return (_fresh(parsed_latest, INGEST_CODE_VERSION, "log_file_index", index.get(day, []))
-                and _fresh(minutely_latest, CHAIN_CODE_VERSION, "parsed_logs", parsed.get(day, []))
-                and minutely_latest.tags.get(INPUT_VERSION_TAG + "slo_specs") == specs_version)
+        return (_fresh(parsed_latest, INGEST_CODE_VERSION, key("log_file_index").to_user_string(), index.get(day, []))
+                and _fresh(minutely_latest, CHAIN_CODE_VERSION, key("parsed_logs").to_user_string(), parsed.get(day, []))
+                and minutely_latest.tags.get(INPUT_VERSION_TAG + key("slo_specs").to_user_string()) == specs_version)
 
     return [day for day in days if any(day not in found for found in on_disk) or not fresh(day)]
 
 
-def last_day_runs(instance: dg.DagsterInstance, days: list[str]) -> dict[str, DayRun]:
+def last_day_runs(instance: dg.DagsterInstance, days: list[str], source: str = "") -> dict[str, DayRun]:
     """Each day's figures from its latest parsed_logs materialization (a day not run again)."""
     found: dict[str, DayRun] = {}
-    records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey("parsed_logs"), asset_partitions=days)
+    key = dg.AssetKey([source, "parsed_logs"] if source else ["parsed_logs"])
+    records_filter = dg.AssetRecordsFilter(asset_key=key, asset_partitions=days)
     cursor = None
     while True:
         page = instance.fetch_materializations(records_filter, limit=1000, cursor=cursor)
@@ -250,8 +255,10 @@ class _Runs:
     resources: dict
     log_level: str
     outcome: MonthRun
+    source: str = ""  # a registered source's jobs (`<source>__<job>`), else the default source's
 
     def run(self, job: str, label: str, partition: str | None = None, days_range: tuple[str, str] | None = None):
+        job = f"{self.source}__{job}" if self.source else job
         run_tags = {"slo_assets/month": self.outcome.month}
         if days_range is not None:  # one run for the range, as a single-run backfill launches it
             run_tags.update({RANGE_START_TAG: days_range[0], RANGE_END_TAG: days_range[1]})
@@ -268,7 +275,7 @@ class _Runs:
 def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance, progress: Progress | None = None,
                       log_level: str = "CRITICAL", days: list[str] | None = None, prove_rules: bool = False,
                       every_day: bool = False, settings: LocationSettings | None = None,
-                      refuse: Callable[[MonthRun], str | None] | None = None) -> MonthRun:
+                      refuse: Callable[[MonthRun], str | None] | None = None, source: SourceEntry | None = None) -> MonthRun:
     """Observe the specs, index the logs, then every day of `month` up to today (parsed_logs +
     sli_minutely) that is not fresh (all of them with `every_day`), and the monthly chain. Every step
     is a run in `instance`, tagged with the month. Dagster's own console log is silenced to
@@ -278,10 +285,15 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
     and no output of an earlier good run."""
     progress = progress or PlainProgress(every_step=False)
     started = time.perf_counter()
-    settings = settings_for(resources, month, settings)
-    partitions = P.build_partitions(P.resolve_range(settings))
-    found = partitions.range
-    runs = _Runs(build_definitions(resources, settings, partitions), instance, resources, log_level, MonthRun(month=month))
+    if source is not None and settings is not None:  # a named source: its own family, from its entry (defs/sources.py)
+        found = P.resolve_range(replace(settings, warehouse=source.warehouse, start_date="", earliest_month=month))
+        shared = {key: resources[key] for key in ("slo_settings", "remediation") if key in resources}
+        defs = build_definitions(shared, replace(settings, source=source.name), pending=source)
+    else:
+        settings = settings_for(resources, month, settings)
+        partitions = P.build_partitions(P.resolve_range(settings))
+        found, defs = partitions.range, build_definitions(resources, settings, partitions)
+    runs = _Runs(defs, instance, resources, log_level, MonthRun(month=month), source=source.name if source else "")
     wanted = found.days_of(days or month_days(month))
     progress.begin(3 + len(wanted))  # specs, index, each day, the month
     try:
@@ -325,8 +337,8 @@ def _run_days(runs: _Runs, wanted: list[str], found: P.PartitionRange, every_day
     """The days to run (all with every_day, else those whose inputs changed), one run per contiguous range;
     the others keep their last run's figures."""
     outcome, instance = runs.outcome, runs.instance
-    stale = wanted if every_day else days_to_run(instance, runs.resources["warehouse"].store(), wanted)
-    previous = last_day_runs(instance, [day for day in wanted if day not in stale]) if len(stale) < len(wanted) else {}
+    stale = wanted if every_day else days_to_run(instance, runs.resources["warehouse"].store(), wanted, runs.source)
+    previous = last_day_runs(instance, [day for day in wanted if day not in stale], runs.source) if len(stale) < len(wanted) else {}
     stale = [day for day in wanted if day not in previous]
     for day, figures in sorted(previous.items()):
         outcome.unchanged.append(day)
@@ -334,8 +346,9 @@ def _run_days(runs: _Runs, wanted: list[str], found: P.PartitionRange, every_day
         progress.step(day, f"unchanged, {figures.rows:,} rows, {figures.quarantined:,} quarantined")
     for first, last in contiguous_ranges(stale):
         result = runs.run("ingest_job", first if first == last else f"{first} .. {last}", days_range=(first, last))
-        metadata = {m.partition: m.metadata for m in result.asset_materializations_for_node("parsed_logs")
-                    if m.asset_key == dg.AssetKey("parsed_logs")}
+        parsed = dg.AssetKey([runs.source, "parsed_logs"] if runs.source else ["parsed_logs"])
+        metadata = {event.materialization.partition: event.materialization.metadata for event in result.get_asset_materialization_events()
+                    if event.materialization.asset_key == parsed}
         for day in found.days_of([d for d in wanted if first <= d <= last]):
             meta = metadata.get(day, {})
             outcome.days[day] = DayRun(rows=_value(meta, "dagster/row_count") or 0, quarantined=_value(meta, "quarantined_lines") or 0)

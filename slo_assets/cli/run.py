@@ -50,12 +50,25 @@ class RunRequest:
     runbooks: list[Path] = field(default_factory=list)
     verbose: bool = False
     every_day: bool = False  # run the days again even when nothing they are made from changed
+    source: str = ""  # the log source (defs/sources.py): its own asset family and warehouse; "" is the default source (the demo)
 
 
 def _settings(request: RunRequest) -> LocationSettings:
-    """The code location's settings for this run: the environment's, with its warehouse and its month
-    (which the partitions must cover, whatever the warehouse holds)."""
-    return replace(LocationSettings.from_environ(), warehouse=request.warehouse, earliest_month=request.month)
+    """The code location's settings for this run: the environment's, with its month (which the partitions must
+    cover, whatever the warehouse holds) and, for the default source, its warehouse; a named source's
+    warehouse is its registry entry's."""
+    settings = replace(LocationSettings.from_environ(), earliest_month=request.month, source=request.source,
+                       home=os.environ.get("DAGSTER_HOME", ""))
+    return settings if request.source else replace(settings, warehouse=request.warehouse)
+
+
+def _source_entry(request: RunRequest, resources: dict):
+    """The registry entry of the source this run reads (recorded once the run published its month)."""
+    from slo_assets.defs.sources import SourceEntry
+
+    log_source = {key: value for key, value in resources["log_source"].model_dump().items() if key != "by_source"}
+    return SourceEntry(name=request.source, warehouse=request.warehouse, stage_dir=stage_dir(request.warehouse) or "",
+                       log_source=log_source, spec_paths=list(resources["slo_settings"].spec_paths))
 
 
 def _resources(request: RunRequest) -> dict:
@@ -179,20 +192,20 @@ def _run_month(request: RunRequest, project: Path):
             raise InputError(f"--prove-rules needs promtool, which is not installed: {PROMTOOL_INSTALL}")
     _check_warehouse(request.warehouse)
     _check_writable("--out", request.out)
-    settings = _settings(request)
+    from slo_assets.cli.orchestrate import instance_from_env, materialize_month
+    from slo_assets.core.progress import for_stream
     from slo_assets.defs.partitions import resolve_range
 
-    reason = resolve_range(settings).why_not(request.month)
+    instance = instance_from_env(project / INSTANCE_CONFIG)
+    settings = _settings(request)
+    reason = resolve_range(replace(settings, warehouse=request.warehouse)).why_not(request.month)
     if reason:
         raise InputError(reason)
     resources = _resources(request)
-    from slo_assets.cli.orchestrate import instance_from_env, materialize_month
-    from slo_assets.core.progress import for_stream
-
-    instance = instance_from_env(project / INSTANCE_CONFIG)
+    entry = _source_entry(request, resources) if request.source else None
     outcome = materialize_month(request.month, resources, instance, progress=for_stream(sys.stdout, request.verbose),
                                 prove_rules=request.prove_rules, every_day=request.every_day, settings=settings,
-                                refuse=lambda found: _refusal(found, request))
+                                refuse=lambda found: _refusal(found, request), source=entry)
     if outcome.refused:
         raise InputError(f"{outcome.refused}\nnothing was published: {request.out / request.month} and the warehouse's days and "
                          f"outputs of {request.month} keep what the last good run wrote")
@@ -202,6 +215,10 @@ def _run_month(request: RunRequest, project: Path):
     from slo_assets.cli.plausibility import warn_implausible
 
     warn_implausible(resources, specs, outcome.days_with_data)  # a wrong field read as the request time: say which preset
+    if entry is not None:  # the UI and the daemon find the source from now on, as this run read it
+        from slo_assets.defs.sources import record_source
+
+        record_source(settings.home, entry)
     documents, target = _write_outputs(request)
     return outcome, documents, {"instance": os.environ["DAGSTER_HOME"], "out": target}  # set by instance_from_env
 
@@ -311,11 +328,16 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
     print("\n" + "\n".join(f"  {where['out'] / layout.file_name(dataset)}" + _members_text(dataset, where['out'])
                             for dataset in layout.PUBLISHED))
     print(f"  warehouse: {request.warehouse}   instance: DAGSTER_HOME={where['instance']}")
-    print("\nopen the UI on this month's data (binds 127.0.0.1 only):")
-    env = {"DAGSTER_HOME": where["instance"], "SLO_ASSETS_WAREHOUSE": request.warehouse,
-           "SLO_ASSETS_LOG_DIR": request.logs.resolve(), "SLO_ASSETS_SPECS": ",".join(str(p.resolve()) for p in request.specs)}
-    if stage_dir(request.warehouse):
-        env["SLO_ASSETS_STAGE_DIR"] = stage_dir(request.warehouse)
+    if request.source:
+        print(f"\nopen the UI (binds 127.0.0.1 only); this source's assets are the group {request.source} "
+              f"(keys {request.source}/...), beside every other source of the instance:")
+        env: dict[str, object] = {"DAGSTER_HOME": where["instance"]}
+    else:
+        print("\nopen the UI on this month's data (binds 127.0.0.1 only):")
+        env = {"DAGSTER_HOME": where["instance"], "SLO_ASSETS_WAREHOUSE": request.warehouse,
+               "SLO_ASSETS_LOG_DIR": request.logs.resolve(), "SLO_ASSETS_SPECS": ",".join(str(p.resolve()) for p in request.specs)}
+        if stage_dir(request.warehouse):
+            env["SLO_ASSETS_STAGE_DIR"] = stage_dir(request.warehouse)
     checkout = Path(__file__).resolve().parents[2]  # the pyproject.toml with [tool.dg] beside this code (a source checkout)
     project = checkout if (checkout / "pyproject.toml").exists() else Path.cwd()
     print("  " + " ".join(f"{k}={shlex.quote(str(v))}" for k, v in env.items())
@@ -324,11 +346,18 @@ def _print_summary(outcome, documents: dict, where: dict, request: RunRequest) -
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from slo_assets.core.clock import SettingError
     from slo_assets.defs.settings import default_warehouse
+    from slo_assets.defs.sources import source_name, source_warehouse
 
     out = Path(args.out)
-    request = RunRequest(month=args.month, logs=Path(args.logs), specs=[Path(s) for s in args.spec], out=out,
-                         warehouse=warehouse_location(args.warehouse or default_warehouse()), fmt=args.format,
+    try:
+        source = source_name(args.source or Path(args.logs).resolve().name)
+    except SettingError as error:
+        print(f"slo-assets run: --source: {error}", file=sys.stderr)
+        return 2
+    request = RunRequest(month=args.month, logs=Path(args.logs), specs=[Path(s) for s in args.spec], out=out, source=source,
+                         warehouse=warehouse_location(args.warehouse or source_warehouse(default_warehouse(), source)), fmt=args.format,
                          service_regex=args.service_regex, service=args.service, log_format=args.log_format,
                          include=args.include or [], exclude=args.exclude or [], alert_min_bad_events=args.alert_min_bad_events,
                          coverage_floor=args.coverage_floor, block_below_coverage_floor=args.block_below_coverage_floor,
@@ -357,8 +386,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--month", type=_month, required=True, help="YYYY-MM")
     run.add_argument("--out", required=True, help="writes OUT/YYYY-MM/: compliance.json, error_budgets.json, remediation_plan.json, "
                                                   "slo_metrics.prom, alerts.rules.yml, two Grafana dashboards (grafana-*.json), report.html")
-    run.add_argument("--warehouse", help="Parquet warehouse: a folder or an fsspec URL such as s3://bucket/prefix (default "
-                                         "$SLO_ASSETS_WAREHOUSE, else data/warehouse: the one the code location reads)")
+    run.add_argument("--source", help="the log source's name: its own assets (keys SOURCE/...), partitions and warehouse in the "
+                                      "instance (default: the logs folder's name, e.g. nginx for /var/log/nginx)")
+    run.add_argument("--warehouse", help="the source's Parquet warehouse: a folder or an fsspec URL such as s3://bucket/prefix "
+                                         "(default $SLO_ASSETS_WAREHOUSE/sources/SOURCE, else data/warehouse/sources/SOURCE)")
     run.add_argument("--format", default="auto", help="auto (sniff each file), jsonl or combined")
     run.add_argument("--log-format", help="how text lines are written: a preset (combined, upstreaminfo, main) or an nginx "
                                           "log_format / Apache LogFormat string, e.g. "

@@ -27,54 +27,58 @@ AUTOMATION_TAG = "slo_assets/automation"
 DAILY, MONTHLY = "daily", "monthly"
 
 
-def _inputs_updated() -> dg.AutomationCondition:
+SPECS = dg.AssetKey("slo_specs")  # the default source's spec files
+
+
+def _inputs_updated(specs: dg.AssetKey) -> dg.AutomationCondition:
     """A dependency updated since the last tick, the spec files aside: an edited spec makes every
     partition stale (the UI shows it) and is re-run on purpose, with a backfill or `slo-assets run`,
     instead of requesting every day and month there is at once."""
-    return dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets("slo_specs"))
+    return dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets(specs))
 
 
-def day_data_changed() -> dg.AutomationCondition:
+def day_data_changed(specs: dg.AssetKey = SPECS) -> dg.AutomationCondition:
     """A day whose inputs changed since it was last handled, on any day.
 
     Unlike `eager()` it is not limited to the latest partition: a late or replaced file changes the
     data version of old days in log_file_index, and exactly those days are requested. A day whose
     input was never observed (no lines that day) is not."""
     return (
-        _inputs_updated().since_last_handled()
+        _inputs_updated(specs).since_last_handled()
         & ~dg.AutomationCondition.any_deps_missing()
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("day_data_changed")
 
 
-def month_inputs_updated() -> dg.AutomationCondition:
+def month_inputs_updated(specs: dg.AssetKey = SPECS) -> dg.AutomationCondition:
     """A month whose days or monthly inputs updated, once none of them is still being written."""
     return (
-        _inputs_updated().since_last_handled()
+        _inputs_updated(specs).since_last_handled()
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("month_inputs_updated")
 
 
-def automate(spec: dg.AssetSpec) -> dg.AssetSpec:
+def automate(spec: dg.AssetSpec, specs: dg.AssetKey = SPECS) -> dg.AssetSpec:
     """The spec with its condition, freshness policy and sensor tag, by its partitions; other specs unchanged.
     The tag is also what ingest_job and monthly_chain_job select (jobs.py), so the key sets are never listed."""
     if not isinstance(spec, dg.AssetSpec):  # log_file_index, an observable source: observed by index_job and the schedule
         return spec
     key = spec.key.to_user_string()
     if spec.partitions_def == P.DAILY and key not in NOT_AUTOMATED:
-        spec = spec.replace_attributes(automation_condition=day_data_changed()).merge_attributes(tags={AUTOMATION_TAG: DAILY})
+        spec = spec.replace_attributes(automation_condition=day_data_changed(specs)).merge_attributes(tags={AUTOMATION_TAG: DAILY})
     elif spec.partitions_def == P.MONTHLY and key not in NOT_AUTOMATED:
-        spec = spec.replace_attributes(automation_condition=month_inputs_updated()).merge_attributes(tags={AUTOMATION_TAG: MONTHLY})
+        spec = spec.replace_attributes(automation_condition=month_inputs_updated(specs)).merge_attributes(tags={AUTOMATION_TAG: MONTHLY})
     if key in FRESH_KEYS:
         spec = spec.replace_attributes(freshness_policy=FRESHNESS)
     return spec
 
 
-def with_automation(assets: list) -> list:
-    """The assets with `automate` applied to every spec (keys never change)."""
-    return list(dg.map_asset_specs(automate, assets))
+def with_automation(assets: list, specs: dg.AssetKey = SPECS) -> list:
+    """The assets with `automate` applied to every spec (keys never change); `specs`: the spec files' key of
+    their log source (defs/sources.py), whose change they leave to a deliberate re-run."""
+    return list(dg.map_asset_specs(lambda spec: automate(spec, specs), assets))
 
 
 # Sensors select by tag, not key, so an asset added to a domain needs no edit here.

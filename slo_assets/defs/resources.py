@@ -4,10 +4,11 @@ come from its settings (defs/settings.py), never from the environment at import.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from slo_assets.defs.settings import DEFAULT_LOG_DIR, DEFAULT_WAREHOUSE, LocationSettings
 from slo_assets.ingest.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, DEFAULT_JSON_FIELDS, DEFAULT_SERVICE_REGEX, ParseConfig
@@ -22,7 +23,26 @@ def project_file(relative: str) -> str:
     """A default file of the project: under the working folder if there, else in the source checkout."""
     here = Path(relative)
     return str(here if here.exists() or here.is_absolute() else SOURCE_ROOT / relative)
-class LogSource(dg.ConfigurableResource):
+class SourceScoped(dg.ConfigurableResource):
+    """A resource that acts as the run's log source's (defs/sources.py): `by_source` holds each registered
+    source's fields; when a run works for one of them, `active()` is that source's resource."""
+
+    by_source: dict[str, str] = Field(default_factory=dict, description="registered source -> its fields (JSON); "
+                                      "set by the code location from slo-sources.json")
+    _active: SourceScoped | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        from slo_assets.defs.sources import run_source
+
+        name = run_source(context.dagster_run, self.by_source) if self.by_source else None
+        self._active = type(self)(**json.loads(self.by_source[name])) if name else None
+
+    def active(self):
+        """This resource as the run's source has it (itself for the default source)."""
+        return self._active or self
+
+
+class LogSource(SourceScoped):
     """A folder of access logs and how to read them."""
 
     root: str = Field(default=DEFAULT_LOG_DIR, description="folder searched recursively for log files")
@@ -45,32 +65,33 @@ class LogSource(dg.ConfigurableResource):
     max_quarantine_ratio: float = Field(default=0.01, description="quarantined / lines above this fails the day's check")
 
     def parse_config(self) -> ParseConfig:
+        source = self.active()  # the run's source's fields
         return ParseConfig(
-            format=self.format,
-            log_format=self.log_format,
-            json_fields={**DEFAULT_JSON_FIELDS, **self.json_fields},
-            json_duration_unit=self.json_duration_unit,
-            epoch_unit=self.epoch_unit,
-            request_time_unit=self.request_time_unit,
-            service_source=self.service_source,
-            service_regex=self.service_regex,
-            service_name=self.service_name,
-            default_service=self.default_service,
+            format=source.format,
+            log_format=source.log_format,
+            json_fields={**DEFAULT_JSON_FIELDS, **source.json_fields},
+            json_duration_unit=source.json_duration_unit,
+            epoch_unit=source.epoch_unit,
+            request_time_unit=source.request_time_unit,
+            service_source=source.service_source,
+            service_regex=source.service_regex,
+            service_name=source.service_name,
+            default_service=source.default_service,
         )
 
 
-class WarehouseResource(dg.ConfigurableResource):
+class WarehouseResource(SourceScoped):
     """Base folder (local path or fsspec URL) of the Parquet warehouse, and the local parse cache."""
 
     base: str = Field(default=DEFAULT_WAREHOUSE, description="local folder or fsspec URL for Parquet outputs")
     stage_dir: str = Field(default="", description="local folder for parsed-file stages; default <base>/_staging")
 
     def store(self) -> Warehouse:
-        return Warehouse(self.base)
+        return Warehouse(self.active().base)
 
     def stage_root(self) -> Path:
-        if self.stage_dir:
-            return Path(self.stage_dir)
+        if self.active().stage_dir:
+            return Path(self.active().stage_dir)
         store = self.store()
         if not store.is_local:
             raise ValueError("stage_dir must be a local folder when the warehouse base is not local")
@@ -83,7 +104,7 @@ DEFAULT_SPECS = "examples/slos.yaml"
 _LOADED_SPECS: dict[tuple[str, ...], tuple[tuple[bytes, ...], object]] = {}  # paths -> (their bytes, SpecSet)
 
 
-class SloSettings(dg.ConfigurableResource):
+class SloSettings(SourceScoped):
     """Which OpenSLO files define the SLOs, and how the month is judged."""
 
     spec_paths: list[str] = Field(default=[DEFAULT_SPECS], description="OpenSLO v1 YAML files")
@@ -107,7 +128,7 @@ class SloSettings(dg.ConfigurableResource):
         every run asks (31 daily steps a month), and 500 SLOs take seconds to check."""
         from slo_assets.openslo.spec import load_specs
 
-        paths = tuple(self.spec_paths)
+        paths = tuple(self.active().spec_paths)
         try:
             contents = tuple(Path(p).read_bytes() for p in paths)
         except OSError:
@@ -121,18 +142,19 @@ class SloSettings(dg.ConfigurableResource):
         from slo_assets.openslo.spec import SpecError, parse_maintenance
         from slo_assets.slo.chain import Settings
 
+        source = self.active()  # the run's source's fields
         problems: list[str] = []
-        windows = parse_maintenance(",".join(self.maintenance), problems.append) if self.maintenance else ()
+        windows = parse_maintenance(",".join(source.maintenance), problems.append) if source.maintenance else ()
         if problems:
             raise SpecError([f"slo_settings.maintenance: {p}" for p in problems])
         return Settings(
-            min_events=self.min_events,
-            alert_min_events=self.alert_min_events,
-            alert_min_bad_events=self.alert_min_bad_events,
-            forecast_seed=self.forecast_seed,
-            simulations=self.simulations,
-            coverage_floor=self.coverage_floor,
-            coverage_min_missing_events=self.coverage_min_missing_events,
+            min_events=source.min_events,
+            alert_min_events=source.alert_min_events,
+            alert_min_bad_events=source.alert_min_bad_events,
+            forecast_seed=source.forecast_seed,
+            simulations=source.simulations,
+            coverage_floor=source.coverage_floor,
+            coverage_min_missing_events=source.coverage_min_missing_events,
             maintenance=tuple((int(a.timestamp() * 1000), int(b.timestamp() * 1000)) for a, b in windows),
         )
 

@@ -32,6 +32,7 @@ CELERY_BROKER_SETTING = "SLO_ASSETS_CELERY_BROKER"
 CELERY_BACKEND_SETTING = "SLO_ASSETS_CELERY_BACKEND"
 LIVE_INTERVAL_SETTING = "SLO_ASSETS_LIVE_INTERVAL"
 LIVE_SETTING = "SLO_ASSETS_LIVE"
+HOME_SETTING = "DAGSTER_HOME"  # Dagster's own: the instance, and beside it the source registry
 ACTIVE_DAYS_SETTING = "SLO_ASSETS_ACTIVE_DAYS"  # logs whose newest line is this many days old or newer run to today
 DEFAULT_ACTIVE_DAYS = 2
 
@@ -126,6 +127,8 @@ class LocationSettings:
     live_interval_s: int = DEFAULT_LIVE_INTERVAL_S
     live_enabled: bool = False
     active_days: int = DEFAULT_ACTIVE_DAYS  # the partitions run to today while the newest line is this recent
+    home: str = ""  # $DAGSTER_HOME: the instance's home, holding the source registry (defs/sources.py)
+    source: str = ""  # the registered source the CLI runs (its month widens that source's partitions), else ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> LocationSettings:
@@ -140,4 +143,5 @@ class LocationSettings:
             earliest_month=_text(env, EARLIEST_MONTH_SETTING), runbook_paths=_paths(env.get(RUNBOOKS_SETTING, "")),
             remediation_execute=remediation_execute(env), live_refresh_minutes=live_refresh_minutes(env), executor=executor,
             celery_backend_setting=CELERY_BACKEND_SETTING if _text(env, CELERY_BACKEND_SETTING) else CELERY_BROKER_SETTING,
-            live_interval_s=live_interval_seconds(env), live_enabled=live_enabled(env), active_days=active_days(env))
+            live_interval_s=live_interval_seconds(env), live_enabled=live_enabled(env), active_days=active_days(env),
+            home=_text(env, HOME_SETTING))

@@ -7,6 +7,7 @@ import polars as pl
 
 from slo_assets.core import clock
 from slo_assets.core.calendar import Month
+from slo_assets.defs.sources import sibling
 from slo_assets.slo.chain import Period, data_period
 from slo_assets.warehouse.layout import Dataset
 
@@ -56,8 +57,9 @@ def input_versions(context: dg.AssetExecutionContext, keys: list[tuple[str, str 
     """Latest data version of each (asset, partition) a computation read, from Dagster's event log."""
     versions = {}
     for name, partition in keys:
-        record = context.instance.get_latest_data_version_record(dg.AssetKey(name), partition_key=partition) \
-            if partition else context.instance.get_latest_data_version_record(dg.AssetKey(name))
+        key = sibling(context, name)
+        record = context.instance.get_latest_data_version_record(key, partition_key=partition) \
+            if partition else context.instance.get_latest_data_version_record(key)
         version = None
         if record is not None:
             data = record.event_log_entry.dagster_event.event_specific_data

@@ -49,6 +49,7 @@ def project(incident_month, tmp_path_factory) -> Path:
     for name in ("examples", "workspace.yaml", "dagster.yaml", "deploy", "pyproject.toml"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, project / name)
+    shutil.copytree(ROOT / "tests" / "data" / "real", project / "tests" / "data" / "real")  # the real log the docs run on
     (project / "slo_assets").symlink_to(ROOT / "slo_assets")  # dg finds the project's package beside pyproject.toml
     (project / ".venv").symlink_to(ROOT / ".venv")
     return project

@@ -19,9 +19,9 @@ def test_an_old_log_shows_its_own_month_in_the_ui(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "outside the partitions" not in done.stdout
     command = next(line for line in done.stdout.splitlines() if " dev --target-path " in line)
-    environment = dict(re.findall(r"(SLO_ASSETS_\w+)=(\S+)", " ".join(shlex.split(command))))
+    environment = dict(re.findall(r"(DAGSTER_HOME)=(\S+)", " ".join(shlex.split(command))))
     graph = build_definitions(settings=LocationSettings.from_environ(environment)).resolve_asset_graph()
-    days = graph.get(dg.AssetKey("parsed_logs")).partitions_def
+    days = graph.get(dg.AssetKey(["logs", "parsed_logs"])).partitions_def  # the source named after its folder, logs/
     assert (days.get_first_partition_key(), days.get_last_partition_key(), days.get_num_partitions()) == ("2015-05-01", "2015-05-31", 31)
-    assert graph.get(dg.AssetKey("compliance_report")).partitions_def.get_partition_keys() == ["2015-05"]
-    assert graph.get(dg.AssetKey("quarterly_review")).partitions_def.get_partition_keys() == ["2015-04"]
+    assert graph.get(dg.AssetKey(["logs", "compliance_report"])).partitions_def.get_partition_keys() == ["2015-05"]
+    assert graph.get(dg.AssetKey(["logs", "quarterly_review"])).partitions_def.get_partition_keys() == ["2015-04"]

@@ -71,7 +71,7 @@ def test_a_wrong_format_says_most_lines_were_rejected_exits_2_and_keeps_the_last
     logs = real_logs(tmp_path)
     assert run(tmp_path, logs, now=AFTER_THE_LAST_LINE).returncode == 0
     published = {p.name: p.read_bytes() for p in (tmp_path / "out" / "2015-05").iterdir() if p.is_file()}
-    days = sorted((tmp_path / "data" / "warehouse" / "parsed_logs").glob("2015-05-*.parquet"))
+    days = sorted((tmp_path / "data" / "warehouse" / "sources" / "logs" / "parsed_logs").glob("2015-05-*.parquet"))
     before = {p.name: p.read_bytes() for p in days}
     done = run(tmp_path, logs, "--format", "jsonl", now=AFTER_THE_LAST_LINE)
     assert done.returncode == 2, done.stdout + done.stderr

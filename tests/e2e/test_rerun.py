@@ -53,10 +53,10 @@ def _generated_at_masked(files: dict[str, bytes]) -> dict[str, bytes]:
 
 
 def _ingest_ranges(base: Path) -> list[tuple[str, str]]:
-    """(first day, last day) of every ingest_job run in the instance, sorted."""
+    """(first day, last day) of every ingest_job run of the source `logs` in the instance, sorted."""
     os.environ["DAGSTER_HOME"] = str(base / "home")
     with dg.DagsterInstance.get() as instance:
-        runs = instance.get_runs(dg.RunsFilter(job_name="ingest_job"))
+        runs = instance.get_runs(dg.RunsFilter(job_name="logs__ingest_job"))  # the source named after its folder
         return sorted((r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"]) for r in runs)
 
 

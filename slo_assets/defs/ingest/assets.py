@@ -15,6 +15,7 @@ from slo_assets.defs.ingest.day_runs import SINGLE_RUN, add_day_metadata, combin
 from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS, QUARANTINE
 from slo_assets.defs.partitions import DAILY
 from slo_assets.defs.resources import LogSource, WarehouseResource
+from slo_assets.defs.sources import sibling
 from slo_assets.defs.warehouse_io import written
 from slo_assets.ingest import checkpoint as checkpoints
 from slo_assets.ingest.index import (
@@ -64,13 +65,17 @@ def read_checkpoints(warehouse: WarehouseResource) -> tuple[list[checkpoints.Fil
         return [], f"{error}; every changed file is parsed in full"
 
 
-def _last_observed(instance: dg.DagsterInstance, days: list[str], batch: int = 500) -> dict[str, str]:
+LOG_FILE_INDEX_KEY = dg.AssetKey("log_file_index")  # the default source's (a source's is under its prefix)
+
+
+def _last_observed(instance: dg.DagsterInstance, days: list[str], batch: int = 500,
+                   key: dg.AssetKey = LOG_FILE_INDEX_KEY) -> dict[str, str]:
     """The data version Dagster last recorded for each of `days` of log_file_index (newest first;
     days asked in batches to keep the SQL parameter lists short)."""
     seen: dict[str, str] = {}
     for first in range(0, len(days), batch):
         wanted = days[first:first + batch]
-        records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey("log_file_index"), asset_partitions=wanted)
+        records_filter = dg.AssetRecordsFilter(asset_key=key, asset_partitions=wanted)
         cursor, found = None, 0
         while True:
             page = instance.fetch_observations(records_filter, limit=1000, cursor=cursor)
@@ -116,7 +121,7 @@ def _log_file_index(daily: dg.PartitionsDefinition) -> dg.SourceAsset:
         versions.update({day: NO_FILES_VERSION for day in gone})
         valid = {day: version for day, version in versions.items() if daily.has_partition_key(day)}
         # Only days whose version differs from the one Dagster holds: one event per changed day.
-        observed = _last_observed(context.instance, sorted(valid))
+        observed = _last_observed(context.instance, sorted(valid), key=context.asset_key)
         changed = {day: dg.DataVersion(version) for day, version in valid.items() if observed.get(day) != version}
         _report(context, build, daily, len(changed), len(valid), len(versions) - len(valid))
         with warnings.catch_warnings():  # beta in 1.13, like the decorator
@@ -131,9 +136,9 @@ def _build(context, log_source: LogSource, warehouse: WarehouseResource, previou
     known, unusable = read_checkpoints(warehouse)
     if unusable:
         context.log.warning(unusable)
-    build = build_index(root=log_source.root, stage_root=warehouse.stage_root(), config=log_source.parse_config(),
-                        include=tuple(log_source.include), exclude=tuple(log_source.exclude), previous=previous,
-                        follow_symlinks=log_source.follow_symlinks, checkpoints=known)
+    build = build_index(root=log_source.active().root, stage_root=warehouse.stage_root(), config=log_source.parse_config(),
+                        include=tuple(log_source.active().include), exclude=tuple(log_source.active().exclude), previous=previous,
+                        follow_symlinks=log_source.active().follow_symlinks, checkpoints=known)
     store = warehouse.store()
     store.write_table(layout.LOG_FILE_INDEX.path(store), build.index.to_arrow())
     store.write_bytes_atomic(layout.LOG_FILE_CHECKPOINTS.path(store), checkpoints.dumps(build.checkpoints))
@@ -245,7 +250,7 @@ def _current_index(warehouse: WarehouseResource) -> pl.DataFrame:
 @dg.asset_check(asset="log_file_index", name=CHECK_FILES_READABLE,
                 description="every file and folder under the log root could be read (error: unreadable; warn: a damaged gzip salvaged)")
 def log_files_readable(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    daily = context.job_def.asset_layer.asset_graph.get(dg.AssetKey("log_file_index")).partitions_def  # this load's days
+    daily = context.job_def.asset_layer.asset_graph.get(sibling(context, "log_file_index")).partitions_def  # this load's days
     first_day, last_day = _partition_bounds(daily) if daily is not None else (None, None)
     return files_readable_result(index_summary(_current_index(warehouse), first_day, last_day))
 
@@ -408,7 +413,7 @@ def parsed_logs(context: dg.AssetExecutionContext, log_source: LogSource, wareho
             "dagster/row_count": quarantine.height, **written(store, layout.QUARANTINE, key, bad_bytes),
             "by_reason": dg.MetadataValue.json(reasons)})
         checks[CHECK_SCHEMA][key] = _schema_check(day.rows.to_pandas())
-        checks[CHECK_QUARANTINE][key] = _quarantine_check(day.rows.num_rows, quarantine, log_source.max_quarantine_ratio)
+        checks[CHECK_QUARANTINE][key] = _quarantine_check(day.rows.num_rows, quarantine, log_source.active().max_quarantine_ratio)
         checks[CHECK_FILES_UNIQUE][key] = _duplicates_check(index, _ms(start))
         samples.append(day_sample(day.rows, len(days)))
         total += day.rows.num_rows
@@ -419,9 +424,9 @@ def parsed_logs(context: dg.AssetExecutionContext, log_source: LogSource, wareho
     today = clock.today().isoformat()  # the running day is not whole: its volume is no evidence
     expectations = _expectations_check(sample, total, first, last, {d: n for d, n in rows_per_day.items() if d < today})
     yield dg.MaterializeResult(
-        asset_key="parsed_logs",
+        asset_key=sibling(context, "parsed_logs"),
         data_version=range_version(hashlib.sha256(f"{r}{b}".encode()).hexdigest() for r, b in zip(row_digests, bad_digests, strict=True)),
         metadata={"days_in_run": len(days)},
         check_results=[combine_checks(name, results) for name, results in checks.items()] + [expectations],
     )
-    yield dg.MaterializeResult(asset_key="quarantine", data_version=range_version(bad_digests), metadata={"days_in_run": len(days)})
+    yield dg.MaterializeResult(asset_key=sibling(context, "quarantine"), data_version=range_version(bad_digests), metadata={"days_in_run": len(days)})

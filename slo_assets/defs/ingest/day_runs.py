@@ -11,6 +11,7 @@ from datetime import datetime
 import dagster as dg
 
 from slo_assets.core.markdown import table
+from slo_assets.defs.sources import sibling
 
 # A backfill of any length is one run (the UI, the daemon, schedules and `slo-assets run` alike).
 SINGLE_RUN = dg.BackfillPolicy.single_run()
@@ -40,7 +41,7 @@ def range_version(digests: Iterable[str]) -> dg.DataVersion:
 
 def add_day_metadata(context: dg.AssetExecutionContext, asset_key: str, day: str, metadata: dict) -> None:
     """`metadata` on `asset_key`'s materialization of `day` only (the asset page shows it per partition)."""
-    context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=day)
+    context.add_asset_metadata(metadata, asset_key=sibling(context, asset_key), partition_key=day)
 
 
 _SCALAR_METADATA = (dg.IntMetadataValue, dg.FloatMetadataValue, dg.BoolMetadataValue, dg.TextMetadataValue)

@@ -94,6 +94,6 @@ def parsed_logs_plausible(context: dg.AssetCheckExecutionContext, log_source: Lo
     formats = file_formats(read_index(warehouse))
     services = latency_services(slo_settings.load())
     cache: dict[str, LineSample | None] = {}
-    results = {day: day_result(day_findings(store, day, config, Path(log_source.root), formats, services, cache))
+    results = {day: day_result(day_findings(store, day, config, Path(log_source.active().root), formats, services, cache))
                for day in run_days(context)}  # type: ignore[arg-type]
     return combine_checks(CHECK_PLAUSIBLE, results)

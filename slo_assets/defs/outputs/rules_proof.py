@@ -20,6 +20,7 @@ import dagster as dg
 
 from slo_assets.core.markdown import table
 from slo_assets.defs.resources import SloSettings, WarehouseResource
+from slo_assets.defs.sources import sibling
 from slo_assets.defs.warehouse_io import month_period, partition_month, read_days, required_file
 from slo_assets.slo import chain as C
 from slo_assets.slo.rules_proof import PROMTOOL_INSTALL, find_promtool, run_promtool, slo_proof
@@ -34,8 +35,8 @@ SHOWN = 100
 
 
 def proof_asked(job_name: str, tags: dict[str, str]) -> bool:
-    """Whether a run proves the rules: prove_rules_job, or a run tagged PROVE_TAG."""
-    return job_name == PROVE_JOB or tags.get(PROVE_TAG, "0") not in ("", "0")
+    """Whether a run proves the rules: prove_rules_job (a source's too), or a run tagged PROVE_TAG."""
+    return job_name == PROVE_JOB or job_name.endswith(f"__{PROVE_JOB}") or tags.get(PROVE_TAG, "0") not in ("", "0")
 
 
 def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
@@ -45,7 +46,7 @@ def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: 
     promtool = find_promtool()
     if promtool is None:
         return dg.AssetCheckResult(
-            check_name=CHECK_RULES_AGREE, asset_key="alert_rules", passed=False, severity=dg.AssetCheckSeverity.WARN,
+            check_name=CHECK_RULES_AGREE, asset_key=sibling(context, "alert_rules"), passed=False, severity=dg.AssetCheckSeverity.WARN,
             description=f"not proven: promtool is not installed; to prove the rules: {PROMTOOL_INSTALL}",
             metadata={"promtool": "not installed", "install": PROMTOOL_INSTALL})
     month = partition_month(context)
@@ -69,7 +70,7 @@ def _rules_agree_with_replay(context: dg.AssetCheckExecutionContext, warehouse: 
     proven = [p for p in proofs if p.skipped is None]
     found = outcome.disagreements
     return dg.AssetCheckResult(
-        check_name=CHECK_RULES_AGREE, asset_key="alert_rules", passed=outcome.agreed,
+        check_name=CHECK_RULES_AGREE, asset_key=sibling(context, "alert_rules"), passed=outcome.agreed,
         description=(f"{len(found)} disagreement(s); first: {found[0].text()}" if found else
                      outcome.errors[0] if outcome.errors else None),
         metadata={

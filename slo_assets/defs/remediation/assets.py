@@ -101,7 +101,7 @@ def remediation_plan(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     learned = learning_history(store)
     scores = runbook_scores(effectiveness(learned)) if learned is not None else {}
     plan = build_plan(month, specs.slos, evaluations, by_slo(minutes), _bad_rows(store, specs.slos), remediation.runbooks(),
-                      Path(log_source.root), scores)
+                      Path(log_source.active().root), scores)
     versions = input_versions(context, [("compliance_report", month)])
     plan = plan.model_copy(update={"compliance_data_version": versions[f"compliance_report[{month}]"], "code_version": REMEDIATION_CODE_VERSION})
     payload = json.dumps(plan.model_dump(mode="json"), indent=1).encode()

@@ -48,7 +48,7 @@ def incident_reviews(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     runs = read_frame(store, layout.REMEDIATION_RUNS, month)
     learning = read_frame(store, layout.LEARNING_RECORD, month)
     data_end = max((e.window_end_ms for e in evaluations), default=0)
-    reviews = build_reviews(month, specs.slos, evaluations, plan, by_slo(minutes), _bad_rows(store, specs.slos), Path(log_source.root),
+    reviews = build_reviews(month, specs.slos, evaluations, plan, by_slo(minutes), _bad_rows(store, specs.slos), Path(log_source.active().root),
                             outcomes_from_rows(runs.to_dicts()) if runs is not None else [], learning.to_dicts() if learning is not None else [],
                             data_end)
     payloads = {r.incident_id: render(r).encode() for r in reviews}

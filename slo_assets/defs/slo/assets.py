@@ -18,6 +18,7 @@ from slo_assets.defs.mappings import days_of_month
 from slo_assets.defs.metadata import OWNERS, SLI_METRICS, SLI_MINUTELY, SLO_TARGETS
 from slo_assets.defs.partitions import DAILY, MONTHLY
 from slo_assets.defs.resources import SloSettings, WarehouseResource
+from slo_assets.defs.sources import sibling
 from slo_assets.defs.warehouse_io import input_versions, month_period, partition_month, read_days, read_frame, written
 from slo_assets.slo import chain as C
 from slo_assets.slo import risk as R
@@ -143,10 +144,10 @@ def sli_minutely(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             digests[dataset.key].append(digest)
             add_day_metadata(context, dataset.key, day, {"dagster/row_count": frame.height, **written(store, dataset, day, size)})
     yield dg.MaterializeResult(
-        asset_key="sli_minutely", data_version=range_version(digests["sli_minutely"]), metadata={"days_in_run": len(days)},
+        asset_key=sibling(context, "sli_minutely"), data_version=range_version(digests["sli_minutely"]), metadata={"days_in_run": len(days)},
         check_results=[combine_checks(name, results) for name, results in checks.items()])
     for key in (layout.SLI_LATENCY.key, layout.SLI_OPERATIONS.key):
-        yield dg.MaterializeResult(asset_key=key, data_version=range_version(digests[key]), metadata={"days_in_run": len(days)})
+        yield dg.MaterializeResult(asset_key=sibling(context, key), data_version=range_version(digests[key]), metadata={"days_in_run": len(days)})
 
 
 SLI_OPERATIONS_MONTHLY_DESCRIPTION = "Per SLO and operation for the month (to date): good, bad and total events, worst first"
@@ -187,14 +188,14 @@ def sli_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     latency_written = write_value_counts(store, layout.SLI_LATENCY_MONTHLY.path(store, month.key), latency_files, latency_slos)
     for dataset, (size, digest, rows) in ((layout.SLI_OPERATIONS_MONTHLY, operations_written),
                                           (layout.SLI_LATENCY_MONTHLY, latency_written)):
-        yield dg.MaterializeResult(asset_key=dataset.key, data_version=dg.DataVersion(digest[:24]),
+        yield dg.MaterializeResult(asset_key=sibling(context, dataset.key), data_version=dg.DataVersion(digest[:24]),
                                    metadata={"dagster/row_count": rows, **written(store, dataset, month.key, size)})
     missing = [d for d in days if d not in present and period.elapsed(d)]
     bad_range = metrics.filter(~pl.col("sli").is_between(0, 1) | (pl.col("good") > pl.col("total"))
                                | ~pl.col("availability").fill_null(1).is_between(0, 1)).height
     view = metrics.select("slo", "good", "total", "sli", "availability", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
     yield dg.MaterializeResult(
-        asset_key="sli_metrics",
+        asset_key=sibling(context, "sli_metrics"),
         data_version=dg.DataVersion(digest_m[:24]),
         metadata={
             "dagster/row_count": metrics.height,
@@ -304,14 +305,14 @@ def error_budgets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         sizes[dataset.key] = len(payload)
     for dataset, frame in ((layout.BUDGET_SERIES, series), (layout.ERROR_BUDGET_TABLE, rows)):
         size, digest = store.write_table(dataset.path(store, month.key), frame.to_arrow())
-        yield dg.MaterializeResult(asset_key=dataset.key, data_version=dg.DataVersion(digest[:24]),
+        yield dg.MaterializeResult(asset_key=sibling(context, dataset.key), data_version=dg.DataVersion(digest[:24]),
                                    metadata={"dagster/row_count": frame.height, **written(store, dataset, month.key, size)})
-    yield dg.MaterializeResult(asset_key="window_evaluations", data_version=whole_version,
+    yield dg.MaterializeResult(asset_key=sibling(context, "window_evaluations"), data_version=whole_version,
                                metadata={"dagster/row_count": len(evaluations),
                                          **written(store, layout.WINDOW_EVALUATIONS, month.key, sizes["window_evaluations"])})
     inconsistent = budget_inconsistencies(evaluations)
     yield dg.MaterializeResult(
-        asset_key="error_budgets",
+        asset_key=sibling(context, "error_budgets"),
         data_version=whole_version,
         metadata={
             "dagster/row_count": len(evaluations),
@@ -443,10 +444,10 @@ def _compliance_checks(document: dict, evaluations: list, specs, slo_settings: S
                                           "missing": dg.MetadataValue.json(sorted(map(list, expected - reported)))}),
             dg.AssetCheckResult(
                 check_name=CHECK_COVERAGE, passed=not under_floor,
-                severity=dg.AssetCheckSeverity.ERROR if slo_settings.block_outputs_below_coverage_floor else dg.AssetCheckSeverity.WARN,
-                description=(f"{len(under_floor)} SLO window(s) under the coverage floor {slo_settings.coverage_floor:g}"
+                severity=dg.AssetCheckSeverity.ERROR if slo_settings.active().block_outputs_below_coverage_floor else dg.AssetCheckSeverity.WARN,
+                description=(f"{len(under_floor)} SLO window(s) under the coverage floor {slo_settings.active().coverage_floor:g}"
                              if under_floor else None),
-                metadata={"floor": slo_settings.coverage_floor, "windows_under_floor": len(under_floor),
+                metadata={"floor": slo_settings.active().coverage_floor, "windows_under_floor": len(under_floor),
                           "under_floor": dg.MetadataValue.md(table(["SLO window", "unmeasured minutes", "unmeasured", "status"],
                                                                    under_floor[:STATUS_ROWS])
                                                              if under_floor else "none")})]
