@@ -103,7 +103,12 @@ def defs() -> dg.Definitions:
     return build_definitions()
 
 
-def job_named(name: str) -> dg.JobDefinition:
+def job_named(name: str, pending: str = "", month: str = "") -> dg.JobDefinition:
     """A job of the code location, rebuilt by name in another process (dg.build_reconstructable_job):
-    how the Celery executor's workers and the run that feeds them load the same job."""
-    return build_definitions().resolve_job_def(name)
+    how the Celery executor's workers and the run that feeds them load the same job. `pending`: the JSON
+    of a source the CLI runs before it is recorded, `month` the month it runs (its partitions cover it)."""
+    if not pending:
+        return build_definitions().resolve_job_def(name)
+    entry = SourceEntry.model_validate_json(pending)
+    settings = replace(LocationSettings.from_environ(), source=entry.name, earliest_month=month)
+    return build_definitions(settings=settings, pending=entry).resolve_job_def(name)

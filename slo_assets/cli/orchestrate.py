@@ -94,14 +94,14 @@ def resource_config(resources: dict) -> dict:
 
 
 def _execute(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, run_config: dict, tags: dict,
-             partition: str | None, resources: dict):
+             partition: str | None, resources: dict, rebuild: tuple[str, ...] = ()):
     """Run `job` in this process when its executor is in-process, else (Celery) as a run of the job
     rebuilt from the code location, whose executor sends the steps to the workers."""
     job_def = defs.resolve_job_def(job)
     if job_def.executor_def.name == dg.in_process_executor.name:
         return job_def.execute_in_process(
             instance=instance, partition_key=partition, run_config=run_config, raise_on_error=False, tags=tags)
-    recon = dg.build_reconstructable_job("slo_assets.definitions", "job_named", reconstructable_args=(job,))
+    recon = dg.build_reconstructable_job("slo_assets.definitions", "job_named", reconstructable_args=(job, *rebuild))
     partition_tags = {"dagster/partition": partition} if partition else {}
     with dg.execute_job(recon, instance=instance, run_config={**run_config, **resource_config(resources)},
                         tags={**tags, **partition_tags}, raise_on_error=False) as result:
@@ -256,13 +256,14 @@ class _Runs:
     log_level: str
     outcome: MonthRun
     source: str = ""  # a registered source's jobs (`<source>__<job>`), else the default source's
+    rebuild: tuple[str, ...] = ()  # what another process needs to rebuild a pending source's jobs (definitions.job_named)
 
     def run(self, job: str, label: str, partition: str | None = None, days_range: tuple[str, str] | None = None):
         job = f"{self.source}__{job}" if self.source else job
         run_tags = {"slo_assets/month": self.outcome.month}
         if days_range is not None:  # one run for the range, as a single-run backfill launches it
             run_tags.update({RANGE_START_TAG: days_range[0], RANGE_END_TAG: days_range[1]})
-        result = _execute(self.defs, job, self.instance, _quiet(self.log_level), run_tags, partition, self.resources)
+        result = _execute(self.defs, job, self.instance, _quiet(self.log_level), run_tags, partition, self.resources, self.rebuild)
         self.outcome.run_ids.append(result.run_id)
         if not result.success:
             self.outcome.failed_runs.append(f"{label}: {failure_reason(result)}")
@@ -293,7 +294,8 @@ def materialize_month(month: str, resources: dict, instance: dg.DagsterInstance,
         settings = settings_for(resources, month, settings)
         partitions = P.build_partitions(P.resolve_range(settings))
         found, defs = partitions.range, build_definitions(resources, settings, partitions)
-    runs = _Runs(defs, instance, resources, log_level, MonthRun(month=month), source=source.name if source else "")
+    runs = _Runs(defs, instance, resources, log_level, MonthRun(month=month), source=source.name if source else "",
+                 rebuild=(source.model_dump_json(), month) if source else ())
     wanted = found.days_of(days or month_days(month))
     progress.begin(3 + len(wanted))  # specs, index, each day, the month
     try:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 
@@ -60,7 +61,9 @@ def test_without_promtool_the_rules_proof_warns_that_nothing_was_proven(monkeypa
     from slo_assets.defs.outputs.rules_proof import _rules_agree_with_replay
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no promtool there
-    result = _rules_agree_with_replay(None, None, None)  # it asks for nothing before it looks for promtool
+    check = dg.AssetCheckKey(dg.AssetKey("alert_rules"), "rules_agree_with_replay")
+    context = SimpleNamespace(selected_asset_keys=None, selected_asset_check_keys={check})
+    result = _rules_agree_with_replay(context, None, None)  # it reads no month nor file before it looks for promtool
     assert result.passed is False and result.severity == dg.AssetCheckSeverity.WARN
     assert result.description == f"not proven: promtool is not installed; to prove the rules: {PROMTOOL_INSTALL}"
     assert result.metadata["install"].value == PROMTOOL_INSTALL

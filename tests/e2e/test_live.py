@@ -72,7 +72,8 @@ def full_parse_counts(logs: Path, specs) -> dict[tuple[str, int], tuple[int, int
     for path in sorted(logs.iterdir()):
         rows = parse_chunk(path.read_bytes(), 1, "jsonl", ParseConfig()).rows
         minutes = day_inputs(rows, specs.slos).minutes.with_columns(pl.col("minute").dt.epoch("ms"))
-        for slo, minute, good, total, _ in minutes.iter_rows():
+        # the live state keeps minutes with events; a day's table also keeps minutes of untimed requests only
+        for slo, minute, good, total in minutes.filter(pl.col("total") > 0).select("slo", "minute", "good", "total").iter_rows():
             g, t = found.get((slo, minute), (0, 0))
             found[(slo, minute)] = (g + good, t + total)
     return found

@@ -54,7 +54,7 @@ def test_a_wrong_log_format_warns_naming_upstreaminfo_and_auto_reads_the_request
     assert len(warnings) == 2, done.stderr  # the median, and the request times equal to $request_length
     assert all("try --log-format upstreaminfo" in line and line.endswith("(on 2020-02-07)") for line in warnings)
     assert "median 345.5 s over 26 requests" in warnings[0] and "$request_length" in warnings[1]
-    assert "parsed_logs_plausible (parsed_logs 2020-02-07)" in done.stdout
+    assert "parsed_logs_plausible (logs/parsed_logs 2020-02-07)" in done.stdout  # the source named after its folder
     assert round(latency["sli"], 3) == 0.077  # the issue's figure: what the wrong reading measures
 
     done, latency = run(tmp_path)  # format auto: the lines' shape is upstreaminfo's

@@ -79,7 +79,9 @@ def test_a_month_on_s3_equals_the_local_month(s3_env, small_month, local_month, 
     done = run_cli(["run", "--logs", str(small_month), "--spec", str(SPEC), "--month", MONTH, "--out", "out",
                     "--warehouse", f"s3://{BUCKET}/slo"], tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"warehouse: s3://{BUCKET}/slo" in done.stdout and "SLO_ASSETS_STAGE_DIR=" in done.stdout
+    assert f"warehouse: s3://{BUCKET}/slo" in done.stdout
+    registry = json.loads((tmp_path / ".dagster_home" / "slo-sources.json").read_text())["sources"]
+    assert registry[0]["warehouse"] == f"s3://{BUCKET}/slo" and registry[0]["stage_dir"]  # an object store needs a local stage
 
     assert _published(tmp_path / "out" / MONTH) == _published(local_month / "out" / MONTH)
     fs = _s3()
