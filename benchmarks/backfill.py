@@ -1,13 +1,17 @@
 """Backfill benchmark: a month's 31 day partitions (parsed_logs + sli_minutely) backfilled through the
 Dagster daemon the way the UI launches an asset backfill, against the same days in process.
 
-    .venv/bin/python benchmarks/backfill.py [--events 1000000]
+    .venv/bin/python benchmarks/backfill.py [--events 1000000] [--month]
 
 The month is generated once and cached (~/.cache/slo-assets/bench) and indexed once (index_job).
 The daily assets have BackfillPolicy.single_run: the daemon turns the backfill of the 31 days into one
 run, launched in its own process (DefaultRunLauncher). Wall time runs from submission until the
 backfill is complete. The baseline, in the same invocation, is what `slo-assets run` does: the same
 31 days as one range run executed in process. Target: the daemon takes <= 1.5x the baseline.
+
+With --month the backfill is the whole month as the UI's "Materialize all" of the month submits it:
+the 31 days and the monthly chain (alert_rules included: its promtool proof is planned and skipped,
+defs/outputs/rules_proof.py), against the baseline's range run then monthly_chain_job in process.
 """
 
 from __future__ import annotations
@@ -61,8 +65,9 @@ def index_once(base: Path, logs: Path, warehouse: Path) -> None:
          _env(home, logs, warehouse))
 
 
-def in_process_baseline(base: Path, logs: Path, warehouse: Path) -> float:
-    """All days as one range run in a fresh process (the CLI's way), timed from the run's start."""
+def in_process_baseline(base: Path, logs: Path, warehouse: Path, month: bool = False) -> float:
+    """All days as one range run in a fresh process (the CLI's way), timed from the run's start; with
+    `month`, then the monthly chain."""
     code = (
         "import time, dagster as dg\n"
         "from slo_assets.definitions import defs\n"
@@ -73,7 +78,9 @@ def in_process_baseline(base: Path, logs: Path, warehouse: Path) -> float:
         "start = time.perf_counter()\n"
         f"tags = {{RANGE_START_TAG: '{ingest.MONTH}-01', RANGE_END_TAG: '{ingest.MONTH}-{DAYS:02d}'}}\n"
         "assert job.execute_in_process(instance=instance, run_config=quiet, tags=tags).success\n"
-        "print(time.perf_counter() - start)\n"
+        + (f"assert defs().resolve_job_def('monthly_chain_job').execute_in_process(instance=instance, run_config=quiet, "
+           f"partition_key='{ingest.MONTH}').success\n" if month else "")
+        + "print(time.perf_counter() - start)\n"
     )
     home = _home(base, 99)
     done = subprocess.run([sys.executable, "-c", code], env=_env(home, logs, warehouse), capture_output=True, text=True,
@@ -83,8 +90,8 @@ def in_process_baseline(base: Path, logs: Path, warehouse: Path) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def submit_asset_backfill(instance, backfill_id: str) -> None:
-    """What the UI's "Materialize" on the daily assets' 31 partitions submits."""
+def submit_asset_backfill(instance, backfill_id: str, month: bool = False) -> None:
+    """What the UI's "Materialize" on the daily assets' 31 partitions submits (with `month`, and the month's chain)."""
     from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
     from dagster._core.definitions.events import AssetKeyPartitionKey
     from dagster._core.execution.backfill import PartitionBackfill
@@ -95,6 +102,9 @@ def submit_asset_backfill(instance, backfill_id: str) -> None:
     days = [f"{ingest.MONTH}-{day:02d}" for day in range(1, DAYS + 1)]
     keys = ["parsed_logs", "quarantine", "sli_minutely", "sli_latency", "sli_operations"]
     wanted = {AssetKeyPartitionKey(dg_key(key), day) for key in keys for day in days}
+    if month:
+        chain = defs().resolve_job_def("monthly_chain_job").asset_layer.selected_asset_keys
+        wanted |= {AssetKeyPartitionKey(key, ingest.MONTH) for key in chain}
     instance.add_backfill(PartitionBackfill.from_asset_graph_subset(
         backfill_id=backfill_id, backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=instance,
         asset_graph_subset=AssetGraphSubset.from_asset_partition_set(wanted, graph), title=None, description=None, run_config=None))
@@ -106,7 +116,7 @@ def dg_key(name: str):
     return dg.AssetKey(name)
 
 
-def daemon_backfill(base: Path, logs: Path, warehouse: Path) -> dict:
+def daemon_backfill(base: Path, logs: Path, warehouse: Path, month: bool = False) -> dict:
     import dagster as dg
     from dagster._core.execution.backfill import BulkActionStatus
 
@@ -118,7 +128,7 @@ def daemon_backfill(base: Path, logs: Path, warehouse: Path) -> dict:
         time.sleep(3)  # let the daemon start its threads before the backfill arrives
         instance = dg.DagsterInstance.get()
         started = time.perf_counter()
-        submit_asset_backfill(instance, "bench-month")
+        submit_asset_backfill(instance, "bench-month", month)
         while True:
             backfill = instance.get_backfill("bench-month")
             if backfill is not None and backfill.status not in (BulkActionStatus.REQUESTED,):
@@ -142,17 +152,19 @@ def daemon_backfill(base: Path, logs: Path, warehouse: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--month", action="store_true", help="the days and the monthly chain, as the UI's month backfill")
     args = parser.parse_args()
     logs = ingest.ensure_month("jsonl", args.events)
     base = Path(tempfile.mkdtemp(prefix="slo-backfill-"))
     try:
         warehouse = base / "warehouse"
         index_once(base, logs, warehouse)
-        baseline = in_process_baseline(base, logs, warehouse)
-        daemon = daemon_backfill(base, logs, warehouse)
+        baseline = in_process_baseline(base, logs, warehouse, args.month)
+        daemon = daemon_backfill(base, logs, warehouse, args.month)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(f"\n{DAYS}-day asset backfill (parsed_logs, quarantine, sli_minutely, sli_latency, sli_operations), "
+    what = "and the monthly chain" if args.month else "(parsed_logs, quarantine, sli_minutely, sli_latency, sli_operations)"
+    print(f"\n{DAYS}-day asset backfill {what}, "
           f"{args.events:,} events, {os.cpu_count()} cores")
     print(f"{'setting':<40} {'wall s':>8} {'runs':>5} {'in runs s':>10} {'vs baseline':>12}")
     print(f"{'in process, one range run (baseline)':<40} {baseline:>8.1f} {1:>5} {baseline:>10.1f} {1:>11.2f}x")
