@@ -128,12 +128,13 @@ def _line_format(fmt: str, config: ParseConfig) -> LineFormat | None:
 
 
 def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig, carry_ts_ms: int | None = None,
-                fast: bool = True) -> ChunkResult:
+                fast: bool = True, members: np.ndarray | None = None) -> ChunkResult:
     """Parse whole lines of `fmt` ('jsonl', 'combined', a preset sniffed from the file's lines, or 'unknown');
     line numbers start at `first_line_no`.
 
     With `config.log_format` set, every file not read as JSON lines uses it. `fast=False` skips the
     whole-chunk readers (every JSON line through Python): the same result, slower; for tests.
+    `members`: the chunk is several whole files, the first line index of each: see typed_columns.
     """
     line_format = _line_format(fmt, config)
     if line_format is not None:
@@ -145,20 +146,20 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
         total, empty_count, extra_blank = clean.height, 0, []
         parts = recheck(lines, np.arange(total, dtype=np.int64), clean, config, bad)
         in_line_order = len(parts) == 1
-        rows, typed_bad, defaulted = typed_columns(json_parts(parts, config), *_time_and_unit(fmt, config), config)
+        rows, typed_bad, defaulted = typed_columns(json_parts(parts, config), *_time_and_unit(fmt, config), config, members)
         text = text_json_chunk(lines, config) if typed_bad.height else None
         if text is not None:  # the typed read lost how the bad numbers were written: read again as text
             bad.clear()
             parts = recheck(lines, np.arange(total, dtype=np.int64), text, config, bad)
             in_line_order = len(parts) == 1
-            rows, typed_bad, defaulted = typed_columns(json_parts(parts, config), *_time_and_unit(fmt, config), config)
+            rows, typed_bad, defaulted = typed_columns(json_parts(parts, config), *_time_and_unit(fmt, config), config, members)
     else:
         total = len(lines.starts)
         empty = lines.ends == lines.starts
         empty_count = int(empty.sum())
         raw, extra_blank = _careful(lines, np.flatnonzero(~empty), fmt, config, bad, fast, line_format)
         in_line_order = fmt != "jsonl"  # careful JSON gathers rows from several parts; the regexes keep order
-        rows, typed_bad, defaulted = typed_columns(raw, *_time_and_unit(fmt, config, line_format), config)
+        rows, typed_bad, defaulted = typed_columns(raw, *_time_and_unit(fmt, config, line_format), config, members)
 
     bad += nul_bad
     parse_bad = pl.DataFrame(

@@ -1,0 +1,159 @@
+"""Small files staged in batches read exactly as each file staged alone, and a re-run reads only what changed."""
+
+from __future__ import annotations
+
+import gzip
+import time
+
+import pytest
+
+import slo_assets.ingest.batch as batch_module
+import slo_assets.ingest.index as index_module
+from slo_assets.ingest.config import ParseConfig
+from slo_assets.ingest.index import assemble_day, build_index
+from slo_assets.ingest.index_table import day_key
+from tests.conftest import day_ms
+
+COMBINED = '10.0.{n}.1 - - [{day:02d}/Nov/2026:{hour:02d}:{minute:02d}:00 {zone}] "GET /api/items/{n} HTTP/1.1" {status} 512 "-" "ua" 0.0{n:02d}'
+
+
+def _combined(n: int, lines: int, zone: str = "+0000", end: str = "\n") -> bytes:
+    text = [COMBINED.format(n=n % 90, day=1 + (n + k) % 3, hour=(n * 7 + k) % 24, minute=k % 60, zone=zone,
+                            status=503 if (n + k) % 11 == 0 else 200) for k in range(lines)]
+    return (end.join(text) + end).encode()
+
+
+def _folder(logs) -> None:
+    """Small files of every kind the batches meet, beside files that take the ordinary path."""
+    logs.mkdir()
+    for n in range(40):
+        data = _combined(n, 1 + n % 4, "+0100" if n % 5 == 0 else "+0000", "\r\n" if n % 7 == 0 else "\n")
+        if n % 6 == 0:
+            data = b"\n" + data.replace(b"\n", b"\n  \n", 1)  # blank lines, one of whitespace
+        if n % 9 == 0:
+            data = data.replace(b'"ua"', b'"caf\xe9 \xff"')  # invalid UTF-8, kept as a row
+        (logs / f"c{n:03d}.log").write_bytes(data)
+    (logs / "dup.log").write_bytes((logs / "c001.log").read_bytes())  # the same bytes: read once
+    (logs / "bad.log").write_bytes(_combined(3, 2) + b"not a log line\n" + _combined(4, 1))  # quarantined: staged alone
+    (logs / "no-newline.log").write_bytes(_combined(5, 2).rstrip(b"\n"))  # an incomplete last line: the ordinary path
+    (logs / "empty.log").write_bytes(b"")
+    (logs / "blank.log").write_bytes(b"\n \n")
+    (logs / "old.log.gz").write_bytes(gzip.compress(_combined(6, 3)))
+    (logs / "nul-head.log").write_bytes(b"\0\0" + _combined(7, 1))
+    (logs / "bom.log").write_bytes(b"\xef\xbb\xbf" + _combined(8, 1))
+    # JSON lines: whether every line names its service is decided per file, in a batch as alone
+    (logs / "j-named.jsonl").write_text('{"ts":"2026-11-02T10:00:00Z","service":"","path":"/api/x","status":200}\n'
+                                        '{"ts":"2026-11-02T11:00:00Z","service":"cart","path":"/api/x","status":500}\n')
+    (logs / "j-unnamed.jsonl").write_text('{"ts":"2026-11-02T10:30:00Z","path":"/api/y","status":200}\n')
+    (logs / "j-mixed.jsonl").write_text('{"ts":1793613600,"service":"s","path":"/b/1","status":200}\n'
+                                        '{"ts":1793613601000,"path":"/b/2","status":404,"duration_ms":"7"}\n')
+
+
+def _no_batches(monkeypatch) -> None:
+    monkeypatch.setattr(batch_module, "SMALL_FILE_BYTES", 0)
+    monkeypatch.setattr(index_module, "SMALL_FILE_BYTES", 0)
+
+
+def _days(build, stage) -> dict[str, tuple]:
+    days = sorted({day for days in build.index["days"].to_list() for day in days})
+    out = {}
+    for day in days:
+        assembled = assemble_day(build.index, stage, day * 86_400_000)
+        out[day_key(day)] = (assembled.rows, assembled.quarantine, assembled.files_read)
+    return out
+
+
+@pytest.mark.parametrize("batch_files", [4096, 7])
+def test_small_files_read_in_batches_give_the_rows_and_days_of_each_file_staged_alone(tmp_path, monkeypatch, batch_files):
+    _folder(tmp_path / "logs")
+    monkeypatch.setattr(index_module, "BATCH_FILES", batch_files)
+    batched = build_index(tmp_path / "logs", tmp_path / "batched", ParseConfig())
+    keys = batched.index["stage_key"].drop_nulls().to_list()
+    assert sum("#" in key for key in keys) == 44  # the 40 small combined files, their duplicate and the JSON lines files
+    assert len({key.split("#")[0] for key in keys if "#" in key}) == (2 if batch_files > 40 else 6 + 1)  # a batch per format
+    _no_batches(monkeypatch)
+    alone = build_index(tmp_path / "logs", tmp_path / "alone", ParseConfig())
+    assert not any("#" in key for key in alone.index["stage_key"].drop_nulls().to_list())
+    assert batched.index.drop("stage_key").equals(alone.index.drop("stage_key"))
+    assert batched.duplicates == alone.duplicates == [("dup.log", "c001.log")]
+    assert sorted(batched.staged) == sorted(alone.staged)
+    ours, theirs = _days(batched, tmp_path / "batched"), _days(alone, tmp_path / "alone")
+    assert ours.keys() == theirs.keys() and len(ours) >= 4
+    for day, (rows, quarantine, files) in ours.items():
+        assert rows.equals(theirs[day][0]), day
+        assert quarantine.equals(theirs[day][1]), day
+        assert files == theirs[day][2], day
+    services = dict(zip(ours["2026-11-02"][0]["source_file"].to_pylist(), ours["2026-11-02"][0]["service"].to_pylist(), strict=False))
+    assert services["j-named.jsonl"] == "cart" and services["j-unnamed.jsonl"] == "api"
+    named = [s for f, s in zip(ours["2026-11-02"][0]["source_file"].to_pylist(), ours["2026-11-02"][0]["service"].to_pylist(),
+                               strict=True) if f == "j-named.jsonl"]
+    assert named == ["unknown", "cart"]  # alone, every line names one: an empty name is the default, not the path's
+
+
+def test_the_same_folder_gives_the_same_index_and_the_same_stage_bytes(tmp_path):
+    _folder(tmp_path / "logs")
+    one = build_index(tmp_path / "logs", tmp_path / "one", ParseConfig())
+    two = build_index(tmp_path / "logs", tmp_path / "two", ParseConfig())
+    assert one.index.equals(two.index)
+
+    def files(root):
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    assert files(tmp_path / "one") == files(tmp_path / "two")
+
+
+def test_an_unchanged_folder_is_read_no_more_and_a_changed_file_among_many_is_read_alone(tmp_path, monkeypatch):
+    logs, stage = tmp_path / "logs", tmp_path / "stage"
+    _folder(logs)
+    first = build_index(logs, stage, ParseConfig())
+    folders = {p.name for p in stage.iterdir()}
+
+    def no_read(*args, **kwargs):
+        if args and args[0]:
+            raise AssertionError(f"an unchanged file was read: {args[0]}")
+        return {}
+
+    with monkeypatch.context() as patch:
+        for name in ("read_small", "_safe_scan", "_scan_all", "stage_batch", "_stage_one"):
+            patch.setattr(index_module, name, no_read)
+        again = build_index(logs, stage, ParseConfig(), previous=first.index, checkpoints=first.checkpoints)
+    assert again.staged == [] and again.index.equals(first.index)
+
+    time.sleep(0.01)
+    (logs / "c012.log").write_bytes(_combined(77, 2))  # one file of a batch of 40 changes
+    read = []
+    real_read = index_module.read_small
+    monkeypatch.setattr(index_module, "read_small", lambda path, *rest: read.append(path.name) or real_read(path, *rest))
+    changed = build_index(logs, stage, ParseConfig(), previous=again.index, checkpoints=again.checkpoints)
+    assert read == ["c012.log"] and changed.staged == ["c012.log"]
+    assert {p.name for p in stage.iterdir()} - folders == {changed.index.filter(changed.index["path"] == "c012.log")["stage_key"][0]}
+    before = dict(zip(first.index["path"], first.index["stage_key"], strict=True))
+    after = dict(zip(changed.index["path"], changed.index["stage_key"], strict=True))
+    assert {path for path in after if after[path] != before[path]} == {"c012.log"}
+    fresh = build_index(logs, tmp_path / "fresh", ParseConfig())
+    assert changed.index.drop("stage_key").equals(fresh.index.drop("stage_key"))
+    for day in ("2026-11-01", "2026-11-02", "2026-11-03"):
+        ours, theirs = assemble_day(changed.index, stage, day_ms(day)), assemble_day(fresh.index, tmp_path / "fresh", day_ms(day))
+        assert ours.rows.equals(theirs.rows) and ours.quarantine.equals(theirs.quarantine)
+
+
+def test_a_changed_setting_restages_batched_files(tmp_path):
+    _folder(tmp_path / "logs")
+    first = build_index(tmp_path / "logs", tmp_path / "stage", ParseConfig())
+    other = build_index(tmp_path / "logs", tmp_path / "stage", ParseConfig(default_service="other"), previous=first.index)
+    assert sorted(other.staged) == sorted(first.staged)
+    rows = assemble_day(other.index, tmp_path / "stage", day_ms("2026-11-02")).rows
+    assert "other" in rows["service"].to_pylist()
+
+
+def test_progress_is_told_while_files_are_indexed(tmp_path, monkeypatch):
+    _folder(tmp_path / "logs")
+    monkeypatch.setattr(index_module, "PROGRESS_FILES", 10)
+    heard: list[tuple[str, int, int]] = []
+    build = build_index(tmp_path / "logs", tmp_path / "stage", ParseConfig(), progress=lambda *told: heard.append(told))
+    files = [told for told in heard if told[0] == "files"]
+    assert [done for _, done, _ in files] == [10, 20, 30, 40, 50, 51] and {total for _, _, total in files} == {51}
+    parsed = [told for told in heard if told[0] == "parsed"]
+    alone = [path for path, key in zip(build.index["path"], build.index["stage_key"], strict=True) if key and "#" not in key]
+    assert sorted(alone) == ["bad.log", "bom.log", "no-newline.log", "nul-head.log", "old.log.gz"]
+    assert parsed == [("parsed", done, 5) for done in range(1, 6)]  # the files staged alone, one by one
