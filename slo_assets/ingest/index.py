@@ -140,7 +140,7 @@ def _stage_all(pending: list[_Job], config: ParseConfig, stage_root: Path, worke
         for result in (map(stage, pending) if workers <= 1 or len(pending) < 2 else pool.map(stage, pending)):
             done.append(result)
             if progress is not None:
-                progress("parsed", len(done), len(pending))
+                progress("files parsed alone", len(done), len(pending))
     return done
 
 
@@ -199,7 +199,7 @@ def _problem_record(rel: str, status: str, problem: str, stat=None) -> dict:
             "mtime_ns": None if stat is None else stat.st_mtime_ns, "days": [], "day_rows": [], "day_quarantined": []}
 
 
-IndexProgress = Callable[[str, int, int], None]  # (what is done: "files" or "parsed", how many, of how many)
+IndexProgress = Callable[[str, int, int], None]  # (what is done: "files read" or "files parsed alone", how many, of how many)
 
 
 def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tuple[str, ...] = DEFAULT_INCLUDE,
@@ -237,7 +237,7 @@ def build_index(root: Path, stage_root: Path, config: ParseConfig, include: tupl
         else:
             plan.add(path, rel, stat, _safe_scan(path, stat.st_size, None), None)
         if progress is not None and (number % PROGRESS_FILES == 0 or number == len(found)):
-            progress("files", number, len(found))
+            progress("files read", number, len(found))
     plan.flush()
     staged = _stage_all(plan.pending, config, stage_root, workers or os.cpu_count() or 1, progress)
     stats_of = plan.stats_of | {job.stage_dir.name: stats for job, (stats, _) in zip(plan.pending, staged, strict=True)}

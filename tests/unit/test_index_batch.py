@@ -151,9 +151,9 @@ def test_progress_is_told_while_files_are_indexed(tmp_path, monkeypatch):
     monkeypatch.setattr(index_module, "PROGRESS_FILES", 10)
     heard: list[tuple[str, int, int]] = []
     build = build_index(tmp_path / "logs", tmp_path / "stage", ParseConfig(), progress=lambda *told: heard.append(told))
-    files = [told for told in heard if told[0] == "files"]
+    files = [told for told in heard if told[0] == "files read"]
     assert [done for _, done, _ in files] == [10, 20, 30, 40, 50, 51] and {total for _, _, total in files} == {51}
-    parsed = [told for told in heard if told[0] == "parsed"]
+    parsed = [told for told in heard if told[0] == "files parsed alone"]
     alone = [path for path, key in zip(build.index["path"], build.index["stage_key"], strict=True) if key and "#" not in key]
     assert sorted(alone) == ["bad.log", "bom.log", "no-newline.log", "nul-head.log", "old.log.gz"]
-    assert parsed == [("parsed", done, 5) for done in range(1, 6)]  # the files staged alone, one by one
+    assert parsed == [("files parsed alone", done, 5) for done in range(1, 6)]  # the files staged alone, one by one
