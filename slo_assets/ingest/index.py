@@ -257,10 +257,12 @@ def _maybe_small(stat: os.stat_result, resume: _Resume | None) -> bool:
 
 
 def _found_files(root: Path, discovery: Discovery) -> tuple[list[tuple[Path, str, os.stat_result]], list[dict]]:
-    """The files to read with their stat, and a problem record for every other entry (and each file
-    that could not be stat'ed)."""
+    """The files to read with their stat (the walk's), and a problem record for every other entry (and
+    each file that could not be stat'ed)."""
     problems = [_problem_record(rel, SKIPPED, reason) for rel, reason in discovery.skipped]
     problems += [_problem_record(rel, UNREADABLE, reason) for rel, reason in discovery.unreadable]
+    if discovery.found:
+        return list(discovery.found), problems
     found = []
     for path in discovery.files:
         rel = path.relative_to(root).as_posix()
