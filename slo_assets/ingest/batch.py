@@ -5,19 +5,24 @@ few its lines: a folder of 50,000 one-line files took longer to stage than to re
 A small plain file whose lines all end is read once, whole: its fingerprint, its format and its
 parse come from those bytes. Files of one format are parsed together, in path order, as one chunk,
 and staged as one batch: a file's rows are a contiguous run of each day's rows file, found by the
-offsets in the batch's stats.json. A file's stage key is then `<batch key>#<member>`: an unchanged
-file keeps it, a changed one is staged again (in a batch of the changed files), alone in neither.
+offsets in the batch's stats.json. A file's stage key stays its own (its content and settings): a
+link of that name in the stage folder names its place, `<batch key>#<member>`, so the index and the
+days' versions are those of files staged alone, whichever files shared a batch; an unchanged file is
+read no more, a renamed one is found by its content, a changed one is staged again (with the other
+changed files).
 
 A batch reads what each file alone would: what a parse decides over a chunk (whether every line
-names its service) is decided per file, line numbers start at 1 in each file, and a file with a
-quarantined line is staged alone (where its quarantined lines are placed by its own lines). The
-batch's counts must add up to the chunk's, else every file is staged alone.
+names its service) is decided per file, line numbers start at 1 in each file, a quarantined line is
+placed by its own file's lines, and a file whose quarantined lines are placed by the whole file (it
+has no valid line, or rows on an outlying day) is staged alone. The batch's counts must add up to
+the chunk's, else every file is staged alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +36,10 @@ from slo_assets.core.calendar import DAY_MS
 from slo_assets.ingest.config import ParseConfig
 from slo_assets.ingest.content import BYTE_ORDER_MARKS, MAGIC_BYTES, compression_of
 from slo_assets.ingest.digest import ContentDigest
-from slo_assets.ingest.parse import ROW_SCHEMA, ChunkResult, parse_chunk, split_lines
+from slo_assets.ingest.parse import QUARANTINE_SCHEMA, ROW_SCHEMA, ChunkResult, parse_chunk, split_lines
+from slo_assets.ingest.placement import outlying_days
 from slo_assets.ingest.sniffing import Sniff, sniff_plain
-from slo_assets.ingest.stage_store import IPC_OPTIONS, ROWS_PATTERN, STATS_FILE, StageStats, build_stage
+from slo_assets.ingest.stage_store import IPC_OPTIONS, QUARANTINE_PATTERN, ROWS_PATTERN, STATS_FILE, StageStats, bound, build_stage
 
 SMALL_FILE_BYTES = 1 << 20  # a file up to this size is read whole, once, and may be staged in a batch
 BATCH_BYTES = 8 << 20  # a batch is parsed as one chunk: the chunk size of a file staged alone (STAGE_CHUNK_BYTES)
@@ -79,15 +85,39 @@ def split_key(key: str) -> tuple[str, int | None]:
     return folder, int(member) if mark else None
 
 
+def locate(stage_root: Path, key: str) -> str:
+    """Where the parse of stage key `key` (a file's content and settings) is: `<batch key>#<member>`
+    when the file was staged in a batch (`stage_root/key` is then a link naming it), else `key`."""
+    try:
+        return os.readlink(stage_root / key)
+    except OSError:  # no link: a stage of its own (or none)
+        return key
+
+
 def stage_exists(stage_root: Path, key: str, seen: dict[str, bool] | None = None) -> bool:
-    """Whether the stage of `key` is there (`seen` remembers folders: one stat per batch, not per file)."""
-    folder = split_key(key)[0]
+    """Whether the parse of `key` is there, alone or in a batch (`seen` remembers batch folders: one
+    stat per batch, not per file)."""
+    try:
+        folder = split_key(os.readlink(stage_root / key))[0]
+    except FileNotFoundError:
+        return False
+    except OSError:  # not a link: a stage of its own
+        return (stage_root / key / STATS_FILE).exists()
     if seen is None or folder not in seen:
         found = (stage_root / folder / STATS_FILE).exists()
         if seen is None:
             return found
         seen[folder] = found
     return seen[folder]
+
+
+def link_member(stage_root: Path, key: str, member: str) -> None:
+    """`stage_root/key` names the batch member holding the parse of `key`: the index keeps the file's
+    own stage key (the same whether it was staged alone or in any batch), readers `locate` it."""
+    try:
+        os.symlink(member, stage_root / key)
+    except FileExistsError:  # another run staged the same content meanwhile: keep theirs
+        pass
 
 
 class BatchStats:
@@ -119,6 +149,9 @@ class BatchStats:
             invalid_utf8_lines=entry["invalid_utf8_lines"], service_defaulted=entry["service_defaulted"],
             min_ts_ms=entry["min_ts_ms"], max_ts_ms=entry["max_ts_ms"], first_line_ts_ms=entry["first_line_ts_ms"],
             day_rows={int(day): count for day, count in entry["day_rows"].items()},
+            quarantined=entry.get("quarantined", 0), unplaced=entry.get("unplaced", 0),
+            orphan_quarantined=entry.get("orphan_quarantined", 0), reasons=dict(entry.get("reasons", {})),
+            day_quarantined={int(day): count for day, count in entry.get("day_quarantined", {}).items()},
         )
 
 
@@ -166,7 +199,8 @@ def _counts(members: list[bytes], result: ChunkResult, starts: np.ndarray, lines
 
 
 def _build(tmp: Path, members: list[bytes], fmt: str, config: ParseConfig) -> dict:
-    """Parse the members as one chunk into `tmp`: a rows file per day, members in order; the stats."""
+    """Parse the members as one chunk into `tmp`: a rows file per day and one of quarantined lines,
+    members in order; the stats."""
     lines = np.array([data.count(b"\n") for data in members], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lines)[:-1]]).astype(np.int64)
     result = parse_chunk(b"".join(members), 0, fmt, config, None, members=starts)
@@ -178,20 +212,73 @@ def _build(tmp: Path, members: list[bytes], fmt: str, config: ParseConfig) -> di
     rows_of = np.array([by_member.get(n, (0,))[0] for n in range(len(members))], dtype=np.int64)
     if not counts.add_up(result, rows_of, int(rows["_defaulted"].sum())):
         return {"format": fmt, "members": [None] * len(members)}  # what the chunk counted is not each file's: stage each alone
-    alone = counts.quarantined > 0  # its quarantined lines are placed by the whole file's lines: staged alone
+    day_rows = _day_rows(rows)
+    # A file with quarantined lines and no valid one, or with rows on an outlying day, places them by the
+    # whole file (raw times, the main span's rows: placement.py): staged alone.
+    alone = (counts.quarantined > 0) & np.array([rows_of[n] == 0 or bool(outlying_days(day_rows.get(n, {})))
+                                                  for n in range(len(members))], dtype=bool)
     if alone.any():
         rows = rows.filter(pl.Series(~alone[counts.of_row]))
+    first_of = np.array([by_member.get(n, (0, None, None, None))[3] or 0 for n in range(len(members))], dtype=np.int64)
+    placed = _place(tmp, result.quarantine, rows, counts, alone, first_of)
     local = rows["source_line"].to_numpy() - starts[rows["_member"].to_numpy()] + 1
     spans = _write_days(tmp, rows.with_columns(pl.Series("source_line", local, dtype=pl.Int64)))
     entries: list[dict | None] = []
     for n in range(len(members)):
         count, low, high, first, defaulted = by_member.get(n, (0, None, None, None, 0))
         days = sorted(spans.get(n, {}).items())
+        bad = placed.get(n, {"quarantined": 0})
+        low, high = (bound(low, bad.pop("placed_min", None), min), bound(high, bad.pop("placed_max", None), max))
         entries.append(None if alone[n] else {
-            "lines": int(lines[n]), "blank_lines": int(lines[n] - count), "rows": count, "invalid_utf8_lines": counts.invalid[n],
-            "service_defaulted": int(defaulted), "min_ts_ms": low, "max_ts_ms": high, "first_line_ts_ms": first,
-            "day_rows": {str(day): span[1] for day, span in days}, "day_start": {str(day): span[0] for day, span in days}})
+            "lines": int(lines[n]), "blank_lines": int(lines[n] - count - bad["quarantined"]), "rows": count,
+            "invalid_utf8_lines": counts.invalid[n], "service_defaulted": int(defaulted), "first_line_ts_ms": first,
+            "min_ts_ms": low, "max_ts_ms": high,
+            "day_rows": {str(day): span[1] for day, span in days}, "day_start": {str(day): span[0] for day, span in days}, **bad})
     return {"format": fmt, "members": entries}
+
+
+def _day_rows(rows: pl.DataFrame) -> dict[int, dict[int, int]]:
+    """member -> epoch day -> rows."""
+    found: dict[int, dict[int, int]] = {}
+    counted = rows.group_by("_member", (pl.col("ts").dt.epoch("ms") // DAY_MS).alias("_day")).len()
+    for member, day, count in counted.iter_rows():
+        found.setdefault(member, {})[day] = count
+    return found
+
+
+def _place(tmp: Path, quarantine: pl.DataFrame, rows: pl.DataFrame, counts: _Counts, alone: np.ndarray,
+           first_of: np.ndarray) -> dict[int, dict]:
+    """The quarantined lines of the files in the batch into one file, members in order, each placed as
+    placement.place_quarantine places a file's with valid lines and no outlying day: by its own time,
+    else the previous valid line's of the same file, else the file's first; each member's counts."""
+    member = np.searchsorted(counts.starts, quarantine["source_line"].to_numpy(), side="right") - 1
+    frame = quarantine.with_columns(pl.Series("_member", member, dtype=pl.Int64), pl.Series("_first", first_of[member], dtype=pl.Int64),
+                                    pl.Series("_start", counts.starts[member], dtype=pl.Int64)).filter(pl.Series(~alone[member]))
+    if not frame.height:
+        return {}
+    valid = rows.select("source_line", "_member", pl.col("ts").dt.epoch("ms").alias("prev_ts"))
+    frame = frame.join_asof(valid, on="source_line", by="_member", strategy="backward", check_sortedness=False)  # both in line order
+    own, prev = pl.col("own_ts_ms"), pl.col("prev_ts")
+    # quarantine_candidates' own time: the parse's hint, unless it is the previous valid line's
+    frame = frame.with_columns(pl.when(own.is_not_null() & (prev.is_null() | (own != prev))).then(own).alias("own")).with_columns(
+        pl.coalesce("own", prev.fill_null(pl.col("_first"))).alias("placed"),
+        (pl.col("own").is_null() & prev.is_null()).alias("orphan"),
+        (pl.col("source_line") - pl.col("_start") + 1).alias("source_line"),
+    )
+    with ipc.new_file(tmp / QUARANTINE_PATTERN.format(segment=0), QUARANTINE_SCHEMA, options=IPC_OPTIONS) as out:
+        out.write_table(frame.with_columns(pl.col("placed").cast(pl.Datetime("ms", "UTC")).alias("ts_hint"))
+                        .select(QUARANTINE_SCHEMA.names).to_arrow().cast(QUARANTINE_SCHEMA))
+    placed: dict[int, dict] = {}
+    offsets = frame.with_row_index("_at").group_by("_member", maintain_order=True).agg(
+        pl.col("_at").first(), pl.len(), pl.col("placed").min().alias("min"), pl.col("placed").max().alias("max"), pl.col("orphan").sum())
+    for n, at, count, low, high, orphans in offsets.iter_rows():
+        placed[n] = {"quarantined": count, "quarantine_start": at, "placed_min": low, "placed_max": high, "orphan_quarantined": orphans,
+                     "unplaced": 0, "reasons": {}, "day_quarantined": {}}
+    for n, reason, count in frame.group_by("_member", "reason").len().sort("_member", "reason").iter_rows():
+        placed[n]["reasons"][reason] = count
+    for n, day, count in frame.group_by("_member", (pl.col("placed") // DAY_MS).alias("_day")).len().sort("_member", "_day").iter_rows():
+        placed[n]["day_quarantined"][str(day)] = count
+    return placed
 
 
 def _write_days(tmp: Path, rows: pl.DataFrame) -> dict[int, dict[int, tuple[int, int]]]:
@@ -215,6 +302,7 @@ class BatchReader:
         self.stage_root = stage_root
         self.stats = BatchStats(stage_root)
         self._days: dict[tuple[str, int], pa.Table] = {}
+        self._quarantine: dict[str, pa.Table] = {}
 
     def rows(self, key: str, start_ms: int, end_ms: int) -> pa.Table:
         """A member's rows with start <= ts < end, in line order, as read_stage_rows gives a file's own."""
@@ -231,6 +319,20 @@ class BatchReader:
                 table = table.filter(pc.and_(pc.greater_equal(ts, start_ms), pc.less(ts, end_ms)))
             parts.append(table)
         return pa.concat_tables(parts) if parts else ROW_SCHEMA.empty_table()
+
+    def quarantine(self, key: str, start_ms: int, end_ms: int) -> pl.DataFrame | None:
+        """A member's quarantined lines placed in [start, end), as read_stage_quarantine gives a file's
+        own; None when it has none."""
+        entry = self.stats.member(key)
+        if not entry.get("quarantined"):
+            return None
+        folder = split_key(key)[0]
+        if folder not in self._quarantine:
+            with pa.memory_map(str(self.stage_root / folder / QUARANTINE_PATTERN.format(segment=0))) as source:
+                self._quarantine[folder] = ipc.open_file(source).read_all()
+        frame = pl.from_arrow(self._quarantine[folder].slice(entry["quarantine_start"], entry["quarantined"]))
+        assert isinstance(frame, pl.DataFrame)
+        return frame.filter(pl.col("ts_hint").dt.epoch("ms").is_between(start_ms, end_ms - 1))
 
     def _day(self, folder: str, day: int) -> pa.Table:
         if (folder, day) not in self._days:

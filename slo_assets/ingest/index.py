@@ -29,6 +29,8 @@ from slo_assets.ingest.batch import (
     BatchStats,
     SmallFile,
     batch_key,
+    link_member,
+    locate,
     member_key,
     read_small,
     split_key,
@@ -308,7 +310,7 @@ class _Plan:
 
     `entries` holds the last build's entries reused as they were, and for every other file read
     (rel, path, stat, scan, format, compressed, stage key), its record made once it is staged. A
-    small file's content may end up in a batch: `located` maps its stage key to its key there."""
+    small file's content may end up in a batch: `located` maps its stage key to its place there."""
 
     problems: list[dict]
     stage_root: Path
@@ -322,6 +324,7 @@ class _Plan:
     stats_of: dict[str, StageStats | str] = field(default_factory=dict)  # of the batches' members, by their key there
     batched: list[str] = field(default_factory=list)  # files staged in a batch
     suffixes: dict[str, str] = field(default_factory=dict)  # format -> the settings' part of its stage keys
+    seen: dict[str, bool] = field(default_factory=dict)  # batch folders found (stage_exists)
 
     def add(self, path: Path, rel: str, stat, scan: _Scan | OSError, resume: _Resume | None) -> None:
         """A file not cached: its problem, or its entry, staged unless its stage exists or is pending."""
@@ -379,8 +382,9 @@ class _Plan:
         return f"{digest[:32]}{self.suffixes[fmt]}"
 
     def _known(self, key: str) -> bool:
-        """Whether the content is staged already, or will be in this build (then the file reuses it)."""
-        if key in self.pending_keys or (self.stage_root / key / STATS_FILE).exists():
+        """Whether the content is staged already (alone or in a batch), or will be in this build (then
+        the file reuses it)."""
+        if key in self.pending_keys or stage_exists(self.stage_root, key, self.seen):
             self.reused += 1
             return True
         return False
@@ -399,6 +403,7 @@ class _Plan:
             if stats is None:
                 self.pending.append(job)
             else:
+                link_member(self.stage_root, job.stage_dir.name, member_key(key, number))
                 self.located[job.stage_dir.name] = member_key(key, number)
                 self.stats_of[member_key(key, number)] = stats
                 self.batched.append(rel)
@@ -415,8 +420,9 @@ def _records(plan: _Plan, stats_of: dict[str, StageStats | str], stage_root: Pat
     for entry in plan.entries:
         if isinstance(entry, tuple):
             rel, path, stat, scan, fmt, compressed, key = entry
-            key = plan.located.get(key, key)
-            stats = stats_of.get(key) or (batches.stats(key) if split_key(key)[1] is not None else StageStats.load(stage_root / key / STATS_FILE))
+            where = plan.located.get(key) or locate(stage_root, key)
+            stats = stats_of.get(where) or (batches.stats(where) if split_key(where)[1] is not None
+                                            else StageStats.load(stage_root / key / STATS_FILE))
             if isinstance(stats, str):  # the read failed part way: nothing of it is staged
                 records.append(_problem_record(rel, UNREADABLE, stats, stat))
                 continue
@@ -435,10 +441,9 @@ def _records(plan: _Plan, stats_of: dict[str, StageStats | str], stage_root: Pat
 
 
 def _same_settings(cached: dict, config: ParseConfig) -> bool:
-    folder, member = split_key(cached["stage_key"])
-    same = folder.endswith(stage_key("", cached["format"], config)) if member is not None else (
-        cached["stage_key"] == stage_key(cached["fingerprint"], cached["format"], config))
-    return same and config.format in ("auto", cached["format"])
+    return cached["stage_key"] == stage_key(cached["fingerprint"], cached["format"], config) and (
+        config.format in ("auto", cached["format"])
+    )
 
 
 def _ms_to_dt(value: int | None) -> datetime | None:

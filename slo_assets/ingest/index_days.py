@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from slo_assets.ingest.batch import BatchReader, split_key, stage_exists
+from slo_assets.ingest.batch import BatchReader, locate, split_key, stage_exists
 from slo_assets.ingest.index_table import day_key, staged_entries
 from slo_assets.ingest.staging import DAY_MS, read_stage_quarantine, read_stage_rows
 from slo_assets.warehouse import canonical
@@ -67,11 +67,11 @@ def assemble_day(index: pl.DataFrame, stage_root: Path, day_start_ms: int, day_e
     for entry in files_for_window(index, day_start_ms, end_ms).select("path", "stage_key").iter_rows():
         path, key = entry
         if not stage_exists(stage_root, key, seen):
-            raise MissingStageError(f"{path}: indexed, but its parse {stage_root / split_key(key)[0]} is missing; the parse cache "
+            raise MissingStageError(f"{path}: indexed, but its parse {stage_root / key} is missing; the parse cache "
                                     f"(warehouse.stage_dir) must be the folder log_file_index wrote, shared by every worker; "
                                     f"re-run log_file_index to parse the file again")
-        if split_key(key)[1] is not None:  # in a batch: rows only (a file with a quarantined line is staged alone)
-            rows, bad = batches.rows(key, day_start_ms, end_ms), None
+        if split_key(where := locate(stage_root, key))[1] is not None:  # in a batch
+            rows, bad = batches.rows(where, day_start_ms, end_ms), batches.quarantine(where, day_start_ms, end_ms)
         else:
             rows = read_stage_rows(stage_root / key, day_start_ms, end_ms)
             bad = read_stage_quarantine(stage_root / key, day_start_ms, end_ms)

@@ -130,11 +130,10 @@ def _line_format(fmt: str, config: ParseConfig) -> LineFormat | None:
 def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig, carry_ts_ms: int | None = None,
                 fast: bool = True, members: np.ndarray | None = None) -> ChunkResult:
     """Parse whole lines of `fmt` ('jsonl', 'combined', a preset sniffed from the file's lines, or 'unknown');
-    line numbers start at `first_line_no`.
+    line numbers start at `first_line_no`. `members`: the chunk is whole files, their first line indices (batch.py).
 
     With `config.log_format` set, every file not read as JSON lines uses it. `fast=False` skips the
     whole-chunk readers (every JSON line through Python): the same result, slower; for tests.
-    `members`: the chunk is several whole files, the first line index of each: see typed_columns.
     """
     line_format = _line_format(fmt, config)
     if line_format is not None:
@@ -173,9 +172,9 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
     raw_text = [lines.raw(i) for i in quarantine["_idx"].to_list()]
     quarantine = quarantine.select(
         (pl.col("_idx") + first_line_no).alias("source_line"),
-        "reason", "detail",
-        pl.Series("raw", raw_text, dtype=pl.String),
+        "reason", "detail", pl.Series("raw", raw_text, dtype=pl.String),
         pl.col("ts_hint").cast(pl.Datetime("ms", "UTC")),
+        *(["own_ts_ms"] if members is not None else []),  # a batch places each file's lines by its own (batch.py)
     )
     rows = rows.with_columns((pl.col("_idx") + first_line_no).alias("source_line")).drop("_idx")
     return ChunkResult(
@@ -206,5 +205,5 @@ def _with_ts_hint(quarantine: pl.DataFrame, rows: pl.DataFrame, carry_ts_ms: int
     )
     hinted = quarantine.join(merged, on="_idx", how="left").with_columns(
         pl.coalesce("own_ts_ms", "prev_ts").alias("ts_hint")
-    ).drop("own_ts_ms", "prev_ts")
+    ).drop("prev_ts")
     return hinted, last_ts

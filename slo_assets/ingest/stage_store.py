@@ -160,7 +160,7 @@ def build_stage(stage_dir: Path, build, dump=None) -> StageStats | None:
             shutil.rmtree(tmp)
             return None
         (tmp / STATS_FILE).write_text(dump(stats) if dump is not None else json.dumps(asdict(stats), indent=1))
-        if stage_dir.exists():  # another run staged the same content meanwhile: keep theirs
+        if stage_dir.exists() or stage_dir.is_symlink():  # another run staged the same content meanwhile (or linked its place): keep theirs
             shutil.rmtree(tmp)
         else:
             tmp.rename(stage_dir)

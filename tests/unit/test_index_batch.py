@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import os
 import time
 
 import pytest
 
 import slo_assets.ingest.batch as batch_module
 import slo_assets.ingest.index as index_module
+from slo_assets.ingest.batch import locate
 from slo_assets.ingest.config import ParseConfig
 from slo_assets.ingest.index import assemble_day, build_index
 from slo_assets.ingest.index_table import day_key
@@ -34,7 +36,15 @@ def _folder(logs) -> None:
             data = data.replace(b'"ua"', b'"caf\xe9 \xff"')  # invalid UTF-8, kept as a row
         (logs / f"c{n:03d}.log").write_bytes(data)
     (logs / "dup.log").write_bytes((logs / "c001.log").read_bytes())  # the same bytes: read once
-    (logs / "bad.log").write_bytes(_combined(3, 2) + b"not a log line\n" + _combined(4, 1))  # quarantined: staged alone
+    # quarantined lines, placed by their own file's lines in a batch as alone
+    (logs / "bad.log").write_bytes(_combined(3, 2) + b"not a log line\n" + _combined(4, 1))
+    (logs / "bad-first.log").write_bytes(b"\x16\x03\x01 a TLS probe\n" + _combined(10, 2))  # before any valid line: the first one's day
+    (logs / "bad-own.log").write_bytes(_combined(11, 1) + _combined(12, 1).replace(b'" 200 ', b'" 999 ').replace(b'" 503 ', b'" 999 '))
+    (logs / "bad-nul.log").write_bytes(_combined(13, 1) + b"a hole \0\0 here\n" + _combined(14, 1))
+    (logs / "bad-only.log").write_bytes(_combined(16, 3).replace(b"/Nov/", b"/Nox/") + b"[02/Nov/2026:10:00:00 +0000] ?\n")  # no valid line: alone
+    (logs / "bad-outlier.log").write_bytes(_combined(15, 30).replace(b"/Nov/", b"/Nov/", 1)
+                                           + COMBINED.format(n=1, day=15, hour=1, minute=0, zone="+0000", status=200)
+                                           .replace("/Nov/", "/Jan/").replace("2026", "2027").encode() + b"\nnoise\n")  # outlying: alone
     (logs / "no-newline.log").write_bytes(_combined(5, 2).rstrip(b"\n"))  # an incomplete last line: the ordinary path
     (logs / "empty.log").write_bytes(b"")
     (logs / "blank.log").write_bytes(b"\n \n")
@@ -47,6 +57,8 @@ def _folder(logs) -> None:
     (logs / "j-unnamed.jsonl").write_text('{"ts":"2026-11-02T10:30:00Z","path":"/api/y","status":200}\n')
     (logs / "j-mixed.jsonl").write_text('{"ts":1793613600,"service":"s","path":"/b/1","status":200}\n'
                                         '{"ts":1793613601000,"path":"/b/2","status":404,"duration_ms":"7"}\n')
+    (logs / "j-bad.jsonl").write_text('{"ts":"2026-11-02T12:00:00Z","path":"/api/z","status":"2OO"}\n{"ts":"2026-11-02T12:00:01Z",'
+                                      '"path":"/api/z","status":200,"duration_ms":-1e999}\n{not json\n{"ts":"2026-11-02T12:00:02Z","status":204}\n')
 
 
 def _no_batches(monkeypatch) -> None:
@@ -68,13 +80,13 @@ def test_small_files_read_in_batches_give_the_rows_and_days_of_each_file_staged_
     _folder(tmp_path / "logs")
     monkeypatch.setattr(index_module, "BATCH_FILES", batch_files)
     batched = build_index(tmp_path / "logs", tmp_path / "batched", ParseConfig())
-    keys = batched.index["stage_key"].drop_nulls().to_list()
-    assert sum("#" in key for key in keys) == 44  # the 40 small combined files, their duplicate and the JSON lines files
-    assert len({key.split("#")[0] for key in keys if "#" in key}) == (2 if batch_files > 40 else 6 + 1)  # a batch per format
+    keys = [locate(tmp_path / "batched", key) for key in batched.index["stage_key"].drop_nulls()]
+    assert sum("#" in key for key in keys) == 49  # the 40 small combined files, their duplicate, 4 with quarantined lines, 4 JSON
+    assert len({key.split("#")[0] for key in keys if "#" in key}) == (2 if batch_files > 44 else 7 + 1)  # a batch per format
     _no_batches(monkeypatch)
     alone = build_index(tmp_path / "logs", tmp_path / "alone", ParseConfig())
-    assert not any("#" in key for key in alone.index["stage_key"].drop_nulls().to_list())
-    assert batched.index.drop("stage_key").equals(alone.index.drop("stage_key"))
+    assert not any("#" in locate(tmp_path / "alone", key) for key in alone.index["stage_key"].drop_nulls())
+    assert batched.index.equals(alone.index)  # stage keys too: a file's own, wherever its parse is
     assert batched.duplicates == alone.duplicates == [("dup.log", "c001.log")]
     assert sorted(batched.staged) == sorted(alone.staged)
     ours, theirs = _days(batched, tmp_path / "batched"), _days(alone, tmp_path / "alone")
@@ -83,6 +95,8 @@ def test_small_files_read_in_batches_give_the_rows_and_days_of_each_file_staged_
         assert rows.equals(theirs[day][0]), day
         assert quarantine.equals(theirs[day][1]), day
         assert files == theirs[day][2], day
+    quarantined = {f for _, quarantine, _ in ours.values() for f in quarantine["source_file"].to_pylist()}
+    assert {"bad.log", "bad-first.log", "bad-own.log", "bad-nul.log", "j-bad.jsonl"} <= quarantined  # placed from a batch
     services = dict(zip(ours["2026-11-02"][0]["source_file"].to_pylist(), ours["2026-11-02"][0]["service"].to_pylist(), strict=False))
     assert services["j-named.jsonl"] == "cart" and services["j-unnamed.jsonl"] == "api"
     named = [s for f, s in zip(ours["2026-11-02"][0]["source_file"].to_pylist(), ours["2026-11-02"][0]["service"].to_pylist(),
@@ -97,7 +111,8 @@ def test_the_same_folder_gives_the_same_index_and_the_same_stage_bytes(tmp_path)
     assert one.index.equals(two.index)
 
     def files(root):
-        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+        return {str(p.relative_to(root)): os.readlink(p) if p.is_symlink() else p.read_bytes()
+                for p in sorted(root.rglob("*")) if p.is_symlink() or p.is_file()}
 
     assert files(tmp_path / "one") == files(tmp_path / "two")
 
@@ -131,7 +146,7 @@ def test_an_unchanged_folder_is_read_no_more_and_a_changed_file_among_many_is_re
     after = dict(zip(changed.index["path"], changed.index["stage_key"], strict=True))
     assert {path for path in after if after[path] != before[path]} == {"c012.log"}
     fresh = build_index(logs, tmp_path / "fresh", ParseConfig())
-    assert changed.index.drop("stage_key").equals(fresh.index.drop("stage_key"))
+    assert changed.index.equals(fresh.index)  # a fresh build batches differently: the index is the same
     for day in ("2026-11-01", "2026-11-02", "2026-11-03"):
         ours, theirs = assemble_day(changed.index, stage, day_ms(day)), assemble_day(fresh.index, tmp_path / "fresh", day_ms(day))
         assert ours.rows.equals(theirs.rows) and ours.quarantine.equals(theirs.quarantine)
@@ -152,8 +167,9 @@ def test_progress_is_told_while_files_are_indexed(tmp_path, monkeypatch):
     heard: list[tuple[str, int, int]] = []
     build = build_index(tmp_path / "logs", tmp_path / "stage", ParseConfig(), progress=lambda *told: heard.append(told))
     files = [told for told in heard if told[0] == "files read"]
-    assert [done for _, done, _ in files] == [10, 20, 30, 40, 50, 51] and {total for _, _, total in files} == {51}
+    assert [done for _, done, _ in files] == [10, 20, 30, 40, 50, 57] and {total for _, _, total in files} == {57}
     parsed = [told for told in heard if told[0] == "files parsed alone"]
-    alone = [path for path, key in zip(build.index["path"], build.index["stage_key"], strict=True) if key and "#" not in key]
-    assert sorted(alone) == ["bad.log", "bom.log", "no-newline.log", "nul-head.log", "old.log.gz"]
-    assert parsed == [("files parsed alone", done, 5) for done in range(1, 6)]  # the files staged alone, one by one
+    alone = [path for path, key in zip(build.index["path"], build.index["stage_key"], strict=True)
+             if key and "#" not in locate(tmp_path / "stage", key)]
+    assert sorted(alone) == ["bad-only.log", "bad-outlier.log", "bom.log", "no-newline.log", "nul-head.log", "old.log.gz"]
+    assert parsed == [("files parsed alone", done, 6) for done in range(1, 7)]  # the files staged alone, one by one
