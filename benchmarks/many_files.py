@@ -1,6 +1,6 @@
 """Indexing a folder of many small files (years of hourly rotation): files per second against `cat`.
 
-    .venv/bin/python benchmarks/many_files.py [--files 5000] [--lines 1] [--folder DIR]
+    .venv/bin/python benchmarks/many_files.py [--files 5000] [--lines 1] [--bad-every N] [--folder DIR]
 
 Writes `--files` combined-log files of `--lines` lines each over one month, then times, in a fresh
 process each: `cat` of every file (the floor: reading the bytes), and `build_index` of the empty
@@ -45,8 +45,9 @@ print(index_s, built.index.height, rerun_s, time.perf_counter() - start, file_da
 """
 
 
-def write_files(folder: Path, files: int, lines: int) -> int:
-    """`files` files of `lines` combined-log lines, an hour apart, each its own bytes (no duplicates); the bytes written."""
+def write_files(folder: Path, files: int, lines: int, bad_every: int = 0) -> int:
+    """`files` files of `lines` combined-log lines, an hour apart, each its own bytes (no duplicates),
+    every `bad_every`th with a line that is no request (a TLS probe: quarantined); the bytes written."""
     folder.mkdir(parents=True)
     size = 0
     for number in range(files):
@@ -54,6 +55,8 @@ def write_files(folder: Path, files: int, lines: int) -> int:
         text = "".join(f'10.0.{number % 250}.{line % 250} - - [{1 + hour // 24:02d}/Nov/2026:{hour % 24:02d}:{line % 60:02d}:00 +0000] '
                        f'"GET /api/items/{number}/{line} HTTP/1.1" {503 if line % 50 == 0 else 200} 512 "-" "bench" 0.0{line % 90:02d}\n'
                        for line in range(lines))
+        if bad_every and number % bad_every == 0:
+            text += f"\x16\x03\x01 probe {number}\n"
         (folder / f"access-{number:06d}.log").write_text(text)
         size += len(text)
     return size
@@ -63,11 +66,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--lines", type=int, default=1)
+    parser.add_argument("--bad-every", type=int, default=0, help="every Nth file gets a quarantined line (0: none)")
     parser.add_argument("--folder", type=Path, help="scratch folder (default a temporary one, removed after)")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="slo-many-files-", dir=args.folder))
     try:
-        size = write_files(base / "logs", args.files, args.lines)
+        size = write_files(base / "logs", args.files, args.lines, args.bad_every)
         files = sorted(str(p) for p in (base / "logs").iterdir())
         started = time.perf_counter()
         subprocess.run(["xargs", "-0", "cat"], input="\0".join(files).encode(), stdout=subprocess.DEVNULL, check=True, timeout=3600)
@@ -75,7 +79,8 @@ def main() -> None:
         done = subprocess.run([sys.executable, "-c", INDEX, str(base / "logs"), str(base / "stage")], capture_output=True, text=True,
                               check=True, timeout=7200, cwd=ROOT)
         index_s, rows, rerun_s, days_s, file_days, day_rows = (float(v) for v in done.stdout.split())
-        print(f"{args.files:,} files, {args.lines} line(s) each, {size / 1e6:.1f} MB; index rows {rows:,.0f}")
+        bad = f", a quarantined line in every {args.bad_every}" if args.bad_every else ""
+        print(f"{args.files:,} files, {args.lines} line(s) each{bad}, {size / 1e6:.1f} MB; index rows {rows:,.0f}")
         print(f"  cat:          {cat_s:8.2f} s  {args.files / cat_s:10,.0f} files/s")
         print(f"  build_index:  {index_s:8.2f} s  {args.files / index_s:10,.0f} files/s  "
               f"{(index_s - cat_s) / args.files * 1000:.2f} ms per file beyond cat (target < 1 ms)")
