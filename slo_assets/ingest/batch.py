@@ -23,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,23 +87,24 @@ def split_key(key: str) -> tuple[str, int | None]:
     return folder, int(member) if mark else None
 
 
+_MEMBER = re.compile(r"b[0-9a-f]{31}-[0-9a-f]{12}#[0-9]+")
+
+
 def locate(stage_root: Path, key: str) -> str:
     """Where the parse of stage key `key` (a file's content and settings) is: `<batch key>#<member>`
     when the file was staged in a batch (`stage_root/key` is then a link naming it), else `key`."""
     try:
-        return os.readlink(stage_root / key)
+        target = os.readlink(stage_root / key)
     except OSError:  # no link: a stage of its own (or none)
         return key
+    return target if _MEMBER.fullmatch(target) else key  # a link this code did not write is no place
 
 
 def stage_exists(stage_root: Path, key: str, seen: dict[str, bool] | None = None) -> bool:
-    """Whether the parse of `key` is there, alone or in a batch (`seen` remembers batch folders: one
-    stat per batch, not per file)."""
-    try:
-        folder = split_key(os.readlink(stage_root / key))[0]
-    except FileNotFoundError:
-        return False
-    except OSError:  # not a link: a stage of its own
+    """Whether the parse of `key` (or of a member `locate` found) is there, alone or in a batch (`seen`
+    remembers batch folders: one stat per batch, not per file)."""
+    folder, member = split_key(key if MEMBER_MARK in key else locate(stage_root, key))
+    if member is None:  # a stage of its own
         return (stage_root / key / STATS_FILE).exists()
     if seen is None or folder not in seen:
         found = (stage_root / folder / STATS_FILE).exists()
@@ -116,8 +119,12 @@ def link_member(stage_root: Path, key: str, member: str) -> None:
     own stage key (the same whether it was staged alone or in any batch), readers `locate` it."""
     try:
         os.symlink(member, stage_root / key)
-    except FileExistsError:  # another run staged the same content meanwhile: keep theirs
-        pass
+    except FileExistsError:
+        if stage_exists(stage_root, key):  # another run staged the same content meanwhile: keep theirs
+            return
+        spare = stage_root / f".{key}.link-{uuid.uuid4().hex}"  # a link to a batch that is gone: replaced, atomically
+        os.symlink(member, spare)
+        os.replace(spare, stage_root / key)
 
 
 class BatchStats:

@@ -400,13 +400,21 @@ class _Plan:
         except OSError:  # the stage cannot be written: each file alone, where the error is reported
             members = [None] * len(batch.keys)
         for number, (stats, (job, rel)) in enumerate(zip(members, batch.jobs, strict=True)):
-            if stats is None:
+            if stats is None or not _linked(self.stage_root, job.stage_dir.name, member_key(key, number)):
                 self.pending.append(job)
             else:
-                link_member(self.stage_root, job.stage_dir.name, member_key(key, number))
                 self.located[job.stage_dir.name] = member_key(key, number)
                 self.stats_of[member_key(key, number)] = stats
                 self.batched.append(rel)
+
+
+def _linked(stage_root: Path, key: str, member: str) -> bool:
+    """Whether the file's key now names its place in the batch (else it is staged alone)."""
+    try:
+        link_member(stage_root, key, member)
+    except OSError:
+        return False
+    return True
 
 
 def _records(plan: _Plan, stats_of: dict[str, StageStats | str], stage_root: Path,

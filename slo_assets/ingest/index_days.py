@@ -66,11 +66,12 @@ def assemble_day(index: pl.DataFrame, stage_root: Path, day_start_ms: int, day_e
     seen: dict[str, bool] = {}
     for entry in files_for_window(index, day_start_ms, end_ms).select("path", "stage_key").iter_rows():
         path, key = entry
-        if not stage_exists(stage_root, key, seen):
+        where = locate(stage_root, key)
+        if not stage_exists(stage_root, where, seen):
             raise MissingStageError(f"{path}: indexed, but its parse {stage_root / key} is missing; the parse cache "
                                     f"(warehouse.stage_dir) must be the folder log_file_index wrote, shared by every worker; "
                                     f"re-run log_file_index to parse the file again")
-        if split_key(where := locate(stage_root, key))[1] is not None:  # in a batch
+        if split_key(where)[1] is not None:  # in a batch
             rows, bad = batches.rows(where, day_start_ms, end_ms), batches.quarantine(where, day_start_ms, end_ms)
         else:
             rows = read_stage_rows(stage_root / key, day_start_ms, end_ms)

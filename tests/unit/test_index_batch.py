@@ -173,3 +173,29 @@ def test_progress_is_told_while_files_are_indexed(tmp_path, monkeypatch):
              if key and "#" not in locate(tmp_path / "stage", key)]
     assert sorted(alone) == ["bad-only.log", "bad-outlier.log", "bom.log", "no-newline.log", "nul-head.log", "old.log.gz"]
     assert parsed == [("files parsed alone", done, 6) for done in range(1, 7)]  # the files staged alone, one by one
+
+
+def test_a_lost_batch_is_said_when_read_and_staged_again_by_the_next_build(tmp_path):
+    import shutil
+
+    from slo_assets.ingest.index import MissingStageError
+
+    logs, stage = tmp_path / "logs", tmp_path / "stage"
+    _folder(logs)
+    first = build_index(logs, stage, ParseConfig())
+    key = first.index.filter(first.index["path"] == "c003.log")["stage_key"][0]
+    shutil.rmtree(stage / locate(stage, key).split("#")[0])  # the parse cache lost a batch
+    with pytest.raises(MissingStageError, match="bad-first.log: indexed, but its parse .* is missing"):  # in the same batch
+        assemble_day(first.index, stage, day_ms("2026-11-02"))
+    again = build_index(logs, stage, ParseConfig(), previous=first.index)
+    assert "c003.log" in again.staged and "bad-outlier.log" not in again.staged and again.index.equals(first.index)
+    fresh = build_index(logs, tmp_path / "fresh", ParseConfig())
+    day = day_ms("2026-11-02")
+    assert assemble_day(again.index, stage, day).rows.equals(assemble_day(fresh.index, tmp_path / "fresh", day).rows)
+
+
+def test_a_link_in_the_parse_cache_names_a_place_only_in_the_form_a_batch_writes(tmp_path):
+    (tmp_path / "abc-123").symlink_to("../../etc#0")
+    (tmp_path / "def-456").symlink_to(f"b{'0' * 31}-{'1' * 12}#7")
+    assert locate(tmp_path, "abc-123") == "abc-123" and locate(tmp_path, "def-456") == f"b{'0' * 31}-{'1' * 12}#7"
+    assert locate(tmp_path, "missing") == "missing"
