@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from slo_assets.core.progress import PlainProgress, Progress
+from slo_assets.core.progress import PlainProgress, Progress, listening
 from slo_assets.definitions import build_definitions
 from slo_assets.defs import partitions as P
 from slo_assets.defs.ingest.assets import read_index
@@ -321,7 +321,8 @@ def _refused(outcome: MonthRun, refuse: Callable[[MonthRun], str | None]) -> boo
 def _observe(runs: _Runs, found: P.PartitionRange, progress: Progress) -> bool:
     """Observe the specs and index the logs, saying what the index holds; False when that run failed."""
     outcome = runs.outcome
-    index = runs.run("observe_job", "slo_specs, log_file_index")
+    with listening(progress.note):  # how far the index is, while a folder of many files is read
+        index = runs.run("observe_job", "slo_specs, log_file_index")
     progress.step("slo_specs", "observed")
     if not index.success:
         return False

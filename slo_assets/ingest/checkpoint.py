@@ -96,3 +96,31 @@ def loads(payload: bytes, source: str) -> list[FileCheckpoint]:
         if isinstance(error, CheckpointError):
             raise
         raise CheckpointError(f"{source}: not a checkpoint file ({type(error).__name__}: {error})") from None
+
+
+class CheckpointLookup:
+    """The checkpoints of the last build, looked up by inode, path and first bytes, so that finding a
+    file's costs the same however many files there are (`candidates` compares each it is given)."""
+
+    def __init__(self, checkpoints: list[FileCheckpoint]) -> None:
+        self.all = checkpoints
+        self._order = {id(c): n for n, c in enumerate(checkpoints)}
+        self._by_inode: dict[tuple[int, int], list[FileCheckpoint]] = {}
+        self._by_path: dict[str, list[FileCheckpoint]] = {}
+        self._by_head: dict[tuple[int, str], list[FileCheckpoint]] = {}  # (bytes compared, their sha256)
+        for checkpoint in checkpoints:
+            self._by_inode.setdefault((checkpoint.device, checkpoint.inode), []).append(checkpoint)
+            self._by_path.setdefault(checkpoint.path, []).append(checkpoint)
+            self._by_head.setdefault((head_bytes(checkpoint.offset), checkpoint.head_sha256), []).append(checkpoint)
+        self._head_lengths = sorted({length for length, _ in self._by_head})  # at most CHECK_BYTES + 1 of them
+
+    def of(self, path: Path, rel: str, stat) -> list[FileCheckpoint]:
+        """The checkpoints `candidates` could pick for this file, in their order."""
+        found = [*self._by_inode.get((stat.st_dev, stat.st_ino), ()), *self._by_path.get(rel, ())]
+        head = read_range(path, 0, CHECK_BYTES)
+        for length in self._head_lengths:
+            if length > len(head):
+                break
+            found += self._by_head.get((length, hashlib.sha256(head[:length]).hexdigest()), ())
+        unique = {id(c): c for c in found}
+        return sorted(unique.values(), key=lambda c: self._order[id(c)])

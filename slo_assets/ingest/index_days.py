@@ -10,11 +10,13 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from slo_assets.ingest.batch import BatchReader, locate, split_key, stage_exists
 from slo_assets.ingest.index_table import day_key, staged_entries
-from slo_assets.ingest.staging import DAY_MS, STATS_FILE, read_stage_quarantine, read_stage_rows
+from slo_assets.ingest.staging import DAY_MS, read_stage_quarantine, read_stage_rows
 from slo_assets.warehouse import canonical
 
 
@@ -59,25 +61,40 @@ DAY_QUARANTINE_SCHEMA = canonical.QUARANTINE.arrow_schema()
 def assemble_day(index: pl.DataFrame, stage_root: Path, day_start_ms: int, day_end_ms: int | None = None) -> Day:
     """Every row and quarantined line of [day_start, day_end) from the files that can hold it."""
     end_ms = day_start_ms + DAY_MS if day_end_ms is None else day_end_ms
-    row_parts, bad_parts, files = [], [], []
-    for entry in files_for_window(index, day_start_ms, end_ms).iter_rows(named=True):
-        stage_dir = stage_root / entry["stage_key"]
-        if not (stage_dir / STATS_FILE).exists():
-            raise MissingStageError(f"{entry['path']}: indexed, but its parse {stage_dir} is missing; the parse cache "
+    row_parts, bad_parts, files, counts = [], [], [], []
+    batches = BatchReader(stage_root)
+    seen: dict[str, bool] = {}
+    for entry in files_for_window(index, day_start_ms, end_ms).select("path", "stage_key").iter_rows():
+        path, key = entry
+        where = locate(stage_root, key)
+        if not stage_exists(stage_root, where, seen):
+            raise MissingStageError(f"{path}: indexed, but its parse {stage_root / key} is missing; the parse cache "
                                     f"(warehouse.stage_dir) must be the folder log_file_index wrote, shared by every worker; "
                                     f"re-run log_file_index to parse the file again")
-        rows = read_stage_rows(stage_dir, day_start_ms, end_ms)
-        bad = read_stage_quarantine(stage_dir, day_start_ms, end_ms)
-        if rows.num_rows == 0 and bad.height == 0:
+        if split_key(where)[1] is not None:  # in a batch
+            rows, bad = batches.rows(where, day_start_ms, end_ms), batches.quarantine(where, day_start_ms, end_ms)
+        else:
+            rows = read_stage_rows(stage_root / key, day_start_ms, end_ms)
+            bad = read_stage_quarantine(stage_root / key, day_start_ms, end_ms)
+        if rows.num_rows == 0 and (bad is None or bad.height == 0):
             continue
-        files.append(entry["path"])
-        source = pl.repeat(entry["path"], rows.num_rows, dtype=pl.String, eager=True).to_arrow()
-        row_parts.append(rows.add_column(PARSED_SCHEMA.names.index("source_file"), "source_file", source).select(PARSED_SCHEMA.names))
-        if bad.height:
-            bad_parts.append(bad.with_columns(pl.lit(entry["path"]).alias("source_file")).to_arrow())
-    rows = pa.concat_tables(row_parts).cast(PARSED_SCHEMA) if row_parts else PARSED_SCHEMA.empty_table()
+        files.append(path)
+        row_parts.append(rows)
+        counts.append(rows.num_rows)
+        if bad is not None and bad.height:
+            bad_parts.append(bad.with_columns(pl.lit(path).alias("source_file")).to_arrow())
+    rows = _with_source(row_parts, files, counts)
     quarantine = (
         pa.concat_tables([t.select(DAY_QUARANTINE_SCHEMA.names).cast(DAY_QUARANTINE_SCHEMA) for t in bad_parts])
         if bad_parts else DAY_QUARANTINE_SCHEMA.empty_table()
     )
     return Day(rows=rows, quarantine=quarantine, files_read=files)
+
+
+def _with_source(parts: list[pa.Table], files: list[str], counts: list[int]) -> pa.Table:
+    """The files' rows in order, each with its file's name: one column for all (not one per file)."""
+    if not parts:
+        return PARSED_SCHEMA.empty_table()
+    source = pa.array(np.repeat(np.array(files, dtype=object), counts), type=pa.string())
+    rows = pa.concat_tables(parts)
+    return rows.add_column(PARSED_SCHEMA.names.index("source_file"), "source_file", source).select(PARSED_SCHEMA.names).cast(PARSED_SCHEMA)

@@ -128,9 +128,9 @@ def _line_format(fmt: str, config: ParseConfig) -> LineFormat | None:
 
 
 def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig, carry_ts_ms: int | None = None,
-                fast: bool = True) -> ChunkResult:
+                fast: bool = True, members: np.ndarray | None = None) -> ChunkResult:
     """Parse whole lines of `fmt` ('jsonl', 'combined', a preset sniffed from the file's lines, or 'unknown');
-    line numbers start at `first_line_no`.
+    line numbers start at `first_line_no`. `members`: the chunk is whole files, their first line indices (batch.py).
 
     With `config.log_format` set, every file not read as JSON lines uses it. `fast=False` skips the
     whole-chunk readers (every JSON line through Python): the same result, slower; for tests.
@@ -145,20 +145,20 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
         total, empty_count, extra_blank = clean.height, 0, []
         parts = recheck(lines, np.arange(total, dtype=np.int64), clean, config, bad)
         in_line_order = len(parts) == 1
-        rows, typed_bad, defaulted = typed_columns(json_parts(parts, config), *_time_and_unit(fmt, config), config)
+        rows, typed_bad, defaulted = typed_columns(json_parts(parts, config), *_time_and_unit(fmt, config), config, members)
         text = text_json_chunk(lines, config) if typed_bad.height else None
         if text is not None:  # the typed read lost how the bad numbers were written: read again as text
             bad.clear()
             parts = recheck(lines, np.arange(total, dtype=np.int64), text, config, bad)
             in_line_order = len(parts) == 1
-            rows, typed_bad, defaulted = typed_columns(json_parts(parts, config), *_time_and_unit(fmt, config), config)
+            rows, typed_bad, defaulted = typed_columns(json_parts(parts, config), *_time_and_unit(fmt, config), config, members)
     else:
         total = len(lines.starts)
         empty = lines.ends == lines.starts
         empty_count = int(empty.sum())
         raw, extra_blank = _careful(lines, np.flatnonzero(~empty), fmt, config, bad, fast, line_format)
         in_line_order = fmt != "jsonl"  # careful JSON gathers rows from several parts; the regexes keep order
-        rows, typed_bad, defaulted = typed_columns(raw, *_time_and_unit(fmt, config, line_format), config)
+        rows, typed_bad, defaulted = typed_columns(raw, *_time_and_unit(fmt, config, line_format), config, members)
 
     bad += nul_bad
     parse_bad = pl.DataFrame(
@@ -172,9 +172,9 @@ def parse_chunk(chunk: bytes, first_line_no: int, fmt: str, config: ParseConfig,
     raw_text = [lines.raw(i) for i in quarantine["_idx"].to_list()]
     quarantine = quarantine.select(
         (pl.col("_idx") + first_line_no).alias("source_line"),
-        "reason", "detail",
-        pl.Series("raw", raw_text, dtype=pl.String),
+        "reason", "detail", pl.Series("raw", raw_text, dtype=pl.String),
         pl.col("ts_hint").cast(pl.Datetime("ms", "UTC")),
+        *(["own_ts_ms"] if members is not None else []),  # a batch places each file's lines by its own (batch.py)
     )
     rows = rows.with_columns((pl.col("_idx") + first_line_no).alias("source_line")).drop("_idx")
     return ChunkResult(
@@ -205,5 +205,5 @@ def _with_ts_hint(quarantine: pl.DataFrame, rows: pl.DataFrame, carry_ts_ms: int
     )
     hinted = quarantine.join(merged, on="_idx", how="left").with_columns(
         pl.coalesce("own_ts_ms", "prev_ts").alias("ts_hint")
-    ).drop("own_ts_ms", "prev_ts")
+    ).drop("prev_ts")
     return hinted, last_ts

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -117,18 +118,22 @@ def _named(service: pl.Expr) -> pl.Expr:
     return pl.when(service.str.strip_chars() == "").then(pl.lit(None, dtype=pl.String)).otherwise(service)
 
 
-def _service_expr(config: ParseConfig, path: pl.Expr, field_complete: bool) -> pl.Expr:
+def _service_expr(config: ParseConfig, path: pl.Expr, field_complete: bool | pl.Expr) -> pl.Expr:
     """Service from a fixed name, the service field, or the path regex (auto: field, then regex); null
-    where none names one (the default service then)."""
+    where none names one (the default service then). `field_complete` (auto: whether every line names
+    its service) is the chunk's, or an expression giving each row its file's in a batch of files."""
     if config.service_source == "fixed":
         return pl.lit(config.service_name)
-    if config.service_source == "field" or (config.service_source == "auto" and field_complete):
+    if config.service_source == "field" or (config.service_source == "auto" and field_complete is True):
         return _named(pl.col("service_raw"))
     group = re.compile(config.service_regex).groupindex["service"]
     from_path = _named(path.str.extract(config.service_regex, group))
     if config.service_source == "regex":
         return from_path
-    return pl.coalesce(_named(pl.col("service_raw")), from_path)
+    either = pl.coalesce(_named(pl.col("service_raw")), from_path)
+    if isinstance(field_complete, pl.Expr):
+        return pl.when(field_complete).then(_named(pl.col("service_raw"))).otherwise(either)
+    return either
 
 
 def _path_of(target: pl.Expr) -> pl.Expr:
@@ -181,9 +186,23 @@ def _detail_expr() -> pl.Expr:
     return detail
 
 
-def typed_columns(frame: pl.DataFrame, time_kind: str, duration_factor: float, config: ParseConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Convert string columns to canonical types; split valid rows from quarantined ones."""
+def _field_complete(frame: pl.DataFrame, members: np.ndarray | None) -> tuple[pl.DataFrame, bool | pl.Expr]:
+    """Whether every line names its service: the chunk's, or per file of a batch (a `_member` column)."""
+    if members is None:
+        return frame, frame["service_raw"].null_count() == 0
+    member = np.searchsorted(members, frame["_idx"].to_numpy(), side="right") - 1
+    return frame.with_columns(pl.Series("_member", member, dtype=pl.Int64)), pl.col("service_raw").null_count().over("_member") == 0
+
+
+def typed_columns(frame: pl.DataFrame, time_kind: str, duration_factor: float, config: ParseConfig,
+                  members: np.ndarray | None = None) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Convert string columns to canonical types; split valid rows from quarantined ones.
+
+    `members`: the chunk is several files, the first line index of each (batch.py): what is decided
+    over a chunk (whether every line names its service) is decided per file, as each file alone
+    would, and the rows keep `_defaulted` (no service named: the default one), to count per file."""
     ts_ms = _timestamp_ms(frame, time_kind, config)
+    frame, field_complete = _field_complete(frame, members)
     typed = (
         frame.lazy()
         .with_columns(
@@ -191,7 +210,7 @@ def typed_columns(frame: pl.DataFrame, time_kind: str, duration_factor: float, c
             _path_of(pl.col("target")).alias("path"),
             (pl.col("duration") * duration_factor).alias("duration_ms"),
         )
-        .with_columns(_service_expr(config, pl.col("path"), frame["service_raw"].null_count() == 0).alias("service_found"))
+        .with_columns(_service_expr(config, pl.col("path"), field_complete).alias("service_found"))
         .with_columns(
             pl.col("service_found").fill_null(pl.lit(config.default_service)).alias("service"),
             (
@@ -222,6 +241,7 @@ def typed_columns(frame: pl.DataFrame, time_kind: str, duration_factor: float, c
         # "-" is how servers write an absent value; an empty client is none either
         pl.when(~pl.col("client").is_in(["", "-"])).then(pl.col("client")).alias("client"),
         "_idx",
+        *([pl.col("service_found").is_null().alias("_defaulted")] if members is not None else []),
     ).collect()
     in_range = pl.col("ts_ms").is_between(TS_MIN_MS, TS_MAX_MS) & pl.col("ts_ms").is_not_nan()
     quarantined = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,12 +56,17 @@ def _first_lines(path: Path, wanted: int) -> tuple[list[bytes], bytes, int, Cont
     """Up to `wanted` non-blank lines (each cut to SNIFF_LINE_KEEP), the first content bytes, the
     content length seen and what the read found; reads whole lines however long, in bounded blocks,
     up to SNIFF_MAX_BYTES."""
+    report = ContentReport()
+    return (*_lines_of(iter_content(path, report, read_bytes=BINARY_PROBE_BYTES), wanted), report)
+
+
+def _lines_of(blocks: Iterable[bytes], wanted: int) -> tuple[list[bytes], bytes, int]:
+    """_first_lines of content given in blocks of BINARY_PROBE_BYTES."""
     lines: list[bytes] = []
     current = bytearray()
     head = bytearray()
     seen = 0
-    report = ContentReport()
-    for block in iter_content(path, report, read_bytes=BINARY_PROBE_BYTES):
+    for block in blocks:
         if len(head) < BINARY_PROBE_BYTES:
             head += block[:BINARY_PROBE_BYTES - len(head)]
         seen += len(block)
@@ -80,7 +86,7 @@ def _first_lines(path: Path, wanted: int) -> tuple[list[bytes], bytes, int, Cont
             break
     if current.strip() and len(lines) < wanted:
         lines.append(bytes(current))  # the last line (or one longer than the budget), judged by its start
-    return lines, bytes(head), seen, report
+    return lines, bytes(head), seen
 
 
 def _vote(line: bytes, presets: bool) -> str:
@@ -110,6 +116,18 @@ def sniff(path: Path, forced_format: str = "auto", log_format: str = "") -> Snif
     log line of either shape (any text file with a `log_format`); with a `log_format` the user chose,
     text lines are 'combined' (read with it), no preset is tried."""
     lines, head, seen, report = _first_lines(path, SNIFF_LINES)
+    return _judged(lines, head, seen, report, forced_format, log_format)
+
+
+def sniff_plain(data: bytes, forced_format: str = "auto", log_format: str = "") -> Sniff:
+    """`sniff` of a plain file already read whole, `data`: neither compressed nor with a byte order mark
+    or a NUL head (is_small_plain in batch.py), so its bytes are its content, judged as a read would."""
+    blocks = (data[start:start + BINARY_PROBE_BYTES] for start in range(0, len(data), BINARY_PROBE_BYTES))
+    return _judged(*_lines_of(blocks, SNIFF_LINES), ContentReport(), forced_format, log_format)
+
+
+def _judged(lines: list[bytes], head: bytes, seen: int, report: ContentReport, forced_format: str, log_format: str) -> Sniff:
+    """The format (or the skip reason) of a file by its first lines, as `sniff` decides."""
     if seen == 0:
         return Sniff("unknown", f"{SKIP_ONLY_NUL} ({report.nul_head_bytes:,} bytes)" if report.nul_head_bytes else SKIP_EMPTY)
     votes = {"jsonl": 0, "combined": 0, "unknown": 0}

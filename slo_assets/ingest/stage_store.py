@@ -149,8 +149,9 @@ def last_parts(names) -> dict[int, int]:
     return parts
 
 
-def build_stage(stage_dir: Path, build) -> StageStats | None:
-    """Run `build` in a temporary folder beside `stage_dir`, write its stats and rename it into place."""
+def build_stage(stage_dir: Path, build, dump=None) -> StageStats | None:
+    """Run `build` in a temporary folder beside `stage_dir`, write its stats (`dump`: as JSON text, by
+    default a StageStats') and rename it into place."""
     tmp = stage_dir.with_name(f".{stage_dir.name}.tmp-{uuid.uuid4().hex}")
     tmp.mkdir(parents=True)
     try:
@@ -158,8 +159,8 @@ def build_stage(stage_dir: Path, build) -> StageStats | None:
         if stats is None:
             shutil.rmtree(tmp)
             return None
-        (tmp / STATS_FILE).write_text(json.dumps(asdict(stats), indent=1))
-        if stage_dir.exists():  # another run staged the same content meanwhile: keep theirs
+        (tmp / STATS_FILE).write_text(dump(stats) if dump is not None else json.dumps(asdict(stats), indent=1))
+        if stage_dir.exists() or stage_dir.is_symlink():  # another run staged the same content meanwhile (or linked its place): keep theirs
             shutil.rmtree(tmp)
         else:
             tmp.rename(stage_dir)

@@ -37,3 +37,23 @@ def test_a_pipe_gets_plain_lines_notes_only_unless_verbose():
     assert verbose.getvalue().splitlines()[0] == "[1/3] log_file_index: 2 files, 10,000 rows"
     assert "\x1b[" not in verbose.getvalue()  # no terminal escapes in a log file
     assert isinstance(for_stream(Terminal(), verbose=True), PlainProgress)
+
+
+def test_a_long_count_is_said_every_few_seconds_and_once_when_it_ends_and_reaches_listeners():
+    from slo_assets.core.progress import Ticker, listening, tell
+
+    now = [0.0]
+    said: list[str] = []
+    heard: list[str] = []
+    ticker = Ticker(said.append, "log_file_index", every_s=5.0, clock=lambda: now[0])
+    for done in range(1, 101):  # 100 files, 1/8 s each
+        now[0] += 0.125
+        ticker("files read", done, 100)
+    assert said == [f"log_file_index: {done} of 100 files read (8/s)" for done in (40, 80, 100)]
+    quick = Ticker(said.append, "log_file_index", every_s=5.0, clock=lambda: now[0])
+    quick("files read", 3, 3)  # a step shorter than the interval says nothing
+    assert len(said) == 3
+    with listening(heard.append):
+        tell("indexing")
+    tell("nobody listens")
+    assert heard == ["indexing"]

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from slo_assets.core import clock
 from slo_assets.core.markdown import frame_table, table
+from slo_assets.core.progress import Ticker, tell
 from slo_assets.defs.ingest.day_runs import SINGLE_RUN, add_day_metadata, combine_checks, day_window, range_version, run_days
 from slo_assets.defs.metadata import LOG_FILE_INDEX, OWNERS, PARSED_LOGS, QUARANTINE
 from slo_assets.defs.partitions import DAILY
@@ -136,9 +137,15 @@ def _build(context, log_source: LogSource, warehouse: WarehouseResource, previou
     known, unusable = read_checkpoints(warehouse)
     if unusable:
         context.log.warning(unusable)
-    build = build_index(root=log_source.active().root, stage_root=warehouse.stage_root(), config=log_source.parse_config(),
-                        include=tuple(log_source.active().include), exclude=tuple(log_source.active().exclude), previous=previous,
-                        follow_symlinks=log_source.active().follow_symlinks, checkpoints=known)
+
+    def say(text: str) -> None:  # how far it is, every few seconds: in the run's log, and to the CLI running it
+        context.log.info(text)
+        tell(text)
+
+    source = log_source.active()  # the run's log source's folder and globs (defs/sources.py)
+    build = build_index(root=source.root, stage_root=warehouse.stage_root(), config=log_source.parse_config(),
+                        include=tuple(source.include), exclude=tuple(source.exclude), previous=previous,
+                        follow_symlinks=source.follow_symlinks, checkpoints=known, progress=Ticker(say, "log_file_index"))
     store = warehouse.store()
     store.write_table(layout.LOG_FILE_INDEX.path(store), build.index.to_arrow())
     store.write_bytes_atomic(layout.LOG_FILE_CHECKPOINTS.path(store), checkpoints.dumps(build.checkpoints))
