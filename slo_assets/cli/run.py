@@ -62,6 +62,19 @@ def _settings(request: RunRequest) -> LocationSettings:
     return settings if request.source else replace(settings, warehouse=request.warehouse)
 
 
+def _check_out_folder(home: str, request: RunRequest) -> None:
+    """OUT/YYYY-MM holding another source's outputs is refused: a second source's month would replace them."""
+    from slo_assets.defs.sources import DEFAULT_SOURCE, publisher_of
+
+    target = request.out / request.month
+    owner = publisher_of(home, target)
+    mine = request.source or DEFAULT_SOURCE
+    if owner is not None and owner != mine and target.exists():
+        whose = "the default source's (the demo's)" if owner == DEFAULT_SOURCE else f"source {owner}'s"
+        raise InputError(f"--out {request.out}: {target} holds {whose} outputs of {request.month}; give this source its own "
+                         f"folder (e.g. --out {request.out / mine}) so neither replaces the other")
+
+
 def _source_entry(request: RunRequest, resources: dict):
     """The registry entry of the source this run reads (recorded once the run published its month)."""
     from slo_assets.defs.sources import SourceEntry
@@ -198,6 +211,7 @@ def _run_month(request: RunRequest, project: Path):
 
     instance = instance_from_env(project / INSTANCE_CONFIG)
     settings = _settings(request)
+    _check_out_folder(settings.home, request)
     reason = resolve_range(replace(settings, warehouse=request.warehouse)).why_not(request.month)
     if reason:
         raise InputError(reason)
@@ -215,11 +229,12 @@ def _run_month(request: RunRequest, project: Path):
     from slo_assets.cli.plausibility import warn_implausible
 
     warn_implausible(resources, specs, outcome.days_with_data)  # a wrong field read as the request time: say which preset
-    if entry is not None:  # the UI and the daemon find the source from now on, as this run read it
-        from slo_assets.defs.sources import record_source
+    from slo_assets.defs.sources import DEFAULT_SOURCE, record_published, record_source
 
+    if entry is not None:  # the UI and the daemon find the source from now on, as this run read it
         record_source(settings.home, entry)
     documents, target = _write_outputs(request)
+    record_published(settings.home, target, request.source or DEFAULT_SOURCE)
     return outcome, documents, {"instance": os.environ["DAGSTER_HOME"], "out": target}  # set by instance_from_env
 
 

@@ -91,17 +91,45 @@ def read_registry(home: str | Path | None) -> dict[str, SourceEntry]:
     return {entry.name: entry for entry in entries}
 
 
-def record_source(home: str | Path, entry: SourceEntry) -> None:
-    """Add or replace `entry` in the registry, atomically (a concurrent reader sees the old or the new file)."""
-    sources = read_registry(home)
-    sources[entry.name] = entry
+def _published(home: str | Path) -> dict[str, str]:
+    """Each OUT/YYYY-MM folder `run` wrote (absolute path) -> the source whose outputs it holds."""
+    path = registry_path(home)
+    try:
+        found = json.loads(path.read_text()).get("published", {}) if path.exists() else {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def _write(home: str | Path, sources: Mapping[str, SourceEntry], published: Mapping[str, str]) -> None:
+    """The registry, atomically (a concurrent reader sees the old or the new file)."""
     path = registry_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"sources": [sources[name].model_dump() for name in sorted(sources)]}, indent=2, sort_keys=True) + "\n"
+    text = json.dumps({"sources": [sources[name].model_dump() for name in sorted(sources)], "published": dict(sorted(published.items()))},
+                      indent=2, sort_keys=True) + "\n"
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{REGISTRY_FILE}.")
     with os.fdopen(handle, "w") as out:
         out.write(text)
     os.replace(temporary, path)
+
+
+def record_source(home: str | Path, entry: SourceEntry) -> None:
+    """Add or replace `entry` in the registry."""
+    sources = read_registry(home)
+    sources[entry.name] = entry
+    _write(home, sources, _published(home))
+
+
+def publisher_of(home: str | Path | None, folder: Path) -> str | None:
+    """The source whose outputs `run` last wrote into `folder` (OUT/YYYY-MM), if any."""
+    return _published(home).get(str(folder.resolve())) if home else None
+
+
+def record_published(home: str | Path, folder: Path, name: str) -> None:
+    """`folder` (OUT/YYYY-MM) holds the outputs of source `name` (DEFAULT_SOURCE for the default source's)."""
+    published = _published(home)
+    published[str(folder.resolve())] = name
+    _write(home, read_registry(home), published)
 
 
 def prefix_of(keys: Iterable[dg.AssetKey]) -> list[str]:

@@ -13,22 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 INGRESS = ROOT / "tests" / "data" / "formats" / "ingress-nginx.log"
-SPEC = """apiVersion: openslo/v1
-kind: SLO
-metadata: {name: ingress-latency}
-spec:
-  service: ingress
-  budgetingMethod: Occurrences
-  timeWindow: [{duration: 1M, isRolling: false, calendar: {startTime: "2020-01-01 00:00:00", timeZone: Etc/UTC}}]
-  indicator:
-    metadata: {name: ingress-latency}
-    spec:
-      ratioMetric:
-        counter: true
-        good: {metricSource: {type: logs, spec: {filter: {duration_ms: {lte: 100}}}}}
-        total: {metricSource: {type: logs, spec: {filter: {}}}}
-  objectives: [{displayName: 95% under 100 ms, target: 0.95}]
-"""
+SPEC = (INGRESS.parent / "ingress-slos.yaml").read_text()  # shared with tests/graph/test_plausibility_check.py
 
 
 def run(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:

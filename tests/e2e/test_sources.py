@@ -21,13 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "tests" / "data" / "real"
 
 
-def _run(tmp_path: Path, logs: Path, spec: Path, month: str, *extra: str) -> subprocess.CompletedProcess:
+def _run(tmp_path: Path, logs: Path, spec: Path, month: str, *extra: str, code: int = 0) -> subprocess.CompletedProcess:
     environment = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "GX_ANALYTICS_ENABLED": "false"}
     for name in ("SLO_ASSETS_NOW", "SLO_ASSETS_START_DATE", "SLO_ASSETS_WAREHOUSE"):
         environment.pop(name, None)
     done = subprocess.run([sys.executable, "-m", "slo_assets.cli", "run", "--logs", str(logs), "--spec", str(spec), "--month", month,
                            "--out", str(tmp_path / "out"), *extra], capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=600)
-    assert done.returncode == 0 and "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+    assert done.returncode == code and "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
     return done
 
 
@@ -45,6 +45,11 @@ def test_two_sources_in_one_instance_never_touch_each_other(tmp_path):
     assert "this source's assets are the group shop (keys shop/...)" in shop.stdout
     registry = json.loads((tmp_path / "home" / "slo-sources.json").read_text())
     assert [entry["name"] for entry in registry["sources"]] == ["apache", "shop"]
+    published = (tmp_path / "out" / "2026-10" / "compliance.json").read_bytes()
+    other = _run(tmp_path, tmp_path / "shop", ROOT / "examples" / "slos.yaml", "2026-10", "--source", "shop2", code=2)
+    assert f"holds source shop's outputs of 2026-10; give this source its own folder (e.g. --out {tmp_path / 'out' / 'shop2'})" \
+        in other.stderr
+    assert (tmp_path / "out" / "2026-10" / "compliance.json").read_bytes() == published
     warehouse = tmp_path / "data" / "warehouse" / "sources"
     report = warehouse / "apache" / "outputs" / "2015-05" / "report.html"
     before = report.read_bytes()

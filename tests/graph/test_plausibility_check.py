@@ -16,22 +16,7 @@ from slo_assets.defs.resources import LogSource, SloSettings, WarehouseResource
 
 INGRESS = Path(__file__).parents[1] / "data" / "formats" / "ingress-nginx.log"
 DAY = "2020-02-07"  # 26 of the sample's 29 lines
-SPEC = """apiVersion: openslo/v1
-kind: SLO
-metadata: {name: ingress-latency}
-spec:
-  service: ingress
-  budgetingMethod: Occurrences
-  timeWindow: [{duration: 1M, isRolling: false, calendar: {startTime: "2020-01-01 00:00:00", timeZone: Etc/UTC}}]
-  indicator:
-    metadata: {name: ingress-latency}
-    spec:
-      ratioMetric:
-        counter: true
-        good: {metricSource: {type: logs, spec: {filter: {duration_ms: {lte: 100}}}}}
-        total: {metricSource: {type: logs, spec: {filter: {}}}}
-  objectives: [{displayName: 95% under 100 ms, target: 0.95}]
-"""
+SPEC = (INGRESS.parent / "ingress-slos.yaml").read_text()  # shared with tests/e2e/test_plausible_fields.py
 
 
 def _check(tmp_path: Path, log_format: str) -> dg.AssetCheckEvaluation:
